@@ -1,0 +1,39 @@
+"""``eventscope broker``: run the embedded broker headless until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+
+from core.cli.common import EXIT_FAILURE, EXIT_OK, error
+from core.embedded_broker import BrokerStartError, EmbeddedBroker
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("broker", help="run the embedded MQTT broker",
+                                   description="Run the embedded broker on 127.0.0.1 until interrupted.")
+    parser.add_argument("--port", type=int, default=None, help="port (default: a free one)")
+    parser.add_argument("--backend", choices=("auto", "mosquitto", "iotcore"), default="auto")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        broker = EmbeddedBroker(port=args.port, backend=args.backend).start()
+    except BrokerStartError as exc:
+        error(str(exc))
+        return EXIT_FAILURE
+    print(f"Embedded broker: {broker.url} ({broker.backend})", flush=True)
+    try:
+        while not stop.wait(0.5):
+            if broker.pid is None:
+                error("the broker process exited")
+                return EXIT_FAILURE
+    except KeyboardInterrupt:
+        pass
+    finally:
+        broker.stop()
+    return EXIT_OK

@@ -1,0 +1,482 @@
+"""One MQTT connection: a paho 2.x client on paho's own network thread.
+
+The network thread does three things only: it builds immutable ``MessageRecord``s and
+appends them to the ``IngestBuffer``, it calls the registered taps (cheap lookups such as
+the request tracker's correlation table), and it updates the immutable ``status``.
+Nothing here knows about Qt.
+
+Events (callables registered with ``add_status_listener``; called on the thread that
+changed the state, so a GUI must hop threads itself or poll ``status``):
+    status(SessionStatus): connecting, connected, reconnecting (attempt, delay), disconnected (reason).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from enum import Enum
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from core.errors import FATAL_CONNACK_CODES, describe_connack, describe_connect_exception
+from core.ingest import IngestBuffer
+from core.profile import MQTT_V5, ConnectionProfile, unique_client_id
+from core.records import NO_PROPERTIES, MessageProperties, MessageRecord
+from core.topics import validate_filter, validate_topic
+
+log = logging.getLogger(__name__)
+
+RECONNECT_BASE_DELAY = 0.5
+RECONNECT_MAX_DELAY = 30.0
+CONNECT_TIMEOUT = 5.0
+
+
+class SessionError(RuntimeError):
+    """An operation the session cannot do now; the message says why."""
+
+
+class ReadOnlyError(SessionError):
+    """Raised when anything tries to publish through a read-only (monitor) session."""
+
+
+class SubscribeError(SessionError):
+    """The broker refused a subscription."""
+
+
+class SessionState(Enum):
+    IDLE = "idle"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    DISCONNECTED = "disconnected"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStatus:
+    state: SessionState
+    message: str = ""
+    attempt: int = 0
+    retry_in: float = 0.0
+    since: float = 0.0
+
+    @property
+    def text(self) -> str:
+        """A short line for a status bar."""
+        if self.state is SessionState.RECONNECTING:
+            extra = f": {self.message}" if self.message else ""
+            return f"Reconnecting (attempt {self.attempt}, next in {self.retry_in:.1f}s){extra}"
+        if self.message:
+            return f"{self.state.value.capitalize()}: {self.message}"
+        return self.state.value.capitalize()
+
+
+def reconnect_delay(attempt: int, rng: random.Random = random._inst) -> float:
+    """Exponential back-off with jitter, capped: spreads reconnect storms after a broker restart."""
+    ceiling = min(RECONNECT_MAX_DELAY, RECONNECT_BASE_DELAY * (2 ** max(0, attempt - 1)))
+    return ceiling * rng.uniform(0.5, 1.0)
+
+
+def to_message_properties(props: Properties | None) -> MessageProperties:
+    if props is None:
+        return NO_PROPERTIES
+    names = props.__dict__
+    if not any(name in names for name in _PROPERTY_NAMES):
+        return NO_PROPERTIES
+    sub_ids = names.get("SubscriptionIdentifier", ())
+    return MessageProperties(
+        response_topic=names.get("ResponseTopic"),
+        correlation_data=names.get("CorrelationData"),
+        content_type=names.get("ContentType"),
+        payload_format_indicator=names.get("PayloadFormatIndicator"),
+        message_expiry_interval=names.get("MessageExpiryInterval"),
+        user_properties=tuple(tuple(p) for p in names.get("UserProperty", ())),
+        subscription_identifiers=tuple(sub_ids) if isinstance(sub_ids, list) else ((sub_ids,) if sub_ids else ()),
+        topic_alias=names.get("TopicAlias"),
+    )
+
+
+_PROPERTY_NAMES = ("ResponseTopic", "CorrelationData", "ContentType", "PayloadFormatIndicator",
+                   "MessageExpiryInterval", "UserProperty", "SubscriptionIdentifier", "TopicAlias")
+
+
+def to_publish_properties(props: MessageProperties | None) -> Properties | None:
+    if props is None or props == NO_PROPERTIES:
+        return None
+    out = Properties(PacketTypes.PUBLISH)
+    if props.response_topic:
+        out.ResponseTopic = props.response_topic
+    if props.correlation_data is not None:
+        out.CorrelationData = props.correlation_data
+    if props.content_type:
+        out.ContentType = props.content_type
+    if props.payload_format_indicator is not None:
+        out.PayloadFormatIndicator = props.payload_format_indicator
+    if props.message_expiry_interval:
+        out.MessageExpiryInterval = props.message_expiry_interval
+    if props.user_properties:
+        out.UserProperty = [tuple(p) for p in props.user_properties]
+    return out
+
+
+Tap = Callable[[MessageRecord], None]
+
+
+class MqttSession:
+    """A supervised MQTT connection with a subscription registry that survives reconnects."""
+
+    def __init__(
+        self,
+        profile: ConnectionProfile,
+        password: str | None = None,
+        buffer: IngestBuffer | None = None,
+        session_id: str = "",
+        manual_ack: bool = False,
+        buffer_messages: bool = True,
+    ) -> None:
+        self.profile = profile
+        self.buffer = buffer if buffer is not None else IngestBuffer()
+        self.client_id = profile.client_id or unique_client_id()
+        self.session_id = session_id or profile.name
+        self.manual_ack = manual_ack
+        self.buffer_messages = buffer_messages
+        self.max_packet_size: int | None = None
+        self._password = password
+        self._status = SessionStatus(SessionState.IDLE, since=time.time())
+        self._status_listeners: list[Callable[[SessionStatus], None]] = []
+        self._taps: list[Tap] = []
+        self._lock = threading.RLock()
+        self._subscriptions: dict[str, int] = {}
+        self._suback_waiters: dict[str, list[Future]] = {}
+        self._pending_sub_mids: dict[int, list[str]] = {}
+        self._pending_unsub: dict[int, Future] = {}
+        self._publish_waiters: dict[int, Future] = {}
+        self._attempt = 0
+        self._stopping = threading.Event()
+        self._connected = threading.Event()
+        self._connect_thread: threading.Thread | None = None
+        self._loop_running = False
+        self._client = self._make_client()
+
+    # ----- set-up -----------------------------------------------------------------
+    def _make_client(self) -> mqtt.Client:
+        p = self.profile
+        client = mqtt.Client(
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=mqtt.MQTTv5 if p.mqtt_version == MQTT_V5 else mqtt.MQTTv311,
+            transport=p.transport,
+            clean_session=None if p.mqtt_version == MQTT_V5 else p.clean_start,
+            manual_ack=self.manual_ack,
+        )
+        client.connect_timeout = CONNECT_TIMEOUT
+        client.max_queued_messages_set(0)
+        client.max_inflight_messages_set(1000)
+        if p.transport == "websockets":
+            client.ws_set_options(path=p.ws_path or "/mqtt")
+        if p.username:
+            client.username_pw_set(p.username, self._password)
+        if p.tls.enabled:
+            client.tls_set(
+                ca_certs=p.tls.ca_file or None,
+                certfile=p.tls.cert_file or None,
+                keyfile=p.tls.key_file or None,
+                cert_reqs=ssl.CERT_REQUIRED if p.tls.verify else ssl.CERT_NONE,
+            )
+            client.tls_insecure_set(not p.tls.verify)
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_unsubscribe
+        client.on_publish = self._on_publish
+        return client
+
+    # ----- public API -------------------------------------------------------------
+    @property
+    def status(self) -> SessionStatus:
+        return self._status
+
+    @property
+    def is_connected(self) -> bool:
+        return self._status.state is SessionState.CONNECTED
+
+    @property
+    def read_only(self) -> bool:
+        return self.profile.read_only
+
+    @property
+    def subscriptions(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._subscriptions)
+
+    def add_status_listener(self, listener: Callable[[SessionStatus], None]) -> None:
+        self._status_listeners.append(listener)
+
+    def add_tap(self, tap: Tap) -> None:
+        """Call ``tap(record)`` on the network thread for every message. Keep it cheap."""
+        self._taps.append(tap)
+
+    def remove_tap(self, tap: Tap) -> None:
+        if tap in self._taps:
+            self._taps.remove(tap)
+
+    def start(self) -> None:
+        """Connect in the background; never blocks the caller on DNS, TCP or TLS."""
+        if self._connect_thread is not None:
+            return
+        self._stopping.clear()
+        self._connect_thread = threading.Thread(target=self._first_connect, name=f"mqtt-connect-{self.session_id}", daemon=True)
+        self._connect_thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Disconnect cleanly and stop the network thread."""
+        self._stopping.set()
+        try:
+            self._client.disconnect()
+        except Exception:  # not connected: nothing to say goodbye to
+            pass
+        if self._connect_thread is not None:
+            self._connect_thread.join(timeout)
+            self._connect_thread = None
+        if self._loop_running:
+            self._client.loop_stop()
+            self._loop_running = False
+        self._connected.clear()
+        if self._status.state is not SessionState.DISCONNECTED or not self._status.message:
+            self._set_status(SessionStatus(SessionState.DISCONNECTED, "disconnected by user", since=time.time()))
+        self._fail_waiters(SessionError("Session stopped"))
+
+    def wait_connected(self, timeout: float | None = None) -> bool:
+        return self._connected.wait(timeout)
+
+    def subscribe(self, topic_filter: str, qos: int = 0) -> Future:
+        """Add ``topic_filter`` to the registry (re-applied on every connect).
+
+        Returns a future that resolves with the granted QoS when the SUBACK arrives,
+        or fails with ``SubscribeError``. Works while connected, with no reconnect.
+        """
+        validate_filter(topic_filter)
+        future: Future = Future()
+        with self._lock:
+            self._subscriptions[topic_filter] = qos
+            self._suback_waiters.setdefault(topic_filter, []).append(future)
+            if self.is_connected:
+                self._send_subscribe([(topic_filter, qos)])
+        return future
+
+    def unsubscribe(self, topic_filter: str) -> Future:
+        future: Future = Future()
+        with self._lock:
+            known = self._subscriptions.pop(topic_filter, None) is not None
+            if known and self.is_connected:
+                result, mid = self._client.unsubscribe(topic_filter)
+                if result == mqtt.MQTT_ERR_SUCCESS:
+                    self._pending_unsub[mid] = future
+                    return future
+            future.set_result(None)
+        return future
+
+    def publish(
+        self,
+        topic: str,
+        payload: bytes | str = b"",
+        qos: int = 0,
+        retain: bool = False,
+        properties: MessageProperties | None = None,
+    ) -> Future:
+        """Publish; the future resolves when the broker has it (QoS 1/2) or it is sent (QoS 0)."""
+        if self.read_only:
+            raise ReadOnlyError("This connection is read-only (monitor mode): publishing is disabled")
+        validate_topic(topic)
+        if qos not in (0, 1, 2):
+            raise ValueError("QoS must be 0, 1 or 2")
+        data = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
+        if self.max_packet_size and len(data) + len(topic) + 64 > self.max_packet_size:
+            raise SessionError(f"Payload of {len(data)} bytes exceeds the broker's maximum packet size of {self.max_packet_size} bytes")
+        if not self.is_connected:
+            raise SessionError(f"Not connected to {self.profile.host}:{self.profile.port}")
+        props = to_publish_properties(properties) if self.profile.mqtt_version == MQTT_V5 else None
+        future: Future = Future()
+        with self._lock:
+            info = self._client.publish(topic, data, qos=qos, retain=retain, properties=props)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                raise SessionError(f"Publish to {topic!r} failed: {mqtt.error_string(info.rc)}")
+            if info.is_published():
+                future.set_result(info.mid)
+            else:
+                self._publish_waiters[info.mid] = future
+        return future
+
+    def ack(self, record: MessageRecord) -> None:
+        """Acknowledge a QoS>0 message by hand (only with ``manual_ack``)."""
+        if self.manual_ack and record.qos > 0 and record.broker_id == self.session_id:
+            self._client.ack(record.mid, record.qos)
+
+    # ----- connection supervision ------------------------------------------------------
+    def _connect_properties(self) -> Properties | None:
+        if self.profile.mqtt_version != MQTT_V5:
+            return None
+        props = Properties(PacketTypes.CONNECT)
+        if self.profile.session_expiry:
+            props.SessionExpiryInterval = self.profile.session_expiry
+        return props
+
+    def _first_connect(self) -> None:
+        p = self.profile
+        while not self._stopping.is_set():
+            self._attempt += 1
+            self._set_status(SessionStatus(SessionState.CONNECTING, f"{p.address}", attempt=self._attempt, since=time.time()))
+            try:
+                self._client.connect(
+                    p.host, p.port, keepalive=p.keepalive,
+                    clean_start=p.clean_start if p.mqtt_version == MQTT_V5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+                    properties=self._connect_properties(),
+                )
+            except (OSError, ValueError) as exc:
+                message = describe_connect_exception(exc, p.host, p.port) if isinstance(exc, OSError) else str(exc)
+                if isinstance(exc, (ssl.SSLCertVerificationError, FileNotFoundError, ValueError)):
+                    # Retrying cannot fix a bad certificate or a bad setting; say so and stop.
+                    self._set_status(SessionStatus(SessionState.DISCONNECTED, message, since=time.time()))
+                    return
+                delay = reconnect_delay(self._attempt)
+                self._set_status(SessionStatus(SessionState.RECONNECTING, message, self._attempt, delay, time.time()))
+                if self._stopping.wait(delay):
+                    return
+                continue
+            self._client.reconnect_delay_set(RECONNECT_BASE_DELAY, RECONNECT_BASE_DELAY)
+            self._client.loop_start()
+            self._loop_running = True
+            return
+
+    def _schedule_paho_reconnect(self, message: str) -> None:
+        """paho's loop reconnects by itself; we choose each wait so it has jitter and a cap."""
+        if self._stopping.is_set():
+            return
+        self._attempt += 1
+        delay = reconnect_delay(self._attempt)
+        self._client.reconnect_delay_set(delay, delay)
+        self._set_status(SessionStatus(SessionState.RECONNECTING, message, self._attempt, delay, time.time()))
+
+    def _set_status(self, status: SessionStatus) -> None:
+        self._status = status
+        for listener in list(self._status_listeners):
+            try:
+                listener(status)
+            except Exception:
+                log.exception("status listener failed")
+
+    # ----- paho callbacks (network thread) ----------------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            message = describe_connack(reason_code.value, str(reason_code), self.profile.mqtt_version)
+            if reason_code.value in FATAL_CONNACK_CODES:
+                self._stopping.set()
+                self._set_status(SessionStatus(SessionState.DISCONNECTED, message, since=time.time()))
+                client.disconnect()
+                self._fail_waiters(SessionError(message))
+            else:
+                self._schedule_paho_reconnect(message)
+            return
+        self._attempt = 0
+        if properties is not None and hasattr(properties, "MaximumPacketSize"):
+            self.max_packet_size = int(properties.MaximumPacketSize)
+        with self._lock:
+            # Status first, so a subscribe() racing with us sends its own packet only once.
+            self._set_status(SessionStatus(SessionState.CONNECTED, self.profile.address, since=time.time()))
+            if self._subscriptions:
+                self._send_subscribe(list(self._subscriptions.items()))
+        self._connected.set()
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        self._connected.clear()
+        self._schedule_paho_reconnect(f"cannot reach {self.profile.host}:{self.profile.port}")
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        if self._stopping.is_set():
+            return
+        reason = "connection lost" if was_connected else "connection closed"
+        if reason_code is not None and reason_code.value not in (0, 7) and str(reason_code) != "Unspecified error":
+            reason = f"{reason} ({reason_code})"
+        self._schedule_paho_reconnect(reason)
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        record = MessageRecord(
+            topic=message.topic,
+            payload=message.payload,
+            qos=message.qos,
+            retain=bool(message.retain),
+            received=time.time(),
+            received_mono=time.monotonic(),
+            properties=to_message_properties(getattr(message, "properties", None)),
+            broker_id=self.session_id,
+            mid=message.mid,
+            dup=bool(message.dup),
+        )
+        for tap in self._taps:
+            try:
+                tap(record)
+            except Exception:
+                log.exception("message tap failed")
+        if self.buffer_messages:
+            self.buffer.append(record)
+
+    def _send_subscribe(self, items: list[tuple[str, int]]) -> None:
+        if self.profile.mqtt_version == MQTT_V5:
+            request = [(f, SubscribeOptions(qos=q)) for f, q in items]
+        else:
+            request = [(f, q) for f, q in items]
+        result, mid = self._client.subscribe(request)
+        if result == mqtt.MQTT_ERR_SUCCESS:
+            self._pending_sub_mids[mid] = [f for f, _ in items]
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        with self._lock:
+            filters = self._pending_sub_mids.pop(mid, [])
+            for topic_filter, code in zip(filters, reason_codes):
+                for future in self._suback_waiters.pop(topic_filter, []):
+                    if future.done():
+                        continue
+                    if code.is_failure:
+                        future.set_exception(SubscribeError(f"The broker refused the subscription to {topic_filter!r}: {code}"))
+                    else:
+                        future.set_result(code.value)
+                if code.is_failure:
+                    self._subscriptions.pop(topic_filter, None)
+
+    def _on_unsubscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        with self._lock:
+            future = self._pending_unsub.pop(mid, None)
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        with self._lock:
+            future = self._publish_waiters.pop(mid, None)
+        if future is not None and not future.done():
+            if reason_code is not None and reason_code.is_failure:
+                future.set_exception(SessionError(f"The broker refused the publish: {reason_code}"))
+            else:
+                future.set_result(mid)
+
+    def _fail_waiters(self, error: Exception) -> None:
+        with self._lock:
+            waiters = [f for fs in self._suback_waiters.values() for f in fs]
+            waiters += list(self._pending_unsub.values()) + list(self._publish_waiters.values())
+            self._suback_waiters.clear()
+            self._pending_unsub.clear()
+            self._publish_waiters.clear()
+        for future in waiters:
+            if not future.done():
+                future.set_exception(error)

@@ -1,0 +1,66 @@
+"""Which messages a stream shows: one subscription filter, a region level, regions, and text."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from core.records import MessageRecord
+from core.topics import FilterSet, region_of, validate_filter
+
+
+@dataclass
+class StreamFilter:
+    """A compiled stream filter.
+
+    ``topic_filter`` is an MQTT filter, compiled once into paho's matcher. ``region_level``
+    is the topic level that names the region (0 = first). ``regions`` narrows to chosen
+    regions (empty = all). ``text`` matches topic or payload, as a substring or, with
+    ``regex``, a regular expression.
+    """
+
+    topic_filter: str = "+/hello/request"
+    region_level: int = 0
+    regions: frozenset[str] = field(default_factory=frozenset)
+    text: str = ""
+    regex: bool = False
+    match_payload: bool = True
+
+    def __post_init__(self) -> None:
+        validate_filter(self.topic_filter)
+        if self.region_level < 0:
+            raise ValueError("region level must be 0 or more")
+        self.regions = frozenset(self.regions)
+        self._matcher = FilterSet([self.topic_filter])
+        self._pattern = None
+        if self.text and self.regex:
+            try:
+                self._pattern = re.compile(self.text)
+            except re.error as exc:
+                raise ValueError(f"Invalid regular expression {self.text!r}: {exc}") from exc
+        self._needle = self.text.encode("utf-8") if self.text and not self.regex else b""
+
+    def matches_topic(self, topic: str) -> bool:
+        return self._matcher.matches(topic)
+
+    def region(self, record: MessageRecord) -> str:
+        return region_of(record.topic, self.region_level)
+
+    def accepts(self, record: MessageRecord) -> bool:
+        """Topic filter, region selection and text, in cheapest-first order."""
+        if not self._matcher.matches(record.topic):
+            return False
+        if self.regions and region_of(record.topic, self.region_level) not in self.regions:
+            return False
+        return self.matches_text(record)
+
+    def matches_text(self, record: MessageRecord) -> bool:
+        if not self.text:
+            return True
+        if self._pattern is not None:
+            if self._pattern.search(record.topic):
+                return True
+            return self.match_payload and bool(self._pattern.search(record.payload.decode("utf-8", "replace")))
+        if self.text in record.topic:
+            return True
+        return self.match_payload and self._needle in record.payload

@@ -1,0 +1,91 @@
+"""Start-up of the window through qasync, with the optional embedded demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import qasync
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from core.cli.common import EXIT_FAILURE, EXIT_OK, error
+from core.profile import ConnectionProfile, parse_broker_address
+from gui.context import AppContext
+from gui.main_window import MainWindow
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+
+
+def create_application(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    app.setOrganizationName("Eventscope")
+    app.setApplicationName("Eventscope")
+    icon = RESOURCES / "icons" / "eventscope.svg"
+    if icon.exists():
+        app.setWindowIcon(QIcon(str(icon)))
+    return app
+
+
+async def _run_window(args: argparse.Namespace) -> int:
+    app = QApplication.instance()
+    context = AppContext(QSettings())
+    window = MainWindow(context)
+    demo = None
+    if args.demo:
+        from core.demo import DemoEnvironment  # broker + simulator + replier
+
+        demo = DemoEnvironment(broker_port=args.broker_port)
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, demo.start)
+        except Exception as exc:
+            error(f"cannot start the embedded demo: {exc}")
+            return EXIT_FAILURE
+        print(f"Embedded broker: {demo.broker.url}", flush=True)
+        window.connection_bar.set_address(demo.broker.host, demo.broker.port)
+        window.connect_to(ConnectionProfile(name="demo", host=demo.broker.host, port=demo.broker.port,
+                                            read_only=args.read_only))
+    elif args.connect:
+        try:
+            host, port, tls, transport = parse_broker_address(args.connect)
+        except ValueError as exc:
+            error(str(exc))
+            return EXIT_FAILURE
+        window.connection_bar.set_address(host, port)
+        window.connect_to(ConnectionProfile(name=f"{host}:{port}", host=host, port=port, transport=transport,
+                                            read_only=args.read_only))
+    window.show()
+
+    closed = asyncio.Event()
+    app.lastWindowClosed.connect(closed.set)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, window.close)
+        except (NotImplementedError, RuntimeError):
+            signal.signal(sig, lambda *_: window.close())
+    if args.quit_after is not None or args.screenshot:
+        loop.call_later(args.quit_after if args.quit_after is not None else 3.0,
+                        lambda: _finish(window, args.screenshot))
+    try:
+        await closed.wait()
+    finally:
+        if demo is not None:
+            await loop.run_in_executor(None, demo.stop)
+    return EXIT_OK
+
+
+def _finish(window: MainWindow, screenshot: str | None) -> None:
+    if screenshot:
+        window.grab().save(screenshot)
+        print(f"Screenshot: {screenshot}", flush=True)
+    window.close()
+
+
+def run_app(args: argparse.Namespace) -> int:
+    create_application()
+    return qasync.run(_run_window(args))

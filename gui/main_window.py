@@ -1,0 +1,134 @@
+"""The main window: connection bar on top, topic tree in the middle, docks around it."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar, QWidget
+
+from core.credentials import CredentialError, load_password, save_password
+from core.profile import ConnectionProfile
+from core.session import MqttSession, SessionStatus
+from gui.context import AppContext
+from gui.views.audit_feed_view import AuditFeedView
+from gui.views.connection_bar import ConnectionBar
+from gui.views.details_pane import DetailsPane
+from gui.views.request_panel import RequestPanel
+from gui.views.status_bar import EventscopeStatusBar
+from gui.views.stream_view import StreamView
+from gui.views.topic_tree_view import TopicTreeView
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SUBSCRIPTIONS = ("#",)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Eventscope")
+        self.resize(1400, 900)
+
+        self.connection_bar = ConnectionBar(context.settings)
+        toolbar = QToolBar("Connection", objectName="connectionToolBar")
+        toolbar.setMovable(False)
+        toolbar.addWidget(self.connection_bar)
+        self.addToolBar(Qt.TopToolBarArea, toolbar)
+
+        self.topic_tree = TopicTreeView(context)
+        self.setCentralWidget(self.topic_tree)
+        self.request_panel = RequestPanel(context)
+        self.details_pane = DetailsPane(context)
+        self.stream_view = StreamView(context)
+        self.audit_feed = AuditFeedView(context)
+        self.request_dock = self._dock("Request", "requestDock", self.request_panel, Qt.LeftDockWidgetArea)
+        self.details_dock = self._dock("Details", "detailsDock", self.details_pane, Qt.RightDockWidgetArea)
+        self.stream_dock = self._dock("Streams", "streamDock", self.stream_view, Qt.BottomDockWidgetArea)
+        self.audit_dock = self._dock("Audit feed", "auditDock", self.audit_feed, Qt.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.stream_dock, self.audit_dock)
+        self.stream_dock.raise_()
+
+        self.status_bar = EventscopeStatusBar()
+        self.setStatusBar(self.status_bar)
+
+        self._build_menus()
+        self.connection_bar.connectRequested.connect(self.connect_to)
+        self.connection_bar.disconnectRequested.connect(self.disconnect_session)
+        context.bridge.sessionStatusChanged.connect(self._on_session_status)
+        context.bridge.statsChanged.connect(self.status_bar.show_stats)
+        context.bridge.start()
+        self._restore_layout()
+
+    def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self, objectName=name)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence.Quit, triggered=self.close)
+        file_menu.addAction(quit_action)
+        view_menu = self.menuBar().addMenu("&View")
+        for dock in (self.request_dock, self.details_dock, self.stream_dock, self.audit_dock):
+            view_menu.addAction(dock.toggleViewAction())
+
+    # ----- connection -----
+    def connect_to(self, profile: ConnectionProfile, password: str | None = None) -> MqttSession:
+        """Replace the current session with one for ``profile`` and start it."""
+        self.disconnect_session()
+        if profile.username:
+            if password:
+                try:
+                    save_password(profile.name, profile.username, password)
+                except CredentialError as exc:
+                    self.status_bar.showMessage(str(exc), 10000)
+            else:
+                password = load_password(profile.name, profile.username)
+        session = MqttSession(profile, password=password, session_id=profile.name)
+        subscriptions = self.context.settings.value("connection/subscriptions", list(DEFAULT_SUBSCRIPTIONS)) or list(DEFAULT_SUBSCRIPTIONS)
+        for topic_filter in ([subscriptions] if isinstance(subscriptions, str) else subscriptions):
+            session.subscribe(topic_filter)
+        self.context.set_session(session, profile, password)
+        self.setWindowTitle(f"Eventscope — {profile.address}{' (read-only)' if profile.read_only else ''}")
+        session.start()
+        return session
+
+    def disconnect_session(self) -> None:
+        session = self.context.session
+        if session is None:
+            return
+        session.stop()
+        self.context.bridge.flush()
+        self.context.set_session(None, None, None)
+        self.connection_bar.show_status(session.status)
+        self.status_bar.show_status(session.status)
+
+    def _on_session_status(self, session: MqttSession, status: SessionStatus) -> None:
+        if session is self.context.session:
+            self.connection_bar.show_status(status)
+            self.status_bar.show_status(status)
+
+    # ----- persistence -----
+    def _restore_layout(self) -> None:
+        geometry = self.context.settings.value("window/geometry")
+        state = self.context.settings.value("window/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    def save_layout(self) -> None:
+        self.context.settings.setValue("window/geometry", self.saveGeometry())
+        self.context.settings.setValue("window/state", self.saveState())
+        self.context.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_layout()
+        self.context.bridge.stop()
+        self.disconnect_session()
+        super().closeEvent(event)

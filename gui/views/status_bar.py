@@ -1,0 +1,35 @@
+"""Status bar: throughput, buffered, dropped, and connection state."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+
+from core.session import SessionStatus
+from gui.bridge import FlushStats
+
+
+class EventscopeStatusBar(QStatusBar):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("statusBar")
+        self.setAccessibleName("Status")
+        self.rate_label = self._label("rateLabel", "0 msg/s")
+        self.buffered_label = self._label("bufferedLabel", "buffered 0")
+        self.dropped_label = self._label("droppedLabel", "dropped 0")
+        self.state_label = self._label("stateLabel", "Idle")
+
+    def _label(self, name: str, text: str) -> QLabel:
+        label = QLabel(text, objectName=name)
+        label.setTextFormat(Qt.PlainText)
+        self.addPermanentWidget(label)
+        return label
+
+    def show_stats(self, stats: FlushStats) -> None:
+        self.rate_label.setText(f"{stats.messages_per_second:,.0f} msg/s")
+        self.buffered_label.setText(f"buffered {stats.buffered:,}")
+        self.dropped_label.setText(f"dropped {stats.dropped:,}")
+        self.dropped_label.setStyleSheet("color: #c62828; font-weight: bold" if stats.dropped else "")
+
+    def show_status(self, status: SessionStatus | None) -> None:
+        self.state_label.setText(status.text if status else "Idle")

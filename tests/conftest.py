@@ -1,0 +1,159 @@
+"""Fixtures shared by core and GUI tests: real broker processes on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REQUIRE_MOSQUITTO = os.environ.get("EVENTSCOPE_REQUIRE_MOSQUITTO") == "1"
+MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)  # polling with a deadline, not synchronisation
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+def wait_until(condition, timeout: float = 10.0, interval: float = 0.02, message: str = "condition") -> None:
+    """Poll ``condition`` until it is truthy or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)  # polling with a deadline, not synchronisation
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+@dataclass
+class MosquittoBroker:
+    """A real Mosquitto process started for a test; stopped by its PID."""
+
+    port: int
+    workdir: Path
+    extra_config: str = ""
+    process: subprocess.Popen | None = None
+    host: str = "127.0.0.1"
+    log_path: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log_path = self.workdir / "mosquitto.log"
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        config = self.workdir / "mosquitto.conf"
+        # As root, Mosquitto drops to user 'mosquitto', which cannot read the test's private temp dir.
+        run_as = "user root\n" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
+        config.write_text(
+            run_as
+            + f"listener {self.port} 127.0.0.1\n"
+            f"persistence true\npersistence_location {self.workdir}/\n"
+            f"log_dest file {self.log_path}\n"
+            "max_queued_messages 100000\n"
+            + (self.extra_config or "allow_anonymous true\n")
+        )
+        self.process = subprocess.Popen(
+            [MOSQUITTO, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            wait_for_port(self.port)
+        except TimeoutError:
+            self.stop()
+            raise
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            if kill:
+                self.process.kill()
+            else:
+                self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+def _require_mosquitto() -> None:
+    if MOSQUITTO is None:
+        if REQUIRE_MOSQUITTO:
+            pytest.fail("mosquitto is not installed but EVENTSCOPE_REQUIRE_MOSQUITTO=1")
+        pytest.skip("mosquitto is not installed (apt-get install mosquitto); set EVENTSCOPE_REQUIRE_MOSQUITTO=1 to fail instead")
+
+
+def _client_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        if REQUIRE_MOSQUITTO:
+            pytest.fail(f"{name} is not installed but EVENTSCOPE_REQUIRE_MOSQUITTO=1")
+        pytest.skip(f"{name} is not installed (apt-get install mosquitto-clients)")
+    return path
+
+
+@pytest.fixture
+def mosquitto_factory(tmp_path) -> Iterator:
+    """Start Mosquitto brokers with extra config lines; all are stopped at teardown."""
+    _require_mosquitto()
+    started: list[MosquittoBroker] = []
+
+    def start(extra_config: str = "", port: int | None = None) -> MosquittoBroker:
+        workdir = tmp_path / f"mosquitto{len(started)}"
+        workdir.mkdir()
+        broker = MosquittoBroker(port=port or free_port(), workdir=workdir, extra_config=extra_config)
+        broker.start()
+        started.append(broker)
+        return broker
+
+    yield start
+    for broker in started:
+        broker.stop()
+
+
+@pytest.fixture
+def mosquitto(mosquitto_factory) -> MosquittoBroker:
+    """A real anonymous Mosquitto on a free loopback port."""
+    return mosquitto_factory()
+
+
+@pytest.fixture
+def mosquitto_pub() -> str:
+    return _client_tool("mosquitto_pub")
+
+
+@pytest.fixture
+def mosquitto_sub() -> str:
+    return _client_tool("mosquitto_sub")
+
+
+@pytest.fixture
+def mosquitto_rr() -> str:
+    return _client_tool("mosquitto_rr")
