@@ -1,0 +1,82 @@
+"""GUI test fixtures: offscreen Qt, isolated settings, and a qasync loop (pytest-qt has none, pytest-qt#448)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import asyncio  # noqa: E402
+import time  # noqa: E402
+
+import pytest  # noqa: E402
+import qasync  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+
+from core.ingest import IngestBuffer  # noqa: E402
+from core.profile import ConnectionProfile  # noqa: E402
+from core.session import MqttSession  # noqa: E402
+from gui.context import AppContext  # noqa: E402
+
+
+@pytest.fixture
+def settings(tmp_path) -> QSettings:
+    return QSettings(str(tmp_path / "eventscope.ini"), QSettings.IniFormat)
+
+
+@pytest.fixture
+def context(qapp, settings):
+    ctx = AppContext(settings)
+    yield ctx
+    ctx.bridge.stop()
+    if ctx.session is not None:
+        ctx.session.stop()
+
+
+@pytest.fixture
+def qloop(qapp):
+    """A qasync event loop over the test's QApplication, set as the current asyncio loop.
+
+    Modelled on qasync's own tests: the loop runs only inside ``run_until`` calls, which is
+    when async slots make progress.
+    """
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    yield loop
+    try:
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+def run_until(loop, predicate, timeout: float = 10.0, message: str = "condition") -> None:
+    """Run the qasync loop (and so Qt's) until ``predicate()`` is true, or fail after ``timeout``."""
+
+    async def poll() -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            await asyncio.sleep(0.01)
+        return bool(predicate())
+
+    if not loop.run_until_complete(poll()):
+        raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+@pytest.fixture
+def connected_context(context, mosquitto):
+    """An AppContext with a live session on the test's Mosquitto, subscribed to '#', bridge running."""
+    profile = ConnectionProfile(name="test", host="127.0.0.1", port=mosquitto.port)
+    session = MqttSession(profile, buffer=IngestBuffer(), session_id="test")
+    session.subscribe("#")
+    context.set_session(session, profile, None)
+    session.start()
+    assert session.wait_connected(10), session.status
+    context.bridge.start()
+    return context
