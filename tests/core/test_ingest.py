@@ -1,0 +1,63 @@
+"""The ingest buffer is bounded by count and bytes, counts drops and never blocks."""
+
+import threading
+
+import pytest
+
+from core.ingest import IngestBuffer
+from core.records import RECORD_OVERHEAD_BYTES, MessageRecord
+
+
+def _record(i: int, size: int = 10) -> MessageRecord:
+    return MessageRecord(topic=f"t/{i}", payload=b"x" * size)
+
+
+def test_drain_returns_everything_in_order_and_empties():
+    buffer = IngestBuffer(max_count=100)
+    for i in range(10):
+        assert buffer.append(_record(i))
+    assert [r.topic for r in buffer.drain()] == [f"t/{i}" for i in range(10)]
+    assert buffer.drain() == []
+    assert buffer.stats().buffered == 0
+
+
+def test_count_bound_drops_and_counts():
+    buffer = IngestBuffer(max_count=5)
+    results = [buffer.append(_record(i)) for i in range(8)]
+    assert results == [True] * 5 + [False] * 3
+    stats = buffer.stats()
+    assert (stats.received, stats.dropped, stats.buffered) == (8, 3, 5)
+    assert [r.topic for r in buffer.drain()] == [f"t/{i}" for i in range(5)]  # the oldest are kept
+
+
+def test_byte_bound_drops_large_records():
+    record_bytes = 1000 + 3 + RECORD_OVERHEAD_BYTES
+    buffer = IngestBuffer(max_count=1000, max_bytes=record_bytes * 2)
+    assert buffer.append(_record(1, 1000))
+    assert buffer.append(_record(2, 1000))
+    assert not buffer.append(_record(3, 1000))
+    assert buffer.stats().buffered_bytes == record_bytes * 2
+    buffer.drain()
+    assert buffer.append(_record(4, 1000))  # space is freed by a drain
+
+
+def test_concurrent_appends_lose_nothing_below_the_bound():
+    buffer = IngestBuffer(max_count=100_000)
+    threads = [threading.Thread(target=lambda n=n: [buffer.append(_record(n * 10_000 + i)) for i in range(5000)]) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(buffer.drain()) == 20_000
+    assert buffer.stats().dropped == 0
+
+
+def test_bounds_must_be_positive():
+    with pytest.raises(ValueError):
+        IngestBuffer(max_count=0)
+
+
+def test_records_are_immutable():
+    record = _record(1)
+    with pytest.raises(AttributeError):
+        record.topic = "other"  # type: ignore[misc]
