@@ -89,7 +89,7 @@ def to_message_properties(props: Properties | None) -> MessageProperties:
     if props is None:
         return NO_PROPERTIES
     names = props.__dict__
-    if not any(name in names for name in _PROPERTY_NAMES):
+    if names.keys().isdisjoint(_PROPERTY_NAMES):  # the common case: no properties at all
         return NO_PROPERTIES
     sub_ids = names.get("SubscriptionIdentifier", ())
     return MessageProperties(
@@ -104,8 +104,8 @@ def to_message_properties(props: Properties | None) -> MessageProperties:
     )
 
 
-_PROPERTY_NAMES = ("ResponseTopic", "CorrelationData", "ContentType", "PayloadFormatIndicator",
-                   "MessageExpiryInterval", "UserProperty", "SubscriptionIdentifier", "TopicAlias")
+_PROPERTY_NAMES = frozenset(("ResponseTopic", "CorrelationData", "ContentType", "PayloadFormatIndicator",
+                   "MessageExpiryInterval", "UserProperty", "SubscriptionIdentifier", "TopicAlias"))
 
 
 def to_publish_properties(props: MessageProperties | None) -> Properties | None:

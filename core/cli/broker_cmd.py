@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"Embedded broker: {broker.url} ({broker.backend})", flush=True)
     try:
         while not stop.wait(0.5):
-            if broker.pid is None:
+            if not broker.is_running:
                 error("the broker process exited")
                 return EXIT_FAILURE
     except KeyboardInterrupt:
