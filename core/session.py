@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import ssl
 import threading
 import time
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 RECONNECT_BASE_DELAY = 0.5
 RECONNECT_MAX_DELAY = 30.0
 CONNECT_TIMEOUT = 5.0
+# A listener that accepts TCP but never answers CONNECT (a non-MQTT port, or a broker
+# listener for another MQTT version) would otherwise leave the session "connecting" forever.
+CONNACK_TIMEOUT = CONNECT_TIMEOUT + 10.0  # counted from the start of the TCP connect
 
 
 class SessionError(RuntimeError):
@@ -149,6 +153,9 @@ class MqttSession:
         self.manual_ack = manual_ack
         self.buffer_messages = buffer_messages
         self.max_packet_size: int | None = None
+        self.connack_timeout = CONNACK_TIMEOUT
+        self._connack_timer: threading.Timer | None = None
+        self._connack_timed_out = False
         self._password = password
         self._status = SessionStatus(SessionState.IDLE, since=time.time())
         self._status_listeners: list[Callable[[SessionStatus], None]] = []
@@ -193,6 +200,7 @@ class MqttSession:
             )
             client.tls_insecure_set(not p.tls.verify)
         client.on_connect = self._on_connect
+        client.on_pre_connect = self._on_pre_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -241,6 +249,7 @@ class MqttSession:
     def stop(self, timeout: float = 5.0) -> None:
         """Disconnect cleanly and stop the network thread."""
         self._stopping.set()
+        self._cancel_connack_timer()
         try:
             self._client.disconnect()
         except Exception:  # not connected: nothing to say goodbye to
@@ -376,7 +385,32 @@ class MqttSession:
                 log.exception("status listener failed")
 
     # ----- paho callbacks (network thread) ----------------------------------------------
+    def _on_pre_connect(self, client, userdata) -> None:
+        self._cancel_connack_timer()
+        timer = threading.Timer(self.connack_timeout, self._on_connack_timeout)
+        timer.daemon = True
+        self._connack_timer = timer
+        timer.start()
+
+    def _cancel_connack_timer(self) -> None:
+        timer, self._connack_timer = self._connack_timer, None
+        if timer is not None:
+            timer.cancel()
+
+    def _on_connack_timeout(self) -> None:
+        """No CONNACK in time: drop the socket so paho's loop reconnects (with our back-off)."""
+        if self._connected.is_set() or self._stopping.is_set():
+            return
+        self._connack_timed_out = True
+        sock = self._client.socket()
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._cancel_connack_timer()
         if reason_code.is_failure:
             message = describe_connack(reason_code.value, str(reason_code), self.profile.mqtt_version)
             if reason_code.value in FATAL_CONNACK_CODES:
@@ -407,6 +441,10 @@ class MqttSession:
         if self._stopping.is_set():
             return
         reason = "connection lost" if was_connected else "connection closed"
+        if self._connack_timed_out:
+            self._connack_timed_out = False
+            reason = (f"Timed out waiting for the broker's answer from {self.profile.host}:{self.profile.port} "
+                      f"(is it an MQTT broker that speaks MQTT {'5' if self.profile.mqtt_version == MQTT_V5 else '3.1.1'}?)")
         if reason_code is not None and reason_code.value not in (0, 7) and str(reason_code) != "Unspecified error":
             reason = f"{reason} ({reason_code})"
         self._schedule_paho_reconnect(reason)

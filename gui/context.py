@@ -17,11 +17,13 @@ class AppContext(QObject):
     Signals:
         sessionChanged(MqttSession | None): a new connection replaced the old one (or none).
         messageSelected(MessageRecord): a view asks the details pane to show a message.
+        topicSelected(TopicNode): the topic tree's current topic (the details pane shows its history).
         regionsChanged(): the list of known regions grew.
     """
 
     sessionChanged = Signal(object)
     messageSelected = Signal(object)
+    topicSelected = Signal(object)
     regionsChanged = Signal()
 
     def __init__(self, settings: QSettings | None = None, parent: QObject | None = None) -> None:

@@ -197,3 +197,26 @@ def test_reconnect_delay_grows_with_jitter_and_is_capped():
     assert max(delays) <= 30.0
     assert delays[-1] >= 15.0
     assert len({round(reconnect_delay(8), 6) for _ in range(20)}) > 1
+
+
+def test_listener_that_never_answers_times_out_with_a_reason(sessions):
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: [accepted.append(server.accept()[0]) for _ in range(8)], daemon=True).start()
+    profile = ConnectionProfile(host="127.0.0.1", port=server.getsockname()[1])
+    session = MqttSession(profile)
+    session.connack_timeout = 0.5
+    _start(sessions, session)
+    try:
+        wait_until(lambda: "Timed out waiting for the broker's answer" in session.status.message, 15, message="CONNACK timeout")
+        assert session.status.state is SessionState.RECONNECTING
+    finally:
+        session.stop()
+        server.close()
+        for conn in accepted:
+            conn.close()
