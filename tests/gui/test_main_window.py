@@ -102,3 +102,14 @@ def test_read_only_profile_cannot_publish(window, mosquitto, qtbot):
     assert "(read-only)" in window.windowTitle()
     with pytest.raises(ReadOnlyError):
         session.publish("a/b", b"x")
+
+
+def test_broker_restart_shows_reconnecting_then_connected(window, mosquitto, qtbot):
+    session = window.connect_to(ConnectionProfile(host="127.0.0.1", port=mosquitto.port))
+    label = window.connection_bar.state_label
+    qtbot.waitUntil(lambda: label.text().startswith("Connected"), timeout=10000)
+    mosquitto.stop(kill=True)
+    qtbot.waitUntil(lambda: label.text().startswith("Reconnecting (attempt"), timeout=10000)
+    mosquitto.start()
+    qtbot.waitUntil(lambda: label.text().startswith("Connected"), timeout=30000)
+    assert session.subscriptions == {"#": 0}
