@@ -166,6 +166,7 @@ class MqttSession:
         self._pending_sub_mids: dict[int, list[str]] = {}
         self._pending_unsub: dict[int, Future] = {}
         self._publish_waiters: dict[int, Future] = {}
+        self._early_acks: dict[int, object] = {}  # PUBACKs that beat publish() to registering its future
         self._attempt = 0
         self._stopping = threading.Event()
         self._connected = threading.Event()
@@ -316,12 +317,18 @@ class MqttSession:
             raise SessionError(f"Not connected to {self.profile.host}:{self.profile.port}")
         props = to_publish_properties(properties) if self.profile.mqtt_version == MQTT_V5 else None
         future: Future = Future()
+        # Not under self._lock: paho holds its own message lock while calling _on_publish, which
+        # takes self._lock, so publishing under self._lock deadlocks against a concurrent PUBACK.
+        info = self._client.publish(topic, data, qos=qos, retain=retain, properties=props)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise SessionError(f"Publish to {topic!r} failed: {mqtt.error_string(info.rc)}")
         with self._lock:
-            info = self._client.publish(topic, data, qos=qos, retain=retain, properties=props)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                raise SessionError(f"Publish to {topic!r} failed: {mqtt.error_string(info.rc)}")
-            if info.is_published():
-                future.set_result(info.mid)
+            early = self._early_acks.pop(info.mid, None)
+            if info.is_published() or early is not None:
+                if early is not None and getattr(early, "is_failure", False):
+                    future.set_exception(SessionError(f"The broker refused the publish: {early}"))
+                else:
+                    future.set_result(info.mid)
             else:
                 self._publish_waiters[info.mid] = future
         return future
@@ -502,6 +509,8 @@ class MqttSession:
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         with self._lock:
             future = self._publish_waiters.pop(mid, None)
+            if future is None:
+                self._early_acks[mid] = reason_code if reason_code is not None else True
         if future is not None and not future.done():
             if reason_code is not None and reason_code.is_failure:
                 future.set_exception(SessionError(f"The broker refused the publish: {reason_code}"))

@@ -61,6 +61,9 @@ async def _run_window(args: argparse.Namespace) -> int:
     window.show()
 
     closed = asyncio.Event()
+    # Qt's own quit-on-last-window would stop the loop under this coroutine; end it here instead,
+    # after the demo is stopped.
+    app.setQuitOnLastWindowClosed(False)
     app.lastWindowClosed.connect(closed.set)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

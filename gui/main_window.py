@@ -130,5 +130,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()
         self.context.bridge.stop()
+        self.audit_feed.shutdown()  # final commit + ack of the audit recorder
         self.disconnect_session()
         super().closeEvent(event)

@@ -70,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.seconds if args.seconds else None
     try:
         session.subscribe(args.filter, args.qos).result(args.connect_timeout)
+        # A line on stderr once the SUBACK is in, so scripts know when publishing will be seen.
+        print(f"subscribed to {args.filter}", file=sys.stderr, flush=True)
         while not stop.is_set():
             for record in buffer.drain():
                 if not stream_filter.accepts(record):

@@ -1,18 +1,245 @@
-"""Audit feed (placeholder until its feature lands)."""
+"""Audit feed: the durable audit store as a searchable, exportable table, fed by its own recorder."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+import logging
+from pathlib import Path
 
+from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
+                               QProgressDialog, QTableView, QToolButton, QVBoxLayout, QWidget)
+
+from core.audit_export import ExportJob
+from core.audit_recorder import AuditRecorder
+from core.audit_store import AuditQuery, AuditStore, default_audit_path
 from gui.context import AppContext
+from gui.models.audit_table_model import AuditTableModel
+
+log = logging.getLogger(__name__)
+
+RECORDER_FLUSH_MS = 33
+SEARCH_DELAY_MS = 250
 
 
 class AuditFeedView(QWidget):
-    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+    """The audit table, its search fields, export, and the recorder that fills the store.
+
+    The recorder owns a separate MQTT session and buffer, so a 33 ms timer here flushes it
+    (the bridge's batches come from the main session, not this one).
+
+    Signals:
+        exportFinished(str path, int rows, bool cancelled)
+    """
+
+    exportFinished = Signal(str, int, bool)
+
+    def __init__(self, context: AppContext, db_path: str | Path | None = None,
+                 filters: tuple[str, ...] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
         self.setObjectName("auditFeed")
         self.setAccessibleName("Audit feed")
+        self._db_path = Path(db_path) if db_path else None
+        self._filters = filters
+        self.store: AuditStore | None = None
+        self.recorder: AuditRecorder | None = None
+        self._notice = ""
+        self._write_warning = ""
+        self._export: tuple[ExportJob, QProgressDialog, object, str] | None = None
+        self.model = AuditTableModel(None, self)
+
+        self.topic_edit = QLineEdit(objectName="auditTopicSearch", placeholderText="Topic contains")
+        self.region_edit = QLineEdit(objectName="auditRegionSearch", placeholderText="Region")
+        self.kind_combo = QComboBox(objectName="auditKind")
+        self.kind_combo.addItems(["any kind", "request", "reply", "other"])
+        self.text_edit = QLineEdit(objectName="auditTextSearch", placeholderText="Payload contains")
+        self.export_csv_button = QToolButton(objectName="auditExportCsv", text="Export CSV…")
+        self.export_jsonl_button = QToolButton(objectName="auditExportJsonl", text="Export JSONL…")
+        self.warning_label = QLabel("", objectName="auditWarning")
+        self.warning_label.setTextFormat(Qt.PlainText)
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setStyleSheet("background: #fff3cd; color: #6b4b00; padding: 4px")
+        self.warning_label.hide()
+        self.status_label = QLabel("", objectName="auditStatus")
+        self.table = QTableView(objectName="auditTable")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(20)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setWordWrap(False)
+
+        bar = QHBoxLayout()
+        for widget in (self.topic_edit, self.region_edit, self.kind_combo, self.text_edit):
+            bar.addWidget(widget)
+        bar.addWidget(self.export_csv_button)
+        bar.addWidget(self.export_jsonl_button)
         layout = QVBoxLayout(self)
-        label = QLabel("Audit feed")
-        layout.addWidget(label)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.warning_label)
+        layout.addLayout(bar)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.status_label)
+
+        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS, timeout=self.apply_search)
+        for edit in (self.topic_edit, self.region_edit, self.text_edit):
+            edit.textChanged.connect(self._search_timer.start)
+        self.kind_combo.currentIndexChanged.connect(self._search_timer.start)
+        self.export_csv_button.clicked.connect(lambda: self._on_export_clicked("csv"))
+        self.export_jsonl_button.clicked.connect(lambda: self._on_export_clicked("jsonl"))
+        self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self._flush_timer = QTimer(self, interval=RECORDER_FLUSH_MS, timeout=self.flush_recorder)
+        context.sessionChanged.connect(self._on_session_changed)
+        if self._db_path is not None:
+            self._open_store(self._db_path)
+        if context.session is not None:
+            self._on_session_changed(context.session)
+
+    # ----- store and recorder -----
+    def _open_store(self, path: Path) -> bool:
+        if self.store is not None and self.store.path == path:
+            return True
+        self._close_store()
+        try:
+            self.store = AuditStore(path, region_level=self.context.region_level)
+        except Exception as exc:  # permissions, a directory in the way: say so, keep the window running
+            self._notice = f"The audit store {path} cannot be opened: {exc}"
+            self._show_warning()
+            return False
+        self._notice = self.store.notice
+        self._show_warning()
+        self.model.set_store(self.store)
+        return True
+
+    def _close_store(self) -> None:
+        self._stop_recorder()
+        if self.store is not None:
+            self.model.set_store(None)
+            self.store.close()
+            self.store = None
+
+    def _on_session_changed(self, session) -> None:
+        self._stop_recorder()
+        profile = self.context.profile
+        if session is None or profile is None:
+            return
+        path = self._db_path or default_audit_path(profile.name)
+        if not self._open_store(path):
+            return
+        options = {"filters": self._filters} if self._filters else {}
+        self.recorder = AuditRecorder(self.store, profile, self.context.password, **options)
+        self.recorder.start()
+        self._flush_timer.start()
+        self.status_label.setText(f"Recording {', '.join(self.recorder.filters)} into {self.store.path}")
+
+    def _stop_recorder(self) -> None:
+        self._flush_timer.stop()
+        if self.recorder is not None:
+            recorder, self.recorder = self.recorder, None
+            summary = recorder.stop()  # stores and acknowledges what already arrived
+            if summary is not None and summary.written:
+                self.model.add_new_rows()
+
+    def flush_recorder(self) -> None:
+        """One recorder tick: write a transaction, acknowledge it, show the new rows."""
+        if self.recorder is None:
+            return
+        summary = self.recorder.flush()
+        warning = summary.warning
+        if warning and summary.pending:
+            warning += f" ({summary.pending} messages waiting in memory)"
+        if warning != self._write_warning:
+            self._write_warning = warning
+            self._show_warning()
+        if summary.result is not None:
+            following = self.table.verticalScrollBar().value() == 0
+            self.model.add_new_rows()
+            if summary.result.paired_request_ids:
+                self.model.refresh_rows(summary.result.paired_request_ids)
+            if following:
+                self.table.scrollToTop()
+
+    def _show_warning(self) -> None:
+        text = "\n".join(t for t in (self._notice, self._write_warning) if t)
+        self.warning_label.setText(text)
+        self.warning_label.setVisible(bool(text))
+
+    # ----- search -----
+    def current_query(self) -> AuditQuery:
+        kind = self.kind_combo.currentText()
+        return AuditQuery(topic=self.topic_edit.text().strip(), region=self.region_edit.text().strip(),
+                          kind="" if kind == "any kind" else kind, text=self.text_edit.text())
+
+    def apply_search(self) -> None:
+        self._search_timer.stop()
+        self.model.set_query(self.current_query())
+
+    # ----- selection -----
+    def _on_selection_changed(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
+        indexes = selected.indexes()
+        if indexes:
+            row = self.model.row(indexes[0].row())
+            if row is not None:
+                self.context.messageSelected.emit(row.to_record())
+
+    # ----- export -----
+    def _on_export_clicked(self, fmt: str) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, f"Export audit rows as {fmt.upper()}", f"audit.{fmt}",
+                                              f"{fmt.upper()} files (*.{fmt})")
+        if path:
+            self.export_to(path, fmt)
+
+    def export_to(self, path: str | Path, fmt: str) -> ExportJob | None:
+        """Export the current search in chunks driven by the event loop, with a cancellable progress dialog."""
+        if self.store is None or self._export is not None:
+            return None
+        out = open(path, "w", newline="", encoding="utf-8")
+        job = ExportJob(self.store, self.current_query(), fmt, out)
+        dialog = QProgressDialog(f"Exporting {job.total} rows to {Path(path).name}…", "Cancel", 0, max(job.total, 1), self)
+        dialog.setObjectName("auditExportProgress")
+        dialog.setWindowModality(Qt.WindowModal)
+        dialog.setMinimumDuration(300)
+        timer = QTimer(self, interval=0)
+        self._export = (job, dialog, timer, str(path))
+        timer.timeout.connect(self._on_export_step)
+        dialog.canceled.connect(lambda: self._finish_export(cancelled=True))
+        timer.start()
+        return job
+
+    def cancel_export(self) -> None:
+        if self._export is not None:
+            self._finish_export(cancelled=True)
+
+    def _on_export_step(self) -> None:
+        if self._export is None:
+            return
+        job, dialog, _timer, _path = self._export
+        if dialog.wasCanceled():
+            self._finish_export(cancelled=True)
+            return
+        more = job.step()
+        dialog.setValue(min(job.written, dialog.maximum() - 1) if more else dialog.maximum())
+        if not more:
+            self._finish_export(cancelled=False)
+
+    def _finish_export(self, cancelled: bool) -> None:
+        if self._export is None:
+            return
+        job, dialog, timer, path = self._export
+        self._export = None
+        timer.stop()
+        timer.deleteLater()
+        job.out.close()
+        dialog.close()
+        dialog.deleteLater()
+        self.status_label.setText(f"Export {'cancelled after' if cancelled else 'wrote'} {job.written} rows to {path}")
+        self.exportFinished.emit(path, job.written, cancelled)
+
+    def closeEvent(self, event) -> None:
+        self._close_store()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop the recorder (final commit and ack) and close the store."""
+        self._close_store()

@@ -1,18 +1,455 @@
-"""Request panel (placeholder until its feature lands)."""
+"""Request panel: compose a request, send it, see the reply with its RTT, and keep a history.
+
+Sending is a qasync ``@asyncSlot()``: the button is disabled while the core's
+``RequestTracker`` future is awaited and re-enabled in ``finally``. Every outcome, including
+a timeout or a refusal, is shown as plain text in the panel; nothing here opens a modal.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+import json
 
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
+                               QHeaderView, QLabel, QLineEdit, QPlainTextEdit, QProgressBar, QPushButton, QSpinBox,
+                               QSplitter, QTableView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from qasync import asyncSlot
+
+from core.payload_text import decode_utf8, preview
+from core.profile import MQTT_V5
+from core.request_history import HistoryEntry, RequestHistory
+from core.request_tracker import DEFAULT_TIMEOUT, Reply, RequestRefused, RequestTimeout, RequestTracker
+from core.session import MqttSession
+from core.topics import TopicError, region_of, validate_topic
 from gui.context import AppContext
+from gui.models.request_history_model import RequestHistoryModel
+
+DEFAULT_TEMPLATE = "{region}/hello/request"
+REGION_PLACEHOLDER = "{region}"
+SETTINGS_PREFIX = "request/"
+V311_ONLY_REASON = "MQTT 3.1.1 cannot carry {what}: connect with MQTT 5 to use it."
+
+
+def _label(name: str, text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setObjectName(name)
+    label.setTextFormat(Qt.PlainText)  # payloads and topics are never rich text
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+    return label
+
+
+def format_payload(payload: bytes) -> str:
+    """Reply payload for display: pretty JSON when it is JSON, else the text, else a hex preview."""
+    text = decode_utf8(payload)
+    if text is None:
+        return preview(payload)
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
 
 
 class RequestPanel(QWidget):
-    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+    """Compose, send and review requests on the current session."""
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None, history: RequestHistory | None = None) -> None:
         super().__init__(parent)
         self.context = context
         self.setObjectName("requestPanel")
         self.setAccessibleName("Request panel")
-        layout = QVBoxLayout(self)
-        label = QLabel("Request panel")
-        layout.addWidget(label)
+        self.tracker: RequestTracker | None = None
+        self._busy = False
+        self.history_model = RequestHistoryModel(history if history is not None else RequestHistory(), self)
+        self._build()
+        self._restore_settings()
+        self._connect_signals()
+        self._on_session_changed(context.session)
+
+    # ----- construction ---------------------------------------------------------------
+    def _build(self) -> None:
+        self.region_combo = QComboBox(objectName="requestRegion", editable=True)
+        self.region_combo.setToolTip("Region: replaces {region} in the topic template")
+        self.region_combo.addItems(self.context.regions)
+        self.template_edit = QLineEdit(DEFAULT_TEMPLATE, objectName="requestTopicTemplate")
+        self.template_edit.setToolTip("Request topic; {region} is replaced by the selected region")
+        self.topic_preview = _label("requestTopicPreview")
+
+        self.payload_edit = QPlainTextEdit(objectName="requestPayload")
+        self.payload_edit.setPlaceholderText("Request payload (JSON or plain text)")
+        self.payload_check = _label("payloadValidation")
+        self.format_button = QPushButton("Format", objectName="formatPayloadButton")
+        self.format_button.setToolTip("Pretty-print the JSON payload")
+
+        self.qos_combo = QComboBox(objectName="requestQos")
+        self.qos_combo.addItems(["0", "1", "2"])
+        self.reply_topic_edit = QLineEdit(objectName="requestReplyTopic")
+        self.timeout_spin = QDoubleSpinBox(objectName="requestTimeout", minimum=0.1, maximum=600.0, decimals=1,
+                                           value=DEFAULT_TIMEOUT, suffix=" s", singleStep=0.5)
+        self.content_type_edit = QLineEdit(objectName="requestContentType")
+        self.content_type_edit.setPlaceholderText("e.g. application/json")
+        self.expiry_spin = QSpinBox(objectName="requestMessageExpiry", minimum=0, maximum=2**31 - 1, suffix=" s")
+        self.expiry_spin.setSpecialValueText("none")
+        self.user_properties = QTableWidget(0, 2, objectName="requestUserProperties")
+        self.user_properties.setHorizontalHeaderLabels(["Key", "Value"])
+        self.user_properties.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.user_properties.setMinimumHeight(60)
+        self.user_properties.setMaximumHeight(110)
+        self.add_property_button = QPushButton("+", objectName="addUserPropertyButton", toolTip="Add a user property")
+        self.remove_property_button = QPushButton("−", objectName="removeUserPropertyButton",
+                                                  toolTip="Remove the selected user property")
+        self.version_label = _label("requestMqttVersion")
+
+        self.send_button = QPushButton("Send request", objectName="sendRequestButton")
+        self.progress = QProgressBar(objectName="requestProgress", minimum=0, maximum=0, textVisible=False)
+        self.progress.setMaximumHeight(8)
+        self.progress.hide()
+        self.status_label = _label("requestStatus")
+        self.reply_view = QPlainTextEdit(objectName="replyPayload", readOnly=True)
+        self.reply_view.setPlaceholderText("The reply appears here")
+        self.reply_details = _label("replyDetails")
+
+        self.burst_count = QSpinBox(objectName="burstCount", minimum=1, maximum=100000, value=100, prefix="N ")
+        self.burst_concurrency = QSpinBox(objectName="burstConcurrency", minimum=1, maximum=1000, value=10, prefix="C ")
+        self.burst_button = QPushButton("Send N", objectName="sendBurstButton")
+        self.burst_button.setToolTip("Send N requests with C in flight and show the RTT spread")
+        self.burst_result = _label("burstResult")
+
+        self.history_view = QTableView(objectName="requestHistory")
+        self.history_view.setModel(self.history_model)
+        self.history_view.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.history_view.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.history_view.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.history_view.verticalHeader().hide()
+        self.history_view.setWordWrap(False)
+        self.history_view.horizontalHeader().setStretchLastSection(True)
+        self.history_view.setContextMenuPolicy(Qt.ActionsContextMenu)
+        self.resend_action = QAction("Re-send", self, objectName="resendAction")
+        self.history_view.addAction(self.resend_action)
+        self.resend_button = QPushButton("Re-send", objectName="resendButton")
+        self.resend_button.setToolTip("Load the selected request into the editor and send it again")
+
+        layout_top = QVBoxLayout()
+        topic_box = QGroupBox("Topic")
+        topic_form = QFormLayout(topic_box)
+        topic_form.addRow("Region", self.region_combo)
+        topic_form.addRow("Template", self.template_edit)
+        topic_form.addRow("Topic", self.topic_preview)
+        layout_top.addWidget(topic_box)
+
+        payload_box = QGroupBox("Payload")
+        payload_layout = QVBoxLayout(payload_box)
+        payload_layout.addWidget(self.payload_edit)
+        check_row = QHBoxLayout()
+        check_row.addWidget(self.payload_check, 1)
+        check_row.addWidget(self.format_button)
+        payload_layout.addLayout(check_row)
+        layout_top.addWidget(payload_box, 1)
+
+        options_box = QGroupBox("Options")
+        options_form = QFormLayout(options_box)
+        options_form.addRow("Protocol", self.version_label)
+        options_form.addRow("QoS", self.qos_combo)
+        options_form.addRow("Reply topic", self.reply_topic_edit)
+        options_form.addRow("Timeout", self.timeout_spin)
+        options_form.addRow("Content type", self.content_type_edit)
+        options_form.addRow("Message expiry", self.expiry_spin)
+        property_buttons = QHBoxLayout()
+        property_buttons.addWidget(self.add_property_button)
+        property_buttons.addWidget(self.remove_property_button)
+        property_buttons.addStretch(1)
+        options_form.addRow("User properties", self.user_properties)
+        options_form.addRow("", property_buttons)
+        layout_top.addWidget(options_box)
+
+        send_row = QHBoxLayout()
+        send_row.addWidget(self.send_button)
+        send_row.addWidget(self.progress, 1)
+        layout_top.addLayout(send_row)
+        layout_top.addWidget(self.status_label)
+        reply_box = QGroupBox("Reply")
+        reply_layout = QVBoxLayout(reply_box)
+        reply_layout.addWidget(self.reply_details)
+        reply_layout.addWidget(self.reply_view)
+        layout_top.addWidget(reply_box, 1)
+        burst_row = QHBoxLayout()
+        burst_row.addWidget(self.burst_count)
+        burst_row.addWidget(self.burst_concurrency)
+        burst_row.addWidget(self.burst_button)
+        layout_top.addLayout(burst_row)
+        layout_top.addWidget(self.burst_result)
+
+        top = QWidget()
+        top.setLayout(layout_top)
+        history_box = QGroupBox("History")
+        history_layout = QVBoxLayout(history_box)
+        history_layout.addWidget(self.history_view)
+        history_layout.addWidget(self.resend_button, 0, Qt.AlignRight)
+        splitter = QSplitter(Qt.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(history_box)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        outer.addWidget(splitter)
+
+        for sequence in ("Ctrl+Return", "Ctrl+Enter"):
+            shortcut = QShortcut(QKeySequence(sequence), self)
+            shortcut.setContext(Qt.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(self._on_send_shortcut)
+
+    def _connect_signals(self) -> None:
+        self.region_combo.currentTextChanged.connect(self._on_topic_inputs_changed)
+        self.template_edit.textChanged.connect(self._on_topic_inputs_changed)
+        self.payload_edit.textChanged.connect(self._on_payload_changed)
+        self.format_button.clicked.connect(self._on_format_clicked)
+        self.add_property_button.clicked.connect(self._on_add_property)
+        self.remove_property_button.clicked.connect(self._on_remove_property)
+        self.qos_combo.currentIndexChanged.connect(lambda i: self._save("qos", i))
+        self.timeout_spin.valueChanged.connect(lambda v: self._save("timeout", v))
+        self.reply_topic_edit.textChanged.connect(lambda t: self._save("replyTopic", t))
+        self.send_button.clicked.connect(self.send_request)
+        self.burst_button.clicked.connect(self.send_burst)
+        self.history_view.doubleClicked.connect(self._on_history_double_clicked)
+        self.resend_action.triggered.connect(self.resend_selected)
+        self.resend_button.clicked.connect(self.resend_selected)
+        self.context.sessionChanged.connect(self._on_session_changed)
+        self.context.regionsChanged.connect(self._on_regions_changed)
+
+    # ----- settings ---------------------------------------------------------------------
+    def _save(self, key: str, value) -> None:
+        self.context.settings.setValue(SETTINGS_PREFIX + key, value)
+
+    def _restore_settings(self) -> None:
+        settings = self.context.settings
+        value = settings.value
+        self.template_edit.setText(str(value(SETTINGS_PREFIX + "template", DEFAULT_TEMPLATE)))
+        region = str(value(SETTINGS_PREFIX + "region", self.region_combo.currentText()))
+        if region and self.region_combo.findText(region) < 0:
+            self.region_combo.addItem(region)
+        self.region_combo.setCurrentText(region)
+        self.payload_edit.setPlainText(str(value(SETTINGS_PREFIX + "payload", "")))
+        self.qos_combo.setCurrentIndex(int(value(SETTINGS_PREFIX + "qos", 0)))
+        self.timeout_spin.setValue(float(value(SETTINGS_PREFIX + "timeout", DEFAULT_TIMEOUT)))
+        self.reply_topic_edit.setText(str(value(SETTINGS_PREFIX + "replyTopic", "")))
+        self._on_topic_inputs_changed()
+        self._on_payload_changed()
+
+    # ----- topic and payload --------------------------------------------------------------
+    def request_topic(self) -> str:
+        return self.template_edit.text().strip().replace(REGION_PLACEHOLDER, self.region_combo.currentText().strip())
+
+    def _on_topic_inputs_changed(self, *_args) -> None:
+        topic = self.request_topic()
+        try:
+            validate_topic(topic)
+            self.topic_preview.setText(topic)
+            self.topic_preview.setToolTip("The topic the request is published on")
+        except TopicError as exc:
+            self.topic_preview.setText(f"{topic or '(empty)'} — {exc}")
+            self.topic_preview.setToolTip(str(exc))
+        self._save("template", self.template_edit.text())
+        self._save("region", self.region_combo.currentText())
+
+    def _on_regions_changed(self) -> None:
+        current = self.region_combo.currentText()
+        known = {self.region_combo.itemText(i) for i in range(self.region_combo.count())}
+        self.region_combo.addItems([r for r in self.context.regions if r not in known])
+        self.region_combo.setCurrentText(current)
+
+    def _on_payload_changed(self) -> None:
+        text = self.payload_edit.toPlainText()
+        self._save("payload", text)
+        if not text.strip():
+            self.payload_check.setText("Empty payload")
+            self.format_button.setEnabled(False)
+            return
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            self.payload_check.setText(f"Not JSON ({exc.msg}, line {exc.lineno}): sent as plain text")
+            self.format_button.setEnabled(False)
+        else:
+            self.payload_check.setText("Valid JSON")
+            self.format_button.setEnabled(True)
+
+    def _on_format_clicked(self) -> None:
+        try:
+            formatted = json.dumps(json.loads(self.payload_edit.toPlainText()), indent=2, ensure_ascii=False)
+        except ValueError:
+            return
+        self.payload_edit.setPlainText(formatted)
+
+    def _on_add_property(self) -> None:
+        row = self.user_properties.rowCount()
+        self.user_properties.insertRow(row)
+        self.user_properties.setItem(row, 0, QTableWidgetItem(""))
+        self.user_properties.setItem(row, 1, QTableWidgetItem(""))
+        self.user_properties.editItem(self.user_properties.item(row, 0))
+
+    def _on_remove_property(self) -> None:
+        row = self.user_properties.currentRow()
+        if row >= 0:
+            self.user_properties.removeRow(row)
+
+    def user_property_pairs(self) -> tuple[tuple[str, str], ...]:
+        pairs = []
+        for row in range(self.user_properties.rowCount()):
+            key, value = self.user_properties.item(row, 0), self.user_properties.item(row, 1)
+            if key is not None and key.text().strip():
+                pairs.append((key.text().strip(), value.text() if value is not None else ""))
+        return tuple(pairs)
+
+    def request_options(self) -> dict:
+        v5 = self.tracker is None or self.tracker.v5
+        return dict(
+            qos=self.qos_combo.currentIndex(),
+            reply_topic=self.reply_topic_edit.text().strip() or None,
+            timeout=self.timeout_spin.value(),
+            user_properties=self.user_property_pairs() if v5 else (),
+            content_type=(self.content_type_edit.text().strip() or None) if v5 else None,
+            message_expiry=(self.expiry_spin.value() or None) if v5 else None,
+        )
+
+    # ----- session ----------------------------------------------------------------------
+    def _on_session_changed(self, session: MqttSession | None) -> None:
+        if self.tracker is not None:
+            self.tracker.close()
+            self.tracker = None
+        if session is not None:
+            self.tracker = RequestTracker(session)
+        v5 = session is None or session.profile.mqtt_version == MQTT_V5
+        if session is None:
+            self.version_label.setText("not connected")
+        else:
+            self.version_label.setText("MQTT 5 (correlated replies)" if v5 else "MQTT 3.1.1 (uncorrelated replies)")
+        for widget, what in ((self.content_type_edit, "a content type"), (self.expiry_spin, "a message expiry"),
+                             (self.user_properties, "user properties"), (self.add_property_button, "user properties"),
+                             (self.remove_property_button, "user properties")):
+            widget.setEnabled(v5)
+            widget.setToolTip("" if v5 else V311_ONLY_REASON.format(what=what))
+        if self.tracker is not None:
+            self.reply_topic_edit.setPlaceholderText(self.tracker.default_reply_topic())
+        self.reply_topic_edit.setToolTip(
+            "Where replies are expected (empty: the default shown)" if v5 else
+            "MQTT 3.1.1 has no response-topic property: the replier must answer on this fixed topic, "
+            "and the next message on it is taken as the reply (uncorrelated)")
+        self._update_send_enabled()
+
+    def _update_send_enabled(self) -> None:
+        session = self.context.session
+        if session is None:
+            reason = "Connect to a broker to send requests"
+        elif session.read_only:
+            reason = "This connection is read-only (monitor mode): requests are disabled"
+        elif self._busy:
+            reason = "Waiting for the reply…"
+        else:
+            reason = ""
+        for button in (self.send_button, self.burst_button, self.resend_button):
+            button.setEnabled(not reason)
+        self.resend_action.setEnabled(not reason)
+        self.send_button.setToolTip(reason or "Send the request (Ctrl+Enter)")
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self.progress.setVisible(busy)
+        self._update_send_enabled()
+
+    # ----- sending ------------------------------------------------------------------------
+    def _on_send_shortcut(self) -> None:
+        if self.send_button.isEnabled():
+            self.send_request()
+
+    @asyncSlot()
+    async def send_request(self) -> None:
+        """Send the composed request and show its reply, timeout or error in the panel."""
+        if self._busy or self.tracker is None or not self.send_button.isEnabled():
+            return
+        tracker, topic = self.tracker, self.request_topic()
+        payload = self.payload_edit.toPlainText().encode("utf-8")
+        options = self.request_options()
+        self._set_busy(True)
+        self.status_label.setText(f"Waiting for a reply to {topic}…")
+        try:
+            reply = await tracker.request(topic, payload, **options)
+        except RequestRefused as exc:
+            self.status_label.setText(f"Not sent: {exc}")
+        except RequestTimeout as exc:
+            self.status_label.setText(f"Timeout: {exc}")
+            self._record(topic, payload, "timeout", options, detail=str(exc))
+        except Exception as exc:  # never let a failure escape the slot: show it
+            message = str(exc) or type(exc).__name__
+            self.status_label.setText(f"Error: {message}")
+            self._record(topic, payload, "error", options, detail=message)
+        else:
+            self._show_reply(reply)
+            self._record(topic, payload, reply.status, options, reply=reply)
+        finally:
+            self._set_busy(False)
+
+    def _show_reply(self, reply: Reply) -> None:
+        self.reply_view.setPlainText(format_payload(reply.payload))
+        correlation = reply.correlation_id or "none (uncorrelated: MQTT 3.1.1)"
+        self.reply_details.setText(f"RTT {reply.rtt * 1e3:.2f} ms · {len(reply.payload)} B · reply topic {reply.reply_topic}"
+                                   f" · correlation {correlation}")
+        self.status_label.setText(f"Reply received in {reply.rtt * 1e3:.2f} ms"
+                                  + ("" if reply.correlated else " (uncorrelated)"))
+
+    def _record(self, topic: str, payload: bytes, status: str, options: dict, reply: Reply | None = None,
+                detail: str = "") -> None:
+        reply_topic = reply.reply_topic if reply else (options["reply_topic"] or (self.tracker.default_reply_topic() if self.tracker else ""))
+        self.history_model.add(HistoryEntry.create(
+            topic, payload, status, qos=options["qos"], reply_topic=reply_topic,
+            rtt=reply.rtt if reply else None, reply_size=len(reply.payload) if reply else None,
+            correlation_id=reply.correlation_id if reply else "", detail=detail))
+        self.history_view.scrollToBottom()
+
+    @asyncSlot()
+    async def send_burst(self) -> None:
+        """Send N requests with C in flight and show min/p50/p99/max RTT and failures."""
+        if self._busy or self.tracker is None or not self.burst_button.isEnabled():
+            return
+        tracker, topic = self.tracker, self.request_topic()
+        payload = self.payload_edit.toPlainText().encode("utf-8")
+        count, concurrency = self.burst_count.value(), self.burst_concurrency.value()
+        self._set_busy(True)
+        self.burst_result.setText(f"Sending {count} requests, {concurrency} at a time…")
+        try:
+            summary = await tracker.burst(topic, payload, count, concurrency, **self.request_options())
+        except Exception as exc:
+            self.burst_result.setText(f"Burst not completed: {exc}")
+        else:
+            self.burst_result.setText(summary.text())
+        finally:
+            self._set_busy(False)
+
+    # ----- history ----------------------------------------------------------------------
+    def load_entry(self, entry: HistoryEntry) -> None:
+        """Put a past request back into the editor: topic (as region + template), payload, QoS, reply topic."""
+        region = region_of(entry.topic, 0)
+        if "/" in entry.topic and region:
+            if self.region_combo.findText(region) < 0:
+                self.region_combo.addItem(region)
+            self.region_combo.setCurrentText(region)
+            self.template_edit.setText(REGION_PLACEHOLDER + entry.topic[len(region):])
+        else:
+            self.template_edit.setText(entry.topic)
+        self.payload_edit.setPlainText(entry.payload_bytes.decode("utf-8", "replace"))
+        self.qos_combo.setCurrentIndex(entry.qos)
+        default = self.tracker.default_reply_topic() if self.tracker else ""
+        self.reply_topic_edit.setText("" if entry.reply_topic == default else entry.reply_topic)
+
+    def _on_history_double_clicked(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.load_entry(self.history_model.entry(index.row()))
+
+    def resend_selected(self) -> None:
+        rows = self.history_view.selectionModel().selectedRows()
+        if not rows:
+            self.status_label.setText("Select a request in the history to re-send it")
+            return
+        self.load_entry(self.history_model.entry(rows[0].row()))
+        self.send_request()

@@ -1,18 +1,235 @@
-"""Streams (placeholder until its feature lands)."""
+"""Streams: tabs of live, region-filtered tables over the main session's batches."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+import logging
 
+from PySide6.QtCore import QItemSelection, Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QSpinBox, QTableView,
+                               QTabWidget, QToolButton, QVBoxLayout, QWidget)
+
+from core.records import MessageRecord
+from core.stream import DEFAULT_CAPACITY, Stream
+from core.stream_filter import StreamFilter
+from core.topics import TopicError
 from gui.context import AppContext
+from gui.models.stream_table_model import StreamTableModel
+from gui.views.region_chips import RegionChips
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STREAM_FILTER = "+/hello/request"
+CHIP_REFRESH_MS = 500
+
+
+class StreamTab(QWidget):
+    """One stream: filter, region level, region chips, search, pause, and the table."""
+
+    def __init__(self, context: AppContext, topic_filter: str = DEFAULT_STREAM_FILTER,
+                 capacity: int = DEFAULT_CAPACITY, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.setObjectName("streamTab")
+        self.stream = Stream(StreamFilter(topic_filter), capacity)
+        self.model = StreamTableModel(self.stream, self)
+        self._extra_subscription = ""  # a $-filter the main session's "#" does not cover
+        self._following = True
+
+        self.filter_edit = QLineEdit(topic_filter, objectName="streamFilter")
+        self.filter_edit.setPlaceholderText("MQTT filter, e.g. +/hello/request")
+        self.filter_edit.setAccessibleName("Stream filter")
+        self.level_spin = QSpinBox(objectName="regionLevel")
+        self.level_spin.setRange(0, 16)
+        self.level_spin.setPrefix("region level ")
+        self.search_edit = QLineEdit(objectName="streamSearch")
+        self.search_edit.setPlaceholderText("Search topic or payload")
+        self.search_edit.setClearButtonEnabled(True)
+        self.pause_button = QToolButton(objectName="streamPause", text="Pause", checkable=True)
+        self.pause_button.setToolTip("Pause the view (Space); messages keep being recorded")
+        self.waiting_label = QLabel("", objectName="streamWaiting")
+        self.error_label = QLabel("", objectName="streamFilterError")
+        self.error_label.setTextFormat(Qt.PlainText)
+        self.error_label.setStyleSheet("color: #c62828")
+        self.error_label.hide()
+        self.chips = RegionChips(self)
+        self.table = QTableView(objectName="streamTable")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.verticalHeader().setDefaultSectionSize(20)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
+        self.table.setWordWrap(False)
+
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Filter:"))
+        bar.addWidget(self.filter_edit, 2)
+        bar.addWidget(self.level_spin)
+        bar.addWidget(self.search_edit, 1)
+        bar.addWidget(self.pause_button)
+        bar.addWidget(self.waiting_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(bar)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.chips)
+        layout.addWidget(self.table, 1)
+
+        shortcut = QShortcut(QKeySequence(Qt.Key_Space), self, context=Qt.WidgetWithChildrenShortcut)
+        shortcut.activated.connect(self.pause_button.toggle)
+        self.filter_edit.editingFinished.connect(self._on_filter_edited)
+        self.level_spin.valueChanged.connect(self._on_filter_edited)
+        self.search_edit.textChanged.connect(self._on_search_changed)
+        self.pause_button.toggled.connect(self._on_pause_toggled)
+        self.chips.selectionChanged.connect(self._on_regions_selected)
+        self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.table.verticalScrollBar().valueChanged.connect(self._on_scrolled)
+        context.bridge.batchFlushed.connect(self.apply_batch)
+        self._chip_timer = QTimer(self, interval=CHIP_REFRESH_MS, timeout=self._refresh_chips)
+        self._chip_timer.start()
+
+    # ----- traffic -----
+    def apply_batch(self, batch: list[MessageRecord]) -> None:
+        """Apply one flush batch: one removal range and one insertion range at most."""
+        change = self.stream.apply(batch)
+        if change.new_regions:
+            self._refresh_chips()
+            self.context.note_regions(change.new_regions)
+        if self.stream.paused:
+            self.waiting_label.setText(f"{change.waiting} waiting")
+            return
+        self.model.apply_change(change)
+        if change.appended and self._following:
+            self.table.scrollToBottom()
+
+    def _refresh_chips(self) -> None:
+        self.chips.show_counts(self.stream.region_stats.snapshot())
+
+    # ----- user actions -----
+    def set_topic_filter(self, text: str) -> bool:
+        """Apply a new filter from the field. Shows the reason and keeps the old one if it is invalid."""
+        text = text.strip()
+        try:
+            new = StreamFilter(text, self.level_spin.value(), self.chips.selected, self.search_edit.text())
+        except (TopicError, ValueError) as exc:
+            self.error_label.setText(str(exc))
+            self.error_label.show()
+            self.filter_edit.setStyleSheet("border: 1px solid #c62828")
+            return False
+        self.error_label.hide()
+        self.filter_edit.setStyleSheet("")
+        old = self.stream.filter
+        if (old.topic_filter, old.region_level) != (new.topic_filter, new.region_level):
+            new = StreamFilter(new.topic_filter, new.region_level, frozenset(), new.text)
+            self.chips.clear()
+            self._update_extra_subscription(new.topic_filter)
+        self.model.apply_change(self.stream.set_filter(new))
+        self._refresh_chips()
+        return True
+
+    def _update_extra_subscription(self, topic_filter: str) -> None:
+        """'#' never delivers $-topics, so a $-filter needs its own subscription on the session."""
+        session = self.context.session
+        if session is None:
+            return
+        if self._extra_subscription and self._extra_subscription != topic_filter:
+            session.unsubscribe(self._extra_subscription)
+            self._extra_subscription = ""
+        if topic_filter.startswith("$") and not self._extra_subscription:
+            session.subscribe(topic_filter)
+            self._extra_subscription = topic_filter
+
+    def _on_filter_edited(self) -> None:
+        self.set_topic_filter(self.filter_edit.text())
+
+    def _on_search_changed(self, text: str) -> None:
+        try:
+            change = self.stream.set_text(text)
+        except ValueError as exc:
+            self.error_label.setText(str(exc))
+            self.error_label.show()
+            return
+        self.model.apply_change(change)
+
+    def _on_regions_selected(self, regions: frozenset[str]) -> None:
+        self.model.apply_change(self.stream.set_regions(regions))
+        if self._following:
+            self.table.scrollToBottom()
+
+    def _on_pause_toggled(self, paused: bool) -> None:
+        if paused:
+            self.stream.pause()
+            self.pause_button.setText("Resume")
+            self.waiting_label.setText("0 waiting")
+        else:
+            self.model.apply_change(self.stream.resume())
+            self.pause_button.setText("Pause")
+            self.waiting_label.setText("")
+            if self._following:
+                self.table.scrollToBottom()
+
+    def _on_scrolled(self, value: int) -> None:
+        # Follow only while the user is at the bottom; scrolling up stops it, scrolling back resumes it.
+        self._following = value >= self.table.verticalScrollBar().maximum()
+
+    def _on_selection_changed(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
+        indexes = selected.indexes()
+        if indexes:
+            record = self.model.record(indexes[0].row())
+            if record is not None:
+                self.context.messageSelected.emit(record)
+
+    def on_session_changed(self, session) -> None:
+        self._extra_subscription = ""
+        if session is not None:
+            self._update_extra_subscription(self.stream.filter.topic_filter)
 
 
 class StreamView(QWidget):
+    """Stream tabs. New tabs start with the default filter; each filters the main batch locally."""
+
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
         self.setObjectName("streamView")
         self.setAccessibleName("Streams")
+        self.tabs = QTabWidget(objectName="streamTabs")
+        self.tabs.setTabsClosable(True)
+        self.tabs.setDocumentMode(True)
+        add_button = QToolButton(text="+", objectName="addStreamTab")
+        add_button.setToolTip("New stream tab")
+        add_button.clicked.connect(lambda: self.add_stream())
+        self.tabs.setCornerWidget(add_button)
+        self.tabs.tabCloseRequested.connect(self._on_tab_close_requested)
         layout = QVBoxLayout(self)
-        label = QLabel("Streams")
-        layout.addWidget(label)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tabs)
+        context.sessionChanged.connect(self._on_session_changed)
+        self.add_stream(DEFAULT_STREAM_FILTER)
+
+    def add_stream(self, topic_filter: str = DEFAULT_STREAM_FILTER) -> StreamTab:
+        tab = StreamTab(self.context, topic_filter)
+        tab.filter_edit.editingFinished.connect(lambda: self._retitle(tab))
+        self.tabs.addTab(tab, topic_filter)
+        self.tabs.setCurrentWidget(tab)
+        tab.on_session_changed(self.context.session)
+        return tab
+
+    def stream_tab(self, index: int = 0) -> StreamTab:
+        return self.tabs.widget(index)
+
+    def _retitle(self, tab: StreamTab) -> None:
+        self.tabs.setTabText(self.tabs.indexOf(tab), tab.stream.filter.topic_filter)
+
+    def _on_tab_close_requested(self, index: int) -> None:
+        if self.tabs.count() > 1:
+            tab = self.tabs.widget(index)
+            self.context.bridge.batchFlushed.disconnect(tab.apply_batch)
+            self.tabs.removeTab(index)
+            tab.deleteLater()
+
+    def _on_session_changed(self, session) -> None:
+        for index in range(self.tabs.count()):
+            self.tabs.widget(index).on_session_changed(session)

@@ -1,18 +1,398 @@
-"""Topic tree (placeholder until its feature lands)."""
+"""The live topic tree: a filter box over a QTreeView of the core ``TopicTree``.
+
+Every flush batch is applied to the core tree at once. The Qt notifications follow in the same
+tick while the view is shown; while it is hidden they are held (the model keeps answering with
+what Qt already knows) and published in one go when it is shown again.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu,
+                               QMessageBox, QTreeView, QVBoxLayout, QWidget)
 
+from core.retained import RetainedClear, clear_retained
+from core.session import SessionError
+from core.topic_tree import TopicNode, TopicTree, TreeFilter
+from core.topics import TopicError
 from gui.context import AppContext
+from gui.models.topic_tree_model import COL_MESSAGES, COL_TOPIC, TopicTreeModel
+from gui.views.publish_dialog import PublishDialog
+
+REPAINT_MS = 500  # fades the "recently updated" marks and refreshes ages
+POLL_MS = 50
+EXPAND_MATCHES_LIMIT = 500  # expand the ancestors of at most this many matches
+
+
+class TopicFilterProxy(QSortFilterProxyModel):
+    """Shows nodes in a visible set computed by the core filter (None = everything).
+
+    Recursive filtering keeps the ancestors of a matching node; the source is never re-sorted.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.matches: set[TopicNode] | None = None
+        self.setRecursiveFilteringEnabled(True)
+        self.setDynamicSortFilter(False)
+
+    def set_matches(self, matches: set[TopicNode] | None) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt 6.10+; invalidateRowsFilter is deprecated there
+            self.beginFilterChange()
+            self.matches = matches
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.matches = matches
+            self.invalidateRowsFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:
+        if self.matches is None:
+            return True
+        parent = source_parent.internalPointer() if source_parent.isValid() else self.sourceModel().tree.root
+        return parent.child_list[source_row] in self.matches
 
 
 class TopicTreeView(QWidget):
-    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+    """Topic tree with filter box, context menu and keyboard actions.
+
+    Signals:
+        filterApplied(int): the filter changed; how many topics match.
+        actionFinished(str): a publish, subscribe or retained clear finished; the result text.
+    """
+
+    filterApplied = Signal(int)
+    actionFinished = Signal(str)
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None, tree: TopicTree | None = None) -> None:
         super().__init__(parent)
         self.context = context
         self.setObjectName("topicTree")
         self.setAccessibleName("Topic tree")
+        self.tree = tree if tree is not None else TopicTree()
+        self.model = TopicTreeModel(self.tree, self)
+        self.proxy = TopicFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.stale = False
+        self.tree_filter: TreeFilter | None = None
+        self.confirm_box: QMessageBox | None = None
+        self.publish_dialog: PublishDialog | None = None
+        self._operations: list[tuple[object, object]] = []  # (future or RetainedClear, callback)
+
+        self.filter_edit = QLineEdit(objectName="topicFilter")
+        self.filter_edit.setPlaceholderText("Filter: MQTT wildcard (a/+/b, x/#) or text  (Ctrl+F)")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.payload_check = QCheckBox("Payload", objectName="topicFilterPayload")
+        self.payload_check.setToolTip("Also match text in the last payload")
+        self.match_label = QLabel("", objectName="topicMatchCount")
+        self.match_label.setTextFormat(Qt.PlainText)
+        self.view = QTreeView(objectName="topicTreeView")
+        self.view.setModel(self.proxy)
+        self.view.setUniformRowHeights(True)
+        self.view.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.view.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.view.setAllColumnsShowFocus(True)
+        self.view.setTextElideMode(Qt.ElideRight)
+        header = self.view.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(COL_TOPIC, QHeaderView.Interactive)
+        header.resizeSection(COL_TOPIC, 260)
+        header.resizeSection(COL_MESSAGES, 80)
+        header.setSectionResizeMode(2, QHeaderView.Stretch)
+        self.status_label = QLabel("", objectName="topicTreeStatus")
+        self.status_label.setTextFormat(Qt.PlainText)
+
+        top = QHBoxLayout()
+        top.addWidget(self.filter_edit, 1)
+        top.addWidget(self.payload_check)
+        top.addWidget(self.match_label)
         layout = QVBoxLayout(self)
-        label = QLabel("Topic tree")
-        layout.addWidget(label)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.status_label)
+
+        QShortcut(QKeySequence.Find, self, self._on_find_shortcut, context=Qt.WidgetWithChildrenShortcut)
+        self.filter_edit.textChanged.connect(self._on_filter_changed)
+        self.payload_check.toggled.connect(self._on_filter_changed)
+        self.view.customContextMenuRequested.connect(self._on_context_menu)
+        self.view.selectionModel().currentChanged.connect(self._on_current_changed)
+        self.view.installEventFilter(self)
+        context.bridge.batchFlushed.connect(self._on_batch)
+        context.sessionChanged.connect(self._on_session_changed)
+        self._repaint = QTimer(self)
+        self._repaint.setInterval(REPAINT_MS)
+        self._repaint.timeout.connect(self._on_repaint)
+        self._repaint.start()
+        self._poll = QTimer(self)
+        self._poll.setInterval(POLL_MS)
+        self._poll.timeout.connect(self._on_poll)
+
+    # ----- live updates ---------------------------------------------------------------
+    def _on_batch(self, batch: list) -> None:
+        changes = self.tree.apply(batch)
+        regions = [node.name for node in changes.created if node.parent is self.tree.root]
+        if regions:
+            self.context.note_regions(regions)
+        if self.tree_filter is not None and self.proxy.matches is not None:
+            self._update_matches(changes)
+        self.model.note_changes(changes)
+        if self.isVisible():
+            self.model.publish_changes(self.rows_on_screen())
+        else:
+            self.stale = True
+
+    def rows_on_screen(self) -> set[TopicNode]:
+        """Nodes of the rows inside the viewport: the only ones whose value changes are announced."""
+        view = self.view
+        index = view.indexAt(view.viewport().rect().topLeft())
+        bottom = view.viewport().rect().bottom()
+        shown: set[TopicNode] = set()
+        while index.isValid() and view.visualRect(index).top() <= bottom:
+            shown.add(self.model.node_from_index(self.proxy.mapToSource(index)))
+            index = view.indexBelow(index)
+        return shown
+
+    def _update_matches(self, changes) -> None:
+        matches = self.proxy.matches
+        before = len(matches)
+        flt = self.tree_filter
+        for node in changes.created:
+            if node.count and flt.accepts(node):
+                matches.add(node)
+        changed_membership = False
+        if flt.match_payload:
+            for node in changes.updated:
+                if node.count and flt.accepts(node) != (node in matches):
+                    matches.symmetric_difference_update((node,))
+                    changed_membership = True
+        if changed_membership:
+            self.proxy.invalidateRowsFilter()
+        if len(matches) != before or changed_membership:
+            self._show_match_count()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        """Tell Qt what changed while the view was hidden."""
+        if self.model.has_pending_changes:
+            self.model.publish_changes(self.rows_on_screen())
+        self.stale = False
+
+    def _on_repaint(self) -> None:
+        if self.isVisible():
+            self.view.viewport().update()  # visible rows only: fades marks, refreshes ages
+
+    # ----- filter ---------------------------------------------------------------------
+    def _on_find_shortcut(self) -> None:
+        self.filter_edit.setFocus(Qt.ShortcutFocusReason)
+        self.filter_edit.selectAll()
+
+    def _on_filter_changed(self, *_args) -> None:
+        self.set_filter(self.filter_edit.text(), self.payload_check.isChecked())
+
+    def set_filter(self, text: str, match_payload: bool = False) -> None:
+        """Show only topics matching ``text`` (wildcard filter or substring), and their ancestors."""
+        self.catch_up()
+        if not text.strip():
+            self.tree_filter = None
+            self.proxy.set_matches(None)
+            self.match_label.setText("")
+            self.filter_edit.setStyleSheet("")
+            self.filterApplied.emit(sum(1 for _ in self.tree.topics()))
+            return
+        try:
+            tree_filter = TreeFilter(text, match_payload)
+        except TopicError as exc:
+            self.match_label.setText(str(exc))
+            self.filter_edit.setStyleSheet("QLineEdit { color: #b00020; }")
+            return
+        self.filter_edit.setStyleSheet("")
+        self.tree_filter = tree_filter
+        matches = set(self.tree.matching_nodes(tree_filter))
+        self.proxy.set_matches(matches)
+        self._show_match_count()
+        self._expand_matches(list(matches)[:EXPAND_MATCHES_LIMIT])
+        self.filterApplied.emit(len(matches))
+
+    def _show_match_count(self) -> None:
+        count = len(self.proxy.matches or ())
+        self.match_label.setText(f"{count} topic{'s' if count != 1 else ''} match")
+
+    def _expand_matches(self, nodes: list[TopicNode]) -> None:
+        expanded: set[TopicNode] = set()
+        for node in nodes:
+            for ancestor in node.ancestors():
+                if ancestor.parent is None or ancestor in expanded:
+                    continue
+                expanded.add(ancestor)
+                self.view.expand(self.proxy.mapFromSource(self.model.node_index(ancestor)))
+
+    @property
+    def matching_topics(self) -> set[str]:
+        """Topics the current filter shows (all topics with no filter)."""
+        if self.proxy.matches is None:
+            return {node.topic for node in self.tree.topics()}
+        return {node.topic for node in self.proxy.matches}
+
+    # ----- selection ------------------------------------------------------------------
+    def current_node(self) -> TopicNode | None:
+        index = self.view.currentIndex()
+        if not index.isValid():
+            return None
+        return self.model.node_from_index(self.proxy.mapToSource(index))
+
+    def select_topic(self, topic: str) -> bool:
+        """Make ``topic`` current (expanding its ancestors). False if it is not shown."""
+        self.catch_up()
+        source = self.model.index_for_topic(topic)
+        index = self.proxy.mapFromSource(source)
+        if not index.isValid():
+            return False
+        parent = index.parent()
+        while parent.isValid():
+            self.view.expand(parent)
+            parent = parent.parent()
+        self.view.setCurrentIndex(index)
+        self.view.scrollTo(index)
+        return True
+
+    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            self.context.topicSelected.emit(self.model.node_from_index(self.proxy.mapToSource(current)))
+
+    # ----- keyboard ---------------------------------------------------------------------
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.view and event.type() == QEvent.KeyPress:
+            if event.matches(QKeySequence.Copy):
+                self.copy_topic()
+                return True
+            if event.key() in (Qt.Key_Return, Qt.Key_Enter):
+                index = self.view.currentIndex()
+                if index.isValid():
+                    self.view.setExpanded(index.siblingAtColumn(0), not self.view.isExpanded(index.siblingAtColumn(0)))
+                return True
+        return super().eventFilter(watched, event)
+
+    def copy_topic(self, node: TopicNode | None = None) -> None:
+        node = node or self.current_node()
+        if node is not None:
+            QGuiApplication.clipboard().setText(node.topic)
+
+    # ----- context menu -------------------------------------------------------------------
+    def _on_context_menu(self, pos) -> None:
+        index = self.view.indexAt(pos)
+        if not index.isValid():
+            return
+        menu = self.build_context_menu(self.model.node_from_index(self.proxy.mapToSource(index)))
+        menu.exec(self.view.viewport().mapToGlobal(pos))
+
+    def build_context_menu(self, node: TopicNode) -> QMenu:
+        """The actions for ``node``; publishing ones are disabled for read-only or absent sessions."""
+        session = self.context.session
+        can_publish = session is not None and not session.read_only
+        menu = QMenu(self)
+        copy = QAction("Copy topic", menu, objectName="actionCopyTopic")
+        copy.triggered.connect(lambda: self.copy_topic(node))
+        publish = QAction("Publish to this topic…", menu, objectName="actionPublish", enabled=can_publish)
+        publish.triggered.connect(lambda: self.open_publish_dialog(node.topic))
+        subtree = f"{node.topic}/#"
+        subscribed = session is not None and subtree in session.subscriptions
+        subscribe = QAction(f"{'Unsubscribe from' if subscribed else 'Subscribe to'} {subtree}", menu,
+                            objectName="actionUnsubscribeSubtree" if subscribed else "actionSubscribeSubtree",
+                            enabled=session is not None)
+        subscribe.triggered.connect(lambda: self.set_subtree_subscribed(node, not subscribed))
+        delete_one = QAction("Delete retained message", menu, objectName="actionDeleteRetained",
+                             enabled=can_publish and node.retained)
+        delete_one.triggered.connect(lambda: self.ask_delete_retained(node, recursive=False))
+        retained_below = len(self.tree.retained_topics(node)) if can_publish else 0
+        delete_all = QAction(f"Delete retained messages below ({retained_below})…", menu,
+                             objectName="actionDeleteRetainedRecursive", enabled=can_publish and retained_below > 0)
+        delete_all.triggered.connect(lambda: self.ask_delete_retained(node, recursive=True))
+        for action in (copy, publish, subscribe, delete_one, delete_all):
+            menu.addAction(action)
+        return menu
+
+    def open_publish_dialog(self, topic: str) -> PublishDialog:
+        self.publish_dialog = PublishDialog(self.context.session, topic, self)
+        self.publish_dialog.published.connect(lambda t: self._report(f"Published to {t}"))
+        self.publish_dialog.open()
+        return self.publish_dialog
+
+    def set_subtree_subscribed(self, node: TopicNode, subscribe: bool) -> None:
+        """Subscribe to (or drop) ``node``'s subtree on the live connection, without reconnecting."""
+        session = self.context.session
+        if session is None:
+            return
+        subtree = f"{node.topic}/#"
+        try:
+            future = session.subscribe(subtree) if subscribe else session.unsubscribe(subtree)
+        except (SessionError, TopicError) as exc:
+            self._report(f"Cannot {'subscribe to' if subscribe else 'unsubscribe from'} {subtree}: {exc}")
+            return
+        verb = "Subscribed to" if subscribe else "Unsubscribed from"
+        self._watch(future, lambda f: self._report(
+            f"{verb} {subtree}" if f.exception() is None else f"{subtree}: {f.exception()}"))
+
+    def ask_delete_retained(self, node: TopicNode, recursive: bool) -> QMessageBox:
+        """Ask before clearing; the box says how many retained topics will be cleared."""
+        topics = self.tree.retained_topics(node) if recursive else [node.topic]
+        box = QMessageBox(QMessageBox.Warning, "Delete retained messages",
+                          f"Clear {len(topics)} retained topic{'s' if len(topics) != 1 else ''}"
+                          f"{' under' if recursive else ':'} {node.topic}?", QMessageBox.Yes | QMessageBox.Cancel, self)
+        box.setObjectName("confirmDeleteRetained")
+        box.setTextFormat(Qt.PlainText)  # topics are user data: never markup
+        box.setDefaultButton(QMessageBox.Cancel)
+        box.finished.connect(lambda result: self._on_delete_confirmed(result, topics))
+        self.confirm_box = box
+        box.open()
+        return box
+
+    def _on_delete_confirmed(self, result: int, topics: list[str]) -> None:
+        self.confirm_box = None
+        if result != QMessageBox.Yes:
+            return
+        self.delete_retained(topics)
+
+    def delete_retained(self, topics: list[str]) -> RetainedClear | None:
+        session = self.context.session
+        if session is None:
+            self._report("Not connected")
+            return None
+        try:
+            operation = clear_retained(session, topics)
+        except SessionError as exc:
+            self._report(str(exc))
+            return None
+
+        def finished(op: RetainedClear) -> None:
+            self.tree.mark_retained_cleared(op.cleared)
+            self._report(op.summary())
+
+        self._watch(operation, finished)
+        return operation
+
+    # ----- futures --------------------------------------------------------------------------
+    def _watch(self, pending, callback) -> None:
+        self._operations.append((pending, callback))
+        self._poll.start()
+
+    def _on_poll(self) -> None:
+        still = []
+        for pending, callback in self._operations:
+            if pending.done() if callable(getattr(pending, "done", None)) else pending.done:
+                callback(pending)
+            else:
+                still.append((pending, callback))
+        self._operations = still
+        if not still:
+            self._poll.stop()
+
+    def _report(self, text: str) -> None:
+        self.status_label.setText(text)
+        self.actionFinished.emit(text)
+
+    def _on_session_changed(self, _session) -> None:
+        self.status_label.setText("")

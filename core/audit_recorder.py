@@ -1,0 +1,129 @@
+"""The durable audit recorder: its own MQTT session, its own buffer, ack after commit.
+
+The audit subscription is QoS 1 on a persistent session (clean start off, MQTT 5 session
+expiry) with a client id stored in the audit database, so a restarted recorder resumes
+the same broker session and receives what was queued while it was down. Messages are
+acknowledged by hand only after the transaction holding them has committed; if the
+process dies first, the broker redelivers them (and the store flags true duplicates).
+
+The same class runs in the window (a 33 ms QTimer calls ``flush``) and headless
+(``eventscope audit record`` calls ``flush`` in a loop).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from core.audit_store import AuditStore, AuditStoreError, AuditStoreFull, WriteResult
+from core.ingest import IngestBuffer
+from core.profile import ConnectionProfile
+from core.records import MessageRecord
+from core.session import MqttSession
+
+log = logging.getLogger(__name__)
+
+DEFAULT_AUDIT_FILTERS = ("+/hello/request", "+/hello/response", "hello/response", "eventscope/+/reply")
+AUDIT_QOS = 1
+AUDIT_SESSION_EXPIRY = 3600
+RETRY_AFTER_FAILURE_SECONDS = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class FlushSummary:
+    """What one ``flush`` did. ``warning`` is non-empty while writes are failing."""
+
+    received: int = 0
+    written: int = 0
+    duplicates: int = 0
+    pending: int = 0
+    result: WriteResult | None = None
+    warning: str = ""
+
+
+class AuditRecorder:
+    """Records audit filters from one broker into an ``AuditStore``.
+
+    Events: none; ``flush()`` returns a ``FlushSummary`` for the caller to show.
+    """
+
+    def __init__(self, store: AuditStore, profile: ConnectionProfile, password: str | None = None,
+                 filters: tuple[str, ...] | list[str] = DEFAULT_AUDIT_FILTERS, session_expiry: int = AUDIT_SESSION_EXPIRY,
+                 buffer: IngestBuffer | None = None) -> None:
+        self.store = store
+        self.filters = tuple(filters)
+        self.profile = profile.with_changes(client_id=store.client_id, clean_start=False,
+                                            session_expiry=session_expiry, read_only=True)
+        self.buffer = buffer if buffer is not None else IngestBuffer()
+        self.session = MqttSession(self.profile, password=password, buffer=self.buffer,
+                                   session_id=f"audit:{self.profile.name}", manual_ack=True)
+        self.broker = self.profile.address
+        self._pending: list[MessageRecord] = []
+        self._warning = ""
+        self._next_retry = 0.0
+        self.total_written = 0
+        self._sub_futures: list = []
+
+    @property
+    def client_id(self) -> str:
+        return self.session.client_id
+
+    @property
+    def pending(self) -> list[MessageRecord]:
+        """Received but not yet stored (and so not acknowledged)."""
+        return list(self._pending)
+
+    @property
+    def warning(self) -> str:
+        return self._warning
+
+    def start(self) -> list:
+        """Connect in the background and subscribe; returns the SUBACK futures."""
+        self._sub_futures = [self.session.subscribe(f, AUDIT_QOS) for f in self.filters]
+        self.session.start()
+        return list(self._sub_futures)
+
+    def wait_ready(self, timeout: float = 10.0) -> bool:
+        """Wait for the connection and every SUBACK."""
+        deadline = time.monotonic() + timeout
+        if not self.session.wait_connected(timeout):
+            return False
+        try:
+            for future in self._sub_futures:
+                future.result(max(0.1, deadline - time.monotonic()))
+        except Exception:
+            return False
+        return True
+
+    def flush(self, now: float | None = None) -> FlushSummary:
+        """Drain the buffer, write one transaction, then acknowledge what was committed."""
+        fresh = self.buffer.drain()
+        if fresh:
+            self._pending.extend(fresh)
+        if not self._pending:
+            return FlushSummary(warning=self._warning)
+        clock = time.monotonic() if now is None else now
+        if self._warning and clock < self._next_retry:
+            return FlushSummary(received=len(fresh), pending=len(self._pending), warning=self._warning)
+        batch = self._pending
+        try:
+            result = self.store.write_batch(batch, broker=self.broker)
+        except (AuditStoreFull, AuditStoreError) as exc:
+            if exc.__class__ is not AuditStoreFull:
+                log.warning("audit write failed: %s", exc)
+            self._warning = str(exc)
+            self._next_retry = clock + RETRY_AFTER_FAILURE_SECONDS
+            return FlushSummary(received=len(fresh), pending=len(batch), warning=self._warning)
+        self._pending = []
+        self._warning = ""
+        for record in batch:
+            self.session.ack(record)
+        self.total_written += result.inserted
+        return FlushSummary(len(fresh), result.inserted, result.duplicates, 0, result)
+
+    def stop(self, final_flush: bool = True) -> FlushSummary | None:
+        """Store and acknowledge what already arrived, then disconnect (the broker keeps the session)."""
+        summary = self.flush(now=float("inf")) if final_flush else None
+        self.session.stop()
+        return summary

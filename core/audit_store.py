@@ -1,0 +1,427 @@
+"""The durable audit store: one SQLite file (WAL) per connection profile.
+
+Writes are batched: ``write_batch`` is one transaction per flush, including request /
+reply pairing and a small chunk of retention pruning, so the caller can acknowledge the
+whole batch to the broker right after it returns.
+
+Duplicates: a record is flagged ``duplicate`` when the broker marked it as a redelivery
+(DUP flag) *and* a row with the same topic, payload and correlation data is already
+stored. The DUP flag alone is not enough, because the first copy of a message that was
+in flight when the recorder died also arrives with DUP set but was never stored; equal
+content alone is not enough either, because devices legitimately repeat payloads.
+
+A file that SQLite cannot read is moved aside (``<name>.corrupt-<time>``) and a fresh
+store is started; ``notice`` then says what happened. A full disk raises
+``AuditStoreFull`` after rolling back, so nothing half-written is acknowledged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from core.records import MessageProperties, MessageRecord
+from core.topics import region_of
+
+SCHEMA_VERSION = 1
+DEFAULT_PAYLOAD_LIMIT = 64 * 1024
+DEFAULT_MAX_ROWS = 2_000_000
+DEFAULT_MAX_AGE_SECONDS = 30 * 24 * 3600
+PRUNE_CHUNK = 2_000
+KINDS = ("request", "reply", "other")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY,
+    received REAL NOT NULL,
+    broker TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    region TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    qos INTEGER NOT NULL,
+    retain INTEGER NOT NULL,
+    correlation BLOB,
+    response_topic TEXT,
+    payload BLOB NOT NULL,
+    truncated INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    duplicate INTEGER NOT NULL,
+    properties TEXT NOT NULL,
+    content_hash INTEGER NOT NULL,
+    reply_id INTEGER,
+    rtt_ms REAL
+);
+CREATE INDEX IF NOT EXISTS messages_received ON messages (received);
+CREATE INDEX IF NOT EXISTS messages_correlation ON messages (correlation) WHERE correlation IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_content ON messages (content_hash);
+"""
+
+_COLUMNS = ("id, received, broker, topic, region, kind, qos, retain, correlation, response_topic, payload, "
+            "truncated, size, duplicate, properties, reply_id, rtt_ms")
+
+
+class AuditStoreError(RuntimeError):
+    """The audit store cannot do what was asked; the message says why."""
+
+
+class AuditStoreFull(AuditStoreError):
+    """The disk (or the database's page limit) is full. Nothing of the batch was written."""
+
+
+def default_audit_dir() -> Path:
+    return Path(platformdirs.user_data_dir("eventscope")) / "audit"
+
+
+def default_audit_path(profile_name: str) -> Path:
+    """One audit file per connection profile, named after it."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", profile_name).strip("._") or "default"
+    return default_audit_dir() / f"{safe}.sqlite3"
+
+
+def classify(record: MessageRecord) -> str:
+    """request / reply / other, from MQTT 5 properties first, then the topic's last level."""
+    props = record.properties
+    if props.response_topic:
+        return "request"
+    last = record.topic.rsplit("/", 1)[-1]
+    if last == "request":
+        return "request"
+    if last in ("reply", "response") or props.correlation_data is not None:
+        return "reply"
+    return "other"
+
+
+def content_hash(topic: str, payload: bytes, correlation: bytes | None) -> int:
+    digest = hashlib.blake2b(digest_size=8)
+    digest.update(topic.encode("utf-8", "surrogatepass"))
+    digest.update(b"\x00")
+    digest.update(correlation or b"")
+    digest.update(b"\x00")
+    digest.update(payload)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """One stored message, as read back."""
+
+    id: int
+    received: float
+    broker: str
+    topic: str
+    region: str
+    kind: str
+    qos: int
+    retain: bool
+    correlation: bytes | None
+    response_topic: str | None
+    payload: bytes
+    truncated: bool
+    size: int
+    duplicate: bool
+    properties: dict
+    reply_id: int | None
+    rtt_ms: float | None
+
+    @classmethod
+    def from_sql(cls, row: tuple) -> AuditRow:
+        (id_, received, broker, topic, region, kind, qos, retain, correlation, response_topic, payload,
+         truncated, size, duplicate, properties, reply_id, rtt_ms) = row
+        return cls(id_, received, broker, topic, region, kind, qos, bool(retain), correlation, response_topic,
+                   bytes(payload), bool(truncated), size, bool(duplicate), json.loads(properties), reply_id, rtt_ms)
+
+    def to_record(self) -> MessageRecord:
+        """A MessageRecord rebuilt from the row, for the shared details pane."""
+        p = self.properties
+        props = MessageProperties(
+            response_topic=self.response_topic,
+            correlation_data=self.correlation,
+            content_type=p.get("content_type"),
+            payload_format_indicator=p.get("payload_format_indicator"),
+            message_expiry_interval=p.get("message_expiry_interval"),
+            user_properties=tuple(tuple(u) for u in p.get("user_properties", ())),
+        )
+        return MessageRecord(topic=self.topic, payload=self.payload, qos=self.qos, retain=self.retain,
+                             received=self.received, properties=props, broker_id=self.broker, dup=self.duplicate)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """What the feed and export show: every field optional, all must match."""
+
+    topic: str = ""  # substring of the topic
+    region: str = ""  # exact region
+    kind: str = ""  # request / reply / other
+    text: str = ""  # substring of the (stored) payload
+    since: float | None = None  # received at or after (epoch seconds)
+
+    def where(self) -> tuple[str, list]:
+        clauses, params = [], []
+        if self.topic:
+            clauses.append("instr(topic, ?) > 0")
+            params.append(self.topic)
+        if self.region:
+            clauses.append("region = ?")
+            params.append(self.region)
+        if self.kind:
+            clauses.append("kind = ?")
+            params.append(self.kind)
+        if self.text:
+            clauses.append("instr(payload, ?) > 0")
+            params.append(self.text.encode("utf-8"))
+        if self.since is not None:
+            clauses.append("received >= ?")
+            params.append(self.since)
+        return " AND ".join(clauses), params
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What one batch did: new row ids (in order), duplicates flagged, requests updated with a reply."""
+
+    first_id: int
+    last_id: int
+    inserted: int
+    duplicates: int
+    paired_request_ids: tuple[int, ...]
+    pruned: int
+
+
+class AuditStore:
+    """SQLite audit storage. Single writer; safe to read from the same thread while writing."""
+
+    def __init__(self, path: str | Path, payload_limit: int = DEFAULT_PAYLOAD_LIMIT,
+                 max_rows: int = DEFAULT_MAX_ROWS, max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS,
+                 region_level: int = 0) -> None:
+        self.path = Path(path)
+        self.payload_limit = payload_limit
+        self.max_rows = max_rows
+        self.max_age_seconds = max_age_seconds
+        self.region_level = region_level
+        self.notice = ""  # set when a corrupt file was moved aside
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = self._open()
+        except sqlite3.DatabaseError as exc:
+            moved = self._move_aside()
+            self.notice = (f"The audit database {self.path} could not be read ({exc}); it was moved to "
+                           f"{moved} and a new, empty audit database was started.")
+            self._conn = self._open()
+        self._row_count = self._conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
+            conn.executescript(_SCHEMA)
+            version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if version is None:
+                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            conn.execute("SELECT id FROM messages ORDER BY id DESC LIMIT 1").fetchall()
+        except sqlite3.DatabaseError:
+            conn.close()
+            raise
+        return conn
+
+    def _move_aside(self) -> Path:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        n = 1
+        while target.exists():
+            target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
+            n += 1
+        self.path.rename(target)
+        for suffix in ("-wal", "-shm"):
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                side.rename(target.with_name(target.name + suffix))
+        return target
+
+    # ----- meta -----
+    def meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    @property
+    def client_id(self) -> str:
+        """The audit subscription's client id, stable for this database so its broker session resumes."""
+        value = self.meta("client_id")
+        if value is None:
+            value = f"eventscope-audit-{secrets.token_hex(6)}"
+            self.set_meta("client_id", value)
+        return value
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The SQLite connection (for tests and benchmarks; e.g. ``PRAGMA max_page_count``)."""
+        return self._conn
+
+    @property
+    def row_count(self) -> int:
+        return self._row_count
+
+    def close(self) -> None:
+        try:
+            self._conn.close()
+        except sqlite3.Error:
+            pass
+
+    # ----- writing -----
+    def write_batch(self, records: Iterable[MessageRecord], broker: str = "", now: float | None = None) -> WriteResult:
+        """Store a flush batch in one transaction: insert, pair replies, prune a chunk.
+
+        Raises ``AuditStoreFull`` (and rolls back) when the disk or page limit is full.
+        """
+        conn = self._conn
+        records = list(records)
+        level = self.region_level
+        limit = self.payload_limit
+        paired: list[int] = []
+        duplicates = 0
+        first_id = last_id = 0
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for record in records:
+                props = record.properties
+                correlation = props.correlation_data
+                digest = content_hash(record.topic, record.payload, correlation)
+                duplicate = 0
+                if record.dup and conn.execute("SELECT 1 FROM messages WHERE content_hash=? LIMIT 1",
+                                               (digest,)).fetchone():
+                    duplicate = 1
+                    duplicates += 1
+                kind = classify(record)
+                payload = record.payload
+                cursor = conn.execute(
+                    "INSERT INTO messages (received, broker, topic, region, kind, qos, retain, correlation, "
+                    "response_topic, payload, truncated, size, duplicate, properties, content_hash) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (record.received, broker or record.broker_id, record.topic, region_of(record.topic, level), kind,
+                     record.qos, int(record.retain), correlation, props.response_topic, payload[:limit],
+                     int(len(payload) > limit), len(payload), duplicate, json.dumps(props.as_dict()), digest),
+                )
+                row_id = cursor.lastrowid
+                first_id = first_id or row_id
+                last_id = row_id
+                if kind == "reply" and correlation is not None and not duplicate:
+                    request = conn.execute(
+                        "SELECT id, received FROM messages WHERE correlation=? AND kind='request' AND reply_id IS NULL "
+                        "AND id < ? ORDER BY id DESC LIMIT 1", (correlation, row_id)).fetchone()
+                    if request is not None:
+                        rtt = max(0.0, (record.received - request[1]) * 1000.0)
+                        conn.execute("UPDATE messages SET reply_id=?, rtt_ms=? WHERE id=?", (row_id, rtt, request[0]))
+                        paired.append(request[0])
+            pruned = self._prune_chunk(now, len(records))
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            if "full" in str(exc).lower():
+                raise AuditStoreFull(f"The audit database {self.path} is full ({exc}); new messages are kept in "
+                                     "memory and not acknowledged until there is space") from exc
+            raise AuditStoreError(f"Cannot write the audit database {self.path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            self._rollback()
+            raise AuditStoreError(f"Cannot write the audit database {self.path}: {exc}") from exc
+        self._row_count += len(records) - pruned
+        return WriteResult(first_id, last_id, len(records), duplicates, tuple(paired), pruned)
+
+    def _rollback(self) -> None:
+        try:
+            self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+    def _prune_chunk(self, now: float | None, adding: int = 0) -> int:
+        """Delete at most one chunk of rows beyond the retention limits (inside the caller's transaction)."""
+        conn = self._conn
+        pruned = 0
+        excess = self._row_count + adding - self.max_rows
+        if excess > 0:
+            pruned += conn.execute("DELETE FROM messages WHERE id IN (SELECT id FROM messages ORDER BY id LIMIT ?)",
+                                   (min(excess, PRUNE_CHUNK),)).rowcount
+        if self.max_age_seconds:
+            cutoff = (time.time() if now is None else now) - self.max_age_seconds
+            pruned += conn.execute(
+                "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE received < ? ORDER BY received LIMIT ?)",
+                (cutoff, PRUNE_CHUNK)).rowcount
+        return pruned
+
+    def prune(self, now: float | None = None) -> int:
+        """Prune until within limits, chunk by chunk (each its own short transaction)."""
+        total = 0
+        while True:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                n = self._prune_chunk(now)
+                self._conn.execute("COMMIT")
+            except sqlite3.Error:
+                self._rollback()
+                raise
+            self._row_count -= n
+            total += n
+            if n == 0:
+                return total
+
+    # ----- reading -----
+    def newest_id(self) -> int:
+        row = self._conn.execute("SELECT MAX(id) FROM messages").fetchone()
+        return row[0] or 0
+
+    def page_before(self, query: AuditQuery, before_id: int | None, limit: int) -> list[AuditRow]:
+        """Newest-first page of rows with id < before_id (all rows if None)."""
+        where, params = query.where()
+        clauses = [where] if where else []
+        if before_id is not None:
+            clauses.append("id < ?")
+            params.append(before_id)
+        sql = f"SELECT {_COLUMNS} FROM messages" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        sql += " ORDER BY id DESC LIMIT ?"
+        return [AuditRow.from_sql(r) for r in self._conn.execute(sql, (*params, limit))]
+
+    def rows_after(self, query: AuditQuery, after_id: int, limit: int = 100_000) -> list[AuditRow]:
+        """Rows with id > after_id that match, oldest first."""
+        where, params = query.where()
+        sql = f"SELECT {_COLUMNS} FROM messages WHERE id > ?" + (f" AND {where}" if where else "")
+        sql += " ORDER BY id LIMIT ?"
+        return [AuditRow.from_sql(r) for r in self._conn.execute(sql, (after_id, *params, limit))]
+
+    def rows_by_id(self, ids: Iterable[int]) -> dict[int, AuditRow]:
+        ids = list(ids)
+        out: dict[int, AuditRow] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self._conn.execute(f"SELECT {_COLUMNS} FROM messages WHERE id IN ({marks})", chunk):
+                row = AuditRow.from_sql(r)
+                out[row.id] = row
+        return out
+
+    def iter_rows(self, query: AuditQuery = AuditQuery(), chunk: int = 2_000) -> Iterator[list[AuditRow]]:
+        """Every matching row, oldest first, in chunks (for export)."""
+        after = 0
+        while True:
+            rows = self.rows_after(query, after, chunk)
+            if not rows:
+                return
+            yield rows
+            after = rows[-1].id
+
+    def count(self, query: AuditQuery = AuditQuery()) -> int:
+        where, params = query.where()
+        if not where:
+            return self._row_count
+        return self._conn.execute(f"SELECT COUNT(*) FROM messages WHERE {where}", params).fetchone()[0]

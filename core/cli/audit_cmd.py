@@ -1,0 +1,141 @@
+"""``eventscope audit``: the headless durable recorder, and export of the audit store."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from core.audit_export import FORMATS, ExportJob, parse_since
+from core.audit_recorder import DEFAULT_AUDIT_FILTERS, AuditRecorder
+from core.audit_store import AuditQuery, AuditStore, default_audit_path
+from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, error, password_from_args, profile_from_args
+from core.topics import TopicError, validate_filter
+
+FLUSH_SECONDS = 1 / 30
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("audit", help="durable audit recorder and export",
+                                   description="Record audit filters durably, or export the audit store.")
+    commands = parser.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+
+    record = commands.add_parser("record", help="record audit filters into the audit store (ack after commit)")
+    add_connection_args(record)
+    record.add_argument("--filter", "-t", action="append", default=None,
+                        help=f"filter to record (repeatable; default: {' '.join(DEFAULT_AUDIT_FILTERS)})")
+    record.add_argument("--db", default="", help="audit database file (default: one per broker in the user data dir)")
+    record.add_argument("--max-rows", type=int, default=None, help="retention: keep at most this many rows")
+    record.add_argument("--max-age", default=None, help="retention: drop rows older than this (e.g. 7d, 12h)")
+    record.set_defaults(run=run_record)
+
+    export = commands.add_parser("export", help="export audit rows as CSV or JSONL")
+    export.add_argument("--db", default="", help="audit database file")
+    export.add_argument("--host", default="127.0.0.1", help="with no --db: the broker whose audit store to read")
+    export.add_argument("--port", type=int, default=1883)
+    export.add_argument("--format", choices=FORMATS, default="jsonl")
+    export.add_argument("--since", default="", help="only rows received since (ISO time, epoch seconds, or 15m/2h/1d ago)")
+    export.add_argument("--grep", default="", help="only rows whose topic or payload contains this text")
+    export.add_argument("--topic", default="", help="only rows whose topic contains this text")
+    export.add_argument("--region", default="")
+    export.add_argument("--kind", choices=("", "request", "reply", "other"), default="")
+    export.add_argument("--output", "-o", default="-", help="file to write (default: standard output)")
+    export.set_defaults(run=run_export)
+
+
+def _db_path(args: argparse.Namespace) -> Path:
+    return Path(args.db) if args.db else default_audit_path(f"{args.host}:{args.port}")
+
+
+def run_record(args: argparse.Namespace) -> int:
+    filters = tuple(args.filter or DEFAULT_AUDIT_FILTERS)
+    try:
+        for topic_filter in filters:
+            validate_filter(topic_filter)
+        max_age = parse_since(args.max_age, now=0) * -1 if args.max_age else None
+    except (TopicError, ValueError) as exc:
+        error(str(exc))
+        return EXIT_USAGE
+    options = {}
+    if args.max_rows is not None:
+        options["max_rows"] = args.max_rows
+    if max_age is not None:
+        options["max_age_seconds"] = max_age
+    store = AuditStore(_db_path(args), **options)
+    if store.notice:
+        error(store.notice)
+    profile = profile_from_args(args)
+    recorder = AuditRecorder(store, profile, password_from_args(args), filters)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    recorder.start()
+    if not recorder.wait_ready(args.connect_timeout):
+        error(f"Cannot start the audit recorder on {profile.address}: {recorder.session.status.text}")
+        recorder.stop(final_flush=False)
+        store.close()
+        return EXIT_FAILURE
+    print(f"audit recorder ready: db={store.path} client_id={recorder.client_id} filters={','.join(filters)}", flush=True)
+    last_warning = ""
+    try:
+        while not stop.is_set():
+            summary = recorder.flush()
+            if summary.warning != last_warning:
+                last_warning = summary.warning
+                if last_warning:
+                    error(last_warning)
+            stop.wait(FLUSH_SECONDS)
+    finally:
+        summary = recorder.stop()
+        store.close()
+    print(f"audit recorder stopped: {recorder.total_written} rows written", flush=True)
+    return EXIT_OK if not (summary and summary.pending) else EXIT_FAILURE
+
+
+def run_export(args: argparse.Namespace) -> int:
+    path = _db_path(args)
+    if not path.exists():
+        error(f"No audit database at {path}")
+        return EXIT_FAILURE
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        error(str(exc))
+        return EXIT_USAGE
+    store = AuditStore(path)
+    if store.notice:
+        error(store.notice)
+    out = sys.stdout if args.output == "-" else open(args.output, "w", newline="", encoding="utf-8")
+    try:
+        written = 0
+        # --grep matches topic or payload: two queries would reorder rows, so filter the topic side here.
+        query = AuditQuery(topic=args.topic, region=args.region, kind=args.kind, since=since)
+        if args.grep:
+            job = _GrepExport(store, query, args.format, out, args.grep)
+        else:
+            job = ExportJob(store, query, args.format, out)
+        written = job.run()
+    finally:
+        if out is not sys.stdout:
+            out.close()
+        store.close()
+    print(f"exported {written} rows", file=sys.stderr)
+    return EXIT_OK
+
+
+class _GrepExport(ExportJob):
+    """An export that keeps rows whose topic or payload contains ``needle``."""
+
+    def __init__(self, store, query, fmt, out, needle: str) -> None:
+        super().__init__(store, query, fmt, out)
+        self._needle = needle
+        self._raw_chunks, self._chunks = self._chunks, self._filtered()
+
+    def _filtered(self):
+        text, blob = self._needle, self._needle.encode("utf-8")
+        for rows in self._raw_chunks:
+            kept = [r for r in rows if text in r.topic or blob in r.payload]
+            if kept:
+                yield kept

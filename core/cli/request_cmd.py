@@ -1,0 +1,75 @@
+"""``eventscope request``: send a request (or a burst), print each reply on stdout and its RTT on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, connect_session, error
+from core.request_tracker import DEFAULT_TIMEOUT, Reply, RequestRefused, RequestTracker
+from core.topics import TopicError, validate_topic
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "request", help="send a request and wait for the reply",
+        description="Publish a request and print its reply (stdout) with the round-trip time (stderr). "
+                    "MQTT 5 correlates replies; MQTT 3.1.1 takes the next message on the reply topic.")
+    add_connection_args(parser)
+    parser.add_argument("--topic", "-t", required=True, help="request topic")
+    parser.add_argument("--payload", "-m", default="", help="request payload text")
+    parser.add_argument("--reply-topic", "-e", default=None,
+                        help="reply topic (default: eventscope/<client-id>/reply; hello/response with --mqtt 3)")
+    parser.add_argument("--timeout", "-W", type=float, default=DEFAULT_TIMEOUT, help="seconds to wait per reply (default 5)")
+    parser.add_argument("--qos", "-q", type=int, choices=(0, 1, 2), default=0)
+    parser.add_argument("--content-type", default=None)
+    parser.add_argument("--message-expiry", type=int, default=None, metavar="SECONDS")
+    parser.add_argument("--user-property", nargs=2, action="append", metavar=("KEY", "VALUE"), default=[])
+    parser.add_argument("--count", "-C", type=int, default=1, help="send this many requests (prints an RTT summary)")
+    parser.add_argument("--concurrency", type=int, default=1, help="requests in flight at once with --count")
+    parser.set_defaults(run=run)
+
+
+def _print_reply(reply: Reply) -> None:
+    sys.stdout.buffer.write(reply.payload + b"\n")
+    sys.stdout.flush()
+    mark = "" if reply.correlated else " (uncorrelated)"
+    print(f"reply on {reply.reply_topic} in {reply.rtt * 1e3:.2f} ms{mark}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        validate_topic(args.topic)
+        if args.reply_topic is not None:
+            validate_topic(args.reply_topic)
+    except TopicError as exc:
+        error(str(exc))
+        return EXIT_USAGE
+    if args.count < 1 or args.concurrency < 1:
+        error("--count and --concurrency must be at least 1")
+        return EXIT_USAGE
+    if not args.timeout > 0:
+        error("--timeout must be more than 0")
+        return EXIT_USAGE
+    try:
+        session = connect_session(args, buffer_messages=False)
+    except ConnectionError as exc:
+        error(str(exc))
+        return EXIT_FAILURE
+    tracker = RequestTracker(session)
+    options = dict(qos=args.qos, reply_topic=args.reply_topic, timeout=args.timeout,
+                   user_properties=tuple(tuple(p) for p in args.user_property),
+                   content_type=args.content_type, message_expiry=args.message_expiry)
+    try:
+        summary = asyncio.run(tracker.burst(args.topic, args.payload, args.count, args.concurrency,
+                                            on_reply=_print_reply, on_failure=lambda exc: error(str(exc)), **options))
+    except RequestRefused as exc:
+        error(str(exc))
+        return EXIT_USAGE
+    finally:
+        tracker.close()
+        session.stop()
+    if args.count > 1:
+        print(summary.text(), file=sys.stderr)
+    return EXIT_OK if summary.failures == 0 else EXIT_FAILURE

@@ -1,0 +1,96 @@
+"""``eventscope tree``: subscribe for a while and print the topic tree (JSON or indented text)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+
+from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, connect_session, error
+from core.ingest import IngestBuffer
+from core.payload_text import preview
+from core.topic_tree import TopicNode, TopicTree
+from core.topics import TopicError, validate_filter
+
+POLL_SECONDS = 0.05
+PREVIEW_CHARS = 60
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("tree", help="print the topic tree",
+                                   description="Subscribe, collect messages for a few seconds, and print the topic tree.")
+    add_connection_args(parser)
+    parser.add_argument("--filter", "-t", default="#", help="MQTT subscription filter (default #)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="how long to collect (default 3)")
+    parser.add_argument("--format", choices=("json", "text"), default="text")
+    parser.set_defaults(run=run)
+
+
+def node_to_json(node: TopicNode) -> dict:
+    return {
+        "name": node.name,
+        "topic": node.topic,
+        "count": node.count,
+        "subtree_count": node.subtree_count,
+        "retained": node.retained,
+        "preview": preview(node.last.payload, PREVIEW_CHARS) if node.last is not None else "",
+        "children": [node_to_json(child) for child in node.child_list],
+    }
+
+
+def tree_to_text(root: TopicNode) -> str:
+    lines: list[str] = []
+
+    def visit(node: TopicNode, depth: int) -> None:
+        flags = " [retained]" if node.retained else ""
+        value = f" = {preview(node.last.payload, PREVIEW_CHARS)}" if node.last is not None else ""
+        lines.append(f"{'  ' * depth}{node.name or '(empty)'} ({node.count}/{node.subtree_count}){flags}{value}")
+        for child in node.child_list:
+            visit(child, depth + 1)
+
+    for child in root.child_list:
+        visit(child, 0)
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        validate_filter(args.filter)
+    except TopicError as exc:
+        error(str(exc))
+        return EXIT_USAGE
+    if args.seconds < 0:
+        error("--seconds must be 0 or more")
+        return EXIT_USAGE
+    buffer = IngestBuffer()
+    try:
+        session = connect_session(args, buffer=buffer, profile_overrides={"read_only": True})
+    except ConnectionError as exc:
+        error(str(exc))
+        return EXIT_FAILURE
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    tree = TopicTree()
+    try:
+        session.subscribe(args.filter).result(args.connect_timeout)
+        deadline = time.monotonic() + args.seconds
+        while not stop.is_set() and time.monotonic() < deadline:
+            tree.apply(buffer.drain())
+            stop.wait(POLL_SECONDS)
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:  # a refused subscription, for example
+        error(str(exc))
+        return EXIT_FAILURE
+    finally:
+        session.stop()
+    tree.apply(buffer.drain())
+    if args.format == "json":
+        print(json.dumps(node_to_json(tree.root), ensure_ascii=False))
+    else:
+        print(tree_to_text(tree.root))
+    sys.stdout.flush()
+    return EXIT_OK

@@ -1,0 +1,370 @@
+"""The live topic tree: one node per topic level, updated from flush batches in one pass.
+
+Nodes keep a dict of children by name, an ordered child list and their own row, so an
+item model finds ``index()`` and ``parent()`` in O(1). Children are only ever appended,
+which lets ``apply`` report new nodes as one row range per parent.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from core.records import NO_PROPERTIES, MessageProperties, MessageRecord
+from core.topics import FilterSet, TopicError, validate_filter
+
+DEFAULT_HISTORY_COUNT = 100
+DEFAULT_HISTORY_BYTES = 2 * 1024 * 1024  # per topic
+DEFAULT_DISPLAY_LIMIT = 1024 * 1024  # payload bytes kept per message; the rest is cut, and marked
+RATE_TIME_CONSTANT = 5.0  # seconds; the EWMA rate forgets old traffic on this scale
+
+
+class TopicMessage:
+    """One message as the tree keeps it (no topic: the node knows it). Compact on purpose.
+
+    ``truncated`` and ``original_size`` say whether ``payload`` was cut to the display limit.
+    """
+
+    __slots__ = ("payload", "received", "qos", "retain", "properties")
+    truncated = False
+
+    def __init__(self, payload: bytes, received: float, qos: int, retain: bool,
+                 properties: MessageProperties = NO_PROPERTIES) -> None:
+        self.payload = payload
+        self.received = received
+        self.qos = qos
+        self.retain = retain
+        self.properties = properties
+
+    @property
+    def original_size(self) -> int:
+        return len(self.payload)
+
+    @property
+    def size(self) -> int:
+        return self.original_size
+
+
+class TruncatedMessage(TopicMessage):
+    """A message whose payload was larger than the display limit; ``payload`` holds its start."""
+
+    __slots__ = ("_original_size",)
+    truncated = True
+
+    def __init__(self, payload: bytes, received: float, qos: int, retain: bool,
+                 properties: MessageProperties, original_size: int) -> None:
+        super().__init__(payload, received, qos, retain, properties)
+        self._original_size = original_size
+
+    @property
+    def original_size(self) -> int:
+        return self._original_size
+
+
+class TopicNode:
+    """One topic level. ``count`` is messages on this exact topic; ``subtree_count`` includes descendants."""
+
+    __slots__ = ("name", "topic", "parent", "children", "child_list", "row", "count", "subtree_count",
+                 "last", "retained", "history", "history_bytes", "updated_mono", "_rate", "_rate_time")
+
+    def __init__(self, name: str, topic: str, parent: TopicNode | None, row: int) -> None:
+        self.name = name
+        self.topic = topic
+        self.parent = parent
+        self.children: dict[str, TopicNode] = {}
+        self.child_list: list[TopicNode] = []
+        self.row = row
+        self.count = 0
+        self.subtree_count = 0
+        self.last: TopicMessage | None = None
+        self.retained = False
+        self.history: deque[TopicMessage] | None = None
+        self.history_bytes = 0
+        self.updated_mono = 0.0
+        self._rate = 0.0
+        self._rate_time = 0.0
+
+    def __repr__(self) -> str:
+        return f"TopicNode({self.topic!r}, count={self.count}, subtree={self.subtree_count})"
+
+    def rate(self, now_mono: float | None = None) -> float:
+        """Messages per second on this topic, an exponentially weighted moving average."""
+        if self._rate == 0.0:
+            return 0.0
+        now = time.monotonic() if now_mono is None else now_mono
+        return self._rate * math.exp(-max(0.0, now - self._rate_time) / RATE_TIME_CONSTANT)
+
+    def add_rate(self, messages: int, now_mono: float) -> None:
+        # A decaying counter: k messages add k/tau; in steady state it equals the arrival rate.
+        self._rate = self.rate(now_mono) + messages / RATE_TIME_CONSTANT
+        self._rate_time = now_mono
+
+    def walk(self) -> Iterator[TopicNode]:
+        """This node and every descendant, depth first, in row order."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.child_list))
+
+    def ancestors(self) -> Iterator[TopicNode]:
+        node = self.parent
+        while node is not None:
+            yield node
+            node = node.parent
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent is None
+
+
+@dataclass(slots=True)
+class TreeChanges:
+    """What one ``apply`` changed.
+
+    ``inserted``: (parent, first_row, last_row) for parents that existed before the batch; nodes
+    created under a node that is itself new are covered by that node's insertion.
+    ``created``: every new node, parents before children. ``updated``: nodes whose message,
+    counts or subtree counts changed (existing before the batch), in no particular order.
+    """
+
+    inserted: list[tuple[TopicNode, int, int]] = field(default_factory=list)
+    created: list[TopicNode] = field(default_factory=list)
+    updated: list[TopicNode] = field(default_factory=list)
+    messages: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.messages or self.inserted)
+
+
+def row_ranges(nodes: Iterable[TopicNode]) -> list[tuple[TopicNode, int, int]]:
+    """Group nodes by parent into (parent, first_row, last_row) spans, one per parent."""
+    spans: dict[TopicNode, list[int]] = {}
+    for node in nodes:
+        parent = node.parent
+        if parent is None:
+            continue
+        span = spans.get(parent)
+        if span is None:
+            spans[parent] = [node.row, node.row]
+        elif node.row < span[0]:
+            span[0] = node.row
+        elif node.row > span[1]:
+            span[1] = node.row
+    return [(parent, first, last) for parent, (first, last) in spans.items()]
+
+
+class TopicTree:
+    """Every topic seen, as a tree of ``TopicNode``s, with per-topic history and rate.
+
+    ``history_count`` and ``history_bytes`` cap each topic's history ring (the last message is
+    always kept). ``display_limit`` caps the payload bytes kept per message; larger payloads are
+    cut, and marked ``truncated`` with their ``original_size``.
+    """
+
+    def __init__(self, history_count: int = DEFAULT_HISTORY_COUNT, history_bytes: int = DEFAULT_HISTORY_BYTES,
+                 display_limit: int = DEFAULT_DISPLAY_LIMIT) -> None:
+        if history_count < 1 or history_bytes < 1 or display_limit < 1:
+            raise ValueError("history and display limits must be positive")
+        self.history_count = history_count
+        self.history_bytes = history_bytes
+        self.display_limit = display_limit
+        self.root = TopicNode("", "", None, 0)
+        self._by_topic: dict[str, TopicNode] = {}
+
+    # ----- lookup ---------------------------------------------------------------
+    def __len__(self) -> int:
+        """Number of nodes (topic levels), not counting the root."""
+        return len(self._by_topic)
+
+    def node(self, topic: str) -> TopicNode | None:
+        return self._by_topic.get(topic)
+
+    def topics(self) -> Iterator[TopicNode]:
+        """Nodes that received at least one message (real topics, not just path levels)."""
+        return (node for node in self._by_topic.values() if node.count)
+
+    @property
+    def total_messages(self) -> int:
+        return self.root.subtree_count
+
+    # ----- updates -----------------------------------------------------------------
+    def apply(self, batch: Iterable[MessageRecord], now_mono: float | None = None) -> TreeChanges:
+        """Apply one flush batch in one pass and say what changed."""
+        now = time.monotonic() if now_mono is None else now_mono
+        changes = TreeChanges()
+        first_new_row: dict[TopicNode, int] = {}
+        created: set[TopicNode] = set()
+        per_node: dict[TopicNode, int] = {}
+        by_topic = self._by_topic
+        limit = self.display_limit
+        for record in batch:
+            node = by_topic.get(record.topic)
+            if node is None:
+                node = self._create_path(record.topic, first_new_row, created, changes.created)
+            payload = record.payload
+            if len(payload) > limit:
+                message: TopicMessage = TruncatedMessage(payload[:limit], record.received, record.qos,
+                                                         record.retain, record.properties, len(payload))
+            else:
+                message = TopicMessage(payload, record.received, record.qos, record.retain, record.properties)
+            self._store(node, message)
+            per_node[node] = per_node.get(node, 0) + 1
+        updated: set[TopicNode] = set()
+        for node, messages in per_node.items():
+            node.count += messages
+            node.add_rate(messages, now)
+            node.updated_mono = now
+            walker: TopicNode | None = node
+            while walker is not None:
+                walker.subtree_count += messages
+                if walker not in created:
+                    updated.add(walker)
+                walker = walker.parent
+        updated.discard(self.root)
+        changes.updated = list(updated)
+        changes.inserted = [(parent, first, len(parent.child_list) - 1) for parent, first in first_new_row.items()]
+        changes.messages = sum(per_node.values())
+        return changes
+
+    def _create_path(self, topic: str, first_new_row: dict, created: set, created_list: list) -> TopicNode:
+        node = self.root
+        start = 0
+        while True:
+            end = topic.find("/", start)
+            name = topic[start:] if end < 0 else topic[start:end]
+            child = node.children.get(name)
+            if child is None:
+                if node not in created and node not in first_new_row:
+                    first_new_row[node] = len(node.child_list)
+                child = TopicNode(name, topic if end < 0 else topic[:end], node, len(node.child_list))
+                node.children[name] = child
+                node.child_list.append(child)
+                self._by_topic[child.topic] = child
+                created.add(child)
+                created_list.append(child)
+            node = child
+            if end < 0:
+                return node
+            start = end + 1
+
+    def _store(self, node: TopicNode, message: TopicMessage) -> None:
+        node.last = message
+        size = len(message.payload)
+        if message.retain:
+            node.retained = size > 0
+        elif size == 0:
+            # An empty publish is how a retained message is cleared; live copies lose the retain flag.
+            node.retained = False
+        history = node.history
+        if history is None:
+            history = node.history = deque()
+        if len(history) >= self.history_count:
+            node.history_bytes -= len(history.popleft().payload)
+        history.append(message)
+        node.history_bytes += size
+        while node.history_bytes > self.history_bytes and len(history) > 1:
+            node.history_bytes -= len(history.popleft().payload)
+
+    def mark_retained_cleared(self, topics: Iterable[str]) -> None:
+        for topic in topics:
+            node = self._by_topic.get(topic)
+            if node is not None:
+                node.retained = False
+
+    def retained_topics(self, node: TopicNode | None = None) -> list[str]:
+        """Topics at or under ``node`` that hold a retained message, as far as this tree saw."""
+        start = node or self.root
+        return [n.topic for n in start.walk() if n.retained and not n.is_root]
+
+    # ----- filtering -------------------------------------------------------------
+    def matching_nodes(self, tree_filter: TreeFilter) -> list[TopicNode]:
+        """Topics (nodes with messages) that ``tree_filter`` accepts."""
+        if tree_filter.topic_filter == "#":  # the common case, without walking: everything but $-topics
+            return [n for n in self._by_topic.values() if n.count and not n.topic.startswith("$")]
+        if tree_filter.topic_filter is not None:
+            return [n for n in _walk_filter(self.root, tree_filter.topic_filter.split("/")) if n.count]
+        return [n for n in self._by_topic.values() if n.count and tree_filter.accepts(n)]
+
+    def visible_nodes(self, tree_filter: TreeFilter) -> set[TopicNode]:
+        """Matching topics plus all their ancestors: what a filtered tree shows."""
+        visible: set[TopicNode] = set()
+        for node in self.matching_nodes(tree_filter):
+            while node is not None and node not in visible:
+                visible.add(node)
+                node = node.parent
+        return visible
+
+
+def _walk_filter(root: TopicNode, levels: list[str]) -> Iterator[TopicNode]:
+    """Nodes whose topic matches the filter levels, walking the tree instead of testing each topic.
+
+    Follows MQTT's rules: '+' is one level, a trailing '#' is the parent level and everything
+    below, and a filter starting with a wildcard never matches a topic starting with '$'.
+    """
+    stack: list[tuple[TopicNode, int]] = [(root, 0)]
+    last = len(levels)
+    while stack:
+        node, depth = stack.pop()
+        if depth == last:
+            yield node
+            continue
+        level = levels[depth]
+        at_root = depth == 0
+        if level == "#":
+            if not at_root:
+                yield node
+            for child in node.child_list:
+                if at_root and child.name.startswith("$"):
+                    continue
+                yield from child.walk()
+        elif level == "+":
+            for child in node.child_list:
+                if at_root and child.name.startswith("$"):
+                    continue
+                stack.append((child, depth + 1))
+        else:
+            child = node.children.get(level)
+            if child is not None:
+                stack.append((child, depth + 1))
+
+
+class TreeFilter:
+    """What the tree's filter box holds, compiled once.
+
+    Text containing '+' or '#' is an MQTT wildcard filter (compiled into paho's matcher via
+    ``FilterSet``; the tree itself is matched by walking it level by level). Anything else is a
+    case-insensitive substring of the topic, and optionally of the last payload.
+    """
+
+    def __init__(self, text: str, match_payload: bool = False) -> None:
+        self.text = text
+        self.match_payload = match_payload
+        self.topic_filter: str | None = None
+        self._filter_set: FilterSet | None = None
+        if "+" in text or "#" in text:
+            try:
+                validate_filter(text)
+            except TopicError:
+                raise
+            self.topic_filter = text
+            self._filter_set = FilterSet([text])
+        self._needle = text.lower()
+        self._needle_bytes = self._needle.encode("utf-8")
+
+    @property
+    def is_wildcard(self) -> bool:
+        return self.topic_filter is not None
+
+    def accepts(self, node: TopicNode) -> bool:
+        """Whether one topic matches (for topics that arrive after the filter was set)."""
+        if self._filter_set is not None:
+            return self._filter_set.matches(node.topic)
+        if self._needle in node.topic.lower():
+            return True
+        if self.match_payload and node.last is not None:
+            return self._needle_bytes in node.last.payload.lower()
+        return False

@@ -1,0 +1,167 @@
+"""A paged table over the audit store: newest first, history fetched as the user scrolls."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from datetime import datetime
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+
+from core.audit_store import AuditQuery, AuditRow, AuditStore
+from core.payload_text import preview
+
+COLUMNS = ("Time", "Kind", "Region", "Topic", "QoS", "Size", "RTT (ms)", "Reply", "Dup", "Payload")
+RTT_COLUMN = COLUMNS.index("RTT (ms)")
+REPLY_COLUMN = COLUMNS.index("Reply")
+PAGE_SIZE = 200
+
+
+class AuditTableModel(QAbstractTableModel):
+    """Rows of an ``AuditStore`` matching an ``AuditQuery``, newest first.
+
+    Only pages the view asks for are loaded (``canFetchMore``/``fetchMore``), so a
+    million-row store opens at once. New rows arrive at the top in one insertion per
+    flush; requests that got their reply are refreshed with one ``dataChanged`` each.
+    """
+
+    def __init__(self, store: AuditStore | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.query = AuditQuery()
+        self._rows: list[AuditRow] = []
+        self._replies: dict[int, AuditRow] = {}
+        self._exhausted = True
+        self._newest_seen = 0
+        self._fetching = False
+        self._reload()
+
+    # ----- Qt overrides -----
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):
+        if orientation == Qt.Horizontal and role == Qt.DisplayRole and 0 <= section < len(COLUMNS):
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        if role in (Qt.DisplayRole, Qt.ToolTipRole):
+            return self._cell(self._rows[index.row()], index.column())
+        if role == Qt.TextAlignmentRole and index.column() in (4, 5, RTT_COLUMN):
+            return int(Qt.AlignRight | Qt.AlignVCenter)
+        return None
+
+    def canFetchMore(self, parent=QModelIndex()) -> bool:
+        return not parent.isValid() and not self._exhausted and not self._fetching
+
+    def fetchMore(self, parent=QModelIndex()) -> None:
+        if parent.isValid() or self._exhausted or self.store is None or self._fetching:
+            return  # views and testers call back into fetchMore while rows are being inserted
+        self._fetching = True
+        try:
+            self._fetch_page()
+        finally:
+            self._fetching = False
+
+    def _fetch_page(self) -> None:
+        before = self._rows[-1].id if self._rows else None
+        page = self.store.page_before(self.query, before, PAGE_SIZE)
+        if len(page) < PAGE_SIZE:
+            self._exhausted = True
+        if not page:
+            return
+        self._load_replies(page)
+        first = len(self._rows)
+        self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)
+        self._rows.extend(page)
+        self.endInsertRows()
+
+    # ----- own API -----
+    def row(self, row: int) -> AuditRow | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def set_store(self, store: AuditStore | None) -> None:
+        self.store = store
+        self._reload()
+
+    def set_query(self, query: AuditQuery) -> None:
+        """A new search: a reset is right here, the rows are a different set."""
+        self.query = query
+        self._reload()
+
+    def _reload(self) -> None:
+        # The first page is loaded inside the reset, so views reacting to modelReset see it at once.
+        self._fetching = True
+        self.beginResetModel()
+        self._rows = []
+        self._replies = {}
+        self._exhausted = self.store is None
+        self._newest_seen = self.store.newest_id() if self.store is not None else 0
+        if self.store is not None:
+            page = self.store.page_before(self.query, None, PAGE_SIZE)
+            self._exhausted = len(page) < PAGE_SIZE
+            self._load_replies(page)
+            self._rows = page
+        self.endResetModel()  # views fetch the next page later (after layout), not inside this signal
+        self._fetching = False
+
+    def add_new_rows(self) -> int:
+        """Insert rows stored since the last call at the top, in one range. Returns how many."""
+        if self.store is None:
+            return 0
+        fresh = self.store.rows_after(self.query, self._newest_seen)
+        self._newest_seen = max(self._newest_seen, self.store.newest_id())
+        if not fresh:
+            return 0
+        fresh.reverse()
+        self._load_replies(fresh)
+        self.beginInsertRows(QModelIndex(), 0, len(fresh) - 1)
+        self._rows[0:0] = fresh
+        self.endInsertRows()
+        return len(fresh)
+
+    def refresh_rows(self, row_ids) -> None:
+        """Reload rows that changed in the store (a request that got its reply)."""
+        if self.store is None or not self._rows:
+            return
+        fresh = self.store.rows_by_id(row_ids)
+        self._load_replies(fresh.values())
+        for row_id, row in fresh.items():
+            position = bisect_left(self._rows, -row_id, key=lambda r: -r.id)
+            if position < len(self._rows) and self._rows[position].id == row_id:
+                self._rows[position] = row
+                self.dataChanged.emit(self.index(position, 0), self.index(position, len(COLUMNS) - 1))
+
+    def _load_replies(self, rows) -> None:
+        wanted = [r.reply_id for r in rows if r.reply_id is not None and r.reply_id not in self._replies]
+        if wanted and self.store is not None:
+            self._replies.update(self.store.rows_by_id(wanted))
+
+    def _cell(self, row: AuditRow, column: int) -> str:
+        if column == 0:
+            return datetime.fromtimestamp(row.received).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        if column == 1:
+            return row.kind
+        if column == 2:
+            return row.region
+        if column == 3:
+            return row.topic
+        if column == 4:
+            return str(row.qos)
+        if column == 5:
+            return f"{row.size}" + (" (truncated)" if row.truncated else "")
+        if column == RTT_COLUMN:
+            return f"{row.rtt_ms:.1f}" if row.rtt_ms is not None else ""
+        if column == REPLY_COLUMN:
+            reply = self._replies.get(row.reply_id) if row.reply_id is not None else None
+            if reply is not None:
+                return f"{reply.topic}: {preview(reply.payload, 80)}"
+            return "waiting" if row.kind == "request" else ""
+        if column == 8:
+            return "duplicate" if row.duplicate else ""
+        return preview(row.payload)

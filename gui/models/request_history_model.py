@@ -1,0 +1,81 @@
+"""A lazy table over the request history: cells are formatted in data() and cached."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+
+from core.request_history import HistoryEntry, RequestHistory
+
+COLUMNS = ("Time", "Topic", "Status", "RTT", "Reply size")
+TIME_COLUMN, TOPIC_COLUMN, STATUS_COLUMN, RTT_COLUMN, SIZE_COLUMN = range(len(COLUMNS))
+EntryRole = Qt.UserRole + 1
+
+
+def _format_cell(entry: HistoryEntry, column: int) -> str:
+    if column == TIME_COLUMN:
+        return datetime.fromtimestamp(entry.sent_at).strftime("%H:%M:%S")
+    if column == TOPIC_COLUMN:
+        return entry.topic
+    if column == STATUS_COLUMN:
+        return entry.status
+    if column == RTT_COLUMN:
+        return f"{entry.rtt * 1e3:.2f} ms" if entry.rtt is not None else ""
+    if column == SIZE_COLUMN:
+        return f"{entry.reply_size} B" if entry.reply_size is not None else ""
+    return ""
+
+
+class RequestHistoryModel(QAbstractTableModel):
+    """Rows are ``RequestHistory`` entries, oldest first; new requests append one row."""
+
+    def __init__(self, history: RequestHistory, parent=None) -> None:
+        super().__init__(parent)
+        self.history = history
+        self._cache: dict[tuple[int, int], str] = {}
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.history)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self.history):
+            return None
+        entry = self.history[index.row()]
+        if role == Qt.DisplayRole:
+            key = (index.row(), index.column())
+            text = self._cache.get(key)
+            if text is None:
+                text = self._cache[key] = _format_cell(entry, index.column())
+            return text
+        if role == Qt.ToolTipRole:
+            return entry.detail or None
+        if role == Qt.TextAlignmentRole and index.column() in (RTT_COLUMN, SIZE_COLUMN):
+            return int(Qt.AlignRight | Qt.AlignVCenter)
+        if role == EntryRole:
+            return entry
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.DisplayRole):
+        if role == Qt.DisplayRole and orientation == Qt.Horizontal and 0 <= section < len(COLUMNS):
+            return COLUMNS[section]
+        return None
+
+    def entry(self, row: int) -> HistoryEntry:
+        return self.history[row]
+
+    def add(self, entry: HistoryEntry) -> None:
+        """Append one row (dropping the oldest rows first when the history is full), never a reset."""
+        excess = len(self.history) + 1 - self.history.max_entries
+        if excess > 0:
+            self.beginRemoveRows(QModelIndex(), 0, excess - 1)
+            self.history.drop_oldest(excess)
+            self._cache.clear()  # rows shifted
+            self.endRemoveRows()
+        row = len(self.history)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self.history.add(entry)
+        self.endInsertRows()

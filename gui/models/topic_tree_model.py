@@ -1,0 +1,214 @@
+"""Qt item model over the core ``TopicTree``. The internal pointer of every index is a ``TopicNode``.
+
+The core tree is updated first (always, even when the view is hidden); the model then announces
+what changed. Until it does, ``rowCount`` keeps returning the row counts Qt already knows, so
+announcements may be coalesced over several batches: one ``beginInsertRows`` per parent and one
+``dataChanged`` span per parent when they are published.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+
+from core.payload_text import preview
+from core.topic_tree import TopicNode, TopicTree, TreeChanges, row_ranges
+
+COLUMNS = ("Topic", "Messages", "Last value", "Rate / age")
+COL_TOPIC, COL_MESSAGES, COL_VALUE, COL_RATE = range(4)
+NODE_ROLE = Qt.UserRole + 1
+TOPIC_ROLE = Qt.UserRole + 2
+PREVIEW_CHARS = 120
+HIGHLIGHT_SECONDS = 1.0
+HIGHLIGHT = QBrush(QColor(255, 214, 102, 110))
+# data() runs for every painted cell and role: plain ints avoid PySide enum lookups on that path.
+_DISPLAY, _TOOLTIP, _BACKGROUND = int(Qt.DisplayRole.value), int(Qt.ToolTipRole.value), int(Qt.BackgroundRole.value)
+_ALIGN, _ACCESSIBLE = int(Qt.TextAlignmentRole.value), int(Qt.AccessibleTextRole.value)
+_NODE, _TOPIC = int(NODE_ROLE), int(TOPIC_ROLE)
+_HANDLED_ROLES = frozenset((_DISPLAY, _TOOLTIP, _BACKGROUND, _ALIGN, _ACCESSIBLE, _NODE, _TOPIC))
+_RIGHT = int((Qt.AlignRight | Qt.AlignVCenter).value)
+
+
+def format_age(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f}s ago"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m ago"
+    return f"{seconds / 3600:.1f}h ago"
+
+
+def value_preview(node: TopicNode) -> str:
+    message = node.last
+    if message is None:
+        return ""
+    text = preview(message.payload, PREVIEW_CHARS)
+    if message.truncated:
+        text = f"[truncated, {message.original_size} B] {text}"
+    return text
+
+
+class TopicTreeModel(QAbstractItemModel):
+    """Columns: topic level, messages in the subtree, last value (one plain line), rate or age."""
+
+    def __init__(self, tree: TopicTree, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.tree = tree
+        self._announced_rows: dict[TopicNode, int] = {}  # parents whose new children Qt does not know yet
+        self._dirty: set[TopicNode] = set()
+        self._preview_cache: dict[TopicNode, tuple[object, str]] = {}
+
+    # ----- change announcements ----------------------------------------------------
+    def note_changes(self, changes: TreeChanges) -> None:
+        """Remember what ``tree.apply`` changed; ``publish_changes`` tells Qt."""
+        for parent, first, _last in changes.inserted:
+            if parent not in self._announced_rows and self.is_known(parent):
+                self._announced_rows[parent] = first
+        self._dirty.update(changes.updated)
+
+    @property
+    def has_pending_changes(self) -> bool:
+        return bool(self._announced_rows or self._dirty)
+
+    def publish_changes(self, shown: set[TopicNode] | None = None) -> None:
+        """One beginInsertRows per grown parent, then one dataChanged span per parent.
+
+        ``shown``: if given, value changes are announced only for these nodes (the rows a view
+        has on screen); the rest is read fresh by ``data()`` when it scrolls into view.
+        """
+        while self._announced_rows:
+            parent, first = next(iter(self._announced_rows.items()))
+            last = len(parent.child_list) - 1
+            self.beginInsertRows(self.node_index(parent), first, last)
+            del self._announced_rows[parent]
+            self.endInsertRows()
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, set()
+        if shown is not None:
+            dirty &= shown
+        last_column = len(COLUMNS) - 1
+        for parent, first, last in row_ranges(n for n in dirty if self.is_known(n)):
+            parent_index = self.node_index(parent)
+            self.dataChanged.emit(self.index(first, 0, parent_index), self.index(last, last_column, parent_index))
+
+    def is_known(self, node: TopicNode) -> bool:
+        """Whether Qt has been told about ``node`` (its row is within its parent's announced rows)."""
+        while node.parent is not None:
+            parent = node.parent
+            if node.row >= self._announced_rows.get(parent, len(parent.child_list)):
+                return False
+            node = parent
+        return True
+
+    # ----- navigation ----------------------------------------------------------------
+    def node_index(self, node: TopicNode, column: int = 0) -> QModelIndex:
+        if node.parent is None:
+            return QModelIndex()
+        return self.createIndex(node.row, column, node)
+
+    def node_from_index(self, index: QModelIndex | QPersistentModelIndex) -> TopicNode:
+        return index.internalPointer() if index.isValid() else self.tree.root
+
+    def index_for_topic(self, topic: str) -> QModelIndex:
+        node = self.tree.node(topic)
+        return self.node_index(node) if node is not None and self.is_known(node) else QModelIndex()
+
+    # ----- QAbstractItemModel ------------------------------------------------------
+    def index(self, row: int, column: int, parent: QModelIndex = QModelIndex()) -> QModelIndex:
+        if column < 0 or column >= len(COLUMNS) or row < 0:
+            return QModelIndex()
+        node = parent.internalPointer() if parent.isValid() else self.tree.root
+        if parent.isValid() and parent.column() != 0:
+            return QModelIndex()
+        if row >= self._announced_rows.get(node, len(node.child_list)):
+            return QModelIndex()
+        return self.createIndex(row, column, node.child_list[row])
+
+    def parent(self, index: QModelIndex = None) -> QModelIndex:  # noqa: A003 - Qt override
+        if index is None:  # QObject.parent()
+            return super().parent()
+        if not index.isValid():
+            return QModelIndex()
+        parent = index.internalPointer().parent
+        if parent is None or parent.parent is None:
+            return QModelIndex()
+        return self.createIndex(parent.row, 0, parent)
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        if parent.isValid():
+            if parent.column() != 0:
+                return 0
+            node = parent.internalPointer()
+        else:
+            node = self.tree.root
+        return self._announced_rows.get(node, len(node.child_list))
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        return len(COLUMNS)
+
+    def hasChildren(self, parent: QModelIndex = QModelIndex()) -> bool:
+        return self.rowCount(parent) > 0
+
+    def flags(self, index: QModelIndex) -> Qt.ItemFlags:
+        if not index.isValid():
+            return Qt.NoItemFlags
+        return Qt.ItemIsEnabled | Qt.ItemIsSelectable
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.DisplayRole):
+        if orientation == Qt.Horizontal and role == Qt.DisplayRole and 0 <= section < len(COLUMNS):
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex, role: int = Qt.DisplayRole):
+        role = int(role)
+        if role not in _HANDLED_ROLES or not index.isValid():
+            return None
+        node: TopicNode = index.internalPointer()
+        column = index.column()
+        if role == _DISPLAY:
+            if column == COL_TOPIC:
+                return node.name if node.name else "(empty)"
+            if column == COL_MESSAGES:
+                return str(node.subtree_count)
+            if column == COL_VALUE:
+                return self._preview(node)
+            if column == COL_RATE:
+                return self._rate_or_age(node)
+            return None
+        if role == _BACKGROUND:
+            if node.updated_mono and time.monotonic() - node.updated_mono < HIGHLIGHT_SECONDS:
+                return HIGHLIGHT
+            return None
+        if role == _NODE:
+            return node
+        if role == _TOPIC:
+            return node.topic
+        if role == _TOOLTIP:
+            # Qt guesses rich text in tooltips, so the text is escaped: the payload shows literally.
+            text = node.topic if column != COL_VALUE else self._preview(node)
+            return f"<p style='white-space:pre-wrap'>{html.escape(text)}</p>"
+        if role == _ALIGN and column == COL_MESSAGES:
+            return _RIGHT
+        if role == _ACCESSIBLE and column == COL_TOPIC:
+            return node.topic
+        return None
+
+    def _preview(self, node: TopicNode) -> str:
+        cached = self._preview_cache.get(node)
+        if cached is not None and cached[0] is node.last:
+            return cached[1]
+        text = value_preview(node)
+        self._preview_cache[node] = (node.last, text)
+        return text
+
+    @staticmethod
+    def _rate_or_age(node: TopicNode) -> str:
+        if node.last is None:
+            return ""
+        rate = node.rate()
+        if rate >= 0.1:
+            return f"{rate:.1f}/s"
+        return format_age(max(0.0, time.time() - node.last.received))

@@ -1,0 +1,252 @@
+"""The core topic tree: structure, change summaries, history caps, truncation, rate, filters, retained clears."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+
+import pytest
+
+from core.ingest import IngestBuffer
+from core.profile import ConnectionProfile
+from core.records import MessageRecord
+from core.retained import clear_retained
+from core.session import MqttSession, ReadOnlyError
+from core.topic_tree import TopicNode, TopicTree, TreeFilter, row_ranges
+from core.topics import FilterSet, TopicError
+from tests.conftest import wait_until
+from tests.topic_tree_dataset import (BIG_SIZE, BIG_TOPIC, BINARY_PAYLOAD, HTML_PAYLOAD, HTML_TOPIC, INVALID_PAYLOAD,
+                                      INVALID_TOPIC, publish_live, publish_retained)
+
+
+def rec(topic: str, payload: bytes = b"x", retain: bool = False, received: float = 0.0) -> MessageRecord:
+    return MessageRecord(topic=topic, payload=payload, retain=retain, received=received)
+
+
+def assert_consistent(node: TopicNode) -> None:
+    """Rows, parents, names and subtree counts agree everywhere below ``node``."""
+    total = node.count
+    for row, child in enumerate(node.child_list):
+        assert child.row == row and child.parent is node and node.children[child.name] is child
+        assert child.topic == (f"{node.topic}/{child.name}" if node.parent is not None else child.name)
+        assert_consistent(child)
+        total += child.subtree_count
+    assert node.subtree_count == total
+
+
+# ----- structure and change summaries ------------------------------------------------------
+def test_apply_builds_levels_and_reports_new_rows_per_existing_parent():
+    tree = TopicTree()
+    first = tree.apply([rec("a/b/c"), rec("a/b/d"), rec("x")])
+    assert [(p.topic, f, last) for p, f, last in first.inserted] == [("", 0, 1)]
+    assert [n.topic for n in first.created] == ["a", "a/b", "a/b/c", "a/b/d", "x"]
+    second = tree.apply([rec("a/b/e"), rec("a/f/g"), rec("a/b/c"), rec("x/y")])
+    # New rows under existing parents only; a/f/g rides along with its new parent a/f.
+    assert sorted((p.topic, f, last) for p, f, last in second.inserted) == [("a", 1, 1), ("a/b", 2, 2), ("x", 0, 0)]
+    assert {n.topic for n in second.updated} == {"a", "a/b", "a/b/c", "x"}
+    assert tree.node("a/b/c").count == 2 and tree.node("a").subtree_count == 5 and tree.root.subtree_count == 7
+    assert_consistent(tree.root)
+
+
+def test_empty_levels_and_leading_slash_are_topics_too():
+    tree = TopicTree()
+    tree.apply([rec("/lead"), rec("a//b"), rec("a/")])
+    assert tree.node("/lead").parent.name == ""
+    assert tree.node("a//b").parent.topic == "a/"
+    assert tree.node("a/").count == 1
+    assert_consistent(tree.root)
+
+
+def test_row_ranges_span_rows_per_parent():
+    tree = TopicTree()
+    tree.apply([rec(f"p/{i}") for i in range(10)] + [rec("q/0")])
+    nodes = [tree.node("p/2"), tree.node("p/7"), tree.node("p/4"), tree.node("q/0")]
+    assert sorted((p.topic, f, last) for p, f, last in row_ranges(nodes)) == [("p", 2, 7), ("q", 0, 0)]
+
+
+def test_random_batches_keep_counts_exact():
+    rng = random.Random(7)
+    tree = TopicTree()
+    expected: dict[str, int] = {}
+    for _ in range(30):
+        batch = []
+        for _ in range(rng.randint(1, 200)):
+            topic = "/".join(f"l{rng.randint(0, 3)}" for _ in range(rng.randint(1, 4)))
+            batch.append(rec(topic))
+            expected[topic] = expected.get(topic, 0) + 1
+        tree.apply(batch)
+    assert {n.topic: n.count for n in tree.topics()} == expected
+    assert tree.total_messages == sum(expected.values())
+    assert_consistent(tree.root)
+
+
+# ----- message keeping ----------------------------------------------------------------------------
+def test_history_is_capped_by_count_and_bytes_but_keeps_the_last():
+    tree = TopicTree(history_count=5, history_bytes=30)
+    tree.apply([rec("t", f"{i:02d}".encode()) for i in range(8)])
+    node = tree.node("t")
+    assert [m.payload for m in node.history] == [b"03", b"04", b"05", b"06", b"07"]
+    assert node.history_bytes == 10
+    tree.apply([rec("t", b"y" * 25)])
+    assert [m.payload for m in node.history] == [b"06", b"07", b"y" * 25]  # 29 bytes: one more would pass 30
+    assert node.history_bytes == 29
+    tree.apply([rec("t", b"z" * 100)])
+    assert node.last.payload == b"z" * 100 and len(node.history) == 1
+
+
+def test_large_payload_is_truncated_and_says_so():
+    tree = TopicTree(display_limit=1000)
+    tree.apply([rec("big", b"a" * 5000), rec("small", b"b" * 1000)])
+    big, small = tree.node("big").last, tree.node("small").last
+    assert big.truncated and big.original_size == 5000 and big.payload == b"a" * 1000
+    assert not small.truncated and small.original_size == 1000
+
+
+def test_retained_flag_follows_retained_messages_and_clears():
+    tree = TopicTree()
+    tree.apply([rec("r/1", b"on", retain=True), rec("r/2", b"on", retain=True), rec("r/3", b"live")])
+    assert tree.retained_topics() == ["r/1", "r/2"]
+    tree.apply([rec("r/1", b"")])  # an empty publish clears a retained message
+    assert tree.retained_topics(tree.node("r")) == ["r/2"]
+    tree.mark_retained_cleared(["r/2"])
+    assert tree.retained_topics() == []
+
+
+def test_rate_is_an_ewma_of_messages_per_second():
+    tree = TopicTree()
+    for second in range(60):
+        tree.apply([rec("t")] * 10, now_mono=1000.0 + second)
+    node = tree.node("t")
+    assert node.rate(1059.0) == pytest.approx(10.0, rel=0.15)
+    assert node.rate(1059.0 + 30) < 0.1  # decays when the topic goes quiet
+
+
+# ----- filters --------------------------------------------------------------------------------------
+def _filter_tree() -> TopicTree:
+    tree = TopicTree()
+    tree.apply([rec(t, p) for t, p in [
+        ("us/a/temp", b"21"), ("us/b/temp", b"22"), ("us/b/hum", b"50"), ("eu/a/temp", b"19"),
+        ("us", b"root"), ("$SYS/broker/version", b"mosquitto"), ("$SYS/load", b"1"), ("eu/a/alarm", b"FIRE"),
+    ]])
+    return tree
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("#", {"us/a/temp", "us/b/temp", "us/b/hum", "eu/a/temp", "us", "eu/a/alarm"}),
+    ("+/+/temp", {"us/a/temp", "us/b/temp", "eu/a/temp"}),
+    ("us/#", {"us", "us/a/temp", "us/b/temp", "us/b/hum"}),
+    ("+/#", {"us/a/temp", "us/b/temp", "us/b/hum", "eu/a/temp", "us", "eu/a/alarm"}),
+    ("$SYS/#", {"$SYS/broker/version", "$SYS/load"}),
+    ("+/broker/version", set()),
+    ("us/+", set()),
+    ("temp", {"us/a/temp", "us/b/temp", "eu/a/temp"}),
+    ("SYS", {"$SYS/broker/version", "$SYS/load"}),
+])
+def test_filter_selects_exact_topics_with_the_dollar_rule(text, expected):
+    tree = _filter_tree()
+    tree_filter = TreeFilter(text)
+    assert {n.topic for n in tree.matching_nodes(tree_filter)} == expected
+    # Walking the tree and paho's matcher (used for topics that arrive later) must agree.
+    assert {n.topic for n in tree.topics() if tree_filter.accepts(n)} == expected
+
+
+def test_payload_text_filter_and_visible_set_includes_ancestors():
+    tree = _filter_tree()
+    assert {n.topic for n in tree.matching_nodes(TreeFilter("fire"))} == set()
+    matches = tree.matching_nodes(TreeFilter("fire", match_payload=True))
+    assert [n.topic for n in matches] == ["eu/a/alarm"]
+    assert {n.topic for n in tree.visible_nodes(TreeFilter("fire", match_payload=True))} == {"", "eu", "eu/a", "eu/a/alarm"}
+
+
+def test_invalid_wildcard_filter_says_why():
+    with pytest.raises(TopicError, match="'#' must be the last level"):
+        TreeFilter("a/#/b")
+
+
+def test_wildcard_walk_agrees_with_paho_matcher_on_random_trees():
+    rng = random.Random(3)
+    tree = TopicTree()
+    tree.apply([rec("/".join(rng.choice(["a", "b", "$c", "d"]) for _ in range(rng.randint(1, 4)))) for _ in range(500)])
+    for text in ("#", "+", "a/#", "+/b/#", "+/+/+", "$c/#", "$c/+/a", "a/+/+/d", "b/+"):
+        filter_set = FilterSet([text])
+        expected = {n.topic for n in tree.topics() if filter_set.matches(n.topic)}
+        assert {n.topic for n in tree.matching_nodes(TreeFilter(text))} == expected, text
+
+
+# ----- against a real Mosquitto ------------------------------------------------------------------------------
+@pytest.fixture
+def session_factory():
+    started: list[MqttSession] = []
+
+    def make(port: int, **profile_changes) -> MqttSession:
+        profile = ConnectionProfile(name="tree-test", host="127.0.0.1", port=port, **profile_changes)
+        session = MqttSession(profile, buffer=IngestBuffer())
+        started.append(session)
+        return session
+
+    yield make
+    for session in started:
+        session.stop()
+
+
+def test_real_broker_dataset_counts_truncation_and_filters(mosquitto, mosquitto_pub, session_factory, tmp_path):
+    data = publish_retained(mosquitto.port)
+    session = session_factory(mosquitto.port)
+    session.start()
+    assert session.wait_connected(10), session.status
+    session.subscribe("#", qos=1).result(10)
+    session.subscribe("$SYS/broker/version", qos=1).result(10)
+    publish_live(mosquitto.port, data, mosquitto_pub, tmp_path)
+    tree = TopicTree()
+
+    def all_arrived() -> bool:
+        tree.apply(session.buffer.drain())
+        return tree.total_messages >= data.total + 1  # + the $SYS version
+
+    wait_until(all_arrived, 30, message=f"{data.total} dataset messages")
+    assert session.buffer.stats().dropped == 0
+    counts = {n.topic: n.count for n in tree.topics() if not n.topic.startswith("$")}
+    assert counts == data.counts
+    assert set(tree.retained_topics()) == data.retained | {"$SYS/broker/version"}  # Mosquitto retains it
+    for region in ("us-east", "us-west", "eu-central", "ap-south"):
+        assert tree.node(region).subtree_count == sum(c for t, c in data.counts.items() if t.startswith(region + "/"))
+    assert_consistent(tree.root)
+    big = tree.node(BIG_TOPIC).last
+    assert big.truncated and big.original_size == BIG_SIZE and len(big.payload) == tree.display_limit
+    assert tree.node(HTML_TOPIC).last.payload == HTML_PAYLOAD
+    assert tree.node(INVALID_TOPIC).last.payload == INVALID_PAYLOAD
+    assert all(tree.node(t).last.payload == BINARY_PAYLOAD for t in data.binary)
+    # $SYS is kept and viewable, and '#' does not reach it.
+    assert tree.node("$SYS/broker/version").count == 1
+    everything = {n.topic for n in tree.matching_nodes(TreeFilter("#"))}
+    assert everything == set(data.counts)
+    assert {n.topic for n in tree.matching_nodes(TreeFilter("$SYS/#"))} == {"$SYS/broker/version"}
+    assert {n.topic for n in tree.matching_nodes(TreeFilter("+/site3/+"))} == {t for t in data.counts if "/site3/" in t}
+
+
+def test_recursive_retained_clear_removes_exactly_the_subtree(mosquitto, mosquitto_sub, session_factory):
+    session = session_factory(mosquitto.port)
+    session.start()
+    assert session.wait_connected(10)
+    for topic in ("keep/a", "zone/a", "zone/b/c", "zone/b/d"):
+        session.publish(topic, b"state", qos=1, retain=True).result(10)
+    session.publish("zone/live", b"not retained", qos=1).result(10)
+    session.subscribe("#", qos=1).result(10)
+    tree = TopicTree()
+    wait_until(lambda: tree.apply(session.buffer.drain()) is not None and len(tree.retained_topics()) == 4,
+               message="four retained topics")
+    under_zone = tree.retained_topics(tree.node("zone"))
+    assert sorted(under_zone) == ["zone/a", "zone/b/c", "zone/b/d"]
+    operation = clear_retained(session, under_zone)
+    wait_until(lambda: operation.done, message="retained clears acknowledged")
+    assert sorted(operation.cleared) == sorted(under_zone) and not operation.failed
+    assert operation.summary() == "Cleared 3 retained messages"
+    fresh = subprocess.run([mosquitto_sub, "-p", str(mosquitto.port), "-t", "#", "-v", "--retained-only", "-W", "2"],
+                           capture_output=True, text=True, timeout=15)
+    assert fresh.stdout.splitlines() == ["keep/a state"]
+
+
+def test_read_only_session_cannot_clear_retained(mosquitto, session_factory):
+    session = session_factory(mosquitto.port, read_only=True)
+    with pytest.raises(ReadOnlyError):
+        clear_retained(session, ["a"])

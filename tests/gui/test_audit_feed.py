@@ -1,0 +1,152 @@
+"""The audit feed against a real Mosquitto: pairing with RTT, paging, search, export, bad databases."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from core.audit_export import read_export, row_to_json
+from core.audit_store import AuditQuery, AuditStore, default_audit_path
+from core.records import MessageRecord
+from gui.models.audit_table_model import PAGE_SIZE, REPLY_COLUMN, RTT_COLUMN, AuditTableModel
+from gui.views.audit_feed_view import AuditFeedView
+from tests.gui.conftest import run_until
+from tests.gui.test_stream_view import publish_raw
+
+
+@pytest.fixture
+def make_feed(qtbot):
+    views: list[AuditFeedView] = []
+
+    def make(context, **kwargs) -> AuditFeedView:
+        view = AuditFeedView(context, **kwargs)
+        qtbot.addWidget(view)
+        view.show()
+        views.append(view)
+        return view
+
+    yield make
+    for view in views:
+        view.shutdown()
+
+
+def request_and_reply(port: int, n: int = 1) -> None:
+    messages, props = [], []
+    for i in range(n):
+        messages.append((f"us-east/hello/request", f"ping {i}".encode()))
+        props.append({"ResponseTopic": "us-east/hello/response", "CorrelationData": f"c{i}".encode()})
+    for i in range(n):
+        messages.append(("us-east/hello/response", f"pong {i}".encode()))
+        props.append({"CorrelationData": f"c{i}".encode()})
+    publish_raw(port, messages, props)
+
+
+def cells(model: AuditTableModel, row: int) -> list[str]:
+    return [model.index(row, c).data() for c in range(model.columnCount())]
+
+
+def test_request_row_shows_its_reply_and_rtt(connected_context, qloop, qtbot, qtmodeltester, make_feed):
+    view = make_feed(connected_context)
+    model = view.model
+    qtmodeltester.check(model)
+    assert view.recorder is not None and view.recorder.wait_ready(10)
+    request_and_reply(connected_context.profile.port)
+    run_until(qloop, lambda: model.rowCount() == 2 and model.index(1, RTT_COLUMN).data(), message="paired rows")
+    reply_row, request_row = cells(model, 0), cells(model, 1)
+    assert request_row[1] == "request" and reply_row[1] == "reply"  # newest first
+    assert float(request_row[RTT_COLUMN]) >= 0.0
+    assert request_row[REPLY_COLUMN] == "us-east/hello/response: pong 0"
+    assert view.store.path == default_audit_path("test")
+    with qtbot.waitSignal(connected_context.messageSelected, timeout=2000) as blocker:
+        view.table.selectRow(1)
+    record = blocker.args[0]
+    assert (record.topic, record.payload, record.properties.correlation_data) == ("us-east/hello/request", b"ping 0", b"c0")
+
+
+def test_paging_opens_large_store_lazily_and_search_narrows(context, qtbot, qtmodeltester, make_feed, tmp_path):
+    db = tmp_path / "big.sqlite3"
+    store = AuditStore(db, max_age_seconds=0)
+    for start in range(0, 5000, 1000):
+        store.write_batch([MessageRecord(f"r{i % 4}/hello/request", f"n{i}".encode(), received=1e9 + i)
+                           for i in range(start, start + 1000)])
+    store.close()
+    view = make_feed(context, db_path=db)
+    model = view.model
+    qtmodeltester.check(model)
+    loaded = model.rowCount()
+    assert loaded < 5000 and loaded % PAGE_SIZE == 0 and model.canFetchMore()  # only what the viewport needs
+    assert model.index(0, 9).data() == "n4999"
+    view.table.scrollToBottom()
+    qtbot.waitUntil(lambda: model.rowCount() > loaded, timeout=3000)  # the view asked for the next page
+    view.region_edit.setText("r2")
+    view.text_edit.setText("n4")
+    view.apply_search()
+    assert 0 < model.rowCount() <= 5000 // 4
+    rows = [model.row(r) for r in range(model.rowCount())]
+    assert all(r.region == "r2" and b"n4" in r.payload for r in rows)
+
+
+def test_export_csv_and_jsonl_round_trip(context, qtbot, make_feed, tmp_path):
+    db = tmp_path / "a.sqlite3"
+    store = AuditStore(db, max_age_seconds=0)
+    store.write_batch([MessageRecord(f"r{i % 3}/hello/request", f"x{i}\n<i>,\"".encode(), received=1e9 + i)
+                       for i in range(5000)] + [MessageRecord("r9/bin", bytes(range(40)), received=2e9)])
+    expected = [row_to_json(r) for chunk in store.iter_rows(AuditQuery(region="r1")) for r in chunk]
+    store.close()
+    view = make_feed(context, db_path=db)
+    view.region_edit.setText("r1")
+    view.apply_search()
+    for fmt in ("csv", "jsonl"):
+        path = tmp_path / f"out.{fmt}"
+        with qtbot.waitSignal(view.exportFinished, timeout=10000) as blocker:
+            assert view.export_to(path, fmt) is not None
+        assert blocker.args == [str(path), len(expected), False]
+        back = read_export(path)
+        for item in back:
+            item.pop("payload_bytes")
+        assert back == expected
+
+
+def test_export_can_be_cancelled(context, qtbot, make_feed, tmp_path):
+    db = tmp_path / "a.sqlite3"
+    store = AuditStore(db, max_age_seconds=0)
+    store.write_batch([MessageRecord("t", b"x", received=1e9)] * 20_000)
+    store.close()
+    view = make_feed(context, db_path=db)
+    with qtbot.waitSignal(view.exportFinished, timeout=10000) as blocker:
+        view.export_to(tmp_path / "out.jsonl", "jsonl")
+        view.cancel_export()
+    assert blocker.args[2] is True and blocker.args[1] < 20_000
+
+
+def test_corrupt_database_is_moved_aside_and_recording_starts(connected_context, qloop, make_feed):
+    path = default_audit_path("test")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"garbage, not SQLite" * 500)
+    view = make_feed(connected_context)
+    assert view.warning_label.isVisible()
+    assert "moved to" in view.warning_label.text() and "new, empty audit database" in view.warning_label.text()
+    assert list(path.parent.glob(path.name + ".corrupt-*"))
+    assert view.recorder.wait_ready(10)
+    request_and_reply(connected_context.profile.port)
+    run_until(qloop, lambda: view.model.rowCount() == 2, message="rows in the fresh store")
+
+
+def test_full_disk_shows_a_warning_and_keeps_going(connected_context, qloop, make_feed):
+    view = make_feed(connected_context)
+    assert view.recorder.wait_ready(10)
+    conn = view.store.connection
+    conn.execute(f"PRAGMA max_page_count={conn.execute('PRAGMA page_count').fetchone()[0]}")
+    port = connected_context.profile.port
+    publish_raw(port, [("us-east/hello/request", bytes(4000) + str(i).encode()) for i in range(30)])
+    run_until(qloop, lambda: "full" in view.warning_label.text() and view.warning_label.isVisible(),
+              message="the disk-full warning")
+    assert "waiting in memory" in view.warning_label.text()
+    assert view.model.rowCount() == 0 and view.recorder.pending  # kept, not acknowledged
+    batches: list = []
+    connected_context.bridge.batchFlushed.connect(batches.append)
+    publish_raw(port, [("live/feed", b"still running")])
+    run_until(qloop, lambda: any(r.topic == "live/feed" for b in batches for r in b), message="the live feed")
+    conn.execute("PRAGMA max_page_count=1073741823")  # space again: the next retry stores everything
+    run_until(qloop, lambda: view.model.rowCount() == 30, timeout=15, message="the waiting rows stored")
+    assert not view.warning_label.isVisible()

@@ -1,0 +1,263 @@
+"""The topic tree view against a real Mosquitto: model/core agreement, plain-text payloads, filter box,
+live updates that keep expansion and selection, hidden catch-up, and the context-menu actions."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtGui import QGuiApplication, QTextDocument
+from PySide6.QtWidgets import QMessageBox
+
+from core.ingest import IngestBuffer
+from core.profile import ConnectionProfile
+from core.session import MqttSession
+from gui.models.topic_tree_model import COL_MESSAGES, COL_TOPIC, COL_VALUE, NODE_ROLE, TopicTreeModel
+from gui.views.details_pane import DetailsPane
+from gui.views.topic_tree_view import TopicTreeView
+from tests.topic_tree_dataset import (BIG_SIZE, BIG_TOPIC, HTML_PAYLOAD, HTML_TOPIC, INVALID_TOPIC, REGIONS,
+                                      publish_live, publish_retained)
+
+WAIT_MS = 30000
+
+
+def assert_models_synced(model: TopicTreeModel, parent: QModelIndex = QModelIndex()) -> int:
+    """Node for node, the Qt model shows exactly the core tree (like napari's _assert_models_synced)."""
+    node = model.node_from_index(parent)
+    assert model.rowCount(parent) == len(node.child_list)
+    seen = 0
+    for row, child in enumerate(node.child_list):
+        index = model.index(row, COL_TOPIC, parent)
+        assert index.internalPointer() is child and model.parent(index) == parent
+        assert index.data() == (child.name or "(empty)")
+        assert model.index(row, COL_MESSAGES, parent).data() == str(child.subtree_count)
+        seen += 1 + assert_models_synced(model, index)
+    return seen
+
+
+def _session(context, port: int, read_only: bool = False, subscribe: str | None = "#") -> MqttSession:
+    profile = ConnectionProfile(name="tree", host="127.0.0.1", port=port, read_only=read_only)
+    session = MqttSession(profile, buffer=IngestBuffer(), session_id="tree")
+    if subscribe:
+        session.subscribe(subscribe, qos=1)
+    context.set_session(session, profile, None)
+    session.start()
+    assert session.wait_connected(10), session.status
+    context.bridge.start()
+    return session
+
+
+@pytest.fixture
+def tree_view(context, qtbot):
+    view = TopicTreeView(context)
+    qtbot.addWidget(view)
+    view.resize(900, 600)
+    view.show()
+    return view
+
+
+def _wait_for(qtbot, view: TopicTreeView, topic: str, count: int = 1) -> None:
+    qtbot.waitUntil(lambda: view.tree.node(topic) is not None and view.tree.node(topic).count >= count, timeout=WAIT_MS)
+
+
+def test_dataset_model_agrees_with_core_and_payloads_stay_plain(context, mosquitto, mosquitto_pub, qtbot, qtmodeltester,
+                                                              tmp_path, tree_view):
+    resets: list[int] = []
+    tree_view.model.modelReset.connect(lambda: resets.append(1))
+    qtmodeltester.check(tree_view.model)  # also watches every insert and dataChanged that follows
+    pane = DetailsPane(context)
+    qtbot.addWidget(pane)
+    pane.show()
+    data = publish_retained(mosquitto.port)
+    session = _session(context, mosquitto.port)
+    publish_live(mosquitto.port, data, mosquitto_pub, tmp_path)
+    qtbot.waitUntil(lambda: tree_view.tree.total_messages >= data.total, timeout=WAIT_MS)
+    context.bridge.flush()
+    assert session.buffer.stats().dropped == 0
+    assert {n.topic: n.count for n in tree_view.tree.topics()} == data.counts
+    assert assert_models_synced(tree_view.model) == len(tree_view.tree)
+    qtmodeltester.check(tree_view.model)
+    assert resets == []
+    assert set(REGIONS) <= set(context.regions)
+
+    model = tree_view.model
+    html_value = model.index_for_topic(HTML_TOPIC).siblingAtColumn(COL_VALUE)
+    assert html_value.data() == HTML_PAYLOAD.decode()
+    tooltip = QTextDocument()
+    tooltip.setHtml(html_value.data(Qt.ToolTipRole))
+    assert tooltip.toPlainText() == HTML_PAYLOAD.decode()  # escaped: no bold, no image
+    assert model.index_for_topic(BIG_TOPIC).siblingAtColumn(COL_VALUE).data().startswith(f"[truncated, {BIG_SIZE} B]")
+    binary_topic = sorted(data.binary)[0]
+    assert model.index_for_topic(binary_topic).siblingAtColumn(COL_VALUE).data() == "[6 B binary] 00 01 02 ff 80 10"
+
+    assert tree_view.select_topic(HTML_TOPIC)
+    qtbot.waitUntil(lambda: pane.topic_edit.text() == HTML_TOPIC)
+    assert pane.payload_edit.toPlainText() == HTML_PAYLOAD.decode()
+    assert tree_view.select_topic(BIG_TOPIC)
+    qtbot.waitUntil(lambda: pane.topic_edit.text() == BIG_TOPIC)
+    assert pane.size_label.text() == f"{BIG_SIZE} B"
+    assert pane.truncated_label.text() == f"truncated: showing the first {1024 * 1024} of {BIG_SIZE} B"
+    assert tree_view.select_topic(INVALID_TOPIC)
+    qtbot.waitUntil(lambda: pane.topic_edit.text() == INVALID_TOPIC)
+    assert pane.payload_edit.toPlainText().startswith("00000000  ff fe fa 20 6e 6f 74")
+    assert pane.decoder_note.text() == "auto: Hex dump"
+
+    # The wildcard filter gives exactly the expected set; $SYS-style topics are not reached by '+'.
+    qtbot.keyClicks(tree_view.filter_edit, "+/site3/+")
+    assert tree_view.match_label.text() == "200 topics match"
+    assert tree_view.matching_topics == {t for t in data.counts if "/site3/" in t}
+    site3 = tree_view.proxy.mapFromSource(model.index_for_topic("us-east/site3"))
+    assert site3.isValid() and tree_view.view.isExpanded(site3)
+    assert tree_view.proxy.rowCount(site3) == 50
+    assert tree_view.proxy.rowCount() == len(REGIONS)  # 'special' has no match and is hidden
+
+
+def test_live_updates_keep_expansion_selection_and_filter(connected_context, qtbot, qtmodeltester, tree_view):
+    session = connected_context.session
+    session.subscribe("$app/#", qos=1).result(10)  # '#' never reaches $-topics
+    qtmodeltester.check(tree_view.model)
+    for topic in ("plant/line1/temp", "plant/line2/temp", "$app/info", "office/temp"):
+        session.publish(topic, b"20", qos=1).result(10)
+    _wait_for(qtbot, tree_view, "office/temp")
+    assert tree_view.select_topic("plant/line2/temp")
+    line2 = tree_view.view.currentIndex().parent()
+    assert tree_view.view.isExpanded(line2)
+    scroll_before = tree_view.view.verticalScrollBar().value()
+    for i in range(30):
+        session.publish("plant/line2/temp", str(21 + i).encode(), qos=1)
+        session.publish(f"plant/line2/new{i}", b"1", qos=1)
+    _wait_for(qtbot, tree_view, "plant/line2/new29")
+    _wait_for(qtbot, tree_view, "plant/line2/temp", 31)
+    connected_context.bridge.flush()
+    current = tree_view.current_node()
+    assert current is not None and current.topic == "plant/line2/temp"
+    assert tree_view.view.isExpanded(line2) and tree_view.view.verticalScrollBar().value() == scroll_before
+    assert tree_view.model.index_for_topic("plant/line2/temp").siblingAtColumn(COL_MESSAGES).data() == "31"
+    assert assert_models_synced(tree_view.model) == len(tree_view.tree)
+
+    tree_view.filter_edit.setFocus()
+    qtbot.keyClicks(tree_view.filter_edit, "temp")
+    assert tree_view.matching_topics == {"plant/line1/temp", "plant/line2/temp", "office/temp"}
+    # A topic arriving while filtered shows up when it matches, and counts.
+    session.publish("lab/temp", b"5", qos=1)
+    _wait_for(qtbot, tree_view, "lab/temp")
+    qtbot.waitUntil(lambda: tree_view.match_label.text() == "4 topics match")
+    assert tree_view.proxy.mapFromSource(tree_view.model.index_for_topic("lab/temp")).isValid()
+    tree_view.filter_edit.clear()
+    qtbot.keyClicks(tree_view.filter_edit, "#")
+    assert "$app/info" not in tree_view.matching_topics
+    tree_view.filter_edit.clear()
+    qtbot.keyClicks(tree_view.filter_edit, "$app/#")
+    assert tree_view.matching_topics == {"$app/info"}
+    tree_view.filter_edit.setText("a/#/b")
+    assert tree_view.match_label.text().endswith("'#' must be the last level")
+
+
+def test_hidden_view_keeps_the_core_current_and_catches_up_when_shown(connected_context, qtbot, qtmodeltester, tree_view):
+    session = connected_context.session
+    qtmodeltester.check(tree_view.model)
+    session.publish("h/a", b"1", qos=1)
+    _wait_for(qtbot, tree_view, "h/a")
+    tree_view.hide()
+    for i in range(20):
+        session.publish(f"h/b{i}/c", b"2", qos=1)
+    session.publish("h/a", b"3", qos=1)
+    _wait_for(qtbot, tree_view, "h/b19/c")
+    _wait_for(qtbot, tree_view, "h/a", 2)
+    assert tree_view.stale
+    h = tree_view.model.index_for_topic("h")
+    assert tree_view.model.rowCount(h) == 1  # Qt has not been told yet
+    tree_view.show()
+    assert not tree_view.stale
+    assert assert_models_synced(tree_view.model) == len(tree_view.tree)
+
+
+def test_keyboard_copy_and_enter_expand(connected_context, qtbot, tree_view):
+    connected_context.session.publish("k/child", b"1", qos=1)
+    _wait_for(qtbot, tree_view, "k/child")
+    assert tree_view.select_topic("k")
+    tree_view.view.setFocus()
+    qtbot.keyClick(tree_view.view, Qt.Key_Return)
+    assert tree_view.view.isExpanded(tree_view.view.currentIndex())
+    qtbot.keyClick(tree_view.view, Qt.Key_Down)
+    assert tree_view.current_node().topic == "k/child"
+    qtbot.keyClick(tree_view.view, Qt.Key_C, Qt.ControlModifier)
+    assert QGuiApplication.clipboard().text() == "k/child"
+    qtbot.keyClick(tree_view, Qt.Key_F, Qt.ControlModifier)
+    assert tree_view.filter_edit.hasFocus()
+
+
+def _action(menu, name: str):
+    (action,) = [a for a in menu.actions() if a.objectName() == name]
+    return action
+
+
+def test_recursive_retained_delete_clears_exactly_the_subtree(context, mosquitto, mosquitto_sub, qtbot, tree_view):
+    session = _session(context, mosquitto.port)
+    for topic in ("keep/x", "zone/a", "zone/b/c", "zone/b/d"):
+        session.publish(topic, b"on", qos=1, retain=True).result(10)
+    session.publish("zone/live", b"live", qos=1).result(10)
+    # A second subscription delivers the retained messages flagged retained.
+    session.subscribe("zone/#", qos=1).result(10)
+    session.subscribe("keep/#", qos=1).result(10)
+    qtbot.waitUntil(lambda: len(tree_view.tree.retained_topics()) == 4, timeout=WAIT_MS)
+    zone = tree_view.tree.node("zone")
+    menu = tree_view.build_context_menu(zone)
+    delete_all = _action(menu, "actionDeleteRetainedRecursive")
+    assert delete_all.isEnabled() and "(3)" in delete_all.text()
+    delete_all.trigger()
+    box = tree_view.confirm_box
+    assert box is not None and box.text() == "Clear 3 retained topics under zone?"
+    qtbot.mouseClick(box.button(QMessageBox.Yes), Qt.LeftButton)
+    qtbot.waitUntil(lambda: tree_view.status_label.text() == "Cleared 3 retained messages", timeout=WAIT_MS)
+    assert tree_view.tree.retained_topics() == ["keep/x"]
+    fresh = subprocess.run([mosquitto_sub, "-p", str(mosquitto.port), "-t", "#", "-v", "--retained-only", "-W", "2"],
+                           capture_output=True, text=True, timeout=15)
+    assert fresh.stdout.splitlines() == ["keep/x on"]
+
+
+def test_subscribe_and_unsubscribe_a_subtree_while_connected(context, mosquitto, qtbot, tree_view):
+    session = _session(context, mosquitto.port, subscribe="seen/first")
+    session.subscribe("marker", qos=1).result(10)
+    session.publish("seen/first", b"1", qos=1).result(10)
+    _wait_for(qtbot, tree_view, "seen/first")
+    seen = tree_view.tree.node("seen")
+    _action(tree_view.build_context_menu(seen), "actionSubscribeSubtree").trigger()
+    qtbot.waitUntil(lambda: tree_view.status_label.text() == "Subscribed to seen/#", timeout=WAIT_MS)
+    session.publish("seen/second", b"2", qos=1).result(10)
+    _wait_for(qtbot, tree_view, "seen/second")
+    _action(tree_view.build_context_menu(seen), "actionUnsubscribeSubtree").trigger()
+    qtbot.waitUntil(lambda: tree_view.status_label.text() == "Unsubscribed from seen/#", timeout=WAIT_MS)
+    assert "seen/#" not in session.subscriptions
+    session.publish("seen/third", b"3", qos=1).result(10)
+    session.publish("marker", b"after", qos=1).result(10)
+    _wait_for(qtbot, tree_view, "marker")  # arrives after seen/third would have
+    assert tree_view.tree.node("seen/third") is None
+
+
+def test_publish_dialog_from_the_menu_and_read_only_disables_it(context, mosquitto, qtbot, tree_view):
+    session = _session(context, mosquitto.port)
+    session.publish("dev/cmd", b"old", qos=1).result(10)
+    _wait_for(qtbot, tree_view, "dev/cmd")
+    node = tree_view.tree.node("dev/cmd")
+    menu = tree_view.build_context_menu(node)
+    assert _action(menu, "actionDeleteRetained").isEnabled() is False  # not retained
+    _action(menu, "actionPublish").trigger()
+    dialog = tree_view.publish_dialog
+    qtbot.addWidget(dialog)
+    assert dialog.topic_edit.text() == "dev/cmd"
+    qtbot.keyClicks(dialog.payload_edit, "<i>new</i>")
+    dialog.retain_check.setChecked(True)
+    qtbot.mouseClick(dialog.send_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: tree_view.status_label.text() == "Published to dev/cmd", timeout=WAIT_MS)
+    _wait_for(qtbot, tree_view, "dev/cmd", 2)
+    assert node.last.payload == b"<i>new</i>"
+
+    read_only = _session(context, mosquitto.port, read_only=True)
+    assert context.session is read_only
+    menu = tree_view.build_context_menu(node)
+    assert not _action(menu, "actionPublish").isEnabled()
+    assert not _action(menu, "actionDeleteRetained").isEnabled()
+    assert not _action(menu, "actionDeleteRetainedRecursive").isEnabled()
+    assert _action(menu, "actionCopyTopic").isEnabled()
