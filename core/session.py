@@ -429,6 +429,7 @@ class MqttSession:
                 self._schedule_paho_reconnect(message)
             return
         self._attempt = 0
+        self._disable_nagle(client)
         if properties is not None and hasattr(properties, "MaximumPacketSize"):
             self.max_packet_size = int(properties.MaximumPacketSize)
         with self._lock:
@@ -437,6 +438,15 @@ class MqttSession:
             if self._subscriptions:
                 self._send_subscribe(list(self._subscriptions.items()))
         self._connected.set()
+
+    @staticmethod
+    def _disable_nagle(client: mqtt.Client) -> None:
+        """paho leaves Nagle on, which holds back small packets: ~40 ms per QoS 1 round trip."""
+        sock = client.socket()
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (AttributeError, OSError):  # websockets wrapper or a closed socket: leave it
+            pass
 
     def _on_connect_fail(self, client, userdata) -> None:
         self._connected.clear()

@@ -49,6 +49,9 @@ async def _run_window(args: argparse.Namespace) -> int:
         window.connection_bar.set_address(demo.broker.host, demo.broker.port)
         window.connect_to(ConnectionProfile(name="demo", host=demo.broker.host, port=demo.broker.port,
                                             read_only=args.read_only))
+        from gui.demo_tour import start_demo_tour
+
+        start_demo_tour(window)
     elif args.connect:
         try:
             host, port, tls, transport = parse_broker_address(args.connect)

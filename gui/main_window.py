@@ -6,7 +6,7 @@ import logging
 
 from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QScrollArea, QToolBar, QWidget
 
 from core.credentials import CredentialError, load_password, save_password
 from core.profile import ConnectionProfile
@@ -31,7 +31,7 @@ class MainWindow(QMainWindow):
         self.context = context
         self.setObjectName("mainWindow")
         self.setWindowTitle("Eventscope")
-        self.resize(1400, 900)
+        self.resize(1500, 950)
 
         self.connection_bar = ConnectionBar(context.settings)
         toolbar = QToolBar("Connection", objectName="connectionToolBar")
@@ -45,7 +45,7 @@ class MainWindow(QMainWindow):
         self.details_pane = DetailsPane(context)
         self.stream_view = StreamView(context)
         self.audit_feed = AuditFeedView(context)
-        self.request_dock = self._dock("Request", "requestDock", self.request_panel, Qt.LeftDockWidgetArea)
+        self.request_dock = self._dock("Request", "requestDock", self._scrollable(self.request_panel), Qt.LeftDockWidgetArea)
         self.details_dock = self._dock("Details", "detailsDock", self.details_pane, Qt.RightDockWidgetArea)
         self.stream_dock = self._dock("Streams", "streamDock", self.stream_view, Qt.BottomDockWidgetArea)
         self.audit_dock = self._dock("Audit feed", "auditDock", self.audit_feed, Qt.BottomDockWidgetArea)
@@ -68,6 +68,15 @@ class MainWindow(QMainWindow):
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
+
+    @staticmethod
+    def _scrollable(widget: QWidget) -> QScrollArea:
+        """Tall panels scroll inside their dock instead of stretching the window."""
+        area = QScrollArea()
+        area.setWidget(widget)
+        area.setWidgetResizable(True)
+        area.setFrameShape(QScrollArea.NoFrame)
+        return area
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import signal
 import sys
+import threading
 import time
 
 from core.ingest import IngestBuffer
@@ -13,6 +15,7 @@ from core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings
 from core.session import MqttSession, SessionState
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+POLL_SECONDS = 0.05  # how often headless commands drain their buffer
 
 
 class UsageError(Exception):
@@ -83,3 +86,30 @@ def connect_session(args: argparse.Namespace, buffer: IngestBuffer | None = None
 
 def error(message: str) -> None:
     print(f"eventscope: {message}", file=sys.stderr)
+
+
+def watch(args: argparse.Namespace, topic_filter: str, qos: int = 0, seconds: float = 0.0):
+    """Connect read-only, subscribe, and yield drained batches until SIGTERM, Ctrl+C or ``seconds``.
+
+    Prints ``subscribed to F`` on stderr once the SUBACK is in, so scripts know when a publish
+    will be seen. Raises ``ConnectionError`` if it cannot connect, and the session's error if
+    the broker refuses the subscription. Closing the generator early disconnects.
+    """
+    buffer = IngestBuffer()
+    session = connect_session(args, buffer=buffer, profile_overrides={"read_only": True})
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    deadline = time.monotonic() + seconds if seconds else None
+    try:
+        session.subscribe(topic_filter, qos).result(args.connect_timeout)
+        print(f"subscribed to {topic_filter}", file=sys.stderr, flush=True)
+        while True:
+            finished = stop.is_set() or (deadline is not None and time.monotonic() >= deadline)
+            yield buffer.drain()
+            if finished:
+                return
+            stop.wait(POLL_SECONDS)
+    except KeyboardInterrupt:
+        return
+    finally:
+        session.stop()

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-import threading
-import time
 from datetime import datetime, timezone
 
-from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, connect_session, error
-from core.ingest import IngestBuffer
+from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, error, watch
 from core.payload_text import encode_for_export, preview
 from core.records import MessageRecord
 from core.stream_filter import StreamFilter
 from core.topics import TopicError
 
-POLL_SECONDS = 0.05
 
 
 def add_parser(subparsers) -> None:
@@ -58,22 +53,10 @@ def run(args: argparse.Namespace) -> int:
     except (TopicError, ValueError) as exc:
         error(str(exc))
         return EXIT_USAGE
-    buffer = IngestBuffer()
-    try:
-        session = connect_session(args, buffer=buffer, profile_overrides={"read_only": True})
-    except ConnectionError as exc:
-        error(str(exc))
-        return EXIT_FAILURE
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     printed = 0
-    deadline = time.monotonic() + args.seconds if args.seconds else None
     try:
-        session.subscribe(args.filter, args.qos).result(args.connect_timeout)
-        # A line on stderr once the SUBACK is in, so scripts know when publishing will be seen.
-        print(f"subscribed to {args.filter}", file=sys.stderr, flush=True)
-        while not stop.is_set():
-            for record in buffer.drain():
+        for batch in watch(args, args.filter, args.qos, args.seconds):
+            for record in batch:
                 if not stream_filter.accepts(record):
                     continue
                 region = stream_filter.region(record)
@@ -85,15 +68,9 @@ def run(args: argparse.Namespace) -> int:
                 printed += 1
                 if args.count and printed >= args.count:
                     return EXIT_OK
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            stop.wait(POLL_SECONDS)
-    except KeyboardInterrupt:
-        pass
-    except Exception as exc:  # a refused subscription, for example
+    except Exception as exc:  # unreachable broker, or a refused subscription
         error(str(exc))
         return EXIT_FAILURE
     finally:
-        session.stop()
         sys.stdout.flush()
     return EXIT_OK

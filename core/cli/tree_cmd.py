@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-import threading
-import time
 
-from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, connect_session, error
-from core.ingest import IngestBuffer
+from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, error, watch
 from core.payload_text import preview
 from core.topic_tree import TopicNode, TopicTree
 from core.topics import TopicError, validate_filter
 
-POLL_SECONDS = 0.05
 PREVIEW_CHARS = 60
 
 
@@ -65,29 +60,13 @@ def run(args: argparse.Namespace) -> int:
     if args.seconds < 0:
         error("--seconds must be 0 or more")
         return EXIT_USAGE
-    buffer = IngestBuffer()
-    try:
-        session = connect_session(args, buffer=buffer, profile_overrides={"read_only": True})
-    except ConnectionError as exc:
-        error(str(exc))
-        return EXIT_FAILURE
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     tree = TopicTree()
     try:
-        session.subscribe(args.filter).result(args.connect_timeout)
-        deadline = time.monotonic() + args.seconds
-        while not stop.is_set() and time.monotonic() < deadline:
-            tree.apply(buffer.drain())
-            stop.wait(POLL_SECONDS)
-    except KeyboardInterrupt:
-        pass
-    except Exception as exc:  # a refused subscription, for example
+        for batch in watch(args, args.filter, seconds=args.seconds or 0.001):
+            tree.apply(batch)
+    except Exception as exc:  # unreachable broker, or a refused subscription
         error(str(exc))
         return EXIT_FAILURE
-    finally:
-        session.stop()
-    tree.apply(buffer.drain())
     if args.format == "json":
         print(json.dumps(node_to_json(tree.root), ensure_ascii=False))
     else:

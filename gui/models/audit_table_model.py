@@ -5,10 +5,12 @@ from __future__ import annotations
 from bisect import bisect_left
 from datetime import datetime
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
 from core.audit_store import AuditQuery, AuditRow, AuditStore
 from core.payload_text import preview
+from gui.models.flat_table_model import FlatTableModel
+from gui.models.roles import ALIGN_RIGHT, ALIGNMENT, TEXT_ROLES
 
 COLUMNS = ("Time", "Kind", "Region", "Topic", "QoS", "Size", "RTT (ms)", "Reply", "Dup", "Payload")
 RTT_COLUMN = COLUMNS.index("RTT (ms)")
@@ -16,13 +18,15 @@ REPLY_COLUMN = COLUMNS.index("Reply")
 PAGE_SIZE = 200
 
 
-class AuditTableModel(QAbstractTableModel):
+class AuditTableModel(FlatTableModel):
     """Rows of an ``AuditStore`` matching an ``AuditQuery``, newest first.
 
     Only pages the view asks for are loaded (``canFetchMore``/``fetchMore``), so a
     million-row store opens at once. New rows arrive at the top in one insertion per
     flush; requests that got their reply are refreshed with one ``dataChanged`` each.
     """
+
+    COLUMNS = COLUMNS
 
     def __init__(self, store: AuditStore | None = None, parent=None) -> None:
         super().__init__(parent)
@@ -39,21 +43,15 @@ class AuditTableModel(QAbstractTableModel):
     def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if orientation == Qt.Horizontal and role == Qt.DisplayRole and 0 <= section < len(COLUMNS):
-            return COLUMNS[section]
-        return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
-        if role in (Qt.DisplayRole, Qt.ToolTipRole):
+        if role in TEXT_ROLES:
             return self._cell(self._rows[index.row()], index.column())
-        if role == Qt.TextAlignmentRole and index.column() in (4, 5, RTT_COLUMN):
-            return int(Qt.AlignRight | Qt.AlignVCenter)
+        if role == ALIGNMENT and index.column() in (4, 5, RTT_COLUMN):
+            return ALIGN_RIGHT
         return None
 
     def canFetchMore(self, parent=QModelIndex()) -> bool:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
 from core.request_history import HistoryEntry, RequestHistory
+from gui.models.flat_table_model import FlatTableModel
+from gui.models.roles import ALIGN_RIGHT, ALIGNMENT, DISPLAY, TOOLTIP
 
 COLUMNS = ("Time", "Topic", "Status", "RTT", "Reply size")
 TIME_COLUMN, TOPIC_COLUMN, STATUS_COLUMN, RTT_COLUMN, SIZE_COLUMN = range(len(COLUMNS))
@@ -27,8 +29,10 @@ def _format_cell(entry: HistoryEntry, column: int) -> str:
     return ""
 
 
-class RequestHistoryModel(QAbstractTableModel):
+class RequestHistoryModel(FlatTableModel):
     """Rows are ``RequestHistory`` entries, oldest first; new requests append one row."""
+
+    COLUMNS = COLUMNS
 
     def __init__(self, history: RequestHistory, parent=None) -> None:
         super().__init__(parent)
@@ -38,31 +42,25 @@ class RequestHistoryModel(QAbstractTableModel):
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.history)
 
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self.history):
             return None
         entry = self.history[index.row()]
-        if role == Qt.DisplayRole:
+        if role == DISPLAY:
             key = (index.row(), index.column())
             text = self._cache.get(key)
             if text is None:
                 text = self._cache[key] = _format_cell(entry, index.column())
             return text
-        if role == Qt.ToolTipRole:
+        if role == TOOLTIP:
             return entry.detail or None
-        if role == Qt.TextAlignmentRole and index.column() in (RTT_COLUMN, SIZE_COLUMN):
-            return int(Qt.AlignRight | Qt.AlignVCenter)
+        if role == ALIGNMENT and index.column() in (RTT_COLUMN, SIZE_COLUMN):
+            return ALIGN_RIGHT
         if role == EntryRole:
             return entry
         return None
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.DisplayRole):
-        if role == Qt.DisplayRole and orientation == Qt.Horizontal and 0 <= section < len(COLUMNS):
-            return COLUMNS[section]
-        return None
 
     def entry(self, row: int) -> HistoryEntry:
         return self.history[row]

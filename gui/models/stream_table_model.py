@@ -4,24 +4,27 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
 from core.payload_text import preview
 from core.records import MessageRecord
 from core.stream import Stream, StreamChange
+from gui.models.flat_table_model import FlatTableModel
+from gui.models.roles import ALIGN_RIGHT, ALIGNMENT, TEXT_ROLES
 
 COLUMNS = ("Time", "Region", "Topic", "QoS", "Retain", "Size", "Payload")
 CACHE_LIMIT = 4_000
-_RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
 
 
-class StreamTableModel(QAbstractTableModel):
+class StreamTableModel(FlatTableModel):
     """Shows the visible rows of a ``Stream``.
 
     The model keeps its own first absolute row and row count, so while it announces a
     removal the rows being removed can still be read (the core keeps them until the next
     batch). Cells are formatted in ``data()`` only when asked, and cached per row.
     """
+
+    COLUMNS = COLUMNS
 
     def __init__(self, stream: Stream, parent=None) -> None:
         super().__init__(parent)
@@ -34,24 +37,18 @@ class StreamTableModel(QAbstractTableModel):
     def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else self._rows
 
-    def columnCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if orientation == Qt.Horizontal and role == Qt.DisplayRole and 0 <= section < len(COLUMNS):
-            return COLUMNS[section]
-        return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.DisplayRole):
         # Role first: views ask for many roles per cell and most get None, so answer those cheaply.
-        if role == Qt.DisplayRole or role == Qt.ToolTipRole:
+        if role in TEXT_ROLES:
             row = index.row()
             if not 0 <= row < self._rows:
                 return None
             cells = self._cells(self._first + row)
             return cells[index.column()] if cells is not None else None
-        if role == Qt.TextAlignmentRole and index.column() in (3, 4, 5):
-            return _RIGHT
+        if role == ALIGNMENT and index.column() in (3, 4, 5):
+            return ALIGN_RIGHT
         return None
 
     # ----- own API -----

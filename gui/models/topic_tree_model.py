@@ -16,6 +16,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from core.payload_text import preview
 from core.topic_tree import TopicNode, TopicTree, TreeChanges, row_ranges
+from gui.models.roles import ACCESSIBLE_TEXT, ALIGN_RIGHT, ALIGNMENT, BACKGROUND, DISPLAY, TOOLTIP
 
 COLUMNS = ("Topic", "Messages", "Last value", "Rate / age")
 COL_TOPIC, COL_MESSAGES, COL_VALUE, COL_RATE = range(4)
@@ -24,12 +25,11 @@ TOPIC_ROLE = Qt.UserRole + 2
 PREVIEW_CHARS = 120
 HIGHLIGHT_SECONDS = 1.0
 HIGHLIGHT = QBrush(QColor(255, 214, 102, 110))
-# data() runs for every painted cell and role: plain ints avoid PySide enum lookups on that path.
-_DISPLAY, _TOOLTIP, _BACKGROUND = int(Qt.DisplayRole.value), int(Qt.ToolTipRole.value), int(Qt.BackgroundRole.value)
-_ALIGN, _ACCESSIBLE = int(Qt.TextAlignmentRole.value), int(Qt.AccessibleTextRole.value)
+_DISPLAY, _TOOLTIP, _BACKGROUND, _ALIGN, _ACCESSIBLE = DISPLAY, TOOLTIP, BACKGROUND, ALIGNMENT, ACCESSIBLE_TEXT
 _NODE, _TOPIC = int(NODE_ROLE), int(TOPIC_ROLE)
 _HANDLED_ROLES = frozenset((_DISPLAY, _TOOLTIP, _BACKGROUND, _ALIGN, _ACCESSIBLE, _NODE, _TOPIC))
-_RIGHT = int((Qt.AlignRight | Qt.AlignVCenter).value)
+_RIGHT = ALIGN_RIGHT
+_ITEM_FLAGS = Qt.ItemIsEnabled | Qt.ItemIsSelectable  # built once: enum arithmetic is slow per call
 
 
 def format_age(seconds: float) -> str:
@@ -155,7 +155,7 @@ class TopicTreeModel(QAbstractItemModel):
     def flags(self, index: QModelIndex) -> Qt.ItemFlags:
         if not index.isValid():
             return Qt.NoItemFlags
-        return Qt.ItemIsEnabled | Qt.ItemIsSelectable
+        return _ITEM_FLAGS
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.DisplayRole):
         if orientation == Qt.Horizontal and role == Qt.DisplayRole and 0 <= section < len(COLUMNS):

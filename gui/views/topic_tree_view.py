@@ -87,7 +87,7 @@ class TopicTreeView(QWidget):
         self.match_label = QLabel("", objectName="topicMatchCount")
         self.match_label.setTextFormat(Qt.PlainText)
         self.view = QTreeView(objectName="topicTreeView")
-        self.view.setModel(self.proxy)
+        self.view.setModel(self.model)  # the proxy sits in between only while a filter is active
         self.view.setUniformRowHeights(True)
         self.view.setSelectionMode(QAbstractItemView.SingleSelection)
         self.view.setContextMenuPolicy(Qt.CustomContextMenu)
@@ -149,7 +149,7 @@ class TopicTreeView(QWidget):
         bottom = view.viewport().rect().bottom()
         shown: set[TopicNode] = set()
         while index.isValid() and view.visualRect(index).top() <= bottom:
-            shown.add(self.model.node_from_index(self.proxy.mapToSource(index)))
+            shown.add(self.model.node_from_index(self._to_source(index)))
             index = view.indexBelow(index)
         return shown
 
@@ -167,7 +167,7 @@ class TopicTreeView(QWidget):
                     matches.symmetric_difference_update((node,))
                     changed_membership = True
         if changed_membership:
-            self.proxy.invalidateRowsFilter()
+            self.proxy.set_matches(matches)
         if len(matches) != before or changed_membership:
             self._show_match_count()
 
@@ -199,6 +199,7 @@ class TopicTreeView(QWidget):
         if not text.strip():
             self.tree_filter = None
             self.proxy.set_matches(None)
+            self._show_through(self.model)
             self.match_label.setText("")
             self.filter_edit.setStyleSheet("")
             self.filterApplied.emit(sum(1 for _ in self.tree.topics()))
@@ -213,9 +214,27 @@ class TopicTreeView(QWidget):
         self.tree_filter = tree_filter
         matches = set(self.tree.matching_nodes(tree_filter))
         self.proxy.set_matches(matches)
+        self._show_through(self.proxy)
         self._show_match_count()
         self._expand_matches(list(matches)[:EXPAND_MATCHES_LIMIT])
         self.filterApplied.emit(len(matches))
+
+    def _show_through(self, model) -> None:
+        """Put the proxy in the view only while filtering: through a proxy every painted cell
+        costs an extra source ``index()`` call, which dominated repaints of a large expanded tree."""
+        if self.view.model() is model:
+            return
+        current = self.current_node()
+        self.view.setModel(model)
+        self.view.selectionModel().currentChanged.connect(self._on_current_changed)
+        if current is not None:
+            self.select_topic(current.topic)
+
+    def _to_source(self, index: QModelIndex) -> QModelIndex:
+        return self.proxy.mapToSource(index) if self.view.model() is self.proxy else index
+
+    def _from_source(self, index: QModelIndex) -> QModelIndex:
+        return self.proxy.mapFromSource(index) if self.view.model() is self.proxy else index
 
     def _show_match_count(self) -> None:
         count = len(self.proxy.matches or ())
@@ -228,7 +247,7 @@ class TopicTreeView(QWidget):
                 if ancestor.parent is None or ancestor in expanded:
                     continue
                 expanded.add(ancestor)
-                self.view.expand(self.proxy.mapFromSource(self.model.node_index(ancestor)))
+                self.view.expand(self._from_source(self.model.node_index(ancestor)))
 
     @property
     def matching_topics(self) -> set[str]:
@@ -242,13 +261,13 @@ class TopicTreeView(QWidget):
         index = self.view.currentIndex()
         if not index.isValid():
             return None
-        return self.model.node_from_index(self.proxy.mapToSource(index))
+        return self.model.node_from_index(self._to_source(index))
 
     def select_topic(self, topic: str) -> bool:
         """Make ``topic`` current (expanding its ancestors). False if it is not shown."""
         self.catch_up()
         source = self.model.index_for_topic(topic)
-        index = self.proxy.mapFromSource(source)
+        index = self._from_source(source)
         if not index.isValid():
             return False
         parent = index.parent()
@@ -261,7 +280,7 @@ class TopicTreeView(QWidget):
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
-            self.context.topicSelected.emit(self.model.node_from_index(self.proxy.mapToSource(current)))
+            self.context.topicSelected.emit(self.model.node_from_index(self._to_source(current)))
 
     # ----- keyboard ---------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -286,7 +305,7 @@ class TopicTreeView(QWidget):
         index = self.view.indexAt(pos)
         if not index.isValid():
             return
-        menu = self.build_context_menu(self.model.node_from_index(self.proxy.mapToSource(index)))
+        menu = self.build_context_menu(self.model.node_from_index(self._to_source(index)))
         menu.exec(self.view.viewport().mapToGlobal(pos))
 
     def build_context_menu(self, node: TopicNode) -> QMenu:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import sqlite3
 
 import pytest
 
@@ -13,7 +12,7 @@ from core.records import MessageProperties, MessageRecord
 
 
 def request(i: int, t: float, payload: bytes | None = None) -> MessageRecord:
-    return MessageRecord(f"us-east/hello/request", payload if payload is not None else f"req {i}".encode(), qos=1,
+    return MessageRecord("us-east/hello/request", payload if payload is not None else f"req {i}".encode(), qos=1,
                          received=t, properties=MessageProperties(response_topic="us-east/hello/response",
                                                                   correlation_data=f"c{i}".encode()))
 

@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 
 from core import __version__
 from tests.conftest import free_port

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from core.ingest import IngestBuffer

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import Qt
 
 from core.audit_export import read_export, row_to_json
 from core.audit_store import AuditQuery, AuditStore, default_audit_path
@@ -33,7 +32,7 @@ def make_feed(qtbot):
 def request_and_reply(port: int, n: int = 1) -> None:
     messages, props = [], []
     for i in range(n):
-        messages.append((f"us-east/hello/request", f"ping {i}".encode()))
+        messages.append(("us-east/hello/request", f"ping {i}".encode()))
         props.append({"ResponseTopic": "us-east/hello/response", "CorrelationData": f"c{i}".encode()})
     for i in range(n):
         messages.append(("us-east/hello/response", f"pong {i}".encode()))

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QMessageBox
 from core.ingest import IngestBuffer
 from core.profile import ConnectionProfile
 from core.session import MqttSession
-from gui.models.topic_tree_model import COL_MESSAGES, COL_TOPIC, COL_VALUE, NODE_ROLE, TopicTreeModel
+from gui.models.topic_tree_model import COL_MESSAGES, COL_TOPIC, COL_VALUE, TopicTreeModel
 from gui.views.details_pane import DetailsPane
 from gui.views.topic_tree_view import TopicTreeView
 from tests.topic_tree_dataset import (BIG_SIZE, BIG_TOPIC, HTML_PAYLOAD, HTML_TOPIC, INVALID_TOPIC, REGIONS,

@@ -226,7 +226,7 @@ def bench_stream_stall(rate: int, seconds: float) -> tuple[float, float, int]:
     return lags[int(len(lags) * 0.99)], lags[-1], shown
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--insert-rows", type=int, default=100_000)
     parser.add_argument("--ingest-messages", type=int, default=100_000)
@@ -234,7 +234,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=300, help="pages to scroll through in the feed")
     parser.add_argument("--stream-rate", type=int, default=20_000)
     parser.add_argument("--stream-seconds", type=float, default=10.0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     results: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)

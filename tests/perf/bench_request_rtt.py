@@ -68,14 +68,14 @@ def _row(name: str, summary: RttSummary, note: str = "") -> str:
     return f"{name:<34} {summary.count:>6} {ms(summary.p50)} {ms(summary.p99)} {ms(summary.maximum)}  {note}"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000, help="sequential in-process requests")
     parser.add_argument("--rr-runs", type=int, default=200, help="mosquitto_rr invocations (one process each)")
     parser.add_argument("--cli-runs", type=int, default=30, help="eventscope request invocations (one process each)")
     parser.add_argument("--burst", type=int, default=5000, help="requests in the burst")
     parser.add_argument("--concurrency", type=int, default=50)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     rr = shutil.which("mosquitto_rr")
     if MOSQUITTO is None or rr is None:
         print("needs mosquitto and mosquitto_rr", file=sys.stderr)

@@ -171,13 +171,13 @@ def bench_gui(seconds: float, rate: int, topic_count: int) -> dict:
     return result
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=30.0, help="GUI feed duration (default 30)")
     parser.add_argument("--rate", type=int, default=20_000, help="GUI feed messages per second (default 20000)")
     parser.add_argument("--gui-topics", type=int, default=2000)
     parser.add_argument("--skip-memory", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     rows: list[tuple[str, str]] = []
     for count in (2000, 100_000):
