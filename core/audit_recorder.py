@@ -21,6 +21,7 @@ from core.ingest import IngestBuffer
 from core.profile import ConnectionProfile
 from core.records import MessageRecord
 from core.session import MqttSession
+from core.recorder_lock import RecorderLock
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class AuditRecorder:
         self._next_retry = 0.0
         self.total_written = 0
         self._sub_futures: list = []
+        self._lock = RecorderLock(store.path)
 
     @property
     def client_id(self) -> str:
@@ -79,7 +81,11 @@ class AuditRecorder:
         return self._warning
 
     def start(self) -> list:
-        """Connect in the background and subscribe; returns the SUBACK futures."""
+        """Connect in the background and subscribe; returns the SUBACK futures.
+
+        Raises ``RecorderBusyError`` if another process records the same database.
+        """
+        self._lock.acquire()
         self._sub_futures = [self.session.subscribe(f, AUDIT_QOS) for f in self.filters]
         self.session.start()
         return list(self._sub_futures)
@@ -126,4 +132,5 @@ class AuditRecorder:
         """Store and acknowledge what already arrived, then disconnect (the broker keeps the session)."""
         summary = self.flush(now=float("inf")) if final_flush else None
         self.session.stop()
+        self._lock.release()
         return summary

@@ -13,6 +13,7 @@ from core.audit_recorder import DEFAULT_AUDIT_FILTERS, AuditRecorder
 from core.audit_store import AuditQuery, AuditStore, default_audit_path
 from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, error, password_from_args, profile_from_args
 from core.topics import TopicError, validate_filter
+from core.recorder_lock import RecorderBusyError
 
 FLUSH_SECONDS = 1 / 30
 
@@ -71,7 +72,12 @@ def run_record(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    recorder.start()
+    try:
+        recorder.start()
+    except RecorderBusyError as exc:
+        error(str(exc))
+        store.close()
+        return EXIT_FAILURE
     if not recorder.wait_ready(args.connect_timeout):
         error(f"Cannot start the audit recorder on {profile.address}: {recorder.session.status.text}")
         recorder.stop(final_flush=False)

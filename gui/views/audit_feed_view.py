@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 from core.audit_export import ExportJob
 from core.audit_recorder import AuditRecorder
 from core.audit_store import AuditQuery, AuditStore, default_audit_path
+from core.recorder_lock import RecorderBusyError
 from gui.context import AppContext
 from gui.models.audit_table_model import AuditTableModel
 
@@ -128,8 +129,14 @@ class AuditFeedView(QWidget):
         if not self._open_store(path):
             return
         options = {"filters": self._filters} if self._filters else {}
-        self.recorder = AuditRecorder(self.store, profile, self.context.password, **options)
-        self.recorder.start()
+        recorder = AuditRecorder(self.store, profile, self.context.password, **options)
+        try:
+            recorder.start()
+        except RecorderBusyError as exc:
+            self._notice = str(exc)
+            self._show_warning()
+            return
+        self.recorder = recorder
         self._flush_timer.start()
         self.status_label.setText(f"Recording {', '.join(self.recorder.filters)} into {self.store.path}")
 

@@ -149,3 +149,13 @@ def test_full_disk_shows_a_warning_and_keeps_going(connected_context, qloop, mak
     conn.execute("PRAGMA max_page_count=1073741823")  # space again: the next retry stores everything
     run_until(qloop, lambda: view.model.rowCount() == 30, timeout=15, message="the waiting rows stored")
     assert not view.warning_label.isVisible()
+
+
+def test_second_window_on_the_same_profile_shows_the_feed_without_recording(connected_context, qloop, make_feed):
+    first = make_feed(connected_context)
+    assert first.recorder is not None and first.recorder.wait_ready(10)
+    second = make_feed(connected_context)
+    assert second.recorder is None
+    assert second.warning_label.isVisible()
+    assert "already recording" in second.warning_label.text()
+    assert first.recorder.session.is_connected  # not kicked by a clashing client id

@@ -1,0 +1,52 @@
+"""One recorder per audit database: a second one is refused with a reason, never a kick loop."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from core.audit_recorder import AuditRecorder
+from core.audit_store import AuditStore
+from core.profile import ConnectionProfile
+from core.recorder_lock import RecorderBusyError, RecorderLock
+
+
+def test_second_lock_on_the_same_database_is_refused_until_released(tmp_path):
+    db = tmp_path / "audit.sqlite"
+    first, second = RecorderLock(db), RecorderLock(db)
+    first.acquire()
+    with pytest.raises(RecorderBusyError, match="already recording audit.sqlite"):
+        second.acquire()
+    first.release()
+    second.acquire()
+    second.release()
+
+
+def test_lock_is_held_across_processes(tmp_path):
+    db = tmp_path / "audit.sqlite"
+    lock = RecorderLock(db)
+    lock.acquire()
+    try:
+        code = ("import sys; from core.recorder_lock import RecorderLock, RecorderBusyError\n"
+                f"try:\n    RecorderLock({str(db)!r}).acquire()\nexcept RecorderBusyError:\n    sys.exit(3)\n")
+        assert subprocess.run([sys.executable, "-c", code]).returncode == 3
+    finally:
+        lock.release()
+
+
+def test_two_recorders_on_one_database_do_not_both_connect(mosquitto, tmp_path):
+    store = AuditStore(tmp_path / "audit.sqlite")
+    profile = ConnectionProfile(name="p", port=mosquitto.port)
+    first = AuditRecorder(store, profile)
+    first.start()
+    try:
+        assert first.wait_ready(10)
+        second = AuditRecorder(store, profile)
+        with pytest.raises(RecorderBusyError):
+            second.start()
+        assert first.session.is_connected
+    finally:
+        first.stop()
+        store.close()
