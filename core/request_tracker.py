@@ -318,6 +318,8 @@ class RequestTracker:
 
     @staticmethod
     def _resolve(pending: _Pending, value) -> None:
+        if pending.loop.is_closed():  # qasync would emit on a signaller that may be gone
+            return
         try:
             pending.loop.call_soon_threadsafe(_deliver, pending.future, value)
         except RuntimeError:  # the caller's loop is closed; nobody is waiting any more

@@ -19,13 +19,18 @@ from core.session import MqttSession  # noqa: E402
 from gui.context import AppContext  # noqa: E402
 
 
+_CLOSED_LOOPS: list = []
+
+
 @pytest.fixture
 def settings(tmp_path) -> QSettings:
     return QSettings(str(tmp_path / "eventscope.ini"), QSettings.IniFormat)
 
 
 @pytest.fixture
-def context(qapp, settings):
+def context(qapp, settings, qloop):
+    # Depends on qloop so that sessions stop before the loop closes: a late reply must not
+    # reach a closed qasync loop from paho's thread.
     ctx = AppContext(settings)
     yield ctx
     ctx.bridge.stop()
@@ -52,6 +57,10 @@ def qloop(qapp):
     finally:
         loop.close()
         asyncio.set_event_loop(None)
+        # Keep the closed loop (and its QObjects) alive for the whole run: if a paho thread
+        # dropped the last reference, the loop's timer object would be destroyed on that
+        # thread and leave a dangling timer in the GUI thread's dispatcher.
+        _CLOSED_LOOPS.append(loop)
 
 
 def run_until(loop, predicate, timeout: float = 10.0, message: str = "condition") -> None:
