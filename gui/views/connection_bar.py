@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
 
 from core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings, parse_broker_address
 from core.session import SessionState, SessionStatus
+from gui.views.connection_settings_dialog import ConnectionSettingsDialog, load_advanced
 
 MAX_RECENT = 10
 
@@ -54,6 +55,8 @@ class ConnectionBar(QWidget):
         self.verify.setToolTip("Verify the broker's TLS certificate (recommended)")
         self.read_only = QCheckBox("Read-only", objectName="readOnly")
         self.read_only.setToolTip("Monitor mode: Eventscope will never publish on this connection")
+        self.settings_button = QPushButton("Settings…", objectName="connectionSettingsButton")
+        self.settings_button.setToolTip("TLS files, client id, keepalive, session, websocket path")
         self.connect_button = QPushButton("Connect", objectName="connectButton")
         self.connect_button.setShortcut("Ctrl+Shift+C")
         self.state_label = QLabel("Idle", objectName="connectionState")
@@ -68,7 +71,7 @@ class ConnectionBar(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         for widget in (QLabel("Broker"), self.address, self.version, self.username, self.password,
-                       self.tls, self.verify, self.read_only, self.connect_button, self.state_label,
+                       self.tls, self.verify, self.read_only, self.settings_button, self.connect_button, self.state_label,
                        self.tls_warning, self.error_label):
             layout.addWidget(widget)
         layout.addStretch(1)
@@ -76,6 +79,7 @@ class ConnectionBar(QWidget):
         self.tls.toggled.connect(self._update_tls_widgets)
         self.verify.toggled.connect(self._update_tls_widgets)
         self.connect_button.clicked.connect(self._on_connect_clicked)
+        self.settings_button.clicked.connect(self.open_settings)
         self.address.lineEdit().returnPressed.connect(self._on_connect_clicked)
         self._restore()
         self._update_tls_widgets()
@@ -114,12 +118,21 @@ class ConnectionBar(QWidget):
         """The profile the fields describe. Raises ValueError with a readable message."""
         host, port, tls_from_url, transport = parse_broker_address(self.address.currentText())
         tls = self.tls.isChecked() or tls_from_url
+        advanced = load_advanced(self._settings)
         return ConnectionProfile(
-            name=f"{host}:{port}", host=host, port=port, transport=transport,
-            tls=TlsSettings(enabled=tls, verify=self.verify.isChecked()),
+            name=f"{host}:{port}", host=host, port=port, transport=transport, ws_path=advanced["ws_path"],
+            tls=TlsSettings(enabled=tls, verify=self.verify.isChecked(), ca_file=advanced["ca_file"],
+                            cert_file=advanced["cert_file"], key_file=advanced["key_file"]),
             username=self.username.text().strip(), mqtt_version=self.version.currentData(),
-            read_only=self.read_only.isChecked(),
+            read_only=self.read_only.isChecked(), client_id=advanced["client_id"],
+            keepalive=advanced["keepalive"], clean_start=advanced["clean_start"],
+            session_expiry=advanced["session_expiry"],
         )
+
+    def open_settings(self) -> ConnectionSettingsDialog:
+        dialog = ConnectionSettingsDialog(self._settings, self)
+        dialog.open()
+        return dialog
 
     def set_address(self, host: str, port: int) -> None:
         self.address.setCurrentText(f"{host}:{port}")

@@ -113,3 +113,27 @@ def test_broker_restart_shows_reconnecting_then_connected(window, mosquitto, qtb
     mosquitto.start()
     qtbot.waitUntil(lambda: label.text().startswith("Connected"), timeout=30000)
     assert session.subscriptions == {"#": 0}
+
+
+def test_tls_files_from_the_settings_dialog_reach_the_session(window, mosquitto_factory, qtbot, tmp_path):
+    import subprocess
+
+    key, cert = tmp_path / "ca.key", tmp_path / "ca.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    broker = mosquitto_factory(f"allow_anonymous true\ncertfile {cert}\nkeyfile {key}\n")
+    bar = window.connection_bar
+    dialog = bar.open_settings()
+    qtbot.addWidget(dialog)
+    dialog.ca_file.setText(str(cert))
+    dialog.keepalive.setValue(45)
+    dialog.accept()
+    bar.address.setCurrentText(f"127.0.0.1:{broker.port}")
+    bar.tls.setChecked(True)
+    assert not bar.tls_warning.isVisible()  # verification stays on
+    qtbot.mouseClick(bar.connect_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: bar.state_label.text().startswith("Connected"), timeout=10000)
+    assert window.context.profile.tls.ca_file == str(cert)
+    assert window.context.profile.keepalive == 45
+    assert window.context.profile.address.startswith("mqtts://")
