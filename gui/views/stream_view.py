@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 from core.records import MessageRecord
 from core.stream import DEFAULT_CAPACITY, Stream
 from core.stream_filter import StreamFilter
-from core.topics import TopicError
+from core.topics import TopicError, validate_filter
 from gui.context import AppContext
 from gui.models.stream_table_model import StreamTableModel
 from gui.views.region_chips import RegionChips
@@ -187,6 +187,17 @@ class StreamTab(QWidget):
             self._update_extra_subscription(self.stream.filter.topic_filter)
 
 
+STREAMS_KEY = "streams/filters"
+
+
+def _is_valid_filter(text) -> bool:
+    try:
+        validate_filter(text)
+    except (TopicError, TypeError):
+        return False
+    return True
+
+
 class StreamView(QWidget):
     """Stream tabs. New tabs start with the default filter; each filters the main batch locally."""
 
@@ -207,7 +218,17 @@ class StreamView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
         context.sessionChanged.connect(self._on_session_changed)
-        self.add_stream(DEFAULT_STREAM_FILTER)
+        for topic_filter in self._saved_filters():
+            self.add_stream(topic_filter)
+
+    def _saved_filters(self) -> list[str]:
+        saved = self.context.settings.value(STREAMS_KEY, [DEFAULT_STREAM_FILTER]) or [DEFAULT_STREAM_FILTER]
+        filters = [f for f in ([saved] if isinstance(saved, str) else saved) if _is_valid_filter(f)]
+        return filters or [DEFAULT_STREAM_FILTER]  # a hand-edited settings file must not stop start-up
+
+    def _save_filters(self) -> None:
+        filters = [self.tabs.widget(i).stream.filter.topic_filter for i in range(self.tabs.count())]
+        self.context.settings.setValue(STREAMS_KEY, filters)
 
     def add_stream(self, topic_filter: str = DEFAULT_STREAM_FILTER) -> StreamTab:
         tab = StreamTab(self.context, topic_filter)
@@ -215,6 +236,7 @@ class StreamView(QWidget):
         self.tabs.addTab(tab, topic_filter)
         self.tabs.setCurrentWidget(tab)
         tab.on_session_changed(self.context.session)
+        self._save_filters()
         return tab
 
     def stream_tab(self, index: int = 0) -> StreamTab:
@@ -222,6 +244,7 @@ class StreamView(QWidget):
 
     def _retitle(self, tab: StreamTab) -> None:
         self.tabs.setTabText(self.tabs.indexOf(tab), tab.stream.filter.topic_filter)
+        self._save_filters()
 
     def _on_tab_close_requested(self, index: int) -> None:
         if self.tabs.count() > 1:
@@ -229,6 +252,7 @@ class StreamView(QWidget):
             self.context.bridge.batchFlushed.disconnect(tab.apply_batch)
             self.tabs.removeTab(index)
             tab.deleteLater()
+            self._save_filters()
 
     def _on_session_changed(self, session) -> None:
         for index in range(self.tabs.count()):

@@ -146,3 +146,20 @@ def test_model_follows_evictions_in_ranges(context, qtbot, qtmodeltester):
     assert len(inserts) == 5  # one insertion range per batch
     assert tab.model.index(0, 6).data() == "2-4" and tab.model.index(19, 6).data() == "4-7"
     assert isinstance(tab.model, StreamTableModel)
+
+
+def test_stream_tabs_persist_and_a_corrupt_saved_filter_is_skipped(context, qtbot, settings):
+    from gui.context import AppContext
+    from gui.views.stream_view import STREAMS_KEY
+
+    view = make_view(qtbot, context)
+    tab = view.add_stream("fleet/+/hello/request")
+    tab.filter_edit.setText("+/telemetry/#")
+    tab.filter_edit.editingFinished.emit()
+    assert settings.value(STREAMS_KEY) == ["+/hello/request", "+/telemetry/#"]
+    reopened = make_view(qtbot, AppContext(settings))
+    assert [reopened.stream_tab(i).stream.filter.topic_filter for i in range(reopened.tabs.count())] == \
+        ["+/hello/request", "+/telemetry/#"]
+    settings.setValue(STREAMS_KEY, ["a/#/b"])
+    fallback = make_view(qtbot, AppContext(settings))
+    assert fallback.tabs.count() == 1 and fallback.stream_tab().stream.filter.topic_filter == "+/hello/request"
