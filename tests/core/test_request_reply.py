@@ -29,11 +29,12 @@ def open_session(mosquitto):
         port = (broker or mosquitto).port
         session = MqttSession(ConnectionProfile(host="127.0.0.1", port=port, mqtt_version=version),
                               buffer=IngestBuffer(), buffer_messages=buffer_messages)
-        if subscribe_all:
-            session.subscribe("#")
+        subscribed = session.subscribe("#") if subscribe_all else None
         started.append(session)
         session.start()
         assert session.wait_connected(10), session.status
+        if subscribed is not None:
+            subscribed.result(10)  # the SUBACK, so nothing published next is missed
         return session
 
     yield make

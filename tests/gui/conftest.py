@@ -83,9 +83,10 @@ def connected_context(context, mosquitto):
     """An AppContext with a live session on the test's Mosquitto, subscribed to '#', bridge running."""
     profile = ConnectionProfile(name="test", host="127.0.0.1", port=mosquitto.port)
     session = MqttSession(profile, buffer=IngestBuffer(), session_id="test")
-    session.subscribe("#")
+    subscribed = session.subscribe("#")
     context.set_session(session, profile, None)
     session.start()
     assert session.wait_connected(10), session.status
+    subscribed.result(10)  # the SUBACK, so nothing a test publishes next can be missed
     context.bridge.start()
     return context
