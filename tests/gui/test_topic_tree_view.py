@@ -39,11 +39,12 @@ def assert_models_synced(model: TopicTreeModel, parent: QModelIndex = QModelInde
 def _session(context, port: int, read_only: bool = False, subscribe: str | None = "#") -> MqttSession:
     profile = ConnectionProfile(name="tree", host="127.0.0.1", port=port, read_only=read_only)
     session = MqttSession(profile, buffer=IngestBuffer(), session_id="tree")
-    if subscribe:
-        session.subscribe(subscribe, qos=1)
+    subscribed = session.subscribe(subscribe, qos=1) if subscribe else None
     context.set_session(session, profile, None)
     session.start()
     assert session.wait_connected(10), session.status
+    if subscribed is not None:
+        subscribed.result(10)  # the SUBACK, so nothing published next is missed
     context.bridge.start()
     return session
 
