@@ -11,7 +11,7 @@ from core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings
 from core.records import MessageProperties
 from core.session import MqttSession, ReadOnlyError, SessionError, SessionState, reconnect_delay
 from core.topics import TopicError
-from tests.conftest import free_port, wait_until
+from tests.conftest import free_port, wait_for_port, wait_until
 
 
 def _session(broker, **profile_changes) -> MqttSession:
@@ -219,3 +219,18 @@ def test_listener_that_never_answers_times_out_with_a_reason(sessions):
         server.close()
         for conn in accepted:
             conn.close()
+
+
+def test_websockets_transport_connects_and_receives(mosquitto_factory, sessions):
+    ws_port = free_port()
+    broker = mosquitto_factory(f"allow_anonymous true\nlistener {ws_port} 127.0.0.1\nprotocol websockets\n")
+    wait_for_port(ws_port)
+    profile = ConnectionProfile(host="127.0.0.1", port=ws_port, transport="websockets", ws_path="/mqtt")
+    session = _start(sessions, MqttSession(profile, buffer=IngestBuffer()))
+    assert session.wait_connected(10), session.status
+    assert profile.address == f"ws://127.0.0.1:{ws_port}"
+    session.subscribe("ws/#").result(10)
+    session.publish("ws/hello", b"over websockets", qos=1).result(10)
+    assert [r.payload for r in _drain_until(session, 1)] == [b"over websockets"]
+    assert broker.port != ws_port
+
