@@ -12,6 +12,7 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu,
                                QMessageBox, QTreeView, QVBoxLayout, QWidget)
 
+from core.payload_text import decode_utf8
 from core.retained import RetainedClear, clear_retained
 from core.session import SessionError
 from core.topic_tree import TopicNode, TopicTree, TreeFilter
@@ -300,6 +301,14 @@ class TopicTreeView(QWidget):
         if node is not None:
             QGuiApplication.clipboard().setText(node.topic)
 
+    def copy_payload(self, node: TopicNode) -> None:
+        """The last payload as text; binary or invalid UTF-8 as hex, never lossy replacement characters."""
+        if node.last is None:
+            return
+        payload = node.last.payload
+        text = decode_utf8(payload)
+        QGuiApplication.clipboard().setText(text if text is not None else payload.hex(" "))
+
     # ----- context menu -------------------------------------------------------------------
     def _on_context_menu(self, pos) -> None:
         index = self.view.indexAt(pos)
@@ -315,6 +324,8 @@ class TopicTreeView(QWidget):
         menu = QMenu(self)
         copy = QAction("Copy topic", menu, objectName="actionCopyTopic")
         copy.triggered.connect(lambda: self.copy_topic(node))
+        copy_payload = QAction("Copy last payload", menu, objectName="actionCopyPayload", enabled=node.last is not None)
+        copy_payload.triggered.connect(lambda: self.copy_payload(node))
         publish = QAction("Publish to this topic…", menu, objectName="actionPublish", enabled=can_publish)
         publish.triggered.connect(lambda: self.open_publish_dialog(node.topic))
         subtree = f"{node.topic}/#"
@@ -330,7 +341,7 @@ class TopicTreeView(QWidget):
         delete_all = QAction(f"Delete retained messages below ({retained_below})…", menu,
                              objectName="actionDeleteRetainedRecursive", enabled=can_publish and retained_below > 0)
         delete_all.triggered.connect(lambda: self.ask_delete_retained(node, recursive=True))
-        for action in (copy, publish, subscribe, delete_one, delete_all):
+        for action in (copy, copy_payload, publish, subscribe, delete_one, delete_all):
             menu.addAction(action)
         return menu
 

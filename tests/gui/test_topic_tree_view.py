@@ -262,3 +262,16 @@ def test_publish_dialog_from_the_menu_and_read_only_disables_it(context, mosquit
     assert not _action(menu, "actionDeleteRetained").isEnabled()
     assert not _action(menu, "actionDeleteRetainedRecursive").isEnabled()
     assert _action(menu, "actionCopyTopic").isEnabled()
+
+
+def test_copy_payload_action_copies_text_or_hex(connected_context, qtbot, tree_view):
+    connected_context.session.publish("cp/text", b"<b>plain</b>", qos=1)
+    connected_context.session.publish("cp/bin", b"\xff\x00\x10", qos=1)
+    _wait_for(qtbot, tree_view, "cp/bin")
+    _wait_for(qtbot, tree_view, "cp/text")
+    for topic, expected in (("cp/text", "<b>plain</b>"), ("cp/bin", "ff 00 10")):
+        node = tree_view.tree.node(topic)
+        _action(tree_view.build_context_menu(node), "actionCopyPayload").trigger()
+        assert QGuiApplication.clipboard().text() == expected
+    parent = tree_view.tree.node("cp")
+    assert not _action(tree_view.build_context_menu(parent), "actionCopyPayload").isEnabled()
