@@ -19,6 +19,10 @@ from core.topics import FilterSet, TopicError, validate_filter
 DEFAULT_HISTORY_COUNT = 100
 DEFAULT_HISTORY_BYTES = 2 * 1024 * 1024  # per topic
 DEFAULT_DISPLAY_LIMIT = 1024 * 1024  # payload bytes kept per message; the rest is cut, and marked
+# All topics' history together stays within this many bytes (payloads plus a per-entry estimate
+# of Python's bookkeeping), so 100k busy topics cannot grow the app into gigabytes.
+DEFAULT_HISTORY_BUDGET = 384 * 1024 * 1024
+HISTORY_ENTRY_OVERHEAD = 180  # bytes per kept message besides its payload, measured with __slots__
 RATE_TIME_CONSTANT = 5.0  # seconds; the EWMA rate forgets old traffic on this scale
 
 
@@ -161,15 +165,19 @@ class TopicTree:
     """Every topic seen, as a tree of ``TopicNode``s, with per-topic history and rate.
 
     ``history_count`` and ``history_bytes`` cap each topic's history ring (the last message is
-    always kept). ``display_limit`` caps the payload bytes kept per message; larger payloads are
+    always kept). ``history_budget`` caps all rings together: when it is passed, every ring is
+    shortened (``effective_history_count`` halves) rather than memory growing without bound. ``display_limit`` caps the payload bytes kept per message; larger payloads are
     cut, and marked ``truncated`` with their ``original_size``.
     """
 
     def __init__(self, history_count: int = DEFAULT_HISTORY_COUNT, history_bytes: int = DEFAULT_HISTORY_BYTES,
-                 display_limit: int = DEFAULT_DISPLAY_LIMIT) -> None:
-        if history_count < 1 or history_bytes < 1 or display_limit < 1:
+                 display_limit: int = DEFAULT_DISPLAY_LIMIT, history_budget: int = DEFAULT_HISTORY_BUDGET) -> None:
+        if history_count < 1 or history_bytes < 1 or display_limit < 1 or history_budget < 1:
             raise ValueError("history and display limits must be positive")
         self.history_count = history_count
+        self.effective_history_count = history_count
+        self.history_budget = history_budget
+        self.history_used = 0  # bytes, as the budget counts them
         self.history_bytes = history_bytes
         self.display_limit = display_limit
         self.root = TopicNode("", "", None, 0)
@@ -228,7 +236,24 @@ class TopicTree:
         changes.updated = list(updated)
         changes.inserted = [(parent, first, len(parent.child_list) - 1) for parent, first in first_new_row.items()]
         changes.messages = sum(per_node.values())
+        if self.history_used > self.history_budget:
+            self._shrink_history()
         return changes
+
+    def _shrink_history(self) -> None:
+        """Halve every ring until all history fits the budget (the last message always stays)."""
+        while self.history_used > self.history_budget and self.effective_history_count > 1:
+            self.effective_history_count = max(1, self.effective_history_count // 2)
+            keep = self.effective_history_count
+            for node in self._by_topic.values():
+                history = node.history
+                while history is not None and len(history) > keep:
+                    self._drop_oldest(node)
+
+    def _drop_oldest(self, node: TopicNode) -> None:
+        size = len(node.history.popleft().payload)
+        node.history_bytes -= size
+        self.history_used -= size + HISTORY_ENTRY_OVERHEAD
 
     def _create_path(self, topic: str, first_new_row: dict, created: set, created_list: list) -> TopicNode:
         node = self.root
@@ -262,12 +287,13 @@ class TopicTree:
         history = node.history
         if history is None:
             history = node.history = deque()
-        if len(history) >= self.history_count:
-            node.history_bytes -= len(history.popleft().payload)
+        if len(history) >= self.effective_history_count:
+            self._drop_oldest(node)
         history.append(message)
         node.history_bytes += size
+        self.history_used += size + HISTORY_ENTRY_OVERHEAD
         while node.history_bytes > self.history_bytes and len(history) > 1:
-            node.history_bytes -= len(history.popleft().payload)
+            self._drop_oldest(node)
 
     def mark_retained_cleared(self, topics: Iterable[str]) -> None:
         for topic in topics:

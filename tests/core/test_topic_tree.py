@@ -250,3 +250,19 @@ def test_read_only_session_cannot_clear_retained(mosquitto, session_factory):
     session = session_factory(mosquitto.port, read_only=True)
     with pytest.raises(ReadOnlyError):
         clear_retained(session, ["a"])
+
+
+def test_history_budget_shortens_every_ring_but_keeps_the_last_message():
+    from core.topic_tree import HISTORY_ENTRY_OVERHEAD
+
+    entry = 10 + HISTORY_ENTRY_OVERHEAD
+    tree = TopicTree(history_count=8, history_budget=50 * entry)  # 20 topics x 8 would need 160 entries
+    for round_ in range(8):
+        tree.apply([MessageRecord(f"t/{i}", b"%010d" % (round_ * 100 + i)) for i in range(20)])
+    assert tree.effective_history_count == 2
+    assert tree.history_used <= tree.history_budget
+    assert tree.history_used == sum(len(m.payload) + HISTORY_ENTRY_OVERHEAD
+                                    for n in tree.topics() for m in n.history)
+    node = tree.node("t/7")
+    assert [m.payload for m in node.history] == [b"%010d" % 607, b"%010d" % 707]
+    assert node.count == 8  # counts are never trimmed

@@ -23,7 +23,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import psutil  # noqa: E402
 
 from core.records import MessageRecord  # noqa: E402
-from core.topic_tree import TopicTree, TreeFilter  # noqa: E402
+from core.topic_tree import DEFAULT_HISTORY_BUDGET, TopicTree, TreeFilter  # noqa: E402
 
 REGIONS = ("us-east", "us-west", "eu-central", "ap-south")
 BATCH = 1000
@@ -51,13 +51,15 @@ def bench_apply(topic_count: int, messages: int) -> tuple[float, float]:
     return create_rate, len(records) / (time.perf_counter() - start)
 
 
-def bench_memory(topic_count: int, history: int, payload_size: int) -> tuple[float, float]:
-    """(RSS growth in MiB, seconds) for topic_count topics, each with ``history`` distinct payloads."""
+def bench_memory(topic_count: int, history: int, payload_size: int,
+                 budget: int = DEFAULT_HISTORY_BUDGET) -> tuple[float, float, int]:
+    """(RSS growth in MiB, seconds, history kept per topic) for topic_count topics, each sent
+    ``history`` distinct payloads, with the given history budget."""
     gc.collect()
     process = psutil.Process()
     before = process.memory_info().rss
     names = topics(topic_count)
-    tree = TopicTree(history_count=history)
+    tree = TopicTree(history_count=history, history_budget=budget)
     start = time.perf_counter()
     counter = 0
     for _round in range(history):
@@ -71,8 +73,9 @@ def bench_memory(topic_count: int, history: int, payload_size: int) -> tuple[flo
     gc.collect()
     grown = (process.memory_info().rss - before) / 2**20
     assert tree.total_messages == topic_count * history
+    kept = tree.effective_history_count
     del tree
-    return grown, elapsed
+    return grown, elapsed, kept
 
 
 def bench_filter(topic_count: int) -> list[tuple[str, float, int]]:
@@ -187,8 +190,11 @@ def main(argv: list[str] | None = None) -> None:
     for text, ms, matches in bench_filter(100_000):
         rows.append((f"filter 100k topics: {text}", f"{ms:.1f} ms ({matches} match)"))
     if not args.skip_memory:
-        grown, elapsed = bench_memory(100_000, 100, 50)
-        rows.append(("RSS growth, 100k topics x 100 history x 50 B", f"{grown:,.0f} MiB (built in {elapsed:.0f} s)"))
+        grown, elapsed, kept = bench_memory(100_000, 100, 50)
+        rows.append(("RSS growth, 100k topics x 100 msgs x 50 B, default budget",
+                     f"{grown:,.0f} MiB ({kept} kept per topic, {elapsed:.0f} s)"))
+        grown, elapsed, kept = bench_memory(100_000, 100, 50, budget=2**62)
+        rows.append(("RSS growth, same, no budget (100 kept per topic)", f"{grown:,.0f} MiB ({elapsed:.0f} s)"))
     gui = bench_gui(args.seconds, args.rate, args.gui_topics)
     rows.append((f"GUI feed {args.rate}/s for {args.seconds:.0f} s, {args.gui_topics} topics expanded",
                  f"fed {gui['fed']:,}, applied {gui['applied']:,}, dropped {gui['dropped']}"))
