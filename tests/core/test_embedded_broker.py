@@ -232,11 +232,11 @@ def test_child_processes_are_gone_after_stop(backend) -> None:
 
 def test_broker_dies_when_its_owner_is_killed(backend, tmp_path) -> None:
     owner_script = (
-        "import sys, time\n"
+        "import threading\n"
         "from core.embedded_broker import EmbeddedBroker\n"
         f"broker = EmbeddedBroker(backend={backend!r}).start()\n"
         "print(broker.pid, broker.port, flush=True)\n"
-        "time.sleep(60)\n"
+        "threading.Event().wait()\n"  # block until this test kills the owner
     )
     # The killed owner cannot remove its broker's temp dir; keep it inside tmp_path.
     owner_env = {**os.environ, "TMPDIR": str(tmp_path)}
