@@ -23,6 +23,9 @@ DEFAULT_STREAM_FILTER = "+/hello/request"
 CHIP_REFRESH_MS = 500
 
 
+COLUMN_WIDTHS = (95, 90, 230, 40, 50, 60)  # time, region, topic, QoS, retain, size
+
+
 class StreamTab(QWidget):
     """One stream: filter, region level, region chips, search, pause, and the table."""
 
@@ -62,6 +65,8 @@ class StreamTab(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
         self.table.setWordWrap(False)
+        for column, width in enumerate(COLUMN_WIDTHS):  # room for whole topics; the payload takes the rest
+            self.table.setColumnWidth(column, width)
 
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Filter:"))
