@@ -6,7 +6,11 @@ the same broker session and receives what was queued while it was down. Messages
 acknowledged by hand only after the transaction holding them has committed; if the
 process dies first, the broker redelivers them (and the store flags true duplicates).
 
-The same class runs in the window (a 33 ms QTimer calls ``flush``) and headless
+Nothing is ever dropped on the way: the recorder's ingest buffer blocks when full (the network
+thread stops reading, so the broker keeps the messages), and while the store cannot write
+(a full disk) at most ``MAX_PENDING`` records wait in memory before the buffer fills.
+
+The same class runs in the window (an ``AuditWriter`` thread calls ``flush``) and headless
 (``eventscope audit record`` calls ``flush`` in a loop).
 """
 
@@ -29,6 +33,8 @@ DEFAULT_AUDIT_FILTERS = ("+/hello/request", "+/hello/response", "hello/response"
 AUDIT_QOS = 1
 AUDIT_SESSION_EXPIRY = 3600
 RETRY_AFTER_FAILURE_SECONDS = 2.0
+MAX_PENDING = 50_000  # records held in memory while the store cannot write; then the buffer fills
+BUFFER_MAX_COUNT = 20_000  # the network thread waits for room beyond this (never drops)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +62,7 @@ class AuditRecorder:
         self.filters = tuple(filters)
         self.profile = profile.with_changes(client_id=store.client_id, clean_start=False,
                                             session_expiry=session_expiry, read_only=True)
-        self.buffer = buffer if buffer is not None else IngestBuffer()
+        self.buffer = buffer if buffer is not None else IngestBuffer(BUFFER_MAX_COUNT, block_when_full=True)
         self.session = MqttSession(self.profile, password=password, buffer=self.buffer,
                                    session_id=f"audit:{self.profile.name}", manual_ack=True)
         self.broker = self.profile.address
@@ -104,7 +110,8 @@ class AuditRecorder:
 
     def flush(self, now: float | None = None) -> FlushSummary:
         """Drain the buffer, write one transaction, then acknowledge what was committed."""
-        fresh = self.buffer.drain()
+        room = MAX_PENDING - len(self._pending)
+        fresh = self.buffer.drain(room) if room > 0 else []
         if fresh:
             self._pending.extend(fresh)
         if not self._pending:
@@ -131,6 +138,7 @@ class AuditRecorder:
     def stop(self, final_flush: bool = True) -> FlushSummary | None:
         """Store and acknowledge what already arrived, then disconnect (the broker keeps the session)."""
         summary = self.flush(now=float("inf")) if final_flush else None
+        self.buffer.close()  # a network thread waiting for room lets go; the broker keeps what was not acked
         self.session.stop()
         self._lock.release()
         return summary

@@ -184,10 +184,38 @@ class AuditQuery:
             params.append(self.since)
         return " AND ".join(clauses), params
 
+    def matches(self, row: AuditRow) -> bool:
+        """The same test as ``where()``, for rows that arrive live instead of from a query."""
+        if self.topic and self.topic not in row.topic:
+            return False
+        if self.region and row.region != self.region:
+            return False
+        if self.kind and row.kind != self.kind:
+            return False
+        if self.text and self.text.encode("utf-8") not in row.payload:
+            return False
+        return self.since is None or row.received >= self.since
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.topic or self.region or self.kind or self.text or self.since is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyPairing:
+    """A stored request that got its reply in this batch: the request row id, the reply row id and the RTT."""
+
+    request_id: int
+    reply_id: int
+    rtt_ms: float
+
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
-    """What one batch did: new row ids (in order), duplicates flagged, requests updated with a reply."""
+    """What one batch did: the new rows (in order), duplicates flagged, requests paired with a reply.
+
+    ``rows`` are built from what was written, so a feed can show them without reading them back.
+    """
 
     first_id: int
     last_id: int
@@ -195,6 +223,8 @@ class WriteResult:
     duplicates: int
     paired_request_ids: tuple[int, ...]
     pruned: int
+    rows: tuple[AuditRow, ...] = ()
+    pairings: tuple[ReplyPairing, ...] = ()
 
 
 class AuditStore:
@@ -218,6 +248,28 @@ class AuditStore:
                            f"{moved} and a new, empty audit database was started.")
             self._conn = self._open()
         self._row_count = self._conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+
+    @classmethod
+    def open_reader(cls, path: str | Path, region_level: int = 0) -> AuditStore:
+        """A second, query-only connection to a store that another thread (or process) writes.
+
+        WAL lets it read while the writer commits; it never creates, repairs or moves anything.
+        """
+        store = cls.__new__(cls)
+        store.path = Path(path)
+        store.payload_limit = DEFAULT_PAYLOAD_LIMIT
+        store.max_rows = DEFAULT_MAX_ROWS
+        store.max_age_seconds = DEFAULT_MAX_AGE_SECONDS
+        store.region_level = region_level
+        store.notice = ""
+        try:
+            store._conn = sqlite3.connect(f"{store.path.resolve().as_uri()}?mode=ro", uri=True,
+                                          isolation_level=None, check_same_thread=False)
+            store._conn.execute("PRAGMA query_only=1")
+            store._row_count = store._conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise AuditStoreError(f"Cannot read the audit database {store.path}: {exc}") from exc
+        return store
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
@@ -291,6 +343,8 @@ class AuditStore:
         level = self.region_level
         limit = self.payload_limit
         paired: list[int] = []
+        pairings: list[ReplyPairing] = []
+        written: list[AuditRow] = []
         duplicates = 0
         first_id = last_id = 0
         try:
@@ -306,15 +360,22 @@ class AuditStore:
                     duplicates += 1
                 kind = classify(record)
                 payload = record.payload
+                stored = payload[:limit]
+                source = broker or record.broker_id
+                region = region_of(record.topic, level)
+                properties = props.as_dict()
                 cursor = conn.execute(
                     "INSERT INTO messages (received, broker, topic, region, kind, qos, retain, correlation, "
                     "response_topic, payload, truncated, size, duplicate, properties, content_hash) "
                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (record.received, broker or record.broker_id, record.topic, region_of(record.topic, level), kind,
-                     record.qos, int(record.retain), correlation, props.response_topic, payload[:limit],
-                     int(len(payload) > limit), len(payload), duplicate, json.dumps(props.as_dict()), digest),
+                    (record.received, source, record.topic, region, kind,
+                     record.qos, int(record.retain), correlation, props.response_topic, stored,
+                     int(len(payload) > limit), len(payload), duplicate, json.dumps(properties), digest),
                 )
                 row_id = cursor.lastrowid
+                written.append(AuditRow(row_id, record.received, source, record.topic, region, kind, record.qos,
+                                        record.retain, correlation, props.response_topic, bytes(stored),
+                                        len(payload) > limit, len(payload), bool(duplicate), properties, None, None))
                 first_id = first_id or row_id
                 last_id = row_id
                 if kind == "reply" and correlation is not None and not duplicate:
@@ -325,6 +386,7 @@ class AuditStore:
                         rtt = max(0.0, (record.received - request[1]) * 1000.0)
                         conn.execute("UPDATE messages SET reply_id=?, rtt_ms=? WHERE id=?", (row_id, rtt, request[0]))
                         paired.append(request[0])
+                        pairings.append(ReplyPairing(request[0], row_id, rtt))
             pruned = self._prune_chunk(now, len(records))
             conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
@@ -337,7 +399,8 @@ class AuditStore:
             self._rollback()
             raise AuditStoreError(f"Cannot write the audit database {self.path}: {exc}") from exc
         self._row_count += len(records) - pruned
-        return WriteResult(first_id, last_id, len(records), duplicates, tuple(paired), pruned)
+        return WriteResult(first_id, last_id, len(records), duplicates, tuple(paired), pruned,
+                           tuple(written), tuple(pairings))
 
     def _rollback(self) -> None:
         try:

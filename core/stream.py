@@ -71,6 +71,7 @@ class Stream:
         self._paused = False
         self._waiting: deque[MessageRecord] = deque()
         self.received = 0  # records that matched the topic filter
+        self.generation = 0  # grows on every re-filter: absolute row numbers start afresh
         self._topic_cache: dict[str, str | None] = {}
 
     # ----- reading -----
@@ -194,6 +195,7 @@ class Stream:
 
     def _refilter(self) -> StreamChange:
         self._offset += len(self._visible)  # new absolute numbers: stale rows never alias
+        self.generation += 1
         accepts = self._accepts_selection
         self._visible = [r for r in self._window if accepts(r)]
         self._head = 0

@@ -3,6 +3,12 @@
 Nodes keep a dict of children by name, an ordered child list and their own row, so an
 item model finds ``index()`` and ``parent()`` in O(1). Children are only ever appended,
 which lets ``apply`` report new nodes as one row range per parent.
+
+Readers on other threads: the workspace applies batches on its tick thread while the window
+reads. Nodes are never removed and children are only appended, each field is replaced by one
+assignment, and every method that walks the whole tree first copies the node index with one
+C-level ``list()`` call (atomic under the GIL), so a reader never sees a dict change size
+under it. A reader sees values at least as new as the summary that announced the node.
 """
 
 from __future__ import annotations
@@ -193,7 +199,10 @@ class TopicTree:
 
     def topics(self) -> Iterator[TopicNode]:
         """Nodes that received at least one message (real topics, not just path levels)."""
-        return (node for node in self._by_topic.values() if node.count)
+        return (node for node in self._all_nodes() if node.count)
+
+    def _all_nodes(self) -> list[TopicNode]:
+        return list(self._by_topic.values())  # one C call: safe while the tick thread adds nodes
 
     @property
     def total_messages(self) -> int:
@@ -310,10 +319,10 @@ class TopicTree:
     def matching_nodes(self, tree_filter: TreeFilter) -> list[TopicNode]:
         """Topics (nodes with messages) that ``tree_filter`` accepts."""
         if tree_filter.topic_filter == "#":  # the common case, without walking: everything but $-topics
-            return [n for n in self._by_topic.values() if n.count and not n.topic.startswith("$")]
+            return [n for n in self._all_nodes() if n.count and not n.topic.startswith("$")]
         if tree_filter.topic_filter is not None:
             return [n for n in _walk_filter(self.root, tree_filter.topic_filter.split("/")) if n.count]
-        return [n for n in self._by_topic.values() if n.count and tree_filter.accepts(n)]
+        return [n for n in self._all_nodes() if n.count and tree_filter.accepts(n)]
 
     def visible_nodes(self, tree_filter: TreeFilter) -> set[TopicNode]:
         """Matching topics plus all their ancestors: what a filtered tree shows."""

@@ -1,8 +1,9 @@
-"""The only hand-off from the network threads to the GUI thread.
+"""The only hand-off from the core to the GUI thread.
 
-One ``QTimer`` (about 30 Hz) drains every attached session's ingest buffer and emits
-one ``batchFlushed`` per tick with everything that arrived. There is never a Qt signal
-per MQTT message, and no widget is touched from a paho thread.
+A ``QTimer`` (about 30 Hz) takes the workspace's latest ``ChangeSummary`` and emits it once.
+The GUI thread never drains a buffer or applies a record: the workspace's tick thread has done
+that already, so here there is only drawing. There is never a Qt signal per MQTT message, and no
+widget is touched from any other thread.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from core.records import MessageRecord
-from core.session import MqttSession, SessionStatus
+from core.workspace import ChangeSummary, Workspace
 
-FLUSH_INTERVAL_MS = 33
+FRAME_MS = 33
+STATS_INTERVAL = 1.0  # seconds between status-bar refreshes
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,78 +29,65 @@ class FlushStats:
     dropped: int
 
 
-class FlushBridge(QObject):
-    """Drains attached sessions on a GUI-thread timer.
+class SummaryBridge(QObject):
+    """Delivers workspace summaries on the GUI thread.
 
     Signals:
-        batchFlushed(list[MessageRecord]): one per tick, only when something arrived.
-        sessionStatusChanged(MqttSession, SessionStatus): a session's state changed.
+        summaryReady(ChangeSummary): at most one per frame, only when a tick happened.
+        sessionStatusChanged(MqttSession, SessionStatus): a broker's state changed.
         statsChanged(FlushStats): about once a second.
     """
 
-    batchFlushed = Signal(object)
+    summaryReady = Signal(object)
     sessionStatusChanged = Signal(object, object)
     statsChanged = Signal(object)
 
-    def __init__(self, interval_ms: int = FLUSH_INTERVAL_MS, parent: QObject | None = None) -> None:
+    def __init__(self, workspace: Workspace, interval_ms: int = FRAME_MS, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._sessions: list[MqttSession] = []
-        self._last_status: dict[int, SessionStatus] = {}
+        self.workspace = workspace
+        self._last_status: dict[str, object] = {}
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
-        self._timer.timeout.connect(self.flush)
-        self._rate_window_start = time.monotonic()
-        self._rate_window_count = 0
-        self._rate = 0.0
+        self._timer.timeout.connect(self.poll)
+        self._last_stats = 0.0
 
     @property
-    def sessions(self) -> tuple[MqttSession, ...]:
-        return tuple(self._sessions)
+    def active(self) -> bool:
+        return self._timer.isActive()
 
     def start(self) -> None:
+        """Start the workspace's tick thread and the frame timer."""
+        self.workspace.start()
         self._timer.start()
 
     def stop(self) -> None:
         self._timer.stop()
+        self.workspace.stop()
 
-    def attach(self, session: MqttSession) -> None:
-        if session not in self._sessions:
-            self._sessions.append(session)
+    def poll(self) -> ChangeSummary | None:
+        """Emit the latest summary, if there is one. Public so tests can drive frames by hand."""
+        summary = self.workspace.take_summary()
+        if summary is not None:
+            self.deliver(summary)
+        return summary
 
-    def detach(self, session: MqttSession) -> None:
-        if session in self._sessions:
-            self.flush()  # hand over what already arrived before forgetting the session
-            self._sessions.remove(session)
-            self._last_status.pop(id(session), None)
+    def flush(self) -> ChangeSummary | None:
+        """Tick now (on the worker when it runs) and deliver the result: for tests and disconnects."""
+        summary = self.workspace.tick_now()
+        if summary is not None:
+            self.deliver(summary)
+        return summary
 
-    def flush(self) -> list[MessageRecord]:
-        """Drain everything waiting and emit it as one batch. Public so tests can tick by hand."""
-        batch: list[MessageRecord] = []
-        for session in self._sessions:
-            batch.extend(session.buffer.drain())
-            status = session.status
-            if self._last_status.get(id(session)) is not status:
-                self._last_status[id(session)] = status
-                self.sessionStatusChanged.emit(session, status)
-        if len(self._sessions) > 1:
-            batch.sort(key=lambda record: record.received_mono)
-        if batch:
-            self.batchFlushed.emit(batch)
-        self._update_stats(len(batch))
-        return batch
-
-    def _update_stats(self, count: int) -> None:
-        self._rate_window_count += count
+    def deliver(self, summary: ChangeSummary) -> None:
+        for broker in summary.brokers:
+            if self._last_status.get(broker.broker_id) is not broker.status:
+                self._last_status[broker.broker_id] = broker.status
+                connection = self.workspace.broker(broker.broker_id)
+                if connection is not None:
+                    self.sessionStatusChanged.emit(connection.session, broker.status)
+        self.summaryReady.emit(summary)
         now = time.monotonic()
-        elapsed = now - self._rate_window_start
-        if elapsed < 1.0:
-            return
-        self._rate = self._rate_window_count / elapsed
-        self._rate_window_start, self._rate_window_count = now, 0
-        received = buffered = dropped = 0
-        for session in self._sessions:
-            stats = session.buffer.stats()
-            received += stats.received
-            buffered += stats.buffered
-            dropped += stats.dropped
-        self.statsChanged.emit(FlushStats(self._rate, received, buffered, dropped))
+        if now - self._last_stats >= STATS_INTERVAL:
+            self._last_stats = now
+            self.statsChanged.emit(FlushStats(summary.messages_per_second, summary.received, summary.buffered,
+                                              summary.dropped))

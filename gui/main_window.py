@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QScrollArea, QToolBar, Q
 from core.credentials import CredentialError, load_password, save_password
 from core.profile import ConnectionProfile
 from core.session import MqttSession, SessionStatus
-from gui.context import AppContext
+from gui.context import DEFAULT_SUBSCRIPTIONS, AppContext
 from gui.views.audit_feed_view import AuditFeedView
 from gui.views.connection_bar import ConnectionBar
 from gui.views.details_pane import DetailsPane
@@ -21,8 +21,6 @@ from gui.views.stream_view import StreamView
 from gui.views.topic_tree_view import TopicTreeView
 
 log = logging.getLogger(__name__)
-
-DEFAULT_SUBSCRIPTIONS = ("#",)
 
 
 class MainWindow(QMainWindow):
@@ -98,22 +96,17 @@ class MainWindow(QMainWindow):
                     self.status_bar.showMessage(str(exc), 10000)
             else:
                 password = load_password(profile.name, profile.username)
-        session = MqttSession(profile, password=password, session_id=profile.name)
         subscriptions = self.context.settings.value("connection/subscriptions", list(DEFAULT_SUBSCRIPTIONS)) or list(DEFAULT_SUBSCRIPTIONS)
-        for topic_filter in ([subscriptions] if isinstance(subscriptions, str) else subscriptions):
-            session.subscribe(topic_filter)
-        self.context.set_session(session, profile, password)
+        connection = self.context.connect_broker(
+            profile, password, [subscriptions] if isinstance(subscriptions, str) else subscriptions)
         self.setWindowTitle(f"Eventscope — {profile.address}{' (read-only)' if profile.read_only else ''}")
-        session.start()
-        return session
+        return connection.session
 
     def disconnect_session(self) -> None:
         session = self.context.session
         if session is None:
             return
-        session.stop()
-        self.context.bridge.flush()
-        self.context.set_session(None, None, None)
+        self.context.disconnect_broker()
         self.connection_bar.show_status(session.status)
         self.status_bar.show_status(session.status)
 
@@ -138,7 +131,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()
-        self.context.bridge.stop()
-        self.audit_feed.shutdown()  # final commit + ack of the audit recorder
-        self.disconnect_session()
+        session = self.context.session
+        self.context.shutdown()  # final audit commit and ack, then every broker disconnects
+        if session is not None:
+            self.status_bar.show_status(session.status)
+        self.audit_feed.shutdown()
         super().closeEvent(event)

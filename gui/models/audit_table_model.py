@@ -1,13 +1,19 @@
-"""A paged table over the audit store: newest first, history fetched as the user scrolls."""
+"""A paged table over the audit store: newest first, history fetched as the user scrolls.
+
+Live rows come from the workspace's change summaries (the writer thread hands over what it
+committed), so the GUI thread never runs a query for them; only paging into history and a
+new search read the store, through the feed's own read-only connection.
+"""
 
 from __future__ import annotations
 
 from bisect import bisect_left
+from dataclasses import replace
 from datetime import datetime
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
-from core.audit_store import AuditQuery, AuditRow, AuditStore
+from core.audit_store import AuditQuery, AuditRow, AuditStore, ReplyPairing
 from core.payload_text import preview
 from gui.models.flat_table_model import FlatTableModel
 from gui.models.roles import ALIGN_RIGHT, ALIGNMENT, TEXT_ROLES
@@ -16,6 +22,7 @@ COLUMNS = ("Time", "Kind", "Region", "Topic", "QoS", "Size", "RTT (ms)", "Reply"
 RTT_COLUMN = COLUMNS.index("RTT (ms)")
 REPLY_COLUMN = COLUMNS.index("Reply")
 PAGE_SIZE = 200
+LIVE_ROWS = 20_000  # rows kept while following the newest; older ones are paged back in on scroll
 
 
 class AuditTableModel(FlatTableModel):
@@ -109,19 +116,68 @@ class AuditTableModel(FlatTableModel):
         self._fetching = False
 
     def add_new_rows(self) -> int:
-        """Insert rows stored since the last call at the top, in one range. Returns how many."""
+        """Read rows stored since the newest shown and insert them at the top. Returns how many."""
         if self.store is None:
             return 0
-        fresh = self.store.rows_after(self.query, self._newest_seen)
-        self._newest_seen = max(self._newest_seen, self.store.newest_id())
+        return self._insert_newest(self.store.rows_after(self.query, self._newest_seen))
+
+    def add_committed(self, rows: tuple[AuditRow, ...], pairings: tuple[ReplyPairing, ...], complete: bool = True) -> int:
+        """Rows the writer thread just committed (oldest first) and the requests they answered.
+
+        One insertion at the top, one ``dataChanged`` per answered request. ``complete=False``
+        means rows were held back upstream: read what is missing from the store instead.
+        """
+        if self.store is None:
+            return 0
+        if not complete:
+            added = self.add_new_rows()
+        else:
+            query = self.query
+            fresh = [r for r in rows if r.id > self._newest_seen and (query.is_empty or query.matches(r))]
+            added = self._insert_newest(fresh)
+            if rows:
+                self._newest_seen = max(self._newest_seen, rows[-1].id)
+        self._apply_pairings(pairings, {row.id: row for row in rows if row.kind == "reply"})
+        return added
+
+    def _insert_newest(self, fresh: list[AuditRow]) -> int:
         if not fresh:
             return 0
+        self._newest_seen = max(self._newest_seen, fresh[-1].id)
         fresh.reverse()
         self._load_replies(fresh)
         self.beginInsertRows(QModelIndex(), 0, len(fresh) - 1)
         self._rows[0:0] = fresh
         self.endInsertRows()
         return len(fresh)
+
+    def _apply_pairings(self, pairings: tuple[ReplyPairing, ...], replies: dict[int, AuditRow]) -> None:
+        # A reply is committed in the same batch as its pairing, so it is almost always at hand.
+        for pairing in pairings:
+            if pairing.reply_id in replies:
+                self._replies[pairing.reply_id] = replies[pairing.reply_id]
+        missing = [p.reply_id for p in pairings if p.reply_id not in self._replies]
+        if missing and self.store is not None:
+            self._replies.update(self.store.rows_by_id(missing))
+        for pairing in pairings:
+            position = bisect_left(self._rows, -pairing.request_id, key=lambda r: -r.id)
+            if position < len(self._rows) and self._rows[position].id == pairing.request_id:
+                row = self._rows[position]
+                self._rows[position] = replace(row, reply_id=pairing.reply_id, rtt_ms=pairing.rtt_ms)
+                self.dataChanged.emit(self.index(position, 0), self.index(position, len(COLUMNS) - 1))
+
+    def trim(self, keep: int = LIVE_ROWS) -> int:
+        """Forget the oldest loaded rows beyond ``keep`` (while following the newest); paging brings them back."""
+        extra = len(self._rows) - keep
+        if extra <= 0:
+            return 0
+        self.beginRemoveRows(QModelIndex(), keep, len(self._rows) - 1)
+        del self._rows[keep:]
+        self.endRemoveRows()
+        self._exhausted = False
+        shown = {row.reply_id for row in self._rows if row.reply_id is not None}
+        self._replies = {k: v for k, v in self._replies.items() if k in shown}
+        return extra
 
     def refresh_rows(self, row_ids) -> None:
         """Reload rows that changed in the store (a request that got its reply)."""

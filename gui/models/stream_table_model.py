@@ -1,4 +1,9 @@
-"""A lazy table over a core ``Stream``: rows arrive and leave in ranges, once per flush."""
+"""A lazy table over one stream's visible rows, fed by the workspace's ``StreamDelta``s.
+
+The model keeps its own list of the (immutable) records the deltas carried, so it never reads
+the core stream that the tick thread is changing. Rows arrive and leave in ranges, once per
+delta; cells are formatted in ``data()`` only when asked, and cached per row.
+"""
 
 from __future__ import annotations
 
@@ -8,91 +13,95 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
 from core.payload_text import preview
 from core.records import MessageRecord
-from core.stream import Stream, StreamChange
+from core.topics import region_of
+from core.workspace import StreamDelta
 from gui.models.flat_table_model import FlatTableModel
 from gui.models.roles import ALIGN_RIGHT, ALIGNMENT, TEXT_ROLES
 
 COLUMNS = ("Time", "Region", "Topic", "QoS", "Retain", "Size", "Payload")
 CACHE_LIMIT = 4_000
+COMPACT_AFTER = 4_096  # evicted rows kept at the front of the list before it is compacted
 
 
 class StreamTableModel(FlatTableModel):
-    """Shows the visible rows of a ``Stream``.
+    """The visible rows of one stream, oldest first.
 
-    The model keeps its own first absolute row and row count, so while it announces a
-    removal the rows being removed can still be read (the core keeps them until the next
-    batch). Cells are formatted in ``data()`` only when asked, and cached per row.
+    ``region_level`` is the topic level shown in the Region column (the stream filter's).
     """
 
     COLUMNS = COLUMNS
 
-    def __init__(self, stream: Stream, parent=None) -> None:
+    def __init__(self, region_level: int = 0, parent=None) -> None:
         super().__init__(parent)
-        self.stream = stream
-        self._first = stream.first_row
-        self._rows = stream.row_count
+        self.region_level = region_level
+        self._records: list[MessageRecord] = []
+        self._head = 0  # rows before it were evicted and wait for compaction
+        self._base = 0  # absolute number of _records[0]; absolute numbers key the cell cache
         self._cache: dict[int, tuple[str, ...]] = {}
 
     # ----- Qt overrides -----
     def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else self._rows
-
-
+        return 0 if parent.isValid() else len(self._records) - self._head
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.DisplayRole):
         # Role first: views ask for many roles per cell and most get None, so answer those cheaply.
         if role in TEXT_ROLES:
             row = index.row()
-            if not 0 <= row < self._rows:
+            if not 0 <= row < len(self._records) - self._head:
                 return None
-            cells = self._cells(self._first + row)
-            return cells[index.column()] if cells is not None else None
+            return self._cells(self._head + row)[index.column()]
         if role == ALIGNMENT and index.column() in (3, 4, 5):
             return ALIGN_RIGHT
         return None
 
     # ----- own API -----
     def record(self, row: int) -> MessageRecord | None:
-        if not 0 <= row < self._rows:
+        if not 0 <= row < len(self._records) - self._head:
             return None
-        return self.stream.record_at(self._first + row)
+        return self._records[self._head + row]
 
-    def apply_change(self, change: StreamChange) -> None:
-        """Announce what the core just did: one removal range and one insertion range, or a reset."""
-        if change.reset:
+    def records(self) -> list[MessageRecord]:
+        return self._records[self._head:]
+
+    def apply_delta(self, delta: StreamDelta) -> None:
+        """Announce one delta: a reset (only when the filter changed), then one removal and one insertion range."""
+        if delta.reset is not None:
             self.beginResetModel()
+            self._base += len(self._records)
+            self._records, self._head = list(delta.reset), 0
             self._cache.clear()
-            self._first, self._rows = self.stream.first_row, self.stream.row_count
             self.endResetModel()
-            return
-        if change.evicted:
-            self.beginRemoveRows(QModelIndex(), 0, change.evicted - 1)
-            for absolute in range(self._first, self._first + change.evicted):
-                self._cache.pop(absolute, None)
-            self._first += change.evicted
-            self._rows -= change.evicted
+        if delta.evicted:
+            self.beginRemoveRows(QModelIndex(), 0, delta.evicted - 1)
+            for position in range(self._head, self._head + delta.evicted):
+                self._cache.pop(self._base + position, None)
+            self._head += delta.evicted
             self.endRemoveRows()
-        if change.appended:
-            self.beginInsertRows(QModelIndex(), self._rows, self._rows + change.appended - 1)
-            self._rows += change.appended
+            if self._head >= COMPACT_AFTER and self._head * 2 >= len(self._records):
+                del self._records[:self._head]
+                self._base += self._head
+                self._head = 0
+        if delta.appended:
+            rows = len(self._records) - self._head
+            self.beginInsertRows(QModelIndex(), rows, rows + len(delta.appended) - 1)
+            self._records.extend(delta.appended)
             self.endInsertRows()
 
-    def _cells(self, absolute: int) -> tuple[str, ...] | None:
-        cells = self._cache.get(absolute)
+    def _cells(self, position: int) -> tuple[str, ...]:
+        key = self._base + position
+        cells = self._cache.get(key)
         if cells is None:
-            record = self.stream.record_at(absolute)
-            if record is None:
-                return None
+            record = self._records[position]
             if len(self._cache) >= CACHE_LIMIT:
                 self._cache.clear()
             cells = (
                 datetime.fromtimestamp(record.received).strftime("%H:%M:%S.%f")[:-3],
-                self.stream.region(record),
+                region_of(record.topic, self.region_level),
                 record.topic,
                 str(record.qos),
                 "yes" if record.retain else "",
                 str(record.size),
                 preview(record.payload),
             )
-            self._cache[absolute] = cells
+            self._cache[key] = cells
         return cells

@@ -1,9 +1,10 @@
 """Qt item model over the core ``TopicTree``. The internal pointer of every index is a ``TopicNode``.
 
-The core tree is updated first (always, even when the view is hidden); the model then announces
-what changed. Until it does, ``rowCount`` keeps returning the row counts Qt already knows, so
-announcements may be coalesced over several batches: one ``beginInsertRows`` per parent and one
-``dataChanged`` span per parent when they are published.
+The workspace's tick thread grows the core tree at any time, so the model never asks the tree
+how many children a node has: it keeps its own count of the rows Qt has been told about, and
+only change summaries move those counts. New rows are announced with one ``beginInsertRows``
+per parent and value changes with one ``dataChanged`` span per parent, and announcements may
+be coalesced over several summaries while the view is hidden.
 """
 
 from __future__ import annotations
@@ -56,21 +57,42 @@ class TopicTreeModel(QAbstractItemModel):
     def __init__(self, tree: TopicTree, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.tree = tree
-        self._announced_rows: dict[TopicNode, int] = {}  # parents whose new children Qt does not know yet
+        self._rows: dict[TopicNode, int] = {}  # children Qt knows, per parent (absent: none)
+        self._inserts: dict[TopicNode, int] = {}  # known parents -> row count to announce
+        self._hidden_rows: dict[TopicNode, int] = {}  # nodes Qt does not know yet -> their children so far
         self._dirty: set[TopicNode] = set()
         self._preview_cache: dict[TopicNode, tuple[object, str]] = {}
+        self._adopt_existing(tree.root)
+
+    def _adopt_existing(self, node: TopicNode) -> None:
+        """A model made over a tree that already has nodes knows them all (a snapshot of the lists)."""
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            children = list(current.child_list)
+            if children:
+                self._rows[current] = len(children)
+                stack.extend(children)
 
     # ----- change announcements ----------------------------------------------------
     def note_changes(self, changes: TreeChanges) -> None:
-        """Remember what ``tree.apply`` changed; ``publish_changes`` tells Qt."""
-        for parent, first, _last in changes.inserted:
-            if parent not in self._announced_rows and self.is_known(parent):
-                self._announced_rows[parent] = first
+        """Remember what a tick changed; ``publish_changes`` tells Qt."""
+        grown: dict[TopicNode, int] = {}
+        for node in changes.created:  # parents come before their children
+            parent = node.parent
+            if node.row + 1 > grown.get(parent, 0):
+                grown[parent] = node.row + 1
+        for parent, count in grown.items():
+            if self.is_known(parent):
+                if count > self._inserts.get(parent, 0):
+                    self._inserts[parent] = count
+            elif count > self._hidden_rows.get(parent, 0):
+                self._hidden_rows[parent] = count
         self._dirty.update(changes.updated)
 
     @property
     def has_pending_changes(self) -> bool:
-        return bool(self._announced_rows or self._dirty)
+        return bool(self._inserts or self._dirty)
 
     def publish_changes(self, shown: set[TopicNode] | None = None) -> None:
         """One beginInsertRows per grown parent, then one dataChanged span per parent.
@@ -78,11 +100,15 @@ class TopicTreeModel(QAbstractItemModel):
         ``shown``: if given, value changes are announced only for these nodes (the rows a view
         has on screen); the rest is read fresh by ``data()`` when it scrolls into view.
         """
-        while self._announced_rows:
-            parent, first = next(iter(self._announced_rows.items()))
-            last = len(parent.child_list) - 1
-            self.beginInsertRows(self.node_index(parent), first, last)
-            del self._announced_rows[parent]
+        inserts, self._inserts = self._inserts, {}
+        for parent, count in inserts.items():
+            first = self._rows.get(parent, 0)
+            if count <= first:
+                continue
+            self.beginInsertRows(self.node_index(parent), first, count - 1)
+            self._rows[parent] = count
+            for child in parent.child_list[first:count]:
+                self._reveal(child)
             self.endInsertRows()
         if not self._dirty:
             return
@@ -94,11 +120,21 @@ class TopicTreeModel(QAbstractItemModel):
             parent_index = self.node_index(parent)
             self.dataChanged.emit(self.index(first, 0, parent_index), self.index(last, last_column, parent_index))
 
+    def _reveal(self, node: TopicNode) -> None:
+        """``node`` was just announced: the children it had at its last summary come with it."""
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            count = self._hidden_rows.pop(current, 0)
+            if count:
+                self._rows[current] = count
+                stack.extend(current.child_list[:count])
+
     def is_known(self, node: TopicNode) -> bool:
         """Whether Qt has been told about ``node`` (its row is within its parent's announced rows)."""
         while node.parent is not None:
             parent = node.parent
-            if node.row >= self._announced_rows.get(parent, len(parent.child_list)):
+            if node.row >= self._rows.get(parent, 0):
                 return False
             node = parent
         return True
@@ -123,7 +159,7 @@ class TopicTreeModel(QAbstractItemModel):
         node = parent.internalPointer() if parent.isValid() else self.tree.root
         if parent.isValid() and parent.column() != 0:
             return QModelIndex()
-        if row >= self._announced_rows.get(node, len(node.child_list)):
+        if row >= self._rows.get(node, 0):
             return QModelIndex()
         return self.createIndex(row, column, node.child_list[row])
 
@@ -144,7 +180,7 @@ class TopicTreeModel(QAbstractItemModel):
             node = parent.internalPointer()
         else:
             node = self.tree.root
-        return self._announced_rows.get(node, len(node.child_list))
+        return self._rows.get(node, 0)
 
     def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
         return len(COLUMNS)

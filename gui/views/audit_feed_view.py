@@ -1,4 +1,9 @@
-"""Audit feed: the durable audit store as a searchable, exportable table, fed by its own recorder."""
+"""Audit feed: the durable audit store as a searchable, exportable table.
+
+The workspace records (its audit writer commits and acks on its own thread); this view only
+shows what each change summary says was committed, and reads history pages through its own
+read-only connection.
+"""
 
 from __future__ import annotations
 
@@ -11,22 +16,20 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 
 from core.audit_export import ExportJob
 from core.audit_recorder import AuditRecorder
-from core.audit_store import AuditQuery, AuditStore, default_audit_path
-from core.recorder_lock import RecorderBusyError
+from core.audit_store import AuditQuery, AuditStore, AuditStoreError
 from gui.context import AppContext
 from gui.models.audit_table_model import AuditTableModel
 
 log = logging.getLogger(__name__)
 
-RECORDER_FLUSH_MS = 33
 SEARCH_DELAY_MS = 250
 
 
 class AuditFeedView(QWidget):
-    """The audit table, its search fields, export, and the recorder that fills the store.
+    """The audit table, its search fields and export.
 
-    The recorder owns a separate MQTT session and buffer, so a 33 ms timer here flushes it
-    (the bridge's batches come from the main session, not this one).
+    ``db_path`` and ``filters`` say what the workspace records for every connection (default:
+    one file per profile, the request/reply filters).
 
     Signals:
         exportFinished(str path, int rows, bool cancelled)
@@ -40,10 +43,7 @@ class AuditFeedView(QWidget):
         self.context = context
         self.setObjectName("auditFeed")
         self.setAccessibleName("Audit feed")
-        self._db_path = Path(db_path) if db_path else None
-        self._filters = filters
-        self.store: AuditStore | None = None
-        self.recorder: AuditRecorder | None = None
+        self.store: AuditStore | None = None  # this view's read-only connection
         self._notice = ""
         self._write_warning = ""
         self._export: tuple[ExportJob, QProgressDialog, object, str] | None = None
@@ -62,6 +62,7 @@ class AuditFeedView(QWidget):
         self.warning_label.setStyleSheet("background: #fff3cd; color: #6b4b00; padding: 4px")
         self.warning_label.hide()
         self.status_label = QLabel("", objectName="auditStatus")
+        self.status_label.setTextFormat(Qt.PlainText)
         self.table = QTableView(objectName="auditTable")
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
@@ -90,82 +91,70 @@ class AuditFeedView(QWidget):
         self.export_csv_button.clicked.connect(lambda: self._on_export_clicked("csv"))
         self.export_jsonl_button.clicked.connect(lambda: self._on_export_clicked("jsonl"))
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
-        self._flush_timer = QTimer(self, interval=RECORDER_FLUSH_MS, timeout=self.flush_recorder)
-        context.sessionChanged.connect(self._on_session_changed)
-        if self._db_path is not None:
-            self._open_store(self._db_path)
-        if context.session is not None:
-            self._on_session_changed(context.session)
+        context.auditChanged.connect(self._on_audit_changed)
+        context.bridge.summaryReady.connect(self._on_summary)
+        if db_path is not None:
+            self._open_store(Path(db_path))
+        context.set_audit(db_path, filters)  # the workspace records; this view shows
+        if context.connection is None:
+            self._show_warning()
 
-    # ----- store and recorder -----
+    @property
+    def recorder(self) -> AuditRecorder | None:
+        """The workspace's recorder for the current connection (None when another process records)."""
+        connection = self.context.connection
+        return connection.recorder if connection is not None else None
+
+    # ----- store -----
     def _open_store(self, path: Path) -> bool:
+        """Open (or keep) this view's read-only connection to ``path``."""
         if self.store is not None and self.store.path == path:
             return True
         self._close_store()
         try:
-            self.store = AuditStore(path, region_level=self.context.region_level)
-        except Exception as exc:  # permissions, a directory in the way: say so, keep the window running
-            self._notice = f"The audit store {path} cannot be opened: {exc}"
-            self._show_warning()
+            self.store = AuditStore.open_reader(path, self.context.region_level)
+        except AuditStoreError as exc:
+            self._notice = str(exc)
             return False
-        self._notice = self.store.notice
-        self._show_warning()
         self.model.set_store(self.store)
         return True
 
     def _close_store(self) -> None:
-        self._stop_recorder()
         if self.store is not None:
             self.model.set_store(None)
             self.store.close()
             self.store = None
 
-    def _on_session_changed(self, session) -> None:
-        self._stop_recorder()
-        profile = self.context.profile
-        if session is None or profile is None:
+    def _on_audit_changed(self, connection) -> None:
+        if connection is None:
             return
-        path = self._db_path or default_audit_path(profile.name)
-        if not self._open_store(path):
-            return
-        options = {"filters": self._filters} if self._filters else {}
-        recorder = AuditRecorder(self.store, profile, self.context.password, **options)
-        try:
-            recorder.start()
-        except RecorderBusyError as exc:
-            self._notice = str(exc)
-            self._show_warning()
-            return
-        self.recorder = recorder
-        self._flush_timer.start()
-        self.status_label.setText(f"Recording {', '.join(self.recorder.filters)} into {self.store.path}")
+        self._notice = connection.audit_notice
+        self._write_warning = ""
+        if connection.audit_path is not None and self._open_store(connection.audit_path):
+            if connection.recorder is not None:
+                self.status_label.setText(f"Recording {', '.join(connection.recorder.filters)} into {connection.audit_path}")
+            else:
+                self.status_label.setText(f"Showing {connection.audit_path} (not recording)")
+        self._show_warning()
 
-    def _stop_recorder(self) -> None:
-        self._flush_timer.stop()
-        if self.recorder is not None:
-            recorder, self.recorder = self.recorder, None
-            summary = recorder.stop()  # stores and acknowledges what already arrived
-            if summary is not None and summary.written:
-                self.model.add_new_rows()
-
-    def flush_recorder(self) -> None:
-        """One recorder tick: write a transaction, acknowledge it, show the new rows."""
-        if self.recorder is None:
-            return
-        summary = self.recorder.flush()
-        warning = summary.warning
-        if warning and summary.pending:
-            warning += f" ({summary.pending} messages waiting in memory)"
-        if warning != self._write_warning:
-            self._write_warning = warning
-            self._show_warning()
-        if summary.result is not None:
-            following = self.table.verticalScrollBar().value() == 0
-            self.model.add_new_rows()
-            if summary.result.paired_request_ids:
-                self.model.refresh_rows(summary.result.paired_request_ids)
-            if following:
-                self.table.scrollToTop()
+    def _on_summary(self, summary) -> None:
+        """Show what the writer committed: one insertion at the top, one refresh per answered request."""
+        connection = self.context.connection
+        for delta in summary.audit:
+            if connection is None or delta.broker_id != connection.broker_id:
+                continue
+            warning = delta.warning
+            if warning and delta.pending:
+                warning += f" ({delta.pending} messages waiting in memory)"
+            if warning != self._write_warning:
+                self._write_warning = warning
+                self._show_warning()
+            if delta.committed and self.store is not None and delta.path == self.store.path:
+                following = self.table.verticalScrollBar().value() == 0
+                self.model.add_committed(delta.rows, delta.pairings, delta.complete)
+                if following:
+                    self.model.trim()
+                    self.table.scrollToTop()
 
     def _show_warning(self) -> None:
         text = "\n".join(t for t in (self._notice, self._write_warning) if t)
@@ -243,10 +232,6 @@ class AuditFeedView(QWidget):
         self.status_label.setText(f"Export {'cancelled after' if cancelled else 'wrote'} {job.written} rows to {path}")
         self.exportFinished.emit(path, job.written, cancelled)
 
-    def closeEvent(self, event) -> None:
-        self._close_store()
-        super().closeEvent(event)
-
     def shutdown(self) -> None:
-        """Stop the recorder (final commit and ack) and close the store."""
+        """Close this view's read connection (the workspace stops the recorder)."""
         self._close_store()

@@ -59,7 +59,6 @@ class RequestPanel(QWidget):
         self.context = context
         self.setObjectName("requestPanel")
         self.setAccessibleName("Request panel")
-        self.tracker: RequestTracker | None = None
         self._busy = False
         self.history_model = RequestHistoryModel(history if history is not None else RequestHistory(), self)
         self._build()
@@ -314,12 +313,12 @@ class RequestPanel(QWidget):
         )
 
     # ----- session ----------------------------------------------------------------------
+    @property
+    def tracker(self) -> RequestTracker | None:
+        """The workspace's request tracker for the current connection."""
+        return self.context.tracker
+
     def _on_session_changed(self, session: MqttSession | None) -> None:
-        if self.tracker is not None:
-            self.tracker.close()
-            self.tracker = None
-        if session is not None:
-            self.tracker = RequestTracker(session)
         v5 = session is None or session.profile.mqtt_version == MQTT_V5
         if session is None:
             self.version_label.setText("not connected")

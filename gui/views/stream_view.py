@@ -1,15 +1,20 @@
-"""Streams: tabs of live, region-filtered tables over the main session's batches."""
+"""Streams: tabs of live, region-filtered tables. Each tab shows one workspace stream.
+
+The workspace's tick thread filters every message into the streams; a tab only applies the
+``StreamDelta`` its summary carries, and sends its filter, region and pause changes to the
+workspace as commands.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QSpinBox, QTableView,
                                QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
-from core.records import MessageRecord
 from core.stream import DEFAULT_CAPACITY, Stream
 from core.stream_filter import StreamFilter
 from core.topics import TopicError, validate_filter
@@ -34,8 +39,11 @@ class StreamTab(QWidget):
         super().__init__(parent)
         self.context = context
         self.setObjectName("streamTab")
-        self.stream = Stream(StreamFilter(topic_filter), capacity)
-        self.model = StreamTableModel(self.stream, self)
+        self.stream_filter = StreamFilter(topic_filter)  # what this tab asked the workspace for
+        self.stream_id = context.workspace.add_stream(self.stream_filter, capacity)
+        self.model = StreamTableModel(self.stream_filter.region_level, self)
+        self._paused = False
+        self._regions = ()
         self._extra_subscription = ""  # a $-filter the main session's "#" does not cover
         self._following = True
 
@@ -91,26 +99,35 @@ class StreamTab(QWidget):
         self.chips.selectionChanged.connect(self._on_regions_selected)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.table.verticalScrollBar().valueChanged.connect(self._on_scrolled)
-        context.bridge.batchFlushed.connect(self.apply_batch)
+        context.bridge.summaryReady.connect(self.apply_summary)
         self._chip_timer = QTimer(self, interval=CHIP_REFRESH_MS, timeout=self._refresh_chips)
         self._chip_timer.start()
 
+    @property
+    def stream(self) -> Stream:
+        """The workspace's core stream, for reading; its rows belong to the tick thread."""
+        return self.context.workspace.stream(self.stream_id)
+
     # ----- traffic -----
-    def apply_batch(self, batch: list[MessageRecord]) -> None:
-        """Apply one flush batch: one removal range and one insertion range at most."""
-        change = self.stream.apply(batch)
-        if change.new_regions:
-            self._refresh_chips()
-            self.context.note_regions(change.new_regions)
-        if self.stream.paused:
-            self.waiting_label.setText(f"{change.waiting} waiting")
-            return
-        self.model.apply_change(change)
-        if change.appended and self._following:
-            self.table.scrollToBottom()
+    def apply_summary(self, summary) -> None:
+        """Apply this tab's deltas: one removal range and one insertion range each at most."""
+        for delta in summary.stream_deltas(self.stream_id):
+            self._regions = delta.regions
+            if delta.new_regions:
+                self._refresh_chips()
+                self.context.note_regions(delta.new_regions)
+            if delta.paused:
+                self.waiting_label.setText(f"{delta.waiting} waiting")
+            if delta.changes_rows:
+                self.model.apply_delta(delta)
+                if self._following and (delta.appended or delta.reset):
+                    self.table.scrollToBottom()
 
     def _refresh_chips(self) -> None:
-        self.chips.show_counts(self.stream.region_stats.snapshot())
+        self.chips.show_counts(list(self._regions))
+
+    def _change(self, change) -> None:
+        self.context.workspace.change_stream(self.stream_id, change)
 
     # ----- user actions -----
     def set_topic_filter(self, text: str) -> bool:
@@ -125,14 +142,19 @@ class StreamTab(QWidget):
             return False
         self.error_label.hide()
         self.filter_edit.setStyleSheet("")
-        old = self.stream.filter
+        old = self.stream_filter
         if (old.topic_filter, old.region_level) != (new.topic_filter, new.region_level):
             new = StreamFilter(new.topic_filter, new.region_level, frozenset(), new.text)
             self.chips.clear()
+            self._regions = ()
             self._update_extra_subscription(new.topic_filter)
-        self.model.apply_change(self.stream.set_filter(new))
-        self._refresh_chips()
+        self._set_filter(new)
         return True
+
+    def _set_filter(self, new: StreamFilter) -> None:
+        self.stream_filter = new
+        self.model.region_level = new.region_level
+        self._change(lambda stream: stream.set_filter(new))
 
     def _update_extra_subscription(self, topic_filter: str) -> None:
         """'#' never delivers $-topics, so a $-filter needs its own subscription on the session."""
@@ -151,29 +173,25 @@ class StreamTab(QWidget):
 
     def _on_search_changed(self, text: str) -> None:
         try:
-            change = self.stream.set_text(text)
+            new = replace(self.stream_filter, text=text)
         except ValueError as exc:
             self.error_label.setText(str(exc))
             self.error_label.show()
             return
-        self.model.apply_change(change)
+        self._set_filter(new)
 
     def _on_regions_selected(self, regions: frozenset[str]) -> None:
-        self.model.apply_change(self.stream.set_regions(regions))
-        if self._following:
-            self.table.scrollToBottom()
+        self._set_filter(replace(self.stream_filter, regions=frozenset(regions)))
 
     def _on_pause_toggled(self, paused: bool) -> None:
         if paused:
-            self.stream.pause()
+            self._change(Stream.pause)
             self.pause_button.setText("Resume")
             self.waiting_label.setText("0 waiting")
         else:
-            self.model.apply_change(self.stream.resume())
+            self._change(Stream.resume)
             self.pause_button.setText("Pause")
             self.waiting_label.setText("")
-            if self._following:
-                self.table.scrollToBottom()
 
     def _on_scrolled(self, value: int) -> None:
         # Follow only while the user is at the bottom; scrolling up stops it, scrolling back resumes it.
@@ -189,7 +207,16 @@ class StreamTab(QWidget):
     def on_session_changed(self, session) -> None:
         self._extra_subscription = ""
         if session is not None:
-            self._update_extra_subscription(self.stream.filter.topic_filter)
+            self._update_extra_subscription(self.stream_filter.topic_filter)
+
+    def close_stream(self) -> None:
+        """Stop this tab's stream in the workspace and drop its extra subscription."""
+        self.context.bridge.summaryReady.disconnect(self.apply_summary)
+        self.context.workspace.remove_stream(self.stream_id)
+        session = self.context.session
+        if self._extra_subscription and session is not None:
+            session.unsubscribe(self._extra_subscription)
+        self._extra_subscription = ""
 
 
 STREAMS_KEY = "streams/filters"
@@ -232,7 +259,7 @@ class StreamView(QWidget):
         return filters or [DEFAULT_STREAM_FILTER]  # a hand-edited settings file must not stop start-up
 
     def _save_filters(self) -> None:
-        filters = [self.tabs.widget(i).stream.filter.topic_filter for i in range(self.tabs.count())]
+        filters = [self.tabs.widget(i).stream_filter.topic_filter for i in range(self.tabs.count())]
         self.context.settings.setValue(STREAMS_KEY, filters)
 
     def add_stream(self, topic_filter: str = DEFAULT_STREAM_FILTER) -> StreamTab:
@@ -248,13 +275,13 @@ class StreamView(QWidget):
         return self.tabs.widget(index)
 
     def _retitle(self, tab: StreamTab) -> None:
-        self.tabs.setTabText(self.tabs.indexOf(tab), tab.stream.filter.topic_filter)
+        self.tabs.setTabText(self.tabs.indexOf(tab), tab.stream_filter.topic_filter)
         self._save_filters()
 
     def _on_tab_close_requested(self, index: int) -> None:
         if self.tabs.count() > 1:
             tab = self.tabs.widget(index)
-            self.context.bridge.batchFlushed.disconnect(tab.apply_batch)
+            tab.close_stream()
             self.tabs.removeTab(index)
             tab.deleteLater()
             self._save_filters()

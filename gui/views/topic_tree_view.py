@@ -1,8 +1,9 @@
-"""The live topic tree: a filter box over a QTreeView of the core ``TopicTree``.
+"""The live topic tree: a filter box over a QTreeView of the workspace's ``TopicTree``.
 
-Every flush batch is applied to the core tree at once. The Qt notifications follow in the same
-tick while the view is shown; while it is hidden they are held (the model keeps answering with
-what Qt already knows) and published in one go when it is shown again.
+The workspace's tick thread applies every batch to the core tree; each change summary then
+says what changed. The Qt notifications follow at once while the view is shown; while it is
+hidden they are held (the model keeps answering with what Qt already knows) and published in
+one go when it is shown again.
 """
 
 from __future__ import annotations
@@ -65,12 +66,12 @@ class TopicTreeView(QWidget):
     filterApplied = Signal(int)
     actionFinished = Signal(str)
 
-    def __init__(self, context: AppContext, parent: QWidget | None = None, tree: TopicTree | None = None) -> None:
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
         self.setObjectName("topicTree")
         self.setAccessibleName("Topic tree")
-        self.tree = tree if tree is not None else TopicTree()
+        self.tree: TopicTree = context.workspace.tree  # read only: the tick thread writes it
         self.model = TopicTreeModel(self.tree, self)
         self.proxy = TopicFilterProxy(self)
         self.proxy.setSourceModel(self.model)
@@ -119,7 +120,7 @@ class TopicTreeView(QWidget):
         self.view.customContextMenuRequested.connect(self._on_context_menu)
         self.view.selectionModel().currentChanged.connect(self._on_current_changed)
         self.view.installEventFilter(self)
-        context.bridge.batchFlushed.connect(self._on_batch)
+        context.bridge.summaryReady.connect(self._on_summary)
         context.sessionChanged.connect(self._on_session_changed)
         self._repaint = QTimer(self)
         self._repaint.setInterval(REPAINT_MS)
@@ -130,11 +131,10 @@ class TopicTreeView(QWidget):
         self._poll.timeout.connect(self._on_poll)
 
     # ----- live updates ---------------------------------------------------------------
-    def _on_batch(self, batch: list) -> None:
-        changes = self.tree.apply(batch)
-        regions = [node.name for node in changes.created if node.parent is self.tree.root]
-        if regions:
-            self.context.note_regions(regions)
+    def _on_summary(self, summary) -> None:
+        changes = summary.tree
+        if not changes:
+            return
         if self.tree_filter is not None and self.proxy.matches is not None:
             self._update_matches(changes)
         self.model.note_changes(changes)
@@ -245,7 +245,7 @@ class TopicTreeView(QWidget):
         expanded: set[TopicNode] = set()
         for node in nodes:
             for ancestor in node.ancestors():
-                if ancestor.parent is None or ancestor in expanded:
+                if ancestor.parent is None or ancestor in expanded or not self.model.is_known(ancestor):
                     continue
                 expanded.add(ancestor)
                 self.view.expand(self._from_source(self.model.node_index(ancestor)))
@@ -398,7 +398,8 @@ class TopicTreeView(QWidget):
             return None
 
         def finished(op: RetainedClear) -> None:
-            self.tree.mark_retained_cleared(op.cleared)
+            cleared = list(op.cleared)
+            self.context.workspace.post(lambda: self.tree.mark_retained_cleared(cleared))
             self._report(op.summary())
 
         self._watch(operation, finished)

@@ -13,9 +13,7 @@ import pytest  # noqa: E402
 import qasync  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
-from core.ingest import IngestBuffer  # noqa: E402
 from core.profile import ConnectionProfile  # noqa: E402
-from core.session import MqttSession  # noqa: E402
 from gui.context import AppContext  # noqa: E402
 
 
@@ -33,9 +31,7 @@ def context(qapp, settings, qloop):
     # reach a closed qasync loop from paho's thread.
     ctx = AppContext(settings)
     yield ctx
-    ctx.bridge.stop()
-    if ctx.session is not None:
-        ctx.session.stop()
+    ctx.shutdown()
 
 
 @pytest.fixture
@@ -80,13 +76,16 @@ def run_until(loop, predicate, timeout: float = 10.0, message: str = "condition"
 
 @pytest.fixture
 def connected_context(context, mosquitto):
-    """An AppContext with a live session on the test's Mosquitto, subscribed to '#', bridge running."""
-    profile = ConnectionProfile(name="test", host="127.0.0.1", port=mosquitto.port)
-    session = MqttSession(profile, buffer=IngestBuffer(), session_id="test")
-    subscribed = session.subscribe("#")
-    context.set_session(session, profile, None)
-    session.start()
-    assert session.wait_connected(10), session.status
-    subscribed.result(10)  # the SUBACK, so nothing a test publishes next can be missed
+    """An AppContext with a live connection on the test's Mosquitto, subscribed to '#', bridge running."""
+    connect_and_wait(context, ConnectionProfile(name="test", host="127.0.0.1", port=mosquitto.port))
     context.bridge.start()
     return context
+
+
+def connect_and_wait(context, profile, subscriptions=("#",)):
+    """Connect ``context`` through its workspace and wait for the connection and every SUBACK."""
+    session = context.connect_broker(profile, subscriptions=()).session
+    assert session.wait_connected(10), session.status
+    for topic_filter in subscriptions:
+        session.subscribe(topic_filter).result(10)  # nothing a test publishes next can be missed
+    return session

@@ -9,7 +9,9 @@ from core.audit_store import AuditQuery, AuditStore, default_audit_path
 from core.records import MessageRecord
 from gui.models.audit_table_model import PAGE_SIZE, REPLY_COLUMN, RTT_COLUMN, AuditTableModel
 from gui.views.audit_feed_view import AuditFeedView
-from tests.gui.conftest import run_until
+from core.profile import ConnectionProfile
+from gui.context import AppContext
+from tests.gui.conftest import connect_and_wait, run_until
 from tests.gui.test_stream_view import publish_raw
 
 
@@ -134,7 +136,7 @@ def test_corrupt_database_is_moved_aside_and_recording_starts(connected_context,
 def test_full_disk_shows_a_warning_and_keeps_going(connected_context, qloop, make_feed):
     view = make_feed(connected_context)
     assert view.recorder.wait_ready(10)
-    conn = view.store.connection
+    conn = view.recorder.store.connection  # the writer's connection: its next commits fail
     conn.execute(f"PRAGMA max_page_count={conn.execute('PRAGMA page_count').fetchone()[0]}")
     port = connected_context.profile.port
     publish_raw(port, [("us-east/hello/request", bytes(4000) + str(i).encode()) for i in range(30)])
@@ -142,19 +144,28 @@ def test_full_disk_shows_a_warning_and_keeps_going(connected_context, qloop, mak
               message="the disk-full warning")
     assert "waiting in memory" in view.warning_label.text()
     assert view.model.rowCount() == 0 and view.recorder.pending  # kept, not acknowledged
-    batches: list = []
-    connected_context.bridge.batchFlushed.connect(batches.append)
     publish_raw(port, [("live/feed", b"still running")])
-    run_until(qloop, lambda: any(r.topic == "live/feed" for b in batches for r in b), message="the live feed")
+    tree = connected_context.workspace.tree
+    run_until(qloop, lambda: tree.node("live/feed") is not None, message="the live feed")
     conn.execute("PRAGMA max_page_count=1073741823")  # space again: the next retry stores everything
     run_until(qloop, lambda: view.model.rowCount() == 30, timeout=15, message="the waiting rows stored")
     assert not view.warning_label.isVisible()
 
 
-def test_second_window_on_the_same_profile_shows_the_feed_without_recording(connected_context, qloop, make_feed):
+def test_second_window_on_the_same_profile_shows_the_feed_without_recording(connected_context, qloop, make_feed,
+                                                                           settings, mosquitto):
     first = make_feed(connected_context)
     assert first.recorder is not None and first.recorder.wait_ready(10)
-    second = make_feed(connected_context)
+    other_window = AppContext(settings)
+    try:
+        connect_and_wait(other_window, ConnectionProfile(name="test", host="127.0.0.1", port=mosquitto.port))
+        second = make_feed(other_window)
+        _check_second(first, second)
+    finally:
+        other_window.shutdown()
+
+
+def _check_second(first, second) -> None:
     assert second.recorder is None
     assert second.warning_label.isVisible()
     assert "already recording" in second.warning_label.text()

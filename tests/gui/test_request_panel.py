@@ -14,6 +14,7 @@ from core.replier import Replier, demo_reply_handler
 from core.request_history import HistoryEntry, RequestHistory
 from core.session import MqttSession
 from gui.views.request_panel import RequestPanel
+from tests.conftest import free_port
 from tests.gui.conftest import run_until
 
 
@@ -117,8 +118,8 @@ def test_burst_shows_rtt_spread(connected_context, qloop, qtbot, make_panel, dem
 
 
 def test_read_only_session_disables_send(context, make_panel):
-    profile = ConnectionProfile(host="127.0.0.1", port=1883, read_only=True)
-    context.set_session(MqttSession(profile), profile, None)
+    profile = ConnectionProfile(host="127.0.0.1", port=free_port(), read_only=True)
+    context.connect_broker(profile, subscriptions=())
     panel = make_panel(context)
     assert not panel.send_button.isEnabled()
     assert "read-only" in panel.send_button.toolTip()
@@ -127,8 +128,8 @@ def test_read_only_session_disables_send(context, make_panel):
 def test_mqtt311_disables_fields_it_cannot_carry(context, make_panel):
     panel = make_panel(context)
     assert panel.content_type_edit.isEnabled()
-    profile = ConnectionProfile(host="127.0.0.1", port=1883, mqtt_version=MQTT_V311)
-    context.set_session(MqttSession(profile), profile, None)
+    profile = ConnectionProfile(host="127.0.0.1", port=free_port(), mqtt_version=MQTT_V311)
+    context.connect_broker(profile, subscriptions=())
     for widget in (panel.content_type_edit, panel.expiry_spin, panel.user_properties):
         assert not widget.isEnabled()
         assert "MQTT 3.1.1 cannot carry" in widget.toolTip()

@@ -10,7 +10,6 @@ from paho.mqtt.properties import Properties
 from PySide6.QtCore import Qt
 
 from core.records import MessageRecord
-from gui.models.stream_table_model import StreamTableModel
 from gui.views.stream_view import StreamView
 from tests.core.test_stream import REGION_TOPICS
 from tests.gui.conftest import run_until
@@ -66,7 +65,8 @@ def test_region_chip_click_narrows_the_table(connected_context, qloop, qtbot, qt
         chip = view.findChild(object, f"regionChip_{region}")
         assert chip.text().startswith(f"{region}  1 ·")
         qtbot.mouseClick(chip, Qt.LeftButton)
-    assert model_topics(tab.model) == ["us-east/hello/request", "eu-west/hello/request"]
+    run_until(qloop, lambda: model_topics(tab.model) == ["us-east/hello/request", "eu-west/hello/request"],
+              message="the narrowed table")
     assert [r.topic for r in tab.stream.records()] == model_topics(tab.model)  # core and model agree
     assert [tab.model.index(r, 6).data() for r in range(2)] == ["m0", "m1"]
     assert {"us-east", "eu-west", "ap-south"} <= set(connected_context.regions)
@@ -79,7 +79,7 @@ def test_region_level_one_and_invalid_filter(connected_context, qloop, qtbot):
     tab.filter_edit.setText("fleet/#/x")
     tab.filter_edit.editingFinished.emit()
     assert tab.error_label.isVisible() and "'#' must be the last level" in tab.error_label.text()
-    assert tab.stream.filter.topic_filter == "+/hello/request"
+    assert tab.stream_filter.topic_filter == "+/hello/request"
     tab.filter_edit.setText("fleet/+/hello/request")
     tab.level_spin.setValue(1)
     tab.filter_edit.editingFinished.emit()
@@ -90,7 +90,7 @@ def test_region_level_one_and_invalid_filter(connected_context, qloop, qtbot):
     assert [tab.model.index(r, 1).data() for r in range(2)] == ["us-east", "eu-west"]
     run_until(qloop, lambda: view.findChild(object, "regionChip_eu-west") is not None, message="chips at level 1")
     qtbot.mouseClick(view.findChild(object, "regionChip_eu-west"), Qt.LeftButton)
-    assert model_topics(tab.model) == ["fleet/eu-west/hello/request"]
+    run_until(qloop, lambda: model_topics(tab.model) == ["fleet/eu-west/hello/request"], message="eu-west only")
 
 
 def test_pause_then_resume_loses_nothing(connected_context, qloop, qtbot):
@@ -107,7 +107,9 @@ def test_pause_then_resume_loses_nothing(connected_context, qloop, qtbot):
     assert tab.model.rowCount() == 1  # frozen view
     qtbot.mouseClick(tab.pause_button, Qt.LeftButton)
     assert not tab.pause_button.isChecked()
-    assert [tab.model.index(r, 6).data() for r in range(tab.model.rowCount())] == ["first"] + [f"p{i}" for i in range(50)]
+    expected = ["first"] + [f"p{i}" for i in range(50)]
+    run_until(qloop, lambda: [tab.model.index(r, 6).data() for r in range(tab.model.rowCount())] == expected,
+              message="the waiting rows shown in order")
 
 
 def test_selecting_a_row_emits_message_selected(connected_context, qloop, qtbot):
@@ -140,12 +142,13 @@ def test_model_follows_evictions_in_ranges(context, qtbot, qtmodeltester):
     tab.model.rowsRemoved.connect(lambda _p, a, b: removes.append((a, b)))
     tab.model.modelReset.connect(lambda: resets.append(1))
     for batch in range(5):
-        tab.apply_batch([MessageRecord(f"r{i % 2}/hello/request", f"{batch}-{i}".encode()) for i in range(8)])
+        context.workspace.feed(MessageRecord(f"r{i % 2}/hello/request", f"{batch}-{i}".encode()) for i in range(8))
+        context.bridge.flush()
     assert tab.model.rowCount() == 20 and not resets
     assert inserts[-1] == (12, 19) and removes[-1] == (0, 7)
     assert len(inserts) == 5  # one insertion range per batch
     assert tab.model.index(0, 6).data() == "2-4" and tab.model.index(19, 6).data() == "4-7"
-    assert isinstance(tab.model, StreamTableModel)
+    assert [r.payload for r in tab.model.records()] == [r.payload for r in tab.stream.records()]
 
 
 def test_stream_tabs_persist_and_a_corrupt_saved_filter_is_skipped(context, qtbot, settings):
@@ -158,8 +161,8 @@ def test_stream_tabs_persist_and_a_corrupt_saved_filter_is_skipped(context, qtbo
     tab.filter_edit.editingFinished.emit()
     assert settings.value(STREAMS_KEY) == ["+/hello/request", "+/telemetry/#"]
     reopened = make_view(qtbot, AppContext(settings))
-    assert [reopened.stream_tab(i).stream.filter.topic_filter for i in range(reopened.tabs.count())] == \
+    assert [reopened.stream_tab(i).stream_filter.topic_filter for i in range(reopened.tabs.count())] == \
         ["+/hello/request", "+/telemetry/#"]
     settings.setValue(STREAMS_KEY, ["a/#/b"])
     fallback = make_view(qtbot, AppContext(settings))
-    assert fallback.tabs.count() == 1 and fallback.stream_tab().stream.filter.topic_filter == "+/hello/request"
+    assert fallback.tabs.count() == 1 and fallback.stream_tab().stream_filter.topic_filter == "+/hello/request"

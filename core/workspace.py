@@ -1,0 +1,549 @@
+"""The workspace: every broker connection and every shared model, advanced in one tick.
+
+A message's way through Eventscope:
+1. paho's network thread builds an immutable ``MessageRecord`` and appends it to the
+   connection's bounded ``IngestBuffer`` (``core/session.py``).
+2. ``Workspace.tick()`` drains every buffer, merges the records by arrival time, applies them
+   to the topic tree and every stream, collects what the audit writers committed, and returns
+   one immutable ``ChangeSummary``. ``start()`` runs ticks on a worker thread.
+3. The window takes at most one summary per frame and only turns it into Qt notifications.
+
+Why a worker thread and not a worker process (measured; see the README's benchmark table):
+the window's reads are tiny next to the apply, the request tracker's futures and the session
+API stay plain method calls, and the heavy parts (SQLite commits, socket reads) release the GIL.
+
+How the race between the tick thread (writing) and the window (reading) is solved, per model:
+- Topic tree: append-only (see ``core/topic_tree.py``). The Qt model only exposes rows that a
+  summary announced, and reads scalar fields that are replaced by single assignments.
+- Streams: immutable deltas. A ``StreamDelta`` carries the appended records themselves and the
+  number evicted from the front; the Qt model keeps its own list and never reads the core stream.
+- Audit: the writer thread hands over the committed rows (``AuditRow``, immutable) and the
+  request/reply pairings; the feed reads older pages through its own read-only connection.
+- Broker state, rates and region counts: immutable snapshots in the summary.
+Anything the window wants to change (a stream filter, pause, a retained clear) is posted as a
+command that the tick thread runs before its next apply, so only that thread mutates models.
+
+Backpressure: the worker does not start a new tick while the previous summary is untaken, so
+a slow window never queues summaries; records then wait in the bounded buffers, and drops
+are counted per broker and shown. The audit path never drops (see ``core/audit_recorder.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.audit_recorder import DEFAULT_AUDIT_FILTERS, AuditRecorder
+from core.audit_store import AuditRow, AuditStore, ReplyPairing
+from core.audit_writer import AuditWriter
+from core.ingest import IngestBuffer
+from core.profile import ConnectionProfile
+from core.records import MessageRecord
+from core.recorder_lock import RecorderBusyError
+from core.region_stats import RegionCount
+from core.request_tracker import RequestTracker
+from core.session import MqttSession, SessionState, SessionStatus
+from core.stream import DEFAULT_CAPACITY, Stream
+from core.stream_filter import StreamFilter
+from core.topic_tree import TopicTree, TreeChanges
+
+log = logging.getLogger(__name__)
+
+TICK_INTERVAL = 0.033  # about 30 summaries a second: the window's frame, not the message rate
+RATE_WINDOW = 1.0  # seconds over which messages per second are counted
+LOCAL_BROKER_ID = "local"  # records fed by hand (tests, replays) rather than by a broker
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSettings:
+    """Where a connection's audit recorder writes, and which filters it records (QoS 1)."""
+
+    path: Path
+    filters: tuple[str, ...] = DEFAULT_AUDIT_FILTERS
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSummary:
+    """One broker's state at the end of a tick."""
+
+    broker_id: str
+    status: SessionStatus
+    received: int
+    dropped: int
+    buffered: int
+    messages_per_second: float
+    audit_stalled: int = 0  # times the audit network thread waited for the writer (nothing dropped)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamDelta:
+    """What one tick did to a stream's visible rows.
+
+    Apply in this order: if ``reset`` is not None, replace every row with it; then remove
+    ``evicted`` rows from the front; then append ``appended``.
+    """
+
+    stream_id: int
+    reset: tuple[MessageRecord, ...] | None = None
+    evicted: int = 0
+    appended: tuple[MessageRecord, ...] = ()
+    paused: bool = False
+    waiting: int = 0
+    new_regions: tuple[str, ...] = ()
+    regions: tuple[RegionCount, ...] = ()
+
+    @property
+    def changes_rows(self) -> bool:
+        return self.reset is not None or bool(self.evicted or self.appended)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditDelta:
+    """What one broker's audit writer committed since the last tick.
+
+    ``complete`` is False when rows were held back (the window fell far behind): the feed then
+    reads what it missed from the store.
+    """
+
+    broker_id: str
+    path: Path
+    rows: tuple[AuditRow, ...] = ()
+    pairings: tuple[ReplyPairing, ...] = ()
+    committed: int = 0
+    duplicates: int = 0
+    complete: bool = True
+    warning: str = ""
+    pending: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSummary:
+    """Everything one tick changed. The window reads it; nothing in it changes afterwards.
+
+    ``tree`` lists node objects; ``new_regions`` are first topic levels seen for the first time.
+    """
+
+    tick: int
+    messages: int
+    tree: TreeChanges
+    new_regions: tuple[str, ...] = ()
+    streams: tuple[StreamDelta, ...] = ()
+    audit: tuple[AuditDelta, ...] = ()
+    brokers: tuple[BrokerSummary, ...] = ()
+    messages_per_second: float = 0.0
+    duration: float = 0.0  # seconds the tick took
+
+    def stream_deltas(self, stream_id: int) -> list[StreamDelta]:
+        """This stream's deltas, in the order to apply them (more than one only in a merged summary)."""
+        return [delta for delta in self.streams if delta.stream_id == stream_id]
+
+    def broker(self, broker_id: str) -> BrokerSummary | None:
+        for summary in self.brokers:
+            if summary.broker_id == broker_id:
+                return summary
+        return None
+
+    @property
+    def dropped(self) -> int:
+        return sum(b.dropped for b in self.brokers)
+
+    @property
+    def received(self) -> int:
+        return sum(b.received for b in self.brokers)
+
+    @property
+    def buffered(self) -> int:
+        return sum(b.buffered for b in self.brokers)
+
+
+class BrokerConnection:
+    """One broker of the workspace: its session and buffer, request tracker and audit writer."""
+
+    def __init__(self, broker_id: str, profile: ConnectionProfile, session: MqttSession, tracker: RequestTracker) -> None:
+        self.broker_id = broker_id
+        self.profile = profile
+        self.session = session
+        self.tracker = tracker
+        self.writer: AuditWriter | None = None
+        self.audit_path: Path | None = None
+        self.audit_notice = ""  # why recording is off or what happened to the file, for the window
+        self._rate_start = time.monotonic()
+        self._rate_count = 0
+        self.rate = 0.0
+
+    @property
+    def buffer(self) -> IngestBuffer:
+        return self.session.buffer
+
+    @property
+    def recorder(self) -> AuditRecorder | None:
+        return self.writer.recorder if self.writer is not None else None
+
+    def start_audit(self, settings: AuditSettings, password: str | None, region_level: int = 0) -> None:
+        """Open the store and start recording on the writer thread. Failures become ``audit_notice``."""
+        self.stop_audit()
+        self.audit_path = Path(settings.path)
+        try:
+            store = AuditStore(self.audit_path, region_level=region_level)
+        except Exception as exc:  # permissions, a directory in the way: say so, keep the window running
+            self.audit_notice = f"The audit store {self.audit_path} cannot be opened: {exc}"
+            return
+        self.audit_notice = store.notice
+        writer = AuditWriter(AuditRecorder(store, self.profile, password, filters=settings.filters))
+        try:
+            writer.start()
+        except RecorderBusyError as exc:
+            store.close()
+            self.audit_notice = str(exc)
+            return
+        self.writer = writer
+
+    def stop_audit(self):
+        """Final commit and ack, then close the store. Returns the writer's last results."""
+        writer, self.writer = self.writer, None
+        if writer is None:
+            return []
+        writer.stop()
+        writer.recorder.store.close()
+        return writer.take_results()
+
+    def note_received(self, count: int, now: float) -> None:
+        self._rate_count += count
+        elapsed = now - self._rate_start
+        if elapsed >= RATE_WINDOW:
+            self.rate = self._rate_count / elapsed
+            self._rate_start, self._rate_count = now, 0
+
+
+@dataclass
+class _StreamState:
+    stream: Stream
+    first: int = 0
+    rows: int = 0
+    generation: int = 0
+    new_regions: list[str] = field(default_factory=list)
+
+
+class Workspace:
+    """The broker connections and the shared models, advanced one tick at a time.
+
+    ``tick()`` may be called directly (tests, headless tools) or by the worker thread that
+    ``start()`` runs; only one tick runs at a time. Everything else is safe to call from the
+    window's thread.
+
+    Events: none; ``take_summary()`` returns the latest ``ChangeSummary`` (or None).
+    """
+
+    def __init__(self, tree: TopicTree | None = None, region_level: int = 0, interval: float = TICK_INTERVAL) -> None:
+        self.tree = tree if tree is not None else TopicTree()
+        self.region_level = region_level
+        self.interval = interval
+        # Copy-on-write: the tick thread iterates these while the window adds and removes.
+        self._brokers: dict[str, BrokerConnection] = {}
+        self._streams: dict[int, _StreamState] = {}
+        self._next_stream_id = 1
+        self._local = IngestBuffer()
+        self._closed_audit: deque[AuditDelta] = deque()
+        self._commands: deque[tuple[Callable[[], object], Future]] = deque()
+        self._tick_lock = threading.Lock()
+        self._ticks = 0
+        self._rate_start = time.monotonic()
+        self._rate_count = 0
+        self._rate = 0.0
+        self._summary: ChangeSummary | None = None
+        self._summary_lock = threading.Lock()
+        self._taken = threading.Event()
+        self._taken.set()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ----- brokers -------------------------------------------------------------------------
+    @property
+    def brokers(self) -> dict[str, BrokerConnection]:
+        return dict(self._brokers)
+
+    def broker(self, broker_id: str) -> BrokerConnection | None:
+        return self._brokers.get(broker_id)
+
+    def add_broker(self, profile: ConnectionProfile, password: str | None = None, subscriptions: Iterable[str] = ("#",),
+                   audit: AuditSettings | None = None, broker_id: str | None = None,
+                   buffer: IngestBuffer | None = None) -> BrokerConnection:
+        """Connect to one more broker (in the background). Other brokers are not disturbed."""
+        broker_id = broker_id or profile.name
+        if broker_id in self._brokers:
+            raise ValueError(f"A broker named {broker_id!r} is already in the workspace")
+        session = MqttSession(profile, password=password, buffer=buffer or IngestBuffer(), session_id=broker_id)
+        for topic_filter in subscriptions:
+            session.subscribe(topic_filter)
+        connection = BrokerConnection(broker_id, profile, session, RequestTracker(session))
+        if audit is not None:
+            connection.start_audit(audit, password, self.region_level)
+        self._brokers = {**self._brokers, broker_id: connection}
+        session.start()
+        return connection
+
+    def set_audit(self, broker_id: str, settings: AuditSettings | None, password: str | None = None) -> BrokerConnection:
+        """Start, move or stop one broker's audit recording."""
+        connection = self._brokers[broker_id]
+        self._keep_final_audit(connection)
+        if settings is not None:
+            connection.start_audit(settings, password, self.region_level)
+        return connection
+
+    def remove_broker(self, broker_id: str) -> None:
+        """Disconnect one broker: final audit commit and ack, then the session stops."""
+        connection = self._brokers.get(broker_id)
+        if connection is None:
+            return
+        self._brokers = {k: v for k, v in self._brokers.items() if k != broker_id}
+        connection.tracker.close()
+        self._keep_final_audit(connection)
+        connection.session.stop()
+        # What already arrived still reaches the models on the next tick.
+        self._local_extend(connection.buffer.drain())
+
+    def _keep_final_audit(self, connection: BrokerConnection) -> None:
+        path = connection.audit_path
+        for delta in self._audit_deltas(connection.broker_id, path, connection.stop_audit()):
+            self._closed_audit.append(delta)
+
+    # ----- streams -------------------------------------------------------------------------
+    def add_stream(self, stream_filter: StreamFilter, capacity: int = DEFAULT_CAPACITY) -> int:
+        """A new stream that starts empty; its rows arrive in ``StreamDelta``s. Returns its id."""
+        stream_id = self._next_stream_id
+        self._next_stream_id += 1
+        self._streams = {**self._streams, stream_id: _StreamState(Stream(stream_filter, capacity))}
+        return stream_id
+
+    def remove_stream(self, stream_id: int) -> None:
+        self._streams = {k: v for k, v in self._streams.items() if k != stream_id}
+
+    def stream(self, stream_id: int) -> Stream:
+        """The core stream (for reading its filter; its rows belong to the tick thread)."""
+        return self._streams[stream_id].stream
+
+    def change_stream(self, stream_id: int, change: Callable[[Stream], object]) -> Future:
+        """Run ``change(stream)`` on the tick thread before the next apply (set_filter, pause, resume, clear)."""
+        return self.post(lambda: change(self._streams[stream_id].stream) if stream_id in self._streams else None)
+
+    # ----- commands and local records --------------------------------------------------------
+    def post(self, command: Callable[[], object]) -> Future:
+        """Run ``command`` on the tick thread at the start of the next tick; the future has its result."""
+        future: Future = Future()
+        self._commands.append((command, future))
+        self._wake.set()
+        return future
+
+    def feed(self, records: Iterable[MessageRecord]) -> None:
+        """Records that did not come from a broker of the workspace (tests, replays)."""
+        self._local_extend(records)
+        self._wake.set()
+
+    def _local_extend(self, records: Iterable[MessageRecord]) -> None:
+        for record in records:
+            self._local.append(record)
+
+    # ----- the tick ------------------------------------------------------------------------
+    def tick(self, now_mono: float | None = None) -> ChangeSummary:
+        """Drain, merge, apply to every model, collect audit commits; one summary."""
+        with self._tick_lock:
+            started = time.perf_counter()
+            now = time.monotonic() if now_mono is None else now_mono
+            self._run_commands()
+            brokers = list(self._brokers.values())
+            batch = self._local.drain()
+            per_broker: dict[str, int] = {}
+            sources = 1 if batch else 0
+            for connection in brokers:
+                records = connection.buffer.drain()
+                per_broker[connection.broker_id] = len(records)
+                connection.note_received(len(records), now)
+                if records:
+                    batch.extend(records)
+                    sources += 1
+            if sources > 1:
+                batch.sort(key=_arrival)
+            tree_changes = self.tree.apply(batch, now) if batch else TreeChanges()
+            root = self.tree.root
+            new_regions = tuple(node.name for node in tree_changes.created if node.parent is root)
+            streams = tuple(self._apply_streams(batch, now))
+            audit = tuple(self._collect_audit(brokers))
+            self._note_rate(len(batch), now)
+            self._ticks += 1
+            return ChangeSummary(
+                tick=self._ticks, messages=len(batch), tree=tree_changes, new_regions=new_regions,
+                streams=streams, audit=audit, brokers=tuple(self._broker_summary(c) for c in brokers),
+                messages_per_second=self._rate, duration=time.perf_counter() - started)
+
+    def _run_commands(self) -> None:
+        while self._commands:
+            command, future = self._commands.popleft()
+            try:
+                future.set_result(command())
+            except Exception as exc:  # the poster sees the failure through its future
+                future.set_exception(exc)
+
+    def _apply_streams(self, batch: list[MessageRecord], now: float):
+        for stream_id, state in list(self._streams.items()):
+            stream = state.stream
+            if batch:
+                change = stream.apply(batch, now)
+                state.new_regions.extend(change.new_regions)
+            yield self._stream_delta(stream_id, state)
+
+    @staticmethod
+    def _stream_delta(stream_id: int, state: _StreamState) -> StreamDelta:
+        """Compare the stream's visible rows with what the last delta told the window."""
+        stream = state.stream
+        first, rows = stream.first_row, stream.row_count
+        new_regions, state.new_regions = tuple(state.new_regions), []
+        regions = tuple(stream.region_stats.snapshot())
+        if stream.generation != state.generation:
+            state.generation, state.first, state.rows = stream.generation, first, rows
+            return StreamDelta(stream_id, reset=tuple(stream.records()), paused=stream.paused, waiting=stream.waiting,
+                               new_regions=new_regions, regions=regions)
+        evicted = min(first - state.first, state.rows)
+        appended = rows - (state.rows - evicted)
+        state.first, state.rows = first, rows
+        records = stream.records()
+        return StreamDelta(stream_id, evicted=evicted, appended=tuple(records[len(records) - appended:]) if appended else (),
+                           paused=stream.paused, waiting=stream.waiting, new_regions=new_regions, regions=regions)
+
+    def _collect_audit(self, brokers: list[BrokerConnection]):
+        while self._closed_audit:
+            yield self._closed_audit.popleft()
+        for connection in brokers:
+            if connection.writer is not None:
+                yield from self._audit_deltas(connection.broker_id, connection.audit_path,
+                                              connection.writer.take_results())
+
+    @staticmethod
+    def _audit_deltas(broker_id: str, path: Path | None, results) -> list[AuditDelta]:
+        if not results or path is None:
+            return []
+        rows: list[AuditRow] = []
+        pairings: list[ReplyPairing] = []
+        committed = duplicates = 0
+        complete = True
+        for summary in results:
+            result = summary.result
+            if result is None:
+                continue
+            committed += result.inserted
+            duplicates += result.duplicates
+            complete = complete and len(result.rows) == result.inserted
+            rows.extend(result.rows)
+            pairings.extend(result.pairings)
+        last = results[-1]
+        return [AuditDelta(broker_id, path, tuple(rows), tuple(pairings), committed, duplicates, complete,
+                           last.warning, last.pending)]
+
+    def _broker_summary(self, connection: BrokerConnection) -> BrokerSummary:
+        stats = connection.buffer.stats()
+        recorder = connection.recorder
+        stalled = recorder.buffer.stats().stalled if recorder is not None else 0
+        return BrokerSummary(connection.broker_id, connection.session.status, stats.received, stats.dropped,
+                             stats.buffered, connection.rate, stalled)
+
+    def _note_rate(self, count: int, now: float) -> None:
+        self._rate_count += count
+        elapsed = now - self._rate_start
+        if elapsed >= RATE_WINDOW:
+            self._rate = self._rate_count / elapsed
+            self._rate_start, self._rate_count = now, 0
+
+    # ----- the worker thread -------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Tick on a worker thread about every ``interval`` seconds, once the last summary was taken."""
+        if self.running:
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="workspace-tick", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._taken.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+
+    def take_summary(self) -> ChangeSummary | None:
+        """The summary of the latest tick, once; None if there is no new one. Lets the next tick start."""
+        with self._summary_lock:
+            summary, self._summary = self._summary, None
+        self._taken.set()
+        return summary
+
+    def tick_now(self, timeout: float = 5.0) -> ChangeSummary | None:
+        """One tick, now: on the worker thread when it runs (waiting for it), else on this thread.
+
+        With the worker running, every summary taken meanwhile is merged into the one returned.
+        """
+        if not self.running:
+            return self.tick()
+        done = self.post(lambda: self._ticks + 1)  # the number of the tick that runs it
+        merged: ChangeSummary | None = None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            summary = self.take_summary()
+            if summary is not None:
+                merged = _merge(merged, summary)
+                if done.done() and summary.tick >= done.result():
+                    break
+            else:
+                self._stopping.wait(0.001)  # polling with a deadline while the worker ticks
+        return merged
+
+    def _run(self) -> None:
+        next_tick = time.monotonic()
+        while not self._stopping.is_set():
+            self._taken.wait()
+            if self._stopping.is_set():
+                return
+            delay = next_tick - time.monotonic()
+            if delay > 0 and not self._commands:
+                self._wake.wait(delay)
+                self._wake.clear()
+            next_tick = time.monotonic() + self.interval
+            try:
+                summary = self.tick()
+            except Exception:  # keep ticking: a bad record must not freeze every view
+                log.exception("workspace tick failed")
+                continue
+            with self._summary_lock:
+                self._summary = summary
+                self._taken.clear()
+
+    def close(self) -> None:
+        """Stop ticking and disconnect every broker (each with its final audit commit)."""
+        self.stop()
+        for broker_id in list(self._brokers):
+            self.remove_broker(broker_id)
+
+
+def _arrival(record: MessageRecord) -> float:
+    return record.received_mono
+
+
+def _merge(first: ChangeSummary | None, second: ChangeSummary) -> ChangeSummary:
+    """Two consecutive summaries as one; stream deltas stay separate and in order."""
+    if first is None:
+        return second
+    tree = TreeChanges(first.tree.inserted + second.tree.inserted, first.tree.created + second.tree.created,
+                       first.tree.updated + second.tree.updated, first.tree.messages + second.tree.messages)
+    return ChangeSummary(second.tick, first.messages + second.messages, tree, first.new_regions + second.new_regions,
+                         first.streams + second.streams, first.audit + second.audit, second.brokers,
+                         second.messages_per_second, first.duration + second.duration)
