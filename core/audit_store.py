@@ -232,7 +232,7 @@ class AuditStore:
 
     def __init__(self, path: str | Path, payload_limit: int = DEFAULT_PAYLOAD_LIMIT,
                  max_rows: int = DEFAULT_MAX_ROWS, max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS,
-                 region_level: int = 0) -> None:
+                 region_level: int = 0, max_bytes: int | None = None) -> None:
         self.path = Path(path)
         self.payload_limit = payload_limit
         self.max_rows = max_rows
@@ -248,6 +248,14 @@ class AuditStore:
                            f"{moved} and a new, empty audit database was started.")
             self._conn = self._open()
         self._row_count = self._conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+        if max_bytes:
+            self.limit_size(max_bytes)
+
+    def limit_size(self, max_bytes: int) -> None:
+        """Cap the database file: past it, writes fail as on a full disk (kept in memory, not acked)."""
+        page_size = self._conn.execute("PRAGMA page_size").fetchone()[0]
+        used = self._conn.execute("PRAGMA page_count").fetchone()[0]
+        self._conn.execute(f"PRAGMA max_page_count={max(used, max_bytes // page_size)}")
 
     @classmethod
     def open_reader(cls, path: str | Path, region_level: int = 0) -> AuditStore:

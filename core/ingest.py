@@ -74,6 +74,21 @@ class IngestBuffer:
             self._bytes += size
             return True
 
+    def extend(self, records: list[MessageRecord]) -> int:
+        """Queue a batch (never blocks: drops what does not fit, and counts it). Returns how many were queued."""
+        queued = 0
+        with self._lock:
+            self._received += len(records)
+            for record in records:
+                size = record.footprint
+                if self._is_full(size):
+                    self._dropped += 1
+                    continue
+                self._records.append(record)
+                self._bytes += size
+                queued += 1
+        return queued
+
     def _is_full(self, size: int) -> bool:
         # An empty buffer always takes one record, however large, so a huge message cannot wedge it.
         return bool(self._records) and (len(self._records) >= self.max_count or self._bytes + size > self.max_bytes)

@@ -230,37 +230,8 @@ class RequestTracker:
     async def burst(self, topic: str, payload: bytes | str | Callable[[int], bytes | str], count: int,
                     concurrency: int, on_reply: Callable[[Reply], None] | None = None,
                     on_failure: Callable[[RequestError], None] | None = None, **options) -> RttSummary:
-        """Send ``count`` requests, at most ``concurrency`` in flight, and summarise their RTTs.
-
-        ``payload`` may be a function of the request's index. ``on_reply`` / ``on_failure`` see
-        each outcome as it comes. Bad input raises ``RequestRefused`` before the first send.
-        """
-        if count < 1 or concurrency < 1:
-            raise RequestRefused("Count and concurrency must be at least 1")
-        rtts: list[float] = []
-        failures = 0
-        indexes = iter(range(count))
-
-        async def worker() -> None:
-            nonlocal failures
-            for index in indexes:
-                body = payload(index) if callable(payload) else payload
-                try:
-                    reply = await self.request(topic, body, **options)
-                except RequestRefused:
-                    raise
-                except RequestError as exc:
-                    failures += 1
-                    if on_failure is not None:
-                        on_failure(exc)
-                else:
-                    rtts.append(reply.rtt)
-                    if on_reply is not None:
-                        on_reply(reply)
-
-        started = time.monotonic()
-        await asyncio.gather(*(worker() for _ in range(min(count, concurrency))))
-        return RttSummary.from_samples(rtts, failures, time.monotonic() - started)
+        """Send ``count`` requests, at most ``concurrency`` in flight, and summarise their RTTs (see ``run_burst``)."""
+        return await run_burst(self.request, topic, payload, count, concurrency, on_reply, on_failure, **options)
 
     def close(self) -> None:
         """Stop matching, fail what is in flight, and drop the reply subscriptions this tracker added."""
@@ -354,3 +325,40 @@ class RequestTracker:
                 pending = queue.popleft()
             self._answered_count += 1
         self._resolve(pending, record)
+
+
+async def run_burst(request, topic: str, payload: bytes | str | Callable[[int], bytes | str], count: int,
+                    concurrency: int, on_reply: Callable[[Reply], None] | None = None,
+                    on_failure: Callable[[RequestError], None] | None = None, **options) -> RttSummary:
+    """Send ``count`` requests through ``request``, at most ``concurrency`` in flight, and summarise their RTTs.
+
+    ``payload`` may be a function of the request's index. ``on_reply`` / ``on_failure`` see
+    each outcome as it comes. Bad input raises ``RequestRefused`` before the first send.
+    """
+    if count < 1 or concurrency < 1:
+        raise RequestRefused("Count and concurrency must be at least 1")
+    rtts: list[float] = []
+    failures = 0
+    indexes = iter(range(count))
+
+    async def worker() -> None:
+        nonlocal failures
+        for index in indexes:
+            body = payload(index) if callable(payload) else payload
+            try:
+                reply = await request(topic, body, **options)
+            except RequestRefused:
+                raise
+            except RequestError as exc:
+                failures += 1
+                if on_failure is not None:
+                    on_failure(exc)
+            else:
+                rtts.append(reply.rtt)
+                if on_reply is not None:
+                    on_reply(reply)
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(min(count, concurrency))))
+    return RttSummary.from_samples(rtts, failures, time.monotonic() - started)
+

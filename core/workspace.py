@@ -66,6 +66,7 @@ class AuditSettings:
 
     path: Path
     filters: tuple[str, ...] = DEFAULT_AUDIT_FILTERS
+    max_bytes: int | None = None  # cap on the database file; past it, writes wait as on a full disk
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,6 @@ class BrokerSummary:
     dropped: int
     buffered: int
     messages_per_second: float
-    audit_stalled: int = 0  # times the audit network thread waited for the writer (nothing dropped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +163,7 @@ class ChangeSummary:
 
 
 class BrokerConnection:
-    """One broker of the workspace: its session and buffer, request tracker and audit writer."""
+    """One broker of the workspace: its session and buffer, request tracker and audit writer, in this process."""
 
     def __init__(self, broker_id: str, profile: ConnectionProfile, session: MqttSession, tracker: RequestTracker) -> None:
         self.broker_id = broker_id
@@ -177,6 +177,18 @@ class BrokerConnection:
         self._rate_count = 0
         self.rate = 0.0
 
+    @classmethod
+    def open(cls, broker_id: str, profile: ConnectionProfile, password: str | None, subscriptions: Iterable[str],
+             audit: AuditSettings | None, region_level: int, buffer: IngestBuffer | None = None) -> BrokerConnection:
+        session = MqttSession(profile, password=password, buffer=buffer or IngestBuffer(), session_id=broker_id)
+        for topic_filter in subscriptions:
+            session.subscribe(topic_filter)
+        connection = cls(broker_id, profile, session, RequestTracker(session))
+        if audit is not None:
+            connection.start_audit(audit, password, region_level)
+        session.start()
+        return connection
+
     @property
     def buffer(self) -> IngestBuffer:
         return self.session.buffer
@@ -185,12 +197,17 @@ class BrokerConnection:
     def recorder(self) -> AuditRecorder | None:
         return self.writer.recorder if self.writer is not None else None
 
+    @property
+    def dropped_elsewhere(self) -> int:
+        """Drops counted outside ``buffer`` (a connection in another process has its own)."""
+        return 0
+
     def start_audit(self, settings: AuditSettings, password: str | None, region_level: int = 0) -> None:
         """Open the store and start recording on the writer thread. Failures become ``audit_notice``."""
         self.stop_audit()
         self.audit_path = Path(settings.path)
         try:
-            store = AuditStore(self.audit_path, region_level=region_level)
+            store = AuditStore(self.audit_path, region_level=region_level, max_bytes=settings.max_bytes)
         except Exception as exc:  # permissions, a directory in the way: say so, keep the window running
             self.audit_notice = f"The audit store {self.audit_path} cannot be opened: {exc}"
             return
@@ -204,7 +221,7 @@ class BrokerConnection:
             return
         self.writer = writer
 
-    def stop_audit(self):
+    def stop_audit(self) -> list:
         """Final commit and ack, then close the store. Returns the writer's last results."""
         writer, self.writer = self.writer, None
         if writer is None:
@@ -212,6 +229,16 @@ class BrokerConnection:
         writer.stop()
         writer.recorder.store.close()
         return writer.take_results()
+
+    def take_audit_results(self) -> list:
+        return self.writer.take_results() if self.writer is not None else []
+
+    def close(self) -> list:
+        """Stop everything; returns the audit writer's final results."""
+        self.tracker.close()
+        results = self.stop_audit()
+        self.session.stop()
+        return results
 
     def note_received(self, count: int, now: float) -> None:
         self._rate_count += count
@@ -240,8 +267,11 @@ class Workspace:
     Events: none; ``take_summary()`` returns the latest ``ChangeSummary`` (or None).
     """
 
-    def __init__(self, tree: TopicTree | None = None, region_level: int = 0, interval: float = TICK_INTERVAL) -> None:
+    def __init__(self, tree: TopicTree | None = None, region_level: int = 0, interval: float = TICK_INTERVAL,
+                 connections_in_process: bool = False) -> None:
         self.tree = tree if tree is not None else TopicTree()
+        self.connections_in_process = connections_in_process
+        self._process = None  # the ConnectionProcess, started with the first broker
         self.region_level = region_level
         self.interval = interval
         # Copy-on-write: the tick thread iterates these while the window adds and removes.
@@ -279,14 +309,16 @@ class Workspace:
         broker_id = broker_id or profile.name
         if broker_id in self._brokers:
             raise ValueError(f"A broker named {broker_id!r} is already in the workspace")
-        session = MqttSession(profile, password=password, buffer=buffer or IngestBuffer(), session_id=broker_id)
-        for topic_filter in subscriptions:
-            session.subscribe(topic_filter)
-        connection = BrokerConnection(broker_id, profile, session, RequestTracker(session))
-        if audit is not None:
-            connection.start_audit(audit, password, self.region_level)
+        if self.connections_in_process:
+            if self._process is None:
+                from core.connection_process import ConnectionProcess
+
+                self._process = ConnectionProcess()
+            connection = self._process.open(broker_id, profile, password, tuple(subscriptions), audit, self.region_level)
+        else:
+            connection = BrokerConnection.open(broker_id, profile, password, subscriptions, audit, self.region_level,
+                                               buffer)
         self._brokers = {**self._brokers, broker_id: connection}
-        session.start()
         return connection
 
     def set_audit(self, broker_id: str, settings: AuditSettings | None, password: str | None = None) -> BrokerConnection:
@@ -303,15 +335,15 @@ class Workspace:
         if connection is None:
             return
         self._brokers = {k: v for k, v in self._brokers.items() if k != broker_id}
-        connection.tracker.close()
-        self._keep_final_audit(connection)
-        connection.session.stop()
+        self._keep_audit(connection, connection.close())
         # What already arrived still reaches the models on the next tick.
         self._local_extend(connection.buffer.drain())
 
     def _keep_final_audit(self, connection: BrokerConnection) -> None:
-        path = connection.audit_path
-        for delta in self._audit_deltas(connection.broker_id, path, connection.stop_audit()):
+        self._keep_audit(connection, connection.stop_audit())
+
+    def _keep_audit(self, connection: BrokerConnection, results: list) -> None:
+        for delta in self._audit_deltas(connection.broker_id, connection.audit_path, results):
             self._closed_audit.append(delta)
 
     # ----- streams -------------------------------------------------------------------------
@@ -420,9 +452,7 @@ class Workspace:
         while self._closed_audit:
             yield self._closed_audit.popleft()
         for connection in brokers:
-            if connection.writer is not None:
-                yield from self._audit_deltas(connection.broker_id, connection.audit_path,
-                                              connection.writer.take_results())
+            yield from self._audit_deltas(connection.broker_id, connection.audit_path, connection.take_audit_results())
 
     @staticmethod
     def _audit_deltas(broker_id: str, path: Path | None, results) -> list[AuditDelta]:
@@ -447,10 +477,8 @@ class Workspace:
 
     def _broker_summary(self, connection: BrokerConnection) -> BrokerSummary:
         stats = connection.buffer.stats()
-        recorder = connection.recorder
-        stalled = recorder.buffer.stats().stalled if recorder is not None else 0
-        return BrokerSummary(connection.broker_id, connection.session.status, stats.received, stats.dropped,
-                             stats.buffered, connection.rate, stalled)
+        return BrokerSummary(connection.broker_id, connection.session.status, stats.received,
+                             stats.dropped + connection.dropped_elsewhere, stats.buffered, connection.rate)
 
     def _note_rate(self, count: int, now: float) -> None:
         self._rate_count += count
@@ -532,6 +560,9 @@ class Workspace:
         self.stop()
         for broker_id in list(self._brokers):
             self.remove_broker(broker_id)
+        if self._process is not None:
+            self._process.close()
+            self._process = None
 
 
 def _arrival(record: MessageRecord) -> float:

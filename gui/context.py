@@ -42,7 +42,8 @@ class AppContext(QObject):
                  workspace: Workspace | None = None) -> None:
         super().__init__(parent)
         self.settings = settings if settings is not None else QSettings()
-        self.workspace = workspace if workspace is not None else Workspace()
+        # The window's workspace keeps its broker connections in a child process (see core/connection_process.py).
+        self.workspace = workspace if workspace is not None else Workspace(connections_in_process=True)
         self.bridge = SummaryBridge(self.workspace, parent=self)
         self.connection: BrokerConnection | None = None
         self.password: str | None = None  # this run only; stored in the OS keychain, never in settings
@@ -85,9 +86,13 @@ class AppContext(QObject):
         self.auditChanged.emit(None)
 
     # ----- audit ------------------------------------------------------------------------
-    def set_audit(self, path: str | Path | None = None, filters: tuple[str, ...] | None = None) -> None:
-        """Record every connection's audit filters into ``path`` (default: one file per profile)."""
-        self.audit = AuditSettings(Path(path) if path else Path(), tuple(filters or DEFAULT_AUDIT_FILTERS))
+    def set_audit(self, path: str | Path | None = None, filters: tuple[str, ...] | None = None,
+                  max_bytes: int | None = None) -> None:
+        """Record every connection's audit filters into ``path`` (default: one file per profile).
+
+        ``max_bytes`` caps the database file; past it, messages wait unacknowledged as on a full disk.
+        """
+        self.audit = AuditSettings(Path(path) if path else Path(), tuple(filters or DEFAULT_AUDIT_FILTERS), max_bytes)
         if self.connection is not None:
             self.workspace.set_audit(self.connection.broker_id, self._audit_for(self.connection.profile), self.password)
             self.auditChanged.emit(self.connection)
@@ -96,7 +101,7 @@ class AppContext(QObject):
         if self.audit is None:
             return None
         path = self.audit.path if str(self.audit.path) not in ("", ".") else default_audit_path(profile.name)
-        return AuditSettings(path, self.audit.filters)
+        return AuditSettings(path, self.audit.filters, self.audit.max_bytes)
 
     def shutdown(self) -> None:
         """Stop ticking and disconnect (final audit commit and ack)."""

@@ -1,23 +1,30 @@
 """Ingest throughput: Eventscope beside a raw paho subscriber and mosquitto_sub, on the same load.
 
-    python -m tests.perf.bench_ingest [--messages 200000] [--size 50]
+    python -m tests.perf.bench_ingest [--messages 200000] [--size 60]
 
-One Mosquitto on a free loopback port. For each subscriber in turn, a publisher in its own
-process sends the same N QoS 0 messages of S bytes as fast as it can, once the subscriber
-holds its SUBACK. Each row is N received / (last arrival - first publish), from one run;
-quote the ratios, not the absolute numbers (the machine is shared).
+One Mosquitto on a free loopback port. For each subscriber in turn, the load generator
+(``tests/perf/loadgen.py``: its own process, pre-encoded PUBLISH packets, large ``sendall``
+batches) sends the same N QoS 0 requests over ``{region}/hello/request`` flat out, once the
+subscriber holds its SUBACK. Every payload carries a sequence number, so each row counts what
+was lost. A row's rate is messages received / (last arrival - first arrival); quote the ratios
+of one run, not the absolute numbers (the machine is shared).
 
-- mosquitto_sub: the C client, output to /dev/null, counted with -C.
-- raw paho: a paho 2.x client whose on_message only counts.
+- mosquitto_sub: the C client subscribed to '#', output to a file, sequence numbers counted after.
+- raw paho: a paho 2.x client subscribed to '#' whose on_message only counts.
 - Eventscope session: MqttSession -> IngestBuffer (immutable records), drained at ~30 Hz.
-- Eventscope session + tree: as above, each drain applied to the core topic tree.
+(Flat out at QoS 1, Mosquitto 2.0 disconnects the publisher "due to out of memory"; the
+window benchmark paces QoS 1 instead.)
+
+- Eventscope full path: a ``Workspace`` ticking on its worker thread (tree + a '+/hello/request'
+  stream) with the audit recorder on: every request is also committed to SQLite and acked.
+  The row's rate counts a message once it is in the tree *and* committed to the audit store.
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -27,146 +34,214 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from core.ingest import IngestBuffer
-from core.profile import ConnectionProfile
+from core.profile import MQTT_V5, MQTT_V311, ConnectionProfile
 from core.session import MqttSession
+from core.stream_filter import StreamFilter
+from core.workspace import AuditSettings, Workspace
 from tests.conftest import MOSQUITTO, MosquittoBroker, free_port
+from tests.perf.loadgen import LoadGenerator, SequenceCounter, request_topics, sequence_of
 
-TOPICS = 1000
 FLUSH_SECONDS = 1 / 30
+IDLE_SECONDS = 3.0  # a subscriber that received nothing for this long has all it will get
 
 
-def _publisher(port: int, messages: int, size: int, ready: multiprocessing.Event, started) -> None:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{port}")
-    client.max_queued_messages_set(0)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    ready.wait()
-    payload = b"x" * size
-    started.value = time.time()
-    for i in range(messages):
-        while client.publish(f"bench/{i % TOPICS}", payload).rc == mqtt.MQTT_ERR_QUEUE_SIZE:
-            time.sleep(0.001)  # back-pressure from paho's queue, not synchronisation
-    time.sleep(0.5)  # let the socket drain before disconnecting
-    client.disconnect()
-    client.loop_stop()
+def _load(port: int, messages: int, size: int) -> LoadGenerator:
+    gen = LoadGenerator(port, request_topics(), messages, size, qos=0)
+    gen.prepare()
+    return gen
 
 
-def _run_publisher(port: int, messages: int, size: int):
-    ctx = multiprocessing.get_context("spawn")
-    ready, started = ctx.Event(), ctx.Value("d", 0.0)
-    process = ctx.Process(target=_publisher, args=(port, messages, size, ready, started), daemon=True)
-    process.start()
-    return process, ready, started
+def _wait_quiet(progress, done, timeout: float = 120.0) -> None:
+    """Wait until ``done()`` or until ``progress()`` stops growing for IDLE_SECONDS."""
+    deadline = time.monotonic() + timeout
+    last, last_change = -1, time.monotonic()
+    while time.monotonic() < deadline and not done():
+        value = progress()
+        if value != last:
+            last, last_change = value, time.monotonic()
+        elif time.monotonic() - last_change > IDLE_SECONDS:
+            return
+        time.sleep(0.05)  # polling with a deadline
 
 
-def bench_mosquitto_sub(port: int, messages: int, size: int) -> tuple[int, float]:
+def bench_mosquitto_sub(port: int, messages: int, size: int, workdir: Path) -> dict:
     tool = shutil.which("mosquitto_sub")
     if tool is None:
-        return 0, float("nan")
-    # A retained marker tells us the subscription is in place before the load starts.
-    subprocess.run(["mosquitto_pub", "-p", str(port), "-t", "bench/ready", "-m", "1", "-r"], check=True)
-    sub = subprocess.Popen([tool, "-p", str(port), "-t", "bench/#", "-C", str(messages + 1)],
-                           stdout=subprocess.PIPE, bufsize=0)
-    sub.stdout.readline()
-    subprocess.run(["mosquitto_pub", "-p", str(port), "-t", "bench/ready", "-n", "-r"], check=True)
-    process, ready, started = _run_publisher(port, messages, size)
-    ready.set()
-    received = 0
-    while sub.stdout.read(65536):
-        pass  # mosquitto_sub exits after -C messages
-    end = time.time()
-    sub.wait(30)
-    process.join(30)
-    received = messages if sub.returncode == 0 else 0
-    return received, end - started.value
+        return {}
+    out_path = workdir / "mosquitto_sub.out"
+    marker = "bench/ready"
+    with open(out_path, "wb") as out:
+        sub = subprocess.Popen([tool, "-p", str(port), "-t", "#", "-C", str(messages + 1)], stdout=out)
+        gen = _load(port, messages, size)
+        # The marker's arrival proves the subscription is in place before the load starts.
+        deadline = time.monotonic() + 10
+        while out_path.stat().st_size == 0 and time.monotonic() < deadline:
+            subprocess.run(["mosquitto_pub", "-p", str(port), "-t", marker, "-m", "ready"], check=True)
+            time.sleep(0.1)  # polling with a deadline
+        gen.go()
+        _wait_quiet(lambda: out_path.stat().st_size, lambda: sub.poll() is not None)
+        end = out_path.stat().st_mtime
+        if sub.poll() is None:
+            sub.kill()
+        sub.wait(10)
+    gen.wait(30)
+    counter = SequenceCounter(messages)
+    for line in out_path.read_bytes().splitlines():
+        counter.note(line, 0.0)
+    return _row("mosquitto_sub (C)", counter.received, counter.lost, end - gen.started_at, gen)
 
 
-def bench_raw_paho(port: int, messages: int, size: int, protocol=mqtt.MQTTv311) -> tuple[int, float]:
-    count = [0]
-    last = [0.0]
-    done = threading.Event()
+def bench_raw_paho(port: int, messages: int, size: int, protocol: int) -> dict:
+    counter = SequenceCounter(messages)
     subscribed = threading.Event()
 
     def on_message(client, userdata, message):
-        count[0] += 1
-        if count[0] >= messages:
-            last[0] = time.time()
-            done.set()
+        counter.note(message.payload, time.time())
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-raw-{port}", protocol=protocol)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-raw-{port}-{protocol}", protocol=protocol)
     client.on_message = on_message
     client.on_subscribe = lambda *a: subscribed.set()
     client.connect("127.0.0.1", port)
     client.loop_start()
-    client.subscribe("bench/#")
+    client.subscribe("#")
     subscribed.wait(10)
-    process, ready, started = _run_publisher(port, messages, size)
-    ready.set()
-    done.wait(120)
-    process.join(30)
+    gen = _load(port, messages, size)
+    gen.go()
+    _wait_quiet(lambda: counter.received, lambda: counter.received >= messages)
+    gen.wait(30)
     client.disconnect()
     client.loop_stop()
-    return count[0], (last[0] or time.time()) - started.value
+    name = f"raw paho subscriber ({'MQTT 5' if protocol == mqtt.MQTTv5 else '3.1.1'})"
+    return _row(name, counter.received, counter.lost, counter.last - gen.started_at, gen)
 
 
-def bench_eventscope(port: int, messages: int, size: int, with_tree: bool) -> tuple[int, float]:
-    tree = None
-    if with_tree:
-        from core.topic_tree import TopicTree
-
-        tree = TopicTree()
-    session = MqttSession(ConnectionProfile(host="127.0.0.1", port=port), buffer=IngestBuffer())  # MQTT 5
+def bench_session(port: int, messages: int, size: int, version: int) -> dict:
+    profile = ConnectionProfile(host="127.0.0.1", port=port, mqtt_version=version)
+    session = MqttSession(profile, buffer=IngestBuffer())
     session.start()
     session.wait_connected(10)
-    session.subscribe("bench/#").result(10)
-    process, ready, started = _run_publisher(port, messages, size)
-    ready.set()
-    received = 0
-    last = 0.0
-    deadline = time.monotonic() + 120
-    while received < messages and time.monotonic() < deadline:
-        time.sleep(FLUSH_SECONDS)  # the GUI's flush cadence
-        batch = session.buffer.drain()
-        if batch:
-            last = batch[-1].received
-            received += len(batch)
-            if tree is not None:
-                tree.apply(batch)
-    process.join(30)
+    session.subscribe("#").result(10)
+    counter = SequenceCounter(messages)
+    stop = threading.Event()
+
+    def drain() -> None:
+        while not stop.is_set():
+            time.sleep(FLUSH_SECONDS)  # the frame cadence
+            for record in session.buffer.drain():
+                counter.note(record.payload, record.received)
+
+    consumer = threading.Thread(target=drain, daemon=True)
+    consumer.start()
+    gen = _load(port, messages, size)
+    gen.go()
+    _wait_quiet(lambda: counter.received, lambda: counter.received >= messages)
+    stop.set()
+    consumer.join(5)
+    gen.wait(30)
     session.stop()
-    return received, (last or time.time()) - started.value
+    return _row(f"Eventscope session+buffer ({_version(version)})", counter.received, counter.lost,
+                counter.last - gen.started_at, gen)
+
+
+def bench_workspace(port: int, messages: int, size: int, version: int, workdir: Path) -> dict:
+    """The whole core path: worker-thread ticks into tree and stream, audit committed on the writer thread."""
+    db = workdir / f"audit-{version}.sqlite3"
+    workspace = Workspace()
+    workspace.add_stream(StreamFilter("+/hello/request"))
+    profile = ConnectionProfile(name=f"bench-{version}", host="127.0.0.1", port=port, mqtt_version=version)
+    connection = workspace.add_broker(profile, audit=AuditSettings(db, ("+/hello/request",)))
+    connection.session.wait_connected(10)
+    connection.recorder.wait_ready(10)
+    for future in [connection.session.subscribe("#")]:
+        future.result(10)
+    applied = [0]
+    committed = [0]
+    last = [0.0]
+    stop = threading.Event()
+
+    def consume() -> None:  # the window's part: take each summary (this drives the worker's backpressure)
+        while not stop.is_set():
+            summary = workspace.take_summary()
+            if summary is None:
+                time.sleep(0.005)  # polling with a deadline
+                continue
+            applied[0] += summary.messages
+            committed[0] += sum(delta.committed for delta in summary.audit)
+            if summary.messages or summary.audit:
+                last[0] = time.time()
+
+    workspace.start()
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    gen = _load(port, messages, size)
+    gen.go()
+    _wait_quiet(lambda: applied[0] + committed[0], lambda: applied[0] >= messages and committed[0] >= messages)
+    stop.set()
+    consumer.join(5)
+    gen.wait(30)
+    dropped = connection.buffer.stats().dropped
+    workspace.close()
+    with sqlite3.connect(db) as conn:
+        stored = {sequence_of(bytes(p)) for (p,) in conn.execute("SELECT payload FROM messages")}
+    audit_lost = messages - len(stored - {None})
+    row = _row(f"Eventscope full path ({_version(version)})", min(applied[0], committed[0]),
+               max(messages - applied[0], audit_lost), last[0] - gen.started_at, gen)
+    row["note"] = f"tree {applied[0]:,} (dropped {dropped:,}), audit {committed[0]:,} committed, {audit_lost:,} missing"
+    return row
+
+
+def _version(version: int) -> str:
+    return "MQTT 5" if version == MQTT_V5 else "3.1.1"
+
+
+def _row(name: str, received: int, lost: int, seconds: float, gen: LoadGenerator) -> dict:
+    return {"name": name, "received": received, "lost": lost, "seconds": seconds,
+            "rate": received / seconds if seconds > 0 else 0.0, "send_rate": gen.send_rate}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=200_000)
-    parser.add_argument("--size", type=int, default=50)
+    parser.add_argument("--size", type=int, default=60)
+    parser.add_argument("--only", choices=("sub", "paho", "session", "workspace"), action="append",
+                        help="run only these rows (repeatable)")
     args = parser.parse_args(argv)
     if MOSQUITTO is None:
         print("mosquitto is not installed")
         return 1
+    wanted = set(args.only or ("sub", "paho", "session", "workspace"))
     rows = []
+    n, size = args.messages, args.size
     with tempfile.TemporaryDirectory() as tmp:
-        broker = MosquittoBroker(port=free_port(), workdir=Path(tmp))
+        broker = MosquittoBroker(port=free_port(), workdir=Path(tmp),
+                                 extra_config="allow_anonymous true\nmax_queued_messages 1000000\n")
         broker.start()
         try:
-            rows.append(("mosquitto_sub (C)", *bench_mosquitto_sub(broker.port, args.messages, args.size)))
-            rows.append(("raw paho subscriber (MQTT 5)", *bench_raw_paho(broker.port, args.messages, args.size, mqtt.MQTTv5)))
-            rows.append(("raw paho subscriber (3.1.1)", *bench_raw_paho(broker.port, args.messages, args.size)))
-            rows.append(("Eventscope session+buffer", *bench_eventscope(broker.port, args.messages, args.size, False)))
-            try:
-                rows.append(("Eventscope session+buffer+tree", *bench_eventscope(broker.port, args.messages, args.size, True)))
-            except ImportError:
-                pass
+            if "sub" in wanted:
+                rows.append(bench_mosquitto_sub(broker.port, n, size, Path(tmp)))
+            for version, protocol in ((MQTT_V311, mqtt.MQTTv311), (MQTT_V5, mqtt.MQTTv5)):
+                if "paho" in wanted:
+                    rows.append(bench_raw_paho(broker.port, n, size, protocol))
+                if "session" in wanted:
+                    rows.append(bench_session(broker.port, n, size, version))
+                if "workspace" in wanted:
+                    rows.append(bench_workspace(broker.port, n, size, version, Path(tmp)))
         finally:
             broker.stop()
-    paho_rate = rows[1][1] / rows[1][2]
-    print(f"\nIngest: {args.messages:,} x {args.size} B QoS 0 over {TOPICS} topics, one Mosquitto, one run\n")
-    print(f"{'subscriber':34} {'received':>10} {'seconds':>8} {'msg/s':>10} {'vs paho':>8}")
-    for name, received, seconds in rows:
-        rate = received / seconds if seconds > 0 else 0.0
-        print(f"{name:34} {received:>10,} {seconds:>8.2f} {rate:>10,.0f} {rate / paho_rate:>7.2f}x")
-    print("\n'vs paho' is against the raw paho MQTT 5 subscriber; Eventscope speaks MQTT 5 here.")
+    rows = [r for r in rows if r]
+    print(f"\nIngest: {n:,} x {size} B QoS 0 requests over {len(request_topics())} region topics, "
+          "one Mosquitto, one run; the generator pre-encodes and sends flat out\n")
+    paho = {_version(v): next((r["rate"] for r in rows if r["name"] == f"raw paho subscriber ({_version(v)})"), 0.0)
+            for v in (MQTT_V311, MQTT_V5)}
+    print(f"{'subscriber':40} {'received':>10} {'lost':>8} {'seconds':>8} {'msg/s':>10} {'vs paho':>8} {'gen msg/s':>10}")
+    for row in rows:
+        reference = next((rate for key, rate in paho.items() if key in row["name"]), paho["3.1.1"])
+        ratio = row["rate"] / reference if reference else 0.0
+        print(f"{row['name']:40} {row['received']:>10,} {row['lost']:>8,} {row['seconds']:>8.2f} {row['rate']:>10,.0f} "
+              f"{ratio:>7.2f}x {row['send_rate']:>10,.0f}")
+        if row.get("note"):
+            print(f"{'':42}{row['note']}")
+    print("\n'vs paho' compares with the raw paho subscriber of the same protocol version (mosquitto_sub: 3.1.1).")
     return 0
 
 

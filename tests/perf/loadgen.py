@@ -1,0 +1,224 @@
+"""A load generator that outruns every subscriber it measures.
+
+It runs in its own process, speaks MQTT 3.1.1 over a plain socket, and pre-encodes every
+PUBLISH packet before the clock starts; during the run it only calls ``sendall`` on large
+pre-joined chunks, paced in 10 ms slots (or flat out). Each payload starts with a 10-digit
+sequence number, so a subscriber can count exactly what it lost.
+
+    gen = LoadGenerator(port, topics=request_topics(), count=600_000, rate=20_000, qos=1)
+    gen.start(); gen.wait()
+    gen.sent, gen.started_at, gen.finished_at
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import socket
+import struct
+import threading
+import time
+
+SLOT_SECONDS = 0.010  # pacing granularity
+CHUNK_PACKETS = 2_000  # packets joined into one sendall when running flat out
+SEQ_DIGITS = 10
+REGIONS = ("us-east", "us-west", "eu-central", "ap-south")
+
+
+def request_topics(regions=REGIONS) -> list[str]:
+    """The seed's traffic: requests from every region."""
+    return [f"{region}/hello/request" for region in regions]
+
+
+def telemetry_topics(count: int = 2_000, regions=REGIONS) -> list[str]:
+    return [f"{regions[i % len(regions)]}/telemetry/device-{i:05d}/temp" for i in range(count)]
+
+
+def sequence_of(payload: bytes) -> int | None:
+    """The sequence number a generated payload starts with (None for anything else)."""
+    head = payload[:SEQ_DIGITS]
+    return int(head) if len(head) == SEQ_DIGITS and head.isdigit() else None
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value % 128, value // 128
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def encode_publish(topic: bytes, payload: bytes, qos: int, packet_id: int) -> bytes:
+    body = struct.pack("!H", len(topic)) + topic + (struct.pack("!H", packet_id) if qos else b"") + payload
+    return bytes((0x30 | (qos << 1),)) + _varint(len(body)) + body
+
+
+def encode_connect(client_id: str, keepalive: int = 60) -> bytes:
+    cid = client_id.encode()
+    body = b"\x00\x04MQTT\x04\x02" + struct.pack("!H", keepalive) + struct.pack("!H", len(cid)) + cid
+    return b"\x10" + _varint(len(body)) + body
+
+
+def payload_for(seq: int, size: int) -> bytes:
+    head = b"%0*d" % (SEQ_DIGITS, seq)
+    return head + b"x" * max(0, size - len(head))
+
+
+def _encode_all(topics: list[str], count: int, size: int, qos: int) -> list[bytes]:
+    encoded_topics = [t.encode() for t in topics]
+    return [encode_publish(encoded_topics[seq % len(topics)], payload_for(seq, size), qos, seq % 65535 + 1)
+            for seq in range(count)]
+
+
+class _Acks:
+    """Counts what the broker sends back (PUBACK, PINGRESP) so the end of a run can wait for it."""
+
+    def __init__(self) -> None:
+        self.pubacks = 0
+        self.pingresp = threading.Event()
+
+
+def _drain(sock: socket.socket, stop: threading.Event, acks: _Acks) -> None:
+    """Read the broker's PUBACKs and PINGRESP, so it never blocks on our receive window."""
+    sock.settimeout(0.2)
+    pending = b""
+    while not stop.is_set():
+        try:
+            data = sock.recv(1 << 16)
+        except socket.timeout:
+            continue
+        except OSError:
+            return
+        if not data:
+            return
+        pending += data
+        while len(pending) >= 2 and len(pending) >= 2 + pending[1]:  # short packets: one length byte
+            kind, size = pending[0] >> 4, pending[1]
+            pending = pending[2 + size:]
+            if kind == 4:
+                acks.pubacks += 1
+            elif kind == 13:
+                acks.pingresp.set()
+
+
+def _run(port: int, topics: list[str], count: int, size: int, qos: int, rate: float | None,
+         ready, go, started_at, finished_at, sent) -> None:
+    packets = _encode_all(topics, count, size, qos)
+    per_slot = max(1, round(rate * SLOT_SECONDS)) if rate else CHUNK_PACKETS
+    chunks = [b"".join(packets[i:i + per_slot]) for i in range(0, count, per_slot)]
+    del packets
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.sendall(encode_connect(f"eventscope-loadgen-{port}-{time.monotonic_ns()}"))
+    connack = sock.recv(4)
+    if len(connack) < 4 or connack[0] != 0x20 or connack[3] != 0:
+        raise ConnectionError(f"load generator: CONNACK {connack!r}")
+    stop = threading.Event()
+    acks = _Acks()
+    reader = threading.Thread(target=_drain, args=(sock, stop, acks), daemon=True)
+    reader.start()
+    ready.set()
+    go.wait()
+    start = time.perf_counter()
+    started_at.value = time.time()
+    done = 0
+    for index, chunk in enumerate(chunks):
+        if rate:
+            due = start + index * SLOT_SECONDS
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)  # pacing, not synchronisation
+        sock.sendall(chunk)
+        done = min(count, done + per_slot)
+        sent.value = done
+    finished_at.value = time.time()
+    # Closing at once makes Mosquitto drop what it has not read yet: wait until it answered everything.
+    deadline = time.monotonic() + 30
+    while qos and acks.pubacks < count and time.monotonic() < deadline:
+        time.sleep(0.01)  # polling with a deadline
+    sock.sendall(b"\xc0\x00")  # PINGREQ: its answer comes after every packet before it
+    acks.pingresp.wait(30)
+    sock.sendall(b"\xe0\x00")  # DISCONNECT
+    stop.set()
+    sock.close()
+
+
+class LoadGenerator:
+    """``count`` messages of ``size`` bytes over ``topics`` (round robin), at ``rate`` msg/s or flat out."""
+
+    def __init__(self, port: int, topics: list[str], count: int, size: int = 60, qos: int = 0,
+                 rate: float | None = None) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.count = count
+        self._ready, self._go = ctx.Event(), ctx.Event()
+        self._started, self._finished, self._sent = ctx.Value("d", 0.0), ctx.Value("d", 0.0), ctx.Value("q", 0)
+        self._process = ctx.Process(target=_run, daemon=True, args=(
+            port, topics, count, size, qos, rate, self._ready, self._go, self._started, self._finished, self._sent))
+
+    def prepare(self, timeout: float = 60.0) -> None:
+        """Encode every packet and connect; returns when the generator waits for ``go``."""
+        self._process.start()
+        if not self._ready.wait(timeout):
+            self.stop()
+            raise TimeoutError("the load generator did not get ready")
+
+    def go(self) -> None:
+        self._go.set()
+
+    def start(self) -> None:
+        self.prepare()
+        self.go()
+
+    def wait(self, timeout: float | None = None) -> None:
+        self._process.join(timeout)
+
+    def stop(self) -> None:
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(5)
+
+    @property
+    def started_at(self) -> float:
+        return self._started.value
+
+    @property
+    def finished_at(self) -> float:
+        return self._finished.value
+
+    @property
+    def sent(self) -> int:
+        return self._sent.value
+
+    @property
+    def send_rate(self) -> float:
+        elapsed = self.finished_at - self.started_at
+        return self.sent / elapsed if elapsed > 0 else 0.0
+
+
+class SequenceCounter:
+    """Counts generated messages by sequence number: received, unique, and so lost."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.seen = bytearray(expected)
+        self.received = 0
+        self.first = 0.0
+        self.last = 0.0
+
+    def note(self, payload: bytes, when: float) -> None:
+        seq = sequence_of(payload)
+        if seq is None or seq >= self.expected:
+            return
+        if not self.received:
+            self.first = when
+        self.received += 1
+        self.seen[seq] = 1
+        self.last = when
+
+    @property
+    def unique(self) -> int:
+        return self.seen.count(1)
+
+    @property
+    def lost(self) -> int:
+        return self.expected - self.unique
