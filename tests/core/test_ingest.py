@@ -61,3 +61,35 @@ def test_records_are_immutable():
     record = _record(1)
     with pytest.raises(AttributeError):
         record.topic = "other"  # type: ignore[misc]
+
+
+def test_a_blocking_buffer_waits_for_room_instead_of_dropping():
+    buffer = IngestBuffer(max_count=2, block_when_full=True)
+    assert buffer.append(_record(1)) and buffer.append(_record(2))
+    done = threading.Event()
+    results = []
+    appender = threading.Thread(target=lambda: (results.append(buffer.append(_record(3))), done.set()))
+    appender.start()
+    assert not done.wait(0.3)  # full: the network thread waits
+    assert [r.topic for r in buffer.drain(1)] == ["t/1"]
+    assert done.wait(5) and results == [True]
+    assert [r.topic for r in buffer.drain()] == ["t/2", "t/3"]
+    stats = buffer.stats()
+    assert stats.dropped == 0 and stats.stalled == 1
+
+
+def test_closing_a_blocking_buffer_releases_the_waiting_thread():
+    buffer = IngestBuffer(max_count=1, block_when_full=True)
+    buffer.append(_record(1))
+    results = []
+    appender = threading.Thread(target=lambda: results.append(buffer.append(_record(2))))
+    appender.start()
+    buffer.close()
+    appender.join(5)
+    assert results == [False] and buffer.stats().dropped == 0  # not stored, not acked: the broker keeps it
+
+
+def test_extend_counts_what_does_not_fit():
+    buffer = IngestBuffer(max_count=3)
+    assert buffer.extend([_record(i) for i in range(5)]) == 3
+    assert buffer.stats().dropped == 2 and buffer.stats().received == 5

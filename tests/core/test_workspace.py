@@ -1,0 +1,248 @@
+"""The core workspace against a real Mosquitto, with no QApplication: one tick, one exact change summary."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from core.profile import ConnectionProfile
+from core.records import MessageRecord
+from core.replier import Replier
+from core.session import MqttSession
+from core.stream import Stream
+from core.stream_filter import StreamFilter
+from core.workspace import AuditSettings, Workspace
+from tests.conftest import wait_until
+
+
+def publish(port: int, messages: list[tuple[str, bytes]], properties: list[dict | None] | None = None) -> None:
+    """An outside MQTT 5 publisher at QoS 1 that waits for every PUBACK."""
+    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        infos = []
+        for i, (topic, payload) in enumerate(messages):
+            props = None
+            if properties and properties[i]:
+                props = Properties(PacketTypes.PUBLISH)
+                for name, value in properties[i].items():
+                    setattr(props, name, value)
+            infos.append(client.publish(topic, payload, qos=1, properties=props))
+        for info in infos:
+            info.wait_for_publish(10)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+@pytest.fixture
+def workspace():
+    ws = Workspace()
+    yield ws
+    ws.close()
+
+
+def connect(workspace: Workspace, port: int, **options):
+    connection = workspace.add_broker(ConnectionProfile(name="ws", host="127.0.0.1", port=port), subscriptions=(),
+                                      **options)
+    assert connection.session.wait_connected(10), connection.session.status
+    connection.session.subscribe("#").result(10)
+    return connection
+
+
+def test_one_tick_reports_exact_rows_and_evictions(workspace, mosquitto):
+    stream_id = workspace.add_stream(StreamFilter("+/hello/request"), capacity=5)
+    connection = connect(workspace, mosquitto.port)
+    requests = [(f"{('us-east', 'eu-west')[i % 2]}/hello/request", f"r{i}".encode()) for i in range(8)]
+    publish(mosquitto.port, requests + [("us-east/telemetry/t1", b"21.5")])
+    wait_until(lambda: connection.buffer.stats().received == 9, message="nine records buffered")
+
+    summary = workspace.tick()
+    assert summary.messages == 9
+    assert {node.topic for node in summary.tree.created} == {
+        "us-east", "eu-west", "us-east/hello", "eu-west/hello", "us-east/hello/request", "eu-west/hello/request",
+        "us-east/telemetry", "us-east/telemetry/t1"}
+    root = workspace.tree.root
+    assert [(parent, first, last) for parent, first, last in summary.tree.inserted] == [(root, 0, 1)]
+    assert set(summary.new_regions) == {"us-east", "eu-west"}
+    (delta,) = summary.stream_deltas(stream_id)
+    # Capacity 5: the first three requests were evicted within the same pass and never shown.
+    assert delta.reset is None and delta.evicted == 0
+    assert [r.payload for r in delta.appended] == [b"r3", b"r4", b"r5", b"r6", b"r7"]
+    assert {(c.region, c.count) for c in delta.regions} == {("us-east", 4), ("eu-west", 4)}
+    assert summary.broker("ws").received == 9 and summary.dropped == 0
+
+    publish(mosquitto.port, [("eu-west/hello/request", f"n{i}".encode()) for i in range(3)])
+    wait_until(lambda: connection.buffer.stats().received == 12, message="three more")
+    summary = workspace.tick()
+    (delta,) = summary.stream_deltas(stream_id)
+    assert delta.evicted == 3 and [r.payload for r in delta.appended] == [b"n0", b"n1", b"n2"]
+    assert summary.tree.created == [] and summary.tree.inserted == []
+    assert workspace.tree.node("eu-west/hello/request") in summary.tree.updated
+    assert [r.payload for r in workspace.stream(stream_id).records()] == [b"r6", b"r7", b"n0", b"n1", b"n2"]
+
+
+def test_stream_commands_run_on_the_tick_and_come_back_as_a_reset(workspace):
+    stream_id = workspace.add_stream(StreamFilter("+/hello/request"))
+    workspace.feed(MessageRecord(f"{region}/hello/request", region.encode()) for region in ("a", "b", "a", "c"))
+    assert [len(d.appended) for d in workspace.tick().stream_deltas(stream_id)] == [4]
+    done = workspace.change_stream(stream_id, lambda stream: stream.set_regions({"a"}))
+    assert not done.done()  # nothing changes until the tick thread runs it
+    (delta,) = workspace.tick().stream_deltas(stream_id)
+    assert done.done() and [r.payload for r in delta.reset] == [b"a", b"a"]
+    workspace.change_stream(stream_id, Stream.pause)
+    workspace.feed([MessageRecord("a/hello/request", b"later")])
+    (delta,) = workspace.tick().stream_deltas(stream_id)
+    assert delta.paused and delta.waiting == 1 and not delta.appended
+    workspace.change_stream(stream_id, Stream.resume)
+    (delta,) = workspace.tick().stream_deltas(stream_id)
+    assert [r.payload for r in delta.appended] == [b"later"] and delta.evicted == 0
+
+
+def test_audit_commits_reach_the_summary_with_their_pairing(workspace, mosquitto, tmp_path):
+    db = tmp_path / "audit.sqlite3"
+    connection = connect(workspace, mosquitto.port, audit=AuditSettings(db))
+    assert connection.recorder.wait_ready(10)
+    publish(mosquitto.port, [("us-east/hello/request", b"ping"), ("us-east/hello/response", b"pong")],
+            [{"ResponseTopic": "us-east/hello/response", "CorrelationData": b"c1"}, {"CorrelationData": b"c1"}])
+    rows, pairings = [], []
+
+    def committed() -> bool:
+        for delta in workspace.tick().audit:
+            rows.extend(delta.rows)
+            pairings.extend(delta.pairings)
+        return len(rows) == 2
+
+    wait_until(committed, message="two committed rows")
+    assert [(r.kind, r.topic, r.payload) for r in rows] == [
+        ("request", "us-east/hello/request", b"ping"), ("reply", "us-east/hello/response", b"pong")]
+    assert [(p.request_id, p.reply_id) for p in pairings] == [(rows[0].id, rows[1].id)]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT reply_id FROM messages WHERE id=?", (rows[0].id,)).fetchone() == (rows[1].id,)
+
+
+def test_worker_thread_waits_for_each_summary_to_be_taken(workspace):
+    """Backpressure: a window that does not take summaries never has more than one waiting."""
+    workspace.interval = 0.001
+    workspace.feed([MessageRecord("x/1", b"1")])
+    workspace.start()
+    wait_until(lambda: workspace._summary is not None, message="a first summary")
+    workspace.feed([MessageRecord("x/2", b"2")])
+    first = workspace.take_summary()
+    assert (first.tick, first.messages) == (1, 1)  # x/2 was not ticked while this summary waited
+    wait_until(lambda: workspace._summary is not None, message="the next summary")
+    assert workspace.take_summary().messages == 1
+    merged = workspace.tick_now()
+    assert merged is not None and merged.messages == 0
+
+
+def test_connections_in_a_child_process_behave_like_local_ones(mosquitto, tmp_path):
+    workspace = Workspace(connections_in_process=True)
+    try:
+        connection = workspace.add_broker(ConnectionProfile(name="child", host="127.0.0.1", port=mosquitto.port),
+                                          audit=AuditSettings(tmp_path / "a.sqlite3", ("+/hello/request",)))
+        assert connection.session.wait_connected(10), connection.session.status
+        assert connection.recorder.wait_ready(10)
+        pid = workspace._process.pid
+        assert pid != os.getpid()
+        connection.session.subscribe("extra/#").result(10)
+        assert "extra/#" in connection.session.subscriptions
+        connection.session.publish("us-east/hello/request", b"from the window", qos=1).result(10)
+        applied, committed = [], []
+
+        def caught_up() -> bool:
+            summary = workspace.tick()
+            applied.extend(node.topic for node in summary.tree.created)
+            committed.extend(row.payload for delta in summary.audit for row in delta.rows)
+            return "us-east/hello/request" in applied and committed == [b"from the window"]
+
+        wait_until(caught_up, message="the record in the tree and in the audit")
+        assert workspace.tree.node("us-east/hello/request").count == 1
+    finally:
+        workspace.close()
+    assert workspace._process is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_request_through_the_child_process_gets_its_reply(mosquitto, qloop_free):
+    import asyncio
+
+    replier_session = MqttSession(ConnectionProfile(host="127.0.0.1", port=mosquitto.port), buffer_messages=False)
+    replier_session.start()
+    assert replier_session.wait_connected(10)
+    replier = Replier(replier_session, handler=lambda record: b"pong:" + record.payload)
+    replier.start().result(10)
+    workspace = Workspace(connections_in_process=True)
+    try:
+        connection = workspace.add_broker(ConnectionProfile(name="rq", host="127.0.0.1", port=mosquitto.port))
+        assert connection.session.wait_connected(10)
+        reply = asyncio.run(connection.tracker.request("us-east/hello/request", b"ping", timeout=5))
+        assert reply.payload == b"pong:ping" and reply.correlated and reply.rtt > 0
+        assert reply.reply_topic == connection.tracker.default_reply_topic()
+    finally:
+        workspace.close()
+        replier.stop()
+        replier_session.stop()
+
+
+@pytest.fixture
+def qloop_free():
+    """asyncio.run needs no loop of the test's."""
+    return None
+
+
+def test_child_stores_and_acks_what_arrived_when_the_window_is_killed(mosquitto, tmp_path):
+    """kill -9 of the window's process: the child sees its pipe close, commits, acks and exits;
+    a recorder started again on the same database gets the rest from the broker."""
+    db = tmp_path / "a.sqlite3"
+    script = textwrap.dedent(f"""
+        import sys, time
+        from core.profile import ConnectionProfile
+        from core.workspace import AuditSettings, Workspace
+        if __name__ == "__main__":
+            ws = Workspace(connections_in_process=True)
+            c = ws.add_broker(ConnectionProfile(name="k", host="127.0.0.1", port={mosquitto.port}),
+                              audit=AuditSettings(r"{db}", ("k/+/request",)))
+            assert c.recorder.wait_ready(10)
+            print(ws._process.pid, flush=True)
+            time.sleep(600)
+    """)
+    window = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    child_pid = int(window.stdout.readline())
+    publish(mosquitto.port, [(f"k/{i % 3}/request", f"m{i}".encode()) for i in range(300)])
+    window.send_signal(signal.SIGKILL)
+    window.wait(10)
+
+    def gone() -> bool:
+        try:
+            os.kill(child_pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_until(gone, timeout=20, message="the orphaned child to exit")
+
+    def stored() -> set[bytes]:
+        with sqlite3.connect(db) as conn:
+            return {bytes(p) for (p,) in conn.execute("SELECT payload FROM messages WHERE duplicate=0")}
+
+    before = len(stored())
+    assert before > 0  # the child committed what it had
+    workspace = Workspace()
+    try:
+        workspace.add_broker(ConnectionProfile(name="k", host="127.0.0.1", port=mosquitto.port), subscriptions=(),
+                             audit=AuditSettings(db, ("k/+/request",)))
+        wait_until(lambda: len(stored()) == 300, timeout=20, message="every message stored after the restart")
+    finally:
+        workspace.close()
