@@ -29,7 +29,7 @@ from pathlib import Path
 
 import platformdirs
 
-from core.records import MessageProperties, MessageRecord
+from core.records import NO_PROPERTIES, MessageProperties, MessageRecord
 from core.topics import region_of
 
 SCHEMA_VERSION = 1
@@ -353,48 +353,53 @@ class AuditStore:
         paired: list[int] = []
         pairings: list[ReplyPairing] = []
         written: list[AuditRow] = []
+        params: list[tuple] = []
+        digests: set[int] = set()
         duplicates = 0
         first_id = last_id = 0
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for record in records:
+            # One writer holds the transaction, so new rows get the ids after the largest one, in order.
+            base = conn.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()[0]
+            for index, record in enumerate(records):
                 props = record.properties
                 correlation = props.correlation_data
                 digest = content_hash(record.topic, record.payload, correlation)
-                duplicate = 0
-                if record.dup and conn.execute("SELECT 1 FROM messages WHERE content_hash=? LIMIT 1",
-                                               (digest,)).fetchone():
-                    duplicate = 1
-                    duplicates += 1
+                duplicate = record.dup and (digest in digests or conn.execute(
+                    "SELECT 1 FROM messages WHERE content_hash=? LIMIT 1", (digest,)).fetchone() is not None)
+                digests.add(digest)
+                duplicates += duplicate
                 kind = classify(record)
                 payload = record.payload
                 stored = payload[:limit]
                 source = broker or record.broker_id
                 region = region_of(record.topic, level)
-                properties = props.as_dict()
-                cursor = conn.execute(
-                    "INSERT INTO messages (received, broker, topic, region, kind, qos, retain, correlation, "
-                    "response_topic, payload, truncated, size, duplicate, properties, content_hash) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (record.received, source, record.topic, region, kind,
-                     record.qos, int(record.retain), correlation, props.response_topic, stored,
-                     int(len(payload) > limit), len(payload), duplicate, json.dumps(properties), digest),
-                )
-                row_id = cursor.lastrowid
-                written.append(AuditRow(row_id, record.received, source, record.topic, region, kind, record.qos,
-                                        record.retain, correlation, props.response_topic, bytes(stored),
+                properties = props.as_dict() if props is not NO_PROPERTIES else {}
+                params.append((record.received, source, record.topic, region, kind, record.qos, int(record.retain),
+                               correlation, props.response_topic, stored, int(len(payload) > limit), len(payload),
+                               int(duplicate), json.dumps(properties) if properties else "{}", digest))
+                written.append(AuditRow(base + 1 + index, record.received, source, record.topic, region, kind,
+                                        record.qos, record.retain, correlation, props.response_topic, bytes(stored),
                                         len(payload) > limit, len(payload), bool(duplicate), properties, None, None))
-                first_id = first_id or row_id
-                last_id = row_id
-                if kind == "reply" and correlation is not None and not duplicate:
+            # One call for the batch: the lock is released once, not once per row.
+            conn.executemany(
+                "INSERT INTO messages (received, broker, topic, region, kind, qos, retain, correlation, "
+                "response_topic, payload, truncated, size, duplicate, properties, content_hash) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", params)
+            if records:
+                first_id, last_id = base + 1, base + len(records)
+                if conn.execute("SELECT MAX(id) FROM messages").fetchone()[0] != last_id:
+                    raise sqlite3.DatabaseError("row ids were not assigned in order")
+            for row in written:
+                if row.kind == "reply" and row.correlation is not None and not row.duplicate:
                     request = conn.execute(
                         "SELECT id, received FROM messages WHERE correlation=? AND kind='request' AND reply_id IS NULL "
-                        "AND id < ? ORDER BY id DESC LIMIT 1", (correlation, row_id)).fetchone()
+                        "AND id < ? ORDER BY id DESC LIMIT 1", (row.correlation, row.id)).fetchone()
                     if request is not None:
-                        rtt = max(0.0, (record.received - request[1]) * 1000.0)
-                        conn.execute("UPDATE messages SET reply_id=?, rtt_ms=? WHERE id=?", (row_id, rtt, request[0]))
+                        rtt = max(0.0, (row.received - request[1]) * 1000.0)
+                        conn.execute("UPDATE messages SET reply_id=?, rtt_ms=? WHERE id=?", (row.id, rtt, request[0]))
                         paired.append(request[0])
-                        pairings.append(ReplyPairing(request[0], row_id, rtt))
+                        pairings.append(ReplyPairing(request[0], row.id, rtt))
             pruned = self._prune_chunk(now, len(records))
             conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:

@@ -28,6 +28,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from core.buffered_socket import BufferedSocket
 from core.errors import FATAL_CONNACK_CODES, describe_connack, describe_connect_exception
 from core.ingest import IngestBuffer
 from core.profile import MQTT_V5, ConnectionProfile, unique_client_id
@@ -134,6 +135,14 @@ def to_publish_properties(props: MessageProperties | None) -> Properties | None:
 Tap = Callable[[MessageRecord], None]
 
 
+class _Client(mqtt.Client):
+    """paho's client with a read-buffered socket (see ``core/buffered_socket.py``)."""
+
+    def _create_socket(self):
+        sock = super()._create_socket()
+        return sock if self._transport == "websockets" else BufferedSocket(sock)
+
+
 class MqttSession:
     """A supervised MQTT connection with a subscription registry that survives reconnects."""
 
@@ -177,7 +186,7 @@ class MqttSession:
     # ----- set-up -----------------------------------------------------------------
     def _make_client(self) -> mqtt.Client:
         p = self.profile
-        client = mqtt.Client(
+        client = _Client(
             callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             protocol=mqtt.MQTTv5 if p.mqtt_version == MQTT_V5 else mqtt.MQTTv311,

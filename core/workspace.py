@@ -48,7 +48,7 @@ from core.records import MessageRecord
 from core.recorder_lock import RecorderBusyError
 from core.region_stats import RegionCount
 from core.request_tracker import RequestTracker
-from core.session import MqttSession, SessionState, SessionStatus
+from core.session import MqttSession, SessionStatus
 from core.stream import DEFAULT_CAPACITY, Stream
 from core.stream_filter import StreamFilter
 from core.topic_tree import TopicTree, TreeChanges

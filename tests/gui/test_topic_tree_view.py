@@ -10,7 +10,6 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QGuiApplication, QTextDocument
 from PySide6.QtWidgets import QMessageBox
 
-from core.ingest import IngestBuffer
 from core.profile import ConnectionProfile
 from core.session import MqttSession
 from gui.models.topic_tree_model import COL_MESSAGES, COL_TOPIC, COL_VALUE, TopicTreeModel

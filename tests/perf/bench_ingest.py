@@ -15,7 +15,8 @@ of one run, not the absolute numbers (the machine is shared).
 (Flat out at QoS 1, Mosquitto 2.0 disconnects the publisher "due to out of memory"; the
 window benchmark paces QoS 1 instead.)
 
-- Eventscope full path: a ``Workspace`` ticking on its worker thread (tree + a '+/hello/request'
+- Eventscope full path (all in one process, and with the connections in a child process as
+  the window runs them): a ``Workspace`` ticking on its worker thread (tree + a '+/hello/request'
   stream) with the audit recorder on: every request is also committed to SQLite and acked.
   The row's rate counts a message once it is in the tree *and* committed to the audit store.
 """
@@ -143,10 +144,13 @@ def bench_session(port: int, messages: int, size: int, version: int) -> dict:
                 counter.last - gen.started_at, gen)
 
 
-def bench_workspace(port: int, messages: int, size: int, version: int, workdir: Path) -> dict:
-    """The whole core path: worker-thread ticks into tree and stream, audit committed on the writer thread."""
-    db = workdir / f"audit-{version}.sqlite3"
-    workspace = Workspace()
+def bench_workspace(port: int, messages: int, size: int, version: int, workdir: Path, in_child: bool) -> dict:
+    """The whole core path: worker-thread ticks into tree and stream, audit committed on the writer thread.
+
+    ``in_child``: the broker connections run in the connection process, as in the window.
+    """
+    db = workdir / f"audit-{version}-{in_child}.sqlite3"
+    workspace = Workspace(connections_in_process=in_child)
     workspace.add_stream(StreamFilter("+/hello/request"))
     profile = ConnectionProfile(name=f"bench-{version}", host="127.0.0.1", port=port, mqtt_version=version)
     connection = workspace.add_broker(profile, audit=AuditSettings(db, ("+/hello/request",)))
@@ -184,7 +188,8 @@ def bench_workspace(port: int, messages: int, size: int, version: int, workdir: 
     with sqlite3.connect(db) as conn:
         stored = {sequence_of(bytes(p)) for (p,) in conn.execute("SELECT payload FROM messages")}
     audit_lost = messages - len(stored - {None})
-    row = _row(f"Eventscope full path ({_version(version)})", min(applied[0], committed[0]),
+    where = "connections in a child process" if in_child else "all in one process"
+    row = _row(f"Eventscope full path, {where} ({_version(version)})", min(applied[0], committed[0]),
                max(messages - applied[0], audit_lost), last[0] - gen.started_at, gen)
     row["note"] = f"tree {applied[0]:,} (dropped {dropped:,}), audit {committed[0]:,} committed, {audit_lost:,} missing"
     return row
@@ -225,7 +230,8 @@ def main(argv=None) -> int:
                 if "session" in wanted:
                     rows.append(bench_session(broker.port, n, size, version))
                 if "workspace" in wanted:
-                    rows.append(bench_workspace(broker.port, n, size, version, Path(tmp)))
+                    for in_child in (False, True):
+                        rows.append(bench_workspace(broker.port, n, size, version, Path(tmp), in_child))
         finally:
             broker.stop()
     rows = [r for r in rows if r]
@@ -233,14 +239,14 @@ def main(argv=None) -> int:
           "one Mosquitto, one run; the generator pre-encodes and sends flat out\n")
     paho = {_version(v): next((r["rate"] for r in rows if r["name"] == f"raw paho subscriber ({_version(v)})"), 0.0)
             for v in (MQTT_V311, MQTT_V5)}
-    print(f"{'subscriber':40} {'received':>10} {'lost':>8} {'seconds':>8} {'msg/s':>10} {'vs paho':>8} {'gen msg/s':>10}")
+    print(f"{'subscriber':62} {'received':>10} {'lost':>8} {'seconds':>8} {'msg/s':>10} {'vs paho':>8} {'gen msg/s':>10}")
     for row in rows:
         reference = next((rate for key, rate in paho.items() if key in row["name"]), paho["3.1.1"])
         ratio = row["rate"] / reference if reference else 0.0
-        print(f"{row['name']:40} {row['received']:>10,} {row['lost']:>8,} {row['seconds']:>8.2f} {row['rate']:>10,.0f} "
+        print(f"{row['name']:62} {row['received']:>10,} {row['lost']:>8,} {row['seconds']:>8.2f} {row['rate']:>10,.0f} "
               f"{ratio:>7.2f}x {row['send_rate']:>10,.0f}")
         if row.get("note"):
-            print(f"{'':42}{row['note']}")
+            print(f"{'':64}{row['note']}")
     print("\n'vs paho' compares with the raw paho subscriber of the same protocol version (mosquitto_sub: 3.1.1).")
     return 0
 

@@ -1,12 +1,10 @@
-"""Topic tree benchmarks: core apply throughput, memory, filter time, and GUI stalls under a live feed.
+"""Topic tree benchmarks: core apply throughput, memory and filter time.
 
-    python -m tests.perf.bench_topic_tree                 # everything, GUI feed for 30 s
-    python -m tests.perf.bench_topic_tree --seconds 10    # shorter GUI feed
+    python -m tests.perf.bench_topic_tree                 # everything
     python -m tests.perf.bench_topic_tree --skip-memory   # skip the 10M-message RSS run
 
-The GUI run feeds records at a fixed rate into a (not connected) session's ingest buffer from a
-producer thread, so they go through the real FlushBridge timer, the tree view and its model
-(attached, tree expanded, offscreen). A 5 ms QTimer measures how late it fires: main-thread stalls.
+The window's stalls under a live feed are measured with every view live, over a real broker,
+by ``bench_window_stall``.
 """
 
 from __future__ import annotations
@@ -14,8 +12,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import statistics
-import threading
 import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -92,93 +88,8 @@ def bench_filter(topic_count: int) -> list[tuple[str, float, int]]:
     return out
 
 
-def bench_gui(seconds: float, rate: int, topic_count: int) -> dict:
-    from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
-
-    from core.ingest import IngestBuffer
-    from core.profile import ConnectionProfile
-    from core.session import MqttSession
-    from gui.context import AppContext
-    from gui.views.topic_tree_view import TopicTreeView
-
-    app = QApplication.instance() or QApplication([])
-    settings = QSettings(os.devnull, QSettings.IniFormat)
-    context = AppContext(settings)
-    session = MqttSession(ConnectionProfile(name="bench", host="127.0.0.1", port=1), buffer=IngestBuffer())
-    context.bridge.attach(session)  # never started: the producer thread fills its buffer directly
-    view = TopicTreeView(context)
-    view.resize(1200, 800)
-    view.show()
-    names = topics(topic_count)
-    # Prime the tree so every topic exists, then expand everything.
-    session.buffer.append(MessageRecord(names[0], b"0", received=time.time()))
-    for topic in names:
-        session.buffer.append(MessageRecord(topic, b"0", received=time.time()))
-    context.bridge.flush()
-    view.view.expandAll()
-    app.processEvents()
-
-    stop = threading.Event()
-    fed = [0]
-
-    def produce() -> None:
-        start = time.perf_counter()
-        i = 0
-        while not stop.is_set():
-            due = int((time.perf_counter() - start) * rate)
-            while i < due:
-                topic = names[(i * 7919) % len(names)]
-                session.buffer.append(MessageRecord(topic, b"%d.%d" % (i % 100, i % 7), received=time.time(),
-                                                    received_mono=time.monotonic()))
-                i += 1
-            fed[0] = i
-            time.sleep(0.002)
-
-    lateness: list[float] = []
-    clock = QElapsedTimer()
-    probe = QTimer()
-    probe.setInterval(5)
-    last = [0]
-
-    def on_probe() -> None:
-        now = clock.elapsed()
-        lateness.append(max(0, now - last[0] - 5))
-        last[0] = now
-
-    probe.timeout.connect(on_probe)
-    producer = threading.Thread(target=produce, daemon=True)
-    applied_before = view.tree.total_messages
-    context.bridge.start()
-    clock.start()
-    probe.start()
-    producer.start()
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        app.processEvents()
-        time.sleep(0.0005)
-    stop.set()
-    producer.join()
-    probe.stop()
-    context.bridge.flush()
-    applied = view.tree.total_messages - applied_before
-    result = {
-        "fed": fed[0], "applied": applied, "dropped": session.buffer.stats().dropped,
-        "worst_ms": max(lateness) if lateness else 0.0,
-        "p99_ms": statistics.quantiles(lateness, n=100)[98] if len(lateness) > 100 else 0.0,
-        "probes": len(lateness),
-        "rss_mib": psutil.Process().memory_info().rss / 2**20,
-    }
-    context.bridge.stop()
-    view.close()
-    return result
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=30.0, help="GUI feed duration (default 30)")
-    parser.add_argument("--rate", type=int, default=20_000, help="GUI feed messages per second (default 20000)")
-    parser.add_argument("--gui-topics", type=int, default=2000)
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args(argv)
 
@@ -195,11 +106,6 @@ def main(argv: list[str] | None = None) -> None:
                      f"{grown:,.0f} MiB ({kept} kept per topic, {elapsed:.0f} s)"))
         grown, elapsed, kept = bench_memory(100_000, 100, 50, budget=2**62)
         rows.append(("RSS growth, same, no budget (100 kept per topic)", f"{grown:,.0f} MiB ({elapsed:.0f} s)"))
-    gui = bench_gui(args.seconds, args.rate, args.gui_topics)
-    rows.append((f"GUI feed {args.rate}/s for {args.seconds:.0f} s, {args.gui_topics} topics expanded",
-                 f"fed {gui['fed']:,}, applied {gui['applied']:,}, dropped {gui['dropped']}"))
-    rows.append(("GUI main-thread stall (5 ms probe): worst", f"{gui['worst_ms']:.0f} ms"))
-    rows.append(("GUI main-thread stall (5 ms probe): p99", f"{gui['p99_ms']:.0f} ms ({gui['probes']} probes)"))
     width = max(len(name) for name, _ in rows)
     print(f"{'measure':<{width}}  result")
     print(f"{'-' * width}  {'-' * 30}")

@@ -1,0 +1,50 @@
+"""A read-buffered socket for paho's network loop.
+
+paho reads each packet with several tiny ``recv`` calls (the fixed header, each length byte,
+then the body), and every ``recv`` is a system call that also releases the interpreter lock.
+With other threads busy, getting the lock back costs up to a switch interval each time, so a
+loaded process parsed a fraction of what a lone subscriber does. This wrapper reads up to
+64 KiB per system call and serves paho's small reads from memory; ``pending()`` tells paho's
+loop that buffered bytes are waiting, so it does not sleep in ``select`` on them (the same
+hook paho uses for TLS sockets). Everything else is the wrapped socket's.
+"""
+
+from __future__ import annotations
+
+READ_SIZE = 64 * 1024
+
+
+class BufferedSocket:
+    """Wraps a connected socket (plain or TLS); only ``recv`` and ``pending`` are its own."""
+
+    __slots__ = ("_sock", "_buffer", "_offset")
+
+    def __init__(self, sock) -> None:
+        self._sock = sock
+        self._buffer = b""
+        self._offset = 0
+
+    def recv(self, size: int) -> bytes:
+        available = len(self._buffer) - self._offset
+        if available <= 0:
+            data = self._sock.recv(max(size, READ_SIZE))  # may raise BlockingIOError, as paho expects
+            if len(data) <= size:
+                return data
+            self._buffer, self._offset = data, 0
+            available = len(data)
+        start = self._offset
+        end = start + min(size, available)
+        self._offset = end
+        if end >= len(self._buffer):
+            chunk = self._buffer[start:]
+            self._buffer, self._offset = b"", 0
+            return chunk
+        return self._buffer[start:end]
+
+    def pending(self) -> int:
+        own = len(self._buffer) - self._offset
+        inner = getattr(self._sock, "pending", None)
+        return own + (inner() if inner is not None else 0)
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
