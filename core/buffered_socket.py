@@ -41,6 +41,11 @@ class BufferedSocket:
             return chunk
         return self._buffer[start:end]
 
+    @property
+    def buffered(self) -> int:
+        """Bytes read from the socket and not yet handed out."""
+        return len(self._buffer) - self._offset
+
     def pending(self) -> int:
         own = len(self._buffer) - self._offset
         inner = getattr(self._sock, "pending", None)

@@ -135,12 +135,29 @@ def to_publish_properties(props: MessageProperties | None) -> Properties | None:
 Tap = Callable[[MessageRecord], None]
 
 
+READ_BURST_PACKETS = 1000  # packets read per wake-up before paho's loop writes and checks keepalive
+
+
 class _Client(mqtt.Client):
-    """paho's client with a read-buffered socket (see ``core/buffered_socket.py``)."""
+    """paho's client with a read-buffered socket (see ``core/buffered_socket.py``).
+
+    paho reads one packet per ``select()`` round; here every packet already in the buffer is
+    read in the same round, so a burst costs one system call and one lock hand-over, not one each.
+    """
 
     def _create_socket(self):
         sock = super()._create_socket()
         return sock if self._transport == "websockets" else BufferedSocket(sock)
+
+    def loop_read(self, max_packets: int = 1):
+        rc = super().loop_read(max_packets)
+        sock = self._sock
+        if isinstance(sock, BufferedSocket):
+            for _ in range(READ_BURST_PACKETS):
+                if rc != mqtt.MQTT_ERR_SUCCESS or sock.buffered == 0 or self._sock is not sock:
+                    break
+                rc = super().loop_read(1)
+        return rc
 
 
 class MqttSession:

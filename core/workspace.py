@@ -8,9 +8,14 @@ A message's way through Eventscope:
    one immutable ``ChangeSummary``. ``start()`` runs ticks on a worker thread.
 3. The window takes at most one summary per frame and only turns it into Qt notifications.
 
-Why a worker thread and not a worker process (measured; see the README's benchmark table):
-the window's reads are tiny next to the apply, the request tracker's futures and the session
-API stay plain method calls, and the heavy parts (SQLite commits, socket reads) release the GIL.
+Where the work runs (chosen by measurement, ``python -m tests.perf.bench_window_stall``): the
+tick runs on a worker thread of the window's process, and in the window the broker connections
+(paho's network threads, request trackers, audit writers) run in a child process
+(``core/connection_process.py``). With everything in one process, at 20k msg/s the GUI thread
+waited for the interpreter lock on every Python call it made while painting: p99 stalls of
+0.6-1.1 s. With the connections in the child, the same load gives p99 13-15 ms. The tick stays
+in the window's process because the views read the topic tree in place (a mirror in another
+process would cost more than the apply itself), and it is bursty: a few ms per frame.
 
 How the race between the tick thread (writing) and the window (reading) is solved, per model:
 - Topic tree: append-only (see ``core/topic_tree.py``). The Qt model only exposes rows that a
