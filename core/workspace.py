@@ -35,6 +35,7 @@ are counted per broker and shown. The audit path never drops (see ``core/audit_r
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -61,6 +62,11 @@ from core.topic_tree import TopicTree, TreeChanges
 log = logging.getLogger(__name__)
 
 TICK_INTERVAL = 0.033  # about 30 summaries a second: the window's frame, not the message rate
+# Full garbage collections scan every tracked object, and the tree's history is hundreds of
+# thousands of them: measured 60-170 ms pauses of every thread at 20k msg/s. Freezing what is
+# alive (gc.freeze) every few seconds keeps each full collection to what arrived since; frozen
+# objects are still freed by reference counting. Models keep no reference cycles that die.
+GC_FREEZE_INTERVAL = 2.0
 RATE_WINDOW = 1.0  # seconds over which messages per second are counted
 LOCAL_BROKER_ID = "local"  # records fed by hand (tests, replays) rather than by a broker
 
@@ -542,7 +548,11 @@ class Workspace:
 
     def _run(self) -> None:
         next_tick = time.monotonic()
+        next_freeze = next_tick + GC_FREEZE_INTERVAL
         while not self._stopping.is_set():
+            if time.monotonic() >= next_freeze:
+                gc.freeze()
+                next_freeze = time.monotonic() + GC_FREEZE_INTERVAL
             self._taken.wait()
             if self._stopping.is_set():
                 return
