@@ -35,8 +35,8 @@ from core.ingest import IngestBuffer
 from core.profile import MQTT_V5, ConnectionProfile, unique_client_id
 from core.records import NO_PROPERTIES, MessageProperties, MessageRecord
 from core.request_tracker import (DEFAULT_TIMEOUT, DEFAULT_V311_REPLY_TOPIC, RequestError, TrackerStats, run_burst)
-from core.session import ReadOnlyError, SessionError, SessionState, SessionStatus
-from core.topics import validate_filter, validate_topic
+from core.session import SessionBase, SessionError, SessionState, SessionStatus, check_publish
+from core.topics import validate_filter
 from core.workspace import AuditSettings, BrokerConnection
 
 log = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ class ConnectionProcess:
         self._brokers.pop(broker_id, None)
 
 
-class RemoteSession:
+class RemoteSession(SessionBase):
     """The parent's view of an ``MqttSession`` that runs in the connection process."""
 
     def __init__(self, process: ConnectionProcess, broker_id: str, profile: ConnectionProfile,
@@ -190,10 +190,6 @@ class RemoteSession:
         self._connected = threading.Event()
         self._subscriptions = {f: 0 for f in subscriptions}
 
-    @property
-    def status(self) -> SessionStatus:
-        return self._status
-
     def set_status(self, status: SessionStatus) -> None:
         self._status = status
         if status.state is SessionState.CONNECTED:
@@ -202,19 +198,8 @@ class RemoteSession:
             self._connected.clear()
 
     @property
-    def is_connected(self) -> bool:
-        return self._status.state is SessionState.CONNECTED
-
-    @property
-    def read_only(self) -> bool:
-        return self.profile.read_only
-
-    @property
     def subscriptions(self) -> dict[str, int]:
         return dict(self._subscriptions)
-
-    def wait_connected(self, timeout: float | None = None) -> bool:
-        return self._connected.wait(timeout)
 
     def subscribe(self, topic_filter: str, qos: int = 0) -> Future:
         validate_filter(topic_filter)
@@ -234,13 +219,7 @@ class RemoteSession:
 
     def publish(self, topic: str, payload: bytes | str = b"", qos: int = 0, retain: bool = False,
                 properties: MessageProperties | None = None) -> Future:
-        if self.read_only:
-            raise ReadOnlyError("This connection is read-only (monitor mode): publishing is disabled")
-        validate_topic(topic)
-        if qos not in (0, 1, 2):
-            raise ValueError("QoS must be 0, 1 or 2")
-        if not self.is_connected:
-            raise SessionError(f"Not connected to {self.profile.host}:{self.profile.port}")
+        check_publish(self.profile, topic, qos, self.is_connected)
         data = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
         return self._process.call("publish", self.session_id, topic, data, qos, retain, properties)
 

@@ -135,6 +135,17 @@ def to_publish_properties(props: MessageProperties | None) -> Properties | None:
 Tap = Callable[[MessageRecord], None]
 
 
+def check_publish(profile: ConnectionProfile, topic: str, qos: int, connected: bool) -> None:
+    """Refuse, with the reason, what no broker should be sent: from a monitor, to a bad topic, while offline."""
+    if profile.read_only:
+        raise ReadOnlyError("This connection is read-only (monitor mode): publishing is disabled")
+    validate_topic(topic)
+    if qos not in (0, 1, 2):
+        raise ValueError("QoS must be 0, 1 or 2")
+    if not connected:
+        raise SessionError(f"Not connected to {profile.host}:{profile.port}")
+
+
 READ_BURST_PACKETS = 1000  # packets read per wake-up before paho's loop writes and checks keepalive
 
 
@@ -160,7 +171,30 @@ class _Client(mqtt.Client):
         return rc
 
 
-class MqttSession:
+class SessionBase:
+    """What every session shows, whether it runs here or in the connection process."""
+
+    profile: ConnectionProfile
+    _status: SessionStatus
+    _connected: threading.Event
+
+    @property
+    def status(self) -> SessionStatus:
+        return self._status
+
+    @property
+    def is_connected(self) -> bool:
+        return self._status.state is SessionState.CONNECTED
+
+    @property
+    def read_only(self) -> bool:
+        return self.profile.read_only
+
+    def wait_connected(self, timeout: float | None = None) -> bool:
+        return self._connected.wait(timeout)
+
+
+class MqttSession(SessionBase):
     """A supervised MQTT connection with a subscription registry that survives reconnects."""
 
     def __init__(
@@ -238,18 +272,6 @@ class MqttSession:
 
     # ----- public API -------------------------------------------------------------
     @property
-    def status(self) -> SessionStatus:
-        return self._status
-
-    @property
-    def is_connected(self) -> bool:
-        return self._status.state is SessionState.CONNECTED
-
-    @property
-    def read_only(self) -> bool:
-        return self.profile.read_only
-
-    @property
     def subscriptions(self) -> dict[str, int]:
         with self._lock:
             return dict(self._subscriptions)
@@ -292,9 +314,6 @@ class MqttSession:
             self._set_status(SessionStatus(SessionState.DISCONNECTED, "disconnected by user", since=time.time()))
         self._fail_waiters(SessionError("Session stopped"))
 
-    def wait_connected(self, timeout: float | None = None) -> bool:
-        return self._connected.wait(timeout)
-
     def subscribe(self, topic_filter: str, qos: int = 0) -> Future:
         """Add ``topic_filter`` to the registry (re-applied on every connect).
 
@@ -331,16 +350,10 @@ class MqttSession:
         properties: MessageProperties | None = None,
     ) -> Future:
         """Publish; the future resolves when the broker has it (QoS 1/2) or it is sent (QoS 0)."""
-        if self.read_only:
-            raise ReadOnlyError("This connection is read-only (monitor mode): publishing is disabled")
-        validate_topic(topic)
-        if qos not in (0, 1, 2):
-            raise ValueError("QoS must be 0, 1 or 2")
+        check_publish(self.profile, topic, qos, self.is_connected)
         data = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
         if self.max_packet_size and len(data) + len(topic) + 64 > self.max_packet_size:
             raise SessionError(f"Payload of {len(data)} bytes exceeds the broker's maximum packet size of {self.max_packet_size} bytes")
-        if not self.is_connected:
-            raise SessionError(f"Not connected to {self.profile.host}:{self.profile.port}")
         props = to_publish_properties(properties) if self.profile.mqtt_version == MQTT_V5 else None
         future: Future = Future()
         # Not under self._lock: paho holds its own message lock while calling _on_publish, which

@@ -50,6 +50,7 @@ from core.audit_store import AuditRow, AuditStore, ReplyPairing
 from core.audit_writer import AuditWriter
 from core.ingest import IngestBuffer
 from core.profile import ConnectionProfile
+from core.rate_meter import RateMeter
 from core.records import MessageRecord
 from core.recorder_lock import RecorderBusyError
 from core.region_stats import RegionCount
@@ -67,7 +68,6 @@ TICK_INTERVAL = 0.033  # about 30 summaries a second: the window's frame, not th
 # alive (gc.freeze) every few seconds keeps each full collection to what arrived since; frozen
 # objects are still freed by reference counting. Models keep no reference cycles that die.
 GC_FREEZE_INTERVAL = 2.0
-RATE_WINDOW = 1.0  # seconds over which messages per second are counted
 LOCAL_BROKER_ID = "local"  # records fed by hand (tests, replays) rather than by a broker
 
 
@@ -184,9 +184,7 @@ class BrokerConnection:
         self.writer: AuditWriter | None = None
         self.audit_path: Path | None = None
         self.audit_notice = ""  # why recording is off or what happened to the file, for the window
-        self._rate_start = time.monotonic()
-        self._rate_count = 0
-        self.rate = 0.0
+        self.meter = RateMeter()
 
     @classmethod
     def open(cls, broker_id: str, profile: ConnectionProfile, password: str | None, subscriptions: Iterable[str],
@@ -251,13 +249,6 @@ class BrokerConnection:
         self.session.stop()
         return results
 
-    def note_received(self, count: int, now: float) -> None:
-        self._rate_count += count
-        elapsed = now - self._rate_start
-        if elapsed >= RATE_WINDOW:
-            self.rate = self._rate_count / elapsed
-            self._rate_start, self._rate_count = now, 0
-
 
 @dataclass
 class _StreamState:
@@ -294,9 +285,7 @@ class Workspace:
         self._commands: deque[tuple[Callable[[], object], Future]] = deque()
         self._tick_lock = threading.Lock()
         self._ticks = 0
-        self._rate_start = time.monotonic()
-        self._rate_count = 0
-        self._rate = 0.0
+        self._meter = RateMeter()
         self._summary: ChangeSummary | None = None
         self._summary_lock = threading.Lock()
         self._taken = threading.Event()
@@ -407,7 +396,7 @@ class Workspace:
             for connection in brokers:
                 records = connection.buffer.drain()
                 per_broker[connection.broker_id] = len(records)
-                connection.note_received(len(records), now)
+                connection.meter.note(len(records), now)
                 if records:
                     batch.extend(records)
                     sources += 1
@@ -418,12 +407,12 @@ class Workspace:
             new_regions = tuple(node.name for node in tree_changes.created if node.parent is root)
             streams = tuple(self._apply_streams(batch, now))
             audit = tuple(self._collect_audit(brokers))
-            self._note_rate(len(batch), now)
+            self._meter.note(len(batch), now)
             self._ticks += 1
             return ChangeSummary(
                 tick=self._ticks, messages=len(batch), tree=tree_changes, new_regions=new_regions,
                 streams=streams, audit=audit, brokers=tuple(self._broker_summary(c) for c in brokers),
-                messages_per_second=self._rate, duration=time.perf_counter() - started)
+                messages_per_second=self._meter.rate, duration=time.perf_counter() - started)
 
     def _run_commands(self) -> None:
         while self._commands:
@@ -489,14 +478,7 @@ class Workspace:
     def _broker_summary(self, connection: BrokerConnection) -> BrokerSummary:
         stats = connection.buffer.stats()
         return BrokerSummary(connection.broker_id, connection.session.status, stats.received,
-                             stats.dropped + connection.dropped_elsewhere, stats.buffered, connection.rate)
-
-    def _note_rate(self, count: int, now: float) -> None:
-        self._rate_count += count
-        elapsed = now - self._rate_start
-        if elapsed >= RATE_WINDOW:
-            self._rate = self._rate_count / elapsed
-            self._rate_start, self._rate_count = now, 0
+                             stats.dropped + connection.dropped_elsewhere, stats.buffered, connection.meter.rate)
 
     # ----- the worker thread -------------------------------------------------------------------
     @property

@@ -159,6 +159,32 @@ def mosquitto_rr() -> str:
     return _client_tool("mosquitto_rr")
 
 
+def publish_raw(port: int, messages: list[tuple[str, bytes]], properties: list[dict | None] | None = None) -> None:
+    """Publish with a plain paho MQTT 5 client (QoS 1, waits for every PUBACK): an outside publisher,
+    like the devices Eventscope watches. ``properties`` holds paho property names per message."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        infos = []
+        for i, (topic, payload) in enumerate(messages):
+            props = None
+            if properties and properties[i]:
+                props = Properties(PacketTypes.PUBLISH)
+                for name, value in properties[i].items():
+                    setattr(props, name, value)
+            infos.append(client.publish(topic, payload, qos=1, properties=props))
+        for info in infos:
+            info.wait_for_publish(10)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
 @pytest.fixture(autouse=True)
 def isolated_user_dirs(tmp_path_factory, monkeypatch):
     """Keep settings, data and keychain writes of every test out of the user's real directories."""

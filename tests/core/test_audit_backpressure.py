@@ -8,8 +8,7 @@ from core.audit_recorder import AuditRecorder
 from core.audit_store import AuditStore
 from core.ingest import IngestBuffer
 from core.profile import ConnectionProfile
-from tests.conftest import wait_until
-from tests.core.test_workspace import publish
+from tests.conftest import publish_raw, wait_until
 
 
 def test_a_full_audit_buffer_loses_nothing(mosquitto, tmp_path):
@@ -20,7 +19,7 @@ def test_a_full_audit_buffer_loses_nothing(mosquitto, tmp_path):
     recorder.start()
     try:
         assert recorder.wait_ready(10)
-        publish(mosquitto.port, [(f"bp/{i % 4}", f"m{i}".encode()) for i in range(400)])
+        publish_raw(mosquitto.port, [(f"bp/{i % 4}", f"m{i}".encode()) for i in range(400)])
         wait_until(lambda: buffer.stats().stalled > 0, message="the network thread waiting for room")
         assert len(buffer) == 10  # nobody flushed yet: the buffer is full and nothing was dropped
 

@@ -9,10 +9,7 @@ import subprocess
 import sys
 import textwrap
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from core.profile import ConnectionProfile
 from core.records import MessageRecord
@@ -21,28 +18,7 @@ from core.session import MqttSession
 from core.stream import Stream
 from core.stream_filter import StreamFilter
 from core.workspace import AuditSettings, Workspace
-from tests.conftest import wait_until
-
-
-def publish(port: int, messages: list[tuple[str, bytes]], properties: list[dict | None] | None = None) -> None:
-    """An outside MQTT 5 publisher at QoS 1 that waits for every PUBACK."""
-    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    try:
-        infos = []
-        for i, (topic, payload) in enumerate(messages):
-            props = None
-            if properties and properties[i]:
-                props = Properties(PacketTypes.PUBLISH)
-                for name, value in properties[i].items():
-                    setattr(props, name, value)
-            infos.append(client.publish(topic, payload, qos=1, properties=props))
-        for info in infos:
-            info.wait_for_publish(10)
-    finally:
-        client.disconnect()
-        client.loop_stop()
+from tests.conftest import publish_raw, wait_until
 
 
 @pytest.fixture
@@ -64,7 +40,7 @@ def test_one_tick_reports_exact_rows_and_evictions(workspace, mosquitto):
     stream_id = workspace.add_stream(StreamFilter("+/hello/request"), capacity=5)
     connection = connect(workspace, mosquitto.port)
     requests = [(f"{('us-east', 'eu-west')[i % 2]}/hello/request", f"r{i}".encode()) for i in range(8)]
-    publish(mosquitto.port, requests + [("us-east/telemetry/t1", b"21.5")])
+    publish_raw(mosquitto.port, requests + [("us-east/telemetry/t1", b"21.5")])
     wait_until(lambda: connection.buffer.stats().received == 9, message="nine records buffered")
 
     summary = workspace.tick()
@@ -82,7 +58,7 @@ def test_one_tick_reports_exact_rows_and_evictions(workspace, mosquitto):
     assert {(c.region, c.count) for c in delta.regions} == {("us-east", 4), ("eu-west", 4)}
     assert summary.broker("ws").received == 9 and summary.dropped == 0
 
-    publish(mosquitto.port, [("eu-west/hello/request", f"n{i}".encode()) for i in range(3)])
+    publish_raw(mosquitto.port, [("eu-west/hello/request", f"n{i}".encode()) for i in range(3)])
     wait_until(lambda: connection.buffer.stats().received == 12, message="three more")
     summary = workspace.tick()
     (delta,) = summary.stream_deltas(stream_id)
@@ -113,7 +89,7 @@ def test_audit_commits_reach_the_summary_with_their_pairing(workspace, mosquitto
     db = tmp_path / "audit.sqlite3"
     connection = connect(workspace, mosquitto.port, audit=AuditSettings(db))
     assert connection.recorder.wait_ready(10)
-    publish(mosquitto.port, [("us-east/hello/request", b"ping"), ("us-east/hello/response", b"pong")],
+    publish_raw(mosquitto.port, [("us-east/hello/request", b"ping"), ("us-east/hello/response", b"pong")],
             [{"ResponseTopic": "us-east/hello/response", "CorrelationData": b"c1"}, {"CorrelationData": b"c1"}])
     rows, pairings = [], []
 
@@ -220,7 +196,7 @@ def test_child_stores_and_acks_what_arrived_when_the_window_is_killed(mosquitto,
     """)
     window = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     child_pid = int(window.stdout.readline())
-    publish(mosquitto.port, [(f"k/{i % 3}/request", f"m{i}".encode()) for i in range(300)])
+    publish_raw(mosquitto.port, [(f"k/{i % 3}/request", f"m{i}".encode()) for i in range(300)])
     window.send_signal(signal.SIGKILL)
     window.wait(10)
 

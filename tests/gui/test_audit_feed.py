@@ -12,7 +12,7 @@ from gui.views.audit_feed_view import AuditFeedView
 from core.profile import ConnectionProfile
 from gui.context import AppContext
 from tests.gui.conftest import connect_and_wait, run_until
-from tests.gui.test_stream_view import publish_raw
+from tests.conftest import publish_raw
 
 
 @pytest.fixture

@@ -4,40 +4,13 @@ from __future__ import annotations
 
 import subprocess
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from PySide6.QtCore import Qt
 
 from core.records import MessageRecord
 from gui.views.stream_view import StreamView
+from tests.conftest import publish_raw
 from tests.core.test_stream import REGION_TOPICS
 from tests.gui.conftest import run_until
-
-
-def publish_raw(port: int, messages: list[tuple[str, bytes]], properties: list[dict] | None = None) -> None:
-    """Publish with a plain paho client (QoS 1, waits for every PUBACK).
-
-    An outside publisher, like the devices Eventscope watches; it also kept these tests clear
-    of a publish/PUBACK lock-order deadlock that MqttSession.publish had under load.
-    """
-    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    try:
-        infos = []
-        for i, (topic, payload) in enumerate(messages):
-            props = None
-            if properties and properties[i]:
-                props = Properties(PacketTypes.PUBLISH)
-                for name, value in properties[i].items():
-                    setattr(props, name, value)
-            infos.append(client.publish(topic, payload, qos=1, properties=props))
-        for info in infos:
-            info.wait_for_publish(10)
-    finally:
-        client.disconnect()
-        client.loop_stop()
 
 
 def model_topics(model) -> list[str]:
