@@ -58,7 +58,8 @@ from core.request_tracker import RequestTracker
 from core.session import MqttSession, SessionStatus
 from core.stream import DEFAULT_CAPACITY, Stream
 from core.stream_filter import StreamFilter
-from core.topic_tree import TopicTree, TreeChanges
+from core.topic_forest import ForestChanges, TopicForest
+from core.topic_tree import TreeChanges
 
 log = logging.getLogger(__name__)
 
@@ -269,9 +270,9 @@ class Workspace:
     Events: none; ``take_summary()`` returns the latest ``ChangeSummary`` (or None).
     """
 
-    def __init__(self, tree: TopicTree | None = None, region_level: int = 0, interval: float = TICK_INTERVAL,
+    def __init__(self, tree: TopicForest | None = None, region_level: int = 0, interval: float = TICK_INTERVAL,
                  connections_in_process: bool = False) -> None:
-        self.tree = tree if tree is not None else TopicTree()
+        self.tree = tree if tree is not None else TopicForest()  # one root per broker
         self.connections_in_process = connections_in_process
         self._process = None  # the ConnectionProcess, started with the first broker
         self.region_level = region_level
@@ -336,8 +337,7 @@ class Workspace:
             return
         self._brokers = {k: v for k, v in self._brokers.items() if k != broker_id}
         self._keep_audit(connection, connection.close())
-        # What already arrived still reaches the models on the next tick.
-        self._local_extend(connection.buffer.drain())
+        self.post(lambda: self.tree.remove(broker_id))  # its root leaves the tree on the tick thread
 
     def _keep_final_audit(self, connection: BrokerConnection) -> None:
         self._keep_audit(connection, connection.stop_audit())
@@ -402,9 +402,11 @@ class Workspace:
                     sources += 1
             if sources > 1:
                 batch.sort(key=_arrival)
-            tree_changes = self.tree.apply(batch, now) if batch else TreeChanges()
+            tree_changes = self.tree.apply(batch, now)
             root = self.tree.root
-            new_regions = tuple(node.name for node in tree_changes.created if node.parent is root)
+            # Regions are the first topic level, right under each broker's root.
+            new_regions = tuple(node.name for node in tree_changes.created
+                                if node.parent is not None and node.parent.parent is root)
             streams = tuple(self._apply_streams(batch, now))
             audit = tuple(self._collect_audit(brokers))
             self._meter.note(len(batch), now)
@@ -570,8 +572,9 @@ def _merge(first: ChangeSummary | None, second: ChangeSummary) -> ChangeSummary:
     """Two consecutive summaries as one; stream deltas stay separate and in order."""
     if first is None:
         return second
-    tree = TreeChanges(first.tree.inserted + second.tree.inserted, first.tree.created + second.tree.created,
-                       first.tree.updated + second.tree.updated, first.tree.messages + second.tree.messages)
+    tree = ForestChanges(first.tree.inserted + second.tree.inserted, first.tree.created + second.tree.created,
+                         first.tree.updated + second.tree.updated, first.tree.messages + second.tree.messages,
+                         first.tree.removed + second.tree.removed)
     return ChangeSummary(second.tick, first.messages + second.messages, tree, first.new_regions + second.new_regions,
                          first.streams + second.streams, first.audit + second.audit, second.brokers,
                          second.messages_per_second, first.duration + second.duration)

@@ -5,6 +5,9 @@ how many children a node has: it keeps its own count of the rows Qt has been tol
 only change summaries move those counts. New rows are announced with one ``beginInsertRows``
 per parent and value changes with one ``dataChanged`` span per parent, and announcements may
 be coalesced over several summaries while the view is hidden.
+
+The top level is the workspace's brokers (``TopicForest``), which can also go away: the model
+keeps its own list of top-level nodes and brings it in line with the core when it publishes.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistent
 from PySide6.QtGui import QBrush, QColor
 
 from core.payload_text import preview
-from core.topic_tree import TopicNode, TopicTree, TreeChanges, row_ranges
+from core.topic_tree import TopicNode, TreeChanges, row_ranges
 from gui.models.roles import ACCESSIBLE_TEXT, ALIGN_RIGHT, ALIGNMENT, BACKGROUND, DISPLAY, TOOLTIP
 
 COLUMNS = ("Topic", "Messages", "Last value", "Rate / age")
@@ -54,10 +57,12 @@ def value_preview(node: TopicNode) -> str:
 class TopicTreeModel(QAbstractItemModel):
     """Columns: topic level, messages in the subtree, last value (one plain line), rate or age."""
 
-    def __init__(self, tree: TopicTree, parent: QObject | None = None) -> None:
+    def __init__(self, tree, parent: QObject | None = None) -> None:
+        """``tree``: a ``TopicForest`` (one top-level row per broker) or a single ``TopicTree``."""
         super().__init__(parent)
         self.tree = tree
-        self._rows: dict[TopicNode, int] = {}  # children Qt knows, per parent (absent: none)
+        self._top: list[TopicNode] = list(tree.root.child_list)  # top-level rows Qt knows, in order
+        self._rows: dict[TopicNode, int] = {}  # children Qt knows, per parent below the top (absent: none)
         self._inserts: dict[TopicNode, int] = {}  # known parents -> row count to announce
         self._hidden_rows: dict[TopicNode, int] = {}  # nodes Qt does not know yet -> their children so far
         self._dirty: set[TopicNode] = set()
@@ -66,7 +71,7 @@ class TopicTreeModel(QAbstractItemModel):
 
     def _adopt_existing(self, node: TopicNode) -> None:
         """A model made over a tree that already has nodes knows them all (a snapshot of the lists)."""
-        stack = [node]
+        stack = list(self._top) if node is self.tree.root else [node]
         while stack:
             current = stack.pop()
             children = list(current.child_list)
@@ -78,8 +83,11 @@ class TopicTreeModel(QAbstractItemModel):
     def note_changes(self, changes: TreeChanges) -> None:
         """Remember what a tick changed; ``publish_changes`` tells Qt."""
         grown: dict[TopicNode, int] = {}
+        root = self.tree.root
         for node in changes.created:  # parents come before their children
             parent = node.parent
+            if parent is root:
+                continue  # the top level is brought in line at publish time
             if node.row + 1 > grown.get(parent, 0):
                 grown[parent] = node.row + 1
         for parent, count in grown.items():
@@ -92,7 +100,7 @@ class TopicTreeModel(QAbstractItemModel):
 
     @property
     def has_pending_changes(self) -> bool:
-        return bool(self._inserts or self._dirty)
+        return bool(self._inserts or self._dirty) or self._top != self.tree.root.child_list
 
     def publish_changes(self, shown: set[TopicNode] | None = None) -> None:
         """One beginInsertRows per grown parent, then one dataChanged span per parent.
@@ -100,8 +108,11 @@ class TopicTreeModel(QAbstractItemModel):
         ``shown``: if given, value changes are announced only for these nodes (the rows a view
         has on screen); the rest is read fresh by ``data()`` when it scrolls into view.
         """
+        self._sync_top()
         inserts, self._inserts = self._inserts, {}
         for parent, count in inserts.items():
+            if not self.is_known(parent):  # its broker went away meanwhile
+                continue
             first = self._rows.get(parent, 0)
             if count <= first:
                 continue
@@ -116,9 +127,39 @@ class TopicTreeModel(QAbstractItemModel):
         if shown is not None:
             dirty &= shown
         last_column = len(COLUMNS) - 1
-        for parent, first, last in row_ranges(n for n in dirty if self.is_known(n)):
+        root = self.tree.root
+        for node in dirty:
+            if node.parent is root and node in self._top:
+                row = self._top.index(node)
+                self.dataChanged.emit(self.index(row, 0), self.index(row, last_column))
+        below = (n for n in dirty if n.parent is not root and n.parent is not None and self.is_known(n))
+        for parent, first, last in row_ranges(below):
             parent_index = self.node_index(parent)
             self.dataChanged.emit(self.index(first, 0, parent_index), self.index(last, last_column, parent_index))
+
+    def _sync_top(self) -> None:
+        """Remove top-level rows the core dropped, then append the ones it added (one range each)."""
+        current = list(self.tree.root.child_list)  # one C-level copy: the tick thread may change it
+        present = set(current)
+        for row in range(len(self._top) - 1, -1, -1):
+            node = self._top[row]
+            if node not in present:
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self._top[row]
+                for gone in node.walk():
+                    self._rows.pop(gone, None)
+                    self._hidden_rows.pop(gone, None)
+                    self._dirty.discard(gone)
+                self.endRemoveRows()
+        known = set(self._top)
+        new = [node for node in current if node not in known]
+        if new:
+            first = len(self._top)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            self._top.extend(new)
+            for node in new:
+                self._reveal(node)
+            self.endInsertRows()
 
     def _reveal(self, node: TopicNode) -> None:
         """``node`` was just announced: the children it had at its last summary come with it."""
@@ -132,33 +173,41 @@ class TopicTreeModel(QAbstractItemModel):
 
     def is_known(self, node: TopicNode) -> bool:
         """Whether Qt has been told about ``node`` (its row is within its parent's announced rows)."""
+        root = self.tree.root
         while node.parent is not None:
             parent = node.parent
+            if parent is root:
+                return node in self._top
             if node.row >= self._rows.get(parent, 0):
                 return False
             node = parent
-        return True
+        return node is root
 
     # ----- navigation ----------------------------------------------------------------
     def node_index(self, node: TopicNode, column: int = 0) -> QModelIndex:
         if node.parent is None:
             return QModelIndex()
-        return self.createIndex(node.row, column, node)
+        return self.createIndex(self._row_of(node), column, node)
+
+    def _row_of(self, node: TopicNode) -> int:
+        return self._top.index(node) if node.parent is self.tree.root else node.row
 
     def node_from_index(self, index: QModelIndex | QPersistentModelIndex) -> TopicNode:
         return index.internalPointer() if index.isValid() else self.tree.root
 
-    def index_for_topic(self, topic: str) -> QModelIndex:
-        node = self.tree.node(topic)
+    def index_for_topic(self, topic: str, broker_id: str | None = None) -> QModelIndex:
+        node = self.tree.node(topic, broker_id) if broker_id is not None else self.tree.node(topic)
         return self.node_index(node) if node is not None and self.is_known(node) else QModelIndex()
 
     # ----- QAbstractItemModel ------------------------------------------------------
     def index(self, row: int, column: int, parent: QModelIndex = QModelIndex()) -> QModelIndex:
         if column < 0 or column >= len(COLUMNS) or row < 0:
             return QModelIndex()
-        node = parent.internalPointer() if parent.isValid() else self.tree.root
-        if parent.isValid() and parent.column() != 0:
+        if not parent.isValid():
+            return self.createIndex(row, column, self._top[row]) if row < len(self._top) else QModelIndex()
+        if parent.column() != 0:
             return QModelIndex()
+        node = parent.internalPointer()
         if row >= self._rows.get(node, 0):
             return QModelIndex()
         return self.createIndex(row, column, node.child_list[row])
@@ -171,16 +220,14 @@ class TopicTreeModel(QAbstractItemModel):
         parent = index.internalPointer().parent
         if parent is None or parent.parent is None:
             return QModelIndex()
-        return self.createIndex(parent.row, 0, parent)
+        return self.createIndex(self._row_of(parent), 0, parent)
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        if parent.isValid():
-            if parent.column() != 0:
-                return 0
-            node = parent.internalPointer()
-        else:
-            node = self.tree.root
-        return self._rows.get(node, 0)
+        if not parent.isValid():
+            return len(self._top)
+        if parent.column() != 0:
+            return 0
+        return self._rows.get(parent.internalPointer(), 0)
 
     def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
         return len(COLUMNS)

@@ -1,4 +1,4 @@
-"""The live topic tree: a filter box over a QTreeView of the workspace's ``TopicTree``.
+"""The live topic tree: a filter box over a QTreeView of the workspace's topics, one root per broker.
 
 The workspace's tick thread applies every batch to the core tree; each change summary then
 says what changed. The Qt notifications follow at once while the view is shown; while it is
@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeade
 from core.payload_text import decode_utf8
 from core.retained import RetainedClear, clear_retained
 from core.session import SessionError
-from core.topic_tree import TopicNode, TopicTree, TreeFilter
+from core.topic_forest import TopicForest
+from core.topic_tree import TopicNode, TreeFilter
 from core.topics import TopicError
 from gui.context import AppContext
 from gui.models.topic_tree_model import COL_MESSAGES, COL_TOPIC, TopicTreeModel
@@ -51,8 +52,7 @@ class TopicFilterProxy(QSortFilterProxyModel):
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:
         if self.matches is None:
             return True
-        parent = source_parent.internalPointer() if source_parent.isValid() else self.sourceModel().tree.root
-        return parent.child_list[source_row] in self.matches
+        return self.sourceModel().index(source_row, 0, source_parent).internalPointer() in self.matches
 
 
 class TopicTreeView(QWidget):
@@ -71,7 +71,7 @@ class TopicTreeView(QWidget):
         self.context = context
         self.setObjectName("topicTree")
         self.setAccessibleName("Topic tree")
-        self.tree: TopicTree = context.workspace.tree  # read only: the tick thread writes it
+        self.tree: TopicForest = context.workspace.tree  # read only: the tick thread writes it
         self.model = TopicTreeModel(self.tree, self)
         self.proxy = TopicFilterProxy(self)
         self.proxy.setSourceModel(self.model)
@@ -317,9 +317,14 @@ class TopicTreeView(QWidget):
         menu = self.build_context_menu(self.model.node_from_index(self._to_source(index)))
         menu.exec(self.view.viewport().mapToGlobal(pos))
 
+    def session_for(self, node: TopicNode):
+        """The session of the broker ``node`` belongs to (None if that broker is gone)."""
+        connection = self.context.workspace.broker(self.tree.broker_id_of(node) or "")
+        return connection.session if connection is not None else None
+
     def build_context_menu(self, node: TopicNode) -> QMenu:
         """The actions for ``node``; publishing ones are disabled for read-only or absent sessions."""
-        session = self.context.session
+        session = self.session_for(node)
         can_publish = session is not None and not session.read_only
         menu = QMenu(self)
         copy = QAction("Copy topic", menu, objectName="actionCopyTopic")
@@ -327,7 +332,7 @@ class TopicTreeView(QWidget):
         copy_payload = QAction("Copy last payload", menu, objectName="actionCopyPayload", enabled=node.last is not None)
         copy_payload.triggered.connect(lambda: self.copy_payload(node))
         publish = QAction("Publish to this topic…", menu, objectName="actionPublish", enabled=can_publish)
-        publish.triggered.connect(lambda: self.open_publish_dialog(node.topic))
+        publish.triggered.connect(lambda: self.open_publish_dialog(node.topic, session))
         subtree = f"{node.topic}/#"
         subscribed = session is not None and subtree in session.subscriptions
         subscribe = QAction(f"{'Unsubscribe from' if subscribed else 'Subscribe to'} {subtree}", menu,
@@ -337,6 +342,8 @@ class TopicTreeView(QWidget):
         delete_one = QAction("Delete retained message", menu, objectName="actionDeleteRetained",
                              enabled=can_publish and node.retained)
         delete_one.triggered.connect(lambda: self.ask_delete_retained(node, recursive=False))
+        for action in (publish, delete_one):
+            action.setEnabled(action.isEnabled() and bool(node.topic))  # a broker's own row is no topic
         retained_below = len(self.tree.retained_topics(node)) if can_publish else 0
         delete_all = QAction(f"Delete retained messages below ({retained_below})…", menu,
                              objectName="actionDeleteRetainedRecursive", enabled=can_publish and retained_below > 0)
@@ -345,15 +352,15 @@ class TopicTreeView(QWidget):
             menu.addAction(action)
         return menu
 
-    def open_publish_dialog(self, topic: str) -> PublishDialog:
-        self.publish_dialog = PublishDialog(self.context.session, topic, self)
+    def open_publish_dialog(self, topic: str, session=None) -> PublishDialog:
+        self.publish_dialog = PublishDialog(session if session is not None else self.context.session, topic, self)
         self.publish_dialog.published.connect(lambda t: self._report(f"Published to {t}"))
         self.publish_dialog.open()
         return self.publish_dialog
 
     def set_subtree_subscribed(self, node: TopicNode, subscribe: bool) -> None:
         """Subscribe to (or drop) ``node``'s subtree on the live connection, without reconnecting."""
-        session = self.context.session
+        session = self.session_for(node)
         if session is None:
             return
         subtree = f"{node.topic}/#"
@@ -375,19 +382,21 @@ class TopicTreeView(QWidget):
         box.setObjectName("confirmDeleteRetained")
         box.setTextFormat(Qt.PlainText)  # topics are user data: never markup
         box.setDefaultButton(QMessageBox.Cancel)
-        box.finished.connect(lambda result: self._on_delete_confirmed(result, topics))
+        box.finished.connect(lambda result: self._on_delete_confirmed(result, topics, self.tree.broker_id_of(node)))
         self.confirm_box = box
         box.open()
         return box
 
-    def _on_delete_confirmed(self, result: int, topics: list[str]) -> None:
+    def _on_delete_confirmed(self, result: int, topics: list[str], broker_id: str | None) -> None:
         self.confirm_box = None
         if result != QMessageBox.Yes:
             return
-        self.delete_retained(topics)
+        self.delete_retained(topics, broker_id)
 
-    def delete_retained(self, topics: list[str]) -> RetainedClear | None:
-        session = self.context.session
+    def delete_retained(self, topics: list[str], broker_id: str | None = None) -> RetainedClear | None:
+        """Clear retained ``topics`` on ``broker_id`` (default: the current connection)."""
+        connection = self.context.workspace.broker(broker_id) if broker_id else self.context.connection
+        session = connection.session if connection is not None else None
         if session is None:
             self._report("Not connected")
             return None
@@ -399,7 +408,8 @@ class TopicTreeView(QWidget):
 
         def finished(op: RetainedClear) -> None:
             cleared = list(op.cleared)
-            self.context.workspace.post(lambda: self.tree.mark_retained_cleared(cleared))
+            broker = broker_id or (connection.broker_id if connection is not None else None)
+            self.context.workspace.post(lambda: self.tree.mark_retained_cleared(cleared, broker))
             self._report(op.summary())
 
         self._watch(operation, finished)

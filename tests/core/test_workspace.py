@@ -45,11 +45,12 @@ def test_one_tick_reports_exact_rows_and_evictions(workspace, mosquitto):
 
     summary = workspace.tick()
     assert summary.messages == 9
-    assert {node.topic for node in summary.tree.created} == {
+    broker_root, *created = summary.tree.created  # the broker's own root first: one root per broker
+    assert broker_root.name == "ws" and broker_root.parent is workspace.tree.root
+    assert {node.topic for node in created} == {
         "us-east", "eu-west", "us-east/hello", "eu-west/hello", "us-east/hello/request", "eu-west/hello/request",
         "us-east/telemetry", "us-east/telemetry/t1"}
-    root = workspace.tree.root
-    assert [(parent, first, last) for parent, first, last in summary.tree.inserted] == [(root, 0, 1)]
+    assert summary.tree.inserted == [(workspace.tree.root, 0, 0)]  # the new broker row covers its subtree
     assert set(summary.new_regions) == {"us-east", "eu-west"}
     (delta,) = summary.stream_deltas(stream_id)
     # Capacity 5: the first three requests were evicted within the same pass and never shown.
@@ -222,3 +223,32 @@ def test_child_stores_and_acks_what_arrived_when_the_window_is_killed(mosquitto,
         wait_until(lambda: len(stored()) == 300, timeout=20, message="every message stored after the restart")
     finally:
         workspace.close()
+
+
+def test_two_brokers_are_two_roots_and_removing_one_removes_its_root(workspace, mosquitto_factory):
+    east, west = mosquitto_factory(), mosquitto_factory()
+    for name, broker in (("east", east), ("west", west)):
+        connection = workspace.add_broker(ConnectionProfile(name=name, host="127.0.0.1", port=broker.port),
+                                          subscriptions=())
+        assert connection.session.wait_connected(10)
+        connection.session.subscribe("#").result(10)
+    publish_raw(east.port, [("shared/topic", b"from east")])
+    publish_raw(west.port, [("shared/topic", b"from west"), ("shared/topic", b"again")])
+    forest = workspace.tree
+    wait_until(lambda: workspace.tick() and forest.total_messages == 3, message="three messages in the forest")
+    assert [node.name for node in forest.root.child_list] == ["east", "west"] or \
+        [node.name for node in forest.root.child_list] == ["west", "east"]
+    east_node, west_node = forest.node("shared/topic", "east"), forest.node("shared/topic", "west")
+    assert east_node is not west_node
+    assert (east_node.count, east_node.last.payload) == (1, b"from east")
+    assert (west_node.count, west_node.last.payload) == (2, b"again")
+    assert forest.broker_id_of(west_node) == "west"
+
+    east_root = forest.trees["east"].root
+    workspace.remove_broker("east")
+    summary = workspace.tick()
+    assert summary.tree.removed == [east_root]
+    assert [node.name for node in forest.root.child_list] == ["west"] and forest.root.child_list[0].row == 0
+    assert forest.node("shared/topic", "east") is None and forest.node("shared/topic") is west_node
+    publish_raw(west.port, [("shared/topic", b"west goes on")])
+    wait_until(lambda: workspace.tick() and west_node.count == 3, message="west undisturbed")

@@ -27,8 +27,9 @@ def test_demo_window_shows_all_regions_within_five_seconds_and_a_reply(demo, con
     tree_model = window.topic_tree.model
     stream_tab = window.stream_view.stream_tab()
 
-    def tree_regions() -> set[str]:
-        return {tree_model.index(row, 0).data() for row in range(tree_model.rowCount())}
+    def tree_regions() -> set[str]:  # the first topic level, under the demo broker's root
+        broker = tree_model.index(0, 0)
+        return {tree_model.index(row, 0, broker).data() for row in range(tree_model.rowCount(broker))}
 
     run_until(qloop, lambda: set(DEMO_REGIONS) <= tree_regions(), timeout=5, message="four regions in the tree")
     run_until(qloop, lambda: all(stream_tab.chips.chip(r) is not None for r in DEMO_REGIONS), timeout=10,

@@ -15,6 +15,7 @@ from core.session import MqttSession
 from gui.models.topic_tree_model import COL_MESSAGES, COL_TOPIC, COL_VALUE, TopicTreeModel
 from gui.views.details_pane import DetailsPane
 from gui.views.topic_tree_view import TopicTreeView
+from tests.conftest import publish_raw
 from tests.topic_tree_dataset import (BIG_SIZE, BIG_TOPIC, HTML_PAYLOAD, HTML_TOPIC, INVALID_TOPIC, REGIONS,
                                       publish_live, publish_retained)
 
@@ -109,7 +110,8 @@ def test_dataset_model_agrees_with_core_and_payloads_stay_plain(context, mosquit
     site3 = tree_view.proxy.mapFromSource(model.index_for_topic("us-east/site3"))
     assert site3.isValid() and tree_view.view.isExpanded(site3)
     assert tree_view.proxy.rowCount(site3) == 50
-    assert tree_view.proxy.rowCount() == len(REGIONS)  # 'special' has no match and is hidden
+    broker = tree_view.proxy.index(0, 0)  # the one broker's root
+    assert tree_view.proxy.rowCount() == 1 and tree_view.proxy.rowCount(broker) == len(REGIONS)  # 'special' is hidden
 
 
 def test_live_updates_keep_expansion_selection_and_filter(connected_context, qtbot, qtmodeltester, tree_view):
@@ -274,3 +276,32 @@ def test_copy_payload_action_copies_text_or_hex(connected_context, qtbot, tree_v
         assert QGuiApplication.clipboard().text() == expected
     parent = tree_view.tree.node("cp")
     assert not _action(tree_view.build_context_menu(parent), "actionCopyPayload").isEnabled()
+
+
+def test_each_broker_is_a_root_and_leaves_with_its_broker(context, qtbot, qtmodeltester, tree_view, mosquitto_factory):
+    brokers = {name: mosquitto_factory() for name in ("east", "west")}
+    for name, broker in brokers.items():
+        session = context.workspace.add_broker(ConnectionProfile(name=name, host="127.0.0.1", port=broker.port),
+                                               subscriptions=()).session
+        assert session.wait_connected(10)
+        session.subscribe("#").result(10)
+    context.bridge.start()
+    qtmodeltester.check(tree_view.model)
+    for name, broker in brokers.items():
+        publish_raw(broker.port, [("plant/temp", name.encode())])
+    model = tree_view.model
+    qtbot.waitUntil(lambda: model.index_for_topic("plant/temp", "east").isValid()
+                    and model.index_for_topic("plant/temp", "west").isValid(), timeout=WAIT_MS)
+    roots = {model.index(row, 0).data(): model.index(row, 0) for row in range(model.rowCount())}
+    assert set(roots) == {"east", "west"}
+    east_value = model.index_for_topic("plant/temp", "east").siblingAtColumn(2).data()
+    west_value = model.index_for_topic("plant/temp", "west").siblingAtColumn(2).data()
+    assert (east_value, west_value) == ("east", "west")  # the same topic on two brokers is two nodes
+    removed = []
+    model.rowsRemoved.connect(lambda parent, first, last: removed.append((parent.isValid(), first, last)))
+    east_row = roots["east"].row()
+    context.workspace.remove_broker("east")
+    qtbot.waitUntil(lambda: model.rowCount() == 1, timeout=WAIT_MS)
+    assert removed == [(False, east_row, east_row)]
+    assert model.index(0, 0).data() == "west" and model.index_for_topic("plant/temp", "east").isValid() is False
+    assert assert_models_synced(model) == len(tree_view.tree)
