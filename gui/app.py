@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 
 from core.cli.common import EXIT_FAILURE, EXIT_OK, error
 from core.profile import ConnectionProfile, parse_broker_address
+from core.profile_store import ProfileError, ProfileStore
 from gui.context import AppContext
 from gui.main_window import MainWindow
 
@@ -61,6 +62,18 @@ async def _run_window(args: argparse.Namespace) -> int:
         window.connection_bar.set_address(host, port)
         window.connect_to(ConnectionProfile(name=f"{host}:{port}", host=host, port=port, transport=transport,
                                             read_only=args.read_only))
+    if args.profile:
+        try:
+            store = ProfileStore.load()
+            chosen = [store.get(name) for name in args.profile]
+        except ProfileError as exc:
+            error(str(exc))
+            return EXIT_FAILURE
+        for stored in chosen:
+            profile = stored.connection.with_changes(read_only=True) if args.read_only else stored.connection
+            window.add_broker(profile, store.password(stored.name))
+    elif not args.demo and not args.connect:
+        window.restore_workspace()
     window.show()
 
     closed = asyncio.Event()

@@ -24,14 +24,19 @@ class AppContext(QObject):
     Views never own a connection, a recorder or a core model: they ask the context, which asks
     the workspace.
 
+    Several brokers can be open at once; ``connection`` is the current one (the request panel
+    sends through it, the audit feed shows its database).
+
     Signals:
-        sessionChanged(MqttSession | None): a new connection replaced the old one (or none).
+        brokersChanged(): a broker was added to or removed from the workspace.
+        sessionChanged(MqttSession | None): the current connection changed (or there is none).
         auditChanged(BrokerConnection | None): recording started, moved or stopped.
         messageSelected(MessageRecord): a view asks the details pane to show a message.
         topicSelected(TopicNode): the topic tree's current topic (the details pane shows its history).
         regionsChanged(): the list of known regions grew.
     """
 
+    brokersChanged = Signal()
     sessionChanged = Signal(object)
     auditChanged = Signal(object)
     messageSelected = Signal(object)
@@ -47,6 +52,7 @@ class AppContext(QObject):
         self.bridge = SummaryBridge(self.workspace, parent=self)
         self.connection: BrokerConnection | None = None
         self.password: str | None = None  # this run only; stored in the OS keychain, never in settings
+        self._passwords: dict[str, str | None] = {}
         self.audit: AuditSettings | None = None  # set by the audit feed: record every connection
         self.region_level = 0
         self.regions: list[str] = list(DEFAULT_REGIONS)
@@ -65,25 +71,57 @@ class AppContext(QObject):
     def tracker(self) -> RequestTracker | None:
         return self.connection.tracker if self.connection is not None else None
 
+    def connections(self) -> list[BrokerConnection]:
+        """Every broker of the workspace, in the order they were added."""
+        return list(self.workspace.brokers.values())
+
     def connect_broker(self, profile: ConnectionProfile, password: str | None = None,
                        subscriptions=DEFAULT_SUBSCRIPTIONS) -> BrokerConnection:
         """Replace the current connection with one to ``profile`` (started in the background)."""
         self.disconnect_broker()
-        self.password = password
-        self.connection = self.workspace.add_broker(profile, password, subscriptions, audit=self._audit_for(profile))
-        self.sessionChanged.emit(self.connection.session)
-        self.auditChanged.emit(self.connection)
-        return self.connection
+        return self.add_broker(profile, password, subscriptions, make_current=True)
+
+    def add_broker(self, profile: ConnectionProfile, password: str | None = None, subscriptions=DEFAULT_SUBSCRIPTIONS,
+                   make_current: bool = False) -> BrokerConnection:
+        """Open one more broker; the others are not disturbed. The first one open becomes current.
+
+        Raises ``ValueError`` if a broker of that name is open already.
+        """
+        connection = self.workspace.add_broker(profile, password, subscriptions, audit=self._audit_for(profile))
+        self._passwords[connection.broker_id] = password
+        self.brokersChanged.emit()
+        if make_current or self.connection is None:
+            self.set_current(connection.broker_id)
+        return connection
+
+    def remove_broker(self, broker_id: str) -> None:
+        """Close one broker (final audit commit and ack). If it was current, another open one takes over."""
+        if self.workspace.broker(broker_id) is None:
+            return
+        was_current = self.connection is not None and self.connection.broker_id == broker_id
+        if was_current:
+            self.connection = None
+        self.workspace.remove_broker(broker_id)
+        self._passwords.pop(broker_id, None)
+        self.bridge.flush()
+        self.brokersChanged.emit()
+        if was_current:
+            remaining = self.connections()
+            self.set_current(remaining[0].broker_id if remaining else None)
+
+    def set_current(self, broker_id: str | None) -> None:
+        connection = self.workspace.broker(broker_id) if broker_id else None
+        if connection is self.connection and connection is not None:
+            return
+        self.connection = connection
+        self.password = self._passwords.get(broker_id) if broker_id else None
+        self.sessionChanged.emit(connection.session if connection is not None else None)
+        self.auditChanged.emit(connection)
 
     def disconnect_broker(self) -> None:
         """Stop the current connection: final audit commit and ack, and its last records reach the views."""
-        connection, self.connection = self.connection, None
-        if connection is None:
-            return
-        self.workspace.remove_broker(connection.broker_id)
-        self.bridge.flush()
-        self.sessionChanged.emit(None)
-        self.auditChanged.emit(None)
+        if self.connection is not None:
+            self.remove_broker(self.connection.broker_id)
 
     # ----- audit ------------------------------------------------------------------------
     def set_audit(self, path: str | Path | None = None, filters: tuple[str, ...] | None = None,
@@ -93,8 +131,10 @@ class AppContext(QObject):
         ``max_bytes`` caps the database file; past it, messages wait unacknowledged as on a full disk.
         """
         self.audit = AuditSettings(Path(path) if path else Path(), tuple(filters or DEFAULT_AUDIT_FILTERS), max_bytes)
+        for connection in self.connections():
+            self.workspace.set_audit(connection.broker_id, self._audit_for(connection.profile),
+                                     self._passwords.get(connection.broker_id))
         if self.connection is not None:
-            self.workspace.set_audit(self.connection.broker_id, self._audit_for(self.connection.profile), self.password)
             self.auditChanged.emit(self.connection)
 
     def _audit_for(self, profile: ConnectionProfile) -> AuditSettings | None:
@@ -106,7 +146,7 @@ class AppContext(QObject):
     def shutdown(self) -> None:
         """Stop ticking and disconnect (final audit commit and ack)."""
         self.bridge.stop()
-        self.disconnect_broker()
+        self.connection = None
         self.workspace.close()
 
     # ----- regions ------------------------------------------------------------------------

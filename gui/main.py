@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="start an embedded broker with simulated multi-region traffic and a replier, and connect to it")
     parser.add_argument("--broker-port", type=int, default=None, help="port for the embedded demo broker")
     parser.add_argument("--connect", metavar="ADDRESS", default=None, help="connect at start-up, e.g. 127.0.0.1:1883")
+    parser.add_argument("--profile", metavar="NAME", action="append", default=[],
+                        help="open a saved connection profile (repeat for several brokers)")
     parser.add_argument("--read-only", action="store_true", help="monitor mode: never publish")
     parser.add_argument("--screenshot", metavar="PATH", default=None, help="save a PNG of the window, then quit")
     parser.add_argument("--quit-after", metavar="SECONDS", type=float, default=None,

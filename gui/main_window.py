@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from PySide6.QtCore import QByteArray, Qt
@@ -13,6 +14,7 @@ from core.profile import ConnectionProfile
 from core.session import MqttSession, SessionStatus
 from gui.context import DEFAULT_SUBSCRIPTIONS, AppContext
 from gui.views.audit_feed_view import AuditFeedView
+from gui.views.brokers_panel import BrokersPanel
 from gui.views.connection_bar import ConnectionBar
 from gui.views.details_pane import DetailsPane
 from gui.views.request_panel import RequestPanel
@@ -43,11 +45,14 @@ class MainWindow(QMainWindow):
         self.details_pane = DetailsPane(context)
         self.stream_view = StreamView(context)
         self.audit_feed = AuditFeedView(context)
+        self.brokers_panel = BrokersPanel(context)
         self.request_dock = self._dock("Request", "requestDock", self._scrollable(self.request_panel), Qt.LeftDockWidgetArea)
         self.details_dock = self._dock("Details", "detailsDock", self.details_pane, Qt.RightDockWidgetArea)
         self.stream_dock = self._dock("Streams", "streamDock", self.stream_view, Qt.BottomDockWidgetArea)
         self.audit_dock = self._dock("Audit feed", "auditDock", self.audit_feed, Qt.BottomDockWidgetArea)
+        self.brokers_dock = self._dock("Brokers", "brokersDock", self.brokers_panel, Qt.BottomDockWidgetArea)
         self.tabifyDockWidget(self.stream_dock, self.audit_dock)
+        self.tabifyDockWidget(self.audit_dock, self.brokers_dock)
         self.stream_dock.raise_()
 
         self.status_bar = EventscopeStatusBar()
@@ -55,6 +60,9 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         self.connection_bar.connectRequested.connect(self.connect_to)
+        self.connection_bar.addRequested.connect(self.add_broker)
+        context.sessionChanged.connect(self._on_current_changed)
+        context.brokersChanged.connect(self._update_title)
         self.connection_bar.disconnectRequested.connect(self.disconnect_session)
         context.bridge.sessionStatusChanged.connect(self._on_session_status)
         context.bridge.statsChanged.connect(self.status_bar.show_stats)
@@ -81,34 +89,64 @@ class MainWindow(QMainWindow):
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.Quit, triggered=self.close)
         file_menu.addAction(quit_action)
         view_menu = self.menuBar().addMenu("&View")
-        for dock in (self.request_dock, self.details_dock, self.stream_dock, self.audit_dock):
+        for dock in (self.request_dock, self.details_dock, self.stream_dock, self.audit_dock, self.brokers_dock):
             view_menu.addAction(dock.toggleViewAction())
 
     # ----- connection -----
     def connect_to(self, profile: ConnectionProfile, password: str | None = None) -> MqttSession:
-        """Replace the current session with one for ``profile`` and start it."""
+        """Replace the current broker with one for ``profile`` and start it."""
         self.disconnect_session()
-        if profile.username:
-            if password:
-                try:
-                    save_password(profile.name, profile.username, password)
-                except CredentialError as exc:
-                    self.status_bar.showMessage(str(exc), 10000)
-            else:
-                password = load_password(profile.name, profile.username)
+        return self.add_broker(profile, password, make_current=True)
+
+    def add_broker(self, profile: ConnectionProfile, password: str | None = None,
+                   make_current: bool = False) -> MqttSession | None:
+        """Open ``profile`` beside the brokers already open. A name already open is refused, with the reason."""
+        password = self._password_for(profile, password)
         subscriptions = self.context.settings.value("connection/subscriptions", list(DEFAULT_SUBSCRIPTIONS)) or list(DEFAULT_SUBSCRIPTIONS)
-        connection = self.context.connect_broker(
-            profile, password, [subscriptions] if isinstance(subscriptions, str) else subscriptions)
-        self.setWindowTitle(f"Eventscope — {profile.address}{' (read-only)' if profile.read_only else ''}")
+        try:
+            connection = self.context.add_broker(profile, password, [subscriptions] if isinstance(subscriptions, str)
+                                                 else subscriptions, make_current=make_current)
+        except ValueError as exc:
+            self.connection_bar.show_error(str(exc))
+            return None
+        self.brokers_panel.select(connection.broker_id)
         return connection.session
+
+    def _password_for(self, profile: ConnectionProfile, password: str | None) -> str | None:
+        """A typed password goes to the keychain; with none typed, the keychain's is used."""
+        if not profile.username:
+            return password
+        if password:
+            try:
+                save_password(profile.name, profile.username, password)
+            except CredentialError as exc:
+                self.status_bar.showMessage(str(exc), 10000)
+            return password
+        return load_password(profile.name, profile.username)
+
+    def _on_current_changed(self, session) -> None:
+        self.connection_bar.show_status(session.status if session is not None else None)
+        self.status_bar.show_status(session.status if session is not None else None)
+        self._update_title()
+
+    def _update_title(self) -> None:
+        connection = self.context.connection
+        if connection is None:
+            self.setWindowTitle("Eventscope")
+            return
+        others = len(self.context.connections()) - 1
+        read_only = " (read-only)" if connection.profile.read_only else ""
+        more = f" + {others} more broker{'s' if others != 1 else ''}" if others > 0 else ""
+        self.setWindowTitle(f"Eventscope — {connection.profile.address}{read_only}{more}")
 
     def disconnect_session(self) -> None:
         session = self.context.session
         if session is None:
             return
         self.context.disconnect_broker()
-        self.connection_bar.show_status(session.status)
-        self.status_bar.show_status(session.status)
+        if self.context.session is None:  # the last broker: show how it ended
+            self.connection_bar.show_status(session.status)
+            self.status_bar.show_status(session.status)
 
     def _on_session_status(self, session: MqttSession, status: SessionStatus) -> None:
         if session is self.context.session:
@@ -116,6 +154,26 @@ class MainWindow(QMainWindow):
             self.status_bar.show_status(status)
 
     # ----- persistence -----
+    WORKSPACE_KEY = "workspace/brokers"
+
+    def save_workspace(self) -> None:
+        """Remember which brokers are open (profiles without passwords), to open them on the next start."""
+        profiles = [c.profile.to_dict() for c in self.context.connections() if c.profile.name != "demo"]
+        self.context.settings.setValue(self.WORKSPACE_KEY, json.dumps(profiles))
+
+    def restore_workspace(self) -> int:
+        """Open the brokers that were open when the window last closed. Returns how many."""
+        try:
+            saved = json.loads(self.context.settings.value(self.WORKSPACE_KEY, "[]") or "[]")
+            profiles = [ConnectionProfile.from_dict(item) for item in saved]
+        except (TypeError, ValueError) as exc:  # a hand-edited settings file must not stop start-up
+            self.status_bar.showMessage(f"The saved workspace could not be read: {exc}", 10000)
+            return 0
+        opened = 0
+        for profile in profiles:
+            opened += self.add_broker(profile) is not None
+        return opened
+
     def _restore_layout(self) -> None:
         geometry = self.context.settings.value("window/geometry")
         state = self.context.settings.value("window/state")
@@ -131,6 +189,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()
+        self.save_workspace()
         session = self.context.session
         self.context.shutdown()  # final audit commit and ack, then every broker disconnects
         if session is not None:

@@ -24,11 +24,13 @@ _STATE_COLOURS = {
 
 class ConnectionBar(QWidget):
     """Signals:
-        connectRequested(ConnectionProfile, password: str | None)
+        connectRequested(ConnectionProfile, password: str | None): replace the current broker.
+        addRequested(ConnectionProfile, password: str | None): open it beside the others.
         disconnectRequested()
     """
 
     connectRequested = Signal(object, object)
+    addRequested = Signal(object, object)
     disconnectRequested = Signal()
 
     def __init__(self, settings, parent: QWidget | None = None) -> None:
@@ -59,6 +61,8 @@ class ConnectionBar(QWidget):
         self.settings_button.setToolTip("TLS files, client id, keepalive, session, websocket path")
         self.connect_button = QPushButton("Connect", objectName="connectButton")
         self.connect_button.setShortcut("Ctrl+Shift+C")
+        self.add_button = QPushButton("Add", objectName="addBrokerButton")
+        self.add_button.setToolTip("Open this broker beside the ones already open (Brokers panel)")
         self.state_label = QLabel("Idle", objectName="connectionState")
         self.state_label.setTextFormat(Qt.PlainText)
         self.tls_warning = QLabel("⚠ TLS verification OFF", objectName="tlsWarning")
@@ -71,7 +75,8 @@ class ConnectionBar(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         for widget in (QLabel("Broker"), self.address, self.version, self.username, self.password,
-                       self.tls, self.verify, self.read_only, self.settings_button, self.connect_button, self.state_label,
+                       self.tls, self.verify, self.read_only, self.settings_button, self.connect_button, self.add_button,
+                       self.state_label,
                        self.tls_warning, self.error_label):
             layout.addWidget(widget)
         layout.addStretch(1)
@@ -79,6 +84,7 @@ class ConnectionBar(QWidget):
         self.tls.toggled.connect(self._update_tls_widgets)
         self.verify.toggled.connect(self._update_tls_widgets)
         self.connect_button.clicked.connect(self._on_connect_clicked)
+        self.add_button.clicked.connect(self._on_add_clicked)
         self.settings_button.clicked.connect(self.open_settings)
         self.address.lineEdit().returnPressed.connect(self._on_connect_clicked)
         self._restore()
@@ -141,6 +147,12 @@ class ConnectionBar(QWidget):
         if self._connected:
             self.disconnectRequested.emit()
             return
+        self._request(self.connectRequested)
+
+    def _on_add_clicked(self) -> None:
+        self._request(self.addRequested)
+
+    def _request(self, signal) -> None:
         try:
             profile = self.profile()
         except ValueError as exc:
@@ -148,7 +160,10 @@ class ConnectionBar(QWidget):
             return
         self.error_label.clear()
         self._remember(self.address.currentText().strip())
-        self.connectRequested.emit(profile, self.password.text() or None)
+        signal.emit(profile, self.password.text() or None)
+
+    def show_error(self, text: str) -> None:
+        self.error_label.setText(text)
 
     def _update_tls_widgets(self) -> None:
         self.verify.setEnabled(self.tls.isChecked())

@@ -1,0 +1,111 @@
+"""Several brokers in one window: add beside, remove one without disturbing the others, restore on restart."""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import Qt
+
+from core.profile import ConnectionProfile
+from gui.context import AppContext
+from gui.main_window import MainWindow
+from gui.models.broker_table_model import NAME, NOTES, STATE
+from tests.conftest import publish_raw
+from tests.gui.conftest import run_until
+
+
+def _window(qtbot, context) -> MainWindow:
+    window = MainWindow(context)
+    qtbot.addWidget(window)
+    window.resize(1366, 768)
+    window.show()
+    return window
+
+
+def _add_through_the_bar(qtbot, window, port: int, read_only: bool = False) -> None:
+    bar = window.connection_bar
+    bar.address.setCurrentText(f"127.0.0.1:{port}")
+    bar.read_only.setChecked(read_only)
+    qtbot.mouseClick(bar.add_button, Qt.LeftButton)
+
+
+def _cells(panel, column: int) -> list[str]:
+    model = panel.model
+    return [model.index(row, column).data() for row in range(model.rowCount())]
+
+
+def test_brokers_open_side_by_side_and_one_leaves_without_disturbing_the_other(context, qloop, qtbot,
+                                                                              mosquitto_factory):
+    east, west = mosquitto_factory(), mosquitto_factory()
+    window = _window(qtbot, context)
+    panel = window.brokers_panel
+    _add_through_the_bar(qtbot, window, east.port)
+    _add_through_the_bar(qtbot, window, west.port, read_only=True)
+    names = [f"127.0.0.1:{east.port}", f"127.0.0.1:{west.port}"]
+    run_until(qloop, lambda: _cells(panel, NAME) == names and all(s.startswith("Connected") for s in _cells(panel, STATE)),
+              message="two connected brokers in the panel")
+    assert _cells(panel, NOTES) == ["", "read-only"]
+    assert context.connection.broker_id == names[0]  # the first one stays current
+    assert window.windowTitle().endswith("+ 1 more broker")
+    _add_through_the_bar(qtbot, window, east.port)
+    assert "already" in window.connection_bar.error_label.text() and len(context.connections()) == 2
+
+    tree = context.workspace.tree
+    publish_raw(east.port, [("plant/temp", b"east 1")])
+    publish_raw(west.port, [("plant/temp", b"west 1")])
+    run_until(qloop, lambda: tree.node("plant/temp", names[0]) is not None and tree.node("plant/temp", names[1]) is not None,
+              message="the topic on both brokers")
+
+    panel.select(names[0])
+    qtbot.mouseClick(panel.remove_button, Qt.LeftButton)
+    assert _cells(panel, NAME) == [names[1]]
+    assert context.connection.broker_id == names[1]  # the remaining broker became current
+    west_node = tree.node("plant/temp", names[1])
+    publish_raw(west.port, [("plant/temp", b"west 2")])
+    run_until(qloop, lambda: west_node.count == 2 and west_node.last.payload == b"west 2", message="west undisturbed")
+    run_until(qloop, lambda: window.topic_tree.model.rowCount() == 1, message="east's root gone from the tree")
+
+
+def test_the_open_brokers_come_back_on_the_next_start(context, qloop, qtbot, settings, mosquitto_factory):
+    east, west = mosquitto_factory(), mosquitto_factory()
+    window = _window(qtbot, context)
+    window.add_broker(ConnectionProfile(name="us-east", host="127.0.0.1", port=east.port))
+    window.add_broker(ConnectionProfile(name="us-west", host="127.0.0.1", port=west.port, read_only=True))
+    window.close()
+    saved = json.loads(settings.value(MainWindow.WORKSPACE_KEY))
+    assert [p["name"] for p in saved] == ["us-east", "us-west"] and all("password" not in p for p in saved)
+
+    again = AppContext(settings)
+    try:
+        reopened = _window(qtbot, again)
+        assert reopened.restore_workspace() == 2
+        assert [c.broker_id for c in again.connections()] == ["us-east", "us-west"]
+        assert again.workspace.broker("us-west").profile.read_only
+        run_until(qloop, lambda: all(c.session.is_connected for c in again.connections()), message="both reconnected")
+    finally:
+        again.shutdown()
+
+
+def test_window_opens_every_profile_given_on_the_command_line(tmp_path, mosquitto_factory):
+    import os
+    import subprocess
+    import sys
+
+    from core.profile_store import ProfileStore, StoredProfile
+    from tests.conftest import wait_until
+
+    east, west = mosquitto_factory(), mosquitto_factory()
+    store = ProfileStore.load()
+    for name, broker in (("east", east), ("west", west)):
+        store.put(StoredProfile(ConnectionProfile(name=name, host="127.0.0.1", port=broker.port), region=name))
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    shot = tmp_path / "two.png"
+    result = subprocess.run([sys.executable, "-m", "gui.main", "--profile", "east", "--profile", "west",
+                             "--screenshot", str(shot), "--quit-after", "4"], capture_output=True, text=True,
+                            timeout=90, env=env)
+    assert result.returncode == 0, result.stderr
+    for broker in (east, west):  # each broker saw the window's client
+        wait_until(lambda b=broker: "New client connected" in b.log_path.read_text(), message="a window client")
+    missing = subprocess.run([sys.executable, "-m", "gui.main", "--profile", "nowhere", "--quit-after", "1"],
+                             capture_output=True, text=True, timeout=60, env=env)
+    assert missing.returncode == 1 and "No profile named 'nowhere' (profiles: east, west)" in missing.stderr
