@@ -18,7 +18,8 @@ from core.workspace import StreamDelta
 from gui.models.flat_table_model import FlatTableModel
 from gui.models.roles import ALIGN_RIGHT, ALIGNMENT, TEXT_ROLES
 
-COLUMNS = ("Time", "Region", "Topic", "QoS", "Retain", "Size", "Payload")
+COLUMNS = ("Time", "Broker", "Region", "Topic", "QoS", "Retain", "Size", "Payload")
+TIME, BROKER, REGION, TOPIC, QOS, RETAIN, SIZE, PAYLOAD = range(len(COLUMNS))
 CACHE_LIMIT = 4_000
 COMPACT_AFTER = 4_096  # evicted rows kept at the front of the list before it is compacted
 
@@ -50,7 +51,7 @@ class StreamTableModel(FlatTableModel):
             if not 0 <= row < len(self._records) - self._head:
                 return None
             return self._cells(self._head + row)[index.column()]
-        if role == ALIGNMENT and index.column() in (3, 4, 5):
+        if role == ALIGNMENT and index.column() in (QOS, RETAIN, SIZE):
             return ALIGN_RIGHT
         return None
 
@@ -96,6 +97,7 @@ class StreamTableModel(FlatTableModel):
                 self._cache.clear()
             cells = (
                 datetime.fromtimestamp(record.received).strftime("%H:%M:%S.%f")[:-3],
+                record.broker_id,
                 region_of(record.topic, self.region_level),
                 record.topic,
                 str(record.qos),

@@ -28,7 +28,7 @@ DEFAULT_STREAM_FILTER = "+/hello/request"
 CHIP_REFRESH_MS = 500
 
 
-COLUMN_WIDTHS = (95, 90, 230, 40, 50, 60)  # time, region, topic, QoS, retain, size
+COLUMN_WIDTHS = (95, 100, 90, 230, 40, 50, 60)  # time, broker, region, topic, QoS, retain, size
 
 
 class StreamTab(QWidget):

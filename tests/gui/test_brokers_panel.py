@@ -10,6 +10,7 @@ from core.profile import ConnectionProfile
 from gui.context import AppContext
 from gui.main_window import MainWindow
 from gui.models.broker_table_model import NAME, NOTES, STATE
+from gui.models.stream_table_model import BROKER, PAYLOAD, REGION
 from tests.conftest import publish_raw
 from tests.gui.conftest import run_until
 
@@ -55,6 +56,17 @@ def test_brokers_open_side_by_side_and_one_leaves_without_disturbing_the_other(c
     publish_raw(west.port, [("plant/temp", b"west 1")])
     run_until(qloop, lambda: tree.node("plant/temp", names[0]) is not None and tree.node("plant/temp", names[1]) is not None,
               message="the topic on both brokers")
+
+    # One stream over both brokers: every region's requests in one table, each with its broker.
+    publish_raw(east.port, [("us-east/hello/request", b"from east")])
+    publish_raw(west.port, [("us-west/hello/request", b"from west")])
+    stream = window.stream_view.stream_tab().model
+
+    def stream_rows() -> set[tuple[str, str, str]]:
+        return {tuple(stream.index(r, c).data() for c in (BROKER, REGION, PAYLOAD)) for r in range(stream.rowCount())}
+
+    run_until(qloop, lambda: stream_rows() == {(names[0], "us-east", "from east"), (names[1], "us-west", "from west")},
+              message="both brokers' requests in the stream")
 
     panel.select(names[0])
     qtbot.mouseClick(panel.remove_button, Qt.LeftButton)

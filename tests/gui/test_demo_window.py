@@ -9,6 +9,7 @@ from core.demo import DemoEnvironment
 from core.profile import ConnectionProfile
 from core.simulator import DEMO_REGIONS
 from gui.main_window import MainWindow
+from gui.models.stream_table_model import REGION
 from tests.gui.conftest import run_until
 
 
@@ -40,7 +41,7 @@ def test_demo_window_shows_all_regions_within_five_seconds_and_a_reply(demo, con
     qtbot.mouseClick(stream_tab.chips.chip("eu-central"), Qt.LeftButton)
 
     def shown() -> set[str]:
-        return {stream_tab.model.index(row, 1).data() for row in range(stream_tab.model.rowCount())}
+        return {stream_tab.model.index(row, REGION).data() for row in range(stream_tab.model.rowCount())}
 
     run_until(qloop, lambda: shown() == {"us-east", "eu-central"}, timeout=10, message="only the two chosen regions")
 

@@ -8,13 +8,14 @@ from PySide6.QtCore import Qt
 
 from core.records import MessageRecord
 from gui.views.stream_view import StreamView
+from gui.models.stream_table_model import PAYLOAD, REGION, TOPIC
 from tests.conftest import publish_raw
 from tests.core.test_stream import REGION_TOPICS
 from tests.gui.conftest import run_until
 
 
 def model_topics(model) -> list[str]:
-    return [model.index(r, 2).data() for r in range(model.rowCount())]
+    return [model.index(r, TOPIC).data() for r in range(model.rowCount())]
 
 
 def make_view(qtbot, context) -> StreamView:
@@ -41,7 +42,7 @@ def test_region_chip_click_narrows_the_table(connected_context, qloop, qtbot, qt
     run_until(qloop, lambda: model_topics(tab.model) == ["us-east/hello/request", "eu-west/hello/request"],
               message="the narrowed table")
     assert [r.topic for r in tab.stream.records()] == model_topics(tab.model)  # core and model agree
-    assert [tab.model.index(r, 6).data() for r in range(2)] == ["m0", "m1"]
+    assert [tab.model.index(r, PAYLOAD).data() for r in range(2)] == ["m0", "m1"]
     assert {"us-east", "eu-west", "ap-south"} <= set(connected_context.regions)
 
 
@@ -60,7 +61,7 @@ def test_region_level_one_and_invalid_filter(connected_context, qloop, qtbot):
     port = connected_context.profile.port
     publish_raw(port, [(f"fleet/{region}/hello/request", region.encode()) for region in ("us-east", "eu-west")])
     run_until(qloop, lambda: tab.model.rowCount() == 2, message="two fleet rows")
-    assert [tab.model.index(r, 1).data() for r in range(2)] == ["us-east", "eu-west"]
+    assert [tab.model.index(r, REGION).data() for r in range(2)] == ["us-east", "eu-west"]
     run_until(qloop, lambda: view.findChild(object, "regionChip_eu-west") is not None, message="chips at level 1")
     qtbot.mouseClick(view.findChild(object, "regionChip_eu-west"), Qt.LeftButton)
     run_until(qloop, lambda: model_topics(tab.model) == ["fleet/eu-west/hello/request"], message="eu-west only")
@@ -81,7 +82,7 @@ def test_pause_then_resume_loses_nothing(connected_context, qloop, qtbot):
     qtbot.mouseClick(tab.pause_button, Qt.LeftButton)
     assert not tab.pause_button.isChecked()
     expected = ["first"] + [f"p{i}" for i in range(50)]
-    run_until(qloop, lambda: [tab.model.index(r, 6).data() for r in range(tab.model.rowCount())] == expected,
+    run_until(qloop, lambda: [tab.model.index(r, PAYLOAD).data() for r in range(tab.model.rowCount())] == expected,
               message="the waiting rows shown in order")
 
 
@@ -90,7 +91,7 @@ def test_selecting_a_row_emits_message_selected(connected_context, qloop, qtbot)
     tab = view.stream_tab()
     publish_raw(connected_context.profile.port, [("us-east/hello/request", b"<b>select me</b>")])
     run_until(qloop, lambda: tab.model.rowCount() == 1, message="a row")
-    assert tab.model.index(0, 6).data() == "<b>select me</b>"  # plain text, literally
+    assert tab.model.index(0, PAYLOAD).data() == "<b>select me</b>"  # plain text, literally
     with qtbot.waitSignal(connected_context.messageSelected, timeout=2000) as blocker:
         tab.table.selectRow(0)
     assert blocker.args[0].payload == b"<b>select me</b>"
@@ -120,7 +121,7 @@ def test_model_follows_evictions_in_ranges(context, qtbot, qtmodeltester):
     assert tab.model.rowCount() == 20 and not resets
     assert inserts[-1] == (12, 19) and removes[-1] == (0, 7)
     assert len(inserts) == 5  # one insertion range per batch
-    assert tab.model.index(0, 6).data() == "2-4" and tab.model.index(19, 6).data() == "4-7"
+    assert tab.model.index(0, PAYLOAD).data() == "2-4" and tab.model.index(19, PAYLOAD).data() == "4-7"
     assert [r.payload for r in tab.model.records()] == [r.payload for r in tab.stream.records()]
 
 
