@@ -34,7 +34,8 @@ from pathlib import Path
 from core.ingest import IngestBuffer
 from core.profile import MQTT_V5, ConnectionProfile, unique_client_id
 from core.records import NO_PROPERTIES, MessageProperties, MessageRecord
-from core.request_tracker import (DEFAULT_TIMEOUT, DEFAULT_V311_REPLY_TOPIC, RequestError, TrackerStats, run_burst)
+from core.request_tracker import (DEFAULT_TIMEOUT, DEFAULT_V311_REPLY_TOPIC, ReplyRouter, RequestError, TrackerStats,
+                                  run_burst)
 from core.session import SessionBase, SessionError, SessionState, SessionStatus, check_publish
 from core.topics import validate_filter
 from core.workspace import AuditSettings, BrokerConnection
@@ -343,6 +344,7 @@ class _ChildHost:
         self.pipe = pipe
         self.send_lock = threading.Lock()
         self.connections: dict[str, BrokerConnection] = {}
+        self.router = ReplyRouter()
         self.passwords: dict[str, str | None] = {}
         self.loop = asyncio.new_event_loop()
         self.loop_thread = threading.Thread(target=self.loop.run_forever, name="requests", daemon=True)
@@ -380,7 +382,8 @@ class _ChildHost:
 
     # ----- commands -----
     def do_open(self, call_id, broker_id, profile, password, subscriptions, audit, region_level) -> None:
-        connection = BrokerConnection.open(broker_id, profile, password, subscriptions, audit, region_level)
+        connection = BrokerConnection.open(broker_id, profile, password, subscriptions, audit, region_level,
+                                           router=self.router)
         self.connections[broker_id] = connection
         self.passwords[broker_id] = password
         self.reply(call_id, True, self._audit_state(connection))

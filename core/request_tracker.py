@@ -66,13 +66,22 @@ def default_reply_topic(session: MqttSession) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """The answer to one request. ``rtt`` is seconds from publish to arrival (monotonic clock)."""
+    """The answer to one request. ``rtt`` is seconds from publish to arrival (monotonic clock).
+
+    ``sent_on`` is the broker the request left on; ``received_on`` the one the reply came back on
+    (another broker of the mesh when a bridge carried the request).
+    """
 
     request_topic: str
     reply_topic: str
     record: MessageRecord
     rtt: float
     correlation_id: str  # hex; "" when uncorrelated (MQTT 3.1.1)
+    sent_on: str = ""
+
+    @property
+    def received_on(self) -> str:
+        return self.record.broker_id
 
     @property
     def correlated(self) -> bool:
@@ -115,10 +124,37 @@ def _deliver(future: asyncio.Future, value) -> None:
         future.set_result(value)
 
 
-class RequestTracker:
-    """Sends requests through ``session`` and matches each reply to its request."""
+class ReplyRouter:
+    """Hands every message of a workspace's sessions to the trackers waiting on its topic.
 
-    def __init__(self, session: MqttSession, v311_reply_topic: str = DEFAULT_V311_REPLY_TOPIC) -> None:
+    A request may leave on one broker and its reply come back on another (the mesh bridged the
+    request; the replier answered on its own broker). Each session has one tap into the router,
+    and each tracker looks only at its own reply topics, so unrelated traffic costs one set lookup
+    per tracker.
+    """
+
+    def __init__(self) -> None:
+        self._trackers: tuple[RequestTracker, ...] = ()  # replaced, never mutated: read by network threads
+
+    def attach(self, tracker: RequestTracker) -> None:
+        self._trackers = self._trackers + (tracker,)
+
+    def detach(self, tracker: RequestTracker) -> None:
+        self._trackers = tuple(t for t in self._trackers if t is not tracker)
+
+    def dispatch(self, record: MessageRecord) -> None:
+        for tracker in self._trackers:
+            tracker._on_record(record)
+
+
+class RequestTracker:
+    """Sends requests through ``session`` and matches each reply to its request.
+
+    With a shared ``router``, replies that arrive on any session of the router are matched too.
+    """
+
+    def __init__(self, session: MqttSession, v311_reply_topic: str = DEFAULT_V311_REPLY_TOPIC,
+                 router: ReplyRouter | None = None) -> None:
         self.session = session
         self.v5 = session.profile.mqtt_version == MQTT_V5
         self.v311_reply_topic = v311_reply_topic
@@ -134,7 +170,9 @@ class RequestTracker:
         self._retained_ignored = 0
         self._duplicates = 0
         self._closed = False
-        session.add_tap(self._on_record)
+        self._router = router if router is not None else ReplyRouter()
+        self._router.attach(self)
+        session.add_tap(self._router.dispatch)
 
     # ----- public API -----------------------------------------------------------
     def default_reply_topic(self) -> str:
@@ -225,7 +263,8 @@ class RequestTracker:
                 raise RequestTimeout(f"No reply on {reply_topic!r} within {timeout:g} s (request to {topic!r})") from None
         finally:
             self._forget(pending, correlation, reply_topic)
-        return Reply(topic, reply_topic, record, record.received_mono - pending.sent_mono, correlation.hex())
+        return Reply(topic, reply_topic, record, record.received_mono - pending.sent_mono, correlation.hex(),
+                     self.session.session_id)
 
     async def burst(self, topic: str, payload: bytes | str | Callable[[int], bytes | str], count: int,
                     concurrency: int, on_reply: Callable[[Reply], None] | None = None,
@@ -236,7 +275,8 @@ class RequestTracker:
     def close(self) -> None:
         """Stop matching, fail what is in flight, and drop the reply subscriptions this tracker added."""
         self._closed = True
-        self.session.remove_tap(self._on_record)
+        self._router.detach(self)
+        self.session.remove_tap(self._router.dispatch)
         with self._lock:
             pendings = list(self._by_correlation.values()) + [p for q in self._uncorrelated.values() for p in q]
             self._by_correlation.clear()

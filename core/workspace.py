@@ -54,7 +54,7 @@ from core.rate_meter import RateMeter
 from core.records import MessageRecord
 from core.recorder_lock import RecorderBusyError
 from core.region_stats import RegionCount
-from core.request_tracker import RequestTracker
+from core.request_tracker import ReplyRouter, RequestTracker
 from core.session import MqttSession, SessionStatus
 from core.stream import DEFAULT_CAPACITY, Stream
 from core.stream_filter import StreamFilter
@@ -189,11 +189,13 @@ class BrokerConnection:
 
     @classmethod
     def open(cls, broker_id: str, profile: ConnectionProfile, password: str | None, subscriptions: Iterable[str],
-             audit: AuditSettings | None, region_level: int, buffer: IngestBuffer | None = None) -> BrokerConnection:
+             audit: AuditSettings | None, region_level: int, buffer: IngestBuffer | None = None,
+             router: ReplyRouter | None = None) -> BrokerConnection:
+        """Start a connection; ``router`` lets its replies reach requests sent on the workspace's other brokers."""
         session = MqttSession(profile, password=password, buffer=buffer or IngestBuffer(), session_id=broker_id)
         for topic_filter in subscriptions:
             session.subscribe(topic_filter)
-        connection = cls(broker_id, profile, session, RequestTracker(session))
+        connection = cls(broker_id, profile, session, RequestTracker(session, router=router))
         if audit is not None:
             connection.start_audit(audit, password, region_level)
         session.start()
@@ -275,6 +277,7 @@ class Workspace:
         self.tree = tree if tree is not None else TopicForest()  # one root per broker
         self.connections_in_process = connections_in_process
         self._process = None  # the ConnectionProcess, started with the first broker
+        self._router = ReplyRouter()  # replies on any broker reach the request that any broker sent
         self.region_level = region_level
         self.interval = interval
         # Copy-on-write: the tick thread iterates these while the window adds and removes.
@@ -318,7 +321,7 @@ class Workspace:
             connection = self._process.open(broker_id, profile, password, tuple(subscriptions), audit, self.region_level)
         else:
             connection = BrokerConnection.open(broker_id, profile, password, subscriptions, audit, self.region_level,
-                                               buffer)
+                                               buffer, self._router)
         self._brokers = {**self._brokers, broker_id: connection}
         return connection
 

@@ -138,6 +138,29 @@ def mosquitto_factory(tmp_path) -> Iterator:
         broker.stop()
 
 
+MESH_REGIONS = ("us-east", "us-west", "eu-central")
+
+
+@pytest.fixture
+def mosquitto_mesh(mosquitto_factory) -> dict[str, MosquittoBroker]:
+    """Three regional Mosquittos joined into a mesh: us-west and eu-central bridge to the us-east hub.
+
+    The bridges carry ``+/hello/#`` both ways over MQTT 5 (so response topic and correlation data
+    survive) with TCP_NODELAY; anything else stays on its own broker.
+    """
+    hub = mosquitto_factory("allow_anonymous true\nset_tcp_nodelay true\n")
+    mesh = {MESH_REGIONS[0]: hub}
+    for region in MESH_REGIONS[1:]:
+        mesh[region] = mosquitto_factory(
+            "allow_anonymous true\nset_tcp_nodelay true\n"
+            f"connection {region}-to-hub\naddress 127.0.0.1:{hub.port}\ntopic +/hello/# both 1\n"
+            "bridge_protocol_version mqttv50\ncleansession true\ntry_private true\nrestart_timeout 1\n")
+    for region in MESH_REGIONS[1:]:
+        wait_until(lambda r=region: f"{r}-to-hub" in hub.log_path.read_text(errors="replace"), timeout=15,
+                   message=f"the {region} bridge to connect")
+    return mesh
+
+
 @pytest.fixture
 def mosquitto(mosquitto_factory) -> MosquittoBroker:
     """A real anonymous Mosquitto on a free loopback port."""

@@ -64,10 +64,12 @@ class RequestPanel(QWidget):
         self._build()
         self._restore_settings()
         self._connect_signals()
-        self._on_session_changed(context.session)
+        self._on_current_changed(context.session)
 
     # ----- construction ---------------------------------------------------------------
     def _build(self) -> None:
+        self.broker_combo = QComboBox(objectName="requestBroker")
+        self.broker_combo.setToolTip("The broker the request leaves on; its reply may come back on any open broker")
         self.region_combo = QComboBox(objectName="requestRegion", editable=True)
         self.region_combo.setToolTip("Region: replaces {region} in the topic template")
         self.region_combo.addItems(self.context.regions)
@@ -132,6 +134,7 @@ class RequestPanel(QWidget):
         layout_top = QVBoxLayout()
         topic_box = QGroupBox("Topic")
         topic_form = QFormLayout(topic_box)
+        topic_form.addRow("Broker", self.broker_combo)
         topic_form.addRow("Region", self.region_combo)
         topic_form.addRow("Template", self.template_edit)
         topic_form.addRow("Topic", self.topic_preview)
@@ -214,7 +217,9 @@ class RequestPanel(QWidget):
         self.history_view.doubleClicked.connect(self._on_history_double_clicked)
         self.resend_action.triggered.connect(self.resend_selected)
         self.resend_button.clicked.connect(self.resend_selected)
-        self.context.sessionChanged.connect(self._on_session_changed)
+        self.context.sessionChanged.connect(self._on_current_changed)
+        self.context.brokersChanged.connect(self._fill_brokers)
+        self.broker_combo.currentIndexChanged.connect(lambda _i: self._on_session_changed(self.session))
         self.context.regionsChanged.connect(self._on_regions_changed)
 
     # ----- settings ---------------------------------------------------------------------
@@ -314,9 +319,38 @@ class RequestPanel(QWidget):
 
     # ----- session ----------------------------------------------------------------------
     @property
+    def connection(self):
+        """The broker chosen in the panel (the current one until the user picks another)."""
+        chosen = self.context.workspace.broker(self.broker_combo.currentText()) if self.broker_combo.count() else None
+        return chosen if chosen is not None else self.context.connection
+
+    @property
     def tracker(self) -> RequestTracker | None:
-        """The workspace's request tracker for the current connection."""
-        return self.context.tracker
+        connection = self.connection
+        return connection.tracker if connection is not None else None
+
+    @property
+    def session(self) -> MqttSession | None:
+        connection = self.connection
+        return connection.session if connection is not None else None
+
+    def _fill_brokers(self) -> None:
+        chosen = self.broker_combo.currentText()
+        names = [c.broker_id for c in self.context.connections()]
+        self.broker_combo.blockSignals(True)
+        self.broker_combo.clear()
+        self.broker_combo.addItems(names)
+        current = self.context.connection.broker_id if self.context.connection is not None else ""
+        self.broker_combo.setCurrentText(chosen if chosen in names else current)
+        self.broker_combo.blockSignals(False)
+        self._on_session_changed(self.session)
+
+    def _on_current_changed(self, _session) -> None:
+        """The window's current broker changed: requests leave on it, until the user picks another."""
+        self._fill_brokers()
+        if self.context.connection is not None:
+            self.broker_combo.setCurrentText(self.context.connection.broker_id)
+        self._on_session_changed(self.session)
 
     def _on_session_changed(self, session: MqttSession | None) -> None:
         v5 = session is None or session.profile.mqtt_version == MQTT_V5
@@ -338,7 +372,7 @@ class RequestPanel(QWidget):
         self._update_send_enabled()
 
     def _update_send_enabled(self) -> None:
-        session = self.context.session
+        session = self.session
         if session is None:
             reason = "Connect to a broker to send requests"
         elif session.read_only:
@@ -392,8 +426,9 @@ class RequestPanel(QWidget):
     def _show_reply(self, reply: Reply) -> None:
         self.reply_view.setPlainText(format_payload(reply.payload))
         correlation = reply.correlation_id or "none (uncorrelated: MQTT 3.1.1)"
+        route = f" · left on {reply.sent_on}, came back on {reply.received_on}" if reply.sent_on else ""
         self.reply_details.setText(f"RTT {reply.rtt * 1e3:.2f} ms · {len(reply.payload)} B · reply topic {reply.reply_topic}"
-                                   f" · correlation {correlation}")
+                                   f" · correlation {correlation}{route}")
         self.status_label.setText(f"Reply received in {reply.rtt * 1e3:.2f} ms"
                                   + ("" if reply.correlated else " (uncorrelated)"))
 

@@ -1,0 +1,52 @@
+"""The window on a three-region mesh: a request leaves on us-east and its reply comes back from us-west."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from core.profile import ConnectionProfile
+from core.replier import Replier
+from core.session import MqttSession
+from gui.main_window import MainWindow
+from gui.models.stream_table_model import BROKER, TOPIC
+from tests.conftest import MESH_REGIONS
+from tests.gui.conftest import run_until
+
+
+def test_a_request_crosses_the_mesh_and_the_window_shows_its_path(context, qloop, qtbot, mosquitto_mesh):
+    replier_session = MqttSession(ConnectionProfile(name="replier", host="127.0.0.1",
+                                                    port=mosquitto_mesh["us-west"].port), buffer_messages=False)
+    replier_session.start()
+    assert replier_session.wait_connected(10)
+    replier = Replier(replier_session, topic_filter="+/hello/request", handler=lambda record: b'{"from": "us-west"}')
+    replier.start().result(10)
+    try:
+        window = MainWindow(context)
+        qtbot.addWidget(window)
+        window.resize(1366, 768)
+        window.show()
+        for region in MESH_REGIONS:
+            window.add_broker(ConnectionProfile(name=region, host="127.0.0.1", port=mosquitto_mesh[region].port))
+        run_until(qloop, lambda: all(c.session.is_connected for c in context.connections()), message="three brokers")
+        panel = window.request_panel
+        assert [panel.broker_combo.itemText(i) for i in range(panel.broker_combo.count())] == list(MESH_REGIONS)
+        panel.broker_combo.setCurrentText("us-east")
+        panel.region_combo.setCurrentText("us-east")
+        panel.payload_edit.setPlainText('{"greeting": "hi"}')
+        qtbot.mouseClick(panel.send_button, Qt.LeftButton)
+        run_until(qloop, lambda: "Reply received in" in panel.status_label.text(), timeout=15, message="the reply")
+        assert "left on us-east, came back on us-west" in panel.reply_details.text()
+        assert '"from": "us-west"' in panel.reply_view.toPlainText()
+
+        # The request itself was seen on every broker it crossed, each row with its broker.
+        stream = window.stream_view.stream_tab().model
+
+        def brokers_with_the_request() -> set[str]:
+            return {stream.index(r, BROKER).data() for r in range(stream.rowCount())
+                    if stream.index(r, TOPIC).data() == "us-east/hello/request"}
+
+        run_until(qloop, lambda: brokers_with_the_request() == set(MESH_REGIONS), message="the request on all three")
+        window.close()
+    finally:
+        replier.stop()
+        replier_session.stop()
