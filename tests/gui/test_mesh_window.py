@@ -50,3 +50,54 @@ def test_a_request_crosses_the_mesh_and_the_window_shows_its_path(context, qloop
     finally:
         replier.stop()
         replier_session.stop()
+
+
+def test_killing_one_broker_disturbs_neither_the_others_nor_the_window(context, qloop, qtbot, mosquitto_factory):
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    from core.session import SessionState
+    from tests.perf.loadgen import LoadGenerator, request_topics
+
+    brokers = {region: mosquitto_factory() for region in MESH_REGIONS}
+    window = MainWindow(context)
+    qtbot.addWidget(window)
+    window.resize(1366, 768)
+    window.show()
+    for region, broker in brokers.items():
+        window.add_broker(ConnectionProfile(name=region, host="127.0.0.1", port=broker.port))
+    run_until(qloop, lambda: all(c.session.is_connected for c in context.connections()), message="three brokers")
+    tree = context.workspace.tree
+    generators = [LoadGenerator(broker.port, request_topics(), 12_000, 60, qos=0, rate=3_000)
+                  for broker in brokers.values()]
+    for generator in generators:
+        generator.prepare()
+    lateness: list[float] = []
+    armed = [time.monotonic()]
+
+    def probe() -> None:
+        lateness.append(time.monotonic() - armed[0] - 0.02)
+        armed[0] = time.monotonic()
+
+    timer = QTimer(interval=20, timeout=probe)
+    timer.start()
+    for generator in generators:
+        generator.go()
+
+    def total(region: str) -> int:
+        return sum(node.count for node in tree.trees[region].topics()) if region in tree.trees else 0
+
+    run_until(qloop, lambda: all(total(r) > 1000 for r in MESH_REGIONS), message="traffic on all three")
+    brokers["us-west"].stop(kill=True)  # kill -9 under traffic
+    west = context.workspace.broker("us-west").session
+    run_until(qloop, lambda: west.status.state is SessionState.RECONNECTING, message="us-west reconnecting")
+    before = {r: total(r) for r in ("us-east", "eu-central")}
+    run_until(qloop, lambda: all(total(r) > before[r] + 1000 for r in before), message="the other two keep flowing")
+    timer.stop()
+    assert max(lateness) < 0.100, f"the window stalled {max(lateness) * 1000:.0f} ms"
+    brokers["us-west"].start()  # back on the same port
+    run_until(qloop, lambda: west.is_connected, timeout=40, message="us-west reconnected")
+    for generator in generators:
+        generator.stop()
+    window.close()

@@ -1,6 +1,7 @@
 """Main-thread stalls of the whole window under load: does it keep drawing?
 
     python -m tests.perf.bench_window_stall [--rate 20000] [--seconds 30] [--load requests|telemetry|both]
+    python -m tests.perf.bench_window_stall --brokers 3 --rate 5000     # three brokers, each at 5k msg/s
 
 The real ``MainWindow`` (offscreen, 1500x950) connects to a Mosquitto on loopback with every
 view live: the topic tree expanded with a topic selected (details pane following), the stream
@@ -47,14 +48,15 @@ async def _wait(predicate, timeout: float) -> bool:
     return bool(predicate())
 
 
-async def _measure(window, context, port: int, load: str, rate: int, seconds: float) -> dict:
+async def _measure(window, context, ports: list[int], load: str, rate: int, seconds: float) -> dict:
     from PySide6.QtCore import Qt, QTimer
 
     topics = request_topics() if load == "requests" else telemetry_topics()
     qos = 1 if load == "requests" else 0
     count = int(rate * seconds)
-    gen = LoadGenerator(port, topics, count, 60, qos=qos, rate=rate)
-    gen.prepare()
+    gens = [LoadGenerator(port, topics, count, 60, qos=qos, rate=rate) for port in ports]
+    for gen in gens:
+        gen.prepare()
     stalls: list[float] = []
     last = [time.perf_counter()]
     measuring = [False]
@@ -70,43 +72,53 @@ async def _measure(window, context, port: int, load: str, rate: int, seconds: fl
     timer.setInterval(PROBE_MS)
     timer.timeout.connect(probe)
     timer.start()
-    received_before = context.connection.buffer.stats().received
-    dropped_before = context.connection.buffer.stats().dropped
+    connections = context.connections()
+
+    def totals() -> tuple[int, int]:
+        stats = [c.buffer.stats() for c in connections]
+        return sum(s.received for s in stats), sum(s.dropped for s in stats) + sum(c.dropped_elsewhere for c in connections)
+
+    received_before, dropped_before = totals()
     cpu_before = time.process_time()
     last[0] = time.perf_counter()
     measuring[0] = True
-    gen.go()
+    for gen in gens:
+        gen.go()
     started = time.monotonic()
-    await _wait(lambda: not gen._process.is_alive(), seconds + 30)
+    await _wait(lambda: not any(gen._process.is_alive() for gen in gens), seconds + 30)
     measuring[0] = False
     elapsed = time.monotonic() - started
     cpu = (time.process_time() - cpu_before) / elapsed
     timer.stop()
-    # Let the audit writer and the tree catch up, then count.
-    tree_target = received_before + count
-    await _wait(lambda: context.connection.buffer.stats().received >= tree_target, 30)
-    stats = context.connection.buffer.stats()
+    # Let the audit writers and the tree catch up, then count.
+    tree_target = received_before + count * len(gens)
+    await _wait(lambda: totals()[0] >= tree_target, 30)
+    received, dropped = totals()
     audit_missing = None
     if load == "requests":
-        db = context.connection.audit_path
 
-        def stored() -> set[int]:
-            with sqlite3.connect(db) as conn:
-                return {sequence_of(bytes(p)) for (p,) in conn.execute(
-                    "SELECT payload FROM messages WHERE topic LIKE '%/hello/request'")} - {None}
+        def stored() -> int:
+            total = 0
+            for connection in connections:
+                with sqlite3.connect(connection.audit_path) as conn:
+                    total += len({sequence_of(bytes(p)) for (p,) in conn.execute(
+                        "SELECT payload FROM messages WHERE topic LIKE '%/hello/request'")} - {None})
+            return total
 
-        await _wait(lambda: len(stored()) >= count, 60)
-        audit_missing = count - len(stored())
+        await _wait(lambda: stored() >= count * len(gens), 60)
+        audit_missing = count * len(gens) - stored()
+    where = f" on each of {len(gens)} brokers" if len(gens) > 1 else ""
     return {
-        "load": f"{rate:,} msg/s {load} ({len(topics):,} topics, QoS {qos}), {seconds:g} s",
+        "load": f"{rate:,} msg/s{where} {load} ({len(topics):,} topics, QoS {qos}), {seconds:g} s",
         "p50": _percentile(stalls, 0.50), "p99": _percentile(stalls, 0.99), "max": max(stalls, default=0.0),
         "mean": statistics.fmean(stalls) if stalls else 0.0,
-        "received": stats.received - received_before, "dropped": stats.dropped - dropped_before,
-        "sent": gen.sent, "send_rate": gen.send_rate, "audit_missing": audit_missing, "cpu": cpu,
+        "received": received - received_before, "dropped": dropped - dropped_before,
+        "sent": sum(g.sent for g in gens), "send_rate": sum(g.send_rate for g in gens), "audit_missing": audit_missing,
+        "cpu": cpu,
     }
 
 
-async def _run(port: int, loads: list[str], rate: int, seconds: float, workdir: Path) -> list[dict]:
+async def _run(ports: list[int], loads: list[str], rate: int, seconds: float, workdir: Path) -> list[dict]:
     from PySide6.QtCore import QSettings, Qt
 
     from core.profile import ConnectionProfile
@@ -118,23 +130,25 @@ async def _run(port: int, loads: list[str], rate: int, seconds: float, workdir: 
     window.resize(1500, 950)
     window.addDockWidget(Qt.RightDockWidgetArea, window.audit_dock)  # streams and audit both on screen
     window.show()
-    window.connect_to(ConnectionProfile(name="bench", host="127.0.0.1", port=port))
-    ok = await _wait(lambda: context.session.is_connected and context.connection.recorder is not None
-                     and context.connection.recorder.wait_ready(0.01), 20)
+    for index, port in enumerate(ports):
+        window.add_broker(ConnectionProfile(name=f"bench-{index}", host="127.0.0.1", port=port))
+    ok = await _wait(lambda: all(c.session.is_connected and c.recorder is not None and c.recorder.wait_ready(0.01)
+                                 for c in context.connections()), 20)
     if not ok:
-        raise RuntimeError(f"cannot connect: {context.session.status.text}")
+        raise RuntimeError(f"cannot connect: {[c.session.status.text for c in context.connections()]}")
     results = []
     for load in loads:
         if load == "telemetry":
             # Every telemetry topic exists and the tree is expanded before the clock starts.
-            warm = LoadGenerator(port, telemetry_topics(), 2_000, 60, qos=0, rate=20_000)
-            warm.start()
-            await _wait(lambda: context.workspace.tree.node(telemetry_topics()[-1]) is not None, 20)
+            for warm_port in ports:
+                LoadGenerator(warm_port, telemetry_topics(), 2_000, 60, qos=0, rate=20_000).start()
+            await _wait(lambda: all(context.workspace.tree.node(telemetry_topics()[-1], c.broker_id) is not None
+                                    for c in context.connections()), 20)
             await asyncio.sleep(0.3)
         window.topic_tree.view.expandAll()
         selected = telemetry_topics()[0] if load == "telemetry" else request_topics()[0]
         await _wait(lambda: window.topic_tree.select_topic(selected), 10)
-        results.append(await _measure(window, context, port, load, rate, seconds))
+        results.append(await _measure(window, context, ports, load, rate, seconds))
     window.grab().save(str(workdir / "window-under-load.png"))
     window.close()
     return results
@@ -145,6 +159,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rate", type=int, default=20_000)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--load", choices=("requests", "telemetry", "both"), default="both")
+    parser.add_argument("--brokers", type=int, default=1, help="brokers in the window, each loaded at --rate")
     parser.add_argument("--screenshot", default=None, help="save the window as it looked after the load")
     args = parser.parse_args(argv)
     if MOSQUITTO is None:
@@ -161,24 +176,30 @@ def main(argv=None) -> int:
         from PySide6.QtWidgets import QApplication
 
         app = QApplication.instance() or QApplication([])
-        broker = MosquittoBroker(port=free_port(), workdir=workdir,
-                                 extra_config="allow_anonymous true\nmax_queued_messages 1000000\n")
-        broker.start()
+        brokers = []
+        for index in range(args.brokers):
+            folder = workdir / f"broker{index}"
+            folder.mkdir()
+            broker = MosquittoBroker(port=free_port(), workdir=folder,
+                                     extra_config="allow_anonymous true\nmax_queued_messages 1000000\n")
+            broker.start()
+            brokers.append(broker)
         try:
             loop = qasync.QEventLoop(app)
             asyncio.set_event_loop(loop)
-            results = loop.run_until_complete(_run(broker.port, loads, args.rate, args.seconds, workdir))
+            results = loop.run_until_complete(_run([b.port for b in brokers], loads, args.rate, args.seconds, workdir))
             if args.screenshot:
                 Path(args.screenshot).write_bytes((workdir / "window-under-load.png").read_bytes())
         finally:
-            broker.stop()
+            for broker in brokers:
+                broker.stop()
     print(f"\nWhole window, every view live, main-thread timer probe every {PROBE_MS} ms (one run)\n")
-    print(f"{'load':58} {'p50':>6} {'p99':>7} {'max':>7} {'received':>10} {'dropped':>8} {'audit lost':>10} {'CPU':>5}")
+    print(f"{'load':68} {'p50':>6} {'p99':>7} {'max':>7} {'received':>10} {'dropped':>8} {'audit lost':>10} {'CPU':>5}")
     for r in results:
         lost = "" if r["audit_missing"] is None else f"{r['audit_missing']:,}"
-        print(f"{r['load']:58} {r['p50']:>5.1f} {r['p99']:>6.1f} {r['max']:>6.1f} {r['received']:>10,} "
+        print(f"{r['load']:68} {r['p50']:>5.1f} {r['p99']:>6.1f} {r['max']:>6.1f} {r['received']:>10,} "
               f"{r['dropped']:>8,} {lost:>10} {r['cpu']:>4.0%}")
-        print(f"{'':58} generator sent {r['sent']:,} at {r['send_rate']:,.0f} msg/s")
+        print(f"{'':68} generator sent {r['sent']:,} at {r['send_rate']:,.0f} msg/s")
     print("\nStall columns in ms: how late a 10 ms timer on the GUI thread fired. Targets: p99 < 33, max < 100.")
     return 0
 
