@@ -11,7 +11,7 @@ from pathlib import Path
 from core.audit_export import FORMATS, ExportJob, parse_since
 from core.audit_recorder import DEFAULT_AUDIT_FILTERS, AuditRecorder
 from core.audit_store import AuditQuery, AuditStore, default_audit_path
-from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, error, password_from_args, profile_from_args
+from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, error, single_broker_from_args
 from core.topics import TopicError, validate_filter
 from core.recorder_lock import RecorderBusyError
 
@@ -67,8 +67,8 @@ def run_record(args: argparse.Namespace) -> int:
     store = AuditStore(_db_path(args), **options)
     if store.notice:
         error(store.notice)
-    profile = profile_from_args(args)
-    recorder = AuditRecorder(store, profile, password_from_args(args), filters)
+    profile, password = single_broker_from_args(args)
+    recorder = AuditRecorder(store, profile, password, filters)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

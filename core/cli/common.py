@@ -11,7 +11,10 @@ import threading
 import time
 
 from core.ingest import IngestBuffer
-from core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings
+from dataclasses import replace
+
+from core.credentials import CredentialError
+from core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings, parse_broker_address
 from core.session import MqttSession, SessionState
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -40,6 +43,53 @@ def add_connection_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--websockets", metavar="PATH", nargs="?", const="/mqtt", default=None,
                        help="connect over websockets (path default /mqtt)")
     group.add_argument("--connect-timeout", type=float, default=10.0, help="seconds to wait for the connection")
+    group.add_argument("--profile", metavar="NAME", action="append", default=[],
+                       help="a saved connection profile (the window's); its password comes from the OS keychain")
+    group.add_argument("--broker", metavar="NAME=URL", action="append", default=[],
+                       help="a named broker, e.g. us-east=mqtt://east.example:1883 (repeat for several, where "
+                            "the command takes several)")
+
+
+def brokers_from_args(args: argparse.Namespace, **overrides) -> list[tuple[ConnectionProfile, str | None]]:
+    """Every broker the command line names: ``--profile``s, ``--broker``s, or else ``--host``/``--port``.
+
+    Each comes with its password (keychain for profiles, ``--password-env``/``--ask-password`` otherwise).
+    """
+    from core.profile_store import ProfileError, ProfileStore
+
+    chosen: list[tuple[ConnectionProfile, str | None]] = []
+    if args.profile:
+        try:
+            store = ProfileStore.load()
+            for name in args.profile:
+                stored = store.get(name)
+                password = password_from_args(args) or store.password(name)
+                chosen.append((stored.connection.with_changes(**overrides), password))
+        except (ProfileError, CredentialError) as exc:
+            raise UsageError(str(exc)) from exc
+    for item in args.broker:
+        name, sep, url = item.partition("=")
+        if not sep or not name.strip() or not url.strip():
+            raise UsageError(f"--broker takes NAME=URL, e.g. us-east=mqtt://127.0.0.1:1883 (got {item!r})")
+        try:
+            host, port, tls, transport = parse_broker_address(url)
+            base = profile_from_args(args)
+            chosen.append((base.with_changes(name=name.strip(), host=host, port=port, transport=transport,
+                                             tls=replace(base.tls, enabled=base.tls.enabled or tls), **overrides),
+                           password_from_args(args)))
+        except ValueError as exc:
+            raise UsageError(f"--broker {item}: {exc}") from exc
+    names = [profile.name for profile, _ in chosen]
+    if len(set(names)) != len(names):
+        raise UsageError(f"Each broker needs its own name: {', '.join(names)}")
+    return chosen or [(profile_from_args(args, **overrides), password_from_args(args))]
+
+
+def single_broker_from_args(args: argparse.Namespace, **overrides) -> tuple[ConnectionProfile, str | None]:
+    brokers = brokers_from_args(args, **overrides)
+    if len(brokers) > 1:
+        raise UsageError("This command talks to one broker: give one --profile or --broker")
+    return brokers[0]
 
 
 def profile_from_args(args: argparse.Namespace, **overrides) -> ConnectionProfile:
@@ -69,8 +119,9 @@ def connect_session(args: argparse.Namespace, buffer: IngestBuffer | None = None
 
     Raises ``ConnectionError`` with the user-facing reason if it does not connect in time.
     """
-    profile = profile_from_args(args, **session_options.pop("profile_overrides", {}))
-    session = MqttSession(profile, password=password_from_args(args), buffer=buffer, **session_options)
+    profile, password = session_options.pop("broker", None) or single_broker_from_args(
+        args, **session_options.pop("profile_overrides", {}))
+    session = MqttSession(profile, password=password, buffer=buffer, **session_options)
     session.start()
     deadline = time.monotonic() + args.connect_timeout
     while time.monotonic() < deadline:
@@ -89,27 +140,35 @@ def error(message: str) -> None:
 
 
 def watch(args: argparse.Namespace, topic_filter: str, qos: int = 0, seconds: float = 0.0):
-    """Connect read-only, subscribe, and yield drained batches until SIGTERM, Ctrl+C or ``seconds``.
+    """Connect read-only to every broker the command line names, subscribe, and yield merged batches
+    (by arrival) until SIGTERM, Ctrl+C or ``seconds``. Each record's ``broker_id`` is its broker's name.
 
-    Prints ``subscribed to F`` on stderr once the SUBACK is in, so scripts know when a publish
-    will be seen. Raises ``ConnectionError`` if it cannot connect, and the session's error if
-    the broker refuses the subscription. Closing the generator early disconnects.
+    Prints ``subscribed to F`` on stderr once every SUBACK is in, so scripts know when a publish
+    will be seen. Raises ``ConnectionError`` if a broker cannot be reached, and the session's error
+    if a broker refuses the subscription. Closing the generator early disconnects.
     """
     buffer = IngestBuffer()
-    session = connect_session(args, buffer=buffer, profile_overrides={"read_only": True})
+    sessions: list[MqttSession] = []
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     deadline = time.monotonic() + seconds if seconds else None
     try:
-        session.subscribe(topic_filter, qos).result(args.connect_timeout)
+        for profile, password in brokers_from_args(args, read_only=True):
+            sessions.append(connect_session(args, buffer=buffer, broker=(profile, password), session_id=profile.name))
+        for session in sessions:
+            session.subscribe(topic_filter, qos).result(args.connect_timeout)
         print(f"subscribed to {topic_filter}", file=sys.stderr, flush=True)
         while True:
             finished = stop.is_set() or (deadline is not None and time.monotonic() >= deadline)
-            yield buffer.drain()
+            batch = buffer.drain()
+            if len(sessions) > 1:
+                batch.sort(key=lambda record: record.received_mono)
+            yield batch
             if finished:
                 return
             stop.wait(POLL_SECONDS)
     except KeyboardInterrupt:
         return
     finally:
-        session.stop()
+        for session in sessions:
+            session.stop()

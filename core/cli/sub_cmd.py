@@ -7,7 +7,7 @@ import json
 import sys
 from datetime import datetime, timezone
 
-from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, error, watch
+from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, add_connection_args, error, watch
 from core.payload_text import encode_for_export, preview
 from core.records import MessageRecord
 from core.stream_filter import StreamFilter
@@ -34,6 +34,7 @@ def record_to_json(record: MessageRecord, region: str) -> dict:
     payload, encoding = encode_for_export(record.payload)
     out = {
         "time": datetime.fromtimestamp(record.received, timezone.utc).isoformat(),
+        "broker": record.broker_id,
         "topic": record.topic,
         "region": region,
         "qos": record.qos,
@@ -54,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         error(str(exc))
         return EXIT_USAGE
     printed = 0
+    several = len(args.profile) + len(args.broker) > 1
     try:
         for batch in watch(args, args.filter, args.qos, args.seconds):
             for record in batch:
@@ -64,10 +66,14 @@ def run(args: argparse.Namespace) -> int:
                     line = json.dumps(record_to_json(record, region), ensure_ascii=False)
                 else:
                     line = f"{record.topic} [{region}] {preview(record.payload)}"
+                    if several:
+                        line = f"[{record.broker_id}] {line}"
                 print(line, flush=True)
                 printed += 1
                 if args.count and printed >= args.count:
                     return EXIT_OK
+    except UsageError:
+        raise  # exit 2 with the reason, from main()
     except Exception as exc:  # unreachable broker, or a refused subscription
         error(str(exc))
         return EXIT_FAILURE

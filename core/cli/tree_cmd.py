@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, error, watch
+from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, add_connection_args, error, watch
 from core.payload_text import preview
 from core.topic_tree import TopicNode, TopicTree
 from core.topics import TopicError, validate_filter
@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         for batch in watch(args, args.filter, seconds=args.seconds or 0.001):
             tree.apply(batch)
+    except UsageError:
+        raise  # exit 2 with the reason, from main()
     except Exception as exc:  # unreachable broker, or a refused subscription
         error(str(exc))
         return EXIT_FAILURE

@@ -37,7 +37,8 @@ def test_sub_jsonl_keeps_exactly_the_selected_regions_in_order(mosquitto, mosqui
     assert [(r["topic"], r["region"], r["payload"]) for r in lines] == [
         ("us-east/hello/request", "us-east", "m0"), ("eu-west/hello/request", "eu-west", "m1"),
         ("eu-west/hello/request", "eu-west", "m6")]
-    assert set(lines[0]) == {"time", "topic", "region", "qos", "retain", "payload", "properties"}
+    assert set(lines[0]) == {"time", "broker", "topic", "region", "qos", "retain", "payload", "properties"}
+    assert lines[0]["broker"] == f"127.0.0.1:{mosquitto.port}"
     assert proc.returncode == 0
 
 
