@@ -17,6 +17,7 @@ from gui.views.audit_feed_view import AuditFeedView
 from gui.views.brokers_panel import BrokersPanel
 from gui.views.connection_bar import ConnectionBar
 from gui.views.details_pane import DetailsPane
+from gui.views.profile_manager_dialog import ProfileManagerDialog
 from gui.views.request_panel import RequestPanel
 from gui.views.status_bar import EventscopeStatusBar
 from gui.views.stream_view import StreamView
@@ -86,11 +87,20 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        profiles_action = QAction("Connection &profiles…", self, objectName="actionProfiles",
+                                  shortcut=QKeySequence("Ctrl+Shift+P"), triggered=self.open_profile_manager)
+        file_menu.addAction(profiles_action)
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.Quit, triggered=self.close)
         file_menu.addAction(quit_action)
         view_menu = self.menuBar().addMenu("&View")
         for dock in (self.request_dock, self.details_dock, self.stream_dock, self.audit_dock, self.brokers_dock):
             view_menu.addAction(dock.toggleViewAction())
+
+    def open_profile_manager(self) -> ProfileManagerDialog:
+        self.profile_manager = ProfileManagerDialog(parent=self)
+        self.profile_manager.openRequested.connect(lambda stored, password: self.add_broker(stored.connection, password))
+        self.profile_manager.open()
+        return self.profile_manager
 
     # ----- connection -----
     def connect_to(self, profile: ConnectionProfile, password: str | None = None) -> MqttSession:

@@ -1,0 +1,90 @@
+"""The profile manager: create, test, export without secrets, duplicate, delete, and open beside the others."""
+
+from __future__ import annotations
+
+import json
+
+import keyring
+import pytest
+from PySide6.QtCore import Qt
+
+from core.profile_store import ProfileStore
+from gui.main_window import MainWindow
+from tests.conftest import free_port
+from tests.core.test_profile_credentials import MemoryKeyring
+from tests.gui.conftest import run_until
+
+SECRET = "Pa55-in-keychain"
+
+
+@pytest.fixture
+def memory_keyring():
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    yield
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def window(context, qtbot):
+    window = MainWindow(context)
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+def _fill(qtbot, dialog, name: str, port: int, username: str = "", password: str = "") -> None:
+    qtbot.mouseClick(dialog.buttons["new"], Qt.LeftButton)
+    qtbot.keyClicks(dialog.name_edit, name)
+    dialog.address_edit.setText(f"127.0.0.1:{port}")
+    qtbot.keyClicks(dialog.username_edit, username)
+    qtbot.keyClicks(dialog.password_edit, password)
+    dialog.region_edit.setText("us-east")
+
+
+def test_create_test_export_and_open_a_profile(window, qloop, qtbot, mosquitto, memory_keyring, tmp_path):
+    dialog = window.open_profile_manager()
+    _fill(qtbot, dialog, "east", mosquitto.port, "alice", SECRET)
+    qtbot.mouseClick(dialog.buttons["save"], Qt.LeftButton)
+    assert dialog.result_label.text() == "Saved east (password in the OS keychain)"
+    store = ProfileStore.load()
+    assert store.get("east").region == "us-east" and store.password("east") == SECRET
+    assert SECRET not in store.path.read_text()
+
+    qtbot.mouseClick(dialog.buttons["test"], Qt.LeftButton)
+    run_until(qloop, lambda: dialog.result_label.text().startswith(("Connected in", "Failed")), message="a test result")
+    assert dialog.result_label.text().startswith("Connected in") and "MQTT 5" in dialog.result_label.text()
+
+    dialog.address_edit.setText(f"127.0.0.1:{free_port()}")  # nothing listens there
+    qtbot.mouseClick(dialog.buttons["test"], Qt.LeftButton)
+    run_until(qloop, lambda: dialog.result_label.text().startswith(("Connected in", "Failed", "No answer")),
+              message="the refused test")
+    assert dialog.result_label.text().startswith("Failed after") and "refused" in dialog.result_label.text().lower()
+    dialog.address_edit.setText(f"127.0.0.1:{mosquitto.port}")
+
+    exported = tmp_path / "profiles.json"
+    assert dialog.export_to(exported) == 1
+    assert SECRET not in exported.read_text() and json.loads(exported.read_text())["profiles"][0]["region"] == "us-east"
+
+    qtbot.mouseClick(dialog.buttons["open"], Qt.LeftButton)
+    run_until(qloop, lambda: window.context.workspace.broker("east") is not None
+              and window.context.workspace.broker("east").session.is_connected, message="east open in the window")
+    dialog.close()
+
+
+def test_duplicate_delete_import_and_bad_input(window, qtbot, memory_keyring, tmp_path):
+    dialog = window.open_profile_manager()
+    _fill(qtbot, dialog, "west", 1884)
+    qtbot.mouseClick(dialog.buttons["save"], Qt.LeftButton)
+    qtbot.mouseClick(dialog.buttons["duplicate"], Qt.LeftButton)
+    assert ProfileStore.load().names() == ["west", "west copy"]
+    assert dialog.selected_name() == "west copy"
+    qtbot.mouseClick(dialog.buttons["delete"], Qt.LeftButton)
+    assert ProfileStore.load().names() == ["west"]
+    dialog.address_edit.setText("ftp://nowhere")
+    qtbot.mouseClick(dialog.buttons["save"], Qt.LeftButton)
+    assert dialog.result_label.text().startswith("Not saved: Unknown scheme 'ftp'")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    assert dialog.import_from(broken) == [] and "not valid JSON" in dialog.result_label.text()
+    dialog.close()
