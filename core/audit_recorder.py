@@ -57,7 +57,8 @@ class AuditRecorder:
 
     def __init__(self, store: AuditStore, profile: ConnectionProfile, password: str | None = None,
                  filters: tuple[str, ...] | list[str] = DEFAULT_AUDIT_FILTERS, session_expiry: int = AUDIT_SESSION_EXPIRY,
-                 buffer: IngestBuffer | None = None) -> None:
+                 buffer: IngestBuffer | None = None, broker: str = "") -> None:
+        """``broker`` names the broker in the store (default: its address); a workspace uses its broker names."""
         self.store = store
         self.filters = tuple(filters)
         self.profile = profile.with_changes(client_id=store.client_id, clean_start=False,
@@ -65,13 +66,13 @@ class AuditRecorder:
         self.buffer = buffer if buffer is not None else IngestBuffer(BUFFER_MAX_COUNT, block_when_full=True)
         self.session = MqttSession(self.profile, password=password, buffer=self.buffer,
                                    session_id=f"audit:{self.profile.name}", manual_ack=True)
-        self.broker = self.profile.address
+        self.broker = broker or self.profile.address
         self._pending: list[MessageRecord] = []
         self._warning = ""
         self._next_retry = 0.0
         self.total_written = 0
         self._sub_futures: list = []
-        self._lock = RecorderLock(store.path)
+        self._lock = RecorderLock(store.path, f"{self.profile.host}:{self.profile.port}")
 
     @property
     def client_id(self) -> str:

@@ -10,6 +10,11 @@ stored. The DUP flag alone is not enough, because the first copy of a message th
 in flight when the recorder died also arrives with DUP set but was never stored; equal
 content alone is not enough either, because devices legitimately repeat payloads.
 
+The mesh path: one database serves every broker of a workspace. A message bridged across the
+mesh arrives once per broker; the first arrival is its row, and each later one (another broker,
+same content, within ``MESH_WINDOW_SECONDS``) is a sighting of that row, so the feed can show
+the hop latency, e.g. "us-east +0 ms -> us-west +43 ms".
+
 A file that SQLite cannot read is moved aside (``<name>.corrupt-<time>``) and a fresh
 store is started; ``notice`` then says what happened. A full disk raises
 ``AuditStoreFull`` after rolling back, so nothing half-written is acknowledged.
@@ -24,7 +29,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import platformdirs
@@ -32,7 +37,10 @@ import platformdirs
 from core.records import NO_PROPERTIES, MessageProperties, MessageRecord
 from core.topics import region_of
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: sightings (a bridged message's arrival at each further broker)
+# A copy of a message (same topic, payload and correlation data) that arrives on another broker
+# within this many seconds is the same message crossing the mesh, not a new one.
+MESH_WINDOW_SECONDS = 10.0
 DEFAULT_PAYLOAD_LIMIT = 64 * 1024
 DEFAULT_MAX_ROWS = 2_000_000
 DEFAULT_MAX_AGE_SECONDS = 30 * 24 * 3600
@@ -64,6 +72,12 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_received ON messages (received);
 CREATE INDEX IF NOT EXISTS messages_correlation ON messages (correlation) WHERE correlation IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_content ON messages (content_hash);
+CREATE TABLE IF NOT EXISTS sightings (
+    message_id INTEGER NOT NULL,
+    broker TEXT NOT NULL,
+    received REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sightings_message ON sightings (message_id);
 """
 
 _COLUMNS = ("id, received, broker, topic, region, kind, qos, retain, correlation, response_topic, payload, "
@@ -101,6 +115,14 @@ def classify(record: MessageRecord) -> str:
     return "other"
 
 
+def _first_copy_elsewhere(copies, broker: str, received: float) -> int | None:
+    """The id of the first stored copy that arrived on another broker within the mesh window."""
+    for row_id, source, seen in copies:
+        if source != broker and abs(received - seen) <= MESH_WINDOW_SECONDS:
+            return row_id
+    return None
+
+
 def content_hash(topic: str, payload: bytes, correlation: bytes | None) -> int:
     digest = hashlib.blake2b(digest_size=8)
     digest.update(topic.encode("utf-8", "surrogatepass"))
@@ -132,6 +154,23 @@ class AuditRow:
     properties: dict
     reply_id: int | None
     rtt_ms: float | None
+    sightings: tuple[tuple[str, float], ...] = ()  # (broker, received) of the later copies, in order
+
+    @property
+    def path(self) -> list[tuple[str, float]]:
+        """Every broker the message was seen on with its arrival, earliest first.
+
+        The row itself is the copy committed first, which is not always the one that arrived first.
+        """
+        return sorted([(self.broker, self.received), *self.sightings], key=lambda hop: hop[1])
+
+    def path_text(self) -> str:
+        """'us-east +0 ms -> us-west +43 ms', or '' for a message seen on one broker only."""
+        if not self.sightings:
+            return ""
+        path = self.path
+        start = path[0][1]
+        return " → ".join(f"{broker} +{(received - start) * 1000:.0f} ms" for broker, received in path)
 
     @classmethod
     def from_sql(cls, row: tuple) -> AuditRow:
@@ -145,7 +184,7 @@ class AuditRow:
         # several times cheaper than the dataclass default (a fields() walk per row).
         return (AuditRow, (self.id, self.received, self.broker, self.topic, self.region, self.kind, self.qos,
                            self.retain, self.correlation, self.response_topic, self.payload, self.truncated, self.size,
-                           self.duplicate, self.properties, self.reply_id, self.rtt_ms))
+                           self.duplicate, self.properties, self.reply_id, self.rtt_ms, self.sightings))
 
     def to_record(self) -> MessageRecord:
         """A MessageRecord rebuilt from the row, for the shared details pane."""
@@ -232,6 +271,16 @@ class WriteResult:
     pruned: int
     rows: tuple[AuditRow, ...] = ()
     pairings: tuple[ReplyPairing, ...] = ()
+    sightings: tuple[Sighting, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """A stored message seen again on another broker of the mesh."""
+
+    message_id: int
+    broker: str
+    received: float
 
 
 class AuditStore:
@@ -361,17 +410,24 @@ class AuditStore:
         pairings: list[ReplyPairing] = []
         written: list[AuditRow] = []
         params: list[tuple] = []
+        sightings: list[Sighting] = []
         digests: set[int] = set()
         duplicates = 0
         first_id = last_id = 0
+        hashes = [content_hash(r.topic, r.payload, r.properties.correlation_data) for r in records]
         try:
             conn.execute("BEGIN IMMEDIATE")
             # One writer holds the transaction, so new rows get the ids after the largest one, in order.
             base = conn.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()[0]
-            for index, record in enumerate(records):
+            copies = self._recent_copies(hashes, min((r.received for r in records), default=0.0))
+            for record, digest in zip(records, hashes):
                 props = record.properties
                 correlation = props.correlation_data
-                digest = content_hash(record.topic, record.payload, correlation)
+                source = broker or record.broker_id
+                first_seen = _first_copy_elsewhere(copies.get(digest, ()), source, record.received)
+                if first_seen is not None:  # the same message, arriving over the mesh on one more broker
+                    sightings.append(Sighting(first_seen, source, record.received))
+                    continue
                 duplicate = record.dup and (digest in digests or conn.execute(
                     "SELECT 1 FROM messages WHERE content_hash=? LIMIT 1", (digest,)).fetchone() is not None)
                 digests.add(digest)
@@ -379,24 +435,28 @@ class AuditStore:
                 kind = classify(record)
                 payload = record.payload
                 stored = payload[:limit]
-                source = broker or record.broker_id
                 region = region_of(record.topic, level)
                 properties = props.as_dict() if props is not NO_PROPERTIES else {}
+                row_id = base + 1 + len(params)
                 params.append((record.received, source, record.topic, region, kind, record.qos, int(record.retain),
                                correlation, props.response_topic, stored, int(len(payload) > limit), len(payload),
                                int(duplicate), json.dumps(properties) if properties else "{}", digest))
-                written.append(AuditRow(base + 1 + index, record.received, source, record.topic, region, kind,
+                written.append(AuditRow(row_id, record.received, source, record.topic, region, kind,
                                         record.qos, record.retain, correlation, props.response_topic, bytes(stored),
                                         len(payload) > limit, len(payload), bool(duplicate), properties, None, None))
+                copies.setdefault(digest, []).append((row_id, source, record.received))
             # One call for the batch: the lock is released once, not once per row.
             conn.executemany(
                 "INSERT INTO messages (received, broker, topic, region, kind, qos, retain, correlation, "
                 "response_topic, payload, truncated, size, duplicate, properties, content_hash) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", params)
-            if records:
-                first_id, last_id = base + 1, base + len(records)
+            if params:
+                first_id, last_id = base + 1, base + len(params)
                 if conn.execute("SELECT MAX(id) FROM messages").fetchone()[0] != last_id:
                     raise sqlite3.DatabaseError("row ids were not assigned in order")
+            if sightings:
+                conn.executemany("INSERT INTO sightings (message_id, broker, received) VALUES (?,?,?)",
+                                 [(s.message_id, s.broker, s.received) for s in sightings])
             for row in written:
                 if row.kind == "reply" and row.correlation is not None and not row.duplicate:
                     request = conn.execute(
@@ -407,7 +467,7 @@ class AuditStore:
                         conn.execute("UPDATE messages SET reply_id=?, rtt_ms=? WHERE id=?", (row.id, rtt, request[0]))
                         paired.append(request[0])
                         pairings.append(ReplyPairing(request[0], row.id, rtt))
-            pruned = self._prune_chunk(now, len(records))
+            pruned = self._prune_chunk(now, len(params))
             conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             self._rollback()
@@ -418,9 +478,22 @@ class AuditStore:
         except sqlite3.DatabaseError as exc:
             self._rollback()
             raise AuditStoreError(f"Cannot write the audit database {self.path}: {exc}") from exc
-        self._row_count += len(records) - pruned
-        return WriteResult(first_id, last_id, len(records), duplicates, tuple(paired), pruned,
-                           tuple(written), tuple(pairings))
+        self._row_count += len(params) - pruned
+        return WriteResult(first_id, last_id, len(params), duplicates, tuple(paired), pruned,
+                           tuple(written), tuple(pairings), tuple(sightings))
+
+    def _recent_copies(self, hashes: list[int], earliest: float) -> dict[int, list[tuple[int, str, float]]]:
+        """Stored messages with these content hashes received in the mesh window: id, broker, arrival."""
+        found: dict[int, list[tuple[int, str, float]]] = {}
+        unique = list(set(hashes))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for digest, row_id, source, received in self._conn.execute(
+                    f"SELECT content_hash, id, broker, received FROM messages WHERE content_hash IN ({marks}) "
+                    "AND received >= ? ORDER BY id", (*chunk, earliest - MESH_WINDOW_SECONDS)):
+                found.setdefault(digest, []).append((row_id, source, received))
+        return found
 
     def _rollback(self) -> None:
         try:
@@ -441,6 +514,8 @@ class AuditStore:
             pruned += conn.execute(
                 "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE received < ? ORDER BY received LIMIT ?)",
                 (cutoff, PRUNE_CHUNK)).rowcount
+        if pruned:  # rows go oldest first, so their sightings are the ones below the oldest row left
+            conn.execute("DELETE FROM sightings WHERE message_id < (SELECT COALESCE(MIN(id), 0) FROM messages)")
         return pruned
 
     def prune(self, now: float | None = None) -> int:
@@ -473,14 +548,14 @@ class AuditStore:
             params.append(before_id)
         sql = f"SELECT {_COLUMNS} FROM messages" + (" WHERE " + " AND ".join(clauses) if clauses else "")
         sql += " ORDER BY id DESC LIMIT ?"
-        return [AuditRow.from_sql(r) for r in self._conn.execute(sql, (*params, limit))]
+        return self._with_sightings([AuditRow.from_sql(r) for r in self._conn.execute(sql, (*params, limit))])
 
     def rows_after(self, query: AuditQuery, after_id: int, limit: int = 100_000) -> list[AuditRow]:
         """Rows with id > after_id that match, oldest first."""
         where, params = query.where()
         sql = f"SELECT {_COLUMNS} FROM messages WHERE id > ?" + (f" AND {where}" if where else "")
         sql += " ORDER BY id LIMIT ?"
-        return [AuditRow.from_sql(r) for r in self._conn.execute(sql, (after_id, *params, limit))]
+        return self._with_sightings([AuditRow.from_sql(r) for r in self._conn.execute(sql, (after_id, *params, limit))])
 
     def rows_by_id(self, ids: Iterable[int]) -> dict[int, AuditRow]:
         ids = list(ids)
@@ -491,7 +566,24 @@ class AuditStore:
             for r in self._conn.execute(f"SELECT {_COLUMNS} FROM messages WHERE id IN ({marks})", chunk):
                 row = AuditRow.from_sql(r)
                 out[row.id] = row
-        return out
+        return {row.id: row for row in self._with_sightings(list(out.values()))}
+
+    def _with_sightings(self, rows: list[AuditRow]) -> list[AuditRow]:
+        """The rows with their later arrivals on other brokers (one query per 500 rows)."""
+        if not rows:
+            return rows
+        seen: dict[int, list[tuple[str, float]]] = {}
+        ids = [row.id for row in rows]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for message_id, broker, received in self._conn.execute(
+                    f"SELECT message_id, broker, received FROM sightings WHERE message_id IN ({marks}) "
+                    "ORDER BY received", chunk):
+                seen.setdefault(message_id, []).append((broker, received))
+        if not seen:
+            return rows
+        return [replace(row, sightings=tuple(seen[row.id])) if row.id in seen else row for row in rows]
 
     def iter_rows(self, query: AuditQuery = AuditQuery(), chunk: int = 2_000) -> Iterator[list[AuditRow]]:
         """Every matching row, oldest first, in chunks (for export)."""

@@ -1,13 +1,15 @@
-"""One recorder per audit database.
+"""One recorder per audit database and broker.
 
-Every recorder of a database uses the same durable client id; two at once would make the
-broker disconnect each in turn, forever. An OS file lock (released by the OS even after
-kill -9) lets exactly one process record.
+Every recorder of a database uses the same durable client id; two on the same broker would make
+it disconnect each in turn, forever. An OS file lock (released by the OS even after kill -9),
+keyed by the database's real path (so a symlink is the same database) and the broker, lets
+exactly one recorder per broker write a database; a workspace's brokers share one.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 try:
@@ -22,8 +24,11 @@ class RecorderBusyError(RuntimeError):
 
 
 class RecorderLock:
-    def __init__(self, db_path: str | Path) -> None:
-        self.path = Path(f"{db_path}.recorder.lock")
+    def __init__(self, db_path: str | Path, broker: str = "") -> None:
+        real = Path(db_path).resolve()
+        owner = f".{re.sub(r'[^A-Za-z0-9._-]+', '_', broker)}" if broker else ""
+        self.database = real
+        self.path = real.with_name(f"{real.name}{owner}.recorder.lock")
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -37,7 +42,7 @@ class RecorderLock:
         except OSError as exc:
             os.close(fd)
             raise RecorderBusyError(
-                f"Another Eventscope is already recording {self.path.name.removesuffix('.recorder.lock')}; "
+                f"Another Eventscope is already recording {self.database.name}; "
                 "this one shows the audit feed without recording") from exc
         self._fd = fd
 

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.audit_recorder import DEFAULT_AUDIT_FILTERS, AuditRecorder
-from core.audit_store import AuditRow, AuditStore, ReplyPairing
+from core.audit_store import AuditRow, AuditStore, ReplyPairing, Sighting
 from core.audit_writer import AuditWriter
 from core.ingest import IngestBuffer
 from core.profile import ConnectionProfile
@@ -127,6 +127,7 @@ class AuditDelta:
     path: Path
     rows: tuple[AuditRow, ...] = ()
     pairings: tuple[ReplyPairing, ...] = ()
+    sightings: tuple[Sighting, ...] = ()  # stored messages seen again on this broker (the mesh path)
     committed: int = 0
     duplicates: int = 0
     complete: bool = True
@@ -224,7 +225,8 @@ class BrokerConnection:
             self.audit_notice = f"The audit store {self.audit_path} cannot be opened: {exc}"
             return
         self.audit_notice = store.notice
-        writer = AuditWriter(AuditRecorder(store, self.profile, password, filters=settings.filters))
+        writer = AuditWriter(AuditRecorder(store, self.profile, password, filters=settings.filters,
+                                           broker=self.broker_id))
         try:
             writer.start()
         except RecorderBusyError as exc:
@@ -465,6 +467,7 @@ class Workspace:
             return []
         rows: list[AuditRow] = []
         pairings: list[ReplyPairing] = []
+        sightings: list[Sighting] = []
         committed = duplicates = 0
         complete = True
         for summary in results:
@@ -476,9 +479,10 @@ class Workspace:
             complete = complete and len(result.rows) == result.inserted
             rows.extend(result.rows)
             pairings.extend(result.pairings)
+            sightings.extend(result.sightings)
         last = results[-1]
-        return [AuditDelta(broker_id, path, tuple(rows), tuple(pairings), committed, duplicates, complete,
-                           last.warning, last.pending)]
+        return [AuditDelta(broker_id, path, tuple(rows), tuple(pairings), tuple(sightings), committed, duplicates,
+                           complete, last.warning, last.pending)]
 
     def _broker_summary(self, connection: BrokerConnection) -> BrokerSummary:
         stats = connection.buffer.stats()

@@ -16,6 +16,7 @@ from gui.bridge import SummaryBridge
 
 DEFAULT_REGIONS = ("us-east", "us-west", "eu-central", "ap-south")
 DEFAULT_SUBSCRIPTIONS = ("#",)
+WORKSPACE_AUDIT_NAME = "workspace"  # one audit database for every broker of the window, with a broker column
 
 
 class AppContext(QObject):
@@ -126,7 +127,7 @@ class AppContext(QObject):
     # ----- audit ------------------------------------------------------------------------
     def set_audit(self, path: str | Path | None = None, filters: tuple[str, ...] | None = None,
                   max_bytes: int | None = None) -> None:
-        """Record every connection's audit filters into ``path`` (default: one file per profile).
+        """Record every connection's audit filters into ``path`` (default: the workspace's one database).
 
         ``max_bytes`` caps the database file; past it, messages wait unacknowledged as on a full disk.
         """
@@ -140,7 +141,7 @@ class AppContext(QObject):
     def _audit_for(self, profile: ConnectionProfile) -> AuditSettings | None:
         if self.audit is None:
             return None
-        path = self.audit.path if str(self.audit.path) not in ("", ".") else default_audit_path(profile.name)
+        path = self.audit.path if str(self.audit.path) not in ("", ".") else default_audit_path(WORKSPACE_AUDIT_NAME)
         return AuditSettings(path, self.audit.filters, self.audit.max_bytes)
 
     def shutdown(self) -> None:

@@ -13,16 +13,17 @@ from datetime import datetime
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
-from core.audit_store import AuditQuery, AuditRow, AuditStore, ReplyPairing
+from core.audit_store import AuditQuery, AuditRow, AuditStore, ReplyPairing, Sighting
 from core.payload_text import preview
 from gui.models.flat_table_model import FlatTableModel
 from gui.models.roles import ALIGN_RIGHT, ALIGNMENT, TEXT_ROLES
 
-COLUMNS = ("Time", "Kind", "Region", "Topic", "QoS", "Size", "RTT (ms)", "Reply", "Dup", "Payload")
-RTT_COLUMN = COLUMNS.index("RTT (ms)")
-REPLY_COLUMN = COLUMNS.index("Reply")
+COLUMNS = ("Time", "Broker", "Kind", "Region", "Topic", "QoS", "Size", "RTT (ms)", "Reply", "Path", "Dup", "Payload")
+(TIME_COLUMN, BROKER_COLUMN, KIND_COLUMN, REGION_COLUMN, TOPIC_COLUMN, QOS_COLUMN, SIZE_COLUMN, RTT_COLUMN,
+ REPLY_COLUMN, PATH_COLUMN, DUP_COLUMN, PAYLOAD_COLUMN) = range(len(COLUMNS))
 PAGE_SIZE = 200
-LIVE_ROWS = 20_000  # rows kept while following the newest; older ones are paged back in on scroll
+LIVE_ROWS = 20_000
+PENDING_SIGHTINGS = 10_000  # sightings held for rows not shown yet  # rows kept while following the newest; older ones are paged back in on scroll
 
 
 class AuditTableModel(FlatTableModel):
@@ -41,6 +42,7 @@ class AuditTableModel(FlatTableModel):
         self.query = AuditQuery()
         self._rows: list[AuditRow] = []
         self._replies: dict[int, AuditRow] = {}
+        self._pending_sightings: dict[int, list[tuple[str, float]]] = {}
         self._exhausted = True
         self._newest_seen = 0
         self._fetching = False
@@ -57,7 +59,7 @@ class AuditTableModel(FlatTableModel):
             return None
         if role in TEXT_ROLES:
             return self._cell(self._rows[index.row()], index.column())
-        if role == ALIGNMENT and index.column() in (4, 5, RTT_COLUMN):
+        if role == ALIGNMENT and index.column() in (QOS_COLUMN, SIZE_COLUMN, RTT_COLUMN):
             return ALIGN_RIGHT
         return None
 
@@ -105,6 +107,7 @@ class AuditTableModel(FlatTableModel):
         self.beginResetModel()
         self._rows = []
         self._replies = {}
+        self._pending_sightings = {}
         self._exhausted = self.store is None
         self._newest_seen = self.store.newest_id() if self.store is not None else 0
         if self.store is not None:
@@ -121,11 +124,13 @@ class AuditTableModel(FlatTableModel):
             return 0
         return self._insert_newest(self.store.rows_after(self.query, self._newest_seen))
 
-    def add_committed(self, rows: tuple[AuditRow, ...], pairings: tuple[ReplyPairing, ...], complete: bool = True) -> int:
-        """Rows the writer thread just committed (oldest first) and the requests they answered.
+    def add_committed(self, rows: tuple[AuditRow, ...], pairings: tuple[ReplyPairing, ...], complete: bool = True,
+                      sightings: tuple[Sighting, ...] = ()) -> int:
+        """Rows the writer threads just committed and the requests they answered.
 
-        One insertion at the top, one ``dataChanged`` per answered request. ``complete=False``
-        means rows were held back upstream: read what is missing from the store instead.
+        One insertion at the top, one ``dataChanged`` per answered request. Several brokers' writers
+        commit independently, so a row can come after a newer one: it goes in at its own place.
+        ``complete=False`` means rows were held back upstream: read what is missing from the store.
         """
         if self.store is None:
             return 0
@@ -133,18 +138,61 @@ class AuditTableModel(FlatTableModel):
             added = self.add_new_rows()
         else:
             query = self.query
-            fresh = [r for r in rows if r.id > self._newest_seen and (query.is_empty or query.matches(r))]
-            added = self._insert_newest(fresh)
+            fresh = sorted((r for r in rows if query.is_empty or query.matches(r)), key=lambda r: r.id)
+            newest = self._rows[0].id if self._rows else 0
+            added = self._insert_newest([r for r in fresh if r.id > newest])
+            for late in (r for r in fresh if r.id < newest):
+                added += self._insert_late(late)
             if rows:
-                self._newest_seen = max(self._newest_seen, rows[-1].id)
+                self._newest_seen = max(self._newest_seen, max(r.id for r in rows))
         self._apply_pairings(pairings, {row.id: row for row in rows if row.kind == "reply"})
+        self._apply_sightings(sightings)
         return added
+
+    def _insert_late(self, row: AuditRow) -> int:
+        position = bisect_left(self._rows, -row.id, key=lambda r: -r.id)
+        if position < len(self._rows) and self._rows[position].id == row.id:
+            return 0  # shown already
+        if position == len(self._rows) and not self._exhausted:
+            return 0  # older than what is loaded: paging brings it
+        self._load_replies([row])
+        self.beginInsertRows(QModelIndex(), position, position)
+        self._rows.insert(position, self._with_pending_sightings(row))
+        self.endInsertRows()
+        return 1
+
+    def _apply_sightings(self, sightings: tuple[Sighting, ...]) -> None:
+        """A shown message arrived on one more broker: its Path cell grows.
+
+        A sighting may be reported before its row (another broker's writer was faster): it waits.
+        """
+        for sighting in sightings:
+            hop = (sighting.broker, sighting.received)
+            position = self._position(sighting.message_id)
+            if position is None:
+                if len(self._pending_sightings) < PENDING_SIGHTINGS:
+                    self._pending_sightings.setdefault(sighting.message_id, []).append(hop)
+                continue
+            row = self._rows[position]
+            if hop not in row.sightings:
+                self._rows[position] = replace(row, sightings=row.sightings + (hop,))
+                self.dataChanged.emit(self.index(position, PATH_COLUMN), self.index(position, PATH_COLUMN))
+
+    def _with_pending_sightings(self, row: AuditRow) -> AuditRow:
+        waiting = self._pending_sightings.pop(row.id, None)
+        return replace(row, sightings=row.sightings + tuple(waiting)) if waiting else row
+
+    def _position(self, row_id: int) -> int | None:
+        position = bisect_left(self._rows, -row_id, key=lambda r: -r.id)
+        return position if position < len(self._rows) and self._rows[position].id == row_id else None
 
     def _insert_newest(self, fresh: list[AuditRow]) -> int:
         if not fresh:
             return 0
         self._newest_seen = max(self._newest_seen, fresh[-1].id)
         fresh.reverse()
+        if self._pending_sightings:
+            fresh = [self._with_pending_sightings(row) for row in fresh]
         self._load_replies(fresh)
         self.beginInsertRows(QModelIndex(), 0, len(fresh) - 1)
         self._rows[0:0] = fresh
@@ -160,8 +208,8 @@ class AuditTableModel(FlatTableModel):
         if missing and self.store is not None:
             self._replies.update(self.store.rows_by_id(missing))
         for pairing in pairings:
-            position = bisect_left(self._rows, -pairing.request_id, key=lambda r: -r.id)
-            if position < len(self._rows) and self._rows[position].id == pairing.request_id:
+            position = self._position(pairing.request_id)
+            if position is not None:
                 row = self._rows[position]
                 self._rows[position] = replace(row, reply_id=pairing.reply_id, rtt_ms=pairing.rtt_ms)
                 self.dataChanged.emit(self.index(position, 0), self.index(position, len(COLUMNS) - 1))
@@ -197,17 +245,19 @@ class AuditTableModel(FlatTableModel):
             self._replies.update(self.store.rows_by_id(wanted))
 
     def _cell(self, row: AuditRow, column: int) -> str:
-        if column == 0:
+        if column == TIME_COLUMN:
             return datetime.fromtimestamp(row.received).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-        if column == 1:
+        if column == BROKER_COLUMN:
+            return row.broker
+        if column == KIND_COLUMN:
             return row.kind
-        if column == 2:
+        if column == REGION_COLUMN:
             return row.region
-        if column == 3:
+        if column == TOPIC_COLUMN:
             return row.topic
-        if column == 4:
+        if column == QOS_COLUMN:
             return str(row.qos)
-        if column == 5:
+        if column == SIZE_COLUMN:
             return f"{row.size}" + (" (truncated)" if row.truncated else "")
         if column == RTT_COLUMN:
             return f"{row.rtt_ms:.1f}" if row.rtt_ms is not None else ""
@@ -216,6 +266,8 @@ class AuditTableModel(FlatTableModel):
             if reply is not None:
                 return f"{reply.topic}: {preview(reply.payload, 80)}"
             return "waiting" if row.kind == "request" else ""
-        if column == 8:
+        if column == PATH_COLUMN:
+            return row.path_text()
+        if column == DUP_COLUMN:
             return "duplicate" if row.duplicate else ""
         return preview(row.payload)

@@ -139,19 +139,18 @@ class AuditFeedView(QWidget):
 
     def _on_summary(self, summary) -> None:
         """Show what the writer committed: one insertion at the top, one refresh per answered request."""
-        connection = self.context.connection
         for delta in summary.audit:
-            if connection is None or delta.broker_id != connection.broker_id:
-                continue
+            if self.store is None or delta.path != self.store.path:
+                continue  # another database (set while another was shown)
             warning = delta.warning
             if warning and delta.pending:
                 warning += f" ({delta.pending} messages waiting in memory)"
             if warning != self._write_warning:
                 self._write_warning = warning
                 self._show_warning()
-            if delta.committed and self.store is not None and delta.path == self.store.path:
+            if delta.committed or delta.sightings:
                 following = self.table.verticalScrollBar().value() == 0
-                self.model.add_committed(delta.rows, delta.pairings, delta.complete)
+                self.model.add_committed(delta.rows, delta.pairings, delta.complete, delta.sightings)
                 if following:
                     self.model.trim()
                     self.table.scrollToTop()

@@ -159,3 +159,25 @@ def test_export_job_runs_in_cancellable_chunks(store):
     assert len(out.getvalue().splitlines()) == 10
     job.run()
     assert job.written == 25
+
+
+def test_a_message_bridged_to_other_brokers_is_one_row_with_its_path(tmp_path):
+    from core.records import MessageProperties
+
+    store = AuditStore(tmp_path / "mesh.sqlite3", max_age_seconds=0)
+    props = MessageProperties(response_topic="r", correlation_data=b"c1")
+    first = store.write_batch([MessageRecord("us-east/hello/request", b"hi", qos=1, received=100.0, properties=props)],
+                              broker="us-east")
+    later = store.write_batch([MessageRecord("us-east/hello/request", b"hi", qos=1, received=100.043,
+                                             properties=props)], broker="us-west")
+    again = store.write_batch([MessageRecord("us-east/hello/request", b"hi", qos=1, received=100.051,
+                                             properties=props)], broker="eu-central")
+    assert first.inserted == 1 and later.inserted == 0 and again.inserted == 0
+    assert [(s.message_id, s.broker) for s in later.sightings + again.sightings] == [
+        (first.first_id, "us-west"), (first.first_id, "eu-central")]
+    (row,) = store.page_before(AuditQuery(), None, 10)
+    assert row.path_text() == "us-east +0 ms → us-west +43 ms → eu-central +51 ms"
+    # Outside the mesh window, or on the same broker, a repeat is a message of its own.
+    store.write_batch([MessageRecord("us-east/hello/request", b"hi", received=200.0, properties=props)], broker="us-west")
+    store.write_batch([MessageRecord("us-east/hello/request", b"hi", received=200.5, properties=props)], broker="us-west")
+    assert store.count() == 3

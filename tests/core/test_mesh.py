@@ -56,3 +56,40 @@ def test_a_bridged_message_is_seen_on_every_broker_it_crosses(mosquitto_mesh):
         assert seen_on("us-west/local/only") == {"us-west"}  # not bridged
     finally:
         workspace.close()
+
+
+def test_the_audit_holds_one_entry_per_bridged_message_with_each_arrival(mosquitto_mesh, tmp_path):
+    import sqlite3
+
+    from core.workspace import AuditSettings
+
+    db = tmp_path / "workspace.sqlite3"
+    workspace = Workspace()
+    try:
+        for region in MESH_REGIONS:
+            connection = workspace.add_broker(
+                ConnectionProfile(name=region, host="127.0.0.1", port=mosquitto_mesh[region].port), subscriptions=(),
+                audit=AuditSettings(db, ("+/hello/request",)))
+            assert connection.recorder.wait_ready(10), connection.audit_notice
+        publish_raw(mosquitto_mesh["us-west"].port, [("us-west/hello/request", b"crossing")],
+                    [{"ResponseTopic": "us-west/hello/response", "CorrelationData": b"x1"}])
+        sightings = []
+
+        def seen_everywhere() -> bool:
+            for delta in workspace.tick().audit:
+                sightings.extend(delta.sightings)
+            return len(sightings) == 2
+
+        wait_until(seen_everywhere, message="the request seen on all three brokers")
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT COUNT(*) FROM messages").fetchone() == (1,)  # one entry
+        from core.audit_store import AuditQuery, AuditStore
+
+        reader = AuditStore.open_reader(db)
+        (row,) = reader.page_before(AuditQuery(), None, 10)
+        reader.close()
+        assert {broker for broker, _ in row.path} == set(MESH_REGIONS)
+        assert row.path[0][0] == "us-west"  # published there: it arrived there first
+        assert row.path_text().startswith("us-west +0 ms → ")
+    finally:
+        workspace.close()

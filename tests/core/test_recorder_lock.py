@@ -50,3 +50,20 @@ def test_two_recorders_on_one_database_do_not_both_connect(mosquitto, tmp_path):
     finally:
         first.stop()
         store.close()
+
+
+def test_a_symlink_to_the_database_is_the_same_database(tmp_path):
+    db = tmp_path / "real.sqlite3"
+    db.touch()
+    link = tmp_path / "link.sqlite3"
+    link.symlink_to(db)
+    first, second = RecorderLock(db, "127.0.0.1:1883"), RecorderLock(link, "127.0.0.1:1883")
+    first.acquire()
+    try:
+        with pytest.raises(RecorderBusyError, match="real.sqlite3"):
+            second.acquire()
+        other_broker = RecorderLock(link, "127.0.0.1:1884")  # another broker may record the same database
+        other_broker.acquire()
+        other_broker.release()
+    finally:
+        first.release()

@@ -7,10 +7,11 @@ import pytest
 from core.audit_export import read_export, row_to_json
 from core.audit_store import AuditQuery, AuditStore, default_audit_path
 from core.records import MessageRecord
-from gui.models.audit_table_model import PAGE_SIZE, REPLY_COLUMN, RTT_COLUMN, AuditTableModel
+from gui.models.audit_table_model import (BROKER_COLUMN, KIND_COLUMN, PAGE_SIZE, PATH_COLUMN, PAYLOAD_COLUMN, REPLY_COLUMN,
+                                          RTT_COLUMN, AuditTableModel)
 from gui.views.audit_feed_view import AuditFeedView
 from core.profile import ConnectionProfile
-from gui.context import AppContext
+from gui.context import WORKSPACE_AUDIT_NAME, AppContext
 from tests.gui.conftest import connect_and_wait, run_until
 from tests.conftest import publish_raw
 
@@ -54,10 +55,11 @@ def test_request_row_shows_its_reply_and_rtt(connected_context, qloop, qtbot, qt
     request_and_reply(connected_context.profile.port)
     run_until(qloop, lambda: model.rowCount() == 2 and model.index(1, RTT_COLUMN).data(), message="paired rows")
     reply_row, request_row = cells(model, 0), cells(model, 1)
-    assert request_row[1] == "request" and reply_row[1] == "reply"  # newest first
+    assert request_row[KIND_COLUMN] == "request" and reply_row[KIND_COLUMN] == "reply"  # newest first
+    assert request_row[BROKER_COLUMN] == "test"
     assert float(request_row[RTT_COLUMN]) >= 0.0
     assert request_row[REPLY_COLUMN] == "us-east/hello/response: pong 0"
-    assert view.store.path == default_audit_path("test")
+    assert view.store.path == default_audit_path(WORKSPACE_AUDIT_NAME)  # one database for every broker
     with qtbot.waitSignal(connected_context.messageSelected, timeout=2000) as blocker:
         view.table.selectRow(1)
     record = blocker.args[0]
@@ -76,7 +78,7 @@ def test_paging_opens_large_store_lazily_and_search_narrows(context, qtbot, qtmo
     qtmodeltester.check(model)
     loaded = model.rowCount()
     assert loaded < 5000 and loaded % PAGE_SIZE == 0 and model.canFetchMore()  # only what the viewport needs
-    assert model.index(0, 9).data() == "n4999"
+    assert model.index(0, PAYLOAD_COLUMN).data() == "n4999"
     view.table.scrollToBottom()
     qtbot.waitUntil(lambda: model.rowCount() > loaded, timeout=3000)  # the view asked for the next page
     view.region_edit.setText("r2")
@@ -121,7 +123,7 @@ def test_export_can_be_cancelled(context, qtbot, make_feed, tmp_path):
 
 
 def test_corrupt_database_is_moved_aside_and_recording_starts(connected_context, qloop, make_feed):
-    path = default_audit_path("test")
+    path = default_audit_path(WORKSPACE_AUDIT_NAME)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"garbage, not SQLite" * 500)
     view = make_feed(connected_context)
@@ -170,3 +172,22 @@ def test_second_window_on_the_same_profile_shows_the_feed_without_recording(conn
         run_until(qloop, lambda: first.model.rowCount() == 2, message="the first window's rows")
     finally:
         other_window.shutdown()
+
+
+def test_rows_from_several_writers_land_in_order_and_early_sightings_wait(qtmodeltester, tmp_path):
+    from core.audit_store import Sighting
+
+    store = AuditStore(tmp_path / "w.sqlite3", max_age_seconds=0)
+    model = AuditTableModel(AuditStore.open_reader(store.path))
+    qtmodeltester.check(model)
+    first = store.write_batch([MessageRecord("a/hello/request", b"1", received=1.0)], broker="east")
+    second = store.write_batch([MessageRecord("b/hello/request", b"2", received=2.0)], broker="west")
+    # west's writer was reported first, and east's sighting of it came before either row.
+    model.add_committed((), (), sightings=(Sighting(first.first_id, "west", 1.04),))
+    model.add_committed(second.rows, ())
+    model.add_committed(first.rows, ())
+    assert [model.row(r).id for r in range(model.rowCount())] == [second.first_id, first.first_id]  # newest first
+    assert model.index(1, PATH_COLUMN).data() == "east +0 ms → west +40 ms"
+    model.add_committed(first.rows, ())  # reported twice: shown once
+    assert model.rowCount() == 2
+    store.close()

@@ -8,6 +8,7 @@ from core.profile import ConnectionProfile
 from core.replier import Replier
 from core.session import MqttSession
 from gui.main_window import MainWindow
+from gui.models.audit_table_model import PATH_COLUMN, TOPIC_COLUMN
 from gui.models.stream_table_model import BROKER, TOPIC
 from tests.conftest import MESH_REGIONS
 from tests.gui.conftest import run_until
@@ -28,6 +29,7 @@ def test_a_request_crosses_the_mesh_and_the_window_shows_its_path(context, qloop
         for region in MESH_REGIONS:
             window.add_broker(ConnectionProfile(name=region, host="127.0.0.1", port=mosquitto_mesh[region].port))
         run_until(qloop, lambda: all(c.session.is_connected for c in context.connections()), message="three brokers")
+        assert all(c.recorder.wait_ready(10) for c in context.connections())  # every audit subscription is in
         panel = window.request_panel
         assert [panel.broker_combo.itemText(i) for i in range(panel.broker_combo.count())] == list(MESH_REGIONS)
         panel.broker_combo.setCurrentText("us-east")
@@ -46,6 +48,19 @@ def test_a_request_crosses_the_mesh_and_the_window_shows_its_path(context, qloop
                     if stream.index(r, TOPIC).data() == "us-east/hello/request"}
 
         run_until(qloop, lambda: brokers_with_the_request() == set(MESH_REGIONS), message="the request on all three")
+
+        # The audit feed: one entry for the request, with its arrival on each broker (the mesh path).
+        audit = window.audit_feed.model
+
+        def request_paths() -> list[str]:
+            return [audit.index(r, PATH_COLUMN).data() for r in range(audit.rowCount())
+                    if audit.index(r, TOPIC_COLUMN).data() == "us-east/hello/request"]
+
+        run_until(qloop, lambda: len(request_paths()) == 1 and request_paths()[0].count("→") == 2,
+                  message="the request's path through the mesh")
+        path = request_paths()[0]
+        hops = [hop.rsplit(" +", 1) for hop in path.split(" → ")]
+        assert {broker for broker, _ in hops} == set(MESH_REGIONS) and hops[0][1] == "0 ms"
         window.close()
     finally:
         replier.stop()
