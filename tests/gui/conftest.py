@@ -75,6 +75,18 @@ def run_until(loop, predicate, timeout: float = 10.0, message: str = "condition"
 
 
 @pytest.fixture
+def window(qtbot, context):
+    """The real main window on the test's context, shown, closed at teardown."""
+    from gui.main_window import MainWindow
+
+    win = MainWindow(context)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+@pytest.fixture
 def connected_context(context, mosquitto):
     """An AppContext with a live connection on the test's Mosquitto, subscribed to '#', bridge running."""
     connect_and_wait(context, ConnectionProfile(name="test", host="127.0.0.1", port=mosquitto.port))

@@ -11,14 +11,6 @@ from tests.conftest import free_port
 MAIN_WIDGETS = ("connectionBar", "requestPanel", "topicTree", "streamView", "auditFeed", "statusBar")
 
 
-@pytest.fixture
-def window(qtbot, context):
-    win = MainWindow(context)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-
 
 def test_every_main_widget_has_a_stable_object_name_and_accessible_name(window):
     for name in MAIN_WIDGETS:

@@ -9,7 +9,6 @@ import pytest
 from PySide6.QtCore import Qt
 
 from core.profile_store import ProfileStore
-from gui.main_window import MainWindow
 from tests.conftest import free_port
 from tests.core.test_profile_credentials import MemoryKeyring
 from tests.gui.conftest import run_until
@@ -24,13 +23,6 @@ def memory_keyring():
     yield
     keyring.set_keyring(previous)
 
-
-@pytest.fixture
-def window(context, qtbot):
-    window = MainWindow(context)
-    qtbot.addWidget(window)
-    window.show()
-    return window
 
 
 def _fill(qtbot, dialog, name: str, port: int, username: str = "", password: str = "") -> None:
