@@ -245,10 +245,10 @@ class AuditTableModel(FlatTableModel):
             self._replies.update(self.store.rows_by_id(wanted))
 
     def _cell(self, row: AuditRow, column: int) -> str:
-        if column == TIME_COLUMN:
-            return datetime.fromtimestamp(row.received).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-        if column == BROKER_COLUMN:
-            return row.broker
+        if column == TIME_COLUMN:  # first arrival anywhere in the mesh
+            return datetime.fromtimestamp(row.path[0][1]).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        if column == BROKER_COLUMN:  # where it was seen first (its Path has the others)
+            return row.path[0][0]
         if column == KIND_COLUMN:
             return row.kind
         if column == REGION_COLUMN:

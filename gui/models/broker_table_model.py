@@ -63,8 +63,8 @@ class BrokerTableModel(FlatTableModel):
                 return broker_id
             if column == ADDRESS:
                 return connection.profile.address
-            if column == STATE:
-                return status.text
+            if column == STATE:  # the address has its own column
+                return "Connected" if status.state is SessionState.CONNECTED else status.text
             if column == RATE:
                 return f"{summary.messages_per_second:,.0f}" if summary else "0"
             if column == DROPPED:

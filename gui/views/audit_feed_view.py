@@ -23,6 +23,8 @@ from gui.models.audit_table_model import AuditTableModel
 log = logging.getLogger(__name__)
 
 SEARCH_DELAY_MS = 250
+# time, broker, kind, region, topic, QoS, size, RTT, reply, path, dup
+COLUMN_WIDTHS = (165, 90, 60, 85, 190, 40, 55, 65, 200, 280, 70)
 
 
 class AuditFeedView(QWidget):
@@ -71,6 +73,8 @@ class AuditFeedView(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(20)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setWordWrap(False)
+        for column, width in enumerate(COLUMN_WIDTHS):  # the payload takes the rest
+            self.table.setColumnWidth(column, width)
 
         bar = QHBoxLayout()
         for widget in (self.topic_edit, self.region_edit, self.kind_combo, self.text_edit):
