@@ -6,8 +6,11 @@ import argparse
 import asyncio
 import sys
 
-from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, connect_session, error
-from core.request_tracker import DEFAULT_TIMEOUT, Reply, RequestRefused, RequestTracker
+from core.cli.common import (EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, connect_session, error,
+                             single_broker_from_args)
+from core.profile import ConnectionProfile
+from core.request_tracker import DEFAULT_TIMEOUT, ReplyRouter, Reply, RequestRefused, RequestTracker
+from core.session import SessionError
 from core.topics import TopicError, validate_topic
 
 
@@ -28,6 +31,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--user-property", nargs=2, action="append", metavar=("KEY", "VALUE"), default=[])
     parser.add_argument("--count", "-C", type=int, default=1, help="send this many requests (prints an RTT summary)")
     parser.add_argument("--concurrency", type=int, default=1, help="requests in flight at once with --count")
+    parser.add_argument("--reply-broker", metavar="NAME=URL|PROFILE", default=None,
+                        help="also wait for the reply on this broker: for a request that crosses a mesh of brokers")
     parser.set_defaults(run=run)
 
 
@@ -35,7 +40,16 @@ def _print_reply(reply: Reply) -> None:
     sys.stdout.buffer.write(reply.payload + b"\n")
     sys.stdout.flush()
     mark = "" if reply.correlated else " (uncorrelated)"
-    print(f"reply on {reply.reply_topic} in {reply.rtt * 1e3:.2f} ms{mark}", file=sys.stderr)
+    via = f" via {reply.received_on}" if reply.received_on != reply.sent_on else ""
+    print(f"reply on {reply.reply_topic}{via} in {reply.rtt * 1e3:.2f} ms{mark}", file=sys.stderr)
+
+
+def _reply_broker(args: argparse.Namespace) -> tuple[ConnectionProfile, str | None]:
+    """``--reply-broker``: NAME=URL, or the name of a saved profile."""
+    spec = args.reply_broker
+    parts = argparse.Namespace(**{**vars(args), "broker": [spec] if "=" in spec else [],
+                                  "profile": [] if "=" in spec else [spec]})
+    return single_broker_from_args(parts, read_only=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,12 +66,24 @@ def run(args: argparse.Namespace) -> int:
     if not args.timeout > 0:
         error("--timeout must be more than 0")
         return EXIT_USAGE
+    sessions = []
+    router = ReplyRouter()
     try:
         session = connect_session(args, buffer_messages=False)
-    except ConnectionError as exc:
+        sessions.append(session)
+        tracker = RequestTracker(session, router=router)
+        if args.reply_broker:
+            reply_profile, password = _reply_broker(args)
+            reply_session = connect_session(args, broker=(reply_profile, password), buffer_messages=False,
+                                            session_id=reply_profile.name)
+            sessions.append(reply_session)
+            reply_session.add_tap(router.dispatch)  # its messages reach the tracker that sent the request
+            reply_session.subscribe(args.reply_topic or tracker.default_reply_topic(), 1).result(args.connect_timeout)
+    except (ConnectionError, SessionError) as exc:
         error(str(exc))
+        for started in sessions:
+            started.stop()
         return EXIT_FAILURE
-    tracker = RequestTracker(session)
     options = dict(qos=args.qos, reply_topic=args.reply_topic, timeout=args.timeout,
                    user_properties=tuple(tuple(p) for p in args.user_property),
                    content_type=args.content_type, message_expiry=args.message_expiry)
@@ -69,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     finally:
         tracker.close()
-        session.stop()
+        for started in sessions:
+            started.stop()
     if args.count > 1:
         print(summary.text(), file=sys.stderr)
     return EXIT_OK if summary.failures == 0 else EXIT_FAILURE

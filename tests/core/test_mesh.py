@@ -93,3 +93,29 @@ def test_the_audit_holds_one_entry_per_bridged_message_with_each_arrival(mosquit
         assert row.path_text().startswith("us-west +0 ms → ")
     finally:
         workspace.close()
+
+
+def test_cli_request_crosses_the_mesh_to_a_cli_replier(mosquitto_mesh):
+    import subprocess
+    import sys
+
+    eventscope = [sys.executable, "-m", "gui.main"]
+    east, west = mosquitto_mesh["us-east"].port, mosquitto_mesh["us-west"].port
+    replier = subprocess.Popen(eventscope + ["reply", "--port", str(west), "--filter", "+/hello/request",
+                                             "--reply-payload", "pong from us-west"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "serving +/hello/request" in replier.stderr.readline()  # printed once its SUBACK is in
+        ask = eventscope + ["request", "--broker", f"us-east=127.0.0.1:{east}", "--topic", "us-east/hello/request",
+                            "--payload", "ping", "--timeout", "5"]
+        answered = subprocess.run(ask + ["--reply-broker", f"us-west=127.0.0.1:{west}"], capture_output=True,
+                                  text=True, timeout=60)
+        assert answered.returncode == 0, answered.stderr
+        assert answered.stdout == "pong from us-west\n"
+        assert " via us-west in " in answered.stderr and " ms" in answered.stderr
+        # Without the reply broker the reply never comes back to us-east: the mesh only bridges +/hello/#.
+        alone = subprocess.run(ask[:-2] + ["--timeout", "1"], capture_output=True, text=True, timeout=60)
+        assert alone.returncode == 1 and "No reply" in alone.stderr
+    finally:
+        replier.terminate()
+        replier.wait(10)
