@@ -161,6 +161,8 @@ class Stream:
         f = self.filter
         if f.regions and region_of(record.topic, f.region_level) not in f.regions:
             return False
+        if f.brokers and record.broker_id not in f.brokers:
+            return False
         return f.matches_text(record)
 
     def _compact(self) -> None:

