@@ -11,7 +11,7 @@ from pathlib import Path
 from core.audit_export import FORMATS, ExportJob, parse_since
 from core.audit_recorder import DEFAULT_AUDIT_FILTERS, AuditRecorder
 from core.audit_store import AuditQuery, AuditStore, default_audit_path
-from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, error, single_broker_from_args
+from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, brokers_from_args, error
 from core.topics import TopicError, validate_filter
 from core.recorder_lock import RecorderBusyError
 
@@ -67,37 +67,52 @@ def run_record(args: argparse.Namespace) -> int:
     store = AuditStore(_db_path(args), **options)
     if store.notice:
         error(store.notice)
-    profile, password = single_broker_from_args(args)
-    recorder = AuditRecorder(store, profile, password, filters)
+    brokers = brokers_from_args(args)
+    several = len(brokers) > 1  # then each row names its broker, as in the window
+    recorders = [AuditRecorder(store, profile, password, filters, broker=profile.name if several else "")
+                 for profile, password in brokers]
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    started: list[AuditRecorder] = []
     try:
-        recorder.start()
+        for recorder in recorders:
+            recorder.start()
+            started.append(recorder)
     except RecorderBusyError as exc:
         error(str(exc))
+        for recorder in started:
+            recorder.stop(final_flush=False)
         store.close()
         return EXIT_FAILURE
-    if not recorder.wait_ready(args.connect_timeout):
-        error(f"Cannot start the audit recorder on {profile.address}: {recorder.session.status.text}")
-        recorder.stop(final_flush=False)
-        store.close()
-        return EXIT_FAILURE
-    print(f"audit recorder ready: db={store.path} client_id={recorder.client_id} filters={','.join(filters)}", flush=True)
+    for recorder in recorders:
+        if not recorder.wait_ready(args.connect_timeout):
+            error(f"Cannot start the audit recorder on {recorder.profile.address}: {recorder.session.status.text}")
+            for other in recorders:
+                other.stop(final_flush=False)
+            store.close()
+            return EXIT_FAILURE
+    client_id = recorders[0].client_id
+    names = f" brokers={','.join(p.name for p, _ in brokers)}" if several else ""
+    print(f"audit recorder ready: db={store.path} client_id={client_id} filters={','.join(filters)}{names}", flush=True)
     last_warning = ""
+    pending = 0
     try:
         while not stop.is_set():
-            summary = recorder.flush()
-            if summary.warning != last_warning:
-                last_warning = summary.warning
-                if last_warning:
-                    error(last_warning)
+            for recorder in recorders:
+                summary = recorder.flush()
+                if summary.warning != last_warning:
+                    last_warning = summary.warning
+                    if last_warning:
+                        error(last_warning)
             stop.wait(FLUSH_SECONDS)
     finally:
-        summary = recorder.stop()
+        for recorder in recorders:
+            final = recorder.stop()
+            pending += final.pending if final else 0
         store.close()
-    print(f"audit recorder stopped: {recorder.total_written} rows written", flush=True)
-    return EXIT_OK if not (summary and summary.pending) else EXIT_FAILURE
+    print(f"audit recorder stopped: {sum(r.total_written for r in recorders)} rows written", flush=True)
+    return EXIT_OK if not pending else EXIT_FAILURE
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -119,3 +119,36 @@ def test_cli_request_crosses_the_mesh_to_a_cli_replier(mosquitto_mesh):
     finally:
         replier.terminate()
         replier.wait(10)
+
+
+def test_cli_audit_record_over_the_mesh_keeps_one_entry_per_bridged_message(mosquitto_mesh, tmp_path):
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+
+    db = tmp_path / "mesh.sqlite3"
+    brokers = [arg for region in ("us-east", "us-west") for arg in
+               ("--broker", f"{region}=127.0.0.1:{mosquitto_mesh[region].port}")]
+    recorder = subprocess.Popen([sys.executable, "-m", "gui.main", "audit", "record", *brokers,
+                                 "--filter", "+/hello/request", "--db", str(db)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready = recorder.stdout.readline()
+        assert "audit recorder ready" in ready and "brokers=us-east,us-west" in ready, ready + recorder.stderr.read()
+        publish_raw(mosquitto_mesh["us-west"].port, [("us-west/hello/request", f"r{i}".encode()) for i in range(5)],
+                    [{"CorrelationData": f"c{i}".encode(), "ResponseTopic": "x/reply"} for i in range(5)])
+
+        def counts() -> tuple[int, int]:
+            with sqlite3.connect(db) as conn:
+                return (conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0],
+                        conn.execute("SELECT COUNT(*) FROM sightings").fetchone()[0])
+
+        wait_until(lambda: counts() == (5, 5), message="five entries, each seen on both brokers")
+    finally:
+        recorder.send_signal(signal.SIGTERM)
+        out, _ = recorder.communicate(timeout=20)
+    assert recorder.returncode == 0 and "5 rows written" in out
+    with sqlite3.connect(db) as conn:
+        assert {b for (b,) in conn.execute("SELECT broker FROM messages UNION SELECT broker FROM sightings")} == {
+            "us-east", "us-west"}
