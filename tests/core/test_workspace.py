@@ -184,7 +184,7 @@ def test_child_stores_and_acks_what_arrived_when_the_window_is_killed(mosquitto,
     a recorder started again on the same database gets the rest from the broker."""
     db = tmp_path / "a.sqlite3"
     script = textwrap.dedent(f"""
-        import sys, time
+        import sys, threading
         from core.profile import ConnectionProfile
         from core.workspace import AuditSettings, Workspace
         if __name__ == "__main__":
@@ -193,7 +193,7 @@ def test_child_stores_and_acks_what_arrived_when_the_window_is_killed(mosquitto,
                               audit=AuditSettings(r"{db}", ("k/+/request",)))
             assert c.recorder.wait_ready(10)
             print(ws._process.pid, flush=True)
-            time.sleep(600)
+            threading.Event().wait()  # until the test kills this process
     """)
     window = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     child_pid = int(window.stdout.readline())
