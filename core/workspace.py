@@ -186,6 +186,7 @@ class BrokerConnection:
         self.writer: AuditWriter | None = None
         self.audit_path: Path | None = None
         self.audit_notice = ""  # why recording is off or what happened to the file, for the window
+        self.region = ""  # the broker's region in the mesh (from its profile), if it has one
         self.meter = RateMeter()
 
     @classmethod
@@ -310,7 +311,7 @@ class Workspace:
 
     def add_broker(self, profile: ConnectionProfile, password: str | None = None, subscriptions: Iterable[str] = ("#",),
                    audit: AuditSettings | None = None, broker_id: str | None = None,
-                   buffer: IngestBuffer | None = None) -> BrokerConnection:
+                   buffer: IngestBuffer | None = None, region: str = "") -> BrokerConnection:
         """Connect to one more broker (in the background). Other brokers are not disturbed."""
         broker_id = broker_id or profile.name
         if broker_id in self._brokers:
@@ -324,6 +325,7 @@ class Workspace:
         else:
             connection = BrokerConnection.open(broker_id, profile, password, subscriptions, audit, self.region_level,
                                                buffer, self._router)
+        connection.region = region
         self._brokers = {**self._brokers, broker_id: connection}
         return connection
 

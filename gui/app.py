@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from dataclasses import replace
 import signal
 import sys
 from pathlib import Path
@@ -70,8 +71,9 @@ async def _run_window(args: argparse.Namespace) -> int:
             error(str(exc))
             return EXIT_FAILURE
         for stored in chosen:
-            profile = stored.connection.with_changes(read_only=True) if args.read_only else stored.connection
-            window.add_broker(profile, store.password(stored.name))
+            if args.read_only:
+                stored = replace(stored, connection=stored.connection.with_changes(read_only=True))
+            window.open_stored_profile(stored, store.password(stored.name))
     elif not args.demo and not args.connect:
         window.restore_workspace()
     window.show()

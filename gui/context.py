@@ -83,12 +83,15 @@ class AppContext(QObject):
         return self.add_broker(profile, password, subscriptions, make_current=True)
 
     def add_broker(self, profile: ConnectionProfile, password: str | None = None, subscriptions=DEFAULT_SUBSCRIPTIONS,
-                   make_current: bool = False) -> BrokerConnection:
+                   make_current: bool = False, region: str = "",
+                   audit_filters: tuple[str, ...] | None = None) -> BrokerConnection:
         """Open one more broker; the others are not disturbed. The first one open becomes current.
 
-        Raises ``ValueError`` if a broker of that name is open already.
+        ``region`` and ``audit_filters`` come from a saved profile. Raises ``ValueError`` if a broker
+        of that name is open already.
         """
-        connection = self.workspace.add_broker(profile, password, subscriptions, audit=self._audit_for(profile))
+        connection = self.workspace.add_broker(profile, password, subscriptions,
+                                               audit=self._audit_for(profile, audit_filters), region=region)
         self._passwords[connection.broker_id] = password
         self.brokersChanged.emit()
         if make_current or self.connection is None:
@@ -138,11 +141,11 @@ class AppContext(QObject):
         if self.connection is not None:
             self.auditChanged.emit(self.connection)
 
-    def _audit_for(self, profile: ConnectionProfile) -> AuditSettings | None:
+    def _audit_for(self, profile: ConnectionProfile, filters: tuple[str, ...] | None = None) -> AuditSettings | None:
         if self.audit is None:
             return None
         path = self.audit.path if str(self.audit.path) not in ("", ".") else default_audit_path(WORKSPACE_AUDIT_NAME)
-        return AuditSettings(path, self.audit.filters, self.audit.max_bytes)
+        return AuditSettings(path, tuple(filters) if filters else self.audit.filters, self.audit.max_bytes)
 
     def shutdown(self) -> None:
         """Stop ticking and disconnect (final audit commit and ack)."""

@@ -98,7 +98,7 @@ class MainWindow(QMainWindow):
 
     def open_profile_manager(self) -> ProfileManagerDialog:
         self.profile_manager = ProfileManagerDialog(parent=self)
-        self.profile_manager.openRequested.connect(lambda stored, password: self.add_broker(stored.connection, password))
+        self.profile_manager.openRequested.connect(self.open_stored_profile)
         self.profile_manager.open()
         return self.profile_manager
 
@@ -108,14 +108,19 @@ class MainWindow(QMainWindow):
         self.disconnect_session()
         return self.add_broker(profile, password, make_current=True)
 
-    def add_broker(self, profile: ConnectionProfile, password: str | None = None,
-                   make_current: bool = False) -> MqttSession | None:
+    def open_stored_profile(self, stored, password: str | None = None) -> MqttSession | None:
+        """Open a saved profile with its region and audit filters."""
+        return self.add_broker(stored.connection, password, region=stored.region, audit_filters=stored.audit_filters)
+
+    def add_broker(self, profile: ConnectionProfile, password: str | None = None, make_current: bool = False,
+                   region: str = "", audit_filters: tuple[str, ...] | None = None) -> MqttSession | None:
         """Open ``profile`` beside the brokers already open. A name already open is refused, with the reason."""
         password = self._password_for(profile, password)
         subscriptions = self.context.settings.value("connection/subscriptions", list(DEFAULT_SUBSCRIPTIONS)) or list(DEFAULT_SUBSCRIPTIONS)
         try:
             connection = self.context.add_broker(profile, password, [subscriptions] if isinstance(subscriptions, str)
-                                                 else subscriptions, make_current=make_current)
+                                                 else subscriptions, make_current=make_current, region=region,
+                                                 audit_filters=audit_filters)
         except ValueError as exc:
             self.connection_bar.show_error(str(exc))
             return None

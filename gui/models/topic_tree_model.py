@@ -67,6 +67,7 @@ class TopicTreeModel(QAbstractItemModel):
         self._hidden_rows: dict[TopicNode, int] = {}  # nodes Qt does not know yet -> their children so far
         self._dirty: set[TopicNode] = set()
         self._preview_cache: dict[TopicNode, tuple[object, str]] = {}
+        self.root_label = None  # optional: the text of a top-level (broker) row, given its node
         self._adopt_existing(tree.root)
 
     def _adopt_existing(self, node: TopicNode) -> None:
@@ -253,6 +254,8 @@ class TopicTreeModel(QAbstractItemModel):
         column = index.column()
         if role == _DISPLAY:
             if column == COL_TOPIC:
+                if self.root_label is not None and node.parent is self.tree.root:
+                    return self.root_label(node)
                 return node.name if node.name else "(empty)"
             if column == COL_MESSAGES:
                 return str(node.subtree_count)

@@ -73,6 +73,7 @@ class TopicTreeView(QWidget):
         self.setAccessibleName("Topic tree")
         self.tree: TopicForest = context.workspace.tree  # read only: the tick thread writes it
         self.model = TopicTreeModel(self.tree, self)
+        self.model.root_label = self._broker_label
         self.proxy = TopicFilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self.stale = False
@@ -316,6 +317,12 @@ class TopicTreeView(QWidget):
             return
         menu = self.build_context_menu(self.model.node_from_index(self._to_source(index)))
         menu.exec(self.view.viewport().mapToGlobal(pos))
+
+    def _broker_label(self, node: TopicNode) -> str:
+        """A broker's root row: its name, and its region when the profile gives one."""
+        connection = self.context.workspace.broker(node.name)
+        region = connection.region if connection is not None else ""
+        return f"{node.name} · {region}" if region and region != node.name else node.name
 
     def session_for(self, node: TopicNode):
         """The session of the broker ``node`` belongs to (None if that broker is gone)."""

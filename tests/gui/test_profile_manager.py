@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from core.profile_store import ProfileStore
-from tests.conftest import free_port
+from tests.conftest import free_port, publish_raw
 from tests.core.test_profile_credentials import MemoryKeyring
 from tests.gui.conftest import run_until
 
@@ -37,6 +37,7 @@ def _fill(qtbot, dialog, name: str, port: int, username: str = "", password: str
 def test_create_test_export_and_open_a_profile(window, qloop, qtbot, mosquitto, memory_keyring, tmp_path):
     dialog = window.open_profile_manager()
     _fill(qtbot, dialog, "east", mosquitto.port, "alice", SECRET)
+    dialog.filters_edit.setText("+/hello/request, factory/#")
     qtbot.mouseClick(dialog.buttons["save"], Qt.LeftButton)
     assert dialog.result_label.text() == "Saved east (password in the OS keychain)"
     store = ProfileStore.load()
@@ -59,8 +60,16 @@ def test_create_test_export_and_open_a_profile(window, qloop, qtbot, mosquitto, 
     assert SECRET not in exported.read_text() and json.loads(exported.read_text())["profiles"][0]["region"] == "us-east"
 
     qtbot.mouseClick(dialog.buttons["open"], Qt.LeftButton)
-    run_until(qloop, lambda: window.context.workspace.broker("east") is not None
-              and window.context.workspace.broker("east").session.is_connected, message="east open in the window")
+    workspace = window.context.workspace
+    run_until(qloop, lambda: workspace.broker("east") is not None and workspace.broker("east").session.is_connected,
+              message="east open in the window")
+    # The profile's audit filters and region come with it.
+    recorder = workspace.broker("east").recorder
+    assert recorder.wait_ready(10) and recorder.filters == ("+/hello/request", "factory/#")
+    publish_raw(mosquitto.port, [("factory/line1", b"on")])
+    model = window.topic_tree.model
+    run_until(qloop, lambda: model.rowCount() == 1, message="east's root in the tree")
+    assert model.index(0, 0).data() == "east · us-east"
     dialog.close()
 
 
