@@ -6,9 +6,8 @@ text search. So choosing other regions, or typing a search, re-filters the windo
 once with no reconnect and no history lost; only a new topic filter starts empty.
 
 Rows are addressed by an absolute number that only grows (``first_row`` is the
-absolute number of visible row 0). Records evicted by a batch stay readable through
-``record_at`` until the next batch, so a table model can announce the removal after
-the core has moved on.
+absolute number of visible row 0), so the workspace can tell a table how many rows left
+the front and how many were appended since its last delta.
 """
 
 from __future__ import annotations
@@ -83,11 +82,6 @@ class Stream:
     def first_row(self) -> int:
         """Absolute number of visible row 0."""
         return self._offset + self._head
-
-    def record_at(self, absolute_row: int) -> MessageRecord | None:
-        """The record at an absolute row number (also rows evicted by the latest batch)."""
-        index = absolute_row - self._offset
-        return self._visible[index] if 0 <= index < len(self._visible) else None
 
     def row(self, row: int) -> MessageRecord:
         return self._visible[self._head + row]

@@ -69,7 +69,6 @@ TICK_INTERVAL = 0.033  # about 30 summaries a second: the window's frame, not th
 # alive (gc.freeze) every few seconds keeps each full collection to what arrived since; frozen
 # objects are still freed by reference counting. Models keep no reference cycles that die.
 GC_FREEZE_INTERVAL = 2.0
-LOCAL_BROKER_ID = "local"  # records fed by hand (tests, replays) rather than by a broker
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,10 +51,6 @@ class SummaryBridge(QObject):
         self._timer.timeout.connect(self.poll)
         self._last_stats = 0.0
 
-    @property
-    def active(self) -> bool:
-        return self._timer.isActive()
-
     def start(self) -> None:
         """Start the workspace's tick thread and the frame timer."""
         self.workspace.start()

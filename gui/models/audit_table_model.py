@@ -227,18 +227,6 @@ class AuditTableModel(FlatTableModel):
         self._replies = {k: v for k, v in self._replies.items() if k in shown}
         return extra
 
-    def refresh_rows(self, row_ids) -> None:
-        """Reload rows that changed in the store (a request that got its reply)."""
-        if self.store is None or not self._rows:
-            return
-        fresh = self.store.rows_by_id(row_ids)
-        self._load_replies(fresh.values())
-        for row_id, row in fresh.items():
-            position = bisect_left(self._rows, -row_id, key=lambda r: -r.id)
-            if position < len(self._rows) and self._rows[position].id == row_id:
-                self._rows[position] = row
-                self.dataChanged.emit(self.index(position, 0), self.index(position, len(COLUMNS) - 1))
-
     def _load_replies(self, rows) -> None:
         wanted = [r.reply_id for r in rows if r.reply_id is not None and r.reply_id not in self._replies]
         if wanted and self.store is not None:
