@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,20 @@ class ProfileStore:
         if store.path.exists():
             store.profiles = {p.name: p for p in read_profiles(store.path)}
         return store
+
+    @classmethod
+    def load_or_recover(cls, path: str | Path | None = None) -> tuple[ProfileStore, str]:
+        """Load, or, if the file cannot be read, move it aside and start empty. Returns the store and what happened."""
+        try:
+            return cls.load(path), ""
+        except ProfileError as exc:
+            store = cls(Path(path) if path else default_profiles_path())
+            aside = store.path.with_name(f"{store.path.name}.unreadable-{int(time.time())}")
+            try:
+                store.path.replace(aside)
+            except OSError:
+                return store, f"{exc}; profiles will not be saved until it is fixed"
+            return store, f"{exc}; it was moved to {aside} and a new profiles file started"
 
     def save(self) -> None:
         write_profiles(self.path, self.profiles.values())

@@ -194,6 +194,15 @@ class SessionBase:
         return self._connected.wait(timeout)
 
 
+def connack_summary(flags, properties: Properties | None) -> dict[str, object]:
+    """What the broker said in its CONNACK, as plain names and values (for a connection test)."""
+    summary: dict[str, object] = {"SessionPresent": bool(getattr(flags, "session_present", False))}
+    if properties is not None:
+        for name, value in properties.json().items():
+            summary[name] = value
+    return summary
+
+
 class MqttSession(SessionBase):
     """A supervised MQTT connection with a subscription registry that survives reconnects."""
 
@@ -213,6 +222,7 @@ class MqttSession(SessionBase):
         self.manual_ack = manual_ack
         self.buffer_messages = buffer_messages
         self.max_packet_size: int | None = None
+        self.connack: dict[str, object] = {}  # the last CONNACK: session present and its MQTT 5 properties
         self.connack_timeout = CONNACK_TIMEOUT
         self._connack_timer: threading.Timer | None = None
         self._connack_timed_out = False
@@ -471,6 +481,7 @@ class MqttSession(SessionBase):
         self._disable_nagle(client)
         if properties is not None and hasattr(properties, "MaximumPacketSize"):
             self.max_packet_size = int(properties.MaximumPacketSize)
+        self.connack = connack_summary(flags, properties)
         with self._lock:
             # Status first, so a subscribe() racing with us sends its own packet only once.
             self._set_status(SessionStatus(SessionState.CONNECTED, self.profile.address, since=time.time()))

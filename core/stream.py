@@ -102,7 +102,7 @@ class Stream:
         return len(self._waiting)
 
     def region(self, record: MessageRecord) -> str:
-        return region_of(record.topic, self.filter.region_level)
+        return self.filter.region(record)
 
     # ----- applying traffic -----
     def apply(self, batch: list[MessageRecord], now: float | None = None) -> StreamChange:
@@ -115,6 +115,7 @@ class Stream:
             cache.clear()
         matching: list[MessageRecord] = []
         counts: dict[str, int] = {}
+        by_broker = self.filter.region if self.filter.region_from_broker else None
         for record in batch:
             topic = record.topic
             # Topics repeat: remember each topic's verdict (its region, or None) instead of walking the trie again.
@@ -122,6 +123,8 @@ class Stream:
             if region is _UNKNOWN:
                 region = cache[topic] = region_of(topic, level) if matcher(topic) else None
             if region is not None:
+                if by_broker is not None:
+                    region = by_broker(record)
                 matching.append(record)
                 counts[region] = counts.get(region, 0) + 1
         self.received += len(matching)
@@ -153,7 +156,7 @@ class Stream:
 
     def _accepts_selection(self, record: MessageRecord) -> bool:
         f = self.filter
-        if f.regions and region_of(record.topic, f.region_level) not in f.regions:
+        if f.regions and f.region(record) not in f.regions:
             return False
         if f.brokers and record.broker_id not in f.brokers:
             return False
@@ -181,6 +184,8 @@ class Stream:
             self._waiting.clear()
             self.region_stats.clear()
             self.received = 0
+        elif stream_filter.region_key != old.region_key:
+            self.region_stats.clear()  # the same rows, counted under other regions from now on
         return self._refilter()
 
     def set_regions(self, regions) -> StreamChange:

@@ -14,7 +14,9 @@ class StreamFilter:
     """A compiled stream filter.
 
     ``topic_filter`` is an MQTT filter, compiled once into paho's matcher. ``region_level``
-    is the topic level that names the region (0 = first). ``regions`` narrows to chosen
+    is the topic level that names the region (0 = first); with ``region_from_broker`` the
+    region is instead the broker's own (``broker_regions`` maps broker to region; a broker
+    without one is its own region). ``regions`` narrows to chosen
     regions and ``brokers`` to chosen brokers (empty = all). ``text`` matches topic or payload,
     as a substring or, with ``regex``, a regular expression.
     """
@@ -26,6 +28,8 @@ class StreamFilter:
     regex: bool = False
     match_payload: bool = True
     brokers: frozenset[str] = field(default_factory=frozenset)
+    region_from_broker: bool = False
+    broker_regions: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         validate_filter(self.topic_filter)
@@ -33,6 +37,8 @@ class StreamFilter:
             raise ValueError("region level must be 0 or more")
         self.regions = frozenset(self.regions)
         self.brokers = frozenset(self.brokers)
+        self.broker_regions = tuple(sorted(dict(self.broker_regions).items()))
+        self._broker_region = {broker: region for broker, region in self.broker_regions if region}
         self._matcher = FilterSet([self.topic_filter])
         self._pattern = None
         if self.text and self.regex:
@@ -46,13 +52,20 @@ class StreamFilter:
         return self._matcher.matches(topic)
 
     def region(self, record: MessageRecord) -> str:
+        if self.region_from_broker:
+            return self._broker_region.get(record.broker_id) or record.broker_id
         return region_of(record.topic, self.region_level)
+
+    @property
+    def region_key(self) -> tuple:
+        """What decides a record's region: when it changes, region counts start again."""
+        return (True, self.broker_regions) if self.region_from_broker else (False, self.region_level)
 
     def accepts(self, record: MessageRecord) -> bool:
         """Topic filter, region selection and text, in cheapest-first order."""
         if not self._matcher.matches(record.topic):
             return False
-        if self.regions and region_of(record.topic, self.region_level) not in self.regions:
+        if self.regions and self.region(record) not in self.regions:
             return False
         if self.brokers and record.broker_id not in self.brokers:
             return False

@@ -188,6 +188,7 @@ class TopicTree:
         self.display_limit = display_limit
         self.root = TopicNode("", "", None, 0)
         self._by_topic: dict[str, TopicNode] = {}
+        self.retained_seen = 0  # retained messages received: none under '#' hints at a broker that withholds them
 
     # ----- lookup ---------------------------------------------------------------
     def __len__(self) -> int:
@@ -290,6 +291,7 @@ class TopicTree:
         size = len(message.payload)
         if message.retain:
             node.retained = size > 0
+            self.retained_seen += 1
         elif size == 0:
             # An empty publish is how a retained message is cleared; live copies lose the retain flag.
             node.retained = False

@@ -90,6 +90,7 @@ class BrokerSummary:
     dropped: int
     buffered: int
     messages_per_second: float
+    retained_seen: int = 0  # retained messages its tree received
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,14 +337,21 @@ class Workspace:
             connection.start_audit(settings, password, self.region_level)
         return connection
 
-    def remove_broker(self, broker_id: str) -> None:
-        """Disconnect one broker: final audit commit and ack, then the session stops."""
+    def remove_broker(self, broker_id: str, keep_topics: bool = False) -> None:
+        """Disconnect one broker: final audit commit and ack, then the session stops.
+
+        With ``keep_topics`` its tree stays (a disconnected broker the user may connect again);
+        otherwise its root leaves the tree, on the tick thread.
+        """
         connection = self._brokers.get(broker_id)
         if connection is None:
+            if not keep_topics:
+                self.post(lambda: self.tree.remove(broker_id))
             return
         self._brokers = {k: v for k, v in self._brokers.items() if k != broker_id}
         self._keep_audit(connection, connection.close())
-        self.post(lambda: self.tree.remove(broker_id))  # its root leaves the tree on the tick thread
+        if not keep_topics:
+            self.post(lambda: self.tree.remove(broker_id))
 
     def _keep_final_audit(self, connection: BrokerConnection) -> None:
         self._keep_audit(connection, connection.stop_audit())
@@ -487,8 +495,10 @@ class Workspace:
 
     def _broker_summary(self, connection: BrokerConnection) -> BrokerSummary:
         stats = connection.buffer.stats()
+        tree = self.tree.trees.get(connection.broker_id)
         return BrokerSummary(connection.broker_id, connection.session.status, stats.received,
-                             stats.dropped + connection.dropped_elsewhere, stats.buffered, connection.meter.rate)
+                             stats.dropped + connection.dropped_elsewhere, stats.buffered, connection.meter.rate,
+                             tree.retained_seen if tree is not None else 0)
 
     # ----- the worker thread -------------------------------------------------------------------
     @property

@@ -48,7 +48,6 @@ async def _run_window(args: argparse.Namespace) -> int:
             error(f"cannot start the embedded demo: {exc}")
             return EXIT_FAILURE
         print(f"Embedded broker: {demo.broker.url}", flush=True)
-        window.connection_bar.set_address(demo.broker.host, demo.broker.port)
         window.connect_to(ConnectionProfile(name="demo", host=demo.broker.host, port=demo.broker.port,
                                             read_only=args.read_only))
         from gui.demo_tour import start_demo_tour
@@ -60,7 +59,6 @@ async def _run_window(args: argparse.Namespace) -> int:
         except ValueError as exc:
             error(str(exc))
             return EXIT_FAILURE
-        window.connection_bar.set_address(host, port)
         window.connect_to(ConnectionProfile(name=f"{host}:{port}", host=host, port=port, transport=transport,
                                             read_only=args.read_only))
     if args.profile:

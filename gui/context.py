@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal
@@ -19,6 +20,23 @@ DEFAULT_SUBSCRIPTIONS = ("#",)
 WORKSPACE_AUDIT_NAME = "workspace"  # one audit database for every broker of the window, with a broker column
 
 
+@dataclass
+class BrokerEntry:
+    """A broker of the window, open or disconnected: what it takes to connect it again."""
+
+    profile: ConnectionProfile
+    password: str | None = None  # this run only; stored in the OS keychain, never in settings
+    subscriptions: tuple[str, ...] = DEFAULT_SUBSCRIPTIONS
+    region: str = ""
+    audit_filters: tuple[str, ...] | None = None
+    stored: bool = False  # opened from a saved profile (the workspace remembers it by name)
+    colour: str = ""
+
+    @property
+    def broker_id(self) -> str:
+        return self.profile.name
+
+
 class AppContext(QObject):
     """Shared state of one window. Views hold a reference and listen to its signals.
 
@@ -26,10 +44,11 @@ class AppContext(QObject):
     the workspace.
 
     Several brokers can be open at once; ``connection`` is the current one (the request panel
-    sends through it, the audit feed shows its database).
+    sends through it, the audit feed shows its database). A broker the user disconnects keeps
+    its row (an entry) and its topics until it is removed.
 
     Signals:
-        brokersChanged(): a broker was added to or removed from the workspace.
+        brokersChanged(): a broker was added, removed, connected or disconnected.
         sessionChanged(MqttSession | None): the current connection changed (or there is none).
         auditChanged(BrokerConnection | None): recording started, moved or stopped.
         messageSelected(MessageRecord): a view asks the details pane to show a message.
@@ -53,7 +72,7 @@ class AppContext(QObject):
         self.bridge = SummaryBridge(self.workspace, parent=self)
         self.connection: BrokerConnection | None = None
         self.password: str | None = None  # this run only; stored in the OS keychain, never in settings
-        self._passwords: dict[str, str | None] = {}
+        self._entries: dict[str, BrokerEntry] = {}
         self.audit: AuditSettings | None = None  # set by the audit feed: record every connection
         self.region_level = 0
         self.regions: list[str] = list(DEFAULT_REGIONS)
@@ -76,6 +95,16 @@ class AppContext(QObject):
         """Every broker of the workspace, in the order they were added."""
         return list(self.workspace.brokers.values())
 
+    def entries(self) -> list[BrokerEntry]:
+        """Every broker of the window, open or disconnected, in the order they were added."""
+        return list(self._entries.values())
+
+    def entry(self, broker_id: str) -> BrokerEntry | None:
+        return self._entries.get(broker_id)
+
+    def is_open(self, broker_id: str) -> bool:
+        return self.workspace.broker(broker_id) is not None
+
     def connect_broker(self, profile: ConnectionProfile, password: str | None = None,
                        subscriptions=DEFAULT_SUBSCRIPTIONS) -> BrokerConnection:
         """Replace the current connection with one to ``profile`` (started in the background)."""
@@ -83,30 +112,57 @@ class AppContext(QObject):
         return self.add_broker(profile, password, subscriptions, make_current=True)
 
     def add_broker(self, profile: ConnectionProfile, password: str | None = None, subscriptions=DEFAULT_SUBSCRIPTIONS,
-                   make_current: bool = False, region: str = "",
-                   audit_filters: tuple[str, ...] | None = None) -> BrokerConnection:
+                   make_current: bool = False, region: str = "", audit_filters: tuple[str, ...] | None = None,
+                   stored: bool = False, colour: str = "") -> BrokerConnection:
         """Open one more broker; the others are not disturbed. The first one open becomes current.
 
         ``region`` and ``audit_filters`` come from a saved profile. Raises ``ValueError`` if a broker
-        of that name is open already.
+        of that name is in the window already.
         """
-        connection = self.workspace.add_broker(profile, password, subscriptions,
-                                               audit=self._audit_for(profile, audit_filters), region=region)
-        self._passwords[connection.broker_id] = password
+        if profile.name in self._entries:
+            raise ValueError(f"A broker named {profile.name!r} is already in the window")
+        entry = BrokerEntry(profile, password, tuple(subscriptions), region, audit_filters, stored, colour)
+        connection = self._open(entry)
+        self._entries[entry.broker_id] = entry
         self.brokersChanged.emit()
         if make_current or self.connection is None:
             self.set_current(connection.broker_id)
         return connection
 
-    def remove_broker(self, broker_id: str) -> None:
-        """Close one broker (final audit commit and ack). If it was current, another open one takes over."""
-        if self.workspace.broker(broker_id) is None:
+    def _open(self, entry: BrokerEntry) -> BrokerConnection:
+        return self.workspace.add_broker(entry.profile, entry.password, entry.subscriptions,
+                                         audit=self._audit_for(entry.profile, entry.audit_filters), region=entry.region)
+
+    def reconnect(self, broker_id: str) -> BrokerConnection | None:
+        """Connect a disconnected broker again, with its topics still in the tree."""
+        entry = self._entries.get(broker_id)
+        if entry is None or self.is_open(broker_id):
+            return self.workspace.broker(broker_id)
+        connection = self._open(entry)
+        self.brokersChanged.emit()
+        if self.connection is None:
+            self.set_current(broker_id)
+        return connection
+
+    def disconnect(self, broker_id: str) -> None:
+        """Disconnect one broker but keep its row and topics (final audit commit and ack first)."""
+        if not self.is_open(broker_id):
             return
+        self._close(broker_id, keep_topics=True)
+
+    def remove_broker(self, broker_id: str) -> None:
+        """Close one broker (final audit commit and ack) and remove its row and topics."""
+        if broker_id not in self._entries:
+            return
+        self._close(broker_id, keep_topics=False)
+
+    def _close(self, broker_id: str, keep_topics: bool) -> None:
         was_current = self.connection is not None and self.connection.broker_id == broker_id
         if was_current:
             self.connection = None
-        self.workspace.remove_broker(broker_id)
-        self._passwords.pop(broker_id, None)
+        self.workspace.remove_broker(broker_id, keep_topics=keep_topics)
+        if not keep_topics:
+            del self._entries[broker_id]
         self.bridge.flush()
         self.brokersChanged.emit()
         if was_current:
@@ -118,12 +174,13 @@ class AppContext(QObject):
         if connection is self.connection and connection is not None:
             return
         self.connection = connection
-        self.password = self._passwords.get(broker_id) if broker_id else None
+        entry = self._entries.get(broker_id) if broker_id else None
+        self.password = entry.password if entry is not None else None
         self.sessionChanged.emit(connection.session if connection is not None else None)
         self.auditChanged.emit(connection)
 
     def disconnect_broker(self) -> None:
-        """Stop the current connection: final audit commit and ack, and its last records reach the views."""
+        """Close the current connection and remove it (final audit commit and ack; its last records reach the views)."""
         if self.connection is not None:
             self.remove_broker(self.connection.broker_id)
 
@@ -136,8 +193,10 @@ class AppContext(QObject):
         """
         self.audit = AuditSettings(Path(path) if path else Path(), tuple(filters or DEFAULT_AUDIT_FILTERS), max_bytes)
         for connection in self.connections():
-            self.workspace.set_audit(connection.broker_id, self._audit_for(connection.profile),
-                                     self._passwords.get(connection.broker_id))
+            entry = self._entries.get(connection.broker_id)
+            self.workspace.set_audit(connection.broker_id,
+                                     self._audit_for(connection.profile, entry.audit_filters if entry else None),
+                                     entry.password if entry else None)
         if self.connection is not None:
             self.auditChanged.emit(self.connection)
 

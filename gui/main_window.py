@@ -1,4 +1,4 @@
-"""The main window: connection bar on top, topic tree in the middle, docks around it."""
+"""The main window: the Brokers panel on top, the topic tree in the middle, docks around it."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ import logging
 
 from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QScrollArea, QToolBar, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QScrollArea, QWidget
 
 from core.credentials import CredentialError, load_password, save_password
 from core.profile import ConnectionProfile
+from core.profile_store import ProfileStore
 from core.session import MqttSession, SessionStatus
 from gui.context import DEFAULT_SUBSCRIPTIONS, AppContext
+from gui.settings_migration import migrate_connection_settings
+from gui.views.add_broker_dialog import AddBrokerDialog
 from gui.views.audit_feed_view import AuditFeedView
 from gui.views.brokers_panel import BrokersPanel
-from gui.views.connection_bar import ConnectionBar
 from gui.views.details_pane import DetailsPane
 from gui.views.profile_manager_dialog import ProfileManagerDialog
 from gui.views.request_panel import RequestPanel
@@ -24,6 +26,7 @@ from gui.views.stream_view import StreamView
 from gui.views.topic_tree_view import TopicTreeView
 
 log = logging.getLogger(__name__)
+LAYOUT_VERSION = 2  # raise when the docks change, so an old saved layout does not scramble the new one
 
 
 class MainWindow(QMainWindow):
@@ -34,11 +37,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Eventscope")
         self.resize(1500, 950)
 
-        self.connection_bar = ConnectionBar(context.settings)
-        toolbar = QToolBar("Connection", objectName="connectionToolBar")
-        toolbar.setMovable(False)
-        toolbar.addWidget(self.connection_bar)
-        self.addToolBar(Qt.TopToolBarArea, toolbar)
+        self.profiles, notice = ProfileStore.load_or_recover()
+        migrated = migrate_connection_settings(context.settings, self.profiles)
+        self._build_actions()
 
         self.topic_tree = TopicTreeView(context)
         self.setCentralWidget(self.topic_tree)
@@ -46,29 +47,32 @@ class MainWindow(QMainWindow):
         self.details_pane = DetailsPane(context)
         self.stream_view = StreamView(context)
         self.audit_feed = AuditFeedView(context)
-        self.brokers_panel = BrokersPanel(context)
+        self.brokers_panel = BrokersPanel(context, self.add_broker_action, self.profiles_action)
         self.request_dock = self._dock("Request", "requestDock", self._scrollable(self.request_panel), Qt.LeftDockWidgetArea)
         self.details_dock = self._dock("Details", "detailsDock", self.details_pane, Qt.RightDockWidgetArea)
         self.stream_dock = self._dock("Streams", "streamDock", self.stream_view, Qt.BottomDockWidgetArea)
         self.audit_dock = self._dock("Audit feed", "auditDock", self.audit_feed, Qt.BottomDockWidgetArea)
-        self.brokers_dock = self._dock("Brokers", "brokersDock", self.brokers_panel, Qt.BottomDockWidgetArea)
+        self.brokers_dock = self._dock("Brokers", "brokersDock", self.brokers_panel, Qt.TopDockWidgetArea)
         self.tabifyDockWidget(self.stream_dock, self.audit_dock)
-        self.tabifyDockWidget(self.audit_dock, self.brokers_dock)
         self.stream_dock.raise_()
 
         self.status_bar = EventscopeStatusBar()
         self.setStatusBar(self.status_bar)
 
         self._build_menus()
-        self.connection_bar.connectRequested.connect(self.connect_to)
-        self.connection_bar.addRequested.connect(self.add_broker)
         context.sessionChanged.connect(self._on_current_changed)
         context.brokersChanged.connect(self._update_title)
-        self.connection_bar.disconnectRequested.connect(self.disconnect_session)
         context.bridge.sessionStatusChanged.connect(self._on_session_status)
         context.bridge.statsChanged.connect(self.status_bar.show_stats)
+        context.bridge.summaryReady.connect(self._count_brokers)
+        context.brokersChanged.connect(self._count_brokers)
         context.bridge.start()
         self._restore_layout()
+        if notice:
+            self.status_bar.showMessage(f"Profiles: {notice}", 15000)
+        elif migrated:
+            self.status_bar.showMessage(f"Your saved connection is now the profile {migrated!r} (File → Connection "
+                                        "profiles)", 10000)
 
     def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self, objectName=name)
@@ -85,47 +89,109 @@ class MainWindow(QMainWindow):
         area.setFrameShape(QScrollArea.NoFrame)
         return area
 
+    def _build_actions(self) -> None:
+        # Window-level actions, so their shortcuts work wherever the focus is.
+        self.add_broker_action = QAction("&Add broker…", self, objectName="actionAddBroker",
+                                         shortcut=QKeySequence("Ctrl+Shift+N"), triggered=self.open_add_broker)
+        self.add_broker_action.setToolTip("Connect to one more broker beside the open ones (Ctrl+Shift+N)")
+        self.profiles_action = QAction("Connection &profiles…", self, objectName="actionProfiles",
+                                       shortcut=QKeySequence("Ctrl+Shift+P"), triggered=self.open_profile_manager)
+        self.profiles_action.setToolTip("Create, test, import and export saved brokers (Ctrl+Shift+P)")
+        self.toggle_connection_action = QAction("&Connect or disconnect the current broker", self,
+                                                objectName="actionToggleConnection",
+                                                shortcut=QKeySequence("Ctrl+Shift+C"),
+                                                triggered=self.toggle_current_connection)
+        for action in (self.add_broker_action, self.profiles_action, self.toggle_connection_action):
+            action.setShortcutContext(Qt.WindowShortcut)
+            self.addAction(action)
+
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        profiles_action = QAction("Connection &profiles…", self, objectName="actionProfiles",
-                                  shortcut=QKeySequence("Ctrl+Shift+P"), triggered=self.open_profile_manager)
-        file_menu.addAction(profiles_action)
+        for action in (self.add_broker_action, self.profiles_action, self.toggle_connection_action):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.Quit, triggered=self.close)
         file_menu.addAction(quit_action)
         view_menu = self.menuBar().addMenu("&View")
-        for dock in (self.request_dock, self.details_dock, self.stream_dock, self.audit_dock, self.brokers_dock):
+        for dock in (self.brokers_dock, self.request_dock, self.details_dock, self.stream_dock, self.audit_dock):
             view_menu.addAction(dock.toggleViewAction())
 
+    def _reload_profiles(self) -> ProfileStore:
+        """The profiles file is shared with the CLI: read it afresh whenever a dialog needs it."""
+        store, notice = ProfileStore.load_or_recover(self.profiles.path)
+        if notice:
+            self.status_bar.showMessage(f"Profiles: {notice}", 15000)
+        self.profiles = store
+        return store
+
     def open_profile_manager(self) -> ProfileManagerDialog:
-        self.profile_manager = ProfileManagerDialog(parent=self)
+        self.profile_manager = ProfileManagerDialog(store=self._reload_profiles(), parent=self)
         self.profile_manager.openRequested.connect(self.open_stored_profile)
         self.profile_manager.open()
         return self.profile_manager
 
+    def open_add_broker(self) -> AddBrokerDialog:
+        self.add_broker_dialog = AddBrokerDialog(self._reload_profiles(), self._open_from_dialog, parent=self)
+        self.add_broker_dialog.open()
+        return self.add_broker_dialog
+
+    def _open_from_dialog(self, stored, password: str | None, saved: bool) -> str | None:
+        try:
+            self._open_stored(stored, password, saved)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    def toggle_current_connection(self) -> None:
+        """Ctrl+Shift+C: disconnect the current broker, or connect the selected (or first) disconnected one."""
+        if self.context.connection is not None:
+            self.context.disconnect(self.context.connection.broker_id)
+            return
+        chosen = self.brokers_panel.selected_broker()
+        entries = self.context.entries()
+        if chosen is None and entries:
+            chosen = entries[0].broker_id
+        if chosen is not None:
+            self.context.reconnect(chosen)
+
     # ----- connection -----
-    def connect_to(self, profile: ConnectionProfile, password: str | None = None) -> MqttSession:
-        """Replace the current broker with one for ``profile`` and start it."""
-        self.disconnect_session()
+    def connect_to(self, profile: ConnectionProfile, password: str | None = None) -> MqttSession | None:
+        """Open ``profile`` beside the others and make it the current broker."""
         return self.add_broker(profile, password, make_current=True)
 
     def open_stored_profile(self, stored, password: str | None = None) -> MqttSession | None:
-        """Open a saved profile with its region and audit filters."""
-        return self.add_broker(stored.connection, password, region=stored.region, audit_filters=stored.audit_filters)
+        """Open a saved profile with its region, colour and audit filters."""
+        try:
+            return self._open_stored(stored, password)
+        except ValueError as exc:
+            self.status_bar.showMessage(str(exc), 10000)
+            return None
+
+    def _open_stored(self, stored, password: str | None, saved: bool | None = None) -> MqttSession:
+        password = self._password_for(stored.connection, password)
+        connection = self.context.add_broker(stored.connection, password, self._subscriptions(),
+                                             region=stored.region, audit_filters=stored.audit_filters,
+                                             stored=saved if saved is not None else stored.name in self.profiles.profiles,
+                                             colour=stored.colour)
+        self.brokers_panel.select(connection.broker_id)
+        return connection.session
 
     def add_broker(self, profile: ConnectionProfile, password: str | None = None, make_current: bool = False,
                    region: str = "", audit_filters: tuple[str, ...] | None = None) -> MqttSession | None:
         """Open ``profile`` beside the brokers already open. A name already open is refused, with the reason."""
         password = self._password_for(profile, password)
-        subscriptions = self.context.settings.value("connection/subscriptions", list(DEFAULT_SUBSCRIPTIONS)) or list(DEFAULT_SUBSCRIPTIONS)
         try:
-            connection = self.context.add_broker(profile, password, [subscriptions] if isinstance(subscriptions, str)
-                                                 else subscriptions, make_current=make_current, region=region,
-                                                 audit_filters=audit_filters)
+            connection = self.context.add_broker(profile, password, self._subscriptions(), make_current=make_current,
+                                                 region=region, audit_filters=audit_filters)
         except ValueError as exc:
-            self.connection_bar.show_error(str(exc))
+            self.status_bar.showMessage(str(exc), 10000)
             return None
         self.brokers_panel.select(connection.broker_id)
         return connection.session
+
+    @staticmethod
+    def _subscriptions() -> list[str]:
+        return list(DEFAULT_SUBSCRIPTIONS)
 
     def _password_for(self, profile: ConnectionProfile, password: str | None) -> str | None:
         """A typed password goes to the keychain; with none typed, the keychain's is used."""
@@ -140,7 +206,6 @@ class MainWindow(QMainWindow):
         return load_password(profile.name, profile.username)
 
     def _on_current_changed(self, session) -> None:
-        self.connection_bar.show_status(session.status if session is not None else None)
         self.status_bar.show_status(session.status if session is not None else None)
         self._update_title()
 
@@ -155,38 +220,64 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Eventscope — {connection.profile.address}{read_only}{more}")
 
     def disconnect_session(self) -> None:
+        """Close the current broker and remove it from the window."""
         session = self.context.session
         if session is None:
             return
         self.context.disconnect_broker()
         if self.context.session is None:  # the last broker: show how it ended
-            self.connection_bar.show_status(session.status)
             self.status_bar.show_status(session.status)
+
+    def _count_brokers(self, _summary=None) -> None:
+        connected = sum(1 for c in self.context.connections() if c.session.is_connected)
+        self.status_bar.show_brokers(connected, len(self.context.entries()))
 
     def _on_session_status(self, session: MqttSession, status: SessionStatus) -> None:
         if session is self.context.session:
-            self.connection_bar.show_status(status)
             self.status_bar.show_status(status)
 
     # ----- persistence -----
     WORKSPACE_KEY = "workspace/brokers"
 
     def save_workspace(self) -> None:
-        """Remember which brokers are open (profiles without passwords), to open them on the next start."""
-        profiles = [c.profile.to_dict() for c in self.context.connections() if c.profile.name != "demo"]
-        self.context.settings.setValue(self.WORKSPACE_KEY, json.dumps(profiles))
+        """Remember which brokers are open: saved profiles by name, others as profiles without passwords."""
+        saved = []
+        for entry in self.context.entries():
+            if entry.profile.name == "demo" or not self.context.is_open(entry.broker_id):
+                continue
+            if entry.stored:
+                saved.append({"profile": entry.profile.name})
+            else:
+                saved.append({"connection": entry.profile.to_dict(), "region": entry.region})
+        self.context.settings.setValue(self.WORKSPACE_KEY, json.dumps(saved))
 
     def restore_workspace(self) -> int:
         """Open the brokers that were open when the window last closed. Returns how many."""
         try:
             saved = json.loads(self.context.settings.value(self.WORKSPACE_KEY, "[]") or "[]")
-            profiles = [ConnectionProfile.from_dict(item) for item in saved]
+            if not isinstance(saved, list):
+                raise ValueError("not a list")
         except (TypeError, ValueError) as exc:  # a hand-edited settings file must not stop start-up
             self.status_bar.showMessage(f"The saved workspace could not be read: {exc}", 10000)
             return 0
-        opened = 0
-        for profile in profiles:
-            opened += self.add_broker(profile) is not None
+        opened, missing = 0, []
+        for item in saved:
+            try:
+                if isinstance(item, dict) and "profile" in item:
+                    name = str(item["profile"])
+                    if name not in self.profiles.profiles:
+                        missing.append(name)
+                        continue
+                    opened += self.open_stored_profile(self.profiles.get(name), self.profiles.password(name)) is not None
+                else:  # an unsaved broker, or a workspace saved before profiles existed
+                    data = item.get("connection", item) if isinstance(item, dict) else {}
+                    region = str(item.get("region", "")) if isinstance(item, dict) else ""
+                    opened += self.add_broker(ConnectionProfile.from_dict(data), region=region) is not None
+            except (TypeError, ValueError) as exc:
+                self.status_bar.showMessage(f"A saved broker could not be opened: {exc}", 10000)
+        if missing:
+            self.status_bar.showMessage(f"Saved profile{'s' if len(missing) > 1 else ''} no longer there: "
+                                        f"{', '.join(missing)}", 10000)
         return opened
 
     def _restore_layout(self) -> None:
@@ -195,11 +286,11 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray):
-            self.restoreState(state)
+            self.restoreState(state, LAYOUT_VERSION)  # a state saved for another layout is ignored
 
     def save_layout(self) -> None:
         self.context.settings.setValue("window/geometry", self.saveGeometry())
-        self.context.settings.setValue("window/state", self.saveState())
+        self.context.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         self.context.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -216,3 +217,53 @@ def isolated_user_dirs(tmp_path_factory, monkeypatch):
         monkeypatch.setenv(var, str(home / var.lower()))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
     return home
+
+
+RABBITMQ = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+REQUIRE_RABBITMQ = os.environ.get("EVENTSCOPE_REQUIRE_RABBITMQ") == "1"
+RABBITMQ_START_SECONDS = 60
+
+
+@pytest.fixture(scope="session")
+def rabbitmq(tmp_path_factory):
+    """RabbitMQ's MQTT plugin (3.1.1) on a free loopback port, started once per run; yields the MQTT port.
+
+    It runs in a private folder with its own epmd pinned to loopback (by default epmd listens on
+    every interface and outlives the broker); both are stopped by their process group.
+    """
+    if not Path(RABBITMQ).exists() or shutil.which("epmd") is None:
+        if REQUIRE_RABBITMQ:
+            pytest.fail("rabbitmq-server is not installed but EVENTSCOPE_REQUIRE_RABBITMQ=1")
+        pytest.skip("rabbitmq-server is not installed (apt-get install rabbitmq-server)")
+    home = tmp_path_factory.mktemp("rabbitmq")
+    epmd_port, amqp, mqtt, dist = free_port(), free_port(), free_port(), free_port()
+    (home / "rabbitmq.conf").write_text(
+        f"listeners.tcp.default = 127.0.0.1:{amqp}\nmqtt.listeners.tcp.default = 127.0.0.1:{mqtt}\n"
+        "mqtt.allow_anonymous = true\nloopback_users = none\n")
+    (home / "enabled_plugins").write_text("[rabbitmq_mqtt].\n")
+    env = dict(os.environ, HOME=str(home), RABBITMQ_NODENAME=f"eventscope{mqtt}@localhost",
+               RABBITMQ_CONFIG_FILE=str(home / "rabbitmq"), RABBITMQ_ENABLED_PLUGINS_FILE=str(home / "enabled_plugins"),
+               RABBITMQ_MNESIA_BASE=str(home / "mnesia"), RABBITMQ_LOG_BASE=str(home / "log"),
+               RABBITMQ_FEATURE_FLAGS_FILE=str(home / "feature_flags"),
+               RABBITMQ_PLUGINS_EXPAND_DIR=str(home / "plugins-expand"), RABBITMQ_PID_FILE=str(home / "pid"),
+               RABBITMQ_NODE_IP_ADDRESS="127.0.0.1", RABBITMQ_DIST_PORT=str(dist),
+               RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}",
+               ERL_EPMD_PORT=str(epmd_port), ERL_EPMD_ADDRESS="127.0.0.1")
+    epmd = subprocess.Popen(["epmd", "-port", str(epmd_port), "-address", "127.0.0.1"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log = open(home / "server.log", "w")
+    server = subprocess.Popen([RABBITMQ], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for_port(mqtt, timeout=RABBITMQ_START_SECONDS)
+        yield mqtt
+    except TimeoutError:
+        pytest.fail(f"RabbitMQ did not listen within {RABBITMQ_START_SECONDS} s: "
+                    f"{(home / 'server.log').read_text()[-2000:]}")
+    finally:
+        for process in (server, epmd):
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait(10)
+        log.close()

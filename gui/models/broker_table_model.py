@@ -1,6 +1,11 @@
-"""The workspace's brokers as a table: state, rate, drops and the warnings a user must see."""
+"""The window's brokers as a table: state, rate, drops and the warnings a user must see.
+
+A broker the user disconnected keeps its row (and its topics) until it is removed.
+"""
 
 from __future__ import annotations
+
+import time
 
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
@@ -10,10 +15,17 @@ from core.workspace import BrokerSummary
 from gui.models.flat_table_model import FlatTableModel
 from gui.models.roles import ALIGN_RIGHT, ALIGNMENT, DISPLAY, TOOLTIP
 
-COLUMNS = ("Broker", "Address", "State", "msg/s", "Dropped", "Notes")
-NAME, ADDRESS, STATE, RATE, DROPPED, NOTES = range(len(COLUMNS))
+COLUMNS = ("", "Broker", "Address", "State", "msg/s", "Dropped", "Notes")
+ACTION, NAME, ADDRESS, STATE, RATE, DROPPED, NOTES = range(len(COLUMNS))
 FONT = int(Qt.FontRole.value)
 FOREGROUND = int(Qt.ForegroundRole.value)
+DECORATION = int(Qt.DecorationRole.value)
+RETAINED_HINT_AFTER = 3.0  # seconds connected without a retained message before the hint shows
+NO_RETAINED = "no retained messages"
+NO_RETAINED_TIP = ("No retained message has arrived since this broker connected. Some brokers (RabbitMQ's MQTT "
+                   "plugin) send retained messages only to a subscription of that exact topic, never to a wildcard "
+                   "such as '#', so the tree cannot show them. Subscribe to the exact topic to read one.")
+TLS_OFF = "TLS verification OFF"
 _BOLD = QFont()
 _BOLD.setBold(True)
 _STATE_BRUSHES = {  # dark enough on a light background
@@ -22,17 +34,18 @@ _STATE_BRUSHES = {  # dark enough on a light background
     SessionState.RECONNECTING: QBrush(QColor("#b34700")),
     SessionState.DISCONNECTED: QBrush(QColor("#b71c1c")),
 }
+_IDLE = QBrush(QColor("#616161"))
 
 
 class BrokerTableModel(FlatTableModel):
-    """One row per open broker, in the order they were added; the current one in bold."""
+    """One row per broker of the window, in the order they were added; the current one in bold."""
 
     COLUMNS = COLUMNS
 
     def __init__(self, context, parent=None) -> None:
         super().__init__(parent)
         self.context = context
-        self._ids: list[str] = [c.broker_id for c in context.connections()]
+        self._ids: list[str] = [e.broker_id for e in context.entries()]
         self._latest: dict[str, BrokerSummary] = {}
         context.brokersChanged.connect(self._on_brokers_changed)
         context.sessionChanged.connect(lambda _session: self._refresh_all())
@@ -52,49 +65,60 @@ class BrokerTableModel(FlatTableModel):
             return None
         role = int(role)
         broker_id = self._ids[index.row()]
-        connection = self.context.workspace.broker(broker_id)
-        if connection is None:
+        entry = self.context.entry(broker_id)
+        if entry is None:
             return None
+        connection = self.context.workspace.broker(broker_id)
         column = index.column()
-        summary = self._latest.get(broker_id)
-        status = summary.status if summary is not None else connection.session.status
+        summary = self._latest.get(broker_id) if connection is not None else None
+        status = (summary.status if summary is not None else connection.session.status) if connection else None
         if role in (DISPLAY, TOOLTIP):
             if column == NAME:
-                return broker_id
+                shown = entry.region and entry.region != broker_id and role == DISPLAY
+                return f"{broker_id} · {entry.region}" if shown else broker_id
             if column == ADDRESS:
-                return connection.profile.address
-            if column == STATE:  # the address has its own column
+                return entry.profile.address
+            if column == STATE:
+                if status is None:
+                    return "Disconnected (Connect to open it again)"
                 return "Connected" if status.state is SessionState.CONNECTED else status.text
             if column == RATE:
-                return f"{summary.messages_per_second:,.0f}" if summary else "0"
+                return f"{summary.messages_per_second:,.0f}" if summary else ""
             if column == DROPPED:
-                return f"{summary.dropped:,}" if summary else "0"
+                return f"{summary.dropped:,}" if summary else ""
             if column == NOTES:
-                return "  ".join(self.notes(connection))
-        if role == FONT and self.context.connection is connection:
+                notes = self.notes(entry, connection, summary)
+                if role == TOOLTIP and NO_RETAINED in notes:
+                    return NO_RETAINED_TIP
+                return "  ".join(notes)
+        if role == FONT and connection is not None and self.context.connection is connection:
             return _BOLD
+        if role == DECORATION and column == NAME and entry.colour:
+            return QColor(entry.colour)
         if role == FOREGROUND and column in (STATE, NOTES):
-            if column == NOTES and self.notes(connection):
+            if column == NOTES and self.notes(entry, connection, summary):
                 return _STATE_BRUSHES[SessionState.DISCONNECTED]
-            return _STATE_BRUSHES.get(status.state)
+            return _STATE_BRUSHES.get(status.state, _IDLE) if status is not None else _IDLE
         if role == ALIGNMENT and column in (RATE, DROPPED):
             return ALIGN_RIGHT
         return None
 
     @staticmethod
-    def notes(connection) -> list[str]:
-        profile = connection.profile
+    def notes(entry, connection=None, summary: BrokerSummary | None = None) -> list[str]:
+        profile = entry.profile
         notes = []
         if profile.tls.enabled and not profile.tls.verify:
-            notes.append("TLS verification OFF")
+            notes.append(TLS_OFF)
         if profile.read_only:
             notes.append("read-only")
-        if connection.audit_notice:
+        if connection is not None and connection.audit_notice:
             notes.append("not recording")
+        if summary is not None and _withholds_retained(entry, summary):
+            notes.append(NO_RETAINED)
         return notes
 
     def _on_brokers_changed(self) -> None:
-        current = [c.broker_id for c in self.context.connections()]
+        current = [e.broker_id for e in self.context.entries()]
         for row in range(len(self._ids) - 1, -1, -1):
             if self._ids[row] not in current:
                 self.beginRemoveRows(QModelIndex(), row, row)
@@ -105,6 +129,10 @@ class BrokerTableModel(FlatTableModel):
             self.beginInsertRows(QModelIndex(), len(self._ids), len(self._ids) + len(new) - 1)
             self._ids.extend(new)
             self.endInsertRows()
+        for broker_id in self._ids:  # a reconnected broker starts its counts afresh
+            if not self.context.is_open(broker_id):
+                self._latest.pop(broker_id, None)
+        self._refresh_all()
 
     def _on_summary(self, summary) -> None:
         for broker in summary.brokers:
@@ -114,3 +142,13 @@ class BrokerTableModel(FlatTableModel):
     def _refresh_all(self) -> None:
         if self._ids:
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._ids) - 1, len(COLUMNS) - 1))
+
+
+def _withholds_retained(entry, summary: BrokerSummary) -> bool:
+    """Connected a while under a wildcard subscription, and not one retained message seen."""
+    status = summary.status
+    if status.state is not SessionState.CONNECTED or summary.retained_seen:
+        return False
+    if not any("#" in f or "+" in f for f in entry.subscriptions):
+        return False
+    return time.time() - status.since >= RETAINED_HINT_AFTER

@@ -7,6 +7,7 @@ delta; cells are formatted in ``data()`` only when asked, and cached per row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
@@ -27,14 +28,14 @@ COMPACT_AFTER = 4_096  # evicted rows kept at the front of the list before it is
 class StreamTableModel(FlatTableModel):
     """The visible rows of one stream, oldest first.
 
-    ``region_level`` is the topic level shown in the Region column (the stream filter's).
+    ``region`` gives the Region column from a record: the stream filter's own ``region``.
     """
 
     COLUMNS = COLUMNS
 
-    def __init__(self, region_level: int = 0, parent=None) -> None:
+    def __init__(self, region: Callable[[MessageRecord], str] | None = None, parent=None) -> None:
         super().__init__(parent)
-        self.region_level = region_level
+        self.region = region or (lambda record: region_of(record.topic, 0))
         self._records: list[MessageRecord] = []
         self._head = 0  # rows before it were evicted and wait for compaction
         self._base = 0  # absolute number of _records[0]; absolute numbers key the cell cache
@@ -98,7 +99,7 @@ class StreamTableModel(FlatTableModel):
             cells = (
                 datetime.fromtimestamp(record.received).strftime("%H:%M:%S.%f")[:-3],
                 record.broker_id,
-                region_of(record.topic, self.region_level),
+                self.region(record),
                 record.topic,
                 str(record.qos),
                 "yes" if record.retain else "",

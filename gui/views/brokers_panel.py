@@ -1,17 +1,26 @@
-"""The Brokers panel: every open broker with its state, rate and warnings; remove one, pick the current one."""
+"""The Brokers panel: every broker of the window with its state, rate and warnings, and what to do with each.
+
+Each row has its own Connect/Disconnect button; adding, removing, connecting or disconnecting
+one broker never disturbs the others. "Add broker…" and "Profiles…" are the window's actions.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QHeaderView, QPushButton, QTableView, QVBoxLayout, QWidget
+from PySide6.QtCore import QModelIndex, QSize, Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableView,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from gui.context import AppContext
-from gui.models.broker_table_model import ADDRESS, NAME, NOTES, STATE, BrokerTableModel
+from gui.models.broker_table_model import ACTION, ADDRESS, NAME, NOTES, STATE, BrokerTableModel
+
+ROW_HEIGHT = 24
+ROWS_SHOWN = 3  # the panel asks for this many rows; more scroll, and the dock can be resized
 
 
 class BrokersPanel(QWidget):
-    """Adding a broker is the connection bar's "Add"; removing or switching one never disturbs the others."""
-
-    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+    def __init__(self, context: AppContext, add_action: QAction | None = None, profiles_action: QAction | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
         self.setObjectName("brokersPanel")
@@ -23,31 +32,89 @@ class BrokersPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(20)
+        self.table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
         header = self.table.horizontalHeader()
-        header.setStretchLastSection(True)
-        for column, width in ((NAME, 110), (ADDRESS, 190), (STATE, 190)):
+        for column, width in ((ACTION, 96), (NAME, 140), (ADDRESS, 190), (STATE, 200)):
             self.table.setColumnWidth(column, width)
+        header.setSectionResizeMode(ACTION, QHeaderView.Fixed)
         header.setSectionResizeMode(NOTES, QHeaderView.Stretch)
+        self.empty_label = QLabel("No broker yet. Add one (Ctrl+Shift+N), open a saved profile (Ctrl+Shift+P), "
+                                  "or start the demo: eventscope demo", objectName="brokersEmpty")
+        self.empty_label.setTextFormat(Qt.PlainText)
+        self.empty_label.setWordWrap(True)
+
+        self.add_button = self._tool_button(add_action, "addBrokerButton")
+        self.profiles_button = self._tool_button(profiles_action, "profilesButton")
         self.current_button = QPushButton("Make current", objectName="makeBrokerCurrent")
-        self.current_button.setToolTip("Send requests through this broker and show its audit feed (double-click a row)")
+        self.current_button.setToolTip("Send requests through this broker by default (or double-click its row)")
         self.remove_button = QPushButton("Remove", objectName="removeBroker")
-        self.remove_button.setToolTip("Disconnect this broker and remove its topics; the others keep running")
+        self.remove_button.setToolTip("Disconnect this broker and remove its row and topics; the others keep running")
         buttons = QHBoxLayout()
-        buttons.addWidget(self.current_button)
-        buttons.addWidget(self.remove_button)
+        for button in (self.add_button, self.profiles_button, self.current_button, self.remove_button):
+            if button is not None:
+                buttons.addWidget(button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
+        layout.addWidget(self.empty_label)
+        layout.addWidget(self.table, 1)
+
         self.current_button.clicked.connect(self.make_selected_current)
         self.remove_button.clicked.connect(self.remove_selected)
         self.table.doubleClicked.connect(lambda index: self.context.set_current(self.model.broker_id(index.row())))
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
+        self.model.rowsInserted.connect(self._on_rows_inserted)
         self.model.rowsRemoved.connect(lambda *_: self._update_buttons())
+        self.model.dataChanged.connect(lambda *_: self._update_row_buttons())
+        self._on_rows_inserted(QModelIndex(), 0, self.model.rowCount() - 1)
+
+    def sizeHint(self) -> QSize:
+        """Room for a few brokers, not half the window: the tree below gets the height."""
+        hint = super().sizeHint()
+        header = self.table.horizontalHeader().sizeHint().height()
+        buttons = self.current_button.sizeHint().height()
+        return QSize(hint.width(), buttons + header + ROWS_SHOWN * ROW_HEIGHT + 16)
+
+    @staticmethod
+    def _tool_button(action: QAction | None, name: str) -> QToolButton | None:
+        if action is None:
+            return None
+        button = QToolButton(objectName=name)
+        button.setDefaultAction(action)
+        button.setToolButtonStyle(Qt.ToolButtonTextOnly)
+        return button
+
+    # ----- rows -----
+    def _on_rows_inserted(self, _parent, first: int, last: int) -> None:
+        for row in range(first, last + 1):
+            broker_id = self.model.broker_id(row)
+            button = QPushButton(objectName=f"brokerConnect_{broker_id}")
+            button.clicked.connect(lambda _checked=False, b=broker_id: self.toggle(b))
+            self.table.setIndexWidget(self.model.index(row, ACTION), button)
         self._update_buttons()
 
+    def row_button(self, broker_id: str) -> QPushButton | None:
+        row = self.model.row_of(broker_id)
+        return self.table.indexWidget(self.model.index(row, ACTION)) if row >= 0 else None
+
+    def toggle(self, broker_id: str) -> None:
+        """Disconnect an open broker (its row and topics stay) or connect a disconnected one."""
+        if self.context.is_open(broker_id):
+            self.context.disconnect(broker_id)
+        else:
+            self.context.reconnect(broker_id)
+
+    def _update_row_buttons(self) -> None:
+        for row in range(self.model.rowCount()):
+            broker_id = self.model.broker_id(row)
+            button = self.table.indexWidget(self.model.index(row, ACTION))
+            if button is not None:
+                is_open = self.context.is_open(broker_id)
+                button.setText("Disconnect" if is_open else "Connect")
+                button.setToolTip(f"{'Disconnect' if is_open else 'Connect'} {broker_id}; the other brokers are not disturbed")
+
+    # ----- selection -----
     def selected_broker(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()
         return self.model.broker_id(rows[0].row()) if rows else None
@@ -60,6 +127,8 @@ class BrokersPanel(QWidget):
     def make_selected_current(self) -> None:
         broker_id = self.selected_broker()
         if broker_id is not None:
+            if not self.context.is_open(broker_id):
+                self.context.reconnect(broker_id)
             self.context.set_current(broker_id)
 
     def remove_selected(self) -> None:
@@ -71,3 +140,7 @@ class BrokersPanel(QWidget):
         selected = self.selected_broker() is not None
         self.current_button.setEnabled(selected)
         self.remove_button.setEnabled(selected)
+        empty = self.model.rowCount() == 0
+        self.empty_label.setVisible(empty)
+        self.table.setVisible(not empty)
+        self._update_row_buttons()

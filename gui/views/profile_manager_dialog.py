@@ -9,13 +9,13 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                               QLineEdit, QListWidget, QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget
 
 from core.credentials import CredentialError
-from core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings, parse_broker_address
+from core.profile import MQTT_V5
 from core.profile_store import ProfileError, ProfileStore, StoredProfile
 from core.session import MqttSession, SessionState
+from gui.views.profile_form import ProfileForm
 
 TEST_TIMEOUT = 5.0  # seconds a connection test may take
 TEST_POLL_MS = 20
@@ -36,22 +36,7 @@ class ProfileManagerDialog(QDialog):
         self._test: tuple[MqttSession, float, QTimer] | None = None
 
         self.list = QListWidget(objectName="profileList")
-        self.name_edit = QLineEdit(objectName="profileName")
-        self.address_edit = QLineEdit(objectName="profileAddress", placeholderText="host:port or mqtt(s)://, ws(s):// URL")
-        self.version_combo = QComboBox(objectName="profileMqttVersion")
-        self.version_combo.addItem("MQTT 5", MQTT_V5)
-        self.version_combo.addItem("MQTT 3.1.1", MQTT_V311)
-        self.username_edit = QLineEdit(objectName="profileUsername")
-        self.password_edit = QLineEdit(objectName="profilePassword", placeholderText="unchanged (kept in the keychain)")
-        self.password_edit.setEchoMode(QLineEdit.Password)
-        self.tls_check = QCheckBox("TLS", objectName="profileTls")
-        self.verify_check = QCheckBox("Verify the broker's certificate", objectName="profileTlsVerify", checked=True)
-        self.ca_edit = QLineEdit(objectName="profileCaFile", placeholderText="CA file (empty: the system's)")
-        self.read_only_check = QCheckBox("Read-only (never publish)", objectName="profileReadOnly")
-        self.region_edit = QLineEdit(objectName="profileRegion", placeholderText="e.g. us-east (optional)")
-        self.colour_edit = QLineEdit(objectName="profileColour", placeholderText="#rrggbb (optional)")
-        self.filters_edit = QLineEdit(objectName="profileAuditFilters")
-        self.filters_edit.setToolTip("Audit filters, comma-separated; recorded at QoS 1")
+        self.form = ProfileForm()
         self.result_label = QLabel("", objectName="profileResult")
         self.result_label.setTextFormat(Qt.PlainText)
         self.result_label.setWordWrap(True)
@@ -67,19 +52,6 @@ class ProfileManagerDialog(QDialog):
             buttons[key] = QPushButton(text, objectName=f"profile{key.capitalize()}Button", toolTip=tip)
         self.buttons = buttons
 
-        form = QFormLayout()
-        form.addRow("Name", self.name_edit)
-        form.addRow("Broker", self.address_edit)
-        form.addRow("Protocol", self.version_combo)
-        form.addRow("User", self.username_edit)
-        form.addRow("Password", self.password_edit)
-        form.addRow("", self.tls_check)
-        form.addRow("", self.verify_check)
-        form.addRow("CA file", self.ca_edit)
-        form.addRow("", self.read_only_check)
-        form.addRow("Region", self.region_edit)
-        form.addRow("Colour", self.colour_edit)
-        form.addRow("Audit filters", self.filters_edit)
         left = QVBoxLayout()
         left.addWidget(self.list, 1)
         for row in (("new", "duplicate", "delete"), ("import", "export")):
@@ -88,7 +60,7 @@ class ProfileManagerDialog(QDialog):
                 line.addWidget(buttons[key])
             left.addLayout(line)
         right = QVBoxLayout()
-        right.addLayout(form)
+        right.addWidget(self.form)
         actions = QHBoxLayout()
         for key in ("save", "test", "open"):
             actions.addWidget(buttons[key])
@@ -108,7 +80,6 @@ class ProfileManagerDialog(QDialog):
         buttons["save"].clicked.connect(self.save_profile)
         buttons["test"].clicked.connect(self.test_connection)
         buttons["open"].clicked.connect(self._on_open_clicked)
-        self.tls_check.toggled.connect(self.verify_check.setEnabled)
         self._reload()
         self.new_profile() if not self.store.names() else self.list.setCurrentRow(0)
 
@@ -126,58 +97,29 @@ class ProfileManagerDialog(QDialog):
     def _show_profile(self, name: str) -> None:
         if not name:
             return
-        stored = self.store.get(name)
-        profile = stored.connection
-        self.name_edit.setText(profile.name)
-        self.address_edit.setText(profile.address)
-        self.version_combo.setCurrentIndex(max(0, self.version_combo.findData(profile.mqtt_version)))
-        self.username_edit.setText(profile.username)
-        self.password_edit.clear()
-        self.tls_check.setChecked(profile.tls.enabled)
-        self.verify_check.setChecked(profile.tls.verify)
-        self.verify_check.setEnabled(profile.tls.enabled)
-        self.ca_edit.setText(profile.tls.ca_file)
-        self.read_only_check.setChecked(profile.read_only)
-        self.region_edit.setText(stored.region)
-        self.colour_edit.setText(stored.colour)
-        self.filters_edit.setText(", ".join(stored.audit_filters))
+        self.form.set_profile(self.store.get(name))
         self.result_label.clear()
 
     def new_profile(self) -> None:
         self.list.clearSelection()
-        for edit in (self.name_edit, self.username_edit, self.password_edit, self.ca_edit, self.region_edit,
-                     self.colour_edit):
-            edit.clear()
-        self.address_edit.setText("127.0.0.1:1883")
-        self.filters_edit.setText(", ".join(StoredProfile(ConnectionProfile()).audit_filters))
-        self.read_only_check.setChecked(False)
-        self.tls_check.setChecked(False)
-        self.name_edit.setFocus()
+        self.form.clear()
+        self.form.name_edit.setFocus()
 
     # ----- editing -----
     def profile_from_fields(self) -> StoredProfile:
         """The profile the fields describe. Raises ValueError with a readable message."""
-        name = self.name_edit.text().strip()
-        if not name:
+        if not self.form.name_edit.text().strip():
             raise ValueError("Give the profile a name")
-        host, port, tls_from_url, transport = parse_broker_address(self.address_edit.text())
-        connection = ConnectionProfile(
-            name=name, host=host, port=port, transport=transport,
-            tls=TlsSettings(enabled=self.tls_check.isChecked() or tls_from_url, ca_file=self.ca_edit.text().strip(),
-                            verify=self.verify_check.isChecked()),
-            username=self.username_edit.text().strip(), mqtt_version=self.version_combo.currentData(),
-            read_only=self.read_only_check.isChecked())
-        filters = tuple(f.strip() for f in self.filters_edit.text().split(",") if f.strip())
-        return StoredProfile(connection, self.region_edit.text().strip(), filters, self.colour_edit.text().strip())
+        return self.form.stored_profile()
 
     def save_profile(self) -> StoredProfile | None:
         try:
             stored = self.profile_from_fields()
-            self.store.put(stored, self.password_edit.text() or None)
+            self.store.put(stored, self.form.password())
         except (ValueError, ProfileError, CredentialError) as exc:
             self.result_label.setText(f"Not saved: {exc}")
             return None
-        self.password_edit.clear()
+        self.form.password_edit.clear()
         self._reload(select=stored.name)
         self.result_label.setText(f"Saved {stored.name}" + (" (password in the OS keychain)" if stored.connection.username
                                                               else ""))
@@ -248,7 +190,7 @@ class ProfileManagerDialog(QDialog):
         except ValueError as exc:
             self.result_label.setText(f"Cannot test: {exc}")
             return
-        password = self.password_edit.text() or (self.store.password(stored.name) if stored.name in self.store.profiles
+        password = self.form.password() or (self.store.password(stored.name) if stored.name in self.store.profiles
                                                  else None)
         session = MqttSession(stored.connection, password=password, buffer_messages=False, session_id="profile-test")
         timer = QTimer(self, interval=TEST_POLL_MS)
@@ -264,9 +206,7 @@ class ProfileManagerDialog(QDialog):
         status = session.status
         elapsed = time.monotonic() - started
         if status.state is SessionState.CONNECTED:
-            version = "MQTT 5" if session.profile.mqtt_version == MQTT_V5 else "MQTT 3.1.1"
-            limit = f", broker's maximum packet size {session.max_packet_size:,} B" if session.max_packet_size else ""
-            text = f"Connected in {elapsed * 1000:.0f} ms ({version}{limit})"
+            text = describe_connected(session, elapsed)
         elif status.state in (SessionState.DISCONNECTED, SessionState.RECONNECTING) and status.message:
             text = f"Failed after {elapsed * 1000:.0f} ms: {status.message}"
         elif elapsed > TEST_TIMEOUT:
@@ -291,3 +231,11 @@ class ProfileManagerDialog(QDialog):
             session.stop(timeout=1.0)
             self._test = None
         super().done(result)
+
+
+def describe_connected(session: MqttSession, elapsed: float) -> str:
+    """"Connected in 12 ms (MQTT 5)" and, one per line, what the CONNACK said."""
+    version = "MQTT 5" if session.profile.mqtt_version == MQTT_V5 else "MQTT 3.1.1"
+    lines = [f"Connected in {elapsed * 1000:.0f} ms ({version})", "CONNACK:"]
+    lines += [f"  {name}: {value}" for name, value in session.connack.items()]
+    return "\n".join(lines)

@@ -17,6 +17,7 @@ class EventscopeStatusBar(QStatusBar):
         self.rate_label = self._label("rateLabel", "0 msg/s")
         self.buffered_label = self._label("bufferedLabel", "buffered 0")
         self.dropped_label = self._label("droppedLabel", "dropped 0")
+        self.brokers_label = self._label("brokersLabel", "no broker")
         self.state_label = self._label("stateLabel", "Idle")
 
     def _label(self, name: str, text: str) -> QLabel:
@@ -33,3 +34,10 @@ class EventscopeStatusBar(QStatusBar):
 
     def show_status(self, status: SessionStatus | None) -> None:
         self.state_label.setText(status.text if status else "Idle")
+
+    def show_brokers(self, connected: int, total: int) -> None:
+        """The total over every broker of the window, beside the current one's state."""
+        text = "no broker" if total == 0 else f"{connected}/{total} broker{'s' if total != 1 else ''} connected"
+        if text != self.brokers_label.text():
+            self.brokers_label.setText(text)
+            self.brokers_label.setStyleSheet("color: #b34700" if connected < total else "")

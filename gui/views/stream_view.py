@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu, QSpinBox,
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu, QSpinBox,
                                QTableView, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from core.stream import DEFAULT_CAPACITY, Stream
@@ -41,7 +41,7 @@ class StreamTab(QWidget):
         self.setObjectName("streamTab")
         self.stream_filter = StreamFilter(topic_filter)  # what this tab asked the workspace for
         self.stream_id = context.workspace.add_stream(self.stream_filter, capacity)
-        self.model = StreamTableModel(self.stream_filter.region_level, self)
+        self.model = StreamTableModel(self.stream_filter.region, self)
         self._paused = False
         self._regions = ()
         self._extra_subscription = ""  # a $-filter the main session's "#" does not cover
@@ -53,6 +53,12 @@ class StreamTab(QWidget):
         self.level_spin = QSpinBox(objectName="regionLevel")
         self.level_spin.setRange(0, 16)
         self.level_spin.setPrefix("region level ")
+        self.level_spin.setToolTip("The topic level that names the region (0 = the first)")
+        self.region_source = QComboBox(objectName="regionSource")
+        self.region_source.addItem("Region from topic", False)
+        self.region_source.addItem("Region from broker", True)
+        self.region_source.setToolTip("Take each message's region from a topic level, or from the region of the "
+                                      "broker it arrived on (set in its profile; otherwise the broker's name)")
         self.search_edit = QLineEdit(objectName="streamSearch")
         self.search_edit.setPlaceholderText("Search topic or payload")
         self.search_edit.setClearButtonEnabled(True)
@@ -84,6 +90,7 @@ class StreamTab(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Filter:"))
         bar.addWidget(self.filter_edit, 2)
+        bar.addWidget(self.region_source)
         bar.addWidget(self.level_spin)
         bar.addWidget(self.search_edit, 1)
         bar.addWidget(self.brokers_button)
@@ -100,6 +107,7 @@ class StreamTab(QWidget):
         shortcut.activated.connect(self.pause_button.toggle)
         self.filter_edit.editingFinished.connect(self._on_filter_edited)
         self.level_spin.valueChanged.connect(self._on_filter_edited)
+        self.region_source.currentIndexChanged.connect(self._on_region_source_changed)
         self.search_edit.textChanged.connect(self._on_search_changed)
         self.pause_button.toggled.connect(self._on_pause_toggled)
         self.chips.selectionChanged.connect(self._on_regions_selected)
@@ -107,6 +115,7 @@ class StreamTab(QWidget):
         self.table.verticalScrollBar().valueChanged.connect(self._on_scrolled)
         context.bridge.summaryReady.connect(self.apply_summary)
         context.brokersChanged.connect(self._fill_brokers_menu)
+        context.brokersChanged.connect(self._on_broker_regions_changed)
         self._fill_brokers_menu()
         self._chip_timer = QTimer(self, interval=CHIP_REFRESH_MS, timeout=self._refresh_chips)
         self._chip_timer.start()
@@ -173,7 +182,7 @@ class StreamTab(QWidget):
         text = text.strip()
         try:
             new = StreamFilter(text, self.level_spin.value(), self.chips.selected, self.search_edit.text(),
-                               brokers=self.stream_filter.brokers)
+                               brokers=self.stream_filter.brokers, **self._region_choice())
         except (TopicError, ValueError) as exc:
             self.error_label.setText(str(exc))
             self.error_label.show()
@@ -183,7 +192,8 @@ class StreamTab(QWidget):
         self.filter_edit.setStyleSheet("")
         old = self.stream_filter
         if (old.topic_filter, old.region_level) != (new.topic_filter, new.region_level):
-            new = StreamFilter(new.topic_filter, new.region_level, frozenset(), new.text, brokers=new.brokers)
+            new = StreamFilter(new.topic_filter, new.region_level, frozenset(), new.text, brokers=new.brokers,
+                               **self._region_choice())
             self.chips.clear()
             self._regions = ()
             self._update_extra_subscription(new.topic_filter)
@@ -191,9 +201,31 @@ class StreamTab(QWidget):
         return True
 
     def _set_filter(self, new: StreamFilter) -> None:
+        if new.region_key != self.stream_filter.region_key:  # other regions: the old chips mean nothing now
+            self.chips.clear()
+            self._regions = ()
+            new = replace(new, regions=frozenset())
         self.stream_filter = new
-        self.model.region_level = new.region_level
+        self.model.region = new.region
         self._change(lambda stream: stream.set_filter(new))
+
+    def _region_choice(self) -> dict:
+        from_broker = bool(self.region_source.currentData())
+        regions = tuple(sorted((e.broker_id, e.region) for e in self.context.entries())) if from_broker else ()
+        return {"region_from_broker": from_broker, "broker_regions": regions}
+
+    def set_region_from_broker(self, from_broker: bool) -> None:
+        self.region_source.setCurrentIndex(1 if from_broker else 0)
+
+    def _on_region_source_changed(self) -> None:
+        self.level_spin.setEnabled(not self.region_source.currentData())
+        self._set_filter(replace(self.stream_filter, **self._region_choice()))
+
+    def _on_broker_regions_changed(self) -> None:
+        if self.stream_filter.region_from_broker:
+            choice = self._region_choice()
+            if choice["broker_regions"] != self.stream_filter.broker_regions:
+                self._set_filter(replace(self.stream_filter, **choice))
 
     def _update_extra_subscription(self, topic_filter: str) -> None:
         """'#' never delivers $-topics, so a $-filter needs its own subscription on the session."""

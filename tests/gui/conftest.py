@@ -101,3 +101,39 @@ def connect_and_wait(context, profile, subscriptions=("#",)):
     for topic_filter in subscriptions:
         session.subscribe(topic_filter).result(10)  # nothing a test publishes next can be missed
     return session
+
+
+def add_through_dialog(qtbot, window, address: str, name: str = "", read_only: bool = False, username: str = "",
+                       password: str = "", save: bool = True):
+    """Add a broker as a user does: Ctrl+Shift+N, type the address (and more), press Connect. Returns the dialog."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    activate(qtbot, window)
+    qtbot.keyClick(window, Qt.Key_N, Qt.ControlModifier | Qt.ShiftModifier)
+    dialog = window.add_broker_dialog
+    assert dialog.isVisible()
+    QApplication.processEvents()
+    form = dialog.form
+    form.address_edit.clear()
+    qtbot.keyClicks(form.address_edit, address)
+    if name:
+        qtbot.keyClicks(form.name_edit, name)
+    form.read_only_check.setChecked(read_only)
+    if username:
+        qtbot.keyClicks(form.username_edit, username)
+    if password:
+        qtbot.keyClicks(form.password_edit, password)
+    dialog.save_check.setChecked(save)
+    qtbot.mouseClick(dialog.connect_button, Qt.LeftButton)
+    return dialog
+
+
+def activate(qtbot, window) -> None:
+    """Give ``window`` the focus back (offscreen, a closed dialog leaves no active window), for window shortcuts."""
+    from PySide6.QtWidgets import QApplication
+
+    if not window.isVisible():
+        window.show()
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)

@@ -12,7 +12,7 @@ from gui.main_window import MainWindow
 from gui.models.broker_table_model import NAME, NOTES, STATE
 from gui.models.stream_table_model import BROKER, PAYLOAD, REGION
 from tests.conftest import publish_raw
-from tests.gui.conftest import run_until
+from tests.gui.conftest import add_through_dialog, run_until
 
 
 def _window(qtbot, context) -> MainWindow:
@@ -23,11 +23,8 @@ def _window(qtbot, context) -> MainWindow:
     return window
 
 
-def _add_through_the_bar(qtbot, window, port: int, read_only: bool = False) -> None:
-    bar = window.connection_bar
-    bar.address.setCurrentText(f"127.0.0.1:{port}")
-    bar.read_only.setChecked(read_only)
-    qtbot.mouseClick(bar.add_button, Qt.LeftButton)
+def _add(qtbot, window, port: int, read_only: bool = False):
+    return add_through_dialog(qtbot, window, f"127.0.0.1:{port}", read_only=read_only, save=False)
 
 
 def _cells(panel, column: int) -> list[str]:
@@ -40,16 +37,17 @@ def test_brokers_open_side_by_side_and_one_leaves_without_disturbing_the_other(c
     east, west = mosquitto_factory(), mosquitto_factory()
     window = _window(qtbot, context)
     panel = window.brokers_panel
-    _add_through_the_bar(qtbot, window, east.port)
-    _add_through_the_bar(qtbot, window, west.port, read_only=True)
+    _add(qtbot, window, east.port)
+    _add(qtbot, window, west.port, read_only=True)
     names = [f"127.0.0.1:{east.port}", f"127.0.0.1:{west.port}"]
     run_until(qloop, lambda: _cells(panel, NAME) == names and all(s.startswith("Connected") for s in _cells(panel, STATE)),
               message="two connected brokers in the panel")
-    assert _cells(panel, NOTES) == ["", "read-only"]
+    assert "TLS" not in _cells(panel, NOTES)[0] and _cells(panel, NOTES)[1].startswith("read-only")
     assert context.connection.broker_id == names[0]  # the first one stays current
     assert window.windowTitle().endswith("+ 1 more broker")
-    _add_through_the_bar(qtbot, window, east.port)
-    assert "already" in window.connection_bar.error_label.text() and len(context.connections()) == 2
+    dialog = _add(qtbot, window, east.port)
+    assert "already" in dialog.error_label.text() and len(context.connections()) == 2
+    dialog.close()
 
     tree = context.workspace.tree
     publish_raw(east.port, [("plant/temp", b"east 1")])
@@ -92,7 +90,8 @@ def test_the_open_brokers_come_back_on_the_next_start(context, qloop, qtbot, set
     window.add_broker(ConnectionProfile(name="us-west", host="127.0.0.1", port=west.port, read_only=True))
     window.close()
     saved = json.loads(settings.value(MainWindow.WORKSPACE_KEY))
-    assert [p["name"] for p in saved] == ["us-east", "us-west"] and all("password" not in p for p in saved)
+    assert [p["connection"]["name"] for p in saved] == ["us-east", "us-west"]
+    assert all("password" not in p["connection"] for p in saved)
 
     again = AppContext(settings)
     try:
@@ -103,6 +102,14 @@ def test_the_open_brokers_come_back_on_the_next_start(context, qloop, qtbot, set
         run_until(qloop, lambda: all(c.session.is_connected for c in again.connections()), message="both reconnected")
     finally:
         again.shutdown()
+    # A workspace saved before profiles existed (a list of bare connections) still opens.
+    settings.setValue(MainWindow.WORKSPACE_KEY, json.dumps([p["connection"] for p in saved]))
+    legacy = AppContext(settings)
+    try:
+        assert _window(qtbot, legacy).restore_workspace() == 2
+        assert [c.broker_id for c in legacy.connections()] == ["us-east", "us-west"]
+    finally:
+        legacy.shutdown()
 
 
 def test_window_opens_every_profile_given_on_the_command_line(tmp_path, mosquitto_factory):
@@ -128,3 +135,68 @@ def test_window_opens_every_profile_given_on_the_command_line(tmp_path, mosquitt
     missing = subprocess.run([sys.executable, "-m", "gui.main", "--profile", "nowhere", "--quit-after", "1"],
                              capture_output=True, text=True, timeout=60, env=env)
     assert missing.returncode == 1 and "No profile named 'nowhere' (profiles: east, west)" in missing.stderr
+
+
+def test_disconnecting_one_broker_keeps_its_row_and_topics_and_never_disturbs_the_other(context, qloop, qtbot,
+                                                                                         mosquitto_factory):
+    east, west = mosquitto_factory(), mosquitto_factory()
+    window = _window(qtbot, context)
+    panel = window.brokers_panel
+    window.add_broker(ConnectionProfile(name="east", host="127.0.0.1", port=east.port))
+    window.add_broker(ConnectionProfile(name="west", host="127.0.0.1", port=west.port))
+    run_until(qloop, lambda: all(c.session.is_connected for c in context.connections()), message="both connected")
+    tree = context.workspace.tree
+    publish_raw(east.port, [("plant/temp", b"east 1")])
+    run_until(qloop, lambda: tree.node("plant/temp", "east") is not None, message="east's topic")
+
+    qtbot.mouseClick(panel.row_button("east"), Qt.LeftButton)
+    run_until(qloop, lambda: _cells(panel, STATE)[0].startswith("Disconnected"), message="east disconnected")
+    assert _cells(panel, NAME) == ["east", "west"] and panel.row_button("east").text() == "Connect"
+    assert context.connection.broker_id == "west"  # the open one took over as current
+    assert window.status_bar.brokers_label.text() == "1/2 brokers connected"
+    model = window.topic_tree.model
+    assert model.rowCount() == 1 and tree.node("plant/temp", "east").last.payload == b"east 1"  # topics stay
+    publish_raw(west.port, [("plant/temp", b"west 1")])
+    run_until(qloop, lambda: tree.node("plant/temp", "west") is not None, message="west undisturbed")
+    west_node = tree.node("plant/temp", "west")
+
+    qtbot.mouseClick(panel.row_button("east"), Qt.LeftButton)
+    run_until(qloop, lambda: _cells(panel, STATE)[0] == "Connected", message="east connected again")
+    context.workspace.broker("east").session.subscribe("#").result(10)
+    publish_raw(east.port, [("plant/temp", b"east 2")])
+    east_node = tree.node("plant/temp", "east")
+    run_until(qloop, lambda: east_node.count == 2 and east_node.last.payload == b"east 2",
+              message="east's new message on the same node")
+    assert west_node.count == 1 and model.rowCount() == 2
+
+
+def test_a_stream_takes_its_region_from_the_broker_profile(context, qloop, qtbot, mosquitto_factory):
+    from core.profile_store import StoredProfile
+
+    east, europe = mosquitto_factory(), mosquitto_factory()
+    window = _window(qtbot, context)
+    window.open_stored_profile(StoredProfile(ConnectionProfile(name="east-1", host="127.0.0.1", port=east.port),
+                                             region="us-east"))
+    window.open_stored_profile(StoredProfile(ConnectionProfile(name="frankfurt", host="127.0.0.1", port=europe.port)))
+    run_until(qloop, lambda: all(c.session.is_connected for c in context.connections()), message="both connected")
+    for connection in context.connections():
+        connection.session.subscribe("#").result(10)
+    tab = window.stream_view.stream_tab()
+    tab.filter_edit.setText("hello/request")  # no region in the topic: only the broker knows it
+    tab.filter_edit.editingFinished.emit()
+    tab.region_source.setCurrentIndex(tab.region_source.findData(True))
+    assert not tab.level_spin.isEnabled()
+    publish_raw(east.port, [("hello/request", b"from east")])
+    publish_raw(europe.port, [("hello/request", b"from europe")])
+    model = tab.model
+
+    def rows() -> set[tuple[str, str]]:
+        return {(model.index(r, REGION).data(), model.index(r, PAYLOAD).data()) for r in range(model.rowCount())}
+
+    # The broker's profile region, or its name when the profile has none.
+    run_until(qloop, lambda: rows() == {("us-east", "from east"), ("frankfurt", "from europe")}, message="both regions")
+    run_until(qloop, lambda: window.findChild(object, "regionChip_us-east") is not None, message="broker-region chips")
+    qtbot.mouseClick(window.findChild(object, "regionChip_us-east"), Qt.LeftButton)
+    run_until(qloop, lambda: rows() == {("us-east", "from east")}, message="narrowed to us-east")
+    tab.region_source.setCurrentIndex(tab.region_source.findData(False))  # back to the topic's first level
+    run_until(qloop, lambda: rows() == {("hello", "from east"), ("hello", "from europe")}, message="topic regions again")

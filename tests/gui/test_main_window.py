@@ -1,15 +1,23 @@
-"""The window opens offscreen, shows connection state, and keeps its layout and settings."""
+"""The window opens offscreen, adds brokers through the Brokers panel, shows their state, and keeps its settings."""
+
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
 
-from core.profile import ConnectionProfile, TlsSettings
+from core.profile import ConnectionProfile
+from core.profile_store import ProfileStore
 from gui.context import AppContext
 from gui.main_window import MainWindow
+from gui.models.broker_table_model import STATE, TLS_OFF
 from tests.conftest import free_port
+from tests.gui.conftest import activate, add_through_dialog
 
-MAIN_WIDGETS = ("connectionBar", "requestPanel", "topicTree", "streamView", "auditFeed", "statusBar")
+MAIN_WIDGETS = ("brokersPanel", "requestPanel", "topicTree", "streamView", "auditFeed", "statusBar")
 
+
+def _state(window, row: int = 0) -> str:
+    return window.brokers_panel.model.index(row, STATE).data() or ""
 
 
 def test_every_main_widget_has_a_stable_object_name_and_accessible_name(window):
@@ -19,71 +27,156 @@ def test_every_main_widget_has_a_stable_object_name_and_accessible_name(window):
         assert widget.accessibleName(), name
 
 
-def test_connect_shows_connected_state(window, mosquitto, qtbot):
-    window.connection_bar.address.setCurrentText(f"127.0.0.1:{mosquitto.port}")
-    qtbot.mouseClick(window.connection_bar.connect_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: window.connection_bar.state_label.text() == "Connected: mqtt://127.0.0.1:%d" % mosquitto.port, timeout=10000)
-    assert window.connection_bar.connect_button.text() == "Disconnect"
-    assert window.status_bar.state_label.text().startswith("Connected")
-    qtbot.mouseClick(window.connection_bar.connect_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: window.connection_bar.connect_button.text() == "Connect", timeout=5000)
-    assert window.context.session is None
+def test_first_start_says_what_to_do(window):
+    panel = window.brokers_panel
+    assert panel.empty_label.isVisible() and "Add one" in panel.empty_label.text()
+    assert not panel.table.isVisible()
+
+
+def test_add_connect_disconnect_and_connect_again_from_the_row(window, mosquitto, qtbot):
+    dialog = add_through_dialog(qtbot, window, f"127.0.0.1:{mosquitto.port}")
+    assert not dialog.isVisible()
+    name = f"127.0.0.1:{mosquitto.port}"
+    qtbot.waitUntil(lambda: _state(window) == "Connected", timeout=10000)
+    qtbot.waitUntil(lambda: window.status_bar.state_label.text().startswith("Connected"), timeout=5000)
+    button = window.brokers_panel.row_button(name)
+    assert button.text() == "Disconnect"
+    qtbot.mouseClick(button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: _state(window).startswith("Disconnected"), timeout=5000)
+    assert button.text() == "Connect" and window.context.session is None
+    assert [e.broker_id for e in window.context.entries()] == [name]  # the row stays
+    qtbot.mouseClick(button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: _state(window) == "Connected", timeout=10000)
+    assert window.context.connection.broker_id == name
+    # Ctrl+Shift+C is a window shortcut: it works with the focus anywhere.
+    activate(qtbot, window)
+    window.topic_tree.setFocus()
+    qtbot.keyClick(window, Qt.Key_C, Qt.ControlModifier | Qt.ShiftModifier)
+    qtbot.waitUntil(lambda: _state(window).startswith("Disconnected"), timeout=5000)
+    qtbot.keyClick(window, Qt.Key_C, Qt.ControlModifier | Qt.ShiftModifier)
+    qtbot.waitUntil(lambda: _state(window) == "Connected", timeout=10000)
+    assert ProfileStore.load().get(name).connection.port == mosquitto.port  # saved for the CLI and the next start
 
 
 def test_unreachable_broker_shows_reconnect_attempts(window, qtbot):
-    window.connection_bar.address.setCurrentText(f"127.0.0.1:{free_port()}")
-    qtbot.mouseClick(window.connection_bar.connect_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: "Reconnecting (attempt" in window.connection_bar.state_label.text(), timeout=10000)
-    assert "refused" in window.connection_bar.state_label.text()
+    add_through_dialog(qtbot, window, f"127.0.0.1:{free_port()}")
+    qtbot.waitUntil(lambda: "Reconnecting (attempt" in _state(window), timeout=10000)
+    assert "refused" in _state(window)
 
 
 def test_bad_address_is_explained_without_connecting(window, qtbot):
-    window.connection_bar.address.setCurrentText("ftp://nowhere")
-    qtbot.mouseClick(window.connection_bar.connect_button, Qt.LeftButton)
-    assert "Unknown scheme" in window.connection_bar.error_label.text()
-    assert window.context.session is None
+    dialog = add_through_dialog(qtbot, window, "ftp://nowhere")
+    assert dialog.isVisible() and "Unknown scheme" in dialog.error_label.text()
+    assert window.context.session is None and ProfileStore.load().names() == []
+    dialog.form.colour_edit.setText("not-a-colour")
+    dialog.form.address_edit.setText("127.0.0.1:1883")
+    qtbot.mouseClick(dialog.connect_button, Qt.LeftButton)
+    assert "not a colour" in dialog.error_label.text()
+    dialog.form.colour_edit.clear()
+    dialog.form.filters_edit.setText("a/#/b")
+    qtbot.mouseClick(dialog.connect_button, Qt.LeftButton)
+    assert "Audit filter 'a/#/b'" in dialog.error_label.text() and window.context.session is None
+    dialog.close()
 
 
-def test_tls_verification_off_is_shown(window, qtbot):
-    bar = window.connection_bar
-    assert not bar.tls_warning.isVisible()
-    bar.tls.setChecked(True)
-    bar.verify.setChecked(False)
-    assert bar.tls_warning.isVisible()
-    assert "OFF" in bar.tls_warning.text()
-    assert bar.profile().tls == TlsSettings(enabled=True, verify=False)
+def test_tls_verification_off_is_shown_in_the_form_and_the_brokers_row(window, qtbot):
+    qtbot.keyClick(window, Qt.Key_N, Qt.ControlModifier | Qt.ShiftModifier)
+    form = window.add_broker_dialog.form
+    assert not form.tls_warning.isVisibleTo(form)
+    form.tls_check.setChecked(True)
+    form.verify_check.setChecked(False)
+    assert form.tls_warning.isVisibleTo(form) and "OFF" in form.tls_warning.text()
+    form.address_edit.setText(f"127.0.0.1:{free_port()}")
+    qtbot.mouseClick(window.add_broker_dialog.connect_button, Qt.LeftButton)
+    notes = window.brokers_panel.model.notes(window.context.entries()[0])
+    assert notes == [TLS_OFF]
 
 
-def test_password_is_never_written_to_settings(window, mosquitto, qtbot, settings):
-    bar = window.connection_bar
-    bar.address.setCurrentText(f"127.0.0.1:{mosquitto.port}")
-    bar.username.setText("alice")
-    bar.password.setText("hunter2-secret")
-    qtbot.mouseClick(bar.connect_button, Qt.LeftButton)
-    window.save_layout()
+def test_duplicate_name_is_refused_in_the_dialog(window, mosquitto, qtbot):
+    add_through_dialog(qtbot, window, f"127.0.0.1:{mosquitto.port}", name="east", save=False)
+    dialog = add_through_dialog(qtbot, window, f"127.0.0.1:{mosquitto.port}", name="east", save=False)
+    assert dialog.isVisible() and "already" in dialog.error_label.text()
+    assert len(window.context.entries()) == 1
+    dialog.close()
+
+
+def test_password_is_never_written_to_settings_profiles_or_logs(window, mosquitto, qtbot, settings, caplog,
+                                                                isolated_user_dirs):
+    import keyring
+
+    from tests.core.test_profile_credentials import MemoryKeyring
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    try:
+        with caplog.at_level("DEBUG"):
+            add_through_dialog(qtbot, window, f"127.0.0.1:{mosquitto.port}", name="alice-east", username="alice",
+                               password="hunter2-secret")
+            qtbot.waitUntil(lambda: bool(_state(window)), timeout=10000)
+            window.close()
+        assert ProfileStore.load().password("alice-east") == "hunter2-secret"  # in the keychain
+    finally:
+        keyring.set_keyring(previous)
     settings.sync()
-    with open(settings.fileName(), encoding="utf-8") as fh:
-        text = fh.read()
-    assert "alice" in text  # the username is remembered
-    assert "hunter2-secret" not in text
+    assert "alice-east" in open(settings.fileName(), encoding="utf-8").read()  # the workspace names it
+    written = [p for p in isolated_user_dirs.rglob("*") if p.is_file()] + [Path(settings.fileName())]
+    assert any(p.name == "profiles.json" for p in written)
+    for path in written:
+        assert b"hunter2-secret" not in path.read_bytes(), path
+    assert "hunter2-secret" not in caplog.text
 
 
-def test_settings_and_layout_persist_across_windows(qtbot, settings, mosquitto):
+def test_settings_layout_and_workspace_persist_across_windows(qtbot, settings, mosquitto):
     first = MainWindow(AppContext(settings))
     qtbot.addWidget(first)
-    first.resize(900, 600)
-    first.connection_bar.address.setCurrentText(f"127.0.0.1:{mosquitto.port}")
-    first.connection_bar.read_only.setChecked(True)
-    qtbot.mouseClick(first.connection_bar.connect_button, Qt.LeftButton)
+    first.resize(780, 560)  # within the offscreen screen (800×600), which restoreGeometry clamps to
+    add_through_dialog(qtbot, first, f"127.0.0.1:{mosquitto.port}", name="east", read_only=True)
     first.close()
     saved_size = first.size()
-    second = MainWindow(AppContext(QSettings(settings.fileName(), QSettings.IniFormat)))
+    context = AppContext(QSettings(settings.fileName(), QSettings.IniFormat))
+    second = MainWindow(context)
     qtbot.addWidget(second)
-    assert second.connection_bar.address.currentText() == f"127.0.0.1:{mosquitto.port}"
-    assert second.connection_bar.read_only.isChecked()
-    assert saved_size.width() != 1400  # not the default size
-    assert abs(second.size().width() - saved_size.width()) <= 120  # offscreen frames differ by the decoration
-    second.close()
+    try:
+        assert second.restore_workspace() == 1
+        entry = context.entry("east")
+        assert entry.stored and entry.profile.read_only and entry.profile.port == mosquitto.port
+        assert abs(second.size().width() - saved_size.width()) <= 120  # offscreen frames differ by the decoration
+    finally:
+        second.close()
+
+
+def test_legacy_connection_settings_become_a_profile(qtbot, settings):
+    settings.setValue("connection/recent", ["mqtts://legacy.example.com:8883", "127.0.0.1:1883"])
+    settings.setValue("connection/username", "bob")
+    settings.setValue("connection/read_only", True)
+    settings.setValue("connection/advanced/keepalive", 45)
+    settings.setValue("connection/advanced/client_id", "bob-monitor")
+    window = MainWindow(AppContext(settings))
+    qtbot.addWidget(window)
+    try:
+        profile = ProfileStore.load().get("legacy.example.com:8883").connection
+        assert (profile.tls.enabled, profile.tls.verify, profile.username, profile.read_only) == (True, True, "bob", True)
+        assert (profile.keepalive, profile.client_id) == (45, "bob-monitor")
+        assert not [k for k in settings.allKeys() if k.startswith("connection/")]
+        assert "legacy.example.com:8883" in window.status_bar.currentMessage()
+    finally:
+        window.close()
+
+
+def test_an_unreadable_profiles_file_is_moved_aside_not_overwritten(qtbot, settings):
+    from core.profile_store import default_profiles_path
+
+    path = default_profiles_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{broken")
+    window = MainWindow(AppContext(settings))
+    qtbot.addWidget(window)
+    try:
+        assert "not valid JSON" in window.status_bar.currentMessage() and "moved to" in window.status_bar.currentMessage()
+        aside = list(path.parent.glob("profiles.json.unreadable-*"))
+        assert len(aside) == 1 and aside[0].read_text() == "{broken"
+    finally:
+        window.close()
 
 
 def test_read_only_profile_cannot_publish(window, mosquitto, qtbot):
@@ -98,16 +191,15 @@ def test_read_only_profile_cannot_publish(window, mosquitto, qtbot):
 
 def test_broker_restart_shows_reconnecting_then_connected(window, mosquitto, qtbot):
     session = window.connect_to(ConnectionProfile(host="127.0.0.1", port=mosquitto.port))
-    label = window.connection_bar.state_label
-    qtbot.waitUntil(lambda: label.text().startswith("Connected"), timeout=10000)
+    qtbot.waitUntil(lambda: _state(window) == "Connected", timeout=10000)
     mosquitto.stop(kill=True)
-    qtbot.waitUntil(lambda: label.text().startswith("Reconnecting (attempt"), timeout=10000)
+    qtbot.waitUntil(lambda: _state(window).startswith("Reconnecting (attempt"), timeout=10000)
     mosquitto.start()
-    qtbot.waitUntil(lambda: label.text().startswith("Connected"), timeout=30000)
+    qtbot.waitUntil(lambda: _state(window) == "Connected", timeout=30000)
     assert session.subscriptions == {"#": 0}
 
 
-def test_tls_files_from_the_settings_dialog_reach_the_session(window, mosquitto_factory, qtbot, tmp_path):
+def test_tls_files_from_the_profile_form_reach_the_session(window, mosquitto_factory, qtbot, tmp_path):
     import subprocess
 
     key, cert = tmp_path / "ca.key", tmp_path / "ca.crt"
@@ -115,17 +207,18 @@ def test_tls_files_from_the_settings_dialog_reach_the_session(window, mosquitto_
                     "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
                    check=True, capture_output=True)
     broker = mosquitto_factory(f"allow_anonymous true\ncertfile {cert}\nkeyfile {key}\n")
-    bar = window.connection_bar
-    dialog = bar.open_settings()
-    qtbot.addWidget(dialog)
-    dialog.ca_file.setText(str(cert))
-    dialog.keepalive.setValue(45)
-    dialog.accept()
-    bar.address.setCurrentText(f"127.0.0.1:{broker.port}")
-    bar.tls.setChecked(True)
-    assert not bar.tls_warning.isVisible()  # verification stays on
-    qtbot.mouseClick(bar.connect_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: bar.state_label.text().startswith("Connected"), timeout=10000)
-    assert window.context.profile.tls.ca_file == str(cert)
-    assert window.context.profile.keepalive == 45
-    assert window.context.profile.address.startswith("mqtts://")
+    qtbot.keyClick(window, Qt.Key_N, Qt.ControlModifier | Qt.ShiftModifier)
+    dialog = window.add_broker_dialog
+    form = dialog.form
+    form.address_edit.setText(f"127.0.0.1:{broker.port}")
+    form.tls_check.setChecked(True)
+    form.tabs.setCurrentIndex(1)
+    form.ca_edit.setText(str(cert))
+    form.keepalive_spin.setValue(45)
+    form.client_id_edit.setText("eventscope-tls-test")
+    assert not form.tls_warning.isVisibleTo(form)  # verification stays on
+    qtbot.mouseClick(dialog.connect_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: _state(window) == "Connected", timeout=10000)
+    profile = window.context.profile
+    assert (profile.tls.ca_file, profile.keepalive, profile.client_id) == (str(cert), 45, "eventscope-tls-test")
+    assert profile.address.startswith("mqtts://")

@@ -27,17 +27,17 @@ def memory_keyring():
 
 def _fill(qtbot, dialog, name: str, port: int, username: str = "", password: str = "") -> None:
     qtbot.mouseClick(dialog.buttons["new"], Qt.LeftButton)
-    qtbot.keyClicks(dialog.name_edit, name)
-    dialog.address_edit.setText(f"127.0.0.1:{port}")
-    qtbot.keyClicks(dialog.username_edit, username)
-    qtbot.keyClicks(dialog.password_edit, password)
-    dialog.region_edit.setText("us-east")
+    qtbot.keyClicks(dialog.form.name_edit, name)
+    dialog.form.address_edit.setText(f"127.0.0.1:{port}")
+    qtbot.keyClicks(dialog.form.username_edit, username)
+    qtbot.keyClicks(dialog.form.password_edit, password)
+    dialog.form.region_edit.setText("us-east")
 
 
 def test_create_test_export_and_open_a_profile(window, qloop, qtbot, mosquitto, memory_keyring, tmp_path):
     dialog = window.open_profile_manager()
     _fill(qtbot, dialog, "east", mosquitto.port, "alice", SECRET)
-    dialog.filters_edit.setText("+/hello/request, factory/#")
+    dialog.form.filters_edit.setText("+/hello/request, factory/#")
     qtbot.mouseClick(dialog.buttons["save"], Qt.LeftButton)
     assert dialog.result_label.text() == "Saved east (password in the OS keychain)"
     store = ProfileStore.load()
@@ -46,14 +46,16 @@ def test_create_test_export_and_open_a_profile(window, qloop, qtbot, mosquitto, 
 
     qtbot.mouseClick(dialog.buttons["test"], Qt.LeftButton)
     run_until(qloop, lambda: dialog.result_label.text().startswith(("Connected in", "Failed")), message="a test result")
-    assert dialog.result_label.text().startswith("Connected in") and "MQTT 5" in dialog.result_label.text()
+    result = dialog.result_label.text()
+    assert result.startswith("Connected in") and "MQTT 5" in result
+    assert "CONNACK:" in result and "SessionPresent: False" in result and "TopicAliasMaximum: " in result  # Mosquitto's
 
-    dialog.address_edit.setText(f"127.0.0.1:{free_port()}")  # nothing listens there
+    dialog.form.address_edit.setText(f"127.0.0.1:{free_port()}")  # nothing listens there
     qtbot.mouseClick(dialog.buttons["test"], Qt.LeftButton)
     run_until(qloop, lambda: dialog.result_label.text().startswith(("Connected in", "Failed", "No answer")),
               message="the refused test")
     assert dialog.result_label.text().startswith("Failed after") and "refused" in dialog.result_label.text().lower()
-    dialog.address_edit.setText(f"127.0.0.1:{mosquitto.port}")
+    dialog.form.address_edit.setText(f"127.0.0.1:{mosquitto.port}")
 
     exported = tmp_path / "profiles.json"
     assert dialog.export_to(exported) == 1
@@ -82,7 +84,7 @@ def test_duplicate_delete_import_and_bad_input(window, qtbot, memory_keyring, tm
     assert dialog.selected_name() == "west copy"
     qtbot.mouseClick(dialog.buttons["delete"], Qt.LeftButton)
     assert ProfileStore.load().names() == ["west"]
-    dialog.address_edit.setText("ftp://nowhere")
+    dialog.form.address_edit.setText("ftp://nowhere")
     qtbot.mouseClick(dialog.buttons["save"], Qt.LeftButton)
     assert dialog.result_label.text().startswith("Not saved: Unknown scheme 'ftp'")
     broken = tmp_path / "broken.json"
