@@ -53,6 +53,9 @@ class ReadOnlyError(SessionError):
     """Raised when anything tries to publish through a read-only (monitor) session."""
 
 
+READ_ONLY_MESSAGE = "This connection is read-only (monitor mode): publishing is disabled"
+
+
 class SubscribeError(SessionError):
     """The broker refused a subscription."""
 
@@ -138,7 +141,7 @@ Tap = Callable[[MessageRecord], None]
 def check_publish(profile: ConnectionProfile, topic: str, qos: int, connected: bool) -> None:
     """Refuse, with the reason, what no broker should be sent: from a monitor, to a bad topic, while offline."""
     if profile.read_only:
-        raise ReadOnlyError("This connection is read-only (monitor mode): publishing is disabled")
+        raise ReadOnlyError(READ_ONLY_MESSAGE)
     validate_topic(topic)
     if qos not in (0, 1, 2):
         raise ValueError("QoS must be 0, 1 or 2")
@@ -155,6 +158,13 @@ class _Client(mqtt.Client):
     paho reads one packet per ``select()`` round; here every packet already in the buffer is
     read in the same round, so a burst costs one system call and one lock hand-over, not one each.
     """
+
+    read_only = False  # set from the profile: the last guard, under every publishing path
+
+    def publish(self, topic, payload=None, qos=0, retain=False, properties=None):
+        if self.read_only:
+            raise ReadOnlyError(READ_ONLY_MESSAGE)
+        return super().publish(topic, payload, qos, retain, properties)
 
     def _create_socket(self):
         sock = super()._create_socket()
@@ -228,8 +238,9 @@ class MqttSession(SessionBase):
         self._connack_timed_out = False
         self._password = password
         self._status = SessionStatus(SessionState.IDLE, since=time.time())
-        self._status_listeners: list[Callable[[SessionStatus], None]] = []
-        self._taps: list[Tap] = []
+        # Copy-on-write tuples: other threads add and remove while the network thread iterates.
+        self._status_listeners: tuple[Callable[[SessionStatus], None], ...] = ()
+        self._taps: tuple[Tap, ...] = ()
         self._lock = threading.RLock()
         self._subscriptions: dict[str, int] = {}
         self._suback_waiters: dict[str, list[Future]] = {}
@@ -256,6 +267,7 @@ class MqttSession(SessionBase):
             manual_ack=self.manual_ack,
         )
         client.connect_timeout = CONNECT_TIMEOUT
+        client.read_only = p.read_only
         client.max_queued_messages_set(0)
         client.max_inflight_messages_set(1000)
         if p.transport == "websockets":
@@ -287,15 +299,20 @@ class MqttSession(SessionBase):
             return dict(self._subscriptions)
 
     def add_status_listener(self, listener: Callable[[SessionStatus], None]) -> None:
-        self._status_listeners.append(listener)
+        with self._lock:
+            self._status_listeners = (*self._status_listeners, listener)
 
     def add_tap(self, tap: Tap) -> None:
         """Call ``tap(record)`` on the network thread for every message. Keep it cheap."""
-        self._taps.append(tap)
+        with self._lock:
+            self._taps = (*self._taps, tap)
 
     def remove_tap(self, tap: Tap) -> None:
-        if tap in self._taps:
-            self._taps.remove(tap)
+        with self._lock:
+            taps = list(self._taps)
+            if tap in taps:
+                taps.remove(tap)
+                self._taps = tuple(taps)
 
     def start(self) -> None:
         """Connect in the background; never blocks the caller on DNS, TCP or TLS."""
@@ -434,7 +451,7 @@ class MqttSession(SessionBase):
 
     def _set_status(self, status: SessionStatus) -> None:
         self._status = status
-        for listener in list(self._status_listeners):
+        for listener in self._status_listeners:
             try:
                 listener(status)
             except Exception:

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from core.credentials import CredentialError
 from core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings, parse_broker_address
-from core.session import MqttSession, SessionState
+from core.session import MqttSession, ReadOnlyError, SessionState
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 POLL_SECONDS = 0.05  # how often headless commands drain their buffer
@@ -43,6 +43,9 @@ def add_connection_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--websockets", metavar="PATH", nargs="?", const="/mqtt", default=None,
                        help="connect over websockets (path default /mqtt)")
     group.add_argument("--connect-timeout", type=float, default=10.0, help="seconds to wait for the connection")
+    # SUPPRESS: without the flag here, the top-level ``eventscope --read-only`` value stays in force.
+    group.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
+                       help="monitor mode: never publish (also a profile setting)")
     group.add_argument("--profile", metavar="NAME", action="append", default=[],
                        help="a saved connection profile (the window's); its password comes from the OS keychain")
     group.add_argument("--broker", metavar="NAME=URL", action="append", default=[],
@@ -57,6 +60,8 @@ def brokers_from_args(args: argparse.Namespace, **overrides) -> list[tuple[Conne
     """
     from core.profile_store import ProfileError, ProfileStore
 
+    if getattr(args, "read_only", False):
+        overrides["read_only"] = True
     chosen: list[tuple[ConnectionProfile, str | None]] = []
     if args.profile:
         try:
@@ -114,13 +119,17 @@ def password_from_args(args: argparse.Namespace) -> str | None:
     return None
 
 
-def connect_session(args: argparse.Namespace, buffer: IngestBuffer | None = None, **session_options) -> MqttSession:
+def connect_session(args: argparse.Namespace, buffer: IngestBuffer | None = None, publishes: bool = False,
+                    **session_options) -> MqttSession:
     """Start a session from the command line and wait until it is connected.
 
-    Raises ``ConnectionError`` with the user-facing reason if it does not connect in time.
+    A command that ``publishes`` is refused (``ReadOnlyError``) before anything is sent when its
+    broker is read-only. Raises ``ConnectionError`` with the user-facing reason if it does not connect in time.
     """
     profile, password = session_options.pop("broker", None) or single_broker_from_args(
         args, **session_options.pop("profile_overrides", {}))
+    if publishes and profile.read_only:
+        raise ReadOnlyError(f"{profile.name} is read-only (monitor mode): this command publishes, so it does not run")
     session = MqttSession(profile, password=password, buffer=buffer, **session_options)
     session.start()
     deadline = time.monotonic() + args.connect_timeout

@@ -33,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     payload = args.file.read() if args.file else (args.payload or "").encode("utf-8")
     try:
-        session = connect_session(args)
-    except ConnectionError as exc:
+        session = connect_session(args, publishes=True)
+    except (ConnectionError, SessionError) as exc:
         error(str(exc))
         return EXIT_FAILURE
     try:

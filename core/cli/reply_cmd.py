@@ -12,6 +12,7 @@ from core.payload_text import preview
 from core.records import MessageRecord
 from core.replier import (DEFAULT_FIXED_REPLY_TOPIC, DEFAULT_REQUEST_FILTER, Replier, demo_reply_handler,
                           echo_handler, fixed_reply_handler)
+from core.session import SessionError
 from core.topics import TopicError, validate_filter, validate_topic
 
 
@@ -48,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         handler = demo_reply_handler if args.demo else echo_handler
     try:
-        session = connect_session(args, buffer_messages=False)
-    except ConnectionError as exc:
+        session = connect_session(args, buffer_messages=False, publishes=True)
+    except (ConnectionError, SessionError) as exc:
         error(str(exc))
         return EXIT_FAILURE
     stop = threading.Event()

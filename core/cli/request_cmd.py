@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     sessions = []
     router = ReplyRouter()
     try:
-        session = connect_session(args, buffer_messages=False)
+        session = connect_session(args, buffer_messages=False, publishes=True)
         sessions.append(session)
         tracker = RequestTracker(session, router=router)
         if args.reply_broker:

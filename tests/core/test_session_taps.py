@@ -1,0 +1,27 @@
+"""Taps are added and removed from other threads while the network thread iterates them."""
+
+from __future__ import annotations
+
+from core.profile import ConnectionProfile
+from core.session import MqttSession
+from tests.conftest import publish_raw, wait_until
+
+
+def test_a_tap_removed_during_delivery_does_not_hide_the_next_tap(mosquitto):
+    session = MqttSession(ConnectionProfile(port=mosquitto.port))
+    seen_by_second: list[str] = []
+
+    def first(record):
+        session.remove_tap(first)  # a list mutated in place would skip the tap after this one
+
+    session.add_tap(first)
+    session.add_tap(lambda record: seen_by_second.append(record.topic))
+    session.start()
+    try:
+        assert session.wait_connected(10)
+        session.subscribe("t/#").result(5)
+        publish_raw(mosquitto.port, [("t/1", b"a"), ("t/2", b"b")])
+        wait_until(lambda: len(seen_by_second) == 2, 5, message="both messages at the second tap")
+        assert seen_by_second == ["t/1", "t/2"]
+    finally:
+        session.stop()
