@@ -26,6 +26,7 @@ from enum import Enum
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from core.buffered_socket import BufferedSocket
@@ -165,6 +166,22 @@ class _Client(mqtt.Client):
         if self.read_only:
             raise ReadOnlyError(READ_ONLY_MESSAGE)
         return super().publish(topic, payload, qos, retain, properties)
+
+    def _handle_pubrec(self):
+        """paho ignores a PUBREC's reason code and completes a refused QoS 2 publish as delivered.
+
+        A reason code of 0x80 or more ends the flow (MQTT 5, 4.3.3): no PUBREL, and the publish
+        is reported to ``on_publish`` with the broker's reason, as a refused PUBACK is.
+        """
+        packet = self._in_packet["packet"]
+        if self._protocol == mqtt.MQTTv5 and len(packet) > 2 and packet[2] >= 0x80:
+            mid = int.from_bytes(packet[:2], "big")
+            with self._out_message_mutex:
+                if mid in self._out_messages:
+                    return self._do_on_publish(mid, ReasonCode(PacketTypes.PUBREC, identifier=packet[2]),
+                                               Properties(PacketTypes.PUBREC))
+            return mqtt.MQTT_ERR_SUCCESS
+        return super()._handle_pubrec()
 
     def _create_socket(self):
         sock = super()._create_socket()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, connect_session, error
 from core.records import MessageProperties
 from core.session import SessionError
 from core.topics import TopicError, validate_topic
+
+PUBLISH_ACK_SECONDS = 10.0
 
 
 def add_parser(subparsers) -> None:
@@ -40,9 +43,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         props = MessageProperties(content_type=args.content_type,
                                   user_properties=tuple(tuple(p) for p in args.user_property))
-        session.publish(args.topic, payload, qos=args.qos, retain=args.retain, properties=props).result(10)
-    except (SessionError, TimeoutError) as exc:
-        error(str(exc) or "publish timed out")
+        session.publish(args.topic, payload, qos=args.qos, retain=args.retain, properties=props).result(PUBLISH_ACK_SECONDS)
+    except FutureTimeout:  # not the built-in TimeoutError before Python 3.11
+        error(f"The broker did not acknowledge the publish to {args.topic} within {PUBLISH_ACK_SECONDS:g} s")
+        return EXIT_FAILURE
+    except (SessionError, ValueError) as exc:
+        error(str(exc))
         return EXIT_FAILURE
     finally:
         session.stop()
