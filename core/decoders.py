@@ -1,8 +1,10 @@
 """Payload decoders for the details pane: bytes in, plain text out (never markup).
 
-``decode_payload(payload, "auto")`` picks JSON (pretty), UTF-8 text, or a hex dump; CBOR and
-MessagePack are chosen by the user or by an MQTT 5 content type. Every decoder returns text
-that a plain-text widget shows as is.
+``decode_payload(payload, "auto")`` picks JSON (pretty), UTF-8 text, or a hex dump; CBOR,
+MessagePack and schema-less Protobuf are chosen by the user or by an MQTT 5 content type, and
+Sparkplug B only by the user (by topic, ``core/decoder_rules.py`` does it for ``spBv1.0/``).
+Every decoder returns text that a plain-text widget shows as is; the structured ones also
+return the decoded ``value`` (for JSONL and exports).
 """
 
 from __future__ import annotations
@@ -17,23 +19,38 @@ import cbor2
 import msgpack
 
 from core.payload_text import decode_utf8
+from core.protobuf_raw import decode_raw, raw_text
+from core.sparkplug import parse_payload, payload_to_dict
 
-DECODERS = ("auto", "json", "text", "hex", "base64", "cbor", "msgpack")
+DECODERS = ("auto", "json", "text", "hex", "base64", "cbor", "msgpack", "protobuf-raw", "sparkplug")
 DECODER_LABELS = {"auto": "Auto", "json": "JSON", "text": "UTF-8 text", "hex": "Hex dump",
-                  "base64": "Base64", "cbor": "CBOR", "msgpack": "MessagePack"}
+                  "base64": "Base64", "cbor": "CBOR", "msgpack": "MessagePack", "protobuf-raw": "Protobuf (raw fields)",
+                  "sparkplug": "Sparkplug B", "protobuf": "Protobuf"}
 HEX_DUMP_LIMIT = 64 * 1024  # bytes shown in a hex dump; a note says how many more there are
+TEXT_STRING_LIMIT = 4096  # characters of one decoded string shown as text; the value keeps them all
 
+PROTOBUF_CONTENT_TYPES = ("application/x-protobuf", "application/protobuf", "application/vnd.google.protobuf",
+                          "application/x-google-protobuf", "application/proto")
 _CONTENT_TYPES = {"application/json": "json", "application/cbor": "cbor", "application/msgpack": "msgpack",
-                  "application/x-msgpack": "msgpack", "application/vnd.msgpack": "msgpack"}
+                  "application/x-msgpack": "msgpack", "application/vnd.msgpack": "msgpack",
+                  **{name: "protobuf-raw" for name in PROTOBUF_CONTENT_TYPES}}
 
 
 @dataclass(frozen=True, slots=True)
 class DecodedPayload:
-    """``text`` to show; ``decoder`` that produced it; ``error`` if the chosen decoder failed (then hex)."""
+    """``text`` to show; ``decoder`` that produced it; ``error`` if the chosen decoder failed (then the raw bytes).
+
+    ``value`` is the decoded value of a structured decoder (None for text, hex, base64 and on
+    error); ``notes`` are warnings about a decode that worked (unknown alias, seq gap, unknown
+    fields); ``rule_description`` says what chose the decoder ("rule 3: a/+ → protobuf x.Y").
+    """
 
     text: str
     decoder: str
     error: str = ""
+    value: Any = None
+    notes: tuple[str, ...] = ()
+    rule_description: str = ""
 
 
 def detect(payload: bytes, content_type: str | None = None) -> str:
@@ -55,9 +72,41 @@ def decode_payload(payload: bytes, decoder: str = "auto", content_type: str | No
         raise ValueError(f"unknown decoder {decoder!r}; choose one of {', '.join(DECODERS)}")
     chosen = detect(payload, content_type) if decoder == "auto" else decoder
     try:
+        if chosen in _STRUCTURED:
+            value, text, notes = _STRUCTURED[chosen](payload)
+            return DecodedPayload(text, chosen, value=value, notes=notes)
         return DecodedPayload(_DECODE[chosen](payload), chosen)
     except Exception as exc:  # a wrong choice of decoder is expected: say why, show the bytes
         return DecodedPayload(hex_dump(payload), "hex", f"Not valid {DECODER_LABELS[chosen]}: {exc}")
+
+
+def raw_view(payload: bytes) -> str:
+    """The payload as it came: its text if it is text, else a hex dump (shown beside a decode error)."""
+    text = decode_utf8(payload)
+    return hex_dump(payload) if text is None else text
+
+
+def failed(payload: bytes, error: str, rule_description: str = "") -> DecodedPayload:
+    """A decode that did not work: the raw payload and why, never an empty ``{}``."""
+    return DecodedPayload(raw_view(payload), "hex" if decode_utf8(payload) is None else "text", error,
+                          rule_description=rule_description)
+
+
+def display_text(value: Any) -> str:
+    """A decoded value as indented JSON text, with very long strings shortened (the value keeps them)."""
+    return json.dumps(_shortened(value), indent=2, ensure_ascii=False, default=json_default)
+
+
+def _shortened(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > TEXT_STRING_LIMIT:
+        return f"{value[:TEXT_STRING_LIMIT]}… ({len(value)} chars)"
+    if isinstance(value, (bytes, bytearray)) and len(value) > TEXT_STRING_LIMIT // 2:
+        return {"$bytes": bytes(value[:TEXT_STRING_LIMIT // 2]).hex() + "…", "size": len(value)}
+    if isinstance(value, dict):
+        return {key: _shortened(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shortened(item) for item in value]
+    return value
 
 
 def _loads_json(text: str) -> Any | None:
@@ -65,10 +114,6 @@ def _loads_json(text: str) -> Any | None:
         return json.loads(text)
     except ValueError:
         return None
-
-
-def _json(payload: bytes) -> str:
-    return json.dumps(json.loads(payload.decode("utf-8")), indent=2, ensure_ascii=False)
 
 
 def _text(payload: bytes) -> str:
@@ -80,23 +125,16 @@ def _base64(payload: bytes) -> str:
 
 
 def _structured(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, default=_json_default)
+    return json.dumps(value, indent=2, ensure_ascii=False, default=json_default)
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """``json.dumps`` ``default=`` for decoded values: bytes as {"$bytes": hex}, CBOR tags, else repr."""
     if isinstance(value, (bytes, bytearray)):
         return {"$bytes": bytes(value).hex()}
     if isinstance(value, cbor2.CBORTag):
         return {"$tag": value.tag, "value": value.value}
     return repr(value)
-
-
-def _cbor(payload: bytes) -> str:
-    return _structured(cbor2.loads(payload))
-
-
-def _msgpack(payload: bytes) -> str:
-    return _structured(msgpack.unpackb(payload, raw=False, strict_map_key=False))
 
 
 def hex_dump(payload: bytes, limit: int = HEX_DUMP_LIMIT) -> str:
@@ -113,7 +151,35 @@ def hex_dump(payload: bytes, limit: int = HEX_DUMP_LIMIT) -> str:
     return "\n".join(lines)
 
 
-_DECODE = {"json": _json, "text": _text, "hex": hex_dump, "base64": _base64, "cbor": _cbor, "msgpack": _msgpack}
+def _structured_json(payload: bytes) -> tuple[Any, str, tuple[str, ...]]:
+    value = json.loads(payload.decode("utf-8"))
+    return value, json.dumps(value, indent=2, ensure_ascii=False), ()
+
+
+def _structured_cbor(payload: bytes) -> tuple[Any, str, tuple[str, ...]]:
+    value = cbor2.loads(payload)
+    return value, _structured(value), ()
+
+
+def _structured_msgpack(payload: bytes) -> tuple[Any, str, tuple[str, ...]]:
+    value = msgpack.unpackb(payload, raw=False, strict_map_key=False)
+    return value, _structured(value), ()
+
+
+def _structured_protobuf_raw(payload: bytes) -> tuple[Any, str, tuple[str, ...]]:
+    message = decode_raw(payload)
+    return message.fields, raw_text(message.fields), message.notes
+
+
+def _structured_sparkplug(payload: bytes) -> tuple[Any, str, tuple[str, ...]]:
+    """The payload alone: no alias names (those need the session state, see ``core/decoder_rules.py``)."""
+    value = payload_to_dict(parse_payload(payload))
+    return value, display_text(value), ()
+
+
+_DECODE = {"text": _text, "hex": hex_dump, "base64": _base64}
+_STRUCTURED = {"json": _structured_json, "cbor": _structured_cbor, "msgpack": _structured_msgpack,
+               "protobuf-raw": _structured_protobuf_raw, "sparkplug": _structured_sparkplug}
 
 
 # ----- numbers for the plot -----------------------------------------------------------
