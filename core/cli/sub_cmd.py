@@ -8,8 +8,11 @@ import sys
 from datetime import datetime, timezone
 
 from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, add_connection_args, error, watch
+from core.cli.decode_args import add_decode_args, decoded_fields, decoded_one_line, decoder_rules_from_args
+from core.decoders import json_default
 from core.payload_text import encode_for_export, preview
 from core.records import MessageRecord
+from core.sparkplug import is_sparkplug_topic
 from core.stream_filter import StreamFilter
 from core.topics import TopicError
 
@@ -27,6 +30,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seconds", type=float, default=0, help="exit after this many seconds")
     parser.add_argument("--qos", "-q", type=int, choices=(0, 1, 2), default=0)
     parser.add_argument("--format", choices=("jsonl", "text"), default="text")
+    add_decode_args(parser)
     parser.set_defaults(run=run)
 
 
@@ -54,18 +58,26 @@ def run(args: argparse.Namespace) -> int:
     except (TopicError, ValueError) as exc:
         error(str(exc))
         return EXIT_USAGE
+    rules = decoder_rules_from_args(args)
     printed = 0
     several = len(args.profile) + len(args.broker) > 1
     try:
         for batch in watch(args, args.filter, args.qos, args.seconds):
             for record in batch:
                 if not stream_filter.accepts(record):
+                    if rules is not None and is_sparkplug_topic(record.topic):
+                        rules.observe(record)  # the Sparkplug session state sees every message, in order
                     continue
                 region = stream_filter.region(record)
+                decoded = rules.observe(record) if rules is not None else None
                 if args.format == "jsonl":
-                    line = json.dumps(record_to_json(record, region), ensure_ascii=False)
+                    item = record_to_json(record, region)
+                    if decoded is not None:
+                        item.update(decoded_fields(decoded))
+                    line = json.dumps(item, ensure_ascii=False, default=json_default)
                 else:
-                    line = f"{record.topic} [{region}] {preview(record.payload)}"
+                    shown = preview(record.payload) if decoded is None else decoded_one_line(decoded)
+                    line = f"{record.topic} [{region}] {shown}"
                     if several:
                         line = f"[{record.broker_id}] {line}"
                 print(line, flush=True)

@@ -1,0 +1,61 @@
+"""``--decode FILTER=DECODER[:TYPE]`` and ``--proto-path PATH``: decoder rules on the command line.
+
+The same rules as a profile stores (``core/decoder_rules.py``); ``sub`` and ``audit export`` take them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from core.cli.common import UsageError
+from core.decoder_rules import DecoderRule, DecoderRuleError, DecoderRules
+from core.decoders import DecodedPayload, json_default
+from core.protobuf_schemas import ProtoSchemaError, ProtoSchemas
+
+
+def add_decode_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("decoding")
+    group.add_argument("--decode", metavar="FILTER=DECODER[:TYPE]", action="append", default=[],
+                       help="decode messages on FILTER, e.g. 'factory/#=protobuf:acme.Telemetry' or "
+                            "'spBv1.0/#=sparkplug' (repeatable; the first matching rule wins)")
+    group.add_argument("--proto-path", metavar="PATH", action="append", default=[],
+                       help=".proto file, folder of .proto files, or descriptor set (protoc -o) for protobuf rules "
+                            "and for content types naming a message type (repeatable)")
+
+
+def decoder_rules_from_args(args: argparse.Namespace) -> DecoderRules | None:
+    """The rules the command line asks for, or None when it asks for no decoding."""
+    if not args.decode and not args.proto_path:
+        return None
+    try:
+        rules = [DecoderRule.parse(text) for text in args.decode]
+        schemas = ProtoSchemas.from_paths(args.proto_path) if args.proto_path else None
+        decoder_rules = DecoderRules(rules, schemas)
+        decoder_rules.check()
+    except (DecoderRuleError, ProtoSchemaError) as exc:
+        raise UsageError(str(exc)) from None
+    return decoder_rules
+
+
+def decoded_fields(decoded: DecodedPayload) -> dict:
+    """The JSONL fields of a decode: decoder, decoded (the value), and decoded_by, decode_error, decode_notes when set."""
+    out = {"decoder": decoded.decoder, "decoded": decoded.value}
+    if decoded.rule_description:
+        out["decoded_by"] = decoded.rule_description
+    if decoded.error:
+        out["decode_error"] = decoded.error
+    if decoded.notes:
+        out["decode_notes"] = list(decoded.notes)
+    return out
+
+
+def decoded_one_line(decoded: DecodedPayload, limit: int = 1000) -> str:
+    """A decode for one text line: the value as compact JSON (or the text), then the error or notes."""
+    if decoded.value is not None:
+        text = json.dumps(decoded.value, ensure_ascii=False, default=json_default)
+    else:
+        text = " ".join(decoded.text.split())
+    text = text[:limit] + ("…" if len(text) > limit else "")
+    remarks = [decoded.error] if decoded.error else list(decoded.notes)
+    return text + "".join(f"  ({remark})" for remark in remarks)
