@@ -1,8 +1,9 @@
 """Export audit rows to CSV or JSONL, with the same fields and payload encoding as ``eventscope sub``.
 
 Fields: time, topic, region, qos, retain, payload (UTF-8 text, or base64 with
-payload_encoding "base64"), properties, plus kind, broker, correlation (hex), rtt_ms and
-duplicate. CSV has the same columns (payload_encoding always present, properties as JSON).
+payload_encoding "base64"), properties, plus kind, broker, correlation (hex), rtt_ms,
+duplicate, truncated (the stored payload is only the first part) and size (the original
+payload's bytes). CSV has the same columns (payload_encoding always present, properties as JSON).
 
 ``ExportJob`` writes in chunks so a GUI can drive it from its event loop and cancel it.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sqlite3
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,7 +24,7 @@ from core.payload_text import decode_from_export, encode_for_export
 
 FORMATS = ("csv", "jsonl")
 CSV_COLUMNS = ("time", "topic", "region", "qos", "retain", "payload", "payload_encoding", "properties",
-               "kind", "broker", "correlation", "rtt_ms", "duplicate")
+               "kind", "broker", "correlation", "rtt_ms", "duplicate", "truncated", "size")
 EXPORT_CHUNK = 2_000
 
 
@@ -41,7 +43,7 @@ def row_to_json(row: AuditRow) -> dict:
     if encoding == "base64":
         out["payload_encoding"] = "base64"
     out.update(kind=row.kind, broker=row.broker, correlation=row.correlation.hex() if row.correlation is not None else None,
-               rtt_ms=row.rtt_ms, duplicate=row.duplicate)
+               rtt_ms=row.rtt_ms, duplicate=row.duplicate, truncated=row.truncated, size=row.size)
     return out
 
 
@@ -51,6 +53,7 @@ def _csv_cells(item: dict) -> list:
     cells["properties"] = json.dumps(item["properties"], ensure_ascii=False, sort_keys=True)
     cells["retain"] = int(item["retain"])
     cells["duplicate"] = int(item["duplicate"])
+    cells["truncated"] = int(item["truncated"])
     cells["correlation"] = item["correlation"] or ""
     cells["rtt_ms"] = "" if item["rtt_ms"] is None else repr(item["rtt_ms"])
     return [cells[c] for c in CSV_COLUMNS]
@@ -72,6 +75,8 @@ def read_export(path: str | Path) -> list[dict]:
                     "rtt_ms": float(cells["rtt_ms"]) if cells["rtt_ms"] else None,
                     "duplicate": cells["duplicate"] == "1",
                 }
+                if "truncated" in cells:  # exports before these columns have neither
+                    item.update(truncated=cells["truncated"] == "1", size=int(cells["size"]))
                 if cells["payload_encoding"] == "base64":
                     item["payload_encoding"] = "base64"
                 out.append(item)
@@ -114,9 +119,13 @@ class ExportJob:
             raise ValueError(f"Unknown export format {fmt!r}: use csv or jsonl")
         self.fmt = fmt
         self.out = out
-        self.total = store.count(query)
+        try:
+            self.total = store.count(query)
+        except sqlite3.DatabaseError:  # a damaged file: the total is unknown, the readable rows still go out
+            self.total = 0
         self.written = 0
-        self._chunks = store.iter_rows(query, chunk)
+        self.skipped: list[int] = []  # ids of rows a damaged file would not give up
+        self._chunks = store.readable_rows(query, chunk, self.skipped)
         self._csv = csv.writer(out) if fmt == "csv" else None
         if self._csv is not None:
             self._csv.writerow(CSV_COLUMNS)

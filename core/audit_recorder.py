@@ -17,6 +17,7 @@ The same class runs in the window (an ``AuditWriter`` thread calls ``flush``) an
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from dataclasses import dataclass
 
@@ -35,6 +36,15 @@ AUDIT_SESSION_EXPIRY = 3600
 RETRY_AFTER_FAILURE_SECONDS = 2.0
 MAX_PENDING = 50_000  # records held in memory while the store cannot write; then the buffer fills
 BUFFER_MAX_COUNT = 20_000  # the network thread waits for room beyond this (never drops)
+
+
+def broker_key(host: str, port: int) -> str:
+    """The broker as its address, so 'localhost' and '127.0.0.1' are one broker for the recorder lock."""
+    try:
+        address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]
+    except (OSError, UnicodeError):  # unresolvable: the connection will say so; lock on the name
+        address = host
+    return f"{address}:{port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +82,7 @@ class AuditRecorder:
         self._next_retry = 0.0
         self.total_written = 0
         self._sub_futures: list = []
-        self._lock = RecorderLock(store.path, f"{self.profile.host}:{self.profile.port}")
+        self._lock: RecorderLock | None = None
 
     @property
     def client_id(self) -> str:
@@ -92,6 +102,7 @@ class AuditRecorder:
 
         Raises ``RecorderBusyError`` if another process records the same database.
         """
+        self._lock = RecorderLock(self.store.path, broker_key(self.profile.host, self.profile.port))
         self._lock.acquire()
         self._sub_futures = [self.session.subscribe(f, AUDIT_QOS) for f in self.filters]
         self.session.start()
@@ -141,5 +152,6 @@ class AuditRecorder:
         summary = self.flush(now=float("inf")) if final_flush else None
         self.buffer.close()  # a network thread waiting for room lets go; the broker keeps what was not acked
         self.session.stop()
-        self._lock.release()
+        if self._lock is not None:
+            self._lock.release()
         return summary

@@ -15,9 +15,12 @@ mesh arrives once per broker; the first arrival is its row, and each later one (
 same content, within ``MESH_WINDOW_SECONDS``) is a sighting of that row, so the feed can show
 the hop latency, e.g. "us-east +0 ms -> us-west +43 ms".
 
-A file that SQLite cannot read is moved aside (``<name>.corrupt-<time>``) and a fresh
-store is started; ``notice`` then says what happened. A full disk raises
-``AuditStoreFull`` after rolling back, so nothing half-written is acknowledged.
+A file that SQLite cannot read, or that fails its integrity check on open, is moved aside
+(``<name>.corrupt-<time>``) and a fresh store is started; ``notice`` then says what happened,
+so nothing is ever acknowledged into a damaged file. A full disk raises ``AuditStoreFull``
+after rolling back, so nothing half-written is acknowledged. A reader (``open_reader``, for
+the feed and export) never moves, creates or repairs anything: ``damage`` says what is wrong,
+and ``readable_rows`` steps over the rows it cannot read.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from pathlib import Path
 
 import platformdirs
 
+from core.audit_integrity import location_problem, quick_check
 from core.records import NO_PROPERTIES, MessageProperties, MessageRecord
 from core.topics import region_of
 
@@ -86,6 +90,10 @@ _COLUMNS = ("id, received, broker, topic, region, kind, qos, retain, correlation
 
 class AuditStoreError(RuntimeError):
     """The audit store cannot do what was asked; the message says why."""
+
+
+class AuditStoreDamaged(AuditStoreError):
+    """The database file opens but fails its integrity check; the message says what SQLite found."""
 
 
 class AuditStoreFull(AuditStoreError):
@@ -295,14 +303,15 @@ class AuditStore:
         self.max_age_seconds = max_age_seconds
         self.region_level = region_level
         self.notice = ""  # set when a corrupt file was moved aside
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.damage = ""
+        problem = location_problem(self.path, write=True)
+        if problem:
+            raise AuditStoreError(problem)
         try:
-            self._conn = self._open()
-        except sqlite3.DatabaseError as exc:
-            moved = self._move_aside()
-            self.notice = (f"The audit database {self.path} could not be read ({exc}); it was moved to "
-                           f"{moved} and a new, empty audit database was started.")
-            self._conn = self._open()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = self._open_checked()
+        except OSError as exc:
+            raise AuditStoreError(f"Cannot open the audit database {self.path}: {exc.strerror or exc}") from exc
         self._row_count = self._conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
         if max_bytes:
             self.limit_size(max_bytes)
@@ -317,8 +326,15 @@ class AuditStore:
     def open_reader(cls, path: str | Path, region_level: int = 0) -> AuditStore:
         """A second, query-only connection to a store that another thread (or process) writes.
 
-        WAL lets it read while the writer commits; it never creates, repairs or moves anything.
+        WAL lets it read while the writer commits; it never creates, repairs or moves anything: a
+        fully checkpointed file (no ``-wal`` beside it) is opened immutable, so SQLite adds no
+        side files either. ``damage`` says what the integrity check found ('' when whole).
+        Raises ``AuditStoreError`` with the reason when the file cannot be read at all.
         """
+        path = Path(path)
+        problem = location_problem(path, write=False)
+        if problem:
+            raise AuditStoreError(problem)
         store = cls.__new__(cls)
         store.path = Path(path)
         store.payload_limit = DEFAULT_PAYLOAD_LIMIT
@@ -326,18 +342,44 @@ class AuditStore:
         store.max_age_seconds = DEFAULT_MAX_AGE_SECONDS
         store.region_level = region_level
         store.notice = ""
+        idle = not path.with_name(path.name + "-wal").exists()
         try:
-            store._conn = sqlite3.connect(f"{store.path.resolve().as_uri()}?mode=ro", uri=True,
-                                          isolation_level=None, check_same_thread=False)
+            store._conn = sqlite3.connect(f"{store.path.resolve().as_uri()}?mode=ro{'&immutable=1' if idle else ''}",
+                                          uri=True, isolation_level=None, check_same_thread=False)
             store._conn.execute("PRAGMA query_only=1")
-            store._row_count = store._conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+            store.damage = quick_check(store._conn)
+            tables = {row[0] for row in store._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.Error as exc:
             raise AuditStoreError(f"Cannot read the audit database {store.path}: {exc}") from exc
+        if "messages" not in tables:
+            store._conn.close()
+            raise AuditStoreError(f"{store.path} is not an Eventscope audit database (it has no messages table)")
+        try:
+            store._row_count = store._conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            store.damage = store.damage or str(exc)
+            store._row_count = 0
         return store
 
+    def _open_checked(self) -> sqlite3.Connection:
+        """Open for writing; a damaged file is moved aside for a fresh one, an unusable place raises."""
+        try:
+            return self._open()
+        except sqlite3.OperationalError as exc:  # cannot open or lock: nothing to move aside
+            raise AuditStoreError(f"Cannot open the audit database {self.path}: {exc}") from exc
+        except (sqlite3.DatabaseError, AuditStoreDamaged) as exc:
+            moved = self._move_aside()
+            self.notice = (f"The audit database {self.path} could not be read ({exc}); it was moved to "
+                           f"{moved} and a new, empty audit database was started.")
+        return self._open()
+
     def _open(self) -> sqlite3.Connection:
+        existed = self.path.exists() and self.path.stat().st_size > 0
         conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         try:
+            problem = quick_check(conn) if existed else ""
+            if problem:
+                raise AuditStoreDamaged(problem)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
             conn.executescript(_SCHEMA)
@@ -345,7 +387,7 @@ class AuditStore:
             if version is None:
                 conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             conn.execute("SELECT id FROM messages ORDER BY id DESC LIMIT 1").fetchall()
-        except sqlite3.DatabaseError:
+        except (sqlite3.DatabaseError, AuditStoreDamaged):
             conn.close()
             raise
         return conn
@@ -594,6 +636,49 @@ class AuditStore:
                 return
             yield rows
             after = rows[-1].id
+
+    def readable_rows(self, query: AuditQuery = AuditQuery(), chunk: int = 2_000,
+                      skipped: list[int] | None = None) -> Iterator[list[AuditRow]]:
+        """``iter_rows`` for a damaged file: a chunk that cannot be read is retried row by row, and
+        the ids that still fail are appended to ``skipped``."""
+        try:
+            last_id = self._conn.execute("SELECT MAX(id) FROM messages").fetchone()[0] or 0
+        except sqlite3.DatabaseError:
+            last_id = None
+        after = 0
+        while True:
+            try:
+                rows = self.rows_after(query, after, chunk)
+            except sqlite3.DatabaseError:
+                if last_id is None or after >= last_id:
+                    return
+                rows = self._rows_one_by_one(query, after, min(after + chunk, last_id), skipped)
+                after = min(after + chunk, last_id)
+                if rows:
+                    yield rows
+                continue
+            if not rows:
+                return
+            yield rows
+            after = rows[-1].id
+
+    def _rows_one_by_one(self, query: AuditQuery, after: int, until: int, skipped: list[int] | None) -> list[AuditRow]:
+        where, params = query.where()
+        sql = f"SELECT {_COLUMNS} FROM messages WHERE id = ?" + (f" AND {where}" if where else "")
+        rows = []
+        for row_id in range(after + 1, until + 1):
+            try:
+                found = self._conn.execute(sql, (row_id, *params)).fetchone()
+            except sqlite3.DatabaseError:
+                if skipped is not None:
+                    skipped.append(row_id)
+                continue
+            if found is not None:
+                rows.append(AuditRow.from_sql(found))
+        try:
+            return self._with_sightings(rows)
+        except sqlite3.DatabaseError:
+            return rows
 
     def count(self, query: AuditQuery = AuditQuery()) -> int:
         where, params = query.where()

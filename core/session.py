@@ -243,7 +243,10 @@ class MqttSession(SessionBase):
         buffer_messages: bool = True,
     ) -> None:
         self.profile = profile
-        self.buffer = buffer if buffer is not None else IngestBuffer()
+        self.buffer = buffer if buffer is not None else IngestBuffer(block_when_full=manual_ack)
+        if manual_ack and not self.buffer.block_when_full:
+            # A dropped record is never acknowledged and never stored: the broker would not resend it.
+            raise ValueError("a manual-ack session needs a buffer that blocks when full, never one that drops")
         self.client_id = profile.client_id or unique_client_id()
         self.session_id = session_id or profile.name
         self.manual_ack = manual_ack

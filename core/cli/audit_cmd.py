@@ -10,7 +10,7 @@ from pathlib import Path
 
 from core.audit_export import FORMATS, ExportJob, parse_since
 from core.audit_recorder import DEFAULT_AUDIT_FILTERS, AuditRecorder
-from core.audit_store import AuditQuery, AuditStore, default_audit_path
+from core.audit_store import AuditQuery, AuditStore, AuditStoreError, default_audit_path
 from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, brokers_from_args, error
 from core.topics import TopicError, validate_filter
 from core.recorder_lock import RecorderBusyError
@@ -64,7 +64,11 @@ def run_record(args: argparse.Namespace) -> int:
         options["max_rows"] = args.max_rows
     if max_age is not None:
         options["max_age_seconds"] = max_age
-    store = AuditStore(_db_path(args), **options)
+    try:
+        store = AuditStore(_db_path(args), **options)
+    except AuditStoreError as exc:
+        error(str(exc))
+        return EXIT_FAILURE
     if store.notice:
         error(store.notice)
     brokers = brokers_from_args(args)
@@ -116,21 +120,26 @@ def run_record(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    path = _db_path(args)
-    if not path.exists():
-        error(f"No audit database at {path}")
-        return EXIT_FAILURE
+    """An export is a read: it never moves, creates or repairs the database, and says what it could not read."""
     try:
         since = parse_since(args.since) if args.since else None
     except ValueError as exc:
         error(str(exc))
         return EXIT_USAGE
-    store = AuditStore(path)
-    if store.notice:
-        error(store.notice)
-    out = sys.stdout if args.output == "-" else open(args.output, "w", newline="", encoding="utf-8")
     try:
-        written = 0
+        store = AuditStore.open_reader(_db_path(args))
+    except AuditStoreError as exc:
+        error(str(exc))
+        return EXIT_FAILURE
+    if store.damage:
+        error(f"The audit database {store.path} is damaged ({store.damage}); exporting the rows that can still be read")
+    try:
+        out = sys.stdout if args.output == "-" else open(args.output, "w", newline="", encoding="utf-8")
+    except OSError as exc:
+        store.close()
+        error(f"Cannot write {args.output}: {exc.strerror or exc}")
+        return EXIT_FAILURE
+    try:
         # --grep matches topic or payload: two queries would reorder rows, so filter the topic side here.
         query = AuditQuery(topic=args.topic, region=args.region, kind=args.kind, since=since)
         if args.grep:
@@ -142,8 +151,10 @@ def run_export(args: argparse.Namespace) -> int:
         if out is not sys.stdout:
             out.close()
         store.close()
+    if job.skipped:
+        error(f"{len(job.skipped)} rows could not be read (ids {job.skipped[0]}-{job.skipped[-1]})")
     print(f"exported {written} rows", file=sys.stderr)
-    return EXIT_OK
+    return EXIT_FAILURE if store.damage or job.skipped else EXIT_OK
 
 
 class _GrepExport(ExportJob):

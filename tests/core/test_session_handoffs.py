@@ -1,7 +1,10 @@
-"""Taps are added and removed from other threads while the network thread iterates them."""
+"""The session's hand-offs to other threads: taps (copy-on-write) and the manual-ack buffer (never drops)."""
 
 from __future__ import annotations
 
+import pytest
+
+from core.ingest import IngestBuffer
 from core.profile import ConnectionProfile
 from core.session import MqttSession
 from tests.conftest import publish_raw, wait_until
@@ -25,3 +28,9 @@ def test_a_tap_removed_during_delivery_does_not_hide_the_next_tap(mosquitto):
         assert seen_by_second == ["t/1", "t/2"]
     finally:
         session.stop()
+
+
+def test_a_manual_ack_session_never_gets_a_buffer_that_drops():
+    with pytest.raises(ValueError, match="blocks when full"):
+        MqttSession(ConnectionProfile(), buffer=IngestBuffer(10), manual_ack=True)
+    assert MqttSession(ConnectionProfile(), manual_ack=True).buffer.block_when_full
