@@ -1,4 +1,5 @@
-"""Simulated multi-region traffic for the demo: requests, telemetry, retained status, binary frames."""
+"""Simulated multi-region traffic for the demo: requests, telemetry, retained status, binary frames,
+and one Sparkplug B edge node."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from core.profile import ConnectionProfile
 from core.records import MessageProperties
 from core.session import MqttSession, SessionError
+from core.sparkplug_edge import EdgeTiming, SimulatedEdgeNode
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ class SimulatorRates:
     telemetry_interval: float = 1.0  # each telemetry topic publishes once per interval
     status_interval: float = 10.0
     binary_interval: float = 5.0
+    sparkplug: EdgeTiming = EdgeTiming()
 
 
 class TrafficSimulator:
@@ -45,6 +48,7 @@ class TrafficSimulator:
         self.rates = rates
         self.published = 0
         self._random = random.Random(seed)
+        self._edge_node = SimulatedEdgeNode(random.Random(seed), rates.sparkplug)
         profile = ConnectionProfile(name="simulator", host=host, port=port, client_id=f"eventscope-sim-{secrets.token_hex(3)}")
         self._session = MqttSession(profile, session_id="simulator", buffer_messages=False)
         self._stop = threading.Event()
@@ -79,8 +83,10 @@ class TrafficSimulator:
         next_binary = started + 1.0
         sequence = 0
         self._publish_retained_config()
+        self._publish_all(self._edge_node.birth(started))
         while not self._stop.is_set():
             now = time.monotonic()
+            self._publish_all(self._edge_node.tick(now))
             if now >= next_request:
                 sequence += 1
                 self._publish_request(sequence)
@@ -95,7 +101,12 @@ class TrafficSimulator:
                 region = self._random.choice(self.regions)
                 self._publish(f"{region}/camera/frame", bytes(self._random.getrandbits(8) for _ in range(64)))
                 next_binary = now + rates.binary_interval
-            self._stop.wait(max(0.0, min(next_request, next_telemetry, next_status, next_binary) - time.monotonic()))
+            wake = min(next_request, next_telemetry, next_status, next_binary, self._edge_node.next_due)
+            self._stop.wait(max(0.0, wake - time.monotonic()))
+
+    def _publish_all(self, messages: list[tuple[str, bytes]]) -> None:
+        for topic, payload in messages:
+            self._publish(topic, payload)
 
     def _publish_request(self, sequence: int) -> None:
         region = self._random.choice(self.regions)

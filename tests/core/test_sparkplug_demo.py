@@ -1,0 +1,64 @@
+"""The demo's Sparkplug edge node: births, data by alias, a seq gap, a DDEATH and re-BIRTH, as the decoder sees them."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from core.decoder_rules import DecoderRules
+from core.ingest import IngestBuffer
+from core.profile import ConnectionProfile
+from core.records import MessageRecord
+from core.session import MqttSession
+from core.simulator import SimulatorRates, TrafficSimulator
+from core.sparkplug_edge import DEMO_DEVICES, EdgeTiming, SimulatedEdgeNode
+from core.sparkplug_state import UNKNOWN_ALIAS
+from tests.conftest import wait_until
+
+
+def test_the_edge_node_session_decodes_by_name_with_a_gap_and_a_rebirth():
+    edge = SimulatedEdgeNode(random.Random(1), EdgeTiming(data_interval=1.0, gap_every=3, rebirth_interval=10.0))
+    rules = DecoderRules()
+    decoded = {}
+    for now in range(0, 16):
+        batch = edge.birth(0.0) if now == 0 else edge.tick(float(now))
+        for topic, payload in batch:
+            decoded.setdefault(topic.split("/")[2], []).append((now, rules.observe(MessageRecord(topic, payload))))
+    assert {d.value["metrics"][0]["name"] for _, d in decoded["DBIRTH"]} == {"Flow", "Force"}
+    names = {m["name"] for _, d in decoded["DDATA"] for m in d.value["metrics"]}
+    assert names == {name for metrics in DEMO_DEVICES.values() for name, _ in metrics}
+    assert UNKNOWN_ALIAS not in names
+    gaps = [now for now, d in decoded["DDATA"] if any(n.startswith("seq gap") for n in d.notes)]
+    assert gaps == [3, 6, 9, 12, 15]  # once per third round, on the round's first device
+    ((death_at, death),) = decoded["DDEATH"]
+    assert death_at == 10 and death.value["online"] == "offline"
+    rebirth_at, rebirth = decoded["DBIRTH"][-1]
+    assert rebirth_at == 13 and rebirth.value["online"] == "online"
+    assert rules.sparkplug.device("", "demo-plant", "edge-1", "press-2").online
+
+
+@pytest.mark.mosquitto
+def test_the_demo_simulator_publishes_the_edge_node(mosquitto):
+    monitor = MqttSession(ConnectionProfile(port=mosquitto.port), buffer=IngestBuffer())
+    monitor.subscribe("spBv1.0/#")
+    monitor.start()
+    assert monitor.wait_connected(10)
+    rates = SimulatorRates(requests_per_second=1, sparkplug=EdgeTiming(data_interval=0.05, gap_every=4))
+    simulator = TrafficSimulator("127.0.0.1", mosquitto.port, seed=3, rates=rates)
+    rules = DecoderRules()
+    seen = []
+
+    def named_data_and_a_gap() -> bool:
+        seen.extend(rules.observe(record) for record in monitor.buffer.drain())
+        data = [d for d in seen if "metrics" in (d.value or {}) and d.value["metrics"] and "alias" in d.value["metrics"][0]]
+        return any(n.startswith("seq gap") for d in seen for n in d.notes) and any(
+            d.value["metrics"][0].get("name") == "Flow" and "online" in d.value for d in data)
+
+    simulator.start()
+    try:
+        wait_until(named_data_and_a_gap, 15, message="named DDATA and a seq gap from the demo edge node")
+    finally:
+        simulator.stop()
+        monitor.stop()
+    assert all(d.decoder == "sparkplug" and not d.error for d in seen)
