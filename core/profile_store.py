@@ -5,7 +5,8 @@ The file lives in the platform's config directory (``profiles.json``). It holds 
 ``core/credentials.py`` to the OS keychain. Export writes the same secret-free form.
 
 Besides the connection itself, a stored profile carries what the workspace needs to place the
-broker: a region name (optional), the audit filters, and a colour for the window.
+broker: a region name (optional), the audit filters, and a colour for the window; and how to
+decode its payloads: the ordered decoder rules and the .proto files or folders they use.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import platformdirs
 
 from core.audit_recorder import DEFAULT_AUDIT_FILTERS
 from core.credentials import CredentialError, forget_password, load_password, save_password
+from core.decoder_rules import DecoderRule, DecoderRuleError, DecoderRules
 from core.profile import ConnectionProfile
 
 FORMAT_VERSION = 1
@@ -43,6 +45,8 @@ class StoredProfile:
     region: str = ""  # the broker's region, e.g. "us-east"; empty: take it from a topic level
     audit_filters: tuple[str, ...] = DEFAULT_AUDIT_FILTERS
     colour: str = ""  # "#rrggbb" for the window; empty: one is picked
+    decoder_rules: tuple[DecoderRule, ...] = ()  # first match wins
+    proto_paths: tuple[str, ...] = ()  # .proto files, folders or descriptor sets for protobuf rules
 
     @property
     def name(self) -> str:
@@ -50,7 +54,8 @@ class StoredProfile:
 
     def to_dict(self) -> dict[str, Any]:
         return {"connection": self.connection.to_dict(), "region": self.region,
-                "audit_filters": list(self.audit_filters), "colour": self.colour}
+                "audit_filters": list(self.audit_filters), "colour": self.colour,
+                "decoder_rules": [rule.to_dict() for rule in self.decoder_rules], "proto_paths": list(self.proto_paths)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StoredProfile:
@@ -61,7 +66,12 @@ class StoredProfile:
         except (TypeError, ValueError) as exc:
             raise ProfileError(f"profile {data['connection'].get('name', '?')!r}: {exc}") from exc
         filters = data.get("audit_filters", DEFAULT_AUDIT_FILTERS)
-        return cls(connection, str(data.get("region", "")), tuple(str(f) for f in filters), str(data.get("colour", "")))
+        try:
+            rules = DecoderRules.rules_from_list(data.get("decoder_rules", ()))
+        except DecoderRuleError as exc:
+            raise ProfileError(f"profile {connection.name!r}: {exc}") from exc
+        return cls(connection, str(data.get("region", "")), tuple(str(f) for f in filters), str(data.get("colour", "")),
+                   rules, tuple(str(p) for p in data.get("proto_paths", ())))
 
 
 @dataclass

@@ -1,0 +1,32 @@
+"""Decoder rules persist with a profile and come back in order; a bad stored rule is a clear profile error."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.decoder_rules import DecoderRule
+from core.profile import ConnectionProfile
+from core.profile_store import ProfileError, ProfileStore, StoredProfile
+
+
+def test_decoder_rules_and_proto_paths_persist_per_profile(tmp_path):
+    rules = (DecoderRule.parse("factory/+/telemetry=protobuf:acme.Telemetry"), DecoderRule.parse("spBv1.0/#=sparkplug"))
+    store = ProfileStore.load(tmp_path / "profiles.json")
+    store.put(StoredProfile(ConnectionProfile(name="plant"), decoder_rules=rules, proto_paths=("/srv/protos",)))
+    store.put(StoredProfile(ConnectionProfile(name="office")))
+    store.save()
+    reopened = ProfileStore.load(tmp_path / "profiles.json")
+    assert reopened.get("plant").decoder_rules == rules and reopened.get("plant").proto_paths == ("/srv/protos",)
+    assert reopened.get("office").decoder_rules == ()
+    assert rules[0].describe() == "factory/+/telemetry → protobuf acme.Telemetry"
+
+
+def test_a_profile_from_before_decoder_rules_still_loads_and_a_bad_rule_says_which_profile():
+    old = {"connection": {"name": "legacy"}, "region": "", "audit_filters": ["#"], "colour": ""}
+    assert StoredProfile.from_dict(old).decoder_rules == ()
+    bad = json.loads(json.dumps(old))
+    bad["decoder_rules"] = [{"filter": "a/#", "decoder": "protobuf"}]
+    with pytest.raises(ProfileError, match="profile 'legacy': a protobuf rule names its message type"):
+        StoredProfile.from_dict(bad)
