@@ -5,6 +5,10 @@ payload_encoding "base64"), properties, plus kind, broker, correlation (hex), rt
 duplicate, truncated (the stored payload is only the first part) and size (the original
 payload's bytes). CSV has the same columns (payload_encoding always present, properties as JSON).
 
+With decoder rules (``ExportJob(..., rules=...)``) each row also carries its decoded form, as
+``eventscope sub --decode`` prints it: decoder, decoded, and decoded_by, decode_error and
+decode_notes when set (CSV: the columns in ``DECODED_COLUMNS``, the value as JSON).
+
 ``ExportJob`` writes in chunks so a GUI can drive it from its event loop and cancel it.
 """
 
@@ -20,11 +24,15 @@ from pathlib import Path
 from typing import IO
 
 from core.audit_store import AuditQuery, AuditRow, AuditStore
+from core.decoder_rules import DecoderRules, export_fields
+from core.decoders import json_default
 from core.payload_text import decode_from_export, encode_for_export
+from core.records import MessageProperties, MessageRecord
 
 FORMATS = ("csv", "jsonl")
 CSV_COLUMNS = ("time", "topic", "region", "qos", "retain", "payload", "payload_encoding", "properties",
                "kind", "broker", "correlation", "rtt_ms", "duplicate", "truncated", "size")
+DECODED_COLUMNS = ("decoder", "decoded", "decoded_by", "decode_error")
 EXPORT_CHUNK = 2_000
 
 
@@ -47,8 +55,20 @@ def row_to_json(row: AuditRow) -> dict:
     return out
 
 
-def _csv_cells(item: dict) -> list:
+def decoded_row(row: AuditRow, rules: DecoderRules) -> dict:
+    """``row_to_json`` plus the decoded form. Rows go through ``rules.observe`` in export order (arrival),
+    so Sparkplug aliases resolve from the BIRTHs exported before them."""
+    record = MessageRecord(row.topic, row.payload, row.qos, row.retain, row.received, broker_id=row.broker,
+                           properties=MessageProperties(content_type=row.properties.get("content_type")))
+    return {**row_to_json(row), **export_fields(rules.observe(record))}
+
+
+def _csv_cells(item: dict, columns: tuple[str, ...] = CSV_COLUMNS) -> list:
     cells = dict(item)
+    if "decoder" in item:
+        cells["decoded"] = json.dumps(item["decoded"], ensure_ascii=False, default=json_default)
+        cells.setdefault("decoded_by", "")
+        cells.setdefault("decode_error", "")
     cells.setdefault("payload_encoding", "utf-8")
     cells["properties"] = json.dumps(item["properties"], ensure_ascii=False, sort_keys=True)
     cells["retain"] = int(item["retain"])
@@ -56,7 +76,7 @@ def _csv_cells(item: dict) -> list:
     cells["truncated"] = int(item["truncated"])
     cells["correlation"] = item["correlation"] or ""
     cells["rtt_ms"] = "" if item["rtt_ms"] is None else repr(item["rtt_ms"])
-    return [cells[c] for c in CSV_COLUMNS]
+    return [cells[c] for c in columns]
 
 
 def read_export(path: str | Path) -> list[dict]:
@@ -114,7 +134,8 @@ def parse_since(text: str, now: float | None = None) -> float:
 class ExportJob:
     """Writes every row matching ``query`` to ``out`` in chunks: call ``step()`` until it returns False."""
 
-    def __init__(self, store: AuditStore, query: AuditQuery, fmt: str, out: IO[str], chunk: int = EXPORT_CHUNK) -> None:
+    def __init__(self, store: AuditStore, query: AuditQuery, fmt: str, out: IO[str], chunk: int = EXPORT_CHUNK,
+                 rules: DecoderRules | None = None) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"Unknown export format {fmt!r}: use csv or jsonl")
         self.fmt = fmt
@@ -126,9 +147,11 @@ class ExportJob:
         self.written = 0
         self.skipped: list[int] = []  # ids of rows a damaged file would not give up
         self._chunks = store.readable_rows(query, chunk, self.skipped)
+        self._rules = rules
+        self._columns = CSV_COLUMNS + DECODED_COLUMNS if rules is not None else CSV_COLUMNS
         self._csv = csv.writer(out) if fmt == "csv" else None
         if self._csv is not None:
-            self._csv.writerow(CSV_COLUMNS)
+            self._csv.writerow(self._columns)
         self.done = False
 
     def step(self) -> bool:
@@ -140,10 +163,11 @@ class ExportJob:
             self.done = True
             self.out.flush()
             return False
+        items = [row_to_json(r) if self._rules is None else decoded_row(r, self._rules) for r in rows]
         if self._csv is not None:
-            self._csv.writerows(_csv_cells(row_to_json(r)) for r in rows)
+            self._csv.writerows(_csv_cells(item, self._columns) for item in items)
         else:
-            self.out.write("".join(json.dumps(row_to_json(r), ensure_ascii=False) + "\n" for r in rows))
+            self.out.write("".join(json.dumps(item, ensure_ascii=False, default=json_default) + "\n" for item in items))
         self.written += len(rows)
         return True
 

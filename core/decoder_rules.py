@@ -198,5 +198,17 @@ class DecoderRules:
         return DecodedPayload(display_text(value), "protobuf", value=value, notes=notes, rule_description=description)
 
 
+def export_fields(decoded: DecodedPayload) -> dict:
+    """A decode as JSONL/export fields: decoder, decoded (the value), and decoded_by, decode_error, decode_notes when set."""
+    out = {"decoder": decoded.decoder, "decoded": decoded.value}
+    if decoded.rule_description:
+        out["decoded_by"] = decoded.rule_description
+    if decoded.error:
+        out["decode_error"] = decoded.error
+    if decoded.notes:
+        out["decode_notes"] = list(decoded.notes)
+    return out
+
+
 def _with_description(decoded: DecodedPayload, description: str) -> DecodedPayload:
     return replace(decoded, rule_description=description) if description else decoded

@@ -12,6 +12,7 @@ from core.audit_export import FORMATS, ExportJob, parse_since
 from core.audit_recorder import DEFAULT_AUDIT_FILTERS, AuditRecorder
 from core.audit_store import AuditQuery, AuditStore, AuditStoreError, default_audit_path
 from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, brokers_from_args, error
+from core.cli.decode_args import add_decode_args, decoder_rules_from_args
 from core.topics import TopicError, validate_filter
 from core.recorder_lock import RecorderBusyError
 
@@ -43,6 +44,7 @@ def add_parser(subparsers) -> None:
     export.add_argument("--region", default="")
     export.add_argument("--kind", choices=("", "request", "reply", "other"), default="")
     export.add_argument("--output", "-o", default="-", help="file to write (default: standard output)")
+    add_decode_args(export)  # each row also carries its decoded form
     export.set_defaults(run=run_export)
 
 
@@ -121,6 +123,7 @@ def run_record(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """An export is a read: it never moves, creates or repairs the database, and says what it could not read."""
+    rules = decoder_rules_from_args(args)
     try:
         since = parse_since(args.since) if args.since else None
     except ValueError as exc:
@@ -143,9 +146,9 @@ def run_export(args: argparse.Namespace) -> int:
         # --grep matches topic or payload: two queries would reorder rows, so filter the topic side here.
         query = AuditQuery(topic=args.topic, region=args.region, kind=args.kind, since=since)
         if args.grep:
-            job = _GrepExport(store, query, args.format, out, args.grep)
+            job = _GrepExport(store, query, args.format, out, args.grep, rules)
         else:
-            job = ExportJob(store, query, args.format, out)
+            job = ExportJob(store, query, args.format, out, rules=rules)
         written = job.run()
     finally:
         if out is not sys.stdout:
@@ -160,8 +163,8 @@ def run_export(args: argparse.Namespace) -> int:
 class _GrepExport(ExportJob):
     """An export that keeps rows whose topic or payload contains ``needle``."""
 
-    def __init__(self, store, query, fmt, out, needle: str) -> None:
-        super().__init__(store, query, fmt, out)
+    def __init__(self, store, query, fmt, out, needle: str, rules=None) -> None:
+        super().__init__(store, query, fmt, out, rules=rules)
         self._needle = needle
         self._raw_chunks, self._chunks = self._chunks, self._filtered()
 

@@ -38,18 +38,6 @@ def decoder_rules_from_args(args: argparse.Namespace) -> DecoderRules | None:
     return decoder_rules
 
 
-def decoded_fields(decoded: DecodedPayload) -> dict:
-    """The JSONL fields of a decode: decoder, decoded (the value), and decoded_by, decode_error, decode_notes when set."""
-    out = {"decoder": decoded.decoder, "decoded": decoded.value}
-    if decoded.rule_description:
-        out["decoded_by"] = decoded.rule_description
-    if decoded.error:
-        out["decode_error"] = decoded.error
-    if decoded.notes:
-        out["decode_notes"] = list(decoded.notes)
-    return out
-
-
 def decoded_one_line(decoded: DecodedPayload, limit: int = 1000) -> str:
     """A decode for one text line: the value as compact JSON (or the text), then the error or notes."""
     if decoded.value is not None:

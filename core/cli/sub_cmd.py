@@ -8,9 +8,10 @@ import sys
 from datetime import datetime, timezone
 
 from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, add_connection_args, error, watch
-from core.cli.decode_args import add_decode_args, decoded_fields, decoded_one_line, decoder_rules_from_args
+from core.cli.decode_args import add_decode_args, decoded_one_line, decoder_rules_from_args
+from core.decoder_rules import export_fields
 from core.decoders import json_default
-from core.payload_text import encode_for_export, preview
+from core.payload_text import encode_for_export, escape_controls, preview
 from core.records import MessageRecord
 from core.sparkplug import is_sparkplug_topic
 from core.stream_filter import StreamFilter
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                 if args.format == "jsonl":
                     item = record_to_json(record, region)
                     if decoded is not None:
-                        item.update(decoded_fields(decoded))
+                        item.update(export_fields(decoded))
                     line = json.dumps(item, ensure_ascii=False, default=json_default)
                 else:
                     shown = preview(record.payload) if decoded is None else decoded_one_line(decoded)
