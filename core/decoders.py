@@ -18,6 +18,7 @@ from typing import Any
 import cbor2
 import msgpack
 
+from core.nesting import TooDeepError, check_value_nesting, loads_json
 from core.payload_text import decode_utf8
 from core.protobuf_raw import decode_raw, raw_text
 from core.sparkplug import parse_payload, payload_to_dict
@@ -111,8 +112,8 @@ def _shortened(value: Any) -> Any:
 
 def _loads_json(text: str) -> Any | None:
     try:
-        return json.loads(text)
-    except ValueError:
+        return loads_json(text)
+    except ValueError:  # not JSON, or nested too deep to walk
         return None
 
 
@@ -152,17 +153,22 @@ def hex_dump(payload: bytes, limit: int = HEX_DUMP_LIMIT) -> str:
 
 
 def _structured_json(payload: bytes) -> tuple[Any, str, tuple[str, ...]]:
-    value = json.loads(payload.decode("utf-8"))
+    value = loads_json(payload.decode("utf-8"))
     return value, json.dumps(value, indent=2, ensure_ascii=False), ()
 
 
 def _structured_cbor(payload: bytes) -> tuple[Any, str, tuple[str, ...]]:
     value = cbor2.loads(payload)
+    check_value_nesting(value)
     return value, _structured(value), ()
 
 
 def _structured_msgpack(payload: bytes) -> tuple[Any, str, tuple[str, ...]]:
-    value = msgpack.unpackb(payload, raw=False, strict_map_key=False)
+    try:
+        value = msgpack.unpackb(payload, raw=False, strict_map_key=False)
+    except msgpack.StackError as exc:  # says nothing by itself
+        raise TooDeepError("nested too deep to unpack") from exc
+    check_value_nesting(value)
     return value, _structured(value), ()
 
 
@@ -208,20 +214,18 @@ def numeric_fields(payload: bytes) -> list[str]:
     if not isinstance(value, (dict, list)):
         return []
     out: list[str] = []
-
-    def visit(item: Any, path: str) -> None:
-        if len(out) >= 200:
-            return
+    stack: list[tuple[Any, str]] = [(value, "")]  # a stack, not recursion: the payload sets the depth
+    while stack and len(out) < 200:
+        item, path = stack.pop()
         if isinstance(item, dict):
-            for key, sub in item.items():
-                visit(sub, f"{path}.{key}" if path else str(key))
+            children = [(sub, f"{path}.{key}" if path else str(key)) for key, sub in item.items()]
         elif isinstance(item, list):
-            for i, sub in enumerate(item[:50]):
-                visit(sub, f"{path}.{i}" if path else str(i))
-        elif _as_float(item) is not None and not isinstance(item, str):
-            out.append(path)
-
-    visit(value, "")
+            children = [(sub, f"{path}.{i}" if path else str(i)) for i, sub in enumerate(item[:50])]
+        else:
+            if _as_float(item) is not None and not isinstance(item, str):
+                out.append(path)
+            continue
+        stack.extend(reversed(children))  # document order
     return out
 
 

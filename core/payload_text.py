@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import base64
+import re
 
 PREVIEW_CHARS = 200
+# C0 controls (but tab and line breaks), DEL and C1 controls: bytes that can drive a terminal.
+_CONTROLS_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_EVERY_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def decode_utf8(payload: bytes) -> str | None:
-    """The payload as text, or None if it is not valid UTF-8 or holds control bytes."""
+    """The payload as text, or None if it is not valid UTF-8 or holds control characters (C0, DEL, C1)."""
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    if any(ord(c) < 32 and c not in "\t\r\n" for c in text[:4096]):
+    if _CONTROLS_IN_TEXT.search(text, 0, 4096):
         return None
     return text
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character (C0, DEL, C1) written as ``\\xNN``, safe to print on a terminal."""
+    return _EVERY_CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 def encode_for_export(payload: bytes) -> tuple[str, str]:

@@ -7,7 +7,7 @@ import json
 import sys
 
 from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, add_connection_args, error, watch
-from core.payload_text import preview
+from core.payload_text import escape_controls, preview
 from core.topic_tree import TopicNode, TopicTree
 from core.topics import TopicError, validate_filter
 
@@ -24,7 +24,7 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def node_to_json(node: TopicNode) -> dict:
+def _node_fields(node: TopicNode) -> dict:
     return {
         "name": node.name,
         "topic": node.topic,
@@ -32,22 +32,38 @@ def node_to_json(node: TopicNode) -> dict:
         "subtree_count": node.subtree_count,
         "retained": node.retained,
         "preview": preview(node.last.payload, PREVIEW_CHARS) if node.last is not None else "",
-        "children": [node_to_json(child) for child in node.child_list],
     }
 
 
-def tree_to_text(root: TopicNode) -> str:
-    lines: list[str] = []
+def tree_json_text(root: TopicNode) -> str:
+    """The subtree as nested JSON objects, written without recursion (``json.dumps`` recurses per level)."""
+    parts: list[str] = []
+    stack: list[TopicNode | str] = [root]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):  # a closing bracket or a separator, queued in order
+            parts.append(item)
+            continue
+        fields = json.dumps(_node_fields(item), ensure_ascii=False)
+        parts.append(fields[:-1] + ', "children": [')
+        stack.append("]}")
+        for index in range(len(item.child_list) - 1, -1, -1):
+            stack.append(item.child_list[index])
+            if index:
+                stack.append(", ")
+    return "".join(parts)
 
-    def visit(node: TopicNode, depth: int) -> None:
+
+def tree_to_text(root: TopicNode) -> str:
+    """One indented line per node, depth first, walked without recursion."""
+    lines: list[str] = []
+    stack = [(child, 0) for child in reversed(root.child_list)]
+    while stack:
+        node, depth = stack.pop()
         flags = " [retained]" if node.retained else ""
         value = f" = {preview(node.last.payload, PREVIEW_CHARS)}" if node.last is not None else ""
-        lines.append(f"{'  ' * depth}{node.name or '(empty)'} ({node.count}/{node.subtree_count}){flags}{value}")
-        for child in node.child_list:
-            visit(child, depth + 1)
-
-    for child in root.child_list:
-        visit(child, 0)
+        lines.append(f"{'  ' * depth}{escape_controls(node.name) or '(empty)'} ({node.count}/{node.subtree_count}){flags}{value}")
+        stack.extend((child, depth + 1) for child in reversed(node.child_list))
     return "\n".join(lines)
 
 
@@ -70,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         error(str(exc))
         return EXIT_FAILURE
     if args.format == "json":
-        print(json.dumps(node_to_json(tree.root), ensure_ascii=False))
+        print(tree_json_text(tree.root))
     else:
         print(tree_to_text(tree.root))
     sys.stdout.flush()
