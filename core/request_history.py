@@ -45,6 +45,8 @@ class HistoryEntry:
     reply_size: int | None = None
     correlation_id: str = ""
     detail: str = ""  # the error message, for timeout/error
+    broker: str = ""  # the broker the request left on
+    reply_broker: str = ""  # the broker its reply came back on
 
     @classmethod
     def create(cls, topic: str, payload: bytes, status: str, **fields_) -> HistoryEntry:

@@ -353,6 +353,13 @@ class Workspace:
         if not keep_topics:
             self.post(lambda: self.tree.remove(broker_id))
 
+    def clear_topics(self) -> None:
+        """Forget every broker's topics (on the tick thread); a broker's root comes back with its next message."""
+        def clear() -> None:
+            for broker_id in list(self.tree.trees):
+                self.tree.remove(broker_id)
+        self.post(clear)
+
     def _keep_final_audit(self, connection: BrokerConnection) -> None:
         self._keep_audit(connection, connection.stop_audit())
 

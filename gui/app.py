@@ -74,7 +74,10 @@ async def _run_window(args: argparse.Namespace) -> int:
             window.open_stored_profile(stored, store.password(stored.name))
     elif not args.demo and not args.connect:
         window.restore_workspace()
-    window.show()
+    if window.start_maximized:
+        window.showMaximized()
+    else:
+        window.show()
 
     closed = asyncio.Event()
     # Qt's own quit-on-last-window would stop the loop under this coroutine; end it here instead,

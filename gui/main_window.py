@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import logging
 
-from PySide6.QtCore import QByteArray, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QScrollArea, QWidget
+from PySide6.QtCore import QByteArray, QPoint, QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
 
+from core import __version__
 from core.credentials import CredentialError, load_password, save_password
 from core.profile import ConnectionProfile
 from core.profile_store import ProfileStore
@@ -48,13 +49,13 @@ class MainWindow(QMainWindow):
         self.stream_view = StreamView(context)
         self.audit_feed = AuditFeedView(context)
         self.brokers_panel = BrokersPanel(context, self.add_broker_action, self.profiles_action)
-        self.request_dock = self._dock("Request", "requestDock", self._scrollable(self.request_panel), Qt.LeftDockWidgetArea)
+        self.brokers_dock = self._dock("Brokers", "brokersDock", self.brokers_panel, Qt.TopDockWidgetArea)
+        self.request_dock = self._dock("Request", "requestDock", self.request_panel, Qt.RightDockWidgetArea)
         self.details_dock = self._dock("Details", "detailsDock", self.details_pane, Qt.RightDockWidgetArea)
         self.stream_dock = self._dock("Streams", "streamDock", self.stream_view, Qt.BottomDockWidgetArea)
         self.audit_dock = self._dock("Audit feed", "auditDock", self.audit_feed, Qt.BottomDockWidgetArea)
-        self.brokers_dock = self._dock("Brokers", "brokersDock", self.brokers_panel, Qt.TopDockWidgetArea)
-        self.tabifyDockWidget(self.stream_dock, self.audit_dock)
-        self.stream_dock.raise_()
+        self._arrange_default_docks()
+        self._default_state = self.saveState(LAYOUT_VERSION)
 
         self.status_bar = EventscopeStatusBar()
         self.setStatusBar(self.status_bar)
@@ -80,14 +81,28 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    @staticmethod
-    def _scrollable(widget: QWidget) -> QScrollArea:
-        """Tall panels scroll inside their dock instead of stretching the window."""
-        area = QScrollArea()
-        area.setWidget(widget)
-        area.setWidgetResizable(True)
-        area.setFrameShape(QScrollArea.NoFrame)
-        return area
+    def _arrange_default_docks(self) -> None:
+        """The tree in the middle gets the most room; request and details share the right as tabs,
+        streams and audit share the bottom. Sizes follow the window, so 1024×700 and 1920×1080 both fit."""
+        self.tabifyDockWidget(self.request_dock, self.details_dock)
+        self.tabifyDockWidget(self.stream_dock, self.audit_dock)
+        self.request_dock.raise_()
+        self.stream_dock.raise_()
+        self._size_docks()
+
+    def _size_docks(self) -> None:
+        width, height = self.width(), self.height()
+        self.resizeDocks([self.request_dock], [int(width * 0.42)], Qt.Horizontal)
+        self.resizeDocks([self.stream_dock], [int(height * 0.32)], Qt.Vertical)
+        self.resizeDocks([self.brokers_dock], [self.brokers_panel.sizeHint().height()], Qt.Vertical)
+
+    def reset_layout(self) -> None:
+        """View → Reset layout: every panel back where it started, sized for the window as it is now."""
+        for dock in (self.brokers_dock, self.request_dock, self.details_dock, self.stream_dock, self.audit_dock):
+            dock.setFloating(False)
+            dock.show()
+        self.restoreState(self._default_state, LAYOUT_VERSION)
+        self._size_docks()
 
     def _build_actions(self) -> None:
         # Window-level actions, so their shortcuts work wherever the focus is.
@@ -101,7 +116,26 @@ class MainWindow(QMainWindow):
                                                 objectName="actionToggleConnection",
                                                 shortcut=QKeySequence("Ctrl+Shift+C"),
                                                 triggered=self.toggle_current_connection)
-        for action in (self.add_broker_action, self.profiles_action, self.toggle_connection_action):
+        self.send_request_action = QAction("&Send request", self, objectName="actionSendRequest",
+                                           triggered=self.send_request_from_anywhere)
+        self.send_request_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
+        self.publish_action = QAction("&Publish…", self, objectName="actionPublishMessage",
+                                      shortcut=QKeySequence("Ctrl+Shift+M"), triggered=self.open_publish)
+        self.copy_topic_action = QAction("Copy &topic", self, objectName="actionCopySelectedTopic",
+                                         shortcut=QKeySequence("Ctrl+Shift+T"), triggered=self.copy_selected_topic)
+        self.copy_payload_action = QAction("Copy &payload", self, objectName="actionCopySelectedPayload",
+                                           shortcut=QKeySequence("Ctrl+Shift+Y"), triggered=self.copy_selected_payload)
+        self.clear_tree_action = QAction("C&lear tree", self, objectName="actionClearTree",
+                                         shortcut=QKeySequence("Ctrl+Shift+L"), triggered=self.clear_tree)
+        self.clear_tree_action.setToolTip("Forget every topic seen; they come back as messages arrive")
+        self.reset_layout_action = QAction("&Reset layout", self, objectName="actionResetLayout",
+                                           triggered=self.reset_layout)
+        self.shortcuts_action = QAction("&Keyboard shortcuts", self, objectName="actionShortcuts",
+                                        shortcut=QKeySequence("F1"), triggered=self.show_shortcuts)
+        self.about_action = QAction("&About Eventscope", self, objectName="actionAbout", triggered=self.show_about)
+        for action in (self.add_broker_action, self.profiles_action, self.toggle_connection_action,
+                       self.send_request_action, self.publish_action, self.copy_topic_action, self.copy_payload_action,
+                       self.clear_tree_action, self.shortcuts_action):
             action.setShortcutContext(Qt.WindowShortcut)
             self.addAction(action)
 
@@ -112,9 +146,82 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.Quit, triggered=self.close)
         file_menu.addAction(quit_action)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        for action in (self.copy_topic_action, self.copy_payload_action, self.clear_tree_action):
+            edit_menu.addAction(action)
         view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self.reset_layout_action)
+        view_menu.addSeparator()
         for dock in (self.brokers_dock, self.request_dock, self.details_dock, self.stream_dock, self.audit_dock):
             view_menu.addAction(dock.toggleViewAction())
+        tools_menu = self.menuBar().addMenu("&Tools")
+        for action in (self.send_request_action, self.publish_action):
+            tools_menu.addAction(action)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addAction(self.about_action)
+
+    def shortcut_table(self) -> list[tuple[str, str]]:
+        """Every window shortcut with what it does, from the actions themselves (so Help never drifts)."""
+        rows = []
+        for action in self.findChildren(QAction):
+            for sequence in action.shortcuts():
+                text = sequence.toString(QKeySequence.NativeText)
+                if text:
+                    rows.append((text, action.text().replace("&", "").rstrip("…")))
+        rows += [("Ctrl+F", "Filter the topic tree"), ("Space", "Pause / resume the stream")]
+        return sorted(set(rows))
+
+    def show_shortcuts(self) -> QMessageBox:
+        text = "\n".join(f"{keys}\t{what}" for keys, what in self.shortcut_table())
+        box = QMessageBox(QMessageBox.Information, "Keyboard shortcuts", text, QMessageBox.Close, self)
+        box.setObjectName("shortcutsBox")
+        box.setTextFormat(Qt.PlainText)
+        box.open()
+        return box
+
+    def show_about(self) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Information, "About Eventscope",
+                          f"Eventscope {__version__}\nA desktop event monitor for MQTT event meshes.",
+                          QMessageBox.Close, self)
+        box.setObjectName("aboutBox")
+        box.setTextFormat(Qt.PlainText)
+        box.open()
+        return box
+
+    # ----- window-wide actions -----
+    def send_request_from_anywhere(self) -> bool:
+        """Ctrl+Enter: bring the request panel forward and send."""
+        self.request_dock.show()
+        self.request_dock.raise_()
+        sent = self.request_panel.send_from_shortcut()
+        if not sent:
+            self.status_bar.showMessage(self.request_panel.send_button.toolTip(), 5000)
+        return sent
+
+    def open_publish(self):
+        node = self.topic_tree.current_node()
+        if node is None:
+            return self.topic_tree.open_publish_dialog("")
+        return self.topic_tree.open_publish_dialog(node.topic, self.topic_tree.session_for(node))
+
+    def copy_selected_topic(self) -> None:
+        node = self.topic_tree.current_node()
+        if node is None:
+            self.status_bar.showMessage("Select a topic in the tree to copy it", 5000)
+            return
+        self.topic_tree.copy_topic(node)
+
+    def copy_selected_payload(self) -> None:
+        node = self.topic_tree.current_node()
+        if node is None or node.last is None:
+            self.status_bar.showMessage("Select a topic with a message to copy its payload", 5000)
+            return
+        self.topic_tree.copy_payload(node)
+
+    def clear_tree(self) -> None:
+        self.context.workspace.clear_topics()
+        self.status_bar.showMessage("Tree cleared: topics come back as their messages arrive", 5000)
 
     def _reload_profiles(self) -> ProfileStore:
         """The profiles file is shared with the CLI: read it afresh whenever a dialog needs it."""
@@ -281,17 +388,37 @@ class MainWindow(QMainWindow):
         return opened
 
     def _restore_layout(self) -> None:
-        geometry = self.context.settings.value("window/geometry")
-        state = self.context.settings.value("window/state")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        if isinstance(state, QByteArray):
-            self.restoreState(state, LAYOUT_VERSION)  # a state saved for another layout is ignored
+        """Size and place the window as it was, but never larger than this screen or off it.
+
+        Size and position are kept as plain values rather than ``saveGeometry``: restoring that blob
+        before the window is shown lost the frame each run and shrank the window.
+        """
+        settings = self.context.settings
+        settings.remove("window/geometry")  # the old blob, see above
+        size, pos = settings.value("window/size"), settings.value("window/pos")
+        screen = (self.screen() or QGuiApplication.primaryScreen()).availableGeometry()
+        if isinstance(size, QSize) and size.isValid():
+            self.resize(min(size.width(), screen.width()), min(size.height(), screen.height()))
+        if isinstance(pos, QPoint) and screen.contains(pos):
+            self.move(pos)
+        self.start_maximized = settings.value("window/maximized", False, type=bool)
+        state = settings.value("window/state")
+        self._size_docks_when_shown = not (isinstance(state, QByteArray) and self.restoreState(state, LAYOUT_VERSION))
 
     def save_layout(self) -> None:
-        self.context.settings.setValue("window/geometry", self.saveGeometry())
-        self.context.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
-        self.context.settings.sync()
+        settings = self.context.settings
+        settings.setValue("window/maximized", self.isMaximized())
+        if not self.isMaximized():
+            settings.setValue("window/size", self.size())
+            settings.setValue("window/pos", self.pos())
+        settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        settings.sync()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._size_docks_when_shown:  # no saved layout, or one for other docks: the default, sized now
+            self._size_docks_when_shown = False
+            QTimer.singleShot(0, self._size_docks)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()

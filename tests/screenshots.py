@@ -8,10 +8,10 @@ Every process started here is stopped by its PID.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -20,6 +20,7 @@ SIZES = ((1024, 700), (1920, 1080))
 
 
 def main(argv: list[str]) -> int:
+    import qasync
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
@@ -41,6 +42,7 @@ def main(argv: list[str]) -> int:
     brokers: dict[str, MosquittoBroker] = {}
     cleanup = []
     app = create_application()
+    asyncio.set_event_loop(qasync.QEventLoop(app))
     try:
         hub = brokers[MESH_REGIONS[0]] = _broker(MosquittoBroker, work, 0, free_port(), "")
         for index, region in enumerate(MESH_REGIONS[1:], start=1):
@@ -79,12 +81,14 @@ def main(argv: list[str]) -> int:
         _pump(app, 3.0)
         for width, height in SIZES:
             window.resize(width, height)
+            window.reset_layout()  # as a first start at this size lays it out
             _pump(app, 1.5)
             path = out / f"window-{width}x{height}.png"
             window.grab().save(str(path))
             print(f"{path}: {window.width()}×{window.height()}", flush=True)
-        window.audit_dock.raise_()
         window.resize(1500, 950)
+        window.reset_layout()
+        window.audit_dock.raise_()
         _pump(app, 2.0)
         window.grab().save(str(out / "mesh.png"))
         print(f"{out / 'mesh.png'}: {window.width()}×{window.height()}", flush=True)
@@ -108,10 +112,8 @@ def _broker(cls, work: Path, index: int, port: int, extra: str):
 
 
 def _pump(app, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        app.processEvents()
-        time.sleep(0.01)  # a render tool, not a test: let the window run for a while
+    """Let the window run (Qt and the qasync loop its request slots need) for a while."""
+    asyncio.get_event_loop().run_until_complete(asyncio.sleep(seconds))
 
 
 if __name__ == "__main__":

@@ -7,17 +7,35 @@ from datetime import datetime
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
 from core.request_history import HistoryEntry, RequestHistory
+from core.topics import region_of
 from gui.models.flat_table_model import FlatTableModel
 from gui.models.roles import ALIGN_RIGHT, ALIGNMENT, DISPLAY, TOOLTIP
 
-COLUMNS = ("Time", "Topic", "Status", "RTT", "Reply size")
-TIME_COLUMN, TOPIC_COLUMN, STATUS_COLUMN, RTT_COLUMN, SIZE_COLUMN = range(len(COLUMNS))
+COLUMNS = ("Time", "Broker", "Region", "Topic", "Status", "RTT", "Reply size")
+TIME_COLUMN, BROKER_COLUMN, REGION_COLUMN, TOPIC_COLUMN, STATUS_COLUMN, RTT_COLUMN, SIZE_COLUMN = range(len(COLUMNS))
 EntryRole = Qt.UserRole + 1
+SortRole = Qt.UserRole + 2  # numbers sort as numbers, times as times
+
+
+def _sort_key(entry: HistoryEntry, column: int):
+    if column == TIME_COLUMN:
+        return entry.sent_at
+    if column == RTT_COLUMN:
+        return entry.rtt if entry.rtt is not None else float("inf")
+    if column == SIZE_COLUMN:
+        return entry.reply_size if entry.reply_size is not None else -1
+    return _format_cell(entry, column)
 
 
 def _format_cell(entry: HistoryEntry, column: int) -> str:
     if column == TIME_COLUMN:
         return datetime.fromtimestamp(entry.sent_at).strftime("%H:%M:%S")
+    if column == BROKER_COLUMN:
+        if entry.reply_broker and entry.reply_broker != entry.broker:
+            return f"{entry.broker} → {entry.reply_broker}"
+        return entry.broker
+    if column == REGION_COLUMN:
+        return region_of(entry.topic, 0) if "/" in entry.topic else ""
     if column == TOPIC_COLUMN:
         return entry.topic
     if column == STATUS_COLUMN:
@@ -54,7 +72,9 @@ class RequestHistoryModel(FlatTableModel):
                 text = self._cache[key] = _format_cell(entry, index.column())
             return text
         if role == TOOLTIP:
-            return entry.detail or None
+            return entry.detail or entry.topic
+        if role == SortRole:
+            return _sort_key(entry, index.column())
         if role == ALIGNMENT and index.column() in (RTT_COLUMN, SIZE_COLUMN):
             return ALIGN_RIGHT
         if role == EntryRole:

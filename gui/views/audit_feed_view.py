@@ -19,6 +19,7 @@ from core.audit_recorder import AuditRecorder
 from core.audit_store import AuditQuery, AuditStore, AuditStoreError
 from gui.context import AppContext
 from gui.models.audit_table_model import AuditTableModel
+from gui.views.elided_label import ElidedLabel
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,7 @@ class AuditFeedView(QWidget):
         self.warning_label.setWordWrap(True)
         self.warning_label.setStyleSheet("background: #fff3cd; color: #6b4b00; padding: 4px")
         self.warning_label.hide()
-        self.status_label = QLabel("", objectName="auditStatus")
-        self.status_label.setTextFormat(Qt.PlainText)
+        self.status_label = ElidedLabel(objectName="auditStatus")
         self.table = QTableView(objectName="auditTable")
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)

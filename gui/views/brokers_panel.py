@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QSize, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableView,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                               QSizePolicy, QTableView, QToolButton, QVBoxLayout, QWidget)
 
 from gui.context import AppContext
-from gui.models.broker_table_model import ACTION, ADDRESS, NAME, NOTES, STATE, BrokerTableModel
+from gui.models.broker_table_model import ACTION, ADDRESS, DROPPED, NAME, NOTES, RATE, STATE, BrokerTableModel
 
 ROW_HEIGHT = 24
 ROWS_SHOWN = 3  # the panel asks for this many rows; more scroll, and the dock can be resized
@@ -34,10 +34,15 @@ class BrokersPanel(QWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
         header = self.table.horizontalHeader()
-        for column, width in ((ACTION, 96), (NAME, 140), (ADDRESS, 190), (STATE, 200)):
+        # Text columns share the width, so the table never needs a horizontal scroll bar.
+        for column in (NAME, ADDRESS, STATE, NOTES):
+            header.setSectionResizeMode(column, QHeaderView.Stretch)
+        for column, width in ((ACTION, 96), (RATE, 64), (DROPPED, 64)):
+            header.setSectionResizeMode(column, QHeaderView.Fixed)
             self.table.setColumnWidth(column, width)
-        header.setSectionResizeMode(ACTION, QHeaderView.Fixed)
-        header.setSectionResizeMode(NOTES, QHeaderView.Stretch)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.table.setTextElideMode(Qt.ElideMiddle)
+        self.table.setMinimumHeight(header.sizeHint().height() + ROW_HEIGHT + 4)  # one row, then it scrolls
         self.empty_label = QLabel("No broker yet. Add one (Ctrl+Shift+N), open a saved profile (Ctrl+Shift+P), "
                                   "or start the demo: eventscope demo", objectName="brokersEmpty")
         self.empty_label.setTextFormat(Qt.PlainText)
@@ -49,16 +54,21 @@ class BrokersPanel(QWidget):
         self.current_button.setToolTip("Send requests through this broker by default (or double-click its row)")
         self.remove_button = QPushButton("Remove", objectName="removeBroker")
         self.remove_button.setToolTip("Disconnect this broker and remove its row and topics; the others keep running")
-        buttons = QHBoxLayout()
-        for button in (self.add_button, self.profiles_button, self.current_button, self.remove_button):
-            if button is not None:
-                buttons.addWidget(button)
-        buttons.addStretch(1)
-        layout = QVBoxLayout(self)
+        # Buttons in a 2×2 grid beside the table: the panel stays short and shows more rows.
+        buttons = QGridLayout()
+        buttons.setSpacing(2)
+        for index, button in enumerate(b for b in (self.add_button, self.profiles_button, self.current_button,
+                                                   self.remove_button) if b is not None):
+            button.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+            buttons.addWidget(button, index // 2, index % 2)
+        buttons.setRowStretch(2, 1)
+        listing = QVBoxLayout()
+        listing.addWidget(self.empty_label)
+        listing.addWidget(self.table, 1)
+        layout = QHBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(listing, 1)
         layout.addLayout(buttons)
-        layout.addWidget(self.empty_label)
-        layout.addWidget(self.table, 1)
 
         self.current_button.clicked.connect(self.make_selected_current)
         self.remove_button.clicked.connect(self.remove_selected)
@@ -73,8 +83,8 @@ class BrokersPanel(QWidget):
         """Room for a few brokers, not half the window: the tree below gets the height."""
         hint = super().sizeHint()
         header = self.table.horizontalHeader().sizeHint().height()
-        buttons = self.current_button.sizeHint().height()
-        return QSize(hint.width(), buttons + header + ROWS_SHOWN * ROW_HEIGHT + 16)
+        frame = 2 * self.table.frameWidth()
+        return QSize(hint.width(), header + ROWS_SHOWN * ROW_HEIGHT + frame + 16)
 
     @staticmethod
     def _tool_button(action: QAction | None, name: str) -> QToolButton | None:

@@ -13,7 +13,7 @@ from datetime import datetime
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-                               QPlainTextEdit, QTabWidget, QVBoxLayout, QWidget)
+                               QPlainTextEdit, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from core.decoders import DECODER_LABELS, DECODERS, decode_payload, numeric_fields, numeric_value
 from core.payload_text import preview
@@ -99,10 +99,20 @@ class DetailsPane(QWidget):
         self.tabs.addTab(plot_page, "Plot")
         self.tabs.addTab(self.diff_edit, "Diff")
 
+        # The payload and the history/plot/diff tabs share the height through a splitter the user drags.
+        self.payload_edit.setMinimumHeight(40)
+        self.plot.setMinimumHeight(40)
+        self.tabs.setMinimumHeight(90)
+        self.splitter = QSplitter(Qt.Vertical, objectName="detailsSplitter")
+        self.splitter.addWidget(self.payload_edit)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(form)
-        layout.addWidget(self.payload_edit, 2)
-        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.splitter, 1)
 
         self.decoder_combo.currentIndexChanged.connect(self._on_decoder_changed)
         self.history_list.currentRowChanged.connect(self._on_history_row_changed)

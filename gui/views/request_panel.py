@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 
-from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
-                               QHeaderView, QLabel, QLineEdit, QPlainTextEdit, QProgressBar, QPushButton, QSpinBox,
-                               QSplitter, QTableView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView,
+                               QLabel, QLineEdit, QListWidget, QPlainTextEdit, QProgressBar, QPushButton, QScrollArea,
+                               QSpinBox, QSplitter, QTableView, QTableWidget, QTableWidgetItem, QTabWidget,
+                               QVBoxLayout, QWidget)
 from qasync import asyncSlot
 
 from core.payload_text import decode_utf8, preview
@@ -23,11 +24,15 @@ from core.request_tracker import DEFAULT_TIMEOUT, Reply, RequestRefused, Request
 from core.session import MqttSession
 from core.topics import TopicError, region_of, validate_topic
 from gui.context import AppContext
-from gui.models.request_history_model import RequestHistoryModel
+from gui.models.request_history_model import (BROKER_COLUMN, REGION_COLUMN, RTT_COLUMN, STATUS_COLUMN, TIME_COLUMN,
+                                              TOPIC_COLUMN, EntryRole, RequestHistoryModel, SortRole)
+from gui.views.elided_label import ElidedLabel
 
 DEFAULT_TEMPLATE = "{region}/hello/request"
 REGION_PLACEHOLDER = "{region}"
 SETTINGS_PREFIX = "request/"
+REPLY_NAMESPACE = "eventscope"
+SAVED_KEY = SETTINGS_PREFIX + "saved"
 V311_ONLY_REASON = "MQTT 3.1.1 cannot carry {what}: connect with MQTT 5 to use it."
 
 
@@ -38,6 +43,11 @@ def _label(name: str, text: str = "") -> QLabel:
     label.setWordWrap(True)
     label.setTextInteractionFlags(Qt.TextSelectableByMouse)
     return label
+
+
+def request_regions(regions) -> list[str]:
+    """Regions to send to: never Eventscope's own reply namespace (``eventscope/+/reply``)."""
+    return [r for r in regions if r != REPLY_NAMESPACE]
 
 
 def format_payload(payload: bytes) -> str:
@@ -72,10 +82,10 @@ class RequestPanel(QWidget):
         self.broker_combo.setToolTip("The broker the request leaves on; its reply may come back on any open broker")
         self.region_combo = QComboBox(objectName="requestRegion", editable=True)
         self.region_combo.setToolTip("Region: replaces {region} in the topic template")
-        self.region_combo.addItems(self.context.regions)
+        self.region_combo.addItems(request_regions(self.context.regions))
         self.template_edit = QLineEdit(DEFAULT_TEMPLATE, objectName="requestTopicTemplate")
         self.template_edit.setToolTip("Request topic; {region} is replaced by the selected region")
-        self.topic_preview = _label("requestTopicPreview")
+        self.topic_preview = ElidedLabel(objectName="requestTopicPreview", mode=Qt.ElideLeft)
 
         self.payload_edit = QPlainTextEdit(objectName="requestPayload")
         self.payload_edit.setPlaceholderText("Request payload (JSON or plain text)")
@@ -109,7 +119,8 @@ class RequestPanel(QWidget):
         self.status_label = _label("requestStatus")
         self.reply_view = QPlainTextEdit(objectName="replyPayload", readOnly=True)
         self.reply_view.setPlaceholderText("The reply appears here")
-        self.reply_details = _label("replyDetails")
+        self.reply_details = ElidedLabel(objectName="replyDetails", mode=Qt.ElideRight)  # whole text in its tooltip
+        self.reply_details.setTextInteractionFlags(Qt.TextSelectableByMouse)
 
         self.burst_count = QSpinBox(objectName="burstCount", minimum=1, maximum=100000, value=100, prefix="N ")
         self.burst_concurrency = QSpinBox(objectName="burstConcurrency", minimum=1, maximum=1000, value=10, prefix="C ")
@@ -118,7 +129,16 @@ class RequestPanel(QWidget):
         self.burst_result = _label("burstResult")
 
         self.history_view = QTableView(objectName="requestHistory")
-        self.history_view.setModel(self.history_model)
+        self.history_sorter = QSortFilterProxyModel(self)
+        self.history_sorter.setSourceModel(self.history_model)
+        self.history_sorter.setSortRole(SortRole)
+        self.history_view.setModel(self.history_sorter)
+        self.history_view.setSortingEnabled(True)
+        self.history_view.sortByColumn(TIME_COLUMN, Qt.AscendingOrder)  # newest at the bottom, as streams
+        for column, width in ((TIME_COLUMN, 70), (BROKER_COLUMN, 90), (REGION_COLUMN, 80), (TOPIC_COLUMN, 170),
+                              (STATUS_COLUMN, 70), (RTT_COLUMN, 75)):
+            self.history_view.setColumnWidth(column, width)
+        self.history_view.verticalHeader().setDefaultSectionSize(20)
         self.history_view.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.history_view.setSelectionMode(QAbstractItemView.SingleSelection)
         self.history_view.setEditTriggers(QAbstractItemView.NoEditTriggers)
@@ -128,29 +148,50 @@ class RequestPanel(QWidget):
         self.history_view.setContextMenuPolicy(Qt.ActionsContextMenu)
         self.resend_action = QAction("Re-send", self, objectName="resendAction")
         self.history_view.addAction(self.resend_action)
-        self.resend_button = QPushButton("Re-send", objectName="resendButton")
+        self.resend_button = QPushButton("Re-send", objectName="resendButton", flat=True)
         self.resend_button.setToolTip("Load the selected request into the editor and send it again")
 
-        layout_top = QVBoxLayout()
-        topic_box = QGroupBox("Topic")
-        topic_form = QFormLayout(topic_box)
-        topic_form.addRow("Broker", self.broker_combo)
-        topic_form.addRow("Region", self.region_combo)
-        topic_form.addRow("Template", self.template_edit)
-        topic_form.addRow("Topic", self.topic_preview)
-        layout_top.addWidget(topic_box)
+        self.saved_list = QListWidget(objectName="savedRequests")
+        self.saved_list.setToolTip("Saved requests: double-click to load one, or select it and press Send saved")
+        self.save_name_edit = QLineEdit(objectName="savedRequestName", placeholderText="name for the current request")
+        self.save_request_button = QPushButton("Save", objectName="saveRequestButton")
+        self.save_request_button.setToolTip("Save topic, region, payload and options under this name")
+        self.send_saved_button = QPushButton("Send saved", objectName="sendSavedRequestButton")
+        self.delete_saved_button = QPushButton("Delete", objectName="deleteSavedRequestButton")
 
-        payload_box = QGroupBox("Payload")
-        payload_layout = QVBoxLayout(payload_box)
-        payload_layout.addWidget(self.payload_edit)
-        check_row = QHBoxLayout()
-        check_row.addWidget(self.payload_check, 1)
-        check_row.addWidget(self.format_button)
-        payload_layout.addLayout(check_row)
-        layout_top.addWidget(payload_box, 1)
+        # The composer and its result sit together on top, visible without scrolling; the
+        # rarely changed options, bursts, history and saved requests share tabs below.
+        where = QHBoxLayout()
+        where.addWidget(QLabel("Broker"))
+        where.addWidget(self.broker_combo, 1)
+        where.addWidget(QLabel("Region"))
+        where.addWidget(self.region_combo, 1)
+        topic_row = QHBoxLayout()
+        topic_row.addWidget(QLabel("Topic"))
+        topic_row.addWidget(self.template_edit, 1)
+        self.payload_edit.setMinimumHeight(34)
+        send_row = QHBoxLayout()
+        send_row.addWidget(self.send_button)
+        send_row.addWidget(self.progress)
+        send_row.addWidget(self.topic_preview, 2)
+        send_row.addWidget(self.payload_check, 1)
+        send_row.addWidget(self.format_button)
+        self.progress.setMaximumWidth(80)
+        self.reply_view.setMinimumHeight(34)
+        composer = QWidget(objectName="requestComposer")
+        composer_layout = QVBoxLayout(composer)
+        composer_layout.setContentsMargins(0, 0, 0, 0)
+        for item in (where, topic_row):
+            composer_layout.addLayout(item)
+        composer_layout.addWidget(self.payload_edit, 2)
+        composer_layout.addLayout(send_row)
+        composer_layout.addWidget(self.status_label)
+        composer_layout.addWidget(self.reply_details)
+        composer_layout.addWidget(self.reply_view, 3)
 
-        options_box = QGroupBox("Options")
-        options_form = QFormLayout(options_box)
+        options_page = QWidget()
+        options_form = QFormLayout(options_page)
+        options_form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         options_form.addRow("Protocol", self.version_label)
         options_form.addRow("QoS", self.qos_combo)
         options_form.addRow("Reply topic", self.reply_topic_edit)
@@ -163,44 +204,57 @@ class RequestPanel(QWidget):
         property_buttons.addStretch(1)
         options_form.addRow("User properties", self.user_properties)
         options_form.addRow("", property_buttons)
-        layout_top.addWidget(options_box)
+        options_scroll = QScrollArea()
+        options_scroll.setWidget(options_page)
+        options_scroll.setWidgetResizable(True)
+        options_scroll.setFrameShape(QScrollArea.NoFrame)
 
-        send_row = QHBoxLayout()
-        send_row.addWidget(self.send_button)
-        send_row.addWidget(self.progress, 1)
-        layout_top.addLayout(send_row)
-        layout_top.addWidget(self.status_label)
-        reply_box = QGroupBox("Reply")
-        reply_layout = QVBoxLayout(reply_box)
-        reply_layout.addWidget(self.reply_details)
-        reply_layout.addWidget(self.reply_view)
-        layout_top.addWidget(reply_box, 1)
+        history_page = QWidget()
+        history_layout = QVBoxLayout(history_page)
+        history_layout.setContentsMargins(2, 2, 2, 2)
+        history_layout.addWidget(self.history_view, 1)
+
+        burst_page = QWidget()
+        burst_layout = QVBoxLayout(burst_page)
         burst_row = QHBoxLayout()
         burst_row.addWidget(self.burst_count)
         burst_row.addWidget(self.burst_concurrency)
         burst_row.addWidget(self.burst_button)
-        layout_top.addLayout(burst_row)
-        layout_top.addWidget(self.burst_result)
+        burst_row.addStretch(1)
+        burst_layout.addLayout(burst_row)
+        burst_layout.addWidget(self.burst_result)
+        burst_layout.addStretch(1)
 
-        top = QWidget()
-        top.setLayout(layout_top)
-        history_box = QGroupBox("History")
-        history_layout = QVBoxLayout(history_box)
-        history_layout.addWidget(self.history_view)
-        history_layout.addWidget(self.resend_button, 0, Qt.AlignRight)
-        splitter = QSplitter(Qt.Vertical)
-        splitter.addWidget(top)
-        splitter.addWidget(history_box)
+        saved_page = QWidget()
+        saved_layout = QVBoxLayout(saved_page)
+        saved_layout.setContentsMargins(2, 2, 2, 2)
+        save_row = QHBoxLayout()
+        save_row.addWidget(self.save_name_edit, 1)
+        save_row.addWidget(self.save_request_button)
+        saved_layout.addLayout(save_row)
+        saved_layout.addWidget(self.saved_list, 1)
+        saved_buttons = QHBoxLayout()
+        saved_buttons.addStretch(1)
+        saved_buttons.addWidget(self.delete_saved_button)
+        saved_buttons.addWidget(self.send_saved_button)
+        saved_layout.addLayout(saved_buttons)
+
+        self.tabs = QTabWidget(objectName="requestTabs")
+        self.tabs.setMinimumHeight(72)  # the history scrolls; the composer above keeps its room
+        self.tabs.addTab(history_page, "History")
+        self.tabs.addTab(options_scroll, "Options")
+        self.tabs.addTab(saved_page, "Saved")
+        self.tabs.addTab(burst_page, "Burst")
+        self.tabs.setCornerWidget(self.resend_button, Qt.TopRightCorner)  # beside the History tab, never squeezed
+        splitter = QSplitter(Qt.Vertical, objectName="requestSplitter")
+        splitter.addWidget(composer)
+        splitter.addWidget(self.tabs)
         splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(1, 2)
+        splitter.setChildrenCollapsible(False)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(4, 4, 4, 4)
         outer.addWidget(splitter)
-
-        for sequence in ("Ctrl+Return", "Ctrl+Enter"):
-            shortcut = QShortcut(QKeySequence(sequence), self)
-            shortcut.setContext(Qt.WidgetWithChildrenShortcut)
-            shortcut.activated.connect(self._on_send_shortcut)
 
     def _connect_signals(self) -> None:
         self.region_combo.currentTextChanged.connect(self._on_topic_inputs_changed)
@@ -221,6 +275,11 @@ class RequestPanel(QWidget):
         self.context.brokersChanged.connect(self._fill_brokers)
         self.broker_combo.currentIndexChanged.connect(lambda _i: self._on_session_changed(self.session))
         self.context.regionsChanged.connect(self._on_regions_changed)
+        self.save_request_button.clicked.connect(self.save_current_request)
+        self.save_name_edit.returnPressed.connect(self.save_current_request)
+        self.send_saved_button.clicked.connect(self.send_saved)
+        self.delete_saved_button.clicked.connect(self.delete_saved)
+        self.saved_list.itemDoubleClicked.connect(lambda item: self.load_saved(item.text()))
 
     # ----- settings ---------------------------------------------------------------------
     def _save(self, key: str, value) -> None:
@@ -240,6 +299,8 @@ class RequestPanel(QWidget):
         self.reply_topic_edit.setText(str(value(SETTINGS_PREFIX + "replyTopic", "")))
         self._on_topic_inputs_changed()
         self._on_payload_changed()
+        self._saved = self._read_saved()
+        self.saved_list.addItems(sorted(self._saved))
 
     # ----- topic and payload --------------------------------------------------------------
     def request_topic(self) -> str:
@@ -250,17 +311,15 @@ class RequestPanel(QWidget):
         try:
             validate_topic(topic)
             self.topic_preview.setText(topic)
-            self.topic_preview.setToolTip("The topic the request is published on")
         except TopicError as exc:
             self.topic_preview.setText(f"{topic or '(empty)'} — {exc}")
-            self.topic_preview.setToolTip(str(exc))
         self._save("template", self.template_edit.text())
         self._save("region", self.region_combo.currentText())
 
     def _on_regions_changed(self) -> None:
         current = self.region_combo.currentText()
         known = {self.region_combo.itemText(i) for i in range(self.region_combo.count())}
-        self.region_combo.addItems([r for r in self.context.regions if r not in known])
+        self.region_combo.addItems([r for r in request_regions(self.context.regions) if r not in known])
         self.region_combo.setCurrentText(current)
 
     def _on_payload_changed(self) -> None:
@@ -392,9 +451,12 @@ class RequestPanel(QWidget):
         self._update_send_enabled()
 
     # ----- sending ------------------------------------------------------------------------
-    def _on_send_shortcut(self) -> None:
-        if self.send_button.isEnabled():
-            self.send_request()
+    def send_from_shortcut(self) -> bool:
+        """Ctrl+Enter anywhere in the window: send, if sending is possible now."""
+        if not self.send_button.isEnabled():
+            return False
+        self.send_request()
+        return True
 
     @asyncSlot()
     async def send_request(self) -> None:
@@ -406,15 +468,19 @@ class RequestPanel(QWidget):
         options = self.request_options()
         self._set_busy(True)
         self.status_label.setText(f"Waiting for a reply to {topic}…")
+        self._clear_reply(f"Waiting for the reply to {topic}…")
         try:
             reply = await tracker.request(topic, payload, **options)
         except RequestRefused as exc:
+            self.reply_details.clear()
             self.status_label.setText(f"Not sent: {exc}")
         except RequestTimeout as exc:
+            self._clear_reply(f"No reply to {topic}: the earlier reply is cleared")
             self.status_label.setText(f"Timeout: {exc}")
             self._record(topic, payload, "timeout", options, detail=str(exc))
         except Exception as exc:  # never let a failure escape the slot: show it
             message = str(exc) or type(exc).__name__
+            self.reply_details.clear()
             self.status_label.setText(f"Error: {message}")
             self._record(topic, payload, "error", options, detail=message)
         else:
@@ -423,14 +489,20 @@ class RequestPanel(QWidget):
         finally:
             self._set_busy(False)
 
+    def _clear_reply(self, why: str) -> None:
+        """A reply on screen always belongs to the last request: clear it when a new one starts or fails."""
+        self.reply_view.clear()
+        self.reply_details.setText(why)
+
     def _show_reply(self, reply: Reply) -> None:
         self.reply_view.setPlainText(format_payload(reply.payload))
         correlation = reply.correlation_id or "none (uncorrelated: MQTT 3.1.1)"
         route = f" · left on {reply.sent_on}, came back on {reply.received_on}" if reply.sent_on else ""
         self.reply_details.setText(f"RTT {reply.rtt * 1e3:.2f} ms · {len(reply.payload)} B · reply topic {reply.reply_topic}"
                                    f" · correlation {correlation}{route}")
+        route = f" · left on {reply.sent_on}, came back on {reply.received_on}" if reply.sent_on else ""
         self.status_label.setText(f"Reply received in {reply.rtt * 1e3:.2f} ms"
-                                  + ("" if reply.correlated else " (uncorrelated)"))
+                                  + ("" if reply.correlated else " (uncorrelated)") + route)
 
     def _record(self, topic: str, payload: bytes, status: str, options: dict, reply: Reply | None = None,
                 detail: str = "") -> None:
@@ -438,7 +510,9 @@ class RequestPanel(QWidget):
         self.history_model.add(HistoryEntry.create(
             topic, payload, status, qos=options["qos"], reply_topic=reply_topic,
             rtt=reply.rtt if reply else None, reply_size=len(reply.payload) if reply else None,
-            correlation_id=reply.correlation_id if reply else "", detail=detail))
+            correlation_id=reply.correlation_id if reply else "", detail=detail,
+            broker=(reply.sent_on if reply and reply.sent_on else self.broker_combo.currentText()),
+            reply_broker=reply.received_on if reply and reply.received_on else ""))
         self.history_view.scrollToBottom()
 
     @asyncSlot()
@@ -478,12 +552,85 @@ class RequestPanel(QWidget):
 
     def _on_history_double_clicked(self, index: QModelIndex) -> None:
         if index.isValid():
-            self.load_entry(self.history_model.entry(index.row()))
+            self.load_entry(index.data(EntryRole))
 
     def resend_selected(self) -> None:
         rows = self.history_view.selectionModel().selectedRows()
         if not rows:
             self.status_label.setText("Select a request in the history to re-send it")
             return
-        self.load_entry(self.history_model.entry(rows[0].row()))
+        self.load_entry(rows[0].data(EntryRole))
         self.send_request()
+
+    # ----- saved requests -----------------------------------------------------------------
+    def _read_saved(self) -> dict[str, dict]:
+        try:
+            saved = json.loads(self.context.settings.value(SAVED_KEY, "{}") or "{}")
+        except (TypeError, ValueError):
+            return {}  # a hand-edited settings file loses its saved requests, not the window
+        return {str(k): v for k, v in saved.items() if isinstance(v, dict)} if isinstance(saved, dict) else {}
+
+    def _write_saved(self) -> None:
+        self._save("saved", json.dumps(self._saved))
+        self.saved_list.clear()
+        self.saved_list.addItems(sorted(self._saved))
+
+    def save_current_request(self) -> str | None:
+        """Save the composer (topic template, region, payload, options) under the typed name."""
+        name = self.save_name_edit.text().strip()
+        if not name:
+            self.status_label.setText("Type a name for the request to save it")
+            return None
+        self._saved[name] = {
+            "template": self.template_edit.text(), "region": self.region_combo.currentText(),
+            "payload": self.payload_edit.toPlainText(), "qos": self.qos_combo.currentIndex(),
+            "reply_topic": self.reply_topic_edit.text(), "timeout": self.timeout_spin.value(),
+            "content_type": self.content_type_edit.text(), "message_expiry": self.expiry_spin.value(),
+            "user_properties": [list(pair) for pair in self.user_property_pairs()],
+        }
+        self._write_saved()
+        self.save_name_edit.clear()
+        self.status_label.setText(f"Saved the request as {name!r}")
+        return name
+
+    def load_saved(self, name: str) -> bool:
+        saved = self._saved.get(name)
+        if saved is None:
+            return False
+        self.template_edit.setText(str(saved.get("template", DEFAULT_TEMPLATE)))
+        region = str(saved.get("region", ""))
+        if region and self.region_combo.findText(region) < 0:
+            self.region_combo.addItem(region)
+        self.region_combo.setCurrentText(region)
+        self.payload_edit.setPlainText(str(saved.get("payload", "")))
+        self.qos_combo.setCurrentIndex(int(saved.get("qos", 0)))
+        self.reply_topic_edit.setText(str(saved.get("reply_topic", "")))
+        self.timeout_spin.setValue(float(saved.get("timeout", DEFAULT_TIMEOUT)))
+        self.content_type_edit.setText(str(saved.get("content_type", "")))
+        self.expiry_spin.setValue(int(saved.get("message_expiry", 0)))
+        self.user_properties.setRowCount(0)
+        for key, value in saved.get("user_properties", []):
+            row = self.user_properties.rowCount()
+            self.user_properties.insertRow(row)
+            self.user_properties.setItem(row, 0, QTableWidgetItem(str(key)))
+            self.user_properties.setItem(row, 1, QTableWidgetItem(str(value)))
+        self.status_label.setText(f"Loaded {name!r}")
+        return True
+
+    def _selected_saved(self) -> str | None:
+        item = self.saved_list.currentItem()
+        return item.text() if item is not None else None
+
+    def send_saved(self) -> None:
+        name = self._selected_saved()
+        if name is None:
+            self.status_label.setText("Select a saved request to send it")
+            return
+        self.load_saved(name)
+        self.send_request()
+
+    def delete_saved(self) -> None:
+        name = self._selected_saved()
+        if name is not None:
+            self._saved.pop(name, None)
+            self._write_saved()

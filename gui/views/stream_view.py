@@ -76,6 +76,7 @@ class StreamTab(QWidget):
         self.error_label.hide()
         self.chips = RegionChips(self)
         self.table = QTableView(objectName="streamTable")
+        self.table.setMinimumHeight(56)  # a few rows at 1024×700; the dock grows it
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)

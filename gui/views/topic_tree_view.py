@@ -16,12 +16,13 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeade
 from core.payload_text import decode_utf8
 from core.retained import RetainedClear, clear_retained
 from core.session import SessionError
-from core.topic_forest import TopicForest
+from core.topic_forest import TopicForest, broker_of
 from core.topic_tree import TopicNode, TreeFilter
 from core.topics import TopicError
 from gui.context import AppContext
-from gui.models.topic_tree_model import COL_MESSAGES, COL_TOPIC, TopicTreeModel
+from gui.models.topic_tree_model import COL_MESSAGES, COL_RATE, COL_TOPIC, COL_VALUE, TopicTreeModel
 from gui.views.publish_dialog import PublishDialog
+from gui.views.elided_label import ElidedLabel
 
 REPAINT_MS = 500  # fades the "recently updated" marks and refreshes ages
 POLL_MS = 50
@@ -99,11 +100,15 @@ class TopicTreeView(QWidget):
         header = self.view.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(COL_TOPIC, QHeaderView.Interactive)
-        header.resizeSection(COL_TOPIC, 260)
-        header.resizeSection(COL_MESSAGES, 80)
-        header.setSectionResizeMode(2, QHeaderView.Stretch)
+        header.resizeSection(COL_MESSAGES, 70)
+        header.resizeSection(COL_RATE, 80)
+        header.setSectionResizeMode(COL_VALUE, QHeaderView.Stretch)
+        self._topic_width_set_by_user = False
+        header.sectionResized.connect(self._on_section_resized)
         self.status_label = QLabel("", objectName="topicTreeStatus")
         self.status_label.setTextFormat(Qt.PlainText)
+        self.breadcrumb = ElidedLabel(objectName="topicBreadcrumb", mode=Qt.ElideLeft)
+        self.breadcrumb.setAccessibleName("Selected topic")
 
         top = QHBoxLayout()
         top.addWidget(self.filter_edit, 1)
@@ -113,7 +118,10 @@ class TopicTreeView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.view, 1)
-        layout.addWidget(self.status_label)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.breadcrumb, 1)
+        bottom.addWidget(self.status_label)
+        layout.addLayout(bottom)
 
         QShortcut(QKeySequence.Find, self, self._on_find_shortcut, context=Qt.WidgetWithChildrenShortcut)
         self.filter_edit.textChanged.connect(self._on_filter_changed)
@@ -282,7 +290,33 @@ class TopicTreeView(QWidget):
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
-            self.context.topicSelected.emit(self.model.node_from_index(self._to_source(current)))
+            node = self.model.node_from_index(self._to_source(current))
+            self.breadcrumb.setText(self._breadcrumb(node))
+            self.context.topicSelected.emit(node)
+
+    @staticmethod
+    def _breadcrumb(node: TopicNode) -> str:
+        """"us-east › orders › node-1 › metrics": the broker, then every level, for deep topics."""
+        broker = broker_of(node)
+        levels = [broker.name] if broker is not None else []
+        if node is not broker and node.topic:
+            levels += node.topic.split("/")
+        return " › ".join(levels)
+
+    # ----- column widths ------------------------------------------------------------------
+    def _on_section_resized(self, section: int, _old: int, _new: int) -> None:
+        if section == COL_TOPIC and not self._sizing_topic:
+            self._topic_width_set_by_user = True
+
+    _sizing_topic = False
+
+    def resizeEvent(self, event) -> None:
+        """The Topic column takes about 45% of the width (until the user drags it), so Last value stays on screen."""
+        super().resizeEvent(event)
+        if not self._topic_width_set_by_user:
+            self._sizing_topic = True
+            self.view.header().resizeSection(COL_TOPIC, max(140, int(self.view.viewport().width() * 0.45)))
+            self._sizing_topic = False
 
     # ----- keyboard ---------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

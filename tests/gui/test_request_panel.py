@@ -13,9 +13,11 @@ from core.profile import MQTT_V311, ConnectionProfile
 from core.replier import Replier, demo_reply_handler
 from core.request_history import HistoryEntry, RequestHistory
 from core.session import MqttSession
+from gui.models.request_history_model import (BROKER_COLUMN, REGION_COLUMN, RTT_COLUMN, SIZE_COLUMN, STATUS_COLUMN,
+                                              TIME_COLUMN, TOPIC_COLUMN)
 from gui.views.request_panel import RequestPanel
 from tests.conftest import free_port
-from tests.gui.conftest import run_until
+from tests.gui.conftest import activate, connect_and_wait, run_until
 
 
 @pytest.fixture
@@ -71,9 +73,11 @@ def test_send_shows_reply_rtt_and_adds_history_row(connected_context, qloop, qtb
     assert send.isEnabled()
     model = panel.history_model
     assert model.rowCount() == 1
-    assert model.index(0, 2).data() == "ok"
-    assert model.index(0, 1).data() == "eu-central/hello/request"
-    assert model.index(0, 3).data().endswith(" ms")
+    assert model.index(0, STATUS_COLUMN).data() == "ok"
+    assert model.index(0, TOPIC_COLUMN).data() == "eu-central/hello/request"
+    assert model.index(0, REGION_COLUMN).data() == "eu-central"
+    assert model.index(0, BROKER_COLUMN).data() == connected_context.connection.broker_id
+    assert model.index(0, RTT_COLUMN).data().endswith(" ms")
     qtmodeltester.check(model)
     # The GUI session also subscribes '#': the broker's second copy of the reply is ignored, not a stray.
     run_until(qloop, lambda: panel.tracker.stats().duplicates == 1, message="duplicate copy counted")
@@ -90,21 +94,27 @@ def test_timeout_is_shown_as_text_and_recorded(connected_context, qloop, qtbot, 
     run_until(qloop, lambda: _status(panel).startswith("Timeout"), message="the timeout message")
     assert "No reply on" in _status(panel)
     assert panel.send_button.isEnabled() and not panel.progress.isVisible()
-    assert panel.history_model.index(0, 2).data() == "timeout"
+    assert panel.history_model.index(0, STATUS_COLUMN).data() == "timeout"
+    assert panel.reply_view.toPlainText() == "" and "earlier reply is cleared" in panel.reply_details.text()
 
 
-def test_wildcard_topic_is_refused_with_reason_via_ctrl_enter(connected_context, qloop, qtbot, make_panel):
-    panel = make_panel(connected_context)
+def test_ctrl_enter_sends_from_anywhere_in_the_window(window, mosquitto, qloop, qtbot, demo_replier):
+    connect_and_wait(window.context, ConnectionProfile(name="test", host="127.0.0.1", port=mosquitto.port))
+    panel = window.request_panel
+    window.details_dock.raise_()  # the request panel is behind another tab
+    activate(qtbot, window)
+    window.topic_tree.setFocus()
+    qtbot.keyClick(window.topic_tree, Qt.Key_Return, Qt.ControlModifier)
+    run_until(qloop, lambda: _status(panel).startswith("Reply received in"), message="the reply")
+    assert panel.isVisible()  # brought forward
+
     panel.template_edit.setText("{region}/+/request")
     assert "wildcard" in panel.topic_preview.text()
-    with qtbot.waitActive(panel):
-        panel.show()
-        panel.activateWindow()
     panel.payload_edit.setFocus()
     qtbot.keyClick(panel.payload_edit, Qt.Key_Return, Qt.ControlModifier)
     run_until(qloop, lambda: _status(panel).startswith("Not sent"), message="the refusal")
     assert "wildcard" in _status(panel)
-    assert panel.history_model.rowCount() == 0  # nothing was sent
+    assert panel.history_model.rowCount() == 1  # the refused one was not sent
 
 
 def test_burst_shows_rtt_spread(connected_context, qloop, qtbot, make_panel, demo_replier):
@@ -154,9 +164,10 @@ def test_editor_and_history_survive_restart_and_double_click_loads(context, qtbo
     assert restarted.payload_edit.toPlainText() == "kept text"
     model = restarted.history_model
     assert model.rowCount() == 1
-    assert [model.index(0, c).data() for c in (1, 2, 3, 4)] == ["ap-south/orders/request", "uncorrelated", "2.00 ms", "12 B"]
+    assert [model.index(0, c).data() for c in (TOPIC_COLUMN, STATUS_COLUMN, RTT_COLUMN, SIZE_COLUMN)] == [
+        "ap-south/orders/request", "uncorrelated", "2.00 ms", "12 B"]
     qtmodeltester.check(model)
-    restarted.history_view.doubleClicked.emit(model.index(0, 1))
+    restarted.history_view.doubleClicked.emit(restarted.history_view.model().index(0, TOPIC_COLUMN))
     assert restarted.topic_preview.text() == "ap-south/orders/request"
     assert restarted.payload_edit.toPlainText() == '{"id": 7}'
     assert restarted.qos_combo.currentText() == "1"
@@ -170,3 +181,48 @@ def test_format_button_pretty_prints_json(context, qtbot, make_panel):
     panel.payload_edit.setPlainText('{"a":[1,2]}')
     qtbot.mouseClick(panel.format_button, Qt.LeftButton)
     assert panel.payload_edit.toPlainText() == '{\n  "a": [\n    1,\n    2\n  ]\n}'
+
+
+def test_history_sorts_by_rtt_and_the_region_list_skips_the_reply_namespace(context, qtbot, make_panel, history_path):
+    history = RequestHistory(history_path)
+    for topic, rtt in (("us-east/hello/request", 0.009), ("eu-central/hello/request", 0.001),
+                       ("us-west/hello/request", 0.004)):
+        history.add(HistoryEntry.create(topic, b"x", "ok", rtt=rtt, broker="east"))
+    panel = make_panel(context)
+    view = panel.history_view
+    view.show()
+    qtbot.mouseClick(view.horizontalHeader().viewport(), Qt.LeftButton, pos=_section_centre(view, RTT_COLUMN))
+    rtts = [view.model().index(r, RTT_COLUMN).data() for r in range(3)]
+    assert rtts in (["1.00 ms", "4.00 ms", "9.00 ms"], ["9.00 ms", "4.00 ms", "1.00 ms"])  # numbers, not text
+    assert view.model().index(0, TIME_COLUMN).data()  # every row keeps its time
+    context.note_regions(["eventscope", "mars-1"])
+    names = [panel.region_combo.itemText(i) for i in range(panel.region_combo.count())]
+    assert "mars-1" in names and "eventscope" not in names
+
+
+def _section_centre(view, column):
+    from PySide6.QtCore import QPoint
+
+    header = view.horizontalHeader()
+    return QPoint(header.sectionViewportPosition(column) + header.sectionSize(column) // 2, header.height() // 2)
+
+
+def test_saved_requests_send_again_from_the_list(connected_context, qloop, qtbot, make_panel, demo_replier):
+    panel = make_panel(connected_context)
+    panel.region_combo.setCurrentText("ap-south")
+    panel.payload_edit.setPlainText('{"order": 42}')
+    panel.qos_combo.setCurrentIndex(1)
+    qtbot.keyClicks(panel.save_name_edit, "order 42")
+    qtbot.mouseClick(panel.save_request_button, Qt.LeftButton)
+    assert [panel.saved_list.item(i).text() for i in range(panel.saved_list.count())] == ["order 42"]
+    panel.payload_edit.setPlainText("something else")
+    panel.region_combo.setCurrentText("us-east")
+    again = make_panel(connected_context)  # saved requests outlive the panel
+    again.saved_list.setCurrentRow(0)
+    qtbot.mouseClick(again.send_saved_button, Qt.LeftButton)
+    run_until(qloop, lambda: _status(again).startswith("Reply received in"), message="the saved request's reply")
+    assert again.topic_preview.text() == "ap-south/hello/request"
+    assert again.payload_edit.toPlainText() == '{"order": 42}' and again.qos_combo.currentText() == "1"
+    again.saved_list.setCurrentRow(0)
+    qtbot.mouseClick(again.delete_saved_button, Qt.LeftButton)
+    assert again.saved_list.count() == 0

@@ -1,0 +1,62 @@
+"""The window at 1024×700, 1366×768 and 1920×1080: every control readable and unclipped, the tree the largest."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import (QAbstractButton, QAbstractSpinBox, QApplication, QComboBox, QLineEdit, QWidget)
+
+from core.profile import ConnectionProfile
+from gui.main_window import MainWindow
+
+SIZES = ((1024, 700), (1366, 768), (1920, 1080))
+MIN_LINE_EDIT_CHARS = 8  # a field narrower than this shows "Fi…" instead of its text
+
+
+def _clipped(widget: QWidget) -> str | None:
+    """Why ``widget`` is unreadable at its current size, or None."""
+    size, minimum, hint = widget.size(), widget.minimumSizeHint(), widget.sizeHint()
+    if minimum.isValid() and (size.width() < minimum.width() or size.height() < minimum.height()):
+        return f"smaller than its minimum size hint {minimum.width()}×{minimum.height()}"
+    if isinstance(widget, (QLineEdit, QAbstractSpinBox, QComboBox, QAbstractButton)) and size.height() < hint.height():
+        return f"height {size.height()} < {hint.height()} (text cut)"
+    if isinstance(widget, QAbstractButton) and widget.text() and size.width() < hint.width():
+        return f"button width {size.width()} < {hint.width()} (label cut)"
+    if isinstance(widget, QLineEdit) and size.width() < widget.fontMetrics().averageCharWidth() * MIN_LINE_EDIT_CHARS:
+        return f"line edit {size.width()} px wide shows fewer than {MIN_LINE_EDIT_CHARS} characters"
+    return None
+
+
+def _visible_problems(window: MainWindow) -> list[str]:
+    problems = []
+    for widget in window.findChildren(QWidget):
+        if not widget.isVisibleTo(window) or widget.window() is not window:
+            continue
+        if isinstance(widget, (QLineEdit, QAbstractSpinBox, QComboBox, QAbstractButton)):
+            if isinstance(widget.parent(), (QAbstractSpinBox, QComboBox)):  # their own inner editor
+                continue
+            why = _clipped(widget)
+            if why:
+                problems.append(f"{type(widget).__name__} {widget.objectName() or widget.text() if hasattr(widget, 'text') else ''}: {why}")
+    return problems
+
+
+@pytest.mark.parametrize("width,height", SIZES)
+def test_every_control_fits_and_the_tree_gets_the_most_room(qtbot, context, mosquitto, width, height):
+    window = MainWindow(context)
+    qtbot.addWidget(window)
+    window.add_broker(ConnectionProfile(name="east", host="127.0.0.1", port=mosquitto.port))
+    window.resize(width, height)
+    window.show()
+    window.reset_layout()
+    QApplication.processEvents()
+    assert (window.width(), window.height()) == (width, height), "minimum sizes force the window larger"
+    for front in ((window.request_dock, window.stream_dock), (window.details_dock, window.audit_dock)):
+        for dock in front:
+            dock.raise_()
+        QApplication.processEvents()
+        assert _visible_problems(window) == [], [d.objectName() for d in front]
+    tree = window.topic_tree
+    assert tree.width() >= 0.4 * width and tree.height() >= 0.3 * height, (tree.width(), tree.height())
+    for dock in (window.request_dock, window.stream_dock):
+        assert dock.isVisible() and dock.width() > 0
+    window.close()
