@@ -187,11 +187,6 @@ def parse_payload(data: bytes):
     return message
 
 
-def _oneof_value(message) -> Any:
-    which = message.WhichOneof(_VALUE_ONEOF)
-    return None if which is None else getattr(message, which), which
-
-
 def _signed(value: int, bits: int) -> int:
     value &= (1 << bits) - 1
     return value - (1 << bits) if value >= 1 << (bits - 1) else value
@@ -212,14 +207,10 @@ def _array(datatype: str, raw: bytes) -> Any:
 
 def typed_value(datatype: int, message) -> Any:
     """A metric's, property's or cell's value as Python, signed and unpacked as its datatype says."""
-    value, which = _oneof_value(message)
-    name = DATATYPES[datatype] if 0 <= datatype < len(DATATYPES) else "Unknown"
+    which = message.WhichOneof(_VALUE_ONEOF)
     if which is None:
         return None
-    if name in _SIGNED_BITS and isinstance(value, int):
-        return _signed(value, _SIGNED_BITS[name])
-    if which == "bytes_value":
-        return _array(name, value) if name.endswith("Array") else value
+    value = getattr(message, which)
     if which == "dataset_value":
         return _dataset(value)
     if which == "template_value":
@@ -227,6 +218,16 @@ def typed_value(datatype: int, message) -> Any:
                 "metrics": [metric_to_dict(m) for m in value.metrics]}
     if which in ("propertyset_value", "propertysets_value", "extension_value"):
         return str(value)
+    return retype(value, DATATYPES[datatype] if 0 <= datatype < len(DATATYPES) else "Unknown")
+
+
+def retype(value: Any, datatype: str) -> Any:
+    """A raw oneof value read as ``datatype``: signed ints from their two's complement, arrays unpacked.
+    DATA messages usually leave the datatype out, so the state calls this with the BIRTH's."""
+    if datatype in _SIGNED_BITS and isinstance(value, int) and not isinstance(value, bool):
+        return _signed(value, _SIGNED_BITS[datatype])
+    if datatype.endswith("Array") and isinstance(value, bytes):
+        return _array(datatype, value)
     return value
 
 

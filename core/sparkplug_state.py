@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.records import MessageRecord
-from core.sparkplug import SparkplugError, SparkplugTopic, parse_payload, payload_to_dict
+from core.sparkplug import SparkplugError, SparkplugTopic, parse_payload, payload_to_dict, retype
 
 UNKNOWN_ALIAS = "unknown alias (no BIRTH seen since connect)"
 SEQ_MODULO = 256
@@ -145,16 +145,20 @@ class SparkplugState:
 
     @staticmethod
     def _name_metrics(target: DeviceState, metrics: list[dict], notes: list[str]) -> None:
+        """Name aliased metrics from the BIRTH, and type those that left their datatype to the BIRTH."""
         unknown = []
         for metric in metrics:
-            if "name" in metric or "alias" not in metric:
-                continue
-            name = target.names_by_alias.get(metric["alias"])
-            if name is None:
-                metric["name"] = UNKNOWN_ALIAS
-                unknown.append(str(metric["alias"]))
-            else:
+            if "name" not in metric and "alias" in metric:
+                name = target.names_by_alias.get(metric["alias"])
+                if name is None:
+                    metric["name"] = UNKNOWN_ALIAS
+                    unknown.append(str(metric["alias"]))
+                    continue
                 metric["name"] = name
+            birth_type = target.datatypes.get(metric.get("name", ""))
+            if metric["datatype"] == "Unknown" and birth_type:
+                metric["datatype"] = birth_type
+                metric["value"] = retype(metric["value"], birth_type)
         if unknown:
             notes.append(f"alias {', '.join(unknown)}: {UNKNOWN_ALIAS}")
 

@@ -158,6 +158,17 @@ def test_seq_wraps_from_255_to_0_without_a_gap():
     assert state.node("east", "g", "n").seq_gaps == 1
 
 
+def test_data_without_a_datatype_takes_the_births_so_negative_ints_stay_negative(tmp_path):
+    edge = EdgeNode(tmp_path)
+    state = SparkplugState()
+    _birth(state)
+    state.observe(_record("spBv1.0/g/DBIRTH/n/d", encode_payload([MetricValue(0, "Int16", "Offset", 3)], seq=1)))
+    # DATA as the spec recommends it: alias and value, no datatype
+    data = edge.payload(2, [{"alias": 3, "int_value": (-12) & 0xFFFFFFFF}])
+    (metric,) = state.observe(_record("spBv1.0/g/DDATA/n/d", data)).value["metrics"]
+    assert (metric["name"], metric["datatype"], metric["value"]) == ("Offset", "Int16", -12)
+
+
 def test_a_stale_ndeath_with_another_bdseq_leaves_the_node_online():
     state = SparkplugState()
     _birth(state, bd_seq=4)
