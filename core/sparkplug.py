@@ -16,6 +16,7 @@ from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
+from google.protobuf.unknown_fields import UnknownFieldSet
 
 NAMESPACE = "spBv1.0"
 PACKAGE = "org.eclipse.tahu.protobuf"
@@ -178,12 +179,24 @@ Payload = _build_schema()
 
 # ----- payloads as plain values -----------------------------------------------------------------
 def parse_payload(data: bytes):
-    """The ``Payload`` message, or ``SparkplugError`` saying why the bytes are not one."""
+    """The ``Payload`` message, or ``SparkplugError`` saying why the bytes are not one.
+
+    Protobuf parses many short texts without error (as unknown fields), so a payload with a
+    top-level field the schema does not define, or no bytes at all, is refused too: shown raw
+    with the reason, never as an empty message.
+    """
+    if not data:
+        raise SparkplugError("Not a Sparkplug B payload: it is empty")
     message = Payload()
     try:
         message.ParseFromString(data)
     except (DecodeError, RuntimeError) as exc:
         raise SparkplugError(f"Not a Sparkplug B payload ({len(data)} B): {exc}") from None
+    unknown = sorted({field.field_number for field in UnknownFieldSet(message)})
+    if unknown:
+        numbers = ", ".join(map(str, unknown[:10]))
+        raise SparkplugError(f"Not a Sparkplug B payload ({len(data)} B): field {numbers} is not in the Sparkplug B "
+                             "schema (or has another wire type)")
     return message
 
 

@@ -11,6 +11,7 @@ import json
 from core.cli.common import UsageError
 from core.decoder_rules import DecoderRule, DecoderRuleError, DecoderRules
 from core.decoders import DecodedPayload, json_default
+from core.payload_text import escape_controls
 from core.protobuf_schemas import ProtoSchemaError, ProtoSchemas
 
 
@@ -46,4 +47,4 @@ def decoded_one_line(decoded: DecodedPayload, limit: int = 1000) -> str:
         text = " ".join(decoded.text.split())
     text = text[:limit] + ("…" if len(text) > limit else "")
     remarks = [decoded.error] if decoded.error else list(decoded.notes)
-    return text + "".join(f"  ({remark})" for remark in remarks)
+    return escape_controls(text + "".join(f"  ({remark})" for remark in remarks))

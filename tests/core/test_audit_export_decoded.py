@@ -6,13 +6,11 @@ import csv
 import io
 import json
 import subprocess
-import sys
 
 from core.audit_store import AuditStore
 from core.records import MessageRecord
 from core.sparkplug import MetricValue, encode_payload
-
-EVENTSCOPE = [sys.executable, "-m", "gui.main"]
+from tests.core.cli_subscriber import EVENTSCOPE
 
 
 def _store_with_a_sparkplug_session(path) -> None:

@@ -30,3 +30,20 @@ def test_a_profile_from_before_decoder_rules_still_loads_and_a_bad_rule_says_whi
     bad["decoder_rules"] = [{"filter": "a/#", "decoder": "protobuf"}]
     with pytest.raises(ProfileError, match="profile 'legacy': a protobuf rule names its message type"):
         StoredProfile.from_dict(bad)
+
+
+def test_sub_text_lines_show_the_decoded_value_with_its_note_or_error_and_no_raw_controls():
+    from core.cli.decode_args import decoded_one_line
+    from core.decoder_rules import DecoderRules
+    from core.records import MessageRecord
+    from core.sparkplug import MetricValue, encode_payload
+
+    rules = DecoderRules()
+    data = rules.observe(MessageRecord("spBv1.0/g/NDATA/n", encode_payload([MetricValue(1.5, alias=2)], seq=9)))
+    assert decoded_one_line(data) == ('{"seq": 9, "metrics": [{"alias": 2, "datatype": "Double", "value": 1.5, '
+                                      '"name": "unknown alias (no BIRTH seen since connect)"}]}  '
+                                      '(alias 2: unknown alias (no BIRTH seen since connect))')
+    broken = rules.observe(MessageRecord("spBv1.0/g/NDATA/n", "up\x7f\x85".encode()))
+    line = decoded_one_line(broken)
+    assert "(Not a Sparkplug B payload (5 B): field 14 is not in the Sparkplug B schema" in line
+    assert not any(ch in line for ch in "\x7f\x85\n")  # the raw bytes, but never a control character

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 
 import pytest
@@ -15,8 +14,7 @@ from core.protobuf_raw import MAX_FIELDS, RawDecodeError, decode_raw, raw_text
 from core.protobuf_schemas import ProtoDecodeError, ProtoSchemaError, ProtoSchemas
 from core.records import MessageProperties, MessageRecord
 from tests.conftest import publish_raw
-
-EVENTSCOPE = [sys.executable, "-m", "gui.main"]
+from tests.core.cli_subscriber import EVENTSCOPE, jsonl_lines, start_jsonl_sub
 
 TELEMETRY_PROTO = """
 syntax = "proto3";
@@ -82,23 +80,13 @@ def test_a_descriptor_set_made_elsewhere_is_read_without_compiling(tmp_path, pro
 
 @pytest.mark.mosquitto
 def test_sub_jsonl_decodes_a_topic_by_rule_and_another_by_content_type(mosquitto, proto_dir, schemas):
-    proc = subprocess.Popen(
-        EVENTSCOPE + ["sub", "--port", str(mosquitto.port), "--filter", "#", "--format", "jsonl", "--count", "4",
-                      "--decode", "factory/#=protobuf:acme.Telemetry", "--proto-path", str(proto_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert "subscribed to #" in proc.stderr.readline()
-        good = _telemetry(schemas, temp=-4.25, unit=1, tags=["north"])
-        publish_raw(mosquitto.port, [("factory/line1/telemetry", good), ("factory/line1/telemetry", good[:-3]),
-                                     ("lab/probe", good), ("lab/other", b"plain text")],
-                    [None, None, {"ContentType": TYPE_CT}, None])
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    assert proc.returncode == 0, err
-    by_rule, truncated, by_type, plain = [json.loads(line) for line in out.splitlines()]
+    proc = start_jsonl_sub(mosquitto.port, 4, "--decode", "factory/#=protobuf:acme.Telemetry", "--proto-path",
+                           str(proto_dir))
+    good = _telemetry(schemas, temp=-4.25, unit=1, tags=["north"])
+    publish_raw(mosquitto.port, [("factory/line1/telemetry", good), ("factory/line1/telemetry", good[:-3]),
+                                 ("lab/probe", good), ("lab/other", b"plain text")],
+                [None, None, {"ContentType": TYPE_CT}, None])
+    by_rule, truncated, by_type, plain = jsonl_lines(proc)
     assert by_rule["decoded"] == {"temp": -4.25, "unit": "CELSIUS", "tags": ["north"]}
     assert by_rule["decoded_by"] == "rule 1: factory/# → protobuf acme.Telemetry"
     assert by_rule["decoder"] == "protobuf" and by_rule["payload_encoding"] == "base64"

@@ -6,10 +6,6 @@ compiled at run time), not from ``core/sparkplug.py``, so a wrong field number t
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 
 from core.decoder_rules import DecoderRule, DecoderRules
@@ -18,8 +14,7 @@ from core.records import MessageRecord
 from core.sparkplug import DATATYPE, MetricValue, SparkplugTopic, encode_payload
 from core.sparkplug_state import UNKNOWN_ALIAS, SparkplugState
 from tests.conftest import publish_raw
-
-EVENTSCOPE = [sys.executable, "-m", "gui.main"]
+from tests.core.cli_subscriber import jsonl_lines, start_jsonl_sub
 
 SPARKPLUG_SUBSET = """
 syntax = "proto2";
@@ -66,25 +61,6 @@ class EdgeNode:
         return message.SerializeToString()
 
 
-def _sub(port: int, count: int, *extra: str) -> subprocess.Popen:
-    proc = subprocess.Popen(EVENTSCOPE + ["sub", "--port", str(port), "--filter", "#", "--format", "jsonl",
-                                          "--count", str(count), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert "subscribed to #" in proc.stderr.readline()
-    return proc
-
-
-def _lines(proc: subprocess.Popen) -> list[dict]:
-    try:
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    assert proc.returncode == 0, err
-    return [json.loads(line) for line in out.splitlines()]
-
-
 @pytest.mark.mosquitto
 def test_sparkplug_session_through_mosquitto_decoded_by_the_cli(mosquitto, tmp_path):
     edge = EdgeNode(tmp_path)
@@ -101,14 +77,15 @@ def test_sparkplug_session_through_mosquitto_decoded_by_the_cli(mosquitto, tmp_p
                                                             {"alias": 2, "datatype": int32, "int_value": 7}])),
         ("spBv1.0/plant/DDATA/edge1/pump", edge.payload(5, [{"alias": 1, "datatype": double, "double_value": 3.0}])),
         ("spBv1.0/plant/DDATA/edge1/pump", b"temperature=21"),  # not a Sparkplug payload
+        ("spBv1.0/plant/DDATA/edge1/pump", b"up 12"),  # text that protobuf parses (an unknown field 14)
         ("plant/line1/status", b"\x08running"),  # under a non-Sparkplug topic: never decoded as Sparkplug
         ("spBv1.0/plant/NDEATH/edge1", edge.payload(None, [{"name": "bdSeq", "datatype": int64, "long_value": 3}])),
     ]
-    proc = _sub(mosquitto.port, len(messages), "--decode", "spBv1.0/#=sparkplug", "--decode", "#=sparkplug")
+    proc = start_jsonl_sub(mosquitto.port, len(messages), "--decode", "spBv1.0/#=sparkplug", "--decode", "#=sparkplug")
     publish_raw(mosquitto.port, messages)
-    lines = _lines(proc)
+    lines = jsonl_lines(proc)
     assert [line["topic"] for line in lines] == [topic for topic, _ in messages]
-    early, nbirth, dbirth, data, gap, malformed, plain, death = lines
+    early, nbirth, dbirth, data, gap, malformed, parses_as_protobuf, plain, death = lines
 
     assert early["decoded"]["metrics"][0]["name"] == UNKNOWN_ALIAS
     assert early["decode_notes"] == [f"alias 1: {UNKNOWN_ALIAS}"]
@@ -121,6 +98,8 @@ def test_sparkplug_session_through_mosquitto_decoded_by_the_cli(mosquitto, tmp_p
     assert gap["decoded"]["metrics"][0]["name"] == "Flow"
     assert malformed["decoded"] is None and malformed["decode_error"].startswith("Not a Sparkplug B payload")
     assert malformed["payload"] == "temperature=21"  # shown raw, never {}
+    assert parses_as_protobuf["decoded"] is None and "field 14 is not in the Sparkplug B schema" in (
+        parses_as_protobuf["decode_error"])
     assert plain["decoded"] is None and "not under spBv1.0/" in plain["decode_error"]
     assert plain["decoder"] != "sparkplug"
     assert death["decoded"]["online"] == "offline" and "decode_notes" not in death
@@ -132,9 +111,9 @@ def test_sparkplug_is_decoded_by_topic_without_a_rule_and_text_elsewhere_stays_t
     messages = [("spBv1.0/g/NDATA/n", edge.payload(4, [{"name": "Up", "datatype": DATATYPE["Boolean"],
                                                         "boolean_value": True}])),
                 ("factory/a", b"{}"), ("factory/b", b"hello")]
-    proc = _sub(mosquitto.port, 3, "--decode", "factory/#=auto")
+    proc = start_jsonl_sub(mosquitto.port, 3, "--decode", "factory/#=auto")
     publish_raw(mosquitto.port, messages)
-    spark, empty_json, text = _lines(proc)
+    spark, empty_json, text = jsonl_lines(proc)
     assert spark["decoder"] == "sparkplug" and spark["decoded"]["metrics"][0]["value"] is True
     assert spark["decoded_by"] == "Sparkplug B topic (spBv1.0/)"
     assert (empty_json["decoder"], empty_json["decoded"]) == ("json", {})  # a real {} is still {}
