@@ -130,12 +130,14 @@ class MainWindow(QMainWindow):
         self.clear_tree_action.setToolTip("Forget every topic seen; they come back as messages arrive")
         self.reset_layout_action = QAction("&Reset layout", self, objectName="actionResetLayout",
                                            triggered=self.reset_layout)
+        self.find_action = QAction("&Filter the topic tree", self, objectName="actionFindTopic",
+                                   shortcut=QKeySequence.Find, triggered=self.focus_tree_filter)
         self.shortcuts_action = QAction("&Keyboard shortcuts", self, objectName="actionShortcuts",
                                         shortcut=QKeySequence("F1"), triggered=self.show_shortcuts)
         self.about_action = QAction("&About Eventscope", self, objectName="actionAbout", triggered=self.show_about)
         for action in (self.add_broker_action, self.profiles_action, self.toggle_connection_action,
                        self.send_request_action, self.publish_action, self.copy_topic_action, self.copy_payload_action,
-                       self.clear_tree_action, self.shortcuts_action):
+                       self.clear_tree_action, self.find_action, self.shortcuts_action):
             action.setShortcutContext(Qt.WindowShortcut)
             self.addAction(action)
 
@@ -144,10 +146,11 @@ class MainWindow(QMainWindow):
         for action in (self.add_broker_action, self.profiles_action, self.toggle_connection_action):
             file_menu.addAction(action)
         file_menu.addSeparator()
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.Quit, triggered=self.close)
+        quit_action = QAction("&Quit", self, objectName="actionQuit", shortcut=QKeySequence("Ctrl+Q"),
+                              triggered=self.close)
         file_menu.addAction(quit_action)
         edit_menu = self.menuBar().addMenu("&Edit")
-        for action in (self.copy_topic_action, self.copy_payload_action, self.clear_tree_action):
+        for action in (self.find_action, self.copy_topic_action, self.copy_payload_action, self.clear_tree_action):
             edit_menu.addAction(action)
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.reset_layout_action)
@@ -169,7 +172,7 @@ class MainWindow(QMainWindow):
                 text = sequence.toString(QKeySequence.NativeText)
                 if text:
                     rows.append((text, action.text().replace("&", "").rstrip("…")))
-        rows += [("Ctrl+F", "Filter the topic tree"), ("Space", "Pause / resume the stream")]
+        rows += [("Ctrl+C", "Copy the selected topic (in the tree)"), ("Space", "Pause / resume the stream (in it)")]
         return sorted(set(rows))
 
     def show_shortcuts(self) -> QMessageBox:
@@ -198,6 +201,10 @@ class MainWindow(QMainWindow):
         if not sent:
             self.status_bar.showMessage(self.request_panel.send_button.toolTip(), 5000)
         return sent
+
+    def focus_tree_filter(self) -> None:
+        self.topic_tree.filter_edit.setFocus(Qt.ShortcutFocusReason)
+        self.topic_tree.filter_edit.selectAll()
 
     def open_publish(self):
         node = self.topic_tree.current_node()

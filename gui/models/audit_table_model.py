@@ -12,15 +12,18 @@ from dataclasses import replace
 from datetime import datetime
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
 
 from core.audit_store import AuditQuery, AuditRow, AuditStore, ReplyPairing, Sighting
 from core.payload_text import preview
 from gui.models.flat_table_model import FlatTableModel
-from gui.models.roles import ALIGN_RIGHT, ALIGNMENT, TEXT_ROLES
+from gui.models.roles import ALIGN_RIGHT, ALIGNMENT, BACKGROUND, TEXT_ROLES, TOOLTIP
 
-COLUMNS = ("Time", "Broker", "Kind", "Region", "Topic", "QoS", "Size", "RTT (ms)", "Reply", "Path", "Dup", "Payload")
+COLUMNS = ("Time", "Broker", "Kind", "Region", "Topic", "QoS", "Size", "RTT (ms)", "Reply", "Path", "Dup", "Payload",
+           "Correlation")
 (TIME_COLUMN, BROKER_COLUMN, KIND_COLUMN, REGION_COLUMN, TOPIC_COLUMN, QOS_COLUMN, SIZE_COLUMN, RTT_COLUMN,
- REPLY_COLUMN, PATH_COLUMN, DUP_COLUMN, PAYLOAD_COLUMN) = range(len(COLUMNS))
+ REPLY_COLUMN, PATH_COLUMN, DUP_COLUMN, PAYLOAD_COLUMN, CORRELATION_COLUMN) = range(len(COLUMNS))
+REPLY_NAMESPACE = "eventscope"  # the first level of Eventscope's own reply topics: not a region
 PAGE_SIZE = 200
 LIVE_ROWS = 20_000
 PENDING_SIGHTINGS = 10_000  # sightings held for rows not shown yet  # rows kept while following the newest; older ones are paged back in on scroll
@@ -43,6 +46,7 @@ class AuditTableModel(FlatTableModel):
         self._rows: list[AuditRow] = []
         self._replies: dict[int, AuditRow] = {}
         self._pending_sightings: dict[int, list[tuple[str, float]]] = {}
+        self._request_regions: dict[int, str] = {}  # reply id → the region of the request it answers
         self._exhausted = True
         self._newest_seen = 0
         self._fetching = False
@@ -58,7 +62,12 @@ class AuditTableModel(FlatTableModel):
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         if role in TEXT_ROLES:
-            return self._cell(self._rows[index.row()], index.column())
+            row = self._rows[index.row()]
+            if role == TOOLTIP and index.column() == TIME_COLUMN:
+                return datetime.fromtimestamp(row.path[0][1]).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+            return self._cell(row, index.column())
+        if role == BACKGROUND:
+            return _pair_tint(self._rows[index.row()].correlation)
         if role == ALIGNMENT and index.column() in (QOS_COLUMN, SIZE_COLUMN, RTT_COLUMN):
             return ALIGN_RIGHT
         return None
@@ -108,6 +117,7 @@ class AuditTableModel(FlatTableModel):
         self._rows = []
         self._replies = {}
         self._pending_sightings = {}
+        self._request_regions = {}
         self._exhausted = self.store is None
         self._newest_seen = self.store.newest_id() if self.store is not None else 0
         if self.store is not None:
@@ -211,7 +221,12 @@ class AuditTableModel(FlatTableModel):
             position = self._position(pairing.request_id)
             if position is not None:
                 row = self._rows[position]
+                self._request_regions[pairing.reply_id] = row.region
                 self._rows[position] = replace(row, reply_id=pairing.reply_id, rtt_ms=pairing.rtt_ms)
+                reply_position = self._position(pairing.reply_id)
+                if reply_position is not None:
+                    self.dataChanged.emit(self.index(reply_position, REGION_COLUMN),
+                                          self.index(reply_position, REGION_COLUMN))
                 self.dataChanged.emit(self.index(position, 0), self.index(position, len(COLUMNS) - 1))
 
     def trim(self, keep: int = LIVE_ROWS) -> int:
@@ -228,18 +243,23 @@ class AuditTableModel(FlatTableModel):
         return extra
 
     def _load_replies(self, rows) -> None:
+        for row in rows:
+            if row.reply_id is not None:
+                self._request_regions[row.reply_id] = row.region
         wanted = [r.reply_id for r in rows if r.reply_id is not None and r.reply_id not in self._replies]
         if wanted and self.store is not None:
             self._replies.update(self.store.rows_by_id(wanted))
 
     def _cell(self, row: AuditRow, column: int) -> str:
-        if column == TIME_COLUMN:  # first arrival anywhere in the mesh
-            return datetime.fromtimestamp(row.path[0][1]).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        if column == TIME_COLUMN:  # first arrival anywhere in the mesh; the date is in the tooltip
+            return datetime.fromtimestamp(row.path[0][1]).strftime("%H:%M:%S.%f")[:-3]
         if column == BROKER_COLUMN:  # where it was seen first (its Path has the others)
             return row.path[0][0]
         if column == KIND_COLUMN:
             return row.kind
         if column == REGION_COLUMN:
+            if row.kind == "reply" and row.region == REPLY_NAMESPACE:  # a reply to our own request: its region
+                return self._request_regions.get(row.id, row.region)
             return row.region
         if column == TOPIC_COLUMN:
             return row.topic
@@ -258,4 +278,35 @@ class AuditTableModel(FlatTableModel):
             return row.path_text()
         if column == DUP_COLUMN:
             return "duplicate" if row.duplicate else ""
+        if column == CORRELATION_COLUMN:
+            return correlation_text(row.correlation)
         return preview(row.payload)
+
+
+def correlation_text(correlation: bytes | None) -> str:
+    """Correlation data as text when it is printable, else hex: the key that pairs a request and its reply."""
+    if not correlation:
+        return ""
+    try:
+        text = correlation.decode("utf-8")
+    except UnicodeDecodeError:
+        return correlation.hex()
+    return text if text.isprintable() else correlation.hex()
+
+
+_TINTS: dict[bytes, QBrush] = {}
+
+
+def _pair_tint(correlation: bytes | None) -> QBrush | None:
+    """A request and its reply share a faint tint picked from their correlation data, so the pair stands out.
+
+    Translucent, so it reads on light and dark palettes alike.
+    """
+    if not correlation:
+        return None
+    brush = _TINTS.get(correlation)
+    if brush is None:
+        if len(_TINTS) > 4096:
+            _TINTS.clear()
+        brush = _TINTS[correlation] = QBrush(QColor.fromHsv(hash(correlation) % 360, 160, 230, 48))
+    return brush

@@ -14,6 +14,7 @@ from core.session import SessionState
 from core.workspace import BrokerSummary
 from gui.models.flat_table_model import FlatTableModel
 from gui.models.roles import ALIGN_RIGHT, ALIGNMENT, DISPLAY, TOOLTIP
+from gui.status_colours import status_colour
 
 COLUMNS = ("", "Broker", "Address", "State", "msg/s", "Dropped", "Notes")
 ACTION, NAME, ADDRESS, STATE, RATE, DROPPED, NOTES = range(len(COLUMNS))
@@ -28,13 +29,12 @@ NO_RETAINED_TIP = ("No retained message has arrived since this broker connected.
 TLS_OFF = "TLS verification OFF"
 _BOLD = QFont()
 _BOLD.setBold(True)
-_STATE_BRUSHES = {  # dark enough on a light background
-    SessionState.CONNECTED: QBrush(QColor("#1b5e20")),
-    SessionState.CONNECTING: QBrush(QColor("#8d6e00")),
-    SessionState.RECONNECTING: QBrush(QColor("#b34700")),
-    SessionState.DISCONNECTED: QBrush(QColor("#b71c1c")),
-}
-_IDLE = QBrush(QColor("#616161"))
+_STATE_KINDS = {SessionState.CONNECTED: "ok", SessionState.CONNECTING: "busy", SessionState.RECONNECTING: "warn",
+                SessionState.DISCONNECTED: "error"}
+
+
+def _brush(kind: str) -> QBrush:
+    return QBrush(status_colour(kind))  # follows the palette: light or dark
 
 
 class BrokerTableModel(FlatTableModel):
@@ -97,8 +97,8 @@ class BrokerTableModel(FlatTableModel):
             return QColor(entry.colour)
         if role == FOREGROUND and column in (STATE, NOTES):
             if column == NOTES and self.notes(entry, connection, summary):
-                return _STATE_BRUSHES[SessionState.DISCONNECTED]
-            return _STATE_BRUSHES.get(status.state, _IDLE) if status is not None else _IDLE
+                return _brush("error")
+            return _brush(_STATE_KINDS.get(status.state, "muted") if status is not None else "muted")
         if role == ALIGNMENT and column in (RATE, DROPPED):
             return ALIGN_RIGHT
         return None

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QDialogButtonBox, Q
 from core.credentials import CredentialError
 from core.profile_store import ProfileError, ProfileStore, StoredProfile
 from gui.views.profile_form import ProfileForm
+from gui.status_colours import status_style
 
 # Opens the broker (a saved profile or not); returns None, or why it could not be opened.
 Opener = Callable[[StoredProfile, "str | None", bool], "str | None"]
@@ -37,7 +38,7 @@ class AddBrokerDialog(QDialog):
         self.error_label = QLabel("", objectName="addBrokerError")
         self.error_label.setTextFormat(Qt.PlainText)
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #b71c1c")
+        self.error_label.setStyleSheet(status_style("error"))
         self.buttons = QDialogButtonBox(QDialogButtonBox.Cancel)
         self.connect_button = self.buttons.addButton("Connect", QDialogButtonBox.AcceptRole)
         self.connect_button.setObjectName("addBrokerConnect")

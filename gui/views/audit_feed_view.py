@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 SEARCH_DELAY_MS = 250
 # time, broker, kind, region, topic, QoS, size, RTT, reply, path, dup
-COLUMN_WIDTHS = (165, 90, 60, 85, 190, 40, 55, 65, 200, 280, 70)
+COLUMN_WIDTHS = (90, 90, 60, 85, 220, 36, 50, 65, 220, 260, 40, 260)  # time of day; QoS, size and dup narrow
 
 
 class AuditFeedView(QWidget):
@@ -73,7 +73,7 @@ class AuditFeedView(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(20)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setWordWrap(False)
-        for column, width in enumerate(COLUMN_WIDTHS):  # the payload takes the rest
+        for column, width in enumerate(COLUMN_WIDTHS):  # the correlation, last, takes the rest
             self.table.setColumnWidth(column, width)
 
         bar = QHBoxLayout()

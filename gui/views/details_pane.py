@@ -19,6 +19,7 @@ from core.decoders import DECODER_LABELS, DECODERS, decode_payload, numeric_fiel
 from core.payload_text import preview
 from core.topic_tree import TopicMessage, TopicNode
 from gui.context import AppContext
+from gui.status_colours import status_style
 
 REFRESH_MS = 300  # how often the pane checks the shown topic for new messages
 PAYLOAD_FIELD = "(payload)"
@@ -51,7 +52,7 @@ class DetailsPane(QWidget):
         self.time_label = _plain_label("detailsTime")
         self.size_label = _plain_label("detailsSize")
         self.truncated_label = _plain_label("detailsTruncated")
-        self.truncated_label.setStyleSheet("color: #b00020;")
+        self.truncated_label.setStyleSheet(status_style("error"))
         self.properties_label = _plain_label("detailsProperties")
         self.properties_label.setWordWrap(True)
         self.decoder_combo = QComboBox(objectName="detailsDecoder")

@@ -15,6 +15,7 @@ from core.audit_recorder import DEFAULT_AUDIT_FILTERS
 from core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings, parse_broker_address
 from core.profile_store import StoredProfile
 from core.topics import TopicError, validate_filter
+from gui.status_colours import status_style
 
 
 class ProfileForm(QWidget):
@@ -37,7 +38,7 @@ class ProfileForm(QWidget):
         self.tls_warning = QLabel("⚠ TLS verification OFF: anyone on the path can read and change this traffic",
                                   objectName="profileTlsWarning")
         self.tls_warning.setWordWrap(True)
-        self.tls_warning.setStyleSheet("color: #b71c1c; font-weight: bold")
+        self.tls_warning.setStyleSheet(status_style("error", bold=True))
         self.read_only_check = QCheckBox("Read-only (Eventscope never publishes here)", objectName="profileReadOnly")
 
         self.ca_edit = QLineEdit(objectName="profileCaFile", placeholderText="empty: the system's CA certificates")

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from core.session import SessionStatus
 from gui.bridge import FlushStats
+from gui.status_colours import status_style
 
 
 class EventscopeStatusBar(QStatusBar):
@@ -30,7 +31,7 @@ class EventscopeStatusBar(QStatusBar):
         self.rate_label.setText(f"{stats.messages_per_second:,.0f} msg/s")
         self.buffered_label.setText(f"buffered {stats.buffered:,}")
         self.dropped_label.setText(f"dropped {stats.dropped:,}")
-        self.dropped_label.setStyleSheet("color: #c62828; font-weight: bold" if stats.dropped else "")
+        self.dropped_label.setStyleSheet(status_style("error", bold=True) if stats.dropped else "")
 
     def show_status(self, status: SessionStatus | None) -> None:
         self.state_label.setText(status.text if status else "Idle")
@@ -40,4 +41,4 @@ class EventscopeStatusBar(QStatusBar):
         text = "no broker" if total == 0 else f"{connected}/{total} broker{'s' if total != 1 else ''} connected"
         if text != self.brokers_label.text():
             self.brokers_label.setText(text)
-            self.brokers_label.setStyleSheet("color: #b34700" if connected < total else "")
+            self.brokers_label.setStyleSheet(status_style("warn") if connected < total else "")

@@ -21,6 +21,7 @@ from core.topics import TopicError, validate_filter
 from gui.context import AppContext
 from gui.models.stream_table_model import StreamTableModel
 from gui.views.region_chips import RegionChips
+from gui.status_colours import status_colour, status_style
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +70,18 @@ class StreamTab(QWidget):
         self.brokers_button.setMenu(self.brokers_menu)
         self.pause_button = QToolButton(objectName="streamPause", text="Pause", checkable=True)
         self.pause_button.setToolTip("Pause the view (Space); messages keep being recorded")
+        self.pause_button.setText("Resume")  # sized for its longer text, so toggling never moves the fields
+        self.pause_button.setFixedWidth(self.pause_button.sizeHint().width())
+        self.pause_button.setText("Pause")
         self.waiting_label = QLabel("", objectName="streamWaiting")
+        # A fixed width, so "123 waiting" appearing on pause never squeezes the filter fields.
+        self.waiting_label.setFixedWidth(self.waiting_label.fontMetrics().horizontalAdvance("9,999,999 waiting") + 6)
+        self.empty_label = QLabel("", objectName="streamEmpty")
+        self.empty_label.setTextFormat(Qt.PlainText)
+        self.empty_label.setStyleSheet("color: palette(dark); padding: 2px")
         self.error_label = QLabel("", objectName="streamFilterError")
         self.error_label.setTextFormat(Qt.PlainText)
-        self.error_label.setStyleSheet("color: #c62828")
+        self.error_label.setStyleSheet(status_style("error"))
         self.error_label.hide()
         self.chips = RegionChips(self)
         self.table = QTableView(objectName="streamTable")
@@ -102,6 +111,7 @@ class StreamTab(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.error_label)
         layout.addWidget(self.chips)
+        layout.addWidget(self.empty_label)
         layout.addWidget(self.table, 1)
 
         shortcut = QShortcut(QKeySequence(Qt.Key_Space), self, context=Qt.WidgetWithChildrenShortcut)
@@ -120,6 +130,7 @@ class StreamTab(QWidget):
         self._fill_brokers_menu()
         self._chip_timer = QTimer(self, interval=CHIP_REFRESH_MS, timeout=self._refresh_chips)
         self._chip_timer.start()
+        self._show_empty_state()
 
     @property
     def stream(self) -> Stream:
@@ -140,6 +151,23 @@ class StreamTab(QWidget):
                 self.model.apply_delta(delta)
                 if self._following and (delta.appended or delta.reset):
                     self.table.scrollToBottom()
+                self._show_empty_state()
+
+    def _show_empty_state(self) -> None:
+        """An empty table says why: nothing matched the search yet, or nothing arrived on the filter yet."""
+        if self.model.rowCount():
+            self.empty_label.hide()
+            return
+        f = self.stream_filter
+        if f.text or f.regions or f.brokers:
+            narrowed = [f"search {f.text!r}"] if f.text else []
+            narrowed += ["the chosen regions"] if f.regions else []
+            narrowed += ["the chosen brokers"] if f.brokers else []
+            text = f"No message on {f.topic_filter} matches {' and '.join(narrowed)}"
+        else:
+            text = f"Waiting for messages on {f.topic_filter}"
+        self.empty_label.setText(text)
+        self.empty_label.show()
 
     def _refresh_chips(self) -> None:
         self.chips.show_counts(list(self._regions))
@@ -187,7 +215,7 @@ class StreamTab(QWidget):
         except (TopicError, ValueError) as exc:
             self.error_label.setText(str(exc))
             self.error_label.show()
-            self.filter_edit.setStyleSheet("border: 1px solid #c62828")
+            self.filter_edit.setStyleSheet(f"border: 1px solid {status_colour('error').name()}")
             return False
         self.error_label.hide()
         self.filter_edit.setStyleSheet("")
@@ -202,6 +230,10 @@ class StreamTab(QWidget):
         return True
 
     def _set_filter(self, new: StreamFilter) -> None:
+        self._apply_filter(new)
+        self._show_empty_state()
+
+    def _apply_filter(self, new: StreamFilter) -> None:
         if new.region_key != self.stream_filter.region_key:  # other regions: the old chips mean nothing now
             self.chips.clear()
             self._regions = ()

@@ -9,7 +9,7 @@ one go when it is shown again.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QSortFilterProxyModel, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu,
                                QMessageBox, QTreeView, QVBoxLayout, QWidget)
 
@@ -23,6 +23,7 @@ from gui.context import AppContext
 from gui.models.topic_tree_model import COL_MESSAGES, COL_RATE, COL_TOPIC, COL_VALUE, TopicTreeModel
 from gui.views.publish_dialog import PublishDialog
 from gui.views.elided_label import ElidedLabel
+from gui.status_colours import status_style
 
 REPAINT_MS = 500  # fades the "recently updated" marks and refreshes ages
 POLL_MS = 50
@@ -123,7 +124,6 @@ class TopicTreeView(QWidget):
         bottom.addWidget(self.status_label)
         layout.addLayout(bottom)
 
-        QShortcut(QKeySequence.Find, self, self._on_find_shortcut, context=Qt.WidgetWithChildrenShortcut)
         self.filter_edit.textChanged.connect(self._on_filter_changed)
         self.payload_check.toggled.connect(self._on_filter_changed)
         self.view.customContextMenuRequested.connect(self._on_context_menu)
@@ -218,7 +218,7 @@ class TopicTreeView(QWidget):
             tree_filter = TreeFilter(text, match_payload)
         except TopicError as exc:
             self.match_label.setText(str(exc))
-            self.filter_edit.setStyleSheet("QLineEdit { color: #b00020; }")
+            self.filter_edit.setStyleSheet(f"QLineEdit {{ {status_style('error')} }}")
             return
         self.filter_edit.setStyleSheet("")
         self.tree_filter = tree_filter
