@@ -48,20 +48,27 @@ from pathlib import Path
 from core.audit_recorder import DEFAULT_AUDIT_FILTERS, AuditRecorder
 from core.audit_store import AuditRow, AuditStore, ReplyPairing, Sighting
 from core.audit_writer import AuditWriter
+from core.decoder_rules import DecoderRule, DecoderRules
+from core.decoders import DecodedPayload
 from core.ingest import IngestBuffer
 from core.profile import ConnectionProfile
+from core.protobuf_schemas import ProtoSchemas
 from core.rate_meter import RateMeter
 from core.records import MessageRecord
 from core.recorder_lock import RecorderBusyError
 from core.region_stats import RegionCount
 from core.request_tracker import ReplyRouter, RequestTracker
 from core.session import MqttSession, SessionStatus
+from core.sparkplug import NAMESPACE as SPARKPLUG_ROOT
+from core.sparkplug import SparkplugError
+from core.sparkplug_state import SparkplugState
 from core.stream import DEFAULT_CAPACITY, Stream
 from core.stream_filter import StreamFilter
 from core.topic_forest import ForestChanges, TopicForest
 from core.topic_tree import TreeChanges
 
 log = logging.getLogger(__name__)
+SPARKPLUG_PREFIX = SPARKPLUG_ROOT + "/"
 
 TICK_INTERVAL = 0.033  # about 30 summaries a second: the window's frame, not the message rate
 # Full garbage collections scan every tracked object, and the tree's history is hundreds of
@@ -289,6 +296,10 @@ class Workspace:
         self._next_stream_id = 1
         self._local = IngestBuffer()
         self._closed_audit: deque[AuditDelta] = deque()
+        self.sparkplug = SparkplugState()  # aliases and session health, written on the tick thread
+        self._decode_lock = threading.Lock()
+        self._default_rules = DecoderRules(sparkplug=self.sparkplug)
+        self._decoder_rules: dict[str, DecoderRules] = {}
         self._commands: deque[tuple[Callable[[], object], Future]] = deque()
         self._tick_lock = threading.Lock()
         self._ticks = 0
@@ -350,6 +361,8 @@ class Workspace:
             return
         self._brokers = {k: v for k, v in self._brokers.items() if k != broker_id}
         self._keep_audit(connection, connection.close())
+        with self._decode_lock:
+            self.sparkplug.forget_broker(broker_id)  # aliases are valid only until the next BIRTH
         if not keep_topics:
             self.post(lambda: self.tree.remove(broker_id))
 
@@ -424,6 +437,7 @@ class Workspace:
             if sources > 1:
                 batch.sort(key=_arrival)
             tree_changes = self.tree.apply(batch, now)
+            self._observe_sparkplug(batch)
             root = self.tree.root
             # Regions are the first topic level, right under each broker's root.
             new_regions = tuple(node.name for node in tree_changes.created
@@ -436,6 +450,40 @@ class Workspace:
                 tick=self._ticks, messages=len(batch), tree=tree_changes, new_regions=new_regions,
                 streams=streams, audit=audit, brokers=tuple(self._broker_summary(c) for c in brokers),
                 messages_per_second=self._meter.rate, duration=time.perf_counter() - started)
+
+    # ----- decoding ------------------------------------------------------------------------
+    def set_decoder_rules(self, broker_id: str, rules: Iterable[DecoderRule] = (),
+                          schemas: ProtoSchemas | None = None) -> None:
+        """The broker's decoder rules (from its profile), used by ``decode``; Sparkplug state is shared."""
+        with self._decode_lock:
+            self._decoder_rules = {**self._decoder_rules,
+                                   broker_id: DecoderRules(rules, schemas, sparkplug=self.sparkplug)}
+
+    def decode(self, record: MessageRecord, decoder: str = "") -> DecodedPayload:
+        """``record`` decoded by its broker's rules (or ``decoder``, the user's pick), with Sparkplug aliases
+        as the tick thread has learnt them. Safe from any thread; never raises on bad input."""
+        with self._decode_lock:
+            rules = self._decoder_rules.get(record.broker_id) or self._default_rules
+            return rules.decode(record, decoder)
+
+    def _observe_sparkplug(self, batch: list[MessageRecord]) -> None:
+        """Teach the Sparkplug state every BIRTH, DATA and DEATH, in arrival order (aliases need it).
+
+        Only brokers whose tree has an ``spBv1.0`` root level pay for the per-record check.
+        """
+        trees = self.tree.trees
+        sparkplug_brokers = {b for b, tree in trees.items() if SPARKPLUG_ROOT in tree.root.children}
+        if not sparkplug_brokers:
+            return
+        records = [r for r in batch if r.broker_id in sparkplug_brokers and r.topic.startswith(SPARKPLUG_PREFIX)]
+        if not records:
+            return
+        with self._decode_lock:
+            for record in records:
+                try:
+                    self.sparkplug.observe(record)
+                except SparkplugError:
+                    pass  # a malformed payload teaches nothing; the details pane shows why it failed
 
     def _run_commands(self) -> None:
         while self._commands:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 
 from PySide6.QtCore import QByteArray, QPoint, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
@@ -13,6 +14,7 @@ from core import __version__
 from core.credentials import CredentialError, load_password, save_password
 from core.profile import ConnectionProfile
 from core.profile_store import ProfileStore
+from core.protobuf_schemas import ProtoSchemaError, ProtoSchemas
 from core.session import MqttSession, SessionStatus
 from gui.context import DEFAULT_SUBSCRIPTIONS, AppContext
 from gui.settings_migration import migrate_connection_settings
@@ -38,6 +40,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Eventscope")
         self.resize(1500, 950)
 
+        self._schema_problems: list[str] = []  # from the compile thread, shown by _count_brokers
         self.profiles, notice = ProfileStore.load_or_recover()
         migrated = migrate_connection_settings(context.settings, self.profiles)
         self._build_actions()
@@ -287,8 +290,28 @@ class MainWindow(QMainWindow):
                                              region=stored.region, audit_filters=stored.audit_filters,
                                              stored=saved if saved is not None else stored.name in self.profiles.profiles,
                                              colour=stored.colour)
+        self._load_decoder_rules(connection.broker_id, stored)
         self.brokers_panel.select(connection.broker_id)
         return connection.session
+
+    def _load_decoder_rules(self, broker_id: str, stored) -> None:
+        """The profile's decoder rules; .proto files compile on a worker thread, never the window's."""
+        workspace = self.context.workspace
+        if not stored.decoder_rules and not stored.proto_paths:
+            return
+        if not stored.proto_paths:
+            workspace.set_decoder_rules(broker_id, stored.decoder_rules)
+            return
+
+        def compile_schemas() -> None:
+            try:
+                schemas = ProtoSchemas.from_paths(stored.proto_paths)
+            except (ProtoSchemaError, OSError) as exc:
+                self._schema_problems.append(f"{broker_id}: the .proto files could not be loaded: {exc}")
+                schemas = None
+            workspace.set_decoder_rules(broker_id, stored.decoder_rules, schemas)
+
+        threading.Thread(target=compile_schemas, name=f"proto-{broker_id}", daemon=True).start()
 
     def add_broker(self, profile: ConnectionProfile, password: str | None = None, make_current: bool = False,
                    region: str = "", audit_filters: tuple[str, ...] | None = None) -> MqttSession | None:
@@ -343,6 +366,8 @@ class MainWindow(QMainWindow):
             self.status_bar.show_status(session.status)
 
     def _count_brokers(self, _summary=None) -> None:
+        while self._schema_problems:
+            self.status_bar.showMessage(self._schema_problems.pop(0), 15000)
         connected = sum(1 for c in self.context.connections() if c.session.is_connected)
         self.status_bar.show_brokers(connected, len(self.context.entries()))
 

@@ -12,17 +12,23 @@ from datetime import datetime
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QTextCursor, QTextFormat
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-                               QPlainTextEdit, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+                               QPlainTextEdit, QSplitter, QTabWidget, QTextEdit, QVBoxLayout, QWidget)
 
 from core.decoders import DECODER_LABELS, DECODERS, decode_payload, numeric_fields, numeric_value
 from core.payload_text import preview
+from core.records import MessageRecord
+from core.topic_forest import broker_of
 from core.topic_tree import TopicMessage, TopicNode
 from gui.context import AppContext
-from gui.status_colours import status_style
+from gui.status_colours import status_colour, status_style
 
 REFRESH_MS = 300  # how often the pane checks the shown topic for new messages
 PAYLOAD_FIELD = "(payload)"
+ALL_FIELDS = "(all numeric fields)"
+DECODERS_KEY = "details/decoders"  # topic → the decoder the user picked for it
+MAX_REMEMBERED_DECODERS = 500
 DIFF_TEXT_LIMIT = 256 * 1024
 
 
@@ -64,14 +70,24 @@ class DetailsPane(QWidget):
         self.payload_edit.setLineWrapMode(QPlainTextEdit.NoWrap)
 
         self.history_list = QListWidget(objectName="detailsHistory")
-        self.plot = pg.PlotWidget(objectName="detailsPlot")
-        self.plot.setLabel("bottom", "seconds")
+        self.plot = pg.PlotWidget(objectName="detailsPlot", axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
+        self.plot.setLabel("bottom", "time")
+        self.plot.setLabel("left", "value")
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.plot.addLegend(offset=(-10, 10))
         self.plot_curve = self.plot.plot([], [], pen=pg.mkPen(width=2), symbol="o", symbolSize=4)
+        self._extra_curves: list = []  # one per further field when "all numeric fields" is chosen
         self.plot_field = QComboBox(objectName="detailsPlotField")
         self.plot_note = _plain_label("detailsPlotNote")
-        self.diff_edit = QPlainTextEdit(objectName="detailsDiff")
+        self.diff_edit = QPlainTextEdit(objectName="detailsDiff")  # the unified diff, for copying
         self.diff_edit.setReadOnly(True)
         self.diff_edit.setLineWrapMode(QPlainTextEdit.NoWrap)
+        self.diff_old = QPlainTextEdit(objectName="detailsDiffPrevious", readOnly=True)
+        self.diff_new = QPlainTextEdit(objectName="detailsDiffSelected", readOnly=True)
+        for side in (self.diff_old, self.diff_new):
+            side.setLineWrapMode(QPlainTextEdit.NoWrap)
+        self.diff_old.verticalScrollBar().valueChanged.connect(self.diff_new.verticalScrollBar().setValue)
+        self.diff_new.verticalScrollBar().valueChanged.connect(self.diff_old.verticalScrollBar().setValue)
 
         form = QFormLayout()
         form.addRow("Topic", self.topic_edit)
@@ -98,7 +114,14 @@ class DetailsPane(QWidget):
         self.tabs = QTabWidget(objectName="detailsTabs")
         self.tabs.addTab(self.history_list, "History")
         self.tabs.addTab(plot_page, "Plot")
-        self.tabs.addTab(self.diff_edit, "Diff")
+        side_by_side = QSplitter(Qt.Horizontal, objectName="detailsDiffSides")
+        side_by_side.addWidget(self.diff_old)
+        side_by_side.addWidget(self.diff_new)
+        diff_tabs = QTabWidget(objectName="detailsDiffViews")
+        diff_tabs.setTabPosition(QTabWidget.South)
+        diff_tabs.addTab(side_by_side, "Side by side")
+        diff_tabs.addTab(self.diff_edit, "Unified")
+        self.tabs.addTab(diff_tabs, "Diff")
 
         # The payload and the history/plot/diff tabs share the height through a splitter the user drags.
         self.payload_edit.setMinimumHeight(40)
@@ -115,7 +138,8 @@ class DetailsPane(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.splitter, 1)
 
-        self.decoder_combo.currentIndexChanged.connect(self._on_decoder_changed)
+        self.decoder_combo.currentIndexChanged.connect(lambda _index: self._show_payload())
+        self.decoder_combo.activated.connect(self._on_decoder_chosen)  # the user's pick, remembered per topic
         self.history_list.currentRowChanged.connect(self._on_history_row_changed)
         self.plot_field.currentIndexChanged.connect(self._on_plot_field_changed)
         context.messageSelected.connect(self.show_record)
@@ -187,6 +211,8 @@ class DetailsPane(QWidget):
     # ----- message -----------------------------------------------------------------------
     def _show_message(self, topic: str, message) -> None:
         self.message = message
+        if topic != self.topic_edit.text():
+            self._select_decoder_for(topic)
         self.topic_edit.setText(topic)
         self.topic_edit.setCursorPosition(0)
         self.qos_label.setText(f"QoS {message.qos}")
@@ -204,22 +230,77 @@ class DetailsPane(QWidget):
         if self.message is None:
             return
         decoder = self.decoder_combo.currentData() or "auto"
-        decoded = decode_payload(self.message.payload, decoder, self.message.properties.content_type)
-        self.payload_edit.setPlainText(decoded.text)
-        note = decoded.error or (f"auto: {DECODER_LABELS[decoded.decoder]}" if decoder == "auto" else "")
+        decoded = self.context.workspace.decode(self._as_record(), "" if decoder == "auto" else decoder)
+        self.payload_edit.setPlainText(decoded.text + ("\n\n" + "\n".join(decoded.notes) if decoded.notes else ""))
+        if decoded.error:
+            note = decoded.error
+        elif decoded.rule_description and decoder == "auto":
+            note = f"decoded by {decoded.rule_description}"
+        else:
+            note = f"auto: {DECODER_LABELS.get(decoded.decoder, decoded.decoder)}" if decoder == "auto" else ""
         self.decoder_note.setText(note)
+        self.decoder_note.setToolTip(note)
 
-    def _on_decoder_changed(self, _index: int) -> None:
-        self._show_payload()
+    def _as_record(self) -> MessageRecord:
+        message = self.message
+        if isinstance(message, MessageRecord):
+            return message
+        broker = broker_of(self.node) if self.node is not None else None
+        return MessageRecord(self.topic_edit.text(), message.payload, message.qos, message.retain, message.received,
+                             properties=message.properties, broker_id=broker.name if broker is not None else "")
+
+    # ----- the decoder, remembered per topic ---------------------------------------------------
+    def _decoder_choices(self) -> dict[str, str]:
+        try:
+            saved = json.loads(self.context.settings.value(DECODERS_KEY, "{}") or "{}")
+        except (TypeError, ValueError):
+            return {}
+        return saved if isinstance(saved, dict) else {}
+
+    def _on_decoder_chosen(self, _index: int) -> None:
+        """The user picked a decoder: remember it for this topic only (auto forgets it)."""
+        topic = self.topic_edit.text()
+        if topic:
+            choices = self._decoder_choices()
+            decoder = self.decoder_combo.currentData() or "auto"
+            if decoder == "auto":
+                choices.pop(topic, None)
+            else:
+                choices[topic] = decoder
+                while len(choices) > MAX_REMEMBERED_DECODERS:
+                    choices.pop(next(iter(choices)))
+            self.context.settings.setValue(DECODERS_KEY, json.dumps(choices))
+
+    def _select_decoder_for(self, topic: str) -> None:
+        decoder = self._decoder_choices().get(topic, "auto")
+        index = self.decoder_combo.findData(decoder)
+        self.decoder_combo.blockSignals(True)  # the message is not set yet: _show_message shows it once
+        self.decoder_combo.setCurrentIndex(index if index >= 0 else 0)
+        self.decoder_combo.blockSignals(False)
 
     def _show_diff(self, position: int) -> None:
-        """Unified diff of history[position] against the message before it."""
+        """history[position] against the message before it: side by side with removed and added lines
+        coloured, and as a unified diff. Payloads stay plain text; colour comes from line selections."""
         if position <= 0 or position >= len(self._history):
-            self.diff_edit.setPlainText("(no previous message to compare with)")
+            for view in (self.diff_edit, self.diff_old, self.diff_new):
+                view.setPlainText("(no previous message to compare with)")
+                view.setExtraSelections([])
             return
         old, new = _diff_text(self._history[position - 1]), _diff_text(self._history[position])
-        lines = difflib.unified_diff(old.splitlines(), new.splitlines(), "previous", "selected", lineterm="")
+        old_lines, new_lines = old.splitlines(), new.splitlines()
+        lines = difflib.unified_diff(old_lines, new_lines, "previous", "selected", lineterm="")
         self.diff_edit.setPlainText("\n".join(lines) or "(identical to the previous message)")
+        removed, added = set(), set()
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False).get_opcodes():
+            if tag in ("replace", "delete"):
+                removed.update(range(i1, i2))
+            if tag in ("replace", "insert"):
+                added.update(range(j1, j2))
+        self.diff_old.setPlainText(old)
+        self.diff_new.setPlainText(new)
+        self.diff_old.setExtraSelections(_line_marks(self.diff_old, removed, "error"))
+        self.diff_new.setExtraSelections(_line_marks(self.diff_new, added, "ok"))
+        self.changed_lines = (sorted(removed), sorted(added))
 
     # ----- plot --------------------------------------------------------------------------------
     def _fill_plot_fields(self) -> None:
@@ -227,9 +308,11 @@ class DetailsPane(QWidget):
         self.plot_field.clear()
         self.plot_field.addItem(PAYLOAD_FIELD, "")
         last = self.node.last if self.node is not None else None
-        if last is not None:
-            for path in numeric_fields(last.payload):
-                self.plot_field.addItem(path, path)
+        fields = numeric_fields(last.payload) if last is not None else []
+        for path in fields:
+            self.plot_field.addItem(path, path)
+        if len(fields) > 1:
+            self.plot_field.addItem(ALL_FIELDS, ALL_FIELDS)
         # For a JSON object with numbers, plotting its first number beats plotting nothing.
         if last is not None and numeric_value(last.payload) is None and self.plot_field.count() > 1:
             self.plot_field.setCurrentIndex(1)
@@ -240,24 +323,56 @@ class DetailsPane(QWidget):
 
     def _update_plot(self) -> None:
         field = self.plot_field.currentData() or ""
+        for curve in self._extra_curves:
+            self.plot.removeItem(curve)
+        self._extra_curves = []
         if not self._history:
             self.plot_curve.setData([], [])
             return
-        start = self._history[0].received
+        fields = [self.plot_field.itemData(i) for i in range(1, self.plot_field.count())
+                  if self.plot_field.itemData(i) != ALL_FIELDS] if field == ALL_FIELDS else [field]
+        xs, ys = self._series(fields[0])
+        self.plot_curve.setData(xs, ys, name=fields[0] or PAYLOAD_FIELD)
+        for number, other in enumerate(fields[1:], start=1):
+            other_xs, other_ys = self._series(other)
+            colour = pg.intColor(number, hues=max(len(fields), 2))
+            self._extra_curves.append(self.plot.plot(other_xs, other_ys, pen=pg.mkPen(colour, width=2), name=other,
+                                                     symbol="o", symbolSize=3, symbolBrush=colour))
+        self.plot_note.setText(f"{len(ys)} numeric value{'s' if len(ys) != 1 else ''} of {len(self._history)}"
+                               if ys else "No numeric values in this topic's history")
+
+    def _series(self, field: str) -> tuple[list[float], list[float]]:
+        """(epoch seconds, values) of ``field`` over the history, for the time axis."""
         xs, ys = [], []
         for message in self._history:
             value = numeric_value(message.payload, field)
             if value is not None:
-                xs.append(message.received - start)
+                xs.append(message.received)
                 ys.append(value)
-        self.plot_curve.setData(xs, ys)
-        self.plot_note.setText(f"{len(ys)} numeric value{'s' if len(ys) != 1 else ''} of {len(self._history)}"
-                               if ys else "No numeric values in this topic's history")
+        return xs, ys
 
     @property
     def plotted_values(self) -> list[float]:
         _xs, ys = self.plot_curve.getData()
         return [] if ys is None else [float(y) for y in ys]
+
+
+def _line_marks(view: QPlainTextEdit, lines: set[int], kind: str) -> list:
+    """Whole-line background marks for ``lines`` of ``view``, in the status colour ``kind``, translucent."""
+    colour = status_colour(kind)
+    colour.setAlpha(60)
+    marks = []
+    document = view.document()
+    for number in sorted(lines):
+        block = document.findBlockByNumber(number)
+        if not block.isValid():
+            continue
+        mark = QTextEdit.ExtraSelection()
+        mark.format.setBackground(colour)
+        mark.format.setProperty(QTextFormat.FullWidthSelection, True)
+        mark.cursor = QTextCursor(block)
+        marks.append(mark)
+    return marks
 
 
 def _time_text(seconds: float, with_date: bool = False) -> str:

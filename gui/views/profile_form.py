@@ -7,6 +7,8 @@ keychain by the caller; the form never stores it.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
@@ -24,6 +26,7 @@ class ProfileForm(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("profileForm")
+        self._loaded = StoredProfile(ConnectionProfile(name=""))
         self.name_edit = QLineEdit(objectName="profileName", placeholderText="e.g. us-east (default: host:port)")
         self.address_edit = QLineEdit(objectName="profileAddress",
                                       placeholderText="host:port or mqtt://, mqtts://, ws://, wss:// URL")
@@ -123,6 +126,7 @@ class ProfileForm(QWidget):
 
     # ----- in and out -----
     def set_profile(self, stored: StoredProfile) -> None:
+        self._loaded = stored  # fields the form does not show (decoder rules, proto paths) survive an edit
         profile = stored.connection
         self.name_edit.setText(profile.name)
         self.address_edit.setText(profile.address)
@@ -174,7 +178,8 @@ class ProfileForm(QWidget):
             mqtt_version=self.version_combo.currentData(), keepalive=self.keepalive_spin.value(),
             clean_start=self.clean_start_check.isChecked(), session_expiry=self.session_expiry_spin.value(),
             read_only=self.read_only_check.isChecked())
-        return StoredProfile(connection, self.region_edit.text().strip(), filters or DEFAULT_AUDIT_FILTERS, colour)
+        return replace(self._loaded, connection=connection, region=self.region_edit.text().strip(),
+                       audit_filters=filters or DEFAULT_AUDIT_FILTERS, colour=colour)
 
 
 __all__ = ["ProfileForm"]

@@ -91,3 +91,20 @@ def test_duplicate_delete_import_and_bad_input(window, qtbot, memory_keyring, tm
     broken.write_text("{not json")
     assert dialog.import_from(broken) == [] and "not valid JSON" in dialog.result_label.text()
     dialog.close()
+
+
+def test_editing_a_profile_keeps_what_the_form_does_not_show(window, qtbot, memory_keyring):
+    from core.decoder_rules import DecoderRule
+    from core.profile import ConnectionProfile
+    from core.profile_store import StoredProfile
+
+    rules = (DecoderRule.parse("spBv1.0/#=sparkplug"),)
+    store = ProfileStore.load()
+    store.put(StoredProfile(ConnectionProfile(name="plant", port=1884), decoder_rules=rules, proto_paths=("/protos",)))
+    dialog = window.open_profile_manager()
+    dialog.list.setCurrentRow(0)
+    dialog.form.region_edit.setText("eu-central")
+    qtbot.mouseClick(dialog.buttons["save"], Qt.LeftButton)
+    saved = ProfileStore.load().get("plant")
+    assert saved.region == "eu-central" and saved.decoder_rules == rules and saved.proto_paths == ("/protos",)
+    dialog.close()

@@ -1,0 +1,92 @@
+"""The details pane in the window: Sparkplug DATA by name after a BIRTH (through a real Mosquitto), a decoder
+remembered per topic, a coloured side-by-side diff, and several numeric fields on a time axis."""
+
+from __future__ import annotations
+
+import json
+
+from core.profile import ConnectionProfile
+from core.records import MessageRecord
+from core.sparkplug import MetricValue, encode_payload
+from core.topic_tree import TopicTree
+from tests.conftest import publish_raw
+from tests.gui.conftest import run_until
+
+
+def test_sparkplug_data_by_alias_is_shown_by_name_after_its_birth(window, mosquitto, qloop):
+    window.add_broker(ConnectionProfile(name="plant", host="127.0.0.1", port=mosquitto.port))
+    session = window.context.session
+    run_until(qloop, lambda: session.is_connected, message="connected")
+    session.subscribe("#").result(10)
+    birth = encode_payload([MetricValue(21.5, "Double", name="temperature", alias=7),
+                            MetricValue(True, "Boolean", name="running", alias=8)], seq=0)
+    data = encode_payload([MetricValue(22.25, "Double", alias=7)], seq=1)
+    publish_raw(mosquitto.port, [("spBv1.0/factory/DBIRTH/edge-1/pump-1", birth),
+                                 ("spBv1.0/factory/DDATA/edge-1/pump-1", data)])
+    tree = window.context.workspace.tree
+    run_until(qloop, lambda: tree.node("spBv1.0/factory/DDATA/edge-1/pump-1", "plant") is not None, message="DDATA")
+    window.details_dock.raise_()
+    window.context.topicSelected.emit(tree.node("spBv1.0/factory/DDATA/edge-1/pump-1", "plant"))
+    pane = window.details_pane
+    text = pane.payload_edit.toPlainText()
+    assert "temperature" in text and "22.25" in text  # the alias resolved from the BIRTH
+    assert "Sparkplug" in pane.decoder_note.text()
+
+
+def test_a_decoder_picked_for_one_topic_is_remembered_for_it_alone(window):
+    pane = window.details_pane
+    pane.context.messageSelected.emit(MessageRecord("a/hex", b'{"x": 1}', received=1.0))
+    index = pane.decoder_combo.findData("hex")
+    pane.decoder_combo.setCurrentIndex(index)
+    pane.decoder_combo.activated.emit(index)  # as a user's pick in the combo box
+    assert pane.payload_edit.toPlainText().startswith("00000000")
+    pane.context.messageSelected.emit(MessageRecord("b/json", b'{"x": 2}', received=2.0))
+    assert pane.decoder_combo.currentData() == "auto" and '"x": 2' in pane.payload_edit.toPlainText()
+    pane.context.messageSelected.emit(MessageRecord("a/hex", b'{"x": 3}', received=3.0))
+    assert pane.decoder_combo.currentData() == "hex" and pane.payload_edit.toPlainText().startswith("00000000")
+
+
+def test_diff_is_coloured_side_by_side_and_the_plot_shows_every_field_over_time(window):
+    pane = window.details_pane
+    tree = TopicTree()
+    values = ({"t": 20.0, "h": 40, "unit": "C"}, {"t": 21.0, "h": 41, "unit": "C"})
+    tree.apply([MessageRecord("s/t", json.dumps(v, indent=1).encode(), received=1_700_000_000.0 + i)
+                for i, v in enumerate(values)])
+    pane.show_topic(tree.node("s/t"))
+    removed, added = pane.changed_lines
+    assert removed and added and len(pane.diff_old.extraSelections()) == len(removed)
+    assert len(pane.diff_new.extraSelections()) == len(added)
+    assert '"t": 20.0' in pane.diff_old.toPlainText() and '"t": 21.0' in pane.diff_new.toPlainText()
+    pane.plot_field.setCurrentIndex(pane.plot_field.findText("(all numeric fields)"))
+    assert len(pane._extra_curves) == 1  # "t" on the main curve, "h" beside it
+    xs, _ys = pane._extra_curves[0].getData()
+    assert list(xs) == [1_700_000_000.0, 1_700_000_001.0]  # epoch seconds on a date axis
+
+
+def test_a_profile_rule_decodes_protobuf_with_the_users_own_proto(window, mosquitto, qloop, tmp_path):
+    from core.decoder_rules import DecoderRule
+    from core.profile_store import StoredProfile
+    from core.protobuf_schemas import ProtoSchemas
+
+    (tmp_path / "telemetry.proto").write_text(
+        'syntax = "proto3";\npackage acme;\nmessage Telemetry { double temp = 1; string site = 2; }\n')
+    message_class = ProtoSchemas.from_paths([tmp_path]).message_class("acme.Telemetry")
+    payload = message_class(temp=19.5, site="hall 3").SerializeToString()
+    stored = StoredProfile(ConnectionProfile(name="factory", host="127.0.0.1", port=mosquitto.port),
+                           decoder_rules=(DecoderRule.parse("factory/+/telemetry=protobuf:acme.Telemetry"),),
+                           proto_paths=(str(tmp_path),))
+    session = window.open_stored_profile(stored)
+    run_until(qloop, lambda: session.is_connected, message="connected")
+    session.subscribe("#").result(10)
+    publish_raw(mosquitto.port, [("factory/line1/telemetry", payload)])
+    tree = window.context.workspace.tree
+    run_until(qloop, lambda: tree.node("factory/line1/telemetry", "factory") is not None, message="the message")
+    pane = window.details_pane
+
+    def shown() -> bool:  # the schemas compile on a worker thread; show the topic until they are in
+        pane.show_topic(tree.node("factory/line1/telemetry", "factory"))
+        return "hall 3" in pane.payload_edit.toPlainText()
+
+    run_until(qloop, shown, timeout=30, message="the decoded message")
+    assert "19.5" in pane.payload_edit.toPlainText()
+    assert pane.decoder_note.text() == "decoded by rule 1: factory/+/telemetry → protobuf acme.Telemetry"
