@@ -19,13 +19,15 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 from core.audit_store import AuditStore, AuditStoreError, AuditStoreFull, WriteResult
+from core.errors import describe_silent_peer
 from core.ingest import IngestBuffer
 from core.profile import ConnectionProfile
 from core.records import MessageRecord
-from core.session import MqttSession
+from core.session import MqttSession, SessionState
 from core.recorder_lock import RecorderLock
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,7 @@ class AuditRecorder:
         self.total_written = 0
         self._sub_futures: list = []
         self._lock: RecorderLock | None = None
+        self.not_ready_reason = ""
 
     @property
     def client_id(self) -> str:
@@ -109,14 +112,23 @@ class AuditRecorder:
         return list(self._sub_futures)
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
-        """Wait for the connection and every SUBACK."""
+        """Wait for the connection and every SUBACK; False at once when the first attempt fails or a
+        subscription is refused, with the reason in ``not_ready_reason``."""
         deadline = time.monotonic() + timeout
-        if not self.session.wait_connected(timeout):
+        self.not_ready_reason = ""
+        if not self.session.wait_first_outcome(timeout):
+            status = self.session.first_status
+            self.not_ready_reason = (status.message if status.state is not SessionState.CONNECTING else
+                                     describe_silent_peer(self.profile.host, self.profile.port, timeout))
             return False
         try:
             for future in self._sub_futures:
                 future.result(max(0.1, deadline - time.monotonic()))
-        except Exception:
+        except FutureTimeout:
+            self.not_ready_reason = f"the broker did not answer the audit subscriptions within {timeout:g} s"
+            return False
+        except Exception as exc:  # a refused subscription names its filter and reason code
+            self.not_ready_reason = str(exc)
             return False
         return True
 

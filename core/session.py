@@ -30,10 +30,11 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from core.buffered_socket import BufferedSocket
-from core.errors import FATAL_CONNACK_CODES, describe_connack, describe_connect_exception
+from core.errors import FATAL_CONNACK_CODES, describe_connack, describe_connect_exception, describe_socket_error
 from core.ingest import IngestBuffer
 from core.profile import MQTT_V5, ConnectionProfile, unique_client_id
 from core.records import NO_PROPERTIES, MessageProperties, MessageRecord
+from core.tls_files import tls_files_problem
 from core.topics import validate_filter, validate_topic
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,25 @@ class _Client(mqtt.Client):
     """
 
     read_only = False  # set from the profile: the last guard, under every publishing path
+    last_socket_error: OSError | None = None  # paho logs it and says only "connection lost"
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        try:
+            return super()._sock_recv(bufsize)
+        except BlockingIOError:
+            raise
+        except OSError as exc:
+            self.last_socket_error = exc
+            raise
+
+    def _sock_send(self, buf: bytes) -> int:
+        try:
+            return super()._sock_send(buf)
+        except BlockingIOError:
+            raise
+        except OSError as exc:  # a TLS alert often surfaces here, on sending CONNECT
+            self.last_socket_error = exc
+            raise
 
     def publish(self, topic, payload=None, qos=0, retain=False, properties=None):
         if self.read_only:
@@ -271,6 +291,8 @@ class MqttSession(SessionBase):
         self._attempt = 0
         self._stopping = threading.Event()
         self._connected = threading.Event()
+        self._first_outcome = threading.Event()  # the first attempt connected, failed, or was refused
+        self._first_status = self._status
         self._connect_thread: threading.Thread | None = None
         self._loop_running = False
         self._client = self._make_client()
@@ -294,7 +316,8 @@ class MqttSession(SessionBase):
             client.ws_set_options(path=p.ws_path or "/mqtt")
         if p.username:
             client.username_pw_set(p.username, self._password)
-        if p.tls.enabled:
+        self._setup_error = tls_files_problem(p.tls) if p.tls.enabled else ""
+        if p.tls.enabled and not self._setup_error:
             client.tls_set(
                 ca_certs=p.tls.ca_file or None,
                 certfile=p.tls.cert_file or None,
@@ -339,6 +362,10 @@ class MqttSession(SessionBase):
         if self._connect_thread is not None:
             return
         self._stopping.clear()
+        self._first_outcome.clear()
+        if self._setup_error:  # a bad TLS file: no attempt can succeed until the user fixes it
+            self._set_status(SessionStatus(SessionState.DISCONNECTED, self._setup_error, since=time.time()))
+            return
         self._connect_thread = threading.Thread(target=self._first_connect, name=f"mqtt-connect-{self.session_id}", daemon=True)
         self._connect_thread.start()
 
@@ -445,7 +472,8 @@ class MqttSession(SessionBase):
                     properties=self._connect_properties(),
                 )
             except (OSError, ValueError) as exc:
-                message = describe_connect_exception(exc, p.host, p.port) if isinstance(exc, OSError) else str(exc)
+                message = (describe_connect_exception(exc, p.host, p.port, tls=p.tls.enabled)
+                           if isinstance(exc, OSError) else str(exc))
                 if isinstance(exc, (ssl.SSLCertVerificationError, FileNotFoundError, ValueError)):
                     # Retrying cannot fix a bad certificate or a bad setting; say so and stop.
                     self._set_status(SessionStatus(SessionState.DISCONNECTED, message, since=time.time()))
@@ -469,8 +497,26 @@ class MqttSession(SessionBase):
         self._client.reconnect_delay_set(delay, delay)
         self._set_status(SessionStatus(SessionState.RECONNECTING, message, self._attempt, delay, time.time()))
 
+    def wait_first_outcome(self, timeout: float | None = None) -> bool:
+        """Wait until the first connection attempt connects (True) or fails (False; ``status`` says why).
+
+        Also False on timeout, with the status still CONNECTING. For a command line that, like
+        ``mosquitto_sub``, reports the first failure instead of retrying.
+        """
+        self._first_outcome.wait(timeout)
+        return self.is_connected
+
+    @property
+    def first_status(self) -> SessionStatus:
+        """The status the first attempt ended in (the current one until then): later retries overwrite ``status``."""
+        return self._first_status if self._first_outcome.is_set() else self._status
+
     def _set_status(self, status: SessionStatus) -> None:
         self._status = status
+        if (status.state in (SessionState.CONNECTED, SessionState.RECONNECTING, SessionState.DISCONNECTED)
+                and not self._first_outcome.is_set()):
+            self._first_status = status
+            self._first_outcome.set()
         for listener in self._status_listeners:
             try:
                 listener(status)
@@ -479,6 +525,7 @@ class MqttSession(SessionBase):
 
     # ----- paho callbacks (network thread) ----------------------------------------------
     def _on_pre_connect(self, client, userdata) -> None:
+        client.last_socket_error = None
         self._cancel_connack_timer()
         timer = threading.Timer(self.connack_timeout, self._on_connack_timeout)
         timer.daemon = True
@@ -544,7 +591,15 @@ class MqttSession(SessionBase):
         self._connected.clear()
         if self._stopping.is_set():
             return
-        reason = "connection lost" if was_connected else "connection closed"
+        where = f"{self.profile.host}:{self.profile.port}"
+        received_error = client.last_socket_error  # paho may report one failure twice: keep it for both
+        if was_connected:
+            reason = "connection lost"
+        elif received_error is not None:
+            reason = describe_socket_error(received_error, self.profile.host, self.profile.port,
+                                           client_certificate=bool(self.profile.tls.cert_file))
+        else:
+            reason = f"{where} closed the connection without an MQTT answer (is this an MQTT port? TLS vs plain?)"
         if self._connack_timed_out:
             self._connack_timed_out = False
             reason = (f"Timed out waiting for the broker's answer from {self.profile.host}:{self.profile.port} "

@@ -83,6 +83,7 @@ def run_record(args: argparse.Namespace) -> int:
     started: list[AuditRecorder] = []
     try:
         for recorder in recorders:
+            recorder.session.connack_timeout = args.connect_timeout  # the command's wait, not the window's
             recorder.start()
             started.append(recorder)
     except RecorderBusyError as exc:
@@ -93,7 +94,7 @@ def run_record(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     for recorder in recorders:
         if not recorder.wait_ready(args.connect_timeout):
-            error(f"Cannot start the audit recorder on {recorder.profile.address}: {recorder.session.status.text}")
+            error(f"Cannot start the audit recorder on {recorder.profile.address}: {recorder.not_ready_reason}")
             for other in recorders:
                 other.stop(final_flush=False)
             store.close()

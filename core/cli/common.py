@@ -9,11 +9,13 @@ import signal
 import sys
 import threading
 import time
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from core.ingest import IngestBuffer
 from dataclasses import replace
 
 from core.credentials import CredentialError
+from core.errors import describe_silent_peer
 from core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings, parse_broker_address
 from core.session import MqttSession, ReadOnlyError, SessionState
 
@@ -42,7 +44,8 @@ def add_connection_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--client-id", default="", help="client id (default: unique per run)")
     group.add_argument("--websockets", metavar="PATH", nargs="?", const="/mqtt", default=None,
                        help="connect over websockets (path default /mqtt)")
-    group.add_argument("--connect-timeout", type=float, default=10.0, help="seconds to wait for the connection")
+    group.add_argument("--connect-timeout", type=float, default=5.0,
+                       help="seconds to wait for the broker's answer (default 5); a refusal fails at once")
     # SUPPRESS: without the flag here, the top-level ``eventscope --read-only`` value stays in force.
     group.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
                        help="monitor mode: never publish (also a profile setting)")
@@ -87,7 +90,12 @@ def brokers_from_args(args: argparse.Namespace, **overrides) -> list[tuple[Conne
     names = [profile.name for profile, _ in chosen]
     if len(set(names)) != len(names):
         raise UsageError(f"Each broker needs its own name: {', '.join(names)}")
-    return chosen or [(profile_from_args(args, **overrides), password_from_args(args))]
+    chosen = chosen or [(profile_from_args(args, **overrides), password_from_args(args))]
+    for profile, _ in chosen:
+        if profile.tls.enabled and not profile.tls.verify:  # the window shows a red badge for this
+            error(f"warning: TLS certificate verification is OFF for {profile.address}: "
+                  "anyone between here and the broker can read and change the traffic")
+    return chosen
 
 
 def single_broker_from_args(args: argparse.Namespace, **overrides) -> tuple[ConnectionProfile, str | None]:
@@ -131,17 +139,27 @@ def connect_session(args: argparse.Namespace, buffer: IngestBuffer | None = None
     if publishes and profile.read_only:
         raise ReadOnlyError(f"{profile.name} is read-only (monitor mode): this command publishes, so it does not run")
     session = MqttSession(profile, password=password, buffer=buffer, **session_options)
+    timeout = min(args.connect_timeout, deadline_left(args))
+    session.connack_timeout = timeout
     session.start()
-    deadline = time.monotonic() + args.connect_timeout
-    while time.monotonic() < deadline:
-        if session.wait_connected(0.1):
-            return session
-        if session.status.state is SessionState.DISCONNECTED:
-            break
-    status = session.status
-    session.stop()
-    reason = status.message or "no answer"
-    raise ConnectionError(f"Cannot connect to {profile.address}: {reason}")
+    if session.wait_first_outcome(timeout):
+        return session
+    status = session.first_status
+    session.stop(timeout=0.2)  # a connect still blocked on a black hole must not hold the exit
+    raise ConnectionError(connect_failure(profile, status, timeout))
+
+
+def connect_failure(profile: ConnectionProfile, status, timeout: float) -> str:
+    """What went wrong on the first attempt, or, when nothing answered in time, what to check."""
+    if status.state is SessionState.CONNECTING:
+        return describe_silent_peer(profile.host, profile.port, timeout)
+    return f"Cannot connect to {profile.address}: {status.message or 'no answer'}"
+
+
+def deadline_left(args: argparse.Namespace) -> float:
+    """Seconds left of the whole command's time limit (``args.deadline``, monotonic), if it has one."""
+    deadline = getattr(args, "deadline", None)
+    return float("inf") if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 def error(message: str) -> None:
@@ -165,7 +183,11 @@ def watch(args: argparse.Namespace, topic_filter: str, qos: int = 0, seconds: fl
         for profile, password in brokers_from_args(args, read_only=True):
             sessions.append(connect_session(args, buffer=buffer, broker=(profile, password), session_id=profile.name))
         for session in sessions:
-            session.subscribe(topic_filter, qos).result(args.connect_timeout)
+            try:
+                session.subscribe(topic_filter, qos).result(args.connect_timeout)
+            except FutureTimeout:
+                raise ConnectionError(f"{session.profile.address} did not answer the subscription to {topic_filter} "
+                                      f"within {args.connect_timeout:g} s") from None
         print(f"subscribed to {topic_filter}", file=sys.stderr, flush=True)
         while True:
             finished = stop.is_set() or (deadline is not None and time.monotonic() >= deadline)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 
-from core.cli.common import (EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, connect_session, error,
-                             single_broker_from_args)
+from core.cli.common import (EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, connect_session, deadline_left,
+                             error, single_broker_from_args)
 from core.profile import ConnectionProfile
 from core.request_tracker import DEFAULT_TIMEOUT, ReplyRouter, Reply, RequestRefused, RequestTracker
 from core.session import SessionError
@@ -24,7 +25,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--payload", "-m", default="", help="request payload text")
     parser.add_argument("--reply-topic", "-e", default=None,
                         help="reply topic (default: eventscope/<client-id>/reply; hello/response with --mqtt 3)")
-    parser.add_argument("--timeout", "-W", type=float, default=DEFAULT_TIMEOUT, help="seconds to wait per reply (default 5)")
+    parser.add_argument("--timeout", "-W", type=float, default=DEFAULT_TIMEOUT,
+                        help="seconds for the whole command, connecting included (default 5); per reply with --count")
     parser.add_argument("--qos", "-q", type=int, choices=(0, 1, 2), default=0)
     parser.add_argument("--content-type", default=None)
     parser.add_argument("--message-expiry", type=int, default=None, metavar="SECONDS")
@@ -66,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.timeout > 0:
         error("--timeout must be more than 0")
         return EXIT_USAGE
+    if args.count == 1:
+        args.deadline = time.monotonic() + args.timeout
     sessions = []
     router = ReplyRouter()
     try:
@@ -84,7 +88,13 @@ def run(args: argparse.Namespace) -> int:
         for started in sessions:
             started.stop()
         return EXIT_FAILURE
-    options = dict(qos=args.qos, reply_topic=args.reply_topic, timeout=args.timeout,
+    timeout = min(args.timeout, deadline_left(args))
+    if not timeout > 0:
+        error(f"no time left for the reply: connecting used the whole --timeout of {args.timeout:g} s")
+        for started in sessions:
+            started.stop()
+        return EXIT_FAILURE
+    options = dict(qos=args.qos, reply_topic=args.reply_topic, timeout=timeout,
                    user_properties=tuple(tuple(p) for p in args.user_property),
                    content_type=args.content_type, message_expiry=args.message_expiry)
     try:
