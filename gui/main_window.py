@@ -25,6 +25,8 @@ from gui.views.details_pane import DetailsPane
 from gui.views.profile_manager_dialog import ProfileManagerDialog
 from gui.views.request_panel import RequestPanel
 from gui.views.status_bar import EventscopeStatusBar
+from gui.views.subscriptions_dialog import SubscriptionsDialog
+from gui.views.sys_stats_view import SysStatsView
 from gui.views.stream_view import StreamView
 from gui.views.topic_tree_view import TopicTreeView
 
@@ -133,6 +135,11 @@ class MainWindow(QMainWindow):
         self.clear_tree_action.setToolTip("Forget every topic seen; they come back as messages arrive")
         self.reset_layout_action = QAction("&Reset layout", self, objectName="actionResetLayout",
                                            triggered=self.reset_layout)
+        self.subscriptions_action = QAction("&Subscriptions…", self, objectName="actionSubscriptions",
+                                            triggered=self.open_subscriptions)
+        self.subscriptions_action.setToolTip("Add or remove the selected broker's subscriptions, live")
+        self.sys_stats_action = QAction("$&SYS statistics…", self, objectName="actionSysStats",
+                                        triggered=self.open_sys_stats)
         self.find_action = QAction("&Filter the topic tree", self, objectName="actionFindTopic",
                                    shortcut=QKeySequence.Find, triggered=self.focus_tree_filter)
         self.shortcuts_action = QAction("&Keyboard shortcuts", self, objectName="actionShortcuts",
@@ -161,7 +168,8 @@ class MainWindow(QMainWindow):
         for dock in (self.brokers_dock, self.request_dock, self.details_dock, self.stream_dock, self.audit_dock):
             view_menu.addAction(dock.toggleViewAction())
         tools_menu = self.menuBar().addMenu("&Tools")
-        for action in (self.send_request_action, self.publish_action):
+        for action in (self.send_request_action, self.publish_action, self.subscriptions_action,
+                       self.sys_stats_action):
             tools_menu.addAction(action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self.shortcuts_action)
@@ -204,6 +212,31 @@ class MainWindow(QMainWindow):
         if not sent:
             self.status_bar.showMessage(self.request_panel.send_button.toolTip(), 5000)
         return sent
+
+    def _chosen_broker(self) -> str | None:
+        """The broker selected in the Brokers panel, else the current one."""
+        chosen = self.brokers_panel.selected_broker()
+        if chosen is None and self.context.connection is not None:
+            chosen = self.context.connection.broker_id
+        if chosen is None:
+            self.status_bar.showMessage("Add a broker first (Ctrl+Shift+N)", 5000)
+        return chosen
+
+    def open_subscriptions(self) -> SubscriptionsDialog | None:
+        broker_id = self._chosen_broker()
+        if broker_id is None:
+            return None
+        self.subscriptions_dialog = SubscriptionsDialog(self.context, broker_id, self)
+        self.subscriptions_dialog.open()
+        return self.subscriptions_dialog
+
+    def open_sys_stats(self) -> SysStatsView | None:
+        broker_id = self._chosen_broker()
+        if broker_id is None:
+            return None
+        self.sys_stats_view = SysStatsView(self.context, broker_id, self)
+        self.sys_stats_view.show()
+        return self.sys_stats_view
 
     def focus_tree_filter(self) -> None:
         self.topic_tree.filter_edit.setFocus(Qt.ShortcutFocusReason)

@@ -1,0 +1,127 @@
+"""$SYS statistics of a Mosquitto-style broker: the headline numbers, and any of them plotted over time.
+
+Opening it subscribes the broker to ``$SYS/#`` (a ``#`` subscription never delivers ``$``
+topics); closing it unsubscribes, unless the user had subscribed to ``$SYS/#`` already. The
+values are read from the broker's topic tree, where they arrive like any other message.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHeaderView, QLabel, QSplitter, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from core.decoders import numeric_value
+from core.payload_text import decode_utf8
+
+SYS_FILTER = "$SYS/#"
+REFRESH_MS = 1000
+HISTORY_POINTS = 600  # ten minutes at one sample a second
+HEADLINES = (  # (label, $SYS topic): Mosquitto's names; other brokers show what they publish under $SYS
+    ("Version", "$SYS/broker/version"),
+    ("Uptime", "$SYS/broker/uptime"),
+    ("Clients connected", "$SYS/broker/clients/connected"),
+    ("Subscriptions", "$SYS/broker/subscriptions/count"),
+    ("Retained messages", "$SYS/broker/retained messages/count"),
+    ("Messages received /min (1 min avg)", "$SYS/broker/load/messages/received/1min"),
+    ("Messages sent /min (1 min avg)", "$SYS/broker/load/messages/sent/1min"),
+    ("Bytes received /min (1 min avg)", "$SYS/broker/load/bytes/received/1min"),
+    ("Bytes sent /min (1 min avg)", "$SYS/broker/load/bytes/sent/1min"),
+    ("Heap (bytes)", "$SYS/broker/heap/current"),
+)
+
+
+class SysStatsView(QDialog):
+    def __init__(self, context, broker_id: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("sysStatsView")
+        self.setWindowTitle(f"$SYS statistics of {broker_id}")
+        self.resize(720, 520)
+        self.context = context
+        self.broker_id = broker_id
+        self._samples: dict[str, list[tuple[float, float]]] = {}
+        self.table = QTableWidget(len(HEADLINES), 2, objectName="sysStatsTable")
+        self.table.setHorizontalHeaderLabels(["Statistic", "Value"])
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        for row, (label, topic) in enumerate(HEADLINES):
+            item = QTableWidgetItem(label)
+            item.setToolTip(topic)
+            self.table.setItem(row, 0, item)
+            self.table.setItem(row, 1, QTableWidgetItem("waiting…"))
+        self.plot = pg.PlotWidget(objectName="sysStatsPlot", axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.curve = self.plot.plot([], [], pen=pg.mkPen(width=2))
+        self.note = QLabel("", objectName="sysStatsNote")
+        self.note.setTextFormat(Qt.PlainText)
+        self.note.setWordWrap(True)
+        splitter = QSplitter(Qt.Vertical)
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.plot)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.note)
+        layout.addWidget(splitter, 1)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_plot())
+        self._subscribed_here = False
+        session = self._session()
+        if session is None:
+            self.note.setText(f"{broker_id} is not connected")
+        else:
+            if SYS_FILTER not in session.subscriptions:
+                session.subscribe(SYS_FILTER)
+                self._subscribed_here = True
+            self.note.setText(f"Subscribed to {SYS_FILTER} on {broker_id}. Mosquitto publishes every "
+                              "sys_interval seconds (10 by default). Select a row to plot it.")
+        self.table.selectRow(5)  # messages received: the one people watch
+        self._timer = QTimer(self, interval=REFRESH_MS, timeout=self.refresh)
+        self._timer.start()
+
+    def _session(self):
+        connection = self.context.workspace.broker(self.broker_id)
+        return connection.session if connection is not None else None
+
+    def value(self, topic: str) -> str | None:
+        node = self.context.workspace.tree.node(topic, self.broker_id)
+        if node is None or node.last is None:
+            return None
+        text = decode_utf8(node.last.payload)
+        return text if text is not None else node.last.payload.hex()
+
+    def refresh(self) -> None:
+        now = time.time()
+        for row, (_label, topic) in enumerate(HEADLINES):
+            text = self.value(topic)
+            if text is None:
+                continue
+            if self.table.item(row, 1).text() != text:
+                self.table.item(row, 1).setText(text)
+            number = numeric_value(text.encode())
+            if number is not None:
+                samples = self._samples.setdefault(topic, [])
+                samples.append((now, number))
+                del samples[:-HISTORY_POINTS]
+        self._update_plot()
+
+    def plotted(self) -> list[tuple[float, float]]:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return []
+        return list(self._samples.get(HEADLINES[rows[0].row()][1], ()))
+
+    def _update_plot(self) -> None:
+        samples = self.plotted()
+        self.curve.setData([t for t, _ in samples], [v for _, v in samples])
+
+    def done(self, result: int) -> None:
+        self._timer.stop()
+        session = self._session()
+        if self._subscribed_here and session is not None:
+            session.unsubscribe(SYS_FILTER)
+        super().done(result)

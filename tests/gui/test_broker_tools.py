@@ -1,0 +1,62 @@
+"""Tools on one broker: its subscriptions edited live, and its $SYS statistics with a plot."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from core.profile import ConnectionProfile
+from tests.conftest import publish_raw
+from tests.gui.conftest import run_until
+
+
+def test_subscriptions_are_edited_live_and_survive_a_reconnect(window, mosquitto, qloop, qtbot):
+    window.add_broker(ConnectionProfile(name="east", host="127.0.0.1", port=mosquitto.port))
+    context = window.context
+    run_until(qloop, lambda: context.session.is_connected, message="connected")
+    context.session.unsubscribe("#").result(10)  # start from nothing, to see exactly what the editor adds
+    dialog = window.open_subscriptions()
+    qtbot.keyClicks(dialog.filter_edit, "plant/#/x")
+    qtbot.mouseClick(dialog.add_button, Qt.LeftButton)
+    assert dialog.result_label.text().startswith("Not subscribed:")
+    dialog.filter_edit.setText("plant/+/temp")
+    dialog.qos_combo.setCurrentIndex(1)
+    qtbot.mouseClick(dialog.add_button, Qt.LeftButton)
+    run_until(qloop, lambda: dialog.result_label.text() == "Subscribed to plant/+/temp", message="the SUBACK")
+    assert [dialog.table.item(r, 0).text() for r in range(dialog.table.rowCount())] == ["plant/+/temp"]
+    assert dialog.table.item(0, 1).text() == "1"
+    tree = context.workspace.tree
+    publish_raw(mosquitto.port, [("plant/a/temp", b"1"), ("plant/a/pressure", b"2")])
+    run_until(qloop, lambda: tree.node("plant/a/temp", "east") is not None, message="the subscribed topic")
+    assert tree.node("plant/a/pressure", "east") is None  # not subscribed
+
+    context.disconnect("east")
+    context.reconnect("east")
+    run_until(qloop, lambda: context.session is not None and context.session.is_connected, message="reconnected")
+    assert set(context.session.subscriptions) == {"plant/+/temp"}
+
+    dialog = window.open_subscriptions()
+    dialog.table.selectRow(0)
+    qtbot.mouseClick(dialog.remove_button, Qt.LeftButton)
+    run_until(qloop, lambda: dialog.result_label.text() == "Unsubscribed from plant/+/temp", message="the UNSUBACK")
+    assert dialog.table.rowCount() == 0 and context.session.subscriptions == {}
+    dialog.close()
+
+
+def test_sys_statistics_fill_in_and_plot(window, mosquitto_factory, qloop):
+    broker = mosquitto_factory("allow_anonymous true\nsys_interval 1\n")
+    window.add_broker(ConnectionProfile(name="east", host="127.0.0.1", port=broker.port))
+    run_until(qloop, lambda: window.context.session.is_connected, message="connected")
+    view = window.open_sys_stats()
+    assert "$SYS/#" in window.context.session.subscriptions
+
+    def value(label: str) -> str:
+        rows = [r for r in range(view.table.rowCount()) if view.table.item(r, 0).text() == label]
+        return view.table.item(rows[0], 1).text()
+
+    run_until(qloop, lambda: value("Clients connected").isdigit() and int(value("Clients connected")) >= 1,
+              timeout=15, message="$SYS values")
+    assert value("Version").startswith("mosquitto version")
+    view.table.selectRow(2)  # clients connected
+    run_until(qloop, lambda: len(view.plotted()) >= 2, timeout=15, message="two samples plotted")
+    view.close()
+    run_until(qloop, lambda: "$SYS/#" not in window.context.session.subscriptions, message="unsubscribed on close")
