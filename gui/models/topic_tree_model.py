@@ -48,6 +48,9 @@ def value_preview(node: TopicNode) -> str:
     message = node.last
     if message is None:
         return ""
+    if not message.payload:  # an empty publish is how a retained message is deleted
+        was_retained = message.retain or any(old.retain and old.payload for old in node.history or ())
+        return "(retained message cleared)" if was_retained else "(empty)"
     text = preview(message.payload, PREVIEW_CHARS)
     if message.truncated:
         text = f"[truncated, {message.original_size} B] {text}"

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from core.profile import ConnectionProfile
 from core.session import MqttSession
-from gui.models.topic_tree_model import COL_MESSAGES, COL_TOPIC, COL_VALUE, TopicTreeModel
+from gui.models.topic_tree_model import COL_MESSAGES, COL_TOPIC, COL_VALUE, TopicTreeModel, value_preview
 from gui.views.details_pane import DetailsPane
 from gui.views.topic_tree_view import TopicTreeView
 from tests.conftest import publish_raw
@@ -215,6 +215,10 @@ def test_recursive_retained_delete_clears_exactly_the_subtree(context, mosquitto
     fresh = subprocess.run([mosquitto_sub, "-p", str(mosquitto.port), "-t", "#", "-v", "--retained-only", "-W", "2"],
                            capture_output=True, text=True, timeout=15)
     assert fresh.stdout.splitlines() == ["keep/x on"]
+    # The cleared topics say so, instead of showing an empty value.
+    qtbot.waitUntil(lambda: tree_view.tree.node("zone/a").last.payload == b"", timeout=WAIT_MS)
+    assert value_preview(tree_view.tree.node("zone/a")) == "(retained message cleared)"
+    assert value_preview(tree_view.tree.node("keep/x")) == "on"
 
 
 def test_subscribe_and_unsubscribe_a_subtree_while_connected(context, mosquitto, qtbot, tree_view):
