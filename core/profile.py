@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from urllib.parse import urlparse
 
+from core.topics import validate_topic
+
 MQTT_V311 = 4
 MQTT_V5 = 5
 
@@ -46,6 +48,10 @@ class ConnectionProfile:
     clean_start: bool = True
     session_expiry: int = 0  # seconds; MQTT 5 only
     read_only: bool = False
+    will_topic: str = ""  # Last Will: the broker publishes it if this client drops without DISCONNECT
+    will_payload: str = ""
+    will_qos: int = 0
+    will_retain: bool = False
 
     def __post_init__(self) -> None:
         if self.transport not in ("tcp", "websockets"):
@@ -54,6 +60,12 @@ class ConnectionProfile:
             raise ValueError("MQTT version must be 3.1.1 (4) or 5")
         if not 0 < int(self.port) < 65536:
             raise ValueError(f"port {self.port} is out of range 1-65535")
+        if self.will_topic:
+            if self.read_only:  # the broker would publish it on the monitor's behalf
+                raise ValueError("A read-only profile cannot have a Last Will: it would publish when the monitor drops")
+            validate_topic(self.will_topic)
+            if self.will_qos not in (0, 1, 2):
+                raise ValueError(f"Last Will QoS must be 0, 1 or 2, not {self.will_qos}")
 
     @property
     def address(self) -> str:

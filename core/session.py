@@ -316,6 +316,8 @@ class MqttSession(SessionBase):
             client.ws_set_options(path=p.ws_path or "/mqtt")
         if p.username:
             client.username_pw_set(p.username, self._password)
+        if p.will_topic and not p.read_only:
+            client.will_set(p.will_topic, p.will_payload.encode("utf-8"), p.will_qos, p.will_retain)
         self._setup_error = tls_files_problem(p.tls) if p.tls.enabled else ""
         if p.tls.enabled and not self._setup_error:
             client.tls_set(

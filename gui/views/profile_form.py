@@ -55,6 +55,12 @@ class ProfileForm(QWidget):
                                             suffix=" s")
         self.session_expiry_spin.setToolTip("MQTT 5: how long the broker keeps the session after a disconnect")
         self.ws_path_edit = QLineEdit("/mqtt", objectName="profileWebsocketPath")
+        self.will_topic_edit = QLineEdit(objectName="profileWillTopic", placeholderText="none")
+        self.will_topic_edit.setToolTip("Last Will: the broker publishes this if Eventscope drops without saying goodbye")
+        self.will_payload_edit = QLineEdit(objectName="profileWillPayload")
+        self.will_qos_combo = QComboBox(objectName="profileWillQos")
+        self.will_qos_combo.addItems(["0", "1", "2"])
+        self.will_retain_check = QCheckBox("Retain the Last Will", objectName="profileWillRetain")
 
         self.region_edit = QLineEdit(objectName="profileRegion", placeholderText="e.g. us-east (optional)")
         self.region_edit.setToolTip("The broker's region in the mesh; streams can take their region from it")
@@ -74,6 +80,8 @@ class ProfileForm(QWidget):
                                     ("Keepalive", self.keepalive_spin), ("", self.clean_start_check),
                                     ("Session expiry", self.session_expiry_spin),
                                     ("Websocket path", self.ws_path_edit)), "TLS and session")
+        self.tabs.addTab(self._form(("Topic", self.will_topic_edit), ("Payload", self.will_payload_edit),
+                                    ("QoS", self.will_qos_combo), ("", self.will_retain_check)), "Last Will")
         colour_row = QWidget()
         colour_layout = QHBoxLayout(colour_row)
         colour_layout.setContentsMargins(0, 0, 0, 0)
@@ -144,6 +152,10 @@ class ProfileForm(QWidget):
         self.clean_start_check.setChecked(profile.clean_start)
         self.session_expiry_spin.setValue(profile.session_expiry)
         self.ws_path_edit.setText(profile.ws_path)
+        self.will_topic_edit.setText(profile.will_topic)
+        self.will_payload_edit.setText(profile.will_payload)
+        self.will_qos_combo.setCurrentIndex(profile.will_qos)
+        self.will_retain_check.setChecked(profile.will_retain)
         self.region_edit.setText(stored.region)
         self.colour_edit.setText(stored.colour)
         self.filters_edit.setText(", ".join(stored.audit_filters))
@@ -177,7 +189,9 @@ class ProfileForm(QWidget):
             username=self.username_edit.text().strip(), client_id=self.client_id_edit.text().strip(),
             mqtt_version=self.version_combo.currentData(), keepalive=self.keepalive_spin.value(),
             clean_start=self.clean_start_check.isChecked(), session_expiry=self.session_expiry_spin.value(),
-            read_only=self.read_only_check.isChecked())
+            read_only=self.read_only_check.isChecked(), will_topic=self.will_topic_edit.text().strip(),
+            will_payload=self.will_payload_edit.text(), will_qos=self.will_qos_combo.currentIndex(),
+            will_retain=self.will_retain_check.isChecked())
         return replace(self._loaded, connection=connection, region=self.region_edit.text().strip(),
                        audit_filters=filters or DEFAULT_AUDIT_FILTERS, colour=colour)
 

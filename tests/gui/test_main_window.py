@@ -222,3 +222,39 @@ def test_tls_files_from_the_profile_form_reach_the_session(window, mosquitto_fac
     profile = window.context.profile
     assert (profile.tls.ca_file, profile.keepalive, profile.client_id) == (str(cert), 45, "eventscope-tls-test")
     assert profile.address.startswith("mqtts://")
+
+
+def test_last_will_from_the_form_is_published_when_the_connection_drops(window, mosquitto, qtbot, qloop):
+    from core.session import MqttSession
+    from tests.gui.conftest import run_until
+
+    qtbot.keyClick(window, Qt.Key_N, Qt.ControlModifier | Qt.ShiftModifier)
+    form = window.add_broker_dialog.form
+    form.address_edit.setText(f"127.0.0.1:{mosquitto.port}")
+    form.read_only_check.setChecked(True)
+    form.tabs.setCurrentIndex(form.tabs.count() - 2)  # the Last Will tab
+    form.will_topic_edit.setText("monitors/eventscope/status")
+    qtbot.mouseClick(window.add_broker_dialog.connect_button, Qt.LeftButton)
+    assert "cannot have a Last Will" in window.add_broker_dialog.error_label.text()  # read-only never publishes
+    form.read_only_check.setChecked(False)
+    form.will_payload_edit.setText("offline")
+    form.will_qos_combo.setCurrentIndex(1)
+    profile = form.stored_profile().connection
+    window.add_broker_dialog.close()
+    assert (profile.will_topic, profile.will_payload, profile.will_qos) == ("monitors/eventscope/status", "offline", 1)
+
+    watcher = MqttSession(ConnectionProfile(name="watcher", host="127.0.0.1", port=mosquitto.port))
+    watcher.start()
+    try:
+        assert watcher.wait_connected(10)
+        watcher.subscribe("monitors/#", qos=1).result(10)  # subscribed before the will can fire
+        session = MqttSession(profile)  # the profile's session, dropped without a DISCONNECT below
+        session.start()
+        assert session.wait_connected(10)
+        session._client.socket().close()  # a network failure, as the broker sees it
+        seen = []
+        run_until(qloop, lambda: seen.extend(watcher.buffer.drain()) or bool(seen), timeout=30, message="the will")
+        assert [(r.topic, r.payload) for r in seen] == [("monitors/eventscope/status", b"offline")]
+        session.stop()
+    finally:
+        watcher.stop()
