@@ -30,7 +30,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from core.buffered_socket import BufferedSocket
-from core.errors import FATAL_CONNACK_CODES, describe_connack, describe_connect_exception, describe_socket_error
+from core.errors import (FATAL_CONNACK_CODES, describe_connack, describe_connect_exception, describe_silent_peer,
+                         describe_socket_error)
 from core.ingest import IngestBuffer
 from core.profile import MQTT_V5, ConnectionProfile, unique_client_id
 from core.records import NO_PROPERTIES, MessageProperties, MessageRecord
@@ -604,8 +605,7 @@ class MqttSession(SessionBase):
             reason = f"{where} closed the connection without an MQTT answer (is this an MQTT port? TLS vs plain?)"
         if self._connack_timed_out:
             self._connack_timed_out = False
-            reason = (f"Timed out waiting for the broker's answer from {self.profile.host}:{self.profile.port} "
-                      f"(is it an MQTT broker that speaks MQTT {'5' if self.profile.mqtt_version == MQTT_V5 else '3.1.1'}?)")
+            reason = describe_silent_peer(self.profile.host, self.profile.port, self.connack_timeout)
         if reason_code is not None and reason_code.value not in (0, 7) and str(reason_code) != "Unspecified error":
             reason = f"{reason} ({reason_code})"
         self._schedule_paho_reconnect(reason)
@@ -633,7 +633,9 @@ class MqttSession(SessionBase):
 
     def _send_subscribe(self, items: list[tuple[str, int]]) -> None:
         if self.profile.mqtt_version == MQTT_V5:
-            request = [(f, SubscribeOptions(qos=q)) for f, q in items]
+            # Retain as published: a retained message published while we watch keeps its flag, so the
+            # tree can show it as retained (by default brokers clear the flag on live copies).
+            request = [(f, SubscribeOptions(qos=q, retainAsPublished=True)) for f, q in items]
         else:
             request = [(f, q) for f, q in items]
         result, mid = self._client.subscribe(request)
