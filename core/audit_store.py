@@ -123,12 +123,22 @@ def classify(record: MessageRecord) -> str:
     return "other"
 
 
-def _first_copy_elsewhere(copies, broker: str, received: float) -> int | None:
-    """The id of the first stored copy that arrived on another broker within the mesh window."""
-    for row_id, source, seen in copies:
-        if source != broker and abs(received - seen) <= MESH_WINDOW_SECONDS:
-            return row_id
-    return None
+def _first_copy_elsewhere(copies_by_broker: dict[str, list[tuple[int, float]]], broker: str,
+                          received: float) -> int | None:
+    """The id of the first stored copy that arrived on another broker within the mesh window.
+
+    Copies are kept per broker, so a burst of equal messages on one broker costs nothing here
+    (one list shared by all brokers made each record scan every earlier copy: quadratic).
+    """
+    first: int | None = None
+    for source, copies in copies_by_broker.items():
+        if source == broker:
+            continue
+        for row_id, seen in copies:  # in id order: the first match is this broker's earliest
+            if abs(received - seen) <= MESH_WINDOW_SECONDS:
+                first = row_id if first is None else min(first, row_id)
+                break
+    return first
 
 
 def content_hash(topic: str, payload: bytes, correlation: bytes | None) -> int:
@@ -466,7 +476,7 @@ class AuditStore:
                 props = record.properties
                 correlation = props.correlation_data
                 source = broker or record.broker_id
-                first_seen = _first_copy_elsewhere(copies.get(digest, ()), source, record.received)
+                first_seen = _first_copy_elsewhere(copies.get(digest, {}), source, record.received)
                 if first_seen is not None:  # the same message, arriving over the mesh on one more broker
                     sightings.append(Sighting(first_seen, source, record.received))
                     continue
@@ -486,7 +496,7 @@ class AuditStore:
                 written.append(AuditRow(row_id, record.received, source, record.topic, region, kind,
                                         record.qos, record.retain, correlation, props.response_topic, bytes(stored),
                                         len(payload) > limit, len(payload), bool(duplicate), properties, None, None))
-                copies.setdefault(digest, []).append((row_id, source, record.received))
+                copies.setdefault(digest, {}).setdefault(source, []).append((row_id, record.received))
             # One call for the batch: the lock is released once, not once per row.
             conn.executemany(
                 "INSERT INTO messages (received, broker, topic, region, kind, qos, retain, correlation, "
@@ -524,9 +534,9 @@ class AuditStore:
         return WriteResult(first_id, last_id, len(params), duplicates, tuple(paired), pruned,
                            tuple(written), tuple(pairings), tuple(sightings))
 
-    def _recent_copies(self, hashes: list[int], earliest: float) -> dict[int, list[tuple[int, str, float]]]:
-        """Stored messages with these content hashes received in the mesh window: id, broker, arrival."""
-        found: dict[int, list[tuple[int, str, float]]] = {}
+    def _recent_copies(self, hashes: list[int], earliest: float) -> dict[int, dict[str, list[tuple[int, float]]]]:
+        """Stored messages with these content hashes received in the mesh window: per hash, per broker, id and arrival."""
+        found: dict[int, dict[str, list[tuple[int, float]]]] = {}
         unique = list(set(hashes))
         for start in range(0, len(unique), 500):
             chunk = unique[start:start + 500]
@@ -534,7 +544,7 @@ class AuditStore:
             for digest, row_id, source, received in self._conn.execute(
                     f"SELECT content_hash, id, broker, received FROM messages WHERE content_hash IN ({marks}) "
                     "AND received >= ? ORDER BY id", (*chunk, earliest - MESH_WINDOW_SECONDS)):
-                found.setdefault(digest, []).append((row_id, source, received))
+                found.setdefault(digest, {}).setdefault(source, []).append((row_id, received))
         return found
 
     def _rollback(self) -> None:
