@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from PySide6.QtWidgets import QProgressDialog
+
 from core.audit_export import read_export, row_to_json
 from core.audit_store import AuditQuery, AuditStore, default_audit_path
 from core.records import MessageRecord
@@ -113,13 +115,18 @@ def test_export_csv_and_jsonl_round_trip(context, qtbot, make_feed, tmp_path):
 def test_export_can_be_cancelled(context, qtbot, make_feed, tmp_path):
     db = tmp_path / "a.sqlite3"
     store = AuditStore(db, max_age_seconds=0)
-    store.write_batch([MessageRecord("t", b"x", received=1e9)] * 20_000)
+    store.write_batch([MessageRecord("t", b"x", received=1e9)] * 60_000)
     store.close()
     view = make_feed(context, db_path=db)
+    out = tmp_path / "out.jsonl"
+    job = view.export_to(out, "jsonl")
+    qtbot.waitUntil(lambda: job.written > 0, timeout=10000)  # under way: a cancel now must stop a running export
+    dialog = view.findChild(QProgressDialog, "auditExportProgress")
     with qtbot.waitSignal(view.exportFinished, timeout=10000) as blocker:
-        view.export_to(tmp_path / "out.jsonl", "jsonl")
-        view.cancel_export()
-    assert blocker.args[2] is True and blocker.args[1] < 20_000
+        dialog.cancel()  # the dialog's Cancel, as the user presses it
+    path, written, cancelled = blocker.args
+    assert cancelled is True and 0 < written < 60_000
+    assert len(out.read_text().splitlines()) == written
 
 
 def test_corrupt_database_is_moved_aside_and_recording_starts(connected_context, qloop, make_feed):

@@ -49,11 +49,13 @@ def test_region_chip_click_narrows_the_table(connected_context, qloop, qtbot, qt
 def test_region_level_one_and_invalid_filter(connected_context, qloop, qtbot):
     view = make_view(qtbot, connected_context)
     tab = view.stream_tab()
-    qtbot.keyClicks(tab.filter_edit, "/extra/+")  # "+/hello/request/extra/+" is valid; now break it
-    tab.filter_edit.setText("fleet/#/x")
+    qtbot.keyClicks(tab.filter_edit, "/extra/+")  # typed at the end of "+/hello/request": still valid
+    qtbot.keyClick(tab.filter_edit, Qt.Key_Return)
+    assert not tab.error_label.isVisible() and tab.stream_filter.topic_filter == "+/hello/request/extra/+"
+    tab.filter_edit.setText("fleet/#/x")  # now break it
     tab.filter_edit.editingFinished.emit()
     assert tab.error_label.isVisible() and "'#' must be the last level" in tab.error_label.text()
-    assert tab.stream_filter.topic_filter == "+/hello/request"
+    assert tab.stream_filter.topic_filter == "+/hello/request/extra/+"  # the last valid filter stays
     tab.filter_edit.setText("fleet/+/hello/request")
     tab.level_spin.setValue(1)
     tab.filter_edit.editingFinished.emit()
