@@ -23,7 +23,7 @@ def acl_broker(mosquitto_factory, tmp_path):
     return mosquitto_factory(f"allow_anonymous true\nacl_file {acl}\nlog_type all\n")
 
 
-DYNAMIC_SECURITY_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
+DYNAMIC_SECURITY_PLUGIN = next(iter(sorted(Path("/usr/lib").glob("*/mosquitto_dynamic_security.so"))), None)
 
 
 @pytest.fixture
@@ -33,8 +33,8 @@ def password_broker(mosquitto_factory, tmp_path):
     Mosquitto's dynamic security plugin, because its ACL file grants a forbidden SUBACK and only
     withholds the messages, while the plugin refuses the SUBACK with reason 135 as a user would see.
     """
-    plugin = Path(DYNAMIC_SECURITY_PLUGIN)
-    if not plugin.exists() or shutil.which("mosquitto_ctrl") is None:
+    plugin = DYNAMIC_SECURITY_PLUGIN
+    if plugin is None or shutil.which("mosquitto_ctrl") is None:
         pytest.skip("Mosquitto's dynamic security plugin and mosquitto_ctrl are needed for a broker that refuses a SUBACK")
     config = tmp_path / "dynamic-security.json"
     subprocess.run(["mosquitto_ctrl", "dynsec", "init", str(config), "alice", "s3cret"], check=True,
