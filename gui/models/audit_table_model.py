@@ -30,7 +30,9 @@ PENDING_SIGHTINGS = 10_000  # sightings held for rows not shown yet  # rows kept
 
 
 class AuditTableModel(FlatTableModel):
-    """Rows of an ``AuditStore`` matching an ``AuditQuery``, newest first.
+    """Rows of an ``AuditStore`` matching an ``AuditQuery``, newest first (or, with ``newest_last``, as
+    streams show them: oldest at the top, new rows at the bottom). ``_rows`` is always newest first;
+    only the row numbers Qt sees are mirrored.
 
     Only pages the view asks for are loaded (``canFetchMore``/``fetchMore``), so a
     million-row store opens at once. New rows arrive at the top in one insertion per
@@ -47,6 +49,7 @@ class AuditTableModel(FlatTableModel):
         self._replies: dict[int, AuditRow] = {}
         self._pending_sightings: dict[int, list[tuple[str, float]]] = {}
         self._request_regions: dict[int, str] = {}  # reply id → the region of the request it answers
+        self.newest_last = False
         self._exhausted = True
         self._newest_seen = 0
         self._fetching = False
@@ -62,12 +65,12 @@ class AuditTableModel(FlatTableModel):
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         if role in TEXT_ROLES:
-            row = self._rows[index.row()]
+            row = self._rows[self._stored(index.row())]
             if role == TOOLTIP and index.column() == TIME_COLUMN:
                 return datetime.fromtimestamp(row.path[0][1]).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
             return self._cell(row, index.column())
         if role == BACKGROUND:
-            return _pair_tint(self._rows[index.row()].correlation)
+            return _pair_tint(self._rows[self._stored(index.row())].correlation)
         if role == ALIGNMENT and index.column() in (QOS_COLUMN, SIZE_COLUMN, RTT_COLUMN):
             return ALIGN_RIGHT
         return None
@@ -92,14 +95,30 @@ class AuditTableModel(FlatTableModel):
         if not page:
             return
         self._load_replies(page)
-        first = len(self._rows)
+        first = 0 if self.newest_last else len(self._rows)  # older rows: the far end from the newest
         self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)
         self._rows.extend(page)
         self.endInsertRows()
 
     # ----- own API -----
     def row(self, row: int) -> AuditRow | None:
-        return self._rows[row] if 0 <= row < len(self._rows) else None
+        return self._rows[self._stored(row)] if 0 <= row < len(self._rows) else None
+
+    def set_newest_last(self, newest_last: bool) -> None:
+        """Show the newest row at the bottom (as streams do) or at the top; the same rows either way."""
+        if newest_last != self.newest_last:
+            self.beginResetModel()
+            self.newest_last = newest_last
+            self.endResetModel()
+
+    # Row numbers: stored positions (newest first) to what Qt sees, and back; the mirror is its own inverse.
+    def _stored(self, shown: int) -> int:
+        return len(self._rows) - 1 - shown if self.newest_last else shown
+
+    _shown = _stored
+
+    def _shown_index(self, position: int, column: int) -> QModelIndex:
+        return self.index(self._shown(position), column)
 
     def set_store(self, store: AuditStore | None) -> None:
         self.store = store
@@ -166,7 +185,8 @@ class AuditTableModel(FlatTableModel):
         if position == len(self._rows) and not self._exhausted:
             return 0  # older than what is loaded: paging brings it
         self._load_replies([row])
-        self.beginInsertRows(QModelIndex(), position, position)
+        shown = len(self._rows) - position if self.newest_last else position
+        self.beginInsertRows(QModelIndex(), shown, shown)
         self._rows.insert(position, self._with_pending_sightings(row))
         self.endInsertRows()
         return 1
@@ -186,7 +206,8 @@ class AuditTableModel(FlatTableModel):
             row = self._rows[position]
             if hop not in row.sightings:
                 self._rows[position] = replace(row, sightings=row.sightings + (hop,))
-                self.dataChanged.emit(self.index(position, PATH_COLUMN), self.index(position, PATH_COLUMN))
+                cell = self._shown_index(position, PATH_COLUMN)
+                self.dataChanged.emit(cell, cell)
 
     def _with_pending_sightings(self, row: AuditRow) -> AuditRow:
         waiting = self._pending_sightings.pop(row.id, None)
@@ -204,7 +225,8 @@ class AuditTableModel(FlatTableModel):
         if self._pending_sightings:
             fresh = [self._with_pending_sightings(row) for row in fresh]
         self._load_replies(fresh)
-        self.beginInsertRows(QModelIndex(), 0, len(fresh) - 1)
+        first = len(self._rows) if self.newest_last else 0
+        self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
         self._rows[0:0] = fresh
         self.endInsertRows()
         return len(fresh)
@@ -225,16 +247,19 @@ class AuditTableModel(FlatTableModel):
                 self._rows[position] = replace(row, reply_id=pairing.reply_id, rtt_ms=pairing.rtt_ms)
                 reply_position = self._position(pairing.reply_id)
                 if reply_position is not None:
-                    self.dataChanged.emit(self.index(reply_position, REGION_COLUMN),
-                                          self.index(reply_position, REGION_COLUMN))
-                self.dataChanged.emit(self.index(position, 0), self.index(position, len(COLUMNS) - 1))
+                    cell = self._shown_index(reply_position, REGION_COLUMN)
+                    self.dataChanged.emit(cell, cell)
+                self.dataChanged.emit(self._shown_index(position, 0), self._shown_index(position, len(COLUMNS) - 1))
 
     def trim(self, keep: int = LIVE_ROWS) -> int:
         """Forget the oldest loaded rows beyond ``keep`` (while following the newest); paging brings them back."""
         extra = len(self._rows) - keep
         if extra <= 0:
             return 0
-        self.beginRemoveRows(QModelIndex(), keep, len(self._rows) - 1)
+        if self.newest_last:  # the oldest rows are at the top
+            self.beginRemoveRows(QModelIndex(), 0, extra - 1)
+        else:
+            self.beginRemoveRows(QModelIndex(), keep, len(self._rows) - 1)
         del self._rows[keep:]
         self.endRemoveRows()
         self._exhausted = False

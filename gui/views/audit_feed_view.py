@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 SEARCH_DELAY_MS = 250
 # time, broker, kind, region, topic, QoS, size, RTT, reply, path, dup
+ORDER_KEY = "audit/newestLast"
 COLUMN_WIDTHS = (90, 90, 60, 85, 220, 36, 50, 65, 220, 260, 40, 260)  # time of day; QoS, size and dup narrow
 
 
@@ -59,6 +60,8 @@ class AuditFeedView(QWidget):
         self.text_edit = QLineEdit(objectName="auditTextSearch", placeholderText="Payload contains")
         self.export_csv_button = QToolButton(objectName="auditExportCsv", text="Export CSV…")
         self.export_jsonl_button = QToolButton(objectName="auditExportJsonl", text="Export JSONL…")
+        self.order_button = QToolButton(objectName="auditOrder", checkable=True)
+        self.order_button.setToolTip("Newest at the bottom, following new rows as streams do, or newest at the top")
         self.warning_label = QLabel("", objectName="auditWarning")
         self.warning_label.setTextFormat(Qt.PlainText)
         self.warning_label.setWordWrap(True)
@@ -79,6 +82,7 @@ class AuditFeedView(QWidget):
         bar = QHBoxLayout()
         for widget in (self.topic_edit, self.region_edit, self.kind_combo, self.text_edit):
             bar.addWidget(widget)
+        bar.addWidget(self.order_button)
         bar.addWidget(self.export_csv_button)
         bar.addWidget(self.export_jsonl_button)
         layout = QVBoxLayout(self)
@@ -95,6 +99,10 @@ class AuditFeedView(QWidget):
         self.export_csv_button.clicked.connect(lambda: self._on_export_clicked("csv"))
         self.export_jsonl_button.clicked.connect(lambda: self._on_export_clicked("jsonl"))
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.order_button.toggled.connect(self.set_newest_last)
+        self.table.verticalScrollBar().valueChanged.connect(self._on_scrolled)
+        self.order_button.setChecked(context.settings.value(ORDER_KEY, False, type=bool))
+        self._show_order()
         context.auditChanged.connect(self._on_audit_changed)
         context.bridge.summaryReady.connect(self._on_summary)
         if db_path is not None:
@@ -153,11 +161,41 @@ class AuditFeedView(QWidget):
                 self._write_warning = warning
                 self._show_warning()
             if delta.committed or delta.sightings:
-                following = self.table.verticalScrollBar().value() == 0
+                following = self.following()
                 self.model.add_committed(delta.rows, delta.pairings, delta.complete, delta.sightings)
                 if following:
                     self.model.trim()
-                    self.table.scrollToTop()
+                    self._scroll_to_newest()
+
+    # ----- order -----
+    def set_newest_last(self, newest_last: bool) -> None:
+        self.model.set_newest_last(newest_last)
+        self.context.settings.setValue(ORDER_KEY, newest_last)
+        self._show_order()
+        self._scroll_to_newest()
+
+    def _show_order(self) -> None:
+        self.order_button.setText("Newest at the bottom ↓" if self.model.newest_last else "Newest at the top ↑")
+
+    def following(self) -> bool:
+        """At the newest end, so new rows keep it in view."""
+        bar = self.table.verticalScrollBar()
+        return bar.value() >= bar.maximum() if self.model.newest_last else bar.value() == 0
+
+    def _scroll_to_newest(self) -> None:
+        if self.model.newest_last:
+            self.table.scrollToBottom()
+        else:
+            self.table.scrollToTop()
+
+    def _on_scrolled(self, value: int) -> None:
+        """Newest at the bottom: Qt fetches more only at the bottom, so older pages load here at the top."""
+        if self.model.newest_last and value == self.table.verticalScrollBar().minimum() and self.model.canFetchMore():
+            before = self.model.rowCount()
+            self.model.fetchMore()
+            added = self.model.rowCount() - before
+            if added:  # keep the row the user was looking at in place
+                self.table.verticalScrollBar().setValue(added * self.table.verticalHeader().defaultSectionSize())
 
     def _show_warning(self) -> None:
         text = "\n".join(t for t in (self._notice, self._write_warning) if t)
