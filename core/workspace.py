@@ -36,6 +36,7 @@ are counted per broker and shown. The audit path never drops (see ``core/audit_r
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import threading
 import time
@@ -69,6 +70,8 @@ from core.topic_tree import TreeChanges
 
 log = logging.getLogger(__name__)
 SPARKPLUG_PREFIX = SPARKPLUG_ROOT + "/"
+METRICS_LEVEL = "metrics"  # the tree branch where each Sparkplug metric gets its own node
+NODE_METRICS = "(node)"  # an edge node's own metrics, beside its devices
 
 TICK_INTERVAL = 0.033  # about 30 summaries a second: the window's frame, not the message rate
 # Full garbage collections scan every tracked object, and the tree's history is hundreds of
@@ -437,7 +440,9 @@ class Workspace:
             if sources > 1:
                 batch.sort(key=_arrival)
             tree_changes = self.tree.apply(batch, now)
-            self._observe_sparkplug(batch)
+            metrics = self._observe_sparkplug(batch)
+            if metrics:  # each Sparkplug metric as its own tree node, after the messages that carried them
+                tree_changes = _chain(tree_changes, self.tree.apply(metrics, now))
             root = self.tree.root
             # Regions are the first topic level, right under each broker's root.
             new_regions = tuple(node.name for node in tree_changes.created
@@ -466,24 +471,26 @@ class Workspace:
             rules = self._decoder_rules.get(record.broker_id) or self._default_rules
             return rules.decode(record, decoder)
 
-    def _observe_sparkplug(self, batch: list[MessageRecord]) -> None:
+    def _observe_sparkplug(self, batch: list[MessageRecord]) -> list[MessageRecord]:
         """Teach the Sparkplug state every BIRTH, DATA and DEATH, in arrival order (aliases need it).
 
+        Returns one record per named metric, for the tree's metrics branch (see ``metric_records``).
         Only brokers whose tree has an ``spBv1.0`` root level pay for the per-record check.
         """
         trees = self.tree.trees
         sparkplug_brokers = {b for b, tree in trees.items() if SPARKPLUG_ROOT in tree.root.children}
         if not sparkplug_brokers:
-            return
+            return []
         records = [r for r in batch if r.broker_id in sparkplug_brokers and r.topic.startswith(SPARKPLUG_PREFIX)]
-        if not records:
-            return
+        metrics: list[MessageRecord] = []
         with self._decode_lock:
             for record in records:
                 try:
-                    self.sparkplug.observe(record)
+                    message = self.sparkplug.observe(record)
                 except SparkplugError:
-                    pass  # a malformed payload teaches nothing; the details pane shows why it failed
+                    continue  # a malformed payload teaches nothing; the details pane shows why it failed
+                metrics.extend(metric_records(record, message))
+        return metrics
 
     def _run_commands(self) -> None:
         while self._commands:
@@ -637,6 +644,33 @@ class Workspace:
             self._process = None
 
 
+def metric_records(record: MessageRecord, message) -> list[MessageRecord]:
+    """A Sparkplug BIRTH or DATA as one record per named metric, under a ``metrics`` branch of its group:
+    ``spBv1.0/{group}/metrics/{edge node}/{device}/{metric}`` (``metrics`` is no Sparkplug message type,
+    so it never meets a real topic). The tree then shows each metric with its last value and history."""
+    topic = message.topic
+    if topic.is_state or not topic.message_type.endswith(("BIRTH", "DATA")):
+        return []
+    base = f"{SPARKPLUG_PREFIX}{topic.group}/{METRICS_LEVEL}/{topic.edge_node}/{topic.device or NODE_METRICS}"
+    out = []
+    for metric in message.value.get("metrics", ()):
+        name = metric.get("name")
+        if not name or "value" not in metric:
+            continue
+        value = metric["value"]
+        text = json.dumps(value) if isinstance(value, (bool, dict, list)) or value is None else str(value)
+        out.append(MessageRecord(f"{base}/{name}", text.encode("utf-8"), record.qos, False, record.received,
+                                 record.received_mono, broker_id=record.broker_id))
+    return out
+
+
+def _chain(first: ForestChanges, second: ForestChanges) -> ForestChanges:
+    """Two applies in one tick, in order, as one set of changes (as merging two ticks does)."""
+    return ForestChanges(first.inserted + second.inserted, first.created + second.created,
+                         first.updated + second.updated, first.messages + second.messages,
+                         first.removed + second.removed)
+
+
 def _arrival(record: MessageRecord) -> float:
     return record.received_mono
 
@@ -645,9 +679,7 @@ def _merge(first: ChangeSummary | None, second: ChangeSummary) -> ChangeSummary:
     """Two consecutive summaries as one; stream deltas stay separate and in order."""
     if first is None:
         return second
-    tree = ForestChanges(first.tree.inserted + second.tree.inserted, first.tree.created + second.tree.created,
-                         first.tree.updated + second.tree.updated, first.tree.messages + second.tree.messages,
-                         first.tree.removed + second.tree.removed)
+    tree = _chain(first.tree, second.tree)
     return ChangeSummary(second.tick, first.messages + second.messages, tree, first.new_regions + second.new_regions,
                          first.streams + second.streams, first.audit + second.audit, second.brokers,
                          second.messages_per_second, first.duration + second.duration)

@@ -11,9 +11,11 @@ from dataclasses import replace
 
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                               QLineEdit, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
+                               QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
 from core.audit_recorder import DEFAULT_AUDIT_FILTERS
+from core.decoder_rules import DecoderRule, DecoderRuleError
+from core.decoders import DECODERS
 from core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings, parse_broker_address
 from core.profile_store import StoredProfile
 from core.topics import TopicError, validate_filter
@@ -69,6 +71,11 @@ class ProfileForm(QWidget):
         self.filters_edit = QLineEdit(", ".join(DEFAULT_AUDIT_FILTERS), objectName="profileAuditFilters")
         self.filters_edit.setToolTip("Audit filters, comma-separated; recorded at QoS 1")
 
+        self.rules_edit = QPlainTextEdit(objectName="profileDecoderRules")
+        self.rules_edit.setPlaceholderText("One rule a line, first match wins:\nfactory/+/telemetry=protobuf:acme.Telemetry"
+                                           "\nspBv1.0/#=sparkplug\nlegacy/#=cbor")
+        self.proto_paths_edit = QLineEdit(objectName="profileProtoPaths",
+                                          placeholderText=".proto files, folders or descriptor sets, separated by ;")
         self.tabs = QTabWidget(objectName="profileTabs")
         self.tabs.addTab(self._form(("Name", self.name_edit), ("Broker", self.address_edit),
                                     ("Protocol", self.version_combo), ("User", self.username_edit),
@@ -80,6 +87,7 @@ class ProfileForm(QWidget):
                                     ("Keepalive", self.keepalive_spin), ("", self.clean_start_check),
                                     ("Session expiry", self.session_expiry_spin),
                                     ("Websocket path", self.ws_path_edit)), "TLS and session")
+        self.tabs.addTab(self._form(("Rules", self.rules_edit), ("Proto files", self.proto_paths_edit)), "Decoders")
         self.tabs.addTab(self._form(("Topic", self.will_topic_edit), ("Payload", self.will_payload_edit),
                                     ("QoS", self.will_qos_combo), ("", self.will_retain_check)), "Last Will")
         colour_row = QWidget()
@@ -159,6 +167,8 @@ class ProfileForm(QWidget):
         self.region_edit.setText(stored.region)
         self.colour_edit.setText(stored.colour)
         self.filters_edit.setText(", ".join(stored.audit_filters))
+        self.rules_edit.setPlainText("\n".join(rule_text(rule) for rule in stored.decoder_rules))
+        self.proto_paths_edit.setText("; ".join(stored.proto_paths))
         self._update_tls()
 
     def clear(self) -> None:
@@ -192,8 +202,27 @@ class ProfileForm(QWidget):
             read_only=self.read_only_check.isChecked(), will_topic=self.will_topic_edit.text().strip(),
             will_payload=self.will_payload_edit.text(), will_qos=self.will_qos_combo.currentIndex(),
             will_retain=self.will_retain_check.isChecked())
+        rules = []
+        for number, line in enumerate(self.rules_edit.toPlainText().splitlines(), start=1):
+            if line.strip():
+                try:
+                    rule = DecoderRule.parse(line.strip())
+                    validate_filter(rule.topic_filter)
+                except (DecoderRuleError, TopicError) as exc:
+                    raise ValueError(f"Decoder rule {number} ({line.strip()!r}): {exc}") from None
+                if rule.decoder not in DECODERS and rule.decoder != "protobuf":
+                    raise ValueError(f"Decoder rule {number}: unknown decoder {rule.decoder!r} "
+                                     f"(one of {', '.join(DECODERS[1:])}, protobuf:TYPE)")
+                rules.append(rule)
+        paths = tuple(p.strip() for p in self.proto_paths_edit.text().split(";") if p.strip())
         return replace(self._loaded, connection=connection, region=self.region_edit.text().strip(),
-                       audit_filters=filters or DEFAULT_AUDIT_FILTERS, colour=colour)
+                       audit_filters=filters or DEFAULT_AUDIT_FILTERS, colour=colour, decoder_rules=tuple(rules),
+                       proto_paths=paths)
 
 
 __all__ = ["ProfileForm"]
+
+
+def rule_text(rule: DecoderRule) -> str:
+    """A rule as the user types it: ``FILTER=DECODER[:TYPE]``."""
+    return f"{rule.topic_filter}={rule.decoder}" + (f":{rule.message_type}" if rule.message_type else "")

@@ -90,3 +90,25 @@ def test_a_profile_rule_decodes_protobuf_with_the_users_own_proto(window, mosqui
     run_until(qloop, shown, timeout=30, message="the decoded message")
     assert "19.5" in pane.payload_edit.toPlainText()
     assert pane.decoder_note.text() == "decoded by rule 1: factory/+/telemetry → protobuf acme.Telemetry"
+
+
+def test_a_sparkplug_device_expands_into_its_metrics_with_values_to_plot(window, mosquitto, qloop):
+    window.add_broker(ConnectionProfile(name="plant", host="127.0.0.1", port=mosquitto.port))
+    session = window.context.session
+    run_until(qloop, lambda: session.is_connected, message="connected")
+    session.subscribe("#").result(10)
+    birth = encode_payload([MetricValue(21.5, "Double", name="sensors/temperature", alias=7),
+                            MetricValue(True, "Boolean", name="running", alias=8)], seq=0)
+    publish_raw(mosquitto.port, [("spBv1.0/factory/DBIRTH/edge-1/pump-1", birth)] +
+                [("spBv1.0/factory/DDATA/edge-1/pump-1", encode_payload([MetricValue(v, "Double", alias=7)], seq=i))
+                 for i, v in enumerate((22.0, 22.5, 23.0), start=1)])
+    tree = window.context.workspace.tree
+    metric = "spBv1.0/factory/metrics/edge-1/pump-1/sensors/temperature"
+    run_until(qloop, lambda: tree.node(metric, "plant") is not None and tree.node(metric, "plant").count == 4,
+              message="the metric's node with BIRTH and three DATA values")
+    assert tree.node(metric, "plant").last.payload == b"23.0"
+    assert tree.node("spBv1.0/factory/metrics/edge-1/pump-1/running", "plant").last.payload == b"true"
+    pane = window.details_pane
+    pane.show_topic(tree.node(metric, "plant"))
+    assert pane.plotted_values == [21.5, 22.0, 22.5, 23.0]
+    run_until(qloop, lambda: window.topic_tree.select_topic(metric), message="the metric in the tree view")

@@ -108,3 +108,26 @@ def test_editing_a_profile_keeps_what_the_form_does_not_show(window, qtbot, memo
     saved = ProfileStore.load().get("plant")
     assert saved.region == "eu-central" and saved.decoder_rules == rules and saved.proto_paths == ("/protos",)
     dialog.close()
+
+
+def test_decoder_rules_are_typed_in_the_profile_and_bad_ones_explained(window, qtbot, memory_keyring, tmp_path):
+    dialog = window.open_profile_manager()
+    _fill(qtbot, dialog, "factory", 1883)
+    form = dialog.form
+    form.rules_edit.setPlainText("factory/+/telemetry=protobuf:acme.Telemetry\nbad rule")
+    qtbot.mouseClick(dialog.buttons["save"], Qt.LeftButton)
+    assert dialog.result_label.text().startswith("Not saved: Decoder rule 2 ('bad rule')")
+    form.rules_edit.setPlainText("a/#/b=json")
+    qtbot.mouseClick(dialog.buttons["save"], Qt.LeftButton)
+    assert "Decoder rule 1" in dialog.result_label.text() and "'#'" in dialog.result_label.text()
+    form.rules_edit.setPlainText("x/#=yaml")
+    qtbot.mouseClick(dialog.buttons["save"], Qt.LeftButton)
+    assert "unknown decoder 'yaml'" in dialog.result_label.text()
+    form.rules_edit.setPlainText("factory/+/telemetry=protobuf:acme.Telemetry\n\nspBv1.0/#=sparkplug")
+    form.proto_paths_edit.setText(f"{tmp_path}; /opt/protos")
+    qtbot.mouseClick(dialog.buttons["save"], Qt.LeftButton)
+    saved = ProfileStore.load().get("factory")
+    assert [(r.topic_filter, r.decoder, r.message_type) for r in saved.decoder_rules] == [
+        ("factory/+/telemetry", "protobuf", "acme.Telemetry"), ("spBv1.0/#", "sparkplug", "")]
+    assert saved.proto_paths == (str(tmp_path), "/opt/protos")
+    dialog.close()
