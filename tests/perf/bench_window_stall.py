@@ -1,6 +1,6 @@
 """Main-thread stalls of the whole window under load: does it keep drawing?
 
-    python -m tests.perf.bench_window_stall [--rate 20000] [--seconds 30] [--load requests|telemetry|both]
+    python -m tests.perf.bench_window_stall [--rate 20000] [--seconds 30] [--load requests|telemetry|sparkplug|both]
     python -m tests.perf.bench_window_stall --brokers 3 --rate 5000     # three brokers, each at 5k msg/s
 
 The real ``MainWindow`` (offscreen, 1500x950) connects to a Mosquitto on loopback with every
@@ -10,7 +10,9 @@ tab following ``+/hello/request``, and the audit feed beside it, recording to SQ
 generator (its own process, pre-encoded packets, sequence numbers) sends at a fixed rate:
 
 - requests: QoS 1 on ``{region}/hello/request`` over 4 regions, every one audited;
-- telemetry: QoS 0 over 2,000 ``{region}/telemetry/device-N/temp`` topics.
+- telemetry: QoS 0 over 2,000 ``{region}/telemetry/device-N/temp`` topics;
+- sparkplug: QoS 0 Sparkplug B DDATA by alias (10 metrics each) over 100 devices, after their DBIRTHs,
+  so every message is decoded by name on the tick thread and its metrics land in the tree.
 
 After the load, the audit database is read back and every sequence number is checked.
 """
@@ -27,7 +29,8 @@ import time
 from pathlib import Path
 
 from tests.conftest import MOSQUITTO, MosquittoBroker, free_port
-from tests.perf.loadgen import LoadGenerator, request_topics, sequence_of, telemetry_topics
+from tests.perf.loadgen import (LoadGenerator, request_topics, sequence_of, sparkplug_births, sparkplug_topics,
+                                telemetry_topics)
 
 PROBE_MS = 10
 
@@ -48,13 +51,26 @@ async def _wait(predicate, timeout: float) -> bool:
     return bool(predicate())
 
 
+def _metric_topic(ddata_topic: str) -> str:
+    """The tree node of a device's first metric (see core.workspace.metric_records)."""
+    _ns, group, _kind, edge, device = ddata_topic.split("/")
+    return f"spBv1.0/{group}/metrics/{edge}/{device}/line/sensor-0"
+
+
+def publish_births(port: int, births: list[tuple[str, bytes]]) -> None:
+    from tests.conftest import publish_raw
+
+    publish_raw(port, births)
+
+
 async def _measure(window, context, ports: list[int], load: str, rate: int, seconds: float) -> dict:
     from PySide6.QtCore import Qt, QTimer
 
-    topics = request_topics() if load == "requests" else telemetry_topics()
+    topics = {"requests": request_topics, "telemetry": telemetry_topics, "sparkplug": sparkplug_topics}[load]()
     qos = 1 if load == "requests" else 0
     count = int(rate * seconds)
-    gens = [LoadGenerator(port, topics, count, 60, qos=qos, rate=rate) for port in ports]
+    kind = "sparkplug" if load == "sparkplug" else "sequence"
+    gens = [LoadGenerator(port, topics, count, 60, qos=qos, rate=rate, kind=kind) for port in ports]
     for gen in gens:
         gen.prepare()
     stalls: list[float] = []
@@ -145,8 +161,16 @@ async def _run(ports: list[int], loads: list[str], rate: int, seconds: float, wo
             await _wait(lambda: all(context.workspace.tree.node(telemetry_topics()[-1], c.broker_id) is not None
                                     for c in context.connections()), 20)
             await asyncio.sleep(0.3)
+        if load == "sparkplug":
+            # Every device's BIRTH first, so the DDATA flood is decoded by name into metric nodes.
+            for warm_port in ports:
+                publish_births(warm_port, sparkplug_births())
+            selected = _metric_topic(sparkplug_topics()[0])
+            await _wait(lambda: all(context.workspace.tree.node(selected, c.broker_id) is not None
+                                    for c in context.connections()), 20)
         window.topic_tree.view.expandAll()
-        selected = telemetry_topics()[0] if load == "telemetry" else request_topics()[0]
+        selected = {"telemetry": telemetry_topics()[0], "requests": request_topics()[0],
+                    "sparkplug": _metric_topic(sparkplug_topics()[0])}[load]
         await _wait(lambda: window.topic_tree.select_topic(selected), 10)
         results.append(await _measure(window, context, ports, load, rate, seconds))
     window.grab().save(str(workdir / "window-under-load.png"))
@@ -158,7 +182,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=int, default=20_000)
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--load", choices=("requests", "telemetry", "both"), default="both")
+    parser.add_argument("--load", choices=("requests", "telemetry", "sparkplug", "both"), default="both",
+                        help="both = requests then telemetry; sparkplug = DDATA by alias over 100 devices")
     parser.add_argument("--brokers", type=int, default=1, help="brokers in the window, each loaded at --rate")
     parser.add_argument("--screenshot", default=None, help="save the window as it looked after the load")
     args = parser.parse_args(argv)

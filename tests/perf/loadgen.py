@@ -33,6 +33,36 @@ def telemetry_topics(count: int = 2_000, regions=REGIONS) -> list[str]:
     return [f"{regions[i % len(regions)]}/telemetry/device-{i:05d}/temp" for i in range(count)]
 
 
+SPARKPLUG_DEVICES = 100
+SPARKPLUG_METRICS = 10
+
+
+def sparkplug_topics(devices: int = SPARKPLUG_DEVICES) -> list[str]:
+    """DDATA topics of one edge node per region and its devices, as an industrial flood has them."""
+    return [f"spBv1.0/plant-{REGIONS[i % len(REGIONS)]}/DDATA/edge-{i % 4}/device-{i:03d}" for i in range(devices)]
+
+
+def sparkplug_births(devices: int = SPARKPLUG_DEVICES) -> list[tuple[str, bytes]]:
+    """One DBIRTH per device naming its metrics and their aliases: what DDATA by alias needs first."""
+    from core.sparkplug import MetricValue, encode_payload
+
+    births = []
+    for topic in sparkplug_topics(devices):
+        metrics = [MetricValue(0.0, "Double", name=f"line/sensor-{m}", alias=m + 1) for m in range(SPARKPLUG_METRICS)]
+        births.append((topic.replace("/DDATA/", "/DBIRTH/"), encode_payload(metrics, seq=0)))
+    return births
+
+
+def _sparkplug_payloads(topics: list[str], count: int) -> list[bytes]:
+    """DDATA by alias with a running seq. 256 payloads are encoded and reused (seq wraps at 256 anyway),
+    so encoding never slows the generator."""
+    from core.sparkplug import MetricValue, encode_payload
+
+    cycle = [encode_payload([MetricValue(20.0 + (seq % 50) / 10 + m, "Double", alias=m + 1)
+                             for m in range(SPARKPLUG_METRICS)], seq=seq) for seq in range(256)]
+    return [cycle[(i // len(topics)) % 256] for i in range(count)]
+
+
 def sequence_of(payload: bytes) -> int | None:
     """The sequence number a generated payload starts with (None for anything else)."""
     head = payload[:SEQ_DIGITS]
@@ -64,8 +94,11 @@ def payload_for(seq: int, size: int) -> bytes:
     return head + b"x" * max(0, size - len(head))
 
 
-def _encode_all(topics: list[str], count: int, size: int, qos: int) -> list[bytes]:
+def _encode_all(topics: list[str], count: int, size: int, qos: int, kind: str = "sequence") -> list[bytes]:
     encoded_topics = [t.encode() for t in topics]
+    if kind == "sparkplug":
+        payloads = _sparkplug_payloads(topics, count)
+        return [encode_publish(encoded_topics[i % len(topics)], payloads[i], qos, i % 65535 + 1) for i in range(count)]
     return [encode_publish(encoded_topics[seq % len(topics)], payload_for(seq, size), qos, seq % 65535 + 1)
             for seq in range(count)]
 
@@ -102,8 +135,8 @@ def _drain(sock: socket.socket, stop: threading.Event, acks: _Acks) -> None:
 
 
 def _run(port: int, topics: list[str], count: int, size: int, qos: int, rate: float | None,
-         ready, go, started_at, finished_at, sent) -> None:
-    packets = _encode_all(topics, count, size, qos)
+         ready, go, started_at, finished_at, sent, kind: str = "sequence") -> None:
+    packets = _encode_all(topics, count, size, qos, kind)
     per_slot = max(1, round(rate * SLOT_SECONDS)) if rate else CHUNK_PACKETS
     chunks = [b"".join(packets[i:i + per_slot]) for i in range(0, count, per_slot)]
     del packets
@@ -147,13 +180,15 @@ class LoadGenerator:
     """``count`` messages of ``size`` bytes over ``topics`` (round robin), at ``rate`` msg/s or flat out."""
 
     def __init__(self, port: int, topics: list[str], count: int, size: int = 60, qos: int = 0,
-                 rate: float | None = None) -> None:
+                 rate: float | None = None, kind: str = "sequence") -> None:
+        """``kind``: "sequence" payloads (numbered, for loss counting) or "sparkplug" DDATA by alias."""
         ctx = multiprocessing.get_context("spawn")
         self.count = count
         self._ready, self._go = ctx.Event(), ctx.Event()
         self._started, self._finished, self._sent = ctx.Value("d", 0.0), ctx.Value("d", 0.0), ctx.Value("q", 0)
         self._process = ctx.Process(target=_run, daemon=True, args=(
-            port, topics, count, size, qos, rate, self._ready, self._go, self._started, self._finished, self._sent))
+            port, topics, count, size, qos, rate, self._ready, self._go, self._started, self._finished, self._sent,
+            kind))
 
     def prepare(self, timeout: float = 60.0) -> None:
         """Encode every packet and connect; returns when the generator waits for ``go``."""
