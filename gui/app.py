@@ -15,7 +15,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from core.cli.common import EXIT_FAILURE, EXIT_OK, error
-from core.profile import ConnectionProfile, parse_broker_address
+from core.profile import ConnectionProfile, TlsSettings, parse_broker_address
 from core.profile_store import ProfileError, ProfileStore
 from gui.context import AppContext
 from gui.main_window import MainWindow
@@ -36,6 +36,7 @@ def create_application(argv: list[str] | None = None) -> QApplication:
 async def _run_window(args: argparse.Namespace) -> int:
     app = QApplication.instance()
     context = AppContext(QSettings())
+    context.read_only = args.read_only
     window = MainWindow(context)
     demo = None
     if args.demo:
@@ -55,12 +56,11 @@ async def _run_window(args: argparse.Namespace) -> int:
         start_demo_tour(window)
     elif args.connect:
         try:
-            host, port, tls, transport = parse_broker_address(args.connect)
+            profile = profile_from_address(args.connect, args.read_only)
         except ValueError as exc:
             error(str(exc))
             return EXIT_FAILURE
-        window.connect_to(ConnectionProfile(name=f"{host}:{port}", host=host, port=port, transport=transport,
-                                            read_only=args.read_only))
+        window.connect_to(profile)
     if args.profile:
         try:
             store = ProfileStore.load()
@@ -99,6 +99,13 @@ async def _run_window(args: argparse.Namespace) -> int:
         if demo is not None:
             await loop.run_in_executor(None, demo.stop)
     return EXIT_OK
+
+
+def profile_from_address(address: str, read_only: bool) -> ConnectionProfile:
+    """``--connect ADDRESS``: the scheme's TLS and transport are kept (certificates verified)."""
+    host, port, tls, transport = parse_broker_address(address)
+    return ConnectionProfile(name=f"{host}:{port}", host=host, port=port, transport=transport,
+                             tls=TlsSettings(enabled=tls), read_only=read_only)
 
 
 def _finish(window: MainWindow, screenshot: str | None) -> None:

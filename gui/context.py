@@ -74,6 +74,7 @@ class AppContext(QObject):
         self.password: str | None = None  # this run only; stored in the OS keychain, never in settings
         self._entries: dict[str, BrokerEntry] = {}
         self.audit: AuditSettings | None = None  # set by the audit feed: record every connection
+        self.read_only = False  # monitor mode for the whole window (--read-only): every broker opens read-only
         self.region_level = 0
         self.regions: list[str] = list(DEFAULT_REGIONS)
         self.bridge.summaryReady.connect(self._on_summary)
@@ -121,6 +122,8 @@ class AppContext(QObject):
         """
         if profile.name in self._entries:
             raise ValueError(f"A broker named {profile.name!r} is already in the window")
+        if self.read_only and not profile.read_only:  # no path may lose monitor mode (a will would publish too)
+            profile = profile.with_changes(read_only=True, will_topic="")
         entry = BrokerEntry(profile, password, tuple(subscriptions), region, audit_filters, stored, colour)
         connection = self._open(entry)
         self._entries[entry.broker_id] = entry

@@ -282,6 +282,11 @@ class MainWindow(QMainWindow):
 
     def open_add_broker(self) -> AddBrokerDialog:
         self.add_broker_dialog = AddBrokerDialog(self._reload_profiles(), self._open_from_dialog, parent=self)
+        if self.context.read_only:  # the whole window is a monitor: every broker opens read-only
+            check = self.add_broker_dialog.form.read_only_check
+            check.setChecked(True)
+            check.setEnabled(False)
+            check.setToolTip("The window was started with --read-only: it never publishes")
         self.add_broker_dialog.open()
         return self.add_broker_dialog
 
@@ -381,11 +386,12 @@ class MainWindow(QMainWindow):
 
     def _update_title(self) -> None:
         connection = self.context.connection
+        monitor = " (read-only monitor)" if self.context.read_only else ""
         if connection is None:
-            self.setWindowTitle("Eventscope")
+            self.setWindowTitle("Eventscope" + monitor)
             return
         others = len(self.context.connections()) - 1
-        read_only = " (read-only)" if connection.profile.read_only else ""
+        read_only = monitor or (" (read-only)" if connection.profile.read_only else "")
         more = f" + {others} more broker{'s' if others != 1 else ''}" if others > 0 else ""
         self.setWindowTitle(f"Eventscope — {connection.profile.address}{read_only}{more}")
 

@@ -45,7 +45,8 @@ class StreamTab(QWidget):
         self.model = StreamTableModel(self.stream_filter.region, self)
         self._paused = False
         self._regions = ()
-        self._extra_subscription = ""  # a $-filter the main session's "#" does not cover
+        self._extra_subscription = ""  # a $-filter the main session's "#" does not cover …
+        self._extra_session = None  # … and the session it was made on (the current one may change)
         self._following = True
 
         self.filter_edit = QLineEdit(topic_filter, objectName="streamFilter")
@@ -261,16 +262,22 @@ class StreamTab(QWidget):
                 self._set_filter(replace(self.stream_filter, **choice))
 
     def _update_extra_subscription(self, topic_filter: str) -> None:
-        """'#' never delivers $-topics, so a $-filter needs its own subscription on the session."""
+        """'#' never delivers $-topics, so a $-filter needs its own subscription on the current session.
+
+        It is undone on the session it was made on when the filter, the current broker or the tab changes.
+        """
         session = self.context.session
-        if session is None:
-            return
-        if self._extra_subscription and self._extra_subscription != topic_filter:
-            session.unsubscribe(self._extra_subscription)
-            self._extra_subscription = ""
-        if topic_filter.startswith("$") and not self._extra_subscription:
+        if self._extra_subscription and (self._extra_subscription != topic_filter or self._extra_session is not session):
+            self._drop_extra_subscription()
+        if session is not None and topic_filter.startswith("$") and not self._extra_subscription:
             session.subscribe(topic_filter)
-            self._extra_subscription = topic_filter
+            self._extra_subscription, self._extra_session = topic_filter, session
+
+    def _drop_extra_subscription(self) -> None:
+        session, topic_filter = self._extra_session, self._extra_subscription
+        self._extra_subscription, self._extra_session = "", None
+        if session is not None and topic_filter and session.is_connected:
+            session.unsubscribe(topic_filter)
 
     def _on_filter_edited(self) -> None:
         self.set_topic_filter(self.filter_edit.text())
@@ -308,19 +315,14 @@ class StreamTab(QWidget):
             if record is not None:
                 self.context.messageSelected.emit(record)
 
-    def on_session_changed(self, session) -> None:
-        self._extra_subscription = ""
-        if session is not None:
-            self._update_extra_subscription(self.stream_filter.topic_filter)
+    def on_session_changed(self, _session) -> None:
+        self._update_extra_subscription(self.stream_filter.topic_filter)
 
     def close_stream(self) -> None:
         """Stop this tab's stream in the workspace and drop its extra subscription."""
         self.context.bridge.summaryReady.disconnect(self.apply_summary)
         self.context.workspace.remove_stream(self.stream_id)
-        session = self.context.session
-        if self._extra_subscription and session is not None:
-            session.unsubscribe(self._extra_subscription)
-        self._extra_subscription = ""
+        self._drop_extra_subscription()
 
 
 STREAMS_KEY = "streams/filters"

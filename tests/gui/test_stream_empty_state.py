@@ -31,3 +31,27 @@ def test_empty_states_and_a_steady_filter_bar_while_paused(connected_context, mo
     assert (tab.filter_edit.width(), tab.search_edit.width()) == widths
     tab.pause_button.click()
     run_until(qloop, lambda: tab.model.rowCount() == 4, message="nothing lost on resume")
+
+
+def test_a_dollar_stream_tab_subscribes_and_closing_it_unsubscribes(connected_context, qloop, qtbot,
+                                                                    mosquitto_factory):
+    from core.profile import ConnectionProfile
+
+    view = StreamView(connected_context)
+    qtbot.addWidget(view)
+    view.show()
+    session = connected_context.session
+    tab = view.add_stream("$SYS/broker/uptime")
+    run_until(qloop, lambda: "$SYS/broker/uptime" in session.subscriptions, message="the $ subscription")
+    tab.filter_edit.setText("$SYS/broker/version")
+    tab.filter_edit.editingFinished.emit()
+    assert "$SYS/broker/uptime" not in session.subscriptions and "$SYS/broker/version" in session.subscriptions
+    # Another broker becomes current: the $ subscription moves with it, none is left behind.
+    other = mosquitto_factory()
+    second = connected_context.add_broker(ConnectionProfile(name="second", host="127.0.0.1", port=other.port),
+                                          make_current=True).session
+    run_until(qloop, lambda: "$SYS/broker/version" in second.subscriptions, message="moved to the new broker")
+    assert "$SYS/broker/version" not in session.subscriptions
+    view._on_tab_close_requested(view.tabs.indexOf(tab))
+    run_until(qloop, lambda: "$SYS/broker/version" not in second.subscriptions, message="unsubscribed on close")
+    assert "#" in session.subscriptions and "#" in second.subscriptions  # the main subscriptions stay
