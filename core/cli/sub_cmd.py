@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
                     line = f"{record.topic} [{region}] {shown}"
                     if several:
                         line = f"[{record.broker_id}] {line}"
+                    line = escape_controls(line)  # topics and decoded text may hold controls that drive a terminal
                 print(line, flush=True)
                 printed += 1
                 if args.count and printed >= args.count:

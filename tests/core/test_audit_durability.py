@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 
 import paho.mqtt.client as mqtt
@@ -38,14 +39,36 @@ def stored_rows(db) -> list[tuple[bytes, int]]:
         conn.close()
 
 
-def publish_all(port: int, done: threading.Event) -> None:
-    """A raw paho publisher (not Eventscope's session): 5000 QoS 1 requests."""
+def stop_recorder(recorder: subprocess.Popen) -> None:
+    """SIGTERM, and a clean exit (0: everything received was stored and acked); kill -9 if it hangs."""
+    try:
+        recorder.send_signal(signal.SIGTERM)
+        assert recorder.wait(15) == 0
+    finally:
+        if recorder.poll() is None:
+            recorder.kill()
+            recorder.wait(10)
+
+
+def assert_every_message_once_unflagged(rows: list[tuple[bytes, int]], total: int) -> None:
+    """Payloads "0".."total-1" are all stored, and every copy beyond the first is flagged duplicate."""
+    assert {p for p, _ in rows} == {str(i).encode() for i in range(total)}
+    originals = Counter(p for p, dup in rows if not dup)
+    assert len(originals) == total and set(originals.values()) == {1}
+
+
+def publish_all(port: int, done: threading.Event, total: int = TOTAL, seconds: float = 0.0) -> None:
+    """A raw paho publisher (not Eventscope's session): ``total`` QoS 1 requests, spread over ``seconds``."""
     client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     client.max_inflight_messages_set(200)
     client.connect("127.0.0.1", port)
     client.loop_start()
     try:
-        infos = [client.publish(f"dur/r{i % 4}/request", str(i).encode(), qos=1) for i in range(TOTAL)]
+        infos = []
+        for i in range(total):
+            infos.append(client.publish(f"dur/r{i % 4}/request", str(i).encode(), qos=1))
+            if seconds:
+                time.sleep(seconds / total)  # pacing the load generator, not synchronising the test
         for info in infos:
             info.wait_for_publish(30)
     finally:
@@ -71,17 +94,10 @@ def test_sigkill_mid_stream_then_restart_keeps_every_message(mosquitto, tmp_path
         recorder = start_recorder(mosquitto, db)  # same DB: same client id, so the broker session resumes
         wait_until(lambda: len({p for p, _ in stored_rows(db)}) >= TOTAL, timeout=60,
                    message=f"all {TOTAL} messages stored after the restart")
-        recorder.send_signal(signal.SIGTERM)
-        assert recorder.wait(15) == 0
     finally:
-        if recorder.poll() is None:
-            recorder.kill()
-            recorder.wait(10)
+        stop_recorder(recorder)
     rows = stored_rows(db)
-    payloads = Counter(p for p, _ in rows)
-    assert set(payloads) == {str(i).encode() for i in range(TOTAL)}
-    originals = Counter(p for p, dup in rows if not dup)
-    assert all(n == 1 for n in originals.values()) and len(originals) == TOTAL  # one unflagged copy each
+    assert_every_message_once_unflagged(rows, TOTAL)
     print(f"rows at kill {at_kill}, stored {len(rows)}, flagged duplicates {len(rows) - TOTAL}")
 
 

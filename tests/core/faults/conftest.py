@@ -10,6 +10,7 @@ import socket
 import struct
 import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -116,86 +117,66 @@ def tls_broker_factory(mosquitto_factory, certificates):
 
     def start(server: str = "server", require_client_certificate: bool = False):
         cert, key = getattr(certificates, server)
-        extra = f"require_certificate true\n" if require_client_certificate else ""
+        extra = "require_certificate true\n" if require_client_certificate else ""
         return mosquitto_factory(f"allow_anonymous true\ncafile {certificates.ca_file}\ncertfile {cert}\n"
                                  f"keyfile {key}\n{extra}")
 
     return start
 
 
-@pytest.fixture
-def silent_server():
-    """A TCP port that accepts connections and never says a word: a non-MQTT service, or a dead one."""
+def serve_tcp(handle) -> Iterator[int]:
+    """A loopback TCP server that gives each accepted connection to ``handle``; yields its port."""
     listener = socket.create_server(("127.0.0.1", 0))
-    accepted: list[socket.socket] = []
+    listener.settimeout(0.1)
     stop = threading.Event()
 
     def serve() -> None:
-        listener.settimeout(0.1)
         while not stop.is_set():
             try:
-                accepted.append(listener.accept()[0])
+                conn, _ = listener.accept()
             except OSError:
                 continue
+            handle(conn)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield listener.getsockname()[1]
     stop.set()
     thread.join(5)
+    listener.close()
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP port that accepts connections and never says a word: a non-MQTT service, or a dead one."""
+    accepted: list[socket.socket] = []
+    yield from serve_tcp(accepted.append)
     for conn in accepted:
         conn.close()
-    listener.close()
+
+
+def _reset_after_connect(conn: socket.socket) -> None:
+    conn.settimeout(2)
+    try:
+        conn.recv(1024)
+    except OSError:
+        pass
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST, not FIN
+    conn.close()
 
 
 @pytest.fixture
 def closing_server():
     """A TCP port that accepts, reads the CONNECT, and resets the connection (a server dying mid-handshake)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
+    yield from serve_tcp(_reset_after_connect)
 
-    def serve() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            conn.settimeout(2)
-            try:
-                conn.recv(1024)
-            except OSError:
-                pass
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST, not FIN
-            conn.close()
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join(5)
-    listener.close()
+def _answer_http(conn: socket.socket) -> None:
+    with conn:
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 
 
 @pytest.fixture
 def http_server():
     """A TCP port where an HTTP server answers: a wrong port that talks, but not MQTT."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def serve() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join(5)
-    listener.close()
+    yield from serve_tcp(_answer_http)

@@ -15,6 +15,7 @@ from core.audit_export import read_export, row_to_json
 from core.audit_store import AuditStore
 from core.cli.tree_cmd import tree_json_text, tree_to_text
 from core.decoders import decode_payload, numeric_fields, numeric_value
+from core.embedded_broker import EmbeddedBroker, iotcore_available
 from core.payload_text import decode_from_export, encode_for_export, preview
 from core.records import MessageProperties, MessageRecord
 from core.topic_tree import TopicTree
@@ -76,6 +77,27 @@ def test_every_hostile_payload_survives_sub_end_to_end(mosquitto):
             for i, name in enumerate(names):
                 row = rows[f"payload/{i}"]
                 assert decode_from_export(row["payload"], row.get("payload_encoding", "utf-8")) == PAYLOADS[name], name
+
+
+@pytest.fixture
+def lenient_broker():
+    """The embedded iotcore broker: unlike Mosquitto, it passes control characters in topics on."""
+    if not iotcore_available():
+        pytest.skip("the iotcore broker is not installed")
+    broker = EmbeddedBroker(backend="iotcore").start()
+    yield broker
+    broker.stop()
+
+
+def test_control_characters_in_a_topic_print_escaped_in_sub_text(lenient_broker):
+    proc = subprocess.Popen([*EVENTSCOPE, "sub", "--port", str(lenient_broker.port), "-t", "ctl/#", "--count", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert b"subscribed to" in proc.stderr.readline()
+    publish_raw(lenient_broker.port, [("ctl/a\x1b[2Jb\u009bc\x7f", b"x")])
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    line = out.decode("utf-8")
+    assert not RAW_CONTROL.search(line) and line.startswith("ctl/a\\x1b[2Jb\\x9bc\\x7f ")
 
 
 def test_a_16_mb_payload_stored_truncated_exports_its_flag_and_original_size(tmp_path):

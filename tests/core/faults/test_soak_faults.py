@@ -8,12 +8,10 @@ import signal
 import subprocess
 import threading
 import time
-from collections import Counter
-
-import paho.mqtt.client as mqtt
 
 from tests.conftest import publish_raw, wait_until
-from tests.core.test_audit_durability import start_recorder, stored_rows
+from tests.core.test_audit_durability import (assert_every_message_once_unflagged, publish_all, start_recorder,
+                                              stop_recorder, stored_rows)
 from tests.core.test_cli_basics import EVENTSCOPE
 
 RESTARTS = 20
@@ -59,29 +57,11 @@ def test_sub_resubscribes_after_every_broker_restart_under_traffic(mosquitto):
         sub.wait(15)
 
 
-def paced_burst(port: int, total: int, seconds: float, done: threading.Event) -> None:
-    """QoS 1 requests spread over ``seconds``, so that many recorder kills land inside the burst."""
-    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    try:
-        infos = []
-        for i in range(total):
-            infos.append(client.publish(f"dur/r{i % 4}/request", str(i).encode(), qos=1))
-            time.sleep(seconds / total)  # pacing the load generator, not synchronising the test
-        for info in infos:
-            info.wait_for_publish(30)
-    finally:
-        client.disconnect()
-        client.loop_stop()
-        done.set()
-
-
 def test_twenty_recorder_kills_in_a_qos1_burst_lose_nothing_and_flag_every_duplicate(mosquitto, tmp_path):
     db = tmp_path / "audit.sqlite3"
     recorder = start_recorder(mosquitto, db)  # the first start creates the durable broker session
     published = threading.Event()
-    threading.Thread(target=paced_burst, args=(mosquitto.port, BURST, 12.0, published), daemon=True).start()
+    threading.Thread(target=publish_all, args=(mosquitto.port, published, BURST, 12.0), daemon=True).start()
     try:
         for _ in range(KILLS):
             before = len(stored_rows(db))
@@ -92,13 +72,6 @@ def test_twenty_recorder_kills_in_a_qos1_burst_lose_nothing_and_flag_every_dupli
         assert published.wait(60)
         wait_until(lambda: len({p for p, _ in stored_rows(db)}) >= BURST, timeout=60,
                    message=f"all {BURST} messages stored")
-        recorder.send_signal(signal.SIGTERM)
-        assert recorder.wait(15) == 0
     finally:
-        if recorder.poll() is None:
-            recorder.kill()
-            recorder.wait(10)
-    rows = stored_rows(db)
-    assert {p for p, _ in rows} == {str(i).encode() for i in range(BURST)}
-    originals = Counter(p for p, dup in rows if not dup)
-    assert len(originals) == BURST and set(originals.values()) == {1}  # every extra copy is flagged
+        stop_recorder(recorder)
+    assert_every_message_once_unflagged(stored_rows(db), BURST)
