@@ -156,7 +156,7 @@ class Stream:
 
     def _accepts_selection(self, record: MessageRecord) -> bool:
         f = self.filter
-        if f.regions and f.region(record) not in f.regions:
+        if (f.regions or f.hidden_regions) and not f.region_shown(f.region(record)):
             return False
         if f.brokers and record.broker_id not in f.brokers:
             return False

@@ -16,7 +16,8 @@ class StreamFilter:
     ``topic_filter`` is an MQTT filter, compiled once into paho's matcher. ``region_level``
     is the topic level that names the region (0 = first); with ``region_from_broker`` the
     region is instead the broker's own (``broker_regions`` maps broker to region; a broker
-    without one is its own region). ``regions`` narrows to chosen
+    without one is its own region). ``hidden_regions`` leaves regions out (the window's unticked
+    chips; new regions show). ``regions`` narrows to chosen
     regions and ``brokers`` to chosen brokers (empty = all). ``text`` matches topic or payload,
     as a substring or, with ``regex``, a regular expression.
     """
@@ -28,6 +29,7 @@ class StreamFilter:
     regex: bool = False
     match_payload: bool = True
     brokers: frozenset[str] = field(default_factory=frozenset)
+    hidden_regions: frozenset[str] = field(default_factory=frozenset)
     region_from_broker: bool = False
     broker_regions: tuple[tuple[str, str], ...] = ()
 
@@ -36,6 +38,7 @@ class StreamFilter:
         if self.region_level < 0:
             raise ValueError("region level must be 0 or more")
         self.regions = frozenset(self.regions)
+        self.hidden_regions = frozenset(self.hidden_regions)
         self.brokers = frozenset(self.brokers)
         self.broker_regions = tuple(sorted(dict(self.broker_regions).items()))
         self._broker_region = {broker: region for broker, region in self.broker_regions if region}
@@ -56,6 +59,9 @@ class StreamFilter:
             return self._broker_region.get(record.broker_id) or record.broker_id
         return region_of(record.topic, self.region_level)
 
+    def region_shown(self, region: str) -> bool:
+        return (not self.regions or region in self.regions) and region not in self.hidden_regions
+
     @property
     def region_key(self) -> tuple:
         """What decides a record's region: when it changes, region counts start again."""
@@ -65,7 +71,7 @@ class StreamFilter:
         """Topic filter, region selection and text, in cheapest-first order."""
         if not self._matcher.matches(record.topic):
             return False
-        if self.regions and self.region(record) not in self.regions:
+        if (self.regions or self.hidden_regions) and not self.region_shown(self.region(record)):
             return False
         if self.brokers and record.broker_id not in self.brokers:
             return False

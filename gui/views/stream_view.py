@@ -160,9 +160,9 @@ class StreamTab(QWidget):
             self.empty_label.hide()
             return
         f = self.stream_filter
-        if f.text or f.regions or f.brokers:
+        if f.text or f.regions or f.hidden_regions or f.brokers:
             narrowed = [f"search {f.text!r}"] if f.text else []
-            narrowed += ["the chosen regions"] if f.regions else []
+            narrowed += ["the chosen regions"] if f.regions or f.hidden_regions else []
             narrowed += ["the chosen brokers"] if f.brokers else []
             text = f"No message on {f.topic_filter} matches {' and '.join(narrowed)}"
         else:
@@ -211,8 +211,9 @@ class StreamTab(QWidget):
         """Apply a new filter from the field. Shows the reason and keeps the old one if it is invalid."""
         text = text.strip()
         try:
-            new = StreamFilter(text, self.level_spin.value(), self.chips.selected, self.search_edit.text(),
-                               brokers=self.stream_filter.brokers, **self._region_choice())
+            new = StreamFilter(text, self.level_spin.value(), text=self.search_edit.text(),
+                               hidden_regions=self.chips.hidden, brokers=self.stream_filter.brokers,
+                               **self._region_choice())
         except (TopicError, ValueError) as exc:
             self.error_label.setText(str(exc))
             self.error_label.show()
@@ -222,7 +223,7 @@ class StreamTab(QWidget):
         self.filter_edit.setStyleSheet("")
         old = self.stream_filter
         if (old.topic_filter, old.region_level) != (new.topic_filter, new.region_level):
-            new = StreamFilter(new.topic_filter, new.region_level, frozenset(), new.text, brokers=new.brokers,
+            new = StreamFilter(new.topic_filter, new.region_level, text=new.text, brokers=new.brokers,
                                **self._region_choice())
             self.chips.clear()
             self._regions = ()
@@ -238,7 +239,7 @@ class StreamTab(QWidget):
         if new.region_key != self.stream_filter.region_key:  # other regions: the old chips mean nothing now
             self.chips.clear()
             self._regions = ()
-            new = replace(new, regions=frozenset())
+            new = replace(new, regions=frozenset(), hidden_regions=frozenset())
         self.stream_filter = new
         self.model.region = new.region
         self._change(lambda stream: stream.set_filter(new))
@@ -276,7 +277,8 @@ class StreamTab(QWidget):
     def _drop_extra_subscription(self) -> None:
         session, topic_filter = self._extra_session, self._extra_subscription
         self._extra_subscription, self._extra_session = "", None
-        if session is not None and topic_filter and session.is_connected:
+        connection = self.context.workspace.broker(session.session_id) if session is not None else None
+        if topic_filter and connection is not None and connection.session is session:  # still open: connected or not
             session.unsubscribe(topic_filter)
 
     def _on_filter_edited(self) -> None:
@@ -291,8 +293,8 @@ class StreamTab(QWidget):
             return
         self._set_filter(new)
 
-    def _on_regions_selected(self, regions: frozenset[str]) -> None:
-        self._set_filter(replace(self.stream_filter, regions=frozenset(regions)))
+    def _on_regions_selected(self, hidden: frozenset[str]) -> None:
+        self._set_filter(replace(self.stream_filter, hidden_regions=frozenset(hidden)))
 
     def _on_pause_toggled(self, paused: bool) -> None:
         if paused:

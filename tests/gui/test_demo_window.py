@@ -36,7 +36,8 @@ def test_demo_window_shows_all_regions_within_five_seconds_and_a_reply(demo, con
     run_until(qloop, lambda: all(stream_tab.chips.chip(r) is not None for r in DEMO_REGIONS), timeout=10,
               message="a region chip per region")
 
-    # Checking two region chips narrows the stream to those regions on the next frame.
+    # None, then checking two region chips, narrows the stream to those regions on the next frame.
+    qtbot.mouseClick(stream_tab.chips.none_button, Qt.LeftButton)
     qtbot.mouseClick(stream_tab.chips.chip("us-east"), Qt.LeftButton)
     qtbot.mouseClick(stream_tab.chips.chip("eu-central"), Qt.LeftButton)
 

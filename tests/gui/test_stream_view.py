@@ -35,6 +35,12 @@ def test_region_chip_click_narrows_the_table(connected_context, qloop, qtbot, qt
     run_until(qloop, lambda: tab.model.rowCount() == 3, message="three matching rows")
     assert model_topics(tab.model) == ["us-east/hello/request", "eu-west/hello/request", "ap-south/hello/request"]
     run_until(qloop, lambda: view.findChild(object, "regionChip_ap-south") is not None, message="chips")
+    chips = tab.chips
+    assert chips.shown == {"us-east", "eu-west", "ap-south"}  # checked means shown: all, to begin with
+    assert [chips._layout.itemAt(i).widget().objectName() for i in range(chips._first_chip, chips._first_chip + 3)] \
+        == ["regionChip_ap-south", "regionChip_eu-west", "regionChip_us-east"]  # a stable, sorted order
+    qtbot.mouseClick(chips.none_button, Qt.LeftButton)
+    run_until(qloop, lambda: tab.model.rowCount() == 0, message="None hides every region")
     for region in ("us-east", "eu-west"):
         chip = view.findChild(object, f"regionChip_{region}")
         assert chip.text().startswith(f"{region}  1 ·")
@@ -65,8 +71,10 @@ def test_region_level_one_and_invalid_filter(connected_context, qloop, qtbot):
     run_until(qloop, lambda: tab.model.rowCount() == 2, message="two fleet rows")
     assert [tab.model.index(r, REGION).data() for r in range(2)] == ["us-east", "eu-west"]
     run_until(qloop, lambda: view.findChild(object, "regionChip_eu-west") is not None, message="chips at level 1")
-    qtbot.mouseClick(view.findChild(object, "regionChip_eu-west"), Qt.LeftButton)
+    qtbot.mouseClick(view.findChild(object, "regionChip_us-east"), Qt.LeftButton)  # untick: hide us-east
     run_until(qloop, lambda: model_topics(tab.model) == ["fleet/eu-west/hello/request"], message="eu-west only")
+    qtbot.mouseClick(tab.chips.all_button, Qt.LeftButton)
+    run_until(qloop, lambda: tab.model.rowCount() == 2, message="All shows both again")
 
 
 def test_pause_then_resume_loses_nothing(connected_context, qloop, qtbot):
