@@ -333,12 +333,14 @@ class AuditStore:
         self._conn.execute(f"PRAGMA max_page_count={max(used, max_bytes // page_size)}")
 
     @classmethod
-    def open_reader(cls, path: str | Path, region_level: int = 0) -> AuditStore:
+    def open_reader(cls, path: str | Path, region_level: int = 0, snapshot: bool = False) -> AuditStore:
         """A second, query-only connection to a store that another thread (or process) writes.
 
-        WAL lets it read while the writer commits; it never creates, repairs or moves anything: a
-        fully checkpointed file (no ``-wal`` beside it) is opened immutable, so SQLite adds no
-        side files either. ``damage`` says what the integrity check found ('' when whole).
+        WAL lets it read while the writer commits; it never creates, repairs or moves anything. With
+        ``snapshot`` (a one-off read such as an export), a fully checkpointed file (no ``-wal`` beside
+        it, so no writer) is opened immutable, so SQLite adds no side files either; a view that keeps
+        reading while a recorder may start must not use it. Only a snapshot runs the integrity check
+        (up to its time budget); ``damage`` then says what it found ('' when whole).
         Raises ``AuditStoreError`` with the reason when the file cannot be read at all.
         """
         path = Path(path)
@@ -352,12 +354,12 @@ class AuditStore:
         store.max_age_seconds = DEFAULT_MAX_AGE_SECONDS
         store.region_level = region_level
         store.notice = ""
-        idle = not path.with_name(path.name + "-wal").exists()
+        idle = snapshot and not path.with_name(path.name + "-wal").exists()
         try:
             store._conn = sqlite3.connect(f"{store.path.resolve().as_uri()}?mode=ro{'&immutable=1' if idle else ''}",
                                           uri=True, isolation_level=None, check_same_thread=False)
             store._conn.execute("PRAGMA query_only=1")
-            store.damage = quick_check(store._conn)
+            store.damage = quick_check(store._conn) if snapshot else ""  # a view must open in milliseconds
             tables = {row[0] for row in store._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.Error as exc:
             raise AuditStoreError(f"Cannot read the audit database {store.path}: {exc}") from exc

@@ -131,7 +131,7 @@ def run_export(args: argparse.Namespace) -> int:
         error(str(exc))
         return EXIT_USAGE
     try:
-        store = AuditStore.open_reader(_db_path(args))
+        store = AuditStore.open_reader(_db_path(args), snapshot=True)
     except AuditStoreError as exc:
         error(str(exc))
         return EXIT_FAILURE
