@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import threading
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, connect_session, error
 from core.payload_text import preview
@@ -63,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
         while not stop.wait(0.2):
             pass
+    except FutureTimeout:  # not the built-in TimeoutError before Python 3.11
+        error(f"{session.profile.address} did not answer the subscription to {args.filter} "
+              f"within {args.connect_timeout:g} s")
+        return EXIT_FAILURE
     except Exception as exc:  # a refused subscription, for example
         error(str(exc) or type(exc).__name__)
         return EXIT_FAILURE

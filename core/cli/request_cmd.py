@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 import time
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from core.cli.common import (EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, connect_session, deadline_left,
                              error, single_broker_from_args)
@@ -82,7 +83,12 @@ def run(args: argparse.Namespace) -> int:
                                             session_id=reply_profile.name)
             sessions.append(reply_session)
             reply_session.add_tap(router.dispatch)  # its messages reach the tracker that sent the request
-            reply_session.subscribe(args.reply_topic or tracker.default_reply_topic(), 1).result(args.connect_timeout)
+            reply_topic = args.reply_topic or tracker.default_reply_topic()
+            try:
+                reply_session.subscribe(reply_topic, 1).result(min(args.connect_timeout, deadline_left(args)))
+            except FutureTimeout:  # not the built-in TimeoutError before Python 3.11
+                raise ConnectionError(f"{reply_profile.address} did not answer the subscription to {reply_topic} "
+                                      "in time") from None
     except (ConnectionError, SessionError) as exc:
         error(str(exc))
         for started in sessions:
