@@ -79,6 +79,7 @@ def main(argv: list[str]) -> int:
         panel.payload_edit.setPlainText('{"greeting": "hi from the README"}')
         panel.send_button.click()
         _pump(app, 3.0)
+        window.topic_tree.view.expandToDepth(1)  # each broker's regions
         for width, height in SIZES:
             window.resize(width, height)
             window.reset_layout()  # as a first start at this size lays it out

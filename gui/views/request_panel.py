@@ -32,6 +32,7 @@ DEFAULT_TEMPLATE = "{region}/hello/request"
 REGION_PLACEHOLDER = "{region}"
 SETTINGS_PREFIX = "request/"
 REPLY_NAMESPACE = "eventscope"
+NOT_REGIONS = frozenset((REPLY_NAMESPACE, "spBv1.0"))
 SAVED_KEY = SETTINGS_PREFIX + "saved"
 V311_ONLY_REASON = "MQTT 3.1.1 cannot carry {what}: connect with MQTT 5 to use it."
 
@@ -46,8 +47,9 @@ def _label(name: str, text: str = "") -> QLabel:
 
 
 def request_regions(regions) -> list[str]:
-    """Regions to send to: never Eventscope's own reply namespace (``eventscope/+/reply``)."""
-    return [r for r in regions if r != REPLY_NAMESPACE]
+    """Regions to send to: never Eventscope's own reply namespace (``eventscope/+/reply``), Sparkplug's
+    ``spBv1.0`` or a ``$`` level, which are first topic levels but no regions."""
+    return [r for r in regions if r not in NOT_REGIONS and not r.startswith("$")]
 
 
 def format_payload(payload: bytes) -> str:
