@@ -78,4 +78,4 @@ def describe_socket_error(exc: OSError, host: str, port: int, client_certificate
 
 def describe_silent_peer(host: str, port: int, seconds: float) -> str:
     """A TCP (or TLS) peer that accepted but never sent a CONNACK: say what to check."""
-    return f"no MQTT answer from {host}:{port} within {seconds:g} s (is this an MQTT port? TLS vs plain?)"
+    return f"no MQTT answer from {host}:{port} within {round(seconds, 1):g} s (is this an MQTT port? TLS vs plain?)"

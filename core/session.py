@@ -163,6 +163,15 @@ class _Client(mqtt.Client):
     """
 
     read_only = False  # set from the profile: the last guard, under every publishing path
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.stop_waiting = threading.Event()  # set by stop(): ends a reconnect wait at once
+
+    def _reconnect_wait(self) -> None:
+        # paho sleeps out the delay in 1 s slices that nothing can cut short, so stopping a session
+        # that was waiting to reconnect took up to a second; the session sets min == max delay.
+        self.stop_waiting.wait(self._reconnect_max_delay)
     last_socket_error: OSError | None = None  # paho logs it and says only "connection lost"
 
     def _sock_recv(self, bufsize: int) -> bytes:
@@ -365,6 +374,7 @@ class MqttSession(SessionBase):
         if self._connect_thread is not None:
             return
         self._stopping.clear()
+        self._client.stop_waiting.clear()
         self._first_outcome.clear()
         if self._setup_error:  # a bad TLS file: no attempt can succeed until the user fixes it
             self._set_status(SessionStatus(SessionState.DISCONNECTED, self._setup_error, since=time.time()))
@@ -375,6 +385,7 @@ class MqttSession(SessionBase):
     def stop(self, timeout: float = 5.0) -> None:
         """Disconnect cleanly and stop the network thread."""
         self._stopping.set()
+        self._client.stop_waiting.set()
         self._cancel_connack_timer()
         try:
             self._client.disconnect()
