@@ -180,3 +180,25 @@ def _answer_http(conn: socket.socket) -> None:
 def http_server():
     """A TCP port where an HTTP server answers: a wrong port that talks, but not MQTT."""
     yield from serve_tcp(_answer_http)
+
+
+@pytest.fixture
+def black_hole():
+    """A port whose SYNs go unanswered: a listener that never accepts, its backlog already full."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        try:
+            filler.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(filler)
+    yield port
+    for filler in fillers:
+        filler.close()
+    listener.close()

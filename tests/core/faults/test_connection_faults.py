@@ -75,6 +75,12 @@ def test_a_silent_server_fails_within_the_connect_timeout_with_what_to_check(sil
     assert limit <= seconds < limit + AT_ONCE
 
 
+def test_a_black_hole_fails_within_the_connect_timeout(black_hole):
+    result, seconds = timed("sub", "-t", "a", "--port", str(black_hole), "--connect-timeout", "1.5")
+    assert_failed_with(result, f"no MQTT answer from 127.0.0.1:{black_hole} within 1.5 s")
+    assert 1.5 <= seconds < 1.5 + AT_ONCE
+
+
 def test_request_timeout_bounds_the_whole_command_connect_included(silent_server):
     result, seconds = timed("request", "-t", "a/request", "-m", "x", "--timeout", "1", "--port", str(silent_server))
     assert_failed_with(result, "no MQTT answer")
