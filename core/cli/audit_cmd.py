@@ -15,6 +15,7 @@ from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_ar
 from core.cli.decode_args import add_decode_args, decoder_rules_from_args
 from core.topics import TopicError, validate_filter
 from core.recorder_lock import RecorderBusyError
+from core.session import SessionState
 
 FLUSH_SECONDS = 1 / 30
 
@@ -104,14 +105,19 @@ def run_record(args: argparse.Namespace) -> int:
     print(f"audit recorder ready: db={store.path} client_id={client_id} filters={','.join(filters)}{names}", flush=True)
     last_warning = ""
     pending = 0
+    refused = False
     try:
-        while not stop.is_set():
+        while not stop.is_set() and not refused:
             for recorder in recorders:
                 summary = recorder.flush()
                 if summary.warning != last_warning:
                     last_warning = summary.warning
                     if last_warning:
                         error(last_warning)
+                status = recorder.session.status
+                if status.state is SessionState.DISCONNECTED:  # a fatal CONNACK on a reconnect: retrying cannot help
+                    error(f"The audit recorder on {recorder.profile.address} stopped: {status.message}")
+                    refused = True
             stop.wait(FLUSH_SECONDS)
     finally:
         for recorder in recorders:
@@ -119,7 +125,7 @@ def run_record(args: argparse.Namespace) -> int:
             pending += final.pending if final else 0
         store.close()
     print(f"audit recorder stopped: {sum(r.total_written for r in recorders)} rows written", flush=True)
-    return EXIT_OK if not pending else EXIT_FAILURE
+    return EXIT_OK if not pending and not refused else EXIT_FAILURE
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -44,7 +44,7 @@ def add_connection_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--client-id", default="", help="client id (default: unique per run)")
     group.add_argument("--websockets", metavar="PATH", nargs="?", const="/mqtt", default=None,
                        help="connect over websockets (path default /mqtt)")
-    group.add_argument("--connect-timeout", type=float, default=5.0,
+    group.add_argument("--connect-timeout", type=positive_seconds, default=5.0,
                        help="seconds to wait for the broker's answer (default 5); a refusal fails at once")
     # SUPPRESS: without the flag here, the top-level ``eventscope --read-only`` value stays in force.
     group.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
@@ -54,6 +54,17 @@ def add_connection_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--broker", metavar="NAME=URL", action="append", default=[],
                        help="a named broker, e.g. us-east=mqtt://east.example:1883 (repeat for several, where "
                             "the command takes several)")
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a number of seconds above 0 (a bad one is a usage error, exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give more than 0 seconds")
+    return value
 
 
 def brokers_from_args(args: argparse.Namespace, **overrides) -> list[tuple[ConnectionProfile, str | None]]:

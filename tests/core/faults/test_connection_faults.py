@@ -6,11 +6,12 @@ The time bounds are generous on purpose (a shared 2-core machine); before these 
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import pytest
 
-from tests.core.test_cli_basics import run
+from tests.core.test_cli_basics import EVENTSCOPE, run
 
 AT_ONCE = 2.5  # seconds, process start-up included: a refusal must not wait for any timeout
 
@@ -104,6 +105,23 @@ def test_audit_record_with_bad_credentials_stops_at_once(password_broker, tmp_pa
     assert_failed_with(result, "Cannot start the audit recorder")
     assert "Bad user name or password" in result.stderr or "Not authorised" in result.stderr
     assert seconds < AT_ONCE
+
+
+def test_a_running_audit_recorder_stops_when_the_broker_starts_refusing_it(mosquitto, tmp_path):
+    recorder = subprocess.Popen([*EVENTSCOPE, "audit", "record", "--port", str(mosquitto.port),
+                                 "--db", str(tmp_path / "a.sqlite3")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+    try:
+        assert "audit recorder ready" in recorder.stdout.readline()
+        mosquitto.extra_config = "allow_anonymous false\n"  # the same broker, now refusing anonymous clients
+        mosquitto.restart()
+        assert recorder.wait(15) == 1  # not retrying for ever against a refusal that cannot change
+        stderr = recorder.stderr.read()
+    finally:
+        if recorder.poll() is None:
+            recorder.kill()
+            recorder.wait(10)
+    assert "The audit recorder on mqtt://127.0.0.1" in stderr and "Not authori" in stderr and "Traceback" not in stderr
 
 
 @pytest.mark.parametrize("command", ["sub", "audit record"])
