@@ -9,6 +9,7 @@ PREVIEW_CHARS = 200
 # C0 controls (but tab and line breaks), DEL and C1 controls: bytes that can drive a terminal.
 _CONTROLS_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _EVERY_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_JSON_RAW_CONTROLS = re.compile("[\x7f-\x9f]")  # json.dumps escapes C0 itself
 
 
 def decode_utf8(payload: bytes) -> str | None:
@@ -25,6 +26,12 @@ def decode_utf8(payload: bytes) -> str | None:
 def escape_controls(text: str) -> str:
     """``text`` with every control character (C0, DEL, C1) written as ``\\xNN``, safe to print on a terminal."""
     return _EVERY_CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+def terminal_safe_json(text: str) -> str:
+    """JSON text from ``json.dumps(..., ensure_ascii=False)`` with DEL and C1 controls written as
+    ``\\u`` escapes, which JSON leaves raw: the same JSON value, safe to print on a terminal."""
+    return _JSON_RAW_CONTROLS.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def encode_for_export(payload: bytes) -> tuple[str, str]:

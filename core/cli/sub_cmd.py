@@ -11,7 +11,7 @@ from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, add_c
 from core.cli.decode_args import add_decode_args, decoded_one_line, decoder_rules_from_args
 from core.decoder_rules import export_fields
 from core.decoders import json_default
-from core.payload_text import encode_for_export, escape_controls, preview
+from core.payload_text import encode_for_export, escape_controls, preview, terminal_safe_json
 from core.records import MessageRecord
 from core.sparkplug import is_sparkplug_topic
 from core.stream_filter import StreamFilter
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
                     item = record_to_json(record, region)
                     if decoded is not None:
                         item.update(export_fields(decoded))
-                    line = json.dumps(item, ensure_ascii=False, default=json_default)
+                    line = terminal_safe_json(json.dumps(item, ensure_ascii=False, default=json_default))
                 else:
                     shown = preview(record.payload) if decoded is None else decoded_one_line(decoded)
                     line = f"{record.topic} [{region}] {shown}"

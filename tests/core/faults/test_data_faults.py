@@ -89,15 +89,25 @@ def lenient_broker():
     broker.stop()
 
 
-def test_control_characters_in_a_topic_print_escaped_in_sub_text(lenient_broker):
-    proc = subprocess.Popen([*EVENTSCOPE, "sub", "--port", str(lenient_broker.port), "-t", "ctl/#", "--count", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+CONTROL_TOPIC = "ctl/a\x1b[2Jb\u009bc\x7f"
+
+
+@pytest.mark.parametrize("fmt", ["text", "jsonl"])
+def test_control_characters_in_a_topic_never_reach_the_terminal_raw(lenient_broker, fmt):
+    proc = subprocess.Popen([*EVENTSCOPE, "sub", "--port", str(lenient_broker.port), "-t", "ctl/#", "--count", "1",
+                             "--format", fmt], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert b"subscribed to" in proc.stderr.readline()
-    publish_raw(lenient_broker.port, [("ctl/a\x1b[2Jb\u009bc\x7f", b"x")])
+    publish_raw(lenient_broker.port, [(CONTROL_TOPIC, "x\u009by".encode())])
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     line = out.decode("utf-8")
-    assert not RAW_CONTROL.search(line) and line.startswith("ctl/a\\x1b[2Jb\\x9bc\\x7f ")
+    assert not RAW_CONTROL.search(line)
+    if fmt == "text":
+        assert line.startswith("ctl/a\\x1b[2Jb\\x9bc\\x7f ")
+    else:  # escaped the JSON way: the same values come back
+        row = json.loads(line)
+        assert row["topic"] == CONTROL_TOPIC
+        assert decode_from_export(row["payload"], row.get("payload_encoding", "utf-8")) == "x\u009by".encode()
 
 
 def test_a_16_mb_payload_stored_truncated_exports_its_flag_and_original_size(tmp_path):
