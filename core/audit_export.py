@@ -23,11 +23,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
-from core.audit_store import AuditQuery, AuditRow, AuditStore
-from core.decoder_rules import DecoderRules, export_fields
-from core.decoders import json_default
-from core.payload_text import decode_from_export, encode_for_export
-from core.records import MessageProperties, MessageRecord
+from eventscope.core.audit_store import AuditQuery, AuditRow, AuditStore
+from eventscope.core.decoder_rules import DecoderRules, export_fields
+from eventscope.core.decoders import json_default
+from eventscope.core.payload_text import decode_from_export, encode_for_export
+from eventscope.core.records import MessageProperties, MessageRecord
 
 FORMATS = ("csv", "jsonl")
 CSV_COLUMNS = ("time", "topic", "region", "qos", "retain", "payload", "payload_encoding", "properties",

@@ -22,13 +22,13 @@ import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-from core.audit_store import AuditStore, AuditStoreError, AuditStoreFull, WriteResult
-from core.errors import describe_silent_peer
-from core.ingest import IngestBuffer
-from core.profile import ConnectionProfile
-from core.records import MessageRecord
-from core.session import MqttSession, SessionState
-from core.recorder_lock import RecorderLock
+from eventscope.core.audit_store import AuditStore, AuditStoreError, AuditStoreFull, WriteResult
+from eventscope.core.errors import describe_silent_peer
+from eventscope.core.ingest import IngestBuffer
+from eventscope.core.profile import ConnectionProfile
+from eventscope.core.records import MessageRecord
+from eventscope.core.session import MqttSession, SessionState
+from eventscope.core.recorder_lock import RecorderLock
 
 log = logging.getLogger(__name__)
 

@@ -37,9 +37,9 @@ from pathlib import Path
 
 import platformdirs
 
-from core.audit_integrity import location_problem, quick_check
-from core.records import NO_PROPERTIES, MessageProperties, MessageRecord
-from core.topics import region_of
+from eventscope.core.audit_integrity import location_problem, quick_check
+from eventscope.core.records import NO_PROPERTIES, MessageProperties, MessageRecord
+from eventscope.core.topics import region_of
 
 SCHEMA_VERSION = 2  # 2: sightings (a bridged message's arrival at each further broker)
 # A copy of a message (same topic, payload and correlation data) that arrives on another broker

@@ -12,7 +12,7 @@ import threading
 from collections import deque
 from dataclasses import replace
 
-from core.audit_recorder import AuditRecorder, FlushSummary
+from eventscope.core.audit_recorder import AuditRecorder, FlushSummary
 
 log = logging.getLogger(__name__)
 

@@ -31,14 +31,14 @@ from collections import deque
 from concurrent.futures import Future
 from pathlib import Path
 
-from core.ingest import IngestBuffer
-from core.profile import MQTT_V5, ConnectionProfile, unique_client_id
-from core.records import NO_PROPERTIES, MessageProperties, MessageRecord
-from core.request_tracker import (DEFAULT_TIMEOUT, DEFAULT_V311_REPLY_TOPIC, ReplyRouter, RequestError, TrackerStats,
+from eventscope.core.ingest import IngestBuffer
+from eventscope.core.profile import MQTT_V5, ConnectionProfile, unique_client_id
+from eventscope.core.records import NO_PROPERTIES, MessageProperties, MessageRecord
+from eventscope.core.request_tracker import (DEFAULT_TIMEOUT, DEFAULT_V311_REPLY_TOPIC, ReplyRouter, RequestError, TrackerStats,
                                   run_burst)
-from core.session import SessionBase, SessionError, SessionState, SessionStatus, check_publish
-from core.topics import validate_filter
-from core.workspace import AuditSettings, BrokerConnection
+from eventscope.core.session import SessionBase, SessionError, SessionState, SessionStatus, check_publish
+from eventscope.core.topics import validate_filter
+from eventscope.core.workspace import AuditSettings, BrokerConnection
 
 log = logging.getLogger(__name__)
 

@@ -22,13 +22,13 @@ from typing import Any, Iterable
 
 from paho.mqtt.matcher import MQTTMatcher
 
-from core.decoders import DECODER_LABELS, DECODERS, PROTOBUF_CONTENT_TYPES, DecodedPayload, decode_payload, \
+from eventscope.core.decoders import DECODER_LABELS, DECODERS, PROTOBUF_CONTENT_TYPES, DecodedPayload, decode_payload, \
     display_text, failed
-from core.protobuf_schemas import ProtoDecodeError, ProtoSchemaError, ProtoSchemas
-from core.records import MessageRecord
-from core.sparkplug import SparkplugError, is_sparkplug_topic
-from core.sparkplug_state import SparkplugState
-from core.topics import TopicError, validate_filter
+from eventscope.core.protobuf_schemas import ProtoDecodeError, ProtoSchemaError, ProtoSchemas
+from eventscope.core.records import MessageRecord
+from eventscope.core.sparkplug import SparkplugError, is_sparkplug_topic
+from eventscope.core.sparkplug_state import SparkplugState
+from eventscope.core.topics import TopicError, validate_filter
 
 RULE_DECODERS = DECODERS + ("protobuf",)
 _TYPE_PARAMETER = re.compile(r";\s*(?:messagetype|proto|type)\s*=\s*\"?([\w.]+)\"?", re.IGNORECASE)

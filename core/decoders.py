@@ -18,10 +18,10 @@ from typing import Any
 import cbor2
 import msgpack
 
-from core.nesting import TooDeepError, check_value_nesting, loads_json
-from core.payload_text import decode_utf8
-from core.protobuf_raw import decode_raw, raw_text
-from core.sparkplug import parse_payload, payload_to_dict
+from eventscope.core.nesting import TooDeepError, check_value_nesting, loads_json
+from eventscope.core.payload_text import decode_utf8
+from eventscope.core.protobuf_raw import decode_raw, raw_text
+from eventscope.core.sparkplug import parse_payload, payload_to_dict
 
 DECODERS = ("auto", "json", "text", "hex", "base64", "cbor", "msgpack", "protobuf-raw", "sparkplug")
 DECODER_LABELS = {"auto": "Auto", "json": "JSON", "text": "UTF-8 text", "hex": "Hex dump",

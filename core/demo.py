@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from core.embedded_broker import EmbeddedBroker
-from core.profile import ConnectionProfile
-from core.session import MqttSession
-from core.simulator import TrafficSimulator
+from eventscope.core.embedded_broker import EmbeddedBroker
+from eventscope.core.profile import ConnectionProfile
+from eventscope.core.session import MqttSession
+from eventscope.core.simulator import TrafficSimulator
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class DemoEnvironment:
         return self
 
     def _start_replier(self) -> None:
-        from core.replier import Replier, demo_reply_handler
+        from eventscope.core.replier import Replier, demo_reply_handler
 
         profile = ConnectionProfile(name="demo-replier", host=self.broker.host, port=self.broker.port,
                                     client_id="eventscope-demo-replier")

@@ -6,7 +6,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-from core.records import MessageRecord
+from eventscope.core.records import MessageRecord
 
 DEFAULT_MAX_COUNT = 200_000
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from urllib.parse import urlparse
 
-from core.topics import validate_topic
+from eventscope.core.topics import validate_topic
 
 MQTT_V311 = 4
 MQTT_V5 = 5

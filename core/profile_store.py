@@ -21,10 +21,10 @@ from typing import Any
 
 import platformdirs
 
-from core.audit_recorder import DEFAULT_AUDIT_FILTERS
-from core.credentials import CredentialError, forget_password, load_password, save_password
-from core.decoder_rules import DecoderRule, DecoderRuleError, DecoderRules
-from core.profile import ConnectionProfile
+from eventscope.core.audit_recorder import DEFAULT_AUDIT_FILTERS
+from eventscope.core.credentials import CredentialError, forget_password, load_password, save_password
+from eventscope.core.decoder_rules import DecoderRule, DecoderRuleError, DecoderRules
+from eventscope.core.profile import ConnectionProfile
 
 FORMAT_VERSION = 1
 

@@ -12,7 +12,7 @@ import json
 import struct
 from dataclasses import dataclass
 
-from core.payload_text import decode_utf8
+from eventscope.core.payload_text import decode_utf8
 
 MAX_DEPTH = 64
 MAX_FIELDS = 10_000

@@ -17,10 +17,10 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from core.payload_text import decode_utf8
-from core.records import MessageProperties, MessageRecord
-from core.session import MqttSession
-from core.topics import FilterSet, region_of, validate_topic
+from eventscope.core.payload_text import decode_utf8
+from eventscope.core.records import MessageProperties, MessageRecord
+from eventscope.core.session import MqttSession
+from eventscope.core.topics import FilterSet, region_of, validate_topic
 
 log = logging.getLogger(__name__)
 

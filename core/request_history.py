@@ -17,7 +17,7 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
-from core.payload_text import decode_from_export, encode_for_export
+from eventscope.core.payload_text import decode_from_export, encode_for_export
 
 log = logging.getLogger(__name__)
 

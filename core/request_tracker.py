@@ -28,11 +28,11 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.profile import MQTT_V5
-from core.records import MessageProperties, MessageRecord
-from core.rtt_stats import RttSummary
-from core.session import MqttSession, SessionError
-from core.topics import FilterSet, TopicError, validate_topic
+from eventscope.core.profile import MQTT_V5
+from eventscope.core.records import MessageProperties, MessageRecord
+from eventscope.core.rtt_stats import RttSummary
+from eventscope.core.session import MqttSession, SessionError
+from eventscope.core.topics import FilterSet, TopicError, validate_topic
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from core.session import MqttSession, ReadOnlyError
+from eventscope.core.session import MqttSession, ReadOnlyError
 
 
 @dataclass(slots=True)

@@ -29,14 +29,14 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from core.buffered_socket import BufferedSocket
-from core.errors import (FATAL_CONNACK_CODES, describe_connack, describe_connect_exception, describe_silent_peer,
+from eventscope.core.buffered_socket import BufferedSocket
+from eventscope.core.errors import (FATAL_CONNACK_CODES, describe_connack, describe_connect_exception, describe_silent_peer,
                          describe_socket_error)
-from core.ingest import IngestBuffer
-from core.profile import MQTT_V5, ConnectionProfile, unique_client_id
-from core.records import NO_PROPERTIES, MessageProperties, MessageRecord
-from core.tls_files import tls_files_problem
-from core.topics import validate_filter, validate_topic
+from eventscope.core.ingest import IngestBuffer
+from eventscope.core.profile import MQTT_V5, ConnectionProfile, unique_client_id
+from eventscope.core.records import NO_PROPERTIES, MessageProperties, MessageRecord
+from eventscope.core.tls_files import tls_files_problem
+from eventscope.core.topics import validate_filter, validate_topic
 
 log = logging.getLogger(__name__)
 

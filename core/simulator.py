@@ -12,10 +12,10 @@ import threading
 import time
 from dataclasses import dataclass
 
-from core.profile import ConnectionProfile
-from core.records import MessageProperties
-from core.session import MqttSession, SessionError
-from core.sparkplug_edge import EdgeTiming, SimulatedEdgeNode
+from eventscope.core.profile import ConnectionProfile
+from eventscope.core.records import MessageProperties
+from eventscope.core.session import MqttSession, SessionError
+from eventscope.core.sparkplug_edge import EdgeTiming, SimulatedEdgeNode
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from core.sparkplug import NAMESPACE, MetricValue, encode_payload
+from eventscope.core.sparkplug import NAMESPACE, MetricValue, encode_payload
 
 DEMO_GROUP = "demo-plant"
 DEMO_EDGE_NODE = "edge-1"

@@ -15,8 +15,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.records import MessageRecord
-from core.sparkplug import SparkplugError, SparkplugTopic, parse_payload, payload_to_dict, retype
+from eventscope.core.records import MessageRecord
+from eventscope.core.sparkplug import SparkplugError, SparkplugTopic, parse_payload, payload_to_dict, retype
 
 UNKNOWN_ALIAS = "unknown alias (no BIRTH seen since connect)"
 SEQ_MODULO = 256

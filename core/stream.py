@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, replace
 
-from core.records import MessageRecord
-from core.region_stats import RegionStats
-from core.stream_filter import StreamFilter
-from core.topics import region_of
+from eventscope.core.records import MessageRecord
+from eventscope.core.region_stats import RegionStats
+from eventscope.core.stream_filter import StreamFilter
+from eventscope.core.topics import region_of
 
 DEFAULT_CAPACITY = 10_000
 MAX_WAITING = 1_000_000  # records held while paused; beyond this the oldest waiting ones go

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from core.records import MessageRecord
-from core.topics import FilterSet, region_of, validate_filter
+from eventscope.core.records import MessageRecord
+from eventscope.core.topics import FilterSet, region_of, validate_filter
 
 
 @dataclass

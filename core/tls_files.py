@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
-from core.profile import TlsSettings
+from eventscope.core.profile import TlsSettings
 
 
 def tls_files_problem(tls: TlsSettings) -> str:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from core.records import MessageRecord
-from core.topic_tree import TopicNode, TopicTree, TreeChanges, TreeFilter
+from eventscope.core.records import MessageRecord
+from eventscope.core.topic_tree import TopicNode, TopicTree, TreeChanges, TreeFilter
 
 
 @dataclass(slots=True)

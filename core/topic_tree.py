@@ -19,8 +19,8 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from core.records import NO_PROPERTIES, MessageProperties, MessageRecord
-from core.topics import FilterSet, TopicError, validate_filter
+from eventscope.core.records import NO_PROPERTIES, MessageProperties, MessageRecord
+from eventscope.core.topics import FilterSet, TopicError, validate_filter
 
 DEFAULT_HISTORY_COUNT = 100
 DEFAULT_HISTORY_BYTES = 2 * 1024 * 1024  # per topic

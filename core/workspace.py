@@ -46,27 +46,27 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.audit_recorder import DEFAULT_AUDIT_FILTERS, AuditRecorder
-from core.audit_store import AuditRow, AuditStore, ReplyPairing, Sighting
-from core.audit_writer import AuditWriter
-from core.decoder_rules import DecoderRule, DecoderRules
-from core.decoders import DecodedPayload
-from core.ingest import IngestBuffer
-from core.profile import ConnectionProfile
-from core.protobuf_schemas import ProtoSchemas
-from core.rate_meter import RateMeter
-from core.records import MessageRecord
-from core.recorder_lock import RecorderBusyError
-from core.region_stats import RegionCount
-from core.request_tracker import ReplyRouter, RequestTracker
-from core.session import MqttSession, SessionStatus
-from core.sparkplug import NAMESPACE as SPARKPLUG_ROOT
-from core.sparkplug import SparkplugError
-from core.sparkplug_state import SparkplugState
-from core.stream import DEFAULT_CAPACITY, Stream
-from core.stream_filter import StreamFilter
-from core.topic_forest import ForestChanges, TopicForest
-from core.topic_tree import TreeChanges
+from eventscope.core.audit_recorder import DEFAULT_AUDIT_FILTERS, AuditRecorder
+from eventscope.core.audit_store import AuditRow, AuditStore, ReplyPairing, Sighting
+from eventscope.core.audit_writer import AuditWriter
+from eventscope.core.decoder_rules import DecoderRule, DecoderRules
+from eventscope.core.decoders import DecodedPayload
+from eventscope.core.ingest import IngestBuffer
+from eventscope.core.profile import ConnectionProfile
+from eventscope.core.protobuf_schemas import ProtoSchemas
+from eventscope.core.rate_meter import RateMeter
+from eventscope.core.records import MessageRecord
+from eventscope.core.recorder_lock import RecorderBusyError
+from eventscope.core.region_stats import RegionCount
+from eventscope.core.request_tracker import ReplyRouter, RequestTracker
+from eventscope.core.session import MqttSession, SessionStatus
+from eventscope.core.sparkplug import NAMESPACE as SPARKPLUG_ROOT
+from eventscope.core.sparkplug import SparkplugError
+from eventscope.core.sparkplug_state import SparkplugState
+from eventscope.core.stream import DEFAULT_CAPACITY, Stream
+from eventscope.core.stream_filter import StreamFilter
+from eventscope.core.topic_forest import ForestChanges, TopicForest
+from eventscope.core.topic_tree import TreeChanges
 
 log = logging.getLogger(__name__)
 SPARKPLUG_PREFIX = SPARKPLUG_ROOT + "/"
@@ -332,7 +332,7 @@ class Workspace:
             raise ValueError(f"A broker named {broker_id!r} is already in the workspace")
         if self.connections_in_process:
             if self._process is None:
-                from core.connection_process import ConnectionProcess
+                from eventscope.core.connection_process import ConnectionProcess
 
                 self._process = ConnectionProcess()
             connection = self._process.open(broker_id, profile, password, tuple(subscriptions), audit, self.region_level)

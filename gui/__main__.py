@@ -1,5 +1,5 @@
 import sys
 
-from gui.main import main
+from eventscope.gui.main import main
 
 sys.exit(main())

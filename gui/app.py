@@ -7,30 +7,35 @@ import asyncio
 from dataclasses import replace
 import signal
 import sys
-from pathlib import Path
+from importlib import resources
 
 import qasync
 from PySide6.QtCore import QSettings
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QApplication
 
-from core.cli.common import EXIT_FAILURE, EXIT_OK, error
-from core.profile import ConnectionProfile, TlsSettings, parse_broker_address
-from core.profile_store import ProfileError, ProfileStore
-from gui.context import AppContext
-from gui.main_window import MainWindow
+from eventscope.core.cli.common import EXIT_FAILURE, EXIT_OK, error
+from eventscope.core.profile import ConnectionProfile, TlsSettings, parse_broker_address
+from eventscope.core.profile_store import ProfileError, ProfileStore
+from eventscope.gui.context import AppContext
+from eventscope.gui.main_window import MainWindow
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setOrganizationName("Eventscope")
     app.setApplicationName("Eventscope")
-    icon = RESOURCES / "icons" / "eventscope.svg"
-    if icon.exists():
-        app.setWindowIcon(QIcon(str(icon)))
+    app.setWindowIcon(application_icon())
     return app
+
+
+def application_icon() -> QIcon:
+    """The icon shipped as package data (a wheel has no resources/ folder beside the code)."""
+    data = resources.files("eventscope.resources").joinpath("icons/eventscope.svg").read_bytes()
+    pixmap = QPixmap()
+    pixmap.loadFromData(data, "SVG")
+    return QIcon(pixmap)
 
 
 async def _run_window(args: argparse.Namespace) -> int:
@@ -40,7 +45,7 @@ async def _run_window(args: argparse.Namespace) -> int:
     window = MainWindow(context)
     demo = None
     if args.demo:
-        from core.demo import DemoEnvironment  # broker + simulator + replier
+        from eventscope.core.demo import DemoEnvironment  # broker + simulator + replier
 
         demo = DemoEnvironment(broker_port=args.broker_port)
         try:
@@ -51,7 +56,7 @@ async def _run_window(args: argparse.Namespace) -> int:
         print(f"Embedded broker: {demo.broker.url}", flush=True)
         window.connect_to(ConnectionProfile(name="demo", host=demo.broker.host, port=demo.broker.port,
                                             read_only=args.read_only))
-        from gui.demo_tour import start_demo_tour
+        from eventscope.gui.demo_tour import start_demo_tour
 
         start_demo_tour(window)
     elif args.connect:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from core.workspace import ChangeSummary, Workspace
+from eventscope.core.workspace import ChangeSummary, Workspace
 
 FRAME_MS = 33
 STATS_INTERVAL = 1.0  # seconds between status-bar refreshes

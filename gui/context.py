@@ -7,13 +7,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
-from core.audit_recorder import DEFAULT_AUDIT_FILTERS
-from core.audit_store import default_audit_path
-from core.profile import ConnectionProfile
-from core.request_tracker import RequestTracker
-from core.session import MqttSession
-from core.workspace import AuditSettings, BrokerConnection, Workspace
-from gui.bridge import SummaryBridge
+from eventscope.core.audit_recorder import DEFAULT_AUDIT_FILTERS
+from eventscope.core.audit_store import default_audit_path
+from eventscope.core.profile import ConnectionProfile
+from eventscope.core.request_tracker import RequestTracker
+from eventscope.core.session import MqttSession
+from eventscope.core.workspace import AuditSettings, BrokerConnection, Workspace
+from eventscope.gui.bridge import SummaryBridge
 
 DEFAULT_REGIONS = ("us-east", "us-west", "eu-central", "ap-south")
 DEFAULT_SUBSCRIPTIONS = ("#",)

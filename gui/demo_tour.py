@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QTimer
 
-from gui.main_window import MainWindow
+from eventscope.gui.main_window import MainWindow
 
 TOUR_TOPIC = "us-east/orders/node-1/metrics"
 TOUR_PAYLOAD = '{"greeting": "hello", "from": "eventscope"}'

@@ -10,9 +10,11 @@ import logging
 import multiprocessing
 import sys
 
-from core import __version__
-from core.cli import register_subcommands
-from core.cli.common import EXIT_FAILURE, EXIT_USAGE, UsageError, error
+from eventscope.core import __version__
+from eventscope.core.cli import register_subcommands
+from eventscope.core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, error
+from eventscope.core.desktop_entry import install_desktop_entry
+from eventscope.core.frozen import run_as_python
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", metavar="PATH", default=None, help="save a PNG of the window, then quit")
     parser.add_argument("--quit-after", metavar="SECONDS", type=float, default=None,
                         help="quit after this many seconds (with --screenshot: take it then)")
+    parser.add_argument("--install-desktop-entry", action="store_true",
+                        help="add Eventscope to this Linux desktop's application menu (XDG data folder), then exit")
     parser.add_argument("--log-level", default="WARNING", help=argparse.SUPPRESS)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     register_subcommands(subparsers)
@@ -42,11 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()  # the window's connection process, in a frozen bundle too
+    if getattr(sys, "frozen", False) and argv is None and run_as_python(sys.argv[1:]):
+        return EXIT_OK  # a helper process (broker watchdog, protoc) that a bundle starts through itself
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if args.install_desktop_entry:
+        return _install_desktop_entry()
     if args.command is None:
-        from gui.app import run_app  # Qt only for the window
+        from eventscope.gui.app import run_app  # Qt only for the window
 
         return run_app(args)
     try:
@@ -56,6 +64,20 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_FAILURE
+
+
+def _install_desktop_entry() -> int:
+    if not sys.platform.startswith("linux"):
+        error("--install-desktop-entry is for Linux desktops (XDG); elsewhere, pin the eventscope command yourself")
+        return EXIT_FAILURE
+    try:
+        written = install_desktop_entry()
+    except OSError as exc:
+        error(f"cannot write the desktop entry: {exc.strerror or exc} ({exc.filename})")
+        return EXIT_FAILURE
+    for path in written:
+        print(f"Wrote {path}")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -10,25 +10,25 @@ from PySide6.QtCore import QByteArray, QPoint, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
 
-from core import __version__
-from core.credentials import CredentialError, load_password, save_password
-from core.profile import ConnectionProfile
-from core.profile_store import ProfileStore
-from core.protobuf_schemas import ProtoSchemaError, ProtoSchemas
-from core.session import MqttSession, SessionStatus
-from gui.context import DEFAULT_SUBSCRIPTIONS, AppContext
-from gui.settings_migration import migrate_connection_settings
-from gui.views.add_broker_dialog import AddBrokerDialog
-from gui.views.audit_feed_view import AuditFeedView
-from gui.views.brokers_panel import BrokersPanel
-from gui.views.details_pane import DetailsPane
-from gui.views.profile_manager_dialog import ProfileManagerDialog
-from gui.views.request_panel import RequestPanel
-from gui.views.status_bar import EventscopeStatusBar
-from gui.views.subscriptions_dialog import SubscriptionsDialog
-from gui.views.sys_stats_view import SysStatsView
-from gui.views.stream_view import StreamView
-from gui.views.topic_tree_view import TopicTreeView
+from eventscope.core import __version__
+from eventscope.core.credentials import CredentialError, load_password, save_password
+from eventscope.core.profile import ConnectionProfile
+from eventscope.core.profile_store import ProfileStore
+from eventscope.core.protobuf_schemas import ProtoSchemaError, ProtoSchemas
+from eventscope.core.session import MqttSession, SessionStatus
+from eventscope.gui.context import DEFAULT_SUBSCRIPTIONS, AppContext
+from eventscope.gui.settings_migration import migrate_connection_settings
+from eventscope.gui.views.add_broker_dialog import AddBrokerDialog
+from eventscope.gui.views.audit_feed_view import AuditFeedView
+from eventscope.gui.views.brokers_panel import BrokersPanel
+from eventscope.gui.views.details_pane import DetailsPane
+from eventscope.gui.views.profile_manager_dialog import ProfileManagerDialog
+from eventscope.gui.views.request_panel import RequestPanel
+from eventscope.gui.views.status_bar import EventscopeStatusBar
+from eventscope.gui.views.subscriptions_dialog import SubscriptionsDialog
+from eventscope.gui.views.sys_stats_view import SysStatsView
+from eventscope.gui.views.stream_view import StreamView
+from eventscope.gui.views.topic_tree_view import TopicTreeView
 
 log = logging.getLogger(__name__)
 LAYOUT_VERSION = 2  # raise when the docks change, so an old saved layout does not scramble the new one

@@ -24,14 +24,14 @@ def main(argv: list[str]) -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from core.profile import ConnectionProfile
-    from core.profile_store import StoredProfile
-    from core.replier import Replier
-    from core.session import MqttSession
-    from core.simulator import SimulatorRates, TrafficSimulator
-    from gui.app import create_application
-    from gui.context import AppContext
-    from gui.main_window import MainWindow
+    from eventscope.core.profile import ConnectionProfile
+    from eventscope.core.profile_store import StoredProfile
+    from eventscope.core.replier import Replier
+    from eventscope.core.session import MqttSession
+    from eventscope.core.simulator import SimulatorRates, TrafficSimulator
+    from eventscope.gui.app import create_application
+    from eventscope.gui.context import AppContext
+    from eventscope.gui.main_window import MainWindow
     from tests.conftest import MESH_REGIONS, MosquittoBroker, free_port, wait_until
 
     out = Path(argv[0] if argv else "resources/screenshots")

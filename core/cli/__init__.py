@@ -13,9 +13,9 @@ SUBCOMMAND_MODULES = ("broker", "sub", "pub", "request", "reply", "tree", "audit
 def register_subcommands(subparsers) -> None:
     for name in SUBCOMMAND_MODULES:
         try:
-            module = importlib.import_module(f"core.cli.{name}_cmd")
+            module = importlib.import_module(f"eventscope.core.cli.{name}_cmd")
         except ModuleNotFoundError as exc:
-            if exc.name != f"core.cli.{name}_cmd":
+            if exc.name != f"eventscope.core.cli.{name}_cmd":
                 raise
             continue  # a sub-command not built yet
         module.add_parser(subparsers)

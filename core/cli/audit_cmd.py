@@ -8,14 +8,14 @@ import sys
 import threading
 from pathlib import Path
 
-from core.audit_export import FORMATS, ExportJob, parse_since
-from core.audit_recorder import DEFAULT_AUDIT_FILTERS, AuditRecorder
-from core.audit_store import AuditQuery, AuditStore, AuditStoreError, default_audit_path
-from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, brokers_from_args, error
-from core.cli.decode_args import add_decode_args, decoder_rules_from_args
-from core.topics import TopicError, validate_filter
-from core.recorder_lock import RecorderBusyError
-from core.session import SessionState
+from eventscope.core.audit_export import FORMATS, ExportJob, parse_since
+from eventscope.core.audit_recorder import DEFAULT_AUDIT_FILTERS, AuditRecorder
+from eventscope.core.audit_store import AuditQuery, AuditStore, AuditStoreError, default_audit_path
+from eventscope.core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, brokers_from_args, error
+from eventscope.core.cli.decode_args import add_decode_args, decoder_rules_from_args
+from eventscope.core.topics import TopicError, validate_filter
+from eventscope.core.recorder_lock import RecorderBusyError
+from eventscope.core.session import SessionState
 
 FLUSH_SECONDS = 1 / 30
 

@@ -6,8 +6,8 @@ import argparse
 import signal
 import threading
 
-from core.cli.common import EXIT_FAILURE, EXIT_OK, error
-from core.embedded_broker import BrokerStartError, EmbeddedBroker
+from eventscope.core.cli.common import EXIT_FAILURE, EXIT_OK, error
+from eventscope.core.embedded_broker import BrokerStartError, EmbeddedBroker
 
 
 def add_parser(subparsers) -> None:

@@ -11,13 +11,13 @@ import threading
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from core.ingest import IngestBuffer
+from eventscope.core.ingest import IngestBuffer
 from dataclasses import replace
 
-from core.credentials import CredentialError
-from core.errors import describe_silent_peer
-from core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings, parse_broker_address
-from core.session import MqttSession, ReadOnlyError, SessionState
+from eventscope.core.credentials import CredentialError
+from eventscope.core.errors import describe_silent_peer
+from eventscope.core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings, parse_broker_address
+from eventscope.core.session import MqttSession, ReadOnlyError, SessionState
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 POLL_SECONDS = 0.05  # how often headless commands drain their buffer
@@ -72,7 +72,7 @@ def brokers_from_args(args: argparse.Namespace, **overrides) -> list[tuple[Conne
 
     Each comes with its password (keychain for profiles, ``--password-env``/``--ask-password`` otherwise).
     """
-    from core.profile_store import ProfileError, ProfileStore
+    from eventscope.core.profile_store import ProfileError, ProfileStore
 
     if getattr(args, "read_only", False):
         overrides["read_only"] = True

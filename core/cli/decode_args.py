@@ -8,11 +8,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from core.cli.common import UsageError
-from core.decoder_rules import DecoderRule, DecoderRuleError, DecoderRules
-from core.decoders import DecodedPayload, json_default
-from core.payload_text import escape_controls
-from core.protobuf_schemas import ProtoSchemaError, ProtoSchemas
+from eventscope.core.cli.common import UsageError
+from eventscope.core.decoder_rules import DecoderRule, DecoderRuleError, DecoderRules
+from eventscope.core.decoders import DecodedPayload, json_default
+from eventscope.core.payload_text import escape_controls
+from eventscope.core.protobuf_schemas import ProtoSchemaError, ProtoSchemas
 
 
 def add_decode_args(parser: argparse.ArgumentParser) -> None:

@@ -6,10 +6,10 @@ import argparse
 import sys
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, connect_session, error
-from core.records import MessageProperties
-from core.session import SessionError
-from core.topics import TopicError, validate_topic
+from eventscope.core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, connect_session, error
+from eventscope.core.records import MessageProperties
+from eventscope.core.session import SessionError
+from eventscope.core.topics import TopicError, validate_topic
 
 PUBLISH_ACK_SECONDS = 10.0
 

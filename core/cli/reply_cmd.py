@@ -8,13 +8,13 @@ import sys
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, connect_session, error
-from core.payload_text import preview
-from core.records import MessageRecord
-from core.replier import (DEFAULT_FIXED_REPLY_TOPIC, DEFAULT_REQUEST_FILTER, Replier, demo_reply_handler,
+from eventscope.core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, connect_session, error
+from eventscope.core.payload_text import preview
+from eventscope.core.records import MessageRecord
+from eventscope.core.replier import (DEFAULT_FIXED_REPLY_TOPIC, DEFAULT_REQUEST_FILTER, Replier, demo_reply_handler,
                           echo_handler, fixed_reply_handler)
-from core.session import SessionError
-from core.topics import TopicError, validate_filter, validate_topic
+from eventscope.core.session import SessionError
+from eventscope.core.topics import TopicError, validate_filter, validate_topic
 
 
 def add_parser(subparsers) -> None:

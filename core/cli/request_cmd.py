@@ -8,12 +8,12 @@ import sys
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from core.cli.common import (EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, connect_session, deadline_left,
+from eventscope.core.cli.common import (EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, connect_session, deadline_left,
                              error, single_broker_from_args)
-from core.profile import ConnectionProfile
-from core.request_tracker import DEFAULT_TIMEOUT, ReplyRouter, Reply, RequestRefused, RequestTracker
-from core.session import SessionError
-from core.topics import TopicError, validate_topic
+from eventscope.core.profile import ConnectionProfile
+from eventscope.core.request_tracker import DEFAULT_TIMEOUT, ReplyRouter, Reply, RequestRefused, RequestTracker
+from eventscope.core.session import SessionError
+from eventscope.core.topics import TopicError, validate_topic
 
 
 def add_parser(subparsers) -> None:

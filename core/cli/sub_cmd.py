@@ -7,15 +7,15 @@ import json
 import sys
 from datetime import datetime, timezone
 
-from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, add_connection_args, error, watch
-from core.cli.decode_args import add_decode_args, decoded_one_line, decoder_rules_from_args
-from core.decoder_rules import export_fields
-from core.decoders import json_default
-from core.payload_text import encode_for_export, escape_controls, preview, terminal_safe_json
-from core.records import MessageRecord
-from core.sparkplug import is_sparkplug_topic
-from core.stream_filter import StreamFilter
-from core.topics import TopicError
+from eventscope.core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, add_connection_args, error, watch
+from eventscope.core.cli.decode_args import add_decode_args, decoded_one_line, decoder_rules_from_args
+from eventscope.core.decoder_rules import export_fields
+from eventscope.core.decoders import json_default
+from eventscope.core.payload_text import encode_for_export, escape_controls, preview, terminal_safe_json
+from eventscope.core.records import MessageRecord
+from eventscope.core.sparkplug import is_sparkplug_topic
+from eventscope.core.stream_filter import StreamFilter
+from eventscope.core.topics import TopicError
 
 
 

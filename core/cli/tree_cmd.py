@@ -6,10 +6,10 @@ import argparse
 import json
 import sys
 
-from core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, add_connection_args, error, watch
-from core.payload_text import escape_controls, preview
-from core.topic_tree import TopicNode, TopicTree
-from core.topics import TopicError, validate_filter
+from eventscope.core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, add_connection_args, error, watch
+from eventscope.core.payload_text import escape_controls, preview
+from eventscope.core.topic_tree import TopicNode, TopicTree
+from eventscope.core.topics import TopicError, validate_filter
 
 PREVIEW_CHARS = 60
 

@@ -14,10 +14,10 @@ from datetime import datetime
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from core.audit_store import AuditQuery, AuditRow, AuditStore, ReplyPairing, Sighting
-from core.payload_text import preview
-from gui.models.flat_table_model import FlatTableModel
-from gui.models.roles import ALIGN_RIGHT, ALIGNMENT, BACKGROUND, TEXT_ROLES, TOOLTIP
+from eventscope.core.audit_store import AuditQuery, AuditRow, AuditStore, ReplyPairing, Sighting
+from eventscope.core.payload_text import preview
+from eventscope.gui.models.flat_table_model import FlatTableModel
+from eventscope.gui.models.roles import ALIGN_RIGHT, ALIGNMENT, BACKGROUND, TEXT_ROLES, TOOLTIP
 
 COLUMNS = ("Time", "Broker", "Kind", "Region", "Topic", "QoS", "Size", "RTT (ms)", "Reply", "Path", "Dup", "Payload",
            "Correlation")

@@ -10,11 +10,11 @@ import time
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
-from core.session import SessionState
-from core.workspace import BrokerSummary
-from gui.models.flat_table_model import FlatTableModel
-from gui.models.roles import ALIGN_RIGHT, ALIGNMENT, DISPLAY, TOOLTIP
-from gui.status_colours import status_colour
+from eventscope.core.session import SessionState
+from eventscope.core.workspace import BrokerSummary
+from eventscope.gui.models.flat_table_model import FlatTableModel
+from eventscope.gui.models.roles import ALIGN_RIGHT, ALIGNMENT, DISPLAY, TOOLTIP
+from eventscope.gui.status_colours import status_colour
 
 COLUMNS = ("", "Broker", "Address", "State", "msg/s", "Dropped", "Notes")
 ACTION, NAME, ADDRESS, STATE, RATE, DROPPED, NOTES = range(len(COLUMNS))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
-from gui.models.roles import DISPLAY
+from eventscope.gui.models.roles import DISPLAY
 
 
 class FlatTableModel(QAbstractTableModel):

@@ -6,10 +6,10 @@ from datetime import datetime
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
-from core.request_history import HistoryEntry, RequestHistory
-from core.topics import region_of
-from gui.models.flat_table_model import FlatTableModel
-from gui.models.roles import ALIGN_RIGHT, ALIGNMENT, DISPLAY, TOOLTIP
+from eventscope.core.request_history import HistoryEntry, RequestHistory
+from eventscope.core.topics import region_of
+from eventscope.gui.models.flat_table_model import FlatTableModel
+from eventscope.gui.models.roles import ALIGN_RIGHT, ALIGNMENT, DISPLAY, TOOLTIP
 
 COLUMNS = ("Time", "Broker", "Region", "Topic", "Status", "RTT", "Reply size")
 TIME_COLUMN, BROKER_COLUMN, REGION_COLUMN, TOPIC_COLUMN, STATUS_COLUMN, RTT_COLUMN, SIZE_COLUMN = range(len(COLUMNS))

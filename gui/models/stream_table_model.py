@@ -12,12 +12,12 @@ from datetime import datetime
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
-from core.payload_text import preview
-from core.records import MessageRecord
-from core.topics import region_of
-from core.workspace import StreamDelta
-from gui.models.flat_table_model import FlatTableModel
-from gui.models.roles import ALIGN_RIGHT, ALIGNMENT, TEXT_ROLES
+from eventscope.core.payload_text import preview
+from eventscope.core.records import MessageRecord
+from eventscope.core.topics import region_of
+from eventscope.core.workspace import StreamDelta
+from eventscope.gui.models.flat_table_model import FlatTableModel
+from eventscope.gui.models.roles import ALIGN_RIGHT, ALIGNMENT, TEXT_ROLES
 
 COLUMNS = ("Time", "Broker", "Region", "Topic", "QoS", "Retain", "Size", "Payload")
 TIME, BROKER, REGION, TOPIC, QOS, RETAIN, SIZE, PAYLOAD = range(len(COLUMNS))

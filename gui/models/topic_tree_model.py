@@ -18,9 +18,9 @@ import time
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from core.payload_text import preview
-from core.topic_tree import TopicNode, TreeChanges, row_ranges
-from gui.models.roles import ACCESSIBLE_TEXT, ALIGN_RIGHT, ALIGNMENT, BACKGROUND, DISPLAY, TOOLTIP
+from eventscope.core.payload_text import preview
+from eventscope.core.topic_tree import TopicNode, TreeChanges, row_ranges
+from eventscope.gui.models.roles import ACCESSIBLE_TEXT, ALIGN_RIGHT, ALIGNMENT, BACKGROUND, DISPLAY, TOOLTIP
 
 COLUMNS = ("Topic", "Messages", "Last value", "Rate / age")
 COL_TOPIC, COL_MESSAGES, COL_VALUE, COL_RATE = range(4)

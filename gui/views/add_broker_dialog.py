@@ -11,10 +11,10 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
-from core.credentials import CredentialError
-from core.profile_store import ProfileError, ProfileStore, StoredProfile
-from gui.views.profile_form import ProfileForm
-from gui.status_colours import status_style
+from eventscope.core.credentials import CredentialError
+from eventscope.core.profile_store import ProfileError, ProfileStore, StoredProfile
+from eventscope.gui.views.profile_form import ProfileForm
+from eventscope.gui.status_colours import status_style
 
 # Opens the broker (a saved profile or not); returns None, or why it could not be opened.
 Opener = Callable[[StoredProfile, "str | None", bool], "str | None"]

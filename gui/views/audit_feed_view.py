@@ -14,12 +14,12 @@ from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
                                QProgressDialog, QTableView, QToolButton, QVBoxLayout, QWidget)
 
-from core.audit_export import ExportJob
-from core.audit_recorder import AuditRecorder
-from core.audit_store import AuditQuery, AuditStore, AuditStoreError
-from gui.context import AppContext
-from gui.models.audit_table_model import AuditTableModel
-from gui.views.elided_label import ElidedLabel
+from eventscope.core.audit_export import ExportJob
+from eventscope.core.audit_recorder import AuditRecorder
+from eventscope.core.audit_store import AuditQuery, AuditStore, AuditStoreError
+from eventscope.gui.context import AppContext
+from eventscope.gui.models.audit_table_model import AuditTableModel
+from eventscope.gui.views.elided_label import ElidedLabel
 
 log = logging.getLogger(__name__)
 

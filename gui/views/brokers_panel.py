@@ -11,8 +11,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QSizePolicy, QTableView, QToolButton, QVBoxLayout, QWidget)
 
-from gui.context import AppContext
-from gui.models.broker_table_model import ACTION, ADDRESS, DROPPED, NAME, NOTES, RATE, STATE, BrokerTableModel
+from eventscope.gui.context import AppContext
+from eventscope.gui.models.broker_table_model import ACTION, ADDRESS, DROPPED, NAME, NOTES, RATE, STATE, BrokerTableModel
 
 ROW_HEIGHT = 24
 ROWS_SHOWN = 3  # the panel asks for this many rows; more scroll, and the dock can be resized

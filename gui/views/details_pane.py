@@ -16,13 +16,13 @@ from PySide6.QtGui import QTextCursor, QTextFormat
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
                                QPlainTextEdit, QSplitter, QTabWidget, QTextEdit, QVBoxLayout, QWidget)
 
-from core.decoders import DECODER_LABELS, DECODERS, decode_payload, numeric_fields, numeric_value
-from core.payload_text import preview
-from core.records import MessageRecord
-from core.topic_forest import broker_of
-from core.topic_tree import TopicMessage, TopicNode
-from gui.context import AppContext
-from gui.status_colours import status_colour, status_style
+from eventscope.core.decoders import DECODER_LABELS, DECODERS, decode_payload, numeric_fields, numeric_value
+from eventscope.core.payload_text import preview
+from eventscope.core.records import MessageRecord
+from eventscope.core.topic_forest import broker_of
+from eventscope.core.topic_tree import TopicMessage, TopicNode
+from eventscope.gui.context import AppContext
+from eventscope.gui.status_colours import status_colour, status_style
 
 REFRESH_MS = 300  # how often the pane checks the shown topic for new messages
 PAYLOAD_FIELD = "(payload)"

@@ -13,13 +13,13 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
-from core.audit_recorder import DEFAULT_AUDIT_FILTERS
-from core.decoder_rules import DecoderRule, DecoderRuleError
-from core.decoders import DECODERS
-from core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings, parse_broker_address
-from core.profile_store import StoredProfile
-from core.topics import TopicError, validate_filter
-from gui.status_colours import status_style
+from eventscope.core.audit_recorder import DEFAULT_AUDIT_FILTERS
+from eventscope.core.decoder_rules import DecoderRule, DecoderRuleError
+from eventscope.core.decoders import DECODERS
+from eventscope.core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings, parse_broker_address
+from eventscope.core.profile_store import StoredProfile
+from eventscope.core.topics import TopicError, validate_filter
+from eventscope.gui.status_colours import status_style
 
 
 class ProfileForm(QWidget):

@@ -11,11 +11,11 @@ import time
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget
 
-from core.credentials import CredentialError
-from core.profile import MQTT_V5
-from core.profile_store import ProfileError, ProfileStore, StoredProfile
-from core.session import MqttSession, SessionState
-from gui.views.profile_form import ProfileForm
+from eventscope.core.credentials import CredentialError
+from eventscope.core.profile import MQTT_V5
+from eventscope.core.profile_store import ProfileError, ProfileStore, StoredProfile
+from eventscope.core.session import MqttSession, SessionState
+from eventscope.gui.views.profile_form import ProfileForm
 
 TEST_TIMEOUT = 5.0  # seconds a connection test may take
 TEST_POLL_MS = 20

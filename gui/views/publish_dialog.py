@@ -6,8 +6,8 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit,
                                QPlainTextEdit, QPushButton, QWidget)
 
-from core.session import MqttSession
-from core.topics import TopicError, validate_topic
+from eventscope.core.session import MqttSession
+from eventscope.core.topics import TopicError, validate_topic
 
 POLL_MS = 50
 

@@ -17,16 +17,16 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFo
                                QVBoxLayout, QWidget)
 from qasync import asyncSlot
 
-from core.payload_text import decode_utf8, preview
-from core.profile import MQTT_V5
-from core.request_history import HistoryEntry, RequestHistory
-from core.request_tracker import DEFAULT_TIMEOUT, Reply, RequestRefused, RequestTimeout, RequestTracker
-from core.session import MqttSession
-from core.topics import TopicError, region_of, validate_topic
-from gui.context import AppContext
-from gui.models.request_history_model import (BROKER_COLUMN, REGION_COLUMN, RTT_COLUMN, STATUS_COLUMN, TIME_COLUMN,
+from eventscope.core.payload_text import decode_utf8, preview
+from eventscope.core.profile import MQTT_V5
+from eventscope.core.request_history import HistoryEntry, RequestHistory
+from eventscope.core.request_tracker import DEFAULT_TIMEOUT, Reply, RequestRefused, RequestTimeout, RequestTracker
+from eventscope.core.session import MqttSession
+from eventscope.core.topics import TopicError, region_of, validate_topic
+from eventscope.gui.context import AppContext
+from eventscope.gui.models.request_history_model import (BROKER_COLUMN, REGION_COLUMN, RTT_COLUMN, STATUS_COLUMN, TIME_COLUMN,
                                               TOPIC_COLUMN, EntryRole, RequestHistoryModel, SortRole)
-from gui.views.elided_label import ElidedLabel
+from eventscope.gui.views.elided_label import ElidedLabel
 
 DEFAULT_TEMPLATE = "{region}/hello/request"
 REGION_PLACEHOLDER = "{region}"

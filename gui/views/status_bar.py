@@ -5,9 +5,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
-from core.session import SessionStatus
-from gui.bridge import FlushStats
-from gui.status_colours import status_style
+from eventscope.core.session import SessionStatus
+from eventscope.gui.bridge import FlushStats
+from eventscope.gui.status_colours import status_style
 
 
 class EventscopeStatusBar(QStatusBar):

@@ -15,13 +15,13 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu, QSpinBox,
                                QTableView, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
-from core.stream import DEFAULT_CAPACITY, Stream
-from core.stream_filter import StreamFilter
-from core.topics import TopicError, validate_filter
-from gui.context import AppContext
-from gui.models.stream_table_model import StreamTableModel
-from gui.views.region_chips import RegionChips
-from gui.status_colours import status_colour, status_style
+from eventscope.core.stream import DEFAULT_CAPACITY, Stream
+from eventscope.core.stream_filter import StreamFilter
+from eventscope.core.topics import TopicError, validate_filter
+from eventscope.gui.context import AppContext
+from eventscope.gui.models.stream_table_model import StreamTableModel
+from eventscope.gui.views.region_chips import RegionChips
+from eventscope.gui.status_colours import status_colour, status_style
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView,
                                QLabel, QLineEdit, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from core.topics import TopicError, validate_filter
-from gui.status_colours import status_style
+from eventscope.core.topics import TopicError, validate_filter
+from eventscope.gui.status_colours import status_style
 
 POLL_MS = 50
 

@@ -14,8 +14,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHeaderView, QLabel, QSplitter, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from core.decoders import numeric_value
-from core.payload_text import decode_utf8
+from eventscope.core.decoders import numeric_value
+from eventscope.core.payload_text import decode_utf8
 
 SYS_FILTER = "$SYS/#"
 REFRESH_MS = 1000

@@ -13,17 +13,17 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu,
                                QMessageBox, QTreeView, QVBoxLayout, QWidget)
 
-from core.payload_text import decode_utf8
-from core.retained import RetainedClear, clear_retained
-from core.session import SessionError
-from core.topic_forest import TopicForest, broker_of
-from core.topic_tree import TopicNode, TreeFilter
-from core.topics import TopicError
-from gui.context import AppContext
-from gui.models.topic_tree_model import COL_MESSAGES, COL_RATE, COL_TOPIC, COL_VALUE, TopicTreeModel
-from gui.views.publish_dialog import PublishDialog
-from gui.views.elided_label import ElidedLabel
-from gui.status_colours import status_style
+from eventscope.core.payload_text import decode_utf8
+from eventscope.core.retained import RetainedClear, clear_retained
+from eventscope.core.session import SessionError
+from eventscope.core.topic_forest import TopicForest, broker_of
+from eventscope.core.topic_tree import TopicNode, TreeFilter
+from eventscope.core.topics import TopicError
+from eventscope.gui.context import AppContext
+from eventscope.gui.models.topic_tree_model import COL_MESSAGES, COL_RATE, COL_TOPIC, COL_VALUE, TopicTreeModel
+from eventscope.gui.views.publish_dialog import PublishDialog
+from eventscope.gui.views.elided_label import ElidedLabel
+from eventscope.gui.status_colours import status_style
 
 REPAINT_MS = 500  # fades the "recently updated" marks and refreshes ages
 POLL_MS = 50

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-EVENTSCOPE = [sys.executable, "-m", "gui.main"]
+EVENTSCOPE = [sys.executable, "-m", "eventscope"]
 
 
 def start_jsonl_sub(port: int, count: int, *extra: str, topic_filter: str = "#") -> subprocess.Popen:

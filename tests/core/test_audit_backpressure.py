@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 
-from core.audit_recorder import AuditRecorder
-from core.audit_store import AuditStore
-from core.ingest import IngestBuffer
-from core.profile import ConnectionProfile
+from eventscope.core.audit_recorder import AuditRecorder
+from eventscope.core.audit_store import AuditStore
+from eventscope.core.ingest import IngestBuffer
+from eventscope.core.profile import ConnectionProfile
 from tests.conftest import publish_raw, wait_until
 
 

@@ -21,7 +21,7 @@ TOTAL = 5000
 
 def start_recorder(broker, db) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gui.main", "audit", "record", "--host", "127.0.0.1", "--port", str(broker.port),
+        [sys.executable, "-m", "eventscope", "audit", "record", "--host", "127.0.0.1", "--port", str(broker.port),
          "--filter", "dur/+/request", "--db", str(db)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()

@@ -6,9 +6,9 @@ import io
 
 import pytest
 
-from core.audit_export import ExportJob, export_to_path, read_export, row_to_json
-from core.audit_store import AuditQuery, AuditStore, AuditStoreFull, classify, default_audit_path
-from core.records import MessageProperties, MessageRecord
+from eventscope.core.audit_export import ExportJob, export_to_path, read_export, row_to_json
+from eventscope.core.audit_store import AuditQuery, AuditStore, AuditStoreFull, classify, default_audit_path
+from eventscope.core.records import MessageProperties, MessageRecord
 
 
 def request(i: int, t: float, payload: bytes | None = None) -> MessageRecord:
@@ -162,7 +162,7 @@ def test_export_job_runs_in_cancellable_chunks(store):
 
 
 def test_a_message_bridged_to_other_brokers_is_one_row_with_its_path(tmp_path):
-    from core.records import MessageProperties
+    from eventscope.core.records import MessageProperties
 
     store = AuditStore(tmp_path / "mesh.sqlite3", max_age_seconds=0)
     props = MessageProperties(response_topic="r", correlation_data=b"c1")

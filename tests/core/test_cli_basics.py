@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 
-from core import __version__
+from eventscope.core import __version__
 from tests.conftest import free_port
 
-EVENTSCOPE = [sys.executable, "-m", "gui.main"]
+EVENTSCOPE = [sys.executable, "-m", "eventscope"]
 
 
 def run(*args: str, timeout: float = 30, **kwargs) -> subprocess.CompletedProcess:

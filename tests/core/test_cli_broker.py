@@ -13,7 +13,7 @@ from tests.conftest import free_port, wait_for_port
 
 def test_broker_command_serves_mqtt_and_stops_on_sigterm():
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "gui.main", "broker", "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "eventscope", "broker", "--port", str(port)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline()
@@ -30,11 +30,11 @@ def test_broker_command_serves_mqtt_and_stops_on_sigterm():
 
 def test_broker_command_reports_a_busy_port():
     port = free_port()
-    first = subprocess.Popen([sys.executable, "-m", "gui.main", "broker", "--port", str(port)],
+    first = subprocess.Popen([sys.executable, "-m", "eventscope", "broker", "--port", str(port)],
                              stdout=subprocess.PIPE, text=True)
     try:
         first.stdout.readline()
-        second = subprocess.run([sys.executable, "-m", "gui.main", "broker", "--port", str(port)],
+        second = subprocess.run([sys.executable, "-m", "eventscope", "broker", "--port", str(port)],
                                 capture_output=True, text=True, timeout=30)
         assert second.returncode == 1
         assert str(port) in second.stderr

@@ -6,10 +6,10 @@ import json
 import subprocess
 import sys
 
-from core.profile import ConnectionProfile
-from core.profile_store import ProfileStore, StoredProfile
+from eventscope.core.profile import ConnectionProfile
+from eventscope.core.profile_store import ProfileStore, StoredProfile
 
-EVENTSCOPE = [sys.executable, "-m", "gui.main"]
+EVENTSCOPE = [sys.executable, "-m", "eventscope"]
 
 
 def _run_sub(arguments: list[str], publish) -> tuple[int, str, str]:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import wait_until
 
-EVENTSCOPE = [sys.executable, "-m", "gui.main"]
+EVENTSCOPE = [sys.executable, "-m", "eventscope"]
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ import sys
 
 import pytest
 
-from core.audit_export import row_to_json
-from core.audit_store import AuditStore
-from core.records import MessageProperties, MessageRecord
+from eventscope.core.audit_export import row_to_json
+from eventscope.core.audit_store import AuditStore
+from eventscope.core.records import MessageProperties, MessageRecord
 from tests.core.test_stream import REGION_TOPICS
 
-EVENTSCOPE = [sys.executable, "-m", "gui.main"]
+EVENTSCOPE = [sys.executable, "-m", "eventscope"]
 
 
 @pytest.mark.mosquitto

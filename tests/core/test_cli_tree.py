@@ -10,7 +10,7 @@ from tests.conftest import free_port
 
 
 def _tree(port: int, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gui.main", "tree", "--host", "127.0.0.1", "--port", str(port),
+    return subprocess.run([sys.executable, "-m", "eventscope", "tree", "--host", "127.0.0.1", "--port", str(port),
                            "--seconds", "1", *extra], capture_output=True, text=True, timeout=30)
 
 

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from core.demo import DemoEnvironment
-from core.embedded_broker import find_mosquitto
-from core.ingest import IngestBuffer
-from core.profile import ConnectionProfile
-from core.records import MessageProperties
-from core.session import MqttSession
-from core.simulator import DEMO_REGIONS
+from eventscope.core.demo import DemoEnvironment
+from eventscope.core.embedded_broker import find_mosquitto
+from eventscope.core.ingest import IngestBuffer
+from eventscope.core.profile import ConnectionProfile
+from eventscope.core.records import MessageProperties
+from eventscope.core.session import MqttSession
+from eventscope.core.simulator import DEMO_REGIONS
 from tests.conftest import REQUIRE_MOSQUITTO, wait_until
 
 

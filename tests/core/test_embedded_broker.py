@@ -20,7 +20,7 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from core.embedded_broker import BrokerStartError, EmbeddedBroker, find_mosquitto, loopback_port_in_use
+from eventscope.core.embedded_broker import BrokerStartError, EmbeddedBroker, find_mosquitto, loopback_port_in_use
 from tests.conftest import free_port, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -4,8 +4,8 @@ import threading
 
 import pytest
 
-from core.ingest import IngestBuffer
-from core.records import RECORD_OVERHEAD_BYTES, MessageRecord
+from eventscope.core.ingest import IngestBuffer
+from eventscope.core.records import RECORD_OVERHEAD_BYTES, MessageRecord
 
 
 def _record(i: int, size: int = 10) -> MessageRecord:

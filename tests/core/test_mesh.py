@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from core.profile import ConnectionProfile
-from core.replier import Replier
-from core.session import MqttSession
-from core.workspace import Workspace
+from eventscope.core.profile import ConnectionProfile
+from eventscope.core.replier import Replier
+from eventscope.core.session import MqttSession
+from eventscope.core.workspace import Workspace
 from tests.conftest import MESH_REGIONS, publish_raw, wait_until
 
 
@@ -61,7 +61,7 @@ def test_a_bridged_message_is_seen_on_every_broker_it_crosses(mosquitto_mesh):
 def test_the_audit_holds_one_entry_per_bridged_message_with_each_arrival(mosquitto_mesh, tmp_path):
     import sqlite3
 
-    from core.workspace import AuditSettings
+    from eventscope.core.workspace import AuditSettings
 
     db = tmp_path / "workspace.sqlite3"
     workspace = Workspace()
@@ -83,7 +83,7 @@ def test_the_audit_holds_one_entry_per_bridged_message_with_each_arrival(mosquit
         wait_until(seen_everywhere, message="the request seen on all three brokers")
         with sqlite3.connect(db) as conn:
             assert conn.execute("SELECT COUNT(*) FROM messages").fetchone() == (1,)  # one entry
-        from core.audit_store import AuditQuery, AuditStore
+        from eventscope.core.audit_store import AuditQuery, AuditStore
 
         reader = AuditStore.open_reader(db)
         (row,) = reader.page_before(AuditQuery(), None, 10)
@@ -99,7 +99,7 @@ def test_cli_request_crosses_the_mesh_to_a_cli_replier(mosquitto_mesh):
     import subprocess
     import sys
 
-    eventscope = [sys.executable, "-m", "gui.main"]
+    eventscope = [sys.executable, "-m", "eventscope"]
     east, west = mosquitto_mesh["us-east"].port, mosquitto_mesh["us-west"].port
     replier = subprocess.Popen(eventscope + ["reply", "--port", str(west), "--filter", "+/hello/request",
                                              "--reply-payload", "pong from us-west"],
@@ -130,7 +130,7 @@ def test_cli_audit_record_over_the_mesh_keeps_one_entry_per_bridged_message(mosq
     db = tmp_path / "mesh.sqlite3"
     brokers = [arg for region in ("us-east", "us-west") for arg in
                ("--broker", f"{region}=127.0.0.1:{mosquitto_mesh[region].port}")]
-    recorder = subprocess.Popen([sys.executable, "-m", "gui.main", "audit", "record", *brokers,
+    recorder = subprocess.Popen([sys.executable, "-m", "eventscope", "audit", "record", *brokers,
                                  "--filter", "+/hello/request", "--db", str(db)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

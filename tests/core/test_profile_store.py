@@ -8,9 +8,9 @@ import subprocess
 import keyring
 import pytest
 
-from core.profile import ConnectionProfile
-from core.profile_store import ProfileError, ProfileStore, StoredProfile, default_profiles_path
-from core.workspace import Workspace
+from eventscope.core.profile import ConnectionProfile
+from eventscope.core.profile_store import ProfileError, ProfileStore, StoredProfile, default_profiles_path
+from eventscope.core.workspace import Workspace
 from tests.core.test_profile_credentials import MemoryKeyring
 
 SECRET = "s3cret-Pa55"

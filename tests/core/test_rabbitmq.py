@@ -9,11 +9,11 @@ import asyncio
 
 import pytest
 
-from core.profile import MQTT_V311, ConnectionProfile
-from core.replier import Replier
-from core.session import MqttSession
-from core.stream_filter import StreamFilter
-from core.workspace import Workspace
+from eventscope.core.profile import MQTT_V311, ConnectionProfile
+from eventscope.core.replier import Replier
+from eventscope.core.session import MqttSession
+from eventscope.core.stream_filter import StreamFilter
+from eventscope.core.workspace import Workspace
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.rabbitmq

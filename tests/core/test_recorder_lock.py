@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from core.audit_recorder import AuditRecorder
-from core.audit_store import AuditStore
-from core.profile import ConnectionProfile
-from core.recorder_lock import RecorderBusyError, RecorderLock
+from eventscope.core.audit_recorder import AuditRecorder
+from eventscope.core.audit_store import AuditStore
+from eventscope.core.profile import ConnectionProfile
+from eventscope.core.recorder_lock import RecorderBusyError, RecorderLock
 
 
 def test_second_lock_on_the_same_database_is_refused_until_released(tmp_path):

@@ -11,11 +11,11 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from core.ingest import IngestBuffer
-from core.profile import MQTT_V5, MQTT_V311, ConnectionProfile
-from core.replier import Replier, demo_reply_handler, fixed_reply_handler
-from core.request_tracker import RequestRefused, RequestTimeout, RequestTracker
-from core.rtt_stats import RttSummary, percentile
+from eventscope.core.ingest import IngestBuffer
+from eventscope.core.profile import MQTT_V5, MQTT_V311, ConnectionProfile
+from eventscope.core.replier import Replier, demo_reply_handler, fixed_reply_handler
+from eventscope.core.request_tracker import RequestRefused, RequestTimeout, RequestTracker
+from eventscope.core.rtt_stats import RttSummary, percentile
 from tests.conftest import wait_until
 
 
@@ -24,7 +24,7 @@ def open_session(mosquitto):
     started = []
 
     def make(version: int = MQTT_V5, buffer_messages: bool = False, subscribe_all: bool = False, broker=None):
-        from core.session import MqttSession
+        from eventscope.core.session import MqttSession
 
         port = (broker or mosquitto).port
         session = MqttSession(ConnectionProfile(host="127.0.0.1", port=port, mqtt_version=version),

@@ -6,11 +6,11 @@ import subprocess
 
 import pytest
 
-from core.ingest import IngestBuffer
-from core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings
-from core.records import MessageProperties
-from core.session import MqttSession, ReadOnlyError, SessionError, SessionState, reconnect_delay
-from core.topics import TopicError
+from eventscope.core.ingest import IngestBuffer
+from eventscope.core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings
+from eventscope.core.records import MessageProperties
+from eventscope.core.session import MqttSession, ReadOnlyError, SessionError, SessionState, reconnect_delay
+from eventscope.core.topics import TopicError
 from tests.conftest import free_port, wait_for_port, wait_until
 
 

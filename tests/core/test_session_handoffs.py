@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.ingest import IngestBuffer
-from core.profile import ConnectionProfile
-from core.session import MqttSession
+from eventscope.core.ingest import IngestBuffer
+from eventscope.core.profile import ConnectionProfile
+from eventscope.core.session import MqttSession
 from tests.conftest import publish_raw, wait_until
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from core.ingest import IngestBuffer
-from core.profile import ConnectionProfile
-from core.payload_text import decode_utf8
-from core.session import MqttSession
-from core.simulator import DEMO_REGIONS, SimulatorRates, TrafficSimulator
+from eventscope.core.ingest import IngestBuffer
+from eventscope.core.profile import ConnectionProfile
+from eventscope.core.payload_text import decode_utf8
+from eventscope.core.session import MqttSession
+from eventscope.core.simulator import DEMO_REGIONS, SimulatorRates, TrafficSimulator
 from tests.conftest import wait_until
 
 

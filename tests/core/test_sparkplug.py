@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from core.decoder_rules import DecoderRule, DecoderRules
-from core.protobuf_schemas import ProtoSchemas
-from core.records import MessageRecord
-from core.sparkplug import DATATYPE, MetricValue, SparkplugTopic, encode_payload
-from core.sparkplug_state import UNKNOWN_ALIAS, SparkplugState
+from eventscope.core.decoder_rules import DecoderRule, DecoderRules
+from eventscope.core.protobuf_schemas import ProtoSchemas
+from eventscope.core.records import MessageRecord
+from eventscope.core.sparkplug import DATATYPE, MetricValue, SparkplugTopic, encode_payload
+from eventscope.core.sparkplug_state import UNKNOWN_ALIAS, SparkplugState
 from tests.conftest import publish_raw
 from tests.core.cli_subscriber import jsonl_lines, start_jsonl_sub
 

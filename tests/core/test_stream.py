@@ -6,13 +6,13 @@ import subprocess
 
 import pytest
 
-from core.ingest import IngestBuffer
-from core.profile import ConnectionProfile
-from core.records import MessageRecord
-from core.region_stats import RegionStats
-from core.session import MqttSession
-from core.stream import Stream
-from core.stream_filter import StreamFilter
+from eventscope.core.ingest import IngestBuffer
+from eventscope.core.profile import ConnectionProfile
+from eventscope.core.records import MessageRecord
+from eventscope.core.region_stats import RegionStats
+from eventscope.core.session import MqttSession
+from eventscope.core.stream import Stream
+from eventscope.core.stream_filter import StreamFilter
 from tests.conftest import wait_until
 
 REGION_TOPICS = [

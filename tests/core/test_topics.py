@@ -2,9 +2,9 @@
 
 import pytest
 
-from core.stream_filter import StreamFilter
-from core.records import MessageRecord
-from core.topics import FilterSet, TopicError, filter_matches, region_of, validate_filter, validate_topic
+from eventscope.core.stream_filter import StreamFilter
+from eventscope.core.records import MessageRecord
+from eventscope.core.topics import FilterSet, TopicError, filter_matches, region_of, validate_filter, validate_topic
 
 
 @pytest.mark.parametrize("topic_filter,reason", [

@@ -11,13 +11,13 @@ import textwrap
 
 import pytest
 
-from core.profile import ConnectionProfile
-from core.records import MessageRecord
-from core.replier import Replier
-from core.session import MqttSession
-from core.stream import Stream
-from core.stream_filter import StreamFilter
-from core.workspace import AuditSettings, Workspace
+from eventscope.core.profile import ConnectionProfile
+from eventscope.core.records import MessageRecord
+from eventscope.core.replier import Replier
+from eventscope.core.session import MqttSession
+from eventscope.core.stream import Stream
+from eventscope.core.stream_filter import StreamFilter
+from eventscope.core.workspace import AuditSettings, Workspace
 from tests.conftest import publish_raw, wait_until
 
 
@@ -185,8 +185,8 @@ def test_child_stores_and_acks_what_arrived_when_the_window_is_killed(mosquitto,
     db = tmp_path / "a.sqlite3"
     script = textwrap.dedent(f"""
         import sys, threading
-        from core.profile import ConnectionProfile
-        from core.workspace import AuditSettings, Workspace
+        from eventscope.core.profile import ConnectionProfile
+        from eventscope.core.workspace import AuditSettings, Workspace
         if __name__ == "__main__":
             ws = Workspace(connections_in_process=True)
             c = ws.add_broker(ConnectionProfile(name="k", host="127.0.0.1", port={mosquitto.port}),

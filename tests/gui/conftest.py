@@ -13,8 +13,8 @@ import pytest  # noqa: E402
 import qasync  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
-from core.profile import ConnectionProfile  # noqa: E402
-from gui.context import AppContext  # noqa: E402
+from eventscope.core.profile import ConnectionProfile  # noqa: E402
+from eventscope.gui.context import AppContext  # noqa: E402
 
 
 _CLOSED_LOOPS: list = []
@@ -77,7 +77,7 @@ def run_until(loop, predicate, timeout: float = 10.0, message: str = "condition"
 @pytest.fixture
 def window(qtbot, context):
     """The real main window on the test's context, shown, closed at teardown."""
-    from gui.main_window import MainWindow
+    from eventscope.gui.main_window import MainWindow
 
     win = MainWindow(context)
     qtbot.addWidget(win)

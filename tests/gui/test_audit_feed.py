@@ -6,14 +6,14 @@ import pytest
 
 from PySide6.QtWidgets import QProgressDialog
 
-from core.audit_export import read_export, row_to_json
-from core.audit_store import AuditQuery, AuditStore, default_audit_path
-from core.records import MessageRecord
-from gui.models.audit_table_model import (BROKER_COLUMN, KIND_COLUMN, PAGE_SIZE, PATH_COLUMN, PAYLOAD_COLUMN, REPLY_COLUMN,
+from eventscope.core.audit_export import read_export, row_to_json
+from eventscope.core.audit_store import AuditQuery, AuditStore, default_audit_path
+from eventscope.core.records import MessageRecord
+from eventscope.gui.models.audit_table_model import (BROKER_COLUMN, KIND_COLUMN, PAGE_SIZE, PATH_COLUMN, PAYLOAD_COLUMN, REPLY_COLUMN,
                                           RTT_COLUMN, AuditTableModel)
-from gui.views.audit_feed_view import AuditFeedView
-from core.profile import ConnectionProfile
-from gui.context import WORKSPACE_AUDIT_NAME, AppContext
+from eventscope.gui.views.audit_feed_view import AuditFeedView
+from eventscope.core.profile import ConnectionProfile
+from eventscope.gui.context import WORKSPACE_AUDIT_NAME, AppContext
 from tests.gui.conftest import connect_and_wait, run_until
 from tests.conftest import publish_raw
 
@@ -186,7 +186,7 @@ def test_second_window_on_the_same_profile_shows_the_feed_without_recording(conn
 
 
 def test_rows_from_several_writers_land_in_order_and_early_sightings_wait(qtmodeltester, tmp_path):
-    from core.audit_store import Sighting
+    from eventscope.core.audit_store import Sighting
 
     store = AuditStore(tmp_path / "w.sqlite3", max_age_seconds=0)
     model = AuditTableModel(AuditStore.open_reader(store.path))

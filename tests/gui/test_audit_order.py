@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from core.audit_store import AuditStore
-from core.profile import ConnectionProfile
-from core.records import MessageRecord
-from gui.models.audit_table_model import PAGE_SIZE, PAYLOAD_COLUMN
-from gui.views.audit_feed_view import AuditFeedView
+from eventscope.core.audit_store import AuditStore
+from eventscope.core.profile import ConnectionProfile
+from eventscope.core.records import MessageRecord
+from eventscope.gui.models.audit_table_model import PAGE_SIZE, PAYLOAD_COLUMN
+from eventscope.gui.views.audit_feed_view import AuditFeedView
 from tests.conftest import publish_raw
 from tests.gui.conftest import connect_and_wait, run_until
 

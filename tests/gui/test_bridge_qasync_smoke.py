@@ -1,6 +1,6 @@
 """The summary bridge hands the workspace's work to the GUI thread: one signal per frame, never per message."""
 
-from core.records import MessageRecord
+from eventscope.core.records import MessageRecord
 from tests.gui.conftest import run_until
 
 

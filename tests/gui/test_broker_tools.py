@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from core.profile import ConnectionProfile
+from eventscope.core.profile import ConnectionProfile
 from tests.conftest import publish_raw
 from tests.gui.conftest import run_until
 

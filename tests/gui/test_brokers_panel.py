@@ -6,11 +6,11 @@ import json
 
 from PySide6.QtCore import Qt
 
-from core.profile import ConnectionProfile
-from gui.context import AppContext
-from gui.main_window import MainWindow
-from gui.models.broker_table_model import NAME, NOTES, STATE
-from gui.models.stream_table_model import BROKER, PAYLOAD, REGION
+from eventscope.core.profile import ConnectionProfile
+from eventscope.gui.context import AppContext
+from eventscope.gui.main_window import MainWindow
+from eventscope.gui.models.broker_table_model import NAME, NOTES, STATE
+from eventscope.gui.models.stream_table_model import BROKER, PAYLOAD, REGION
 from tests.conftest import publish_raw
 from tests.gui.conftest import add_through_dialog, run_until
 
@@ -117,7 +117,7 @@ def test_window_opens_every_profile_given_on_the_command_line(tmp_path, mosquitt
     import subprocess
     import sys
 
-    from core.profile_store import ProfileStore, StoredProfile
+    from eventscope.core.profile_store import ProfileStore, StoredProfile
     from tests.conftest import wait_until
 
     east, west = mosquitto_factory(), mosquitto_factory()
@@ -126,13 +126,13 @@ def test_window_opens_every_profile_given_on_the_command_line(tmp_path, mosquitt
         store.put(StoredProfile(ConnectionProfile(name=name, host="127.0.0.1", port=broker.port), region=name))
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     shot = tmp_path / "two.png"
-    result = subprocess.run([sys.executable, "-m", "gui.main", "--profile", "east", "--profile", "west",
+    result = subprocess.run([sys.executable, "-m", "eventscope", "--profile", "east", "--profile", "west",
                              "--screenshot", str(shot), "--quit-after", "4"], capture_output=True, text=True,
                             timeout=90, env=env)
     assert result.returncode == 0, result.stderr
     for broker in (east, west):  # each broker saw the window's client
         wait_until(lambda b=broker: "New client connected" in b.log_path.read_text(), message="a window client")
-    missing = subprocess.run([sys.executable, "-m", "gui.main", "--profile", "nowhere", "--quit-after", "1"],
+    missing = subprocess.run([sys.executable, "-m", "eventscope", "--profile", "nowhere", "--quit-after", "1"],
                              capture_output=True, text=True, timeout=60, env=env)
     assert missing.returncode == 1 and "No profile named 'nowhere' (profiles: east, west)" in missing.stderr
 
@@ -171,7 +171,7 @@ def test_disconnecting_one_broker_keeps_its_row_and_topics_and_never_disturbs_th
 
 
 def test_a_stream_takes_its_region_from_the_broker_profile(context, qloop, qtbot, mosquitto_factory):
-    from core.profile_store import StoredProfile
+    from eventscope.core.profile_store import StoredProfile
 
     east, europe = mosquitto_factory(), mosquitto_factory()
     window = _window(qtbot, context)

@@ -14,7 +14,7 @@ from PySide6.QtGui import QImage
 def test_demo_command_prints_the_broker_saves_a_screenshot_and_stops_the_broker(tmp_path):
     shot = tmp_path / "demo.png"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    result = subprocess.run([sys.executable, "-m", "gui.main", "--demo", "--screenshot", str(shot), "--quit-after", "4"],
+    result = subprocess.run([sys.executable, "-m", "eventscope", "--demo", "--screenshot", str(shot), "--quit-after", "4"],
                             capture_output=True, text=True, timeout=90, env=env)
     assert result.returncode == 0, result.stderr
     match = re.search(r"^Embedded broker: mqtt://127\.0\.0\.1:(\d+)$", result.stdout, re.MULTILINE)

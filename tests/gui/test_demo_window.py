@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from core.demo import DemoEnvironment
-from core.profile import ConnectionProfile
-from core.simulator import DEMO_REGIONS
-from gui.main_window import MainWindow
-from gui.models.stream_table_model import REGION
+from eventscope.core.demo import DemoEnvironment
+from eventscope.core.profile import ConnectionProfile
+from eventscope.core.simulator import DEMO_REGIONS
+from eventscope.gui.main_window import MainWindow
+from eventscope.gui.models.stream_table_model import REGION
 from tests.gui.conftest import run_until
 
 

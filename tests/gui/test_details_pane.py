@@ -8,9 +8,9 @@ import cbor2
 import pytest
 from PySide6.QtCore import Qt
 
-from core.records import MessageProperties, MessageRecord
-from core.topic_tree import TopicTree
-from gui.views.details_pane import DetailsPane
+from eventscope.core.records import MessageProperties, MessageRecord
+from eventscope.core.topic_tree import TopicTree
+from eventscope.gui.views.details_pane import DetailsPane
 from tests.conftest import wait_until
 
 HTML = "<b>x</b><img src=x>"

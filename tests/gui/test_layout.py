@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import (QAbstractButton, QAbstractSpinBox, QApplication, QComboBox, QLineEdit, QWidget)
 
-from core.profile import ConnectionProfile
-from gui.main_window import MainWindow
+from eventscope.core.profile import ConnectionProfile
+from eventscope.gui.main_window import MainWindow
 
 SIZES = ((1024, 700), (1366, 768), (1920, 1080))
 MIN_LINE_EDIT_CHARS = 8  # a field narrower than this shows "Fi…" instead of its text

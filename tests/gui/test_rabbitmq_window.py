@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from core.profile import MQTT_V311, ConnectionProfile
-from core.session import MqttSession
-from gui.models.broker_table_model import NO_RETAINED, NO_RETAINED_TIP, NOTES
+from eventscope.core.profile import MQTT_V311, ConnectionProfile
+from eventscope.core.session import MqttSession
+from eventscope.gui.models.broker_table_model import NO_RETAINED, NO_RETAINED_TIP, NOTES
 from tests.gui.conftest import run_until
 
 pytestmark = pytest.mark.rabbitmq

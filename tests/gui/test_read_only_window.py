@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from core.profile import ConnectionProfile
 from tests.conftest import publish_raw
 from tests.gui.conftest import activate, add_through_dialog, run_until
 
@@ -61,7 +60,7 @@ def test_no_window_action_publishes_in_monitor_mode(window, mosquitto_factory, q
 
 
 def test_connect_argument_keeps_tls_and_monitor_mode():
-    from gui.app import profile_from_address
+    from eventscope.gui.app import profile_from_address
 
     profile = profile_from_address("mqtts://broker.example:8883", read_only=True)
     assert (profile.host, profile.port, profile.tls.enabled, profile.tls.verify, profile.read_only) == (

@@ -8,14 +8,14 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QPushButton
 
-from core.ingest import IngestBuffer
-from core.profile import MQTT_V311, ConnectionProfile
-from core.replier import Replier, demo_reply_handler
-from core.request_history import HistoryEntry, RequestHistory
-from core.session import MqttSession
-from gui.models.request_history_model import (BROKER_COLUMN, REGION_COLUMN, RTT_COLUMN, SIZE_COLUMN, STATUS_COLUMN,
+from eventscope.core.ingest import IngestBuffer
+from eventscope.core.profile import MQTT_V311, ConnectionProfile
+from eventscope.core.replier import Replier, demo_reply_handler
+from eventscope.core.request_history import HistoryEntry, RequestHistory
+from eventscope.core.session import MqttSession
+from eventscope.gui.models.request_history_model import (BROKER_COLUMN, REGION_COLUMN, RTT_COLUMN, SIZE_COLUMN, STATUS_COLUMN,
                                               TIME_COLUMN, TOPIC_COLUMN)
-from gui.views.request_panel import RequestPanel
+from eventscope.gui.views.request_panel import RequestPanel
 from tests.conftest import free_port
 from tests.gui.conftest import activate, connect_and_wait, run_until
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 
-from core.profile import ConnectionProfile
+from eventscope.core.profile import ConnectionProfile
 from tests.conftest import publish_raw
 from tests.gui.conftest import activate, run_until
 

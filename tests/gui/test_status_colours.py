@@ -7,9 +7,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-from core.profile import ConnectionProfile
-from gui.models.broker_table_model import STATE
-from gui.status_colours import KINDS, MIN_CONTRAST, contrast, is_dark, status_colour
+from eventscope.core.profile import ConnectionProfile
+from eventscope.gui.models.broker_table_model import STATE
+from eventscope.gui.status_colours import KINDS, MIN_CONTRAST, contrast, is_dark, status_colour
 from tests.conftest import free_port
 
 

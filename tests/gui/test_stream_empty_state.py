@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gui.views.stream_view import StreamView
+from eventscope.gui.views.stream_view import StreamView
 from tests.conftest import publish_raw
 from tests.gui.conftest import run_until
 
@@ -35,7 +35,7 @@ def test_empty_states_and_a_steady_filter_bar_while_paused(connected_context, mo
 
 def test_a_dollar_stream_tab_subscribes_and_closing_it_unsubscribes(connected_context, qloop, qtbot,
                                                                     mosquitto_factory):
-    from core.profile import ConnectionProfile
+    from eventscope.core.profile import ConnectionProfile
 
     view = StreamView(connected_context)
     qtbot.addWidget(view)

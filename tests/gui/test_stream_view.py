@@ -6,9 +6,9 @@ import subprocess
 
 from PySide6.QtCore import Qt
 
-from core.records import MessageRecord
-from gui.views.stream_view import StreamView
-from gui.models.stream_table_model import PAYLOAD, REGION, TOPIC
+from eventscope.core.records import MessageRecord
+from eventscope.gui.views.stream_view import StreamView
+from eventscope.gui.models.stream_table_model import PAYLOAD, REGION, TOPIC
 from tests.conftest import publish_raw
 from tests.core.test_stream import REGION_TOPICS
 from tests.gui.conftest import run_until
@@ -136,8 +136,8 @@ def test_model_follows_evictions_in_ranges(context, qtbot, qtmodeltester):
 
 
 def test_stream_tabs_persist_and_a_corrupt_saved_filter_is_skipped(context, qtbot, settings):
-    from gui.context import AppContext
-    from gui.views.stream_view import STREAMS_KEY
+    from eventscope.gui.context import AppContext
+    from eventscope.gui.views.stream_view import STREAMS_KEY
 
     view = make_view(qtbot, context)
     tab = view.add_stream("fleet/+/hello/request")

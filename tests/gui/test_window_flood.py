@@ -7,8 +7,8 @@ import time
 
 from PySide6.QtCore import QTimer
 
-from core.profile import ConnectionProfile
-from gui.main_window import MainWindow
+from eventscope.core.profile import ConnectionProfile
+from eventscope.gui.main_window import MainWindow
 from tests.gui.conftest import run_until
 from tests.perf.loadgen import LoadGenerator, request_topics, sequence_of
 

@@ -34,11 +34,11 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from core.ingest import IngestBuffer
-from core.profile import MQTT_V5, MQTT_V311, ConnectionProfile
-from core.session import MqttSession
-from core.stream_filter import StreamFilter
-from core.workspace import AuditSettings, Workspace
+from eventscope.core.ingest import IngestBuffer
+from eventscope.core.profile import MQTT_V5, MQTT_V311, ConnectionProfile
+from eventscope.core.session import MqttSession
+from eventscope.core.stream_filter import StreamFilter
+from eventscope.core.workspace import AuditSettings, Workspace
 from tests.conftest import MOSQUITTO, MosquittoBroker, free_port
 from tests.perf.loadgen import LoadGenerator, SequenceCounter, request_topics, sequence_of
 

@@ -27,11 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.ingest import IngestBuffer
-from core.profile import ConnectionProfile
-from core.request_tracker import RequestTracker
-from core.rtt_stats import RttSummary
-from core.session import MqttSession
+from eventscope.core.ingest import IngestBuffer
+from eventscope.core.profile import ConnectionProfile
+from eventscope.core.request_tracker import RequestTracker
+from eventscope.core.rtt_stats import RttSummary
+from eventscope.core.session import MqttSession
 from tests.conftest import MOSQUITTO, MosquittoBroker, free_port, wait_until
 
 TOPIC = "us-east/hello/request"
@@ -39,7 +39,7 @@ TOPIC = "us-east/hello/request"
 
 def _start_replier(port: int, log_path: Path) -> subprocess.Popen:
     log = log_path.open("w")
-    process = subprocess.Popen([sys.executable, "-m", "gui.main", "reply", "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "eventscope", "reply", "--port", str(port)],
                                stdout=subprocess.DEVNULL, stderr=log)
     wait_until(lambda: "serving" in log_path.read_text() or process.poll() is not None, 20, message="replier")
     if process.poll() is not None:
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             rr_command = [rr, "-p", str(broker.port), "-t", TOPIC, "-e", "bench/rr/reply", "-m", "hi", "-W", "5"]
             rr_summary = _minus_startup(_timed_runs(rr_command, args.rr_runs), rr_startup)
 
-            cli = [sys.executable, "-m", "gui.main"]
+            cli = [sys.executable, "-m", "eventscope"]
             cli_startup = statistics.median(_timed_runs([*cli, "--version"], 10))
             cli_summary = _minus_startup(
                 _timed_runs([*cli, "request", "--port", str(broker.port), "--topic", TOPIC, "--payload", "hi"], args.cli_runs),

@@ -137,9 +137,9 @@ async def _measure(window, context, ports: list[int], load: str, rate: int, seco
 async def _run(ports: list[int], loads: list[str], rate: int, seconds: float, workdir: Path) -> list[dict]:
     from PySide6.QtCore import QSettings, Qt
 
-    from core.profile import ConnectionProfile
-    from gui.context import AppContext
-    from gui.main_window import MainWindow
+    from eventscope.core.profile import ConnectionProfile
+    from eventscope.gui.context import AppContext
+    from eventscope.gui.main_window import MainWindow
 
     context = AppContext(QSettings(str(workdir / "settings.ini"), QSettings.IniFormat))
     window = MainWindow(context)

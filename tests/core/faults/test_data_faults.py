@@ -11,15 +11,15 @@ import time
 
 import pytest
 
-from core.audit_export import read_export, row_to_json
-from core.audit_store import AuditStore
-from core.cli.tree_cmd import tree_json_text, tree_to_text
-from core.decoders import decode_payload, numeric_fields, numeric_value
-from core.embedded_broker import EmbeddedBroker, iotcore_available
-from core.payload_text import decode_from_export, encode_for_export, preview
-from core.records import MessageProperties, MessageRecord
-from core.topic_tree import TopicTree
-from core.topics import FilterSet, TopicError, validate_filter, validate_topic
+from eventscope.core.audit_export import read_export, row_to_json
+from eventscope.core.audit_store import AuditStore
+from eventscope.core.cli.tree_cmd import tree_json_text, tree_to_text
+from eventscope.core.decoders import decode_payload, numeric_fields, numeric_value
+from eventscope.core.embedded_broker import EmbeddedBroker, iotcore_available
+from eventscope.core.payload_text import decode_from_export, encode_for_export, preview
+from eventscope.core.records import MessageProperties, MessageRecord
+from eventscope.core.topic_tree import TopicTree
+from eventscope.core.topics import FilterSet, TopicError, validate_filter, validate_topic
 from tests.conftest import publish_raw
 from tests.core.test_cli_basics import EVENTSCOPE, run
 

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from core.audit_store import AuditStore, AuditStoreFull
-from core.records import MessageRecord
+from eventscope.core.audit_store import AuditStore, AuditStoreFull
+from eventscope.core.records import MessageRecord
 from tests.conftest import publish_raw, wait_until
 from tests.core.test_cli_basics import EVENTSCOPE, run
 
@@ -146,7 +146,7 @@ def stored_count(db) -> int:
 
 def start_recorder(broker, db, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "gui.main", "audit", "record", "--port", str(broker.port), "--filter", "rec/#",
+        [sys.executable, "-m", "eventscope", "audit", "record", "--port", str(broker.port), "--filter", "rec/#",
          "--db", str(db), *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -1,0 +1,1 @@
+"""Files the application ships (icon, desktop entry, sample profile), read with ``importlib.resources``."""
