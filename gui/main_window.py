@@ -223,20 +223,21 @@ class MainWindow(QMainWindow):
         return chosen
 
     def open_subscriptions(self) -> SubscriptionsDialog | None:
-        broker_id = self._chosen_broker()
-        if broker_id is None:
-            return None
-        self.subscriptions_dialog = SubscriptionsDialog(self.context, broker_id, self)
-        self.subscriptions_dialog.open()
+        self.subscriptions_dialog = self._broker_tool(SubscriptionsDialog)
         return self.subscriptions_dialog
 
     def open_sys_stats(self) -> SysStatsView | None:
+        self.sys_stats_view = self._broker_tool(SysStatsView)
+        return self.sys_stats_view
+
+    def _broker_tool(self, tool):
+        """Open a tool (a dialog class taking context and broker id) on the chosen broker."""
         broker_id = self._chosen_broker()
         if broker_id is None:
             return None
-        self.sys_stats_view = SysStatsView(self.context, broker_id, self)
-        self.sys_stats_view.show()
-        return self.sys_stats_view
+        dialog = tool(self.context, broker_id, self)
+        dialog.show()
+        return dialog
 
     def focus_tree_filter(self) -> None:
         self.topic_tree.filter_edit.setFocus(Qt.ShortcutFocusReason)

@@ -13,13 +13,22 @@ from tests.conftest import publish_raw
 from tests.gui.conftest import run_until
 
 
-def test_sparkplug_data_by_alias_is_shown_by_name_after_its_birth(window, mosquitto, qloop):
-    window.add_broker(ConnectionProfile(name="plant", host="127.0.0.1", port=mosquitto.port))
+def _plant(window, port: int, qloop) -> None:
+    """The window on one broker named plant, subscribed to everything."""
+    window.add_broker(ConnectionProfile(name="plant", host="127.0.0.1", port=port))
     session = window.context.session
     run_until(qloop, lambda: session.is_connected, message="connected")
     session.subscribe("#").result(10)
-    birth = encode_payload([MetricValue(21.5, "Double", name="temperature", alias=7),
-                            MetricValue(True, "Boolean", name="running", alias=8)], seq=0)
+
+
+def _birth(temperature_name: str) -> bytes:
+    return encode_payload([MetricValue(21.5, "Double", name=temperature_name, alias=7),
+                           MetricValue(True, "Boolean", name="running", alias=8)], seq=0)
+
+
+def test_sparkplug_data_by_alias_is_shown_by_name_after_its_birth(window, mosquitto, qloop):
+    _plant(window, mosquitto.port, qloop)
+    birth = _birth("temperature")
     data = encode_payload([MetricValue(22.25, "Double", alias=7)], seq=1)
     publish_raw(mosquitto.port, [("spBv1.0/factory/DBIRTH/edge-1/pump-1", birth),
                                  ("spBv1.0/factory/DDATA/edge-1/pump-1", data)])
@@ -93,12 +102,8 @@ def test_a_profile_rule_decodes_protobuf_with_the_users_own_proto(window, mosqui
 
 
 def test_a_sparkplug_device_expands_into_its_metrics_with_values_to_plot(window, mosquitto, qloop):
-    window.add_broker(ConnectionProfile(name="plant", host="127.0.0.1", port=mosquitto.port))
-    session = window.context.session
-    run_until(qloop, lambda: session.is_connected, message="connected")
-    session.subscribe("#").result(10)
-    birth = encode_payload([MetricValue(21.5, "Double", name="sensors/temperature", alias=7),
-                            MetricValue(True, "Boolean", name="running", alias=8)], seq=0)
+    _plant(window, mosquitto.port, qloop)
+    birth = _birth("sensors/temperature")
     publish_raw(mosquitto.port, [("spBv1.0/factory/DBIRTH/edge-1/pump-1", birth)] +
                 [("spBv1.0/factory/DDATA/edge-1/pump-1", encode_payload([MetricValue(v, "Double", alias=7)], seq=i))
                  for i, v in enumerate((22.0, 22.5, 23.0), start=1)])
