@@ -26,6 +26,16 @@ from tests.core.test_cli_basics import EVENTSCOPE, run
 # What a terminal must never get raw: C0 controls (but tab and line breaks), DEL and C1 controls.
 RAW_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
+def finish(proc: subprocess.Popen, timeout: float = 30) -> tuple:
+    """The child's output once it exits; killed (by its PID) if it does not, so no test leaves it behind."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+
+
 PAYLOADS = {
     "invalid UTF-8": b"\xff\xfe\xc3\x28",
     "empty": b"",
@@ -67,7 +77,7 @@ def test_every_hostile_payload_survives_sub_end_to_end(mosquitto):
                                  "--count", str(len(names))], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert b"subscribed to" in proc.stderr.readline()
         publish_raw(mosquitto.port, [(f"payload/{i}", PAYLOADS[name]) for i, name in enumerate(names)])
-        out, err = proc.communicate(timeout=60)
+        out, err = finish(proc, 60)
         assert proc.returncode == 0, err
         text = out.decode("utf-8")
         if fmt == "text":
@@ -98,7 +108,7 @@ def test_control_characters_in_a_topic_never_reach_the_terminal_raw(lenient_brok
                              "--format", fmt], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert b"subscribed to" in proc.stderr.readline()
     publish_raw(lenient_broker.port, [(CONTROL_TOPIC, "x\u009by".encode())])
-    out, err = proc.communicate(timeout=30)
+    out, err = finish(proc)
     assert proc.returncode == 0, err
     line = out.decode("utf-8")
     assert not RAW_CONTROL.search(line)
@@ -179,7 +189,7 @@ def test_a_deep_topic_prints_through_tree_end_to_end(mosquitto, fmt):
                              "--format", fmt], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert "subscribed to" in proc.stderr.readline()
     publish_raw(mosquitto.port, [(topic, b"deep")])
-    out, err = proc.communicate(timeout=30)
+    out, err = finish(proc)
     assert proc.returncode == 0 and "Traceback" not in err
     if fmt == "text":
         assert len(out.splitlines()) == levels and out.splitlines()[-1].strip() == "d (1/1) = deep"
@@ -217,7 +227,7 @@ def test_large_properties_arrive_whole_and_export_whole(mosquitto, tmp_path, pro
                              "--count", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert "subscribed to" in proc.stderr.readline()
     publish_raw(mosquitto.port, [("props/x", b"p")], [properties])
-    out, err = proc.communicate(timeout=30)
+    out, err = finish(proc)
     assert proc.returncode == 0, err
     got = json.loads(out)["properties"]
     if "UserProperty" in properties:
