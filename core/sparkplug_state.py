@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from eventscope.core.records import MessageRecord
@@ -54,6 +55,10 @@ class SparkplugMessage:
     notes: tuple[str, ...] = ()
 
 
+# A flood repeats a few hundred topics: parse each once (SparkplugTopic is immutable).
+_parse_topic = lru_cache(maxsize=4096)(SparkplugTopic.parse)
+
+
 class SparkplugState:
     """Alias tables and session health of every Sparkplug node seen, keyed by broker."""
 
@@ -87,6 +92,26 @@ class SparkplugState:
         """Decode ``record`` and apply it to the session state. Raises ``SparkplugError`` on a bad payload."""
         return self._decode(record, update=True)
 
+    def observe_seq(self, record: MessageRecord) -> None:
+        """Only the session bookkeeping of a DATA message: its seq (gaps) and the node's online state.
+
+        The cheap half of ``observe`` (a parse, no value conversion), for floods: the values of a
+        DATA matter only for what is shown, so the workspace converts only each device's newest one
+        (``observe_values``). Raises ``SparkplugError`` on a bad payload.
+        """
+        topic = _parse_topic(record.topic)
+        if topic is None or topic.message_type not in ("NDATA", "DDATA"):
+            raise SparkplugError(f"{record.topic!r} is not a Sparkplug DATA topic")
+        payload = parse_payload(record.payload)
+        node = self._nodes.setdefault((record.broker_id, topic.group, topic.edge_node), NodeState())
+        self._check_seq(node, payload.seq if payload.HasField("seq") else None, topic.message_type, True)
+        target = self._target(node, topic, create=True)
+        self._apply_online(node, target, topic.message_type)
+
+    def observe_values(self, record: MessageRecord) -> SparkplugMessage:
+        """``observe`` without the seq check (``observe_seq`` did it): names and last values only."""
+        return self._decode(record, update=True, check_seq=False)
+
     def forget_broker(self, broker: str) -> None:
         """Drop what ``broker`` taught (on reconnect: aliases are valid only after a new BIRTH)."""
         for key in [k for k in self._nodes if k[0] == broker]:
@@ -94,7 +119,7 @@ class SparkplugState:
         for key in [k for k in self._hosts if k[0] == broker]:
             del self._hosts[key]
 
-    def _decode(self, record: MessageRecord, update: bool) -> SparkplugMessage:
+    def _decode(self, record: MessageRecord, update: bool, check_seq: bool = True) -> SparkplugMessage:
         topic = SparkplugTopic.parse(record.topic)
         if topic is None:
             raise SparkplugError(f"{record.topic!r} is not a Sparkplug B topic (spBv1.0/group/TYPE/node[/device])")
@@ -123,7 +148,7 @@ class SparkplugState:
             self._name_metrics(DeviceState(), value["metrics"], notes)
         if kind == "NDEATH":
             notes += self._check_bdseq_death(node, value, update)
-        elif kind not in ("NCMD", "DCMD"):
+        elif kind not in ("NCMD", "DCMD") and check_seq:
             notes += self._check_seq(node, value.get("seq"), kind, update)
         if update and target is not None:
             self._apply_online(node, target, kind)

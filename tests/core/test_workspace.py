@@ -252,3 +252,21 @@ def test_two_brokers_are_two_roots_and_removing_one_removes_its_root(workspace, 
     assert forest.node("shared/topic", "east") is None and forest.node("shared/topic") is west_node
     publish_raw(west.port, [("shared/topic", b"west goes on")])
     wait_until(lambda: workspace.tick() and west_node.count == 3, message="west undisturbed")
+
+
+def test_a_sparkplug_flood_checks_every_seq_but_converts_only_the_newest_data(workspace):
+    from eventscope.core.sparkplug import MetricValue, encode_payload
+
+    birth = encode_payload([MetricValue(1.0, "Double", name="flow", alias=1)], seq=0)
+    data = [encode_payload([MetricValue(float(v), "Double", alias=1)], seq=seq) for v, seq in ((2, 1), (3, 2), (4, 4))]
+    topic = "spBv1.0/plant/{}/edge/pump"
+    workspace.feed([MessageRecord(topic.format("DBIRTH"), birth, broker_id="b", received=1.0)] +
+                   [MessageRecord(topic.format("DDATA"), payload, broker_id="b", received=2.0 + i)
+                    for i, payload in enumerate(data)])
+    wait_until(lambda: workspace.tick() is not None and workspace.tree.node("spBv1.0/plant/metrics/edge/pump/flow", "b"),
+               message="the metric node")
+    node = workspace.sparkplug.node("b", "plant", "edge")
+    assert node.seq_gaps == 1 and node.last_seq == 4  # every DATA's seq was checked (2 → 4 is a gap)
+    metric = workspace.tree.node("spBv1.0/plant/metrics/edge/pump/flow", "b")
+    assert [m.payload for m in metric.history] == [b"1.0", b"4.0"]  # the BIRTH, then only the newest DATA
+    assert workspace.sparkplug.device("b", "plant", "edge", "pump").last_values == {"flow": 4.0}
