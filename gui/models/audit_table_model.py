@@ -76,16 +76,27 @@ class AuditTableModel(FlatTableModel):
         return None
 
     def canFetchMore(self, parent=QModelIndex()) -> bool:
-        return not parent.isValid() and not self._exhausted and not self._fetching
+        # Qt asks when the *last* row shows; with the newest last that is the live end, not history,
+        # so the view pages older rows in itself then (``fetch_older``).
+        return not self.newest_last and self.has_older()
+
+    def has_older(self) -> bool:
+        return not self._exhausted and not self._fetching
+
+    def fetch_older(self) -> int:
+        """Load the next page of older rows. Returns how many came."""
+        before = len(self._rows)
+        if self.has_older() and self.store is not None:
+            self._fetching = True
+            try:
+                self._fetch_page()
+            finally:
+                self._fetching = False
+        return len(self._rows) - before
 
     def fetchMore(self, parent=QModelIndex()) -> None:
-        if parent.isValid() or self._exhausted or self.store is None or self._fetching:
-            return  # views and testers call back into fetchMore while rows are being inserted
-        self._fetching = True
-        try:
-            self._fetch_page()
-        finally:
-            self._fetching = False
+        if not parent.isValid():  # views and testers call back into fetchMore while rows are being inserted
+            self.fetch_older()
 
     def _fetch_page(self) -> None:
         before = self._rows[-1].id if self._rows else None

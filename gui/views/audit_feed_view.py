@@ -76,6 +76,7 @@ class AuditFeedView(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(20)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setWordWrap(False)
+        self.table.setVerticalScrollMode(QAbstractItemView.ScrollPerItem)  # scroll values count rows
         for column, width in enumerate(COLUMN_WIDTHS):  # the correlation, last, takes the rest
             self.table.setColumnWidth(column, width)
 
@@ -190,12 +191,15 @@ class AuditFeedView(QWidget):
 
     def _on_scrolled(self, value: int) -> None:
         """Newest at the bottom: Qt fetches more only at the bottom, so older pages load here at the top."""
-        if self.model.newest_last and value == self.table.verticalScrollBar().minimum() and self.model.canFetchMore():
-            before = self.model.rowCount()
-            self.model.fetchMore()
-            added = self.model.rowCount() - before
-            if added:  # keep the row the user was looking at in place
-                self.table.verticalScrollBar().setValue(added * self.table.verticalHeader().defaultSectionSize())
+        bar = self.table.verticalScrollBar()
+        if self.model.newest_last and value == bar.minimum() and self.model.has_older():
+            target = bar.value()
+            added = self.model.fetch_older()
+            if added:  # keep the row the user was looking at in place (the table scrolls by rows) …
+                def keep_place(_minimum: int, _maximum: int) -> None:
+                    bar.rangeChanged.disconnect(keep_place)
+                    bar.setValue(target + added)
+                bar.rangeChanged.connect(keep_place)  # … once the scroll bar knows about the new rows
 
     def _show_warning(self) -> None:
         text = "\n".join(t for t in (self._notice, self._write_warning) if t)

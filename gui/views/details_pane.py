@@ -30,6 +30,7 @@ ALL_FIELDS = "(all numeric fields)"
 DECODERS_KEY = "details/decoders"  # topic → the decoder the user picked for it
 MAX_REMEMBERED_DECODERS = 500
 DIFF_TEXT_LIMIT = 256 * 1024
+DIFF_LINE_LIMIT = 2_000  # lines a side in the diff (a 2,000-line JSON diff takes well under 0.1 s)
 
 
 def _plain_label(name: str) -> QLabel:
@@ -117,11 +118,13 @@ class DetailsPane(QWidget):
         side_by_side = QSplitter(Qt.Horizontal, objectName="detailsDiffSides")
         side_by_side.addWidget(self.diff_old)
         side_by_side.addWidget(self.diff_new)
-        diff_tabs = QTabWidget(objectName="detailsDiffViews")
-        diff_tabs.setTabPosition(QTabWidget.South)
-        diff_tabs.addTab(side_by_side, "Side by side")
-        diff_tabs.addTab(self.diff_edit, "Unified")
-        self.tabs.addTab(diff_tabs, "Diff")
+        self.diff_tabs = QTabWidget(objectName="detailsDiffViews")
+        self.diff_tabs.setTabPosition(QTabWidget.South)
+        self.diff_tabs.addTab(side_by_side, "Side by side")
+        self.diff_tabs.addTab(self.diff_edit, "Unified")
+        self.tabs.addTab(self.diff_tabs, "Diff")
+        self._diff_position = -1
+        self.tabs.currentChanged.connect(lambda _index: self._show_diff(self._diff_position))
 
         # The payload and the history/plot/diff tabs share the height through a splitter the user drags.
         self.payload_edit.setMinimumHeight(40)
@@ -280,24 +283,35 @@ class DetailsPane(QWidget):
 
     def _show_diff(self, position: int) -> None:
         """history[position] against the message before it: side by side with removed and added lines
-        coloured, and as a unified diff. Payloads stay plain text; colour comes from line selections."""
+        coloured, and as a unified diff. Payloads stay plain text; colour comes from line selections.
+
+        Only while the Diff tab is shown (it is worked out again when the tab is opened), and on at most
+        ``DIFF_LINE_LIMIT`` lines a side: a line diff can be quadratic, and this runs on the window's thread.
+        """
+        self._diff_position = position
+        if self.tabs.currentWidget() is not self.diff_tabs:
+            return
         if position <= 0 or position >= len(self._history):
             for view in (self.diff_edit, self.diff_old, self.diff_new):
                 view.setPlainText("(no previous message to compare with)")
                 view.setExtraSelections([])
             return
         old, new = _diff_text(self._history[position - 1]), _diff_text(self._history[position])
-        old_lines, new_lines = old.splitlines(), new.splitlines()
-        lines = difflib.unified_diff(old_lines, new_lines, "previous", "selected", lineterm="")
+        old_lines, new_lines = old.splitlines()[:DIFF_LINE_LIMIT], new.splitlines()[:DIFF_LINE_LIMIT]
+        cut = max(len(old.splitlines()), len(new.splitlines())) > DIFF_LINE_LIMIT
+        matcher = difflib.SequenceMatcher(None, old_lines, new_lines)
+        lines = list(difflib.unified_diff(old_lines, new_lines, "previous", "selected", lineterm=""))
+        if cut:
+            lines.append(f"(compared the first {DIFF_LINE_LIMIT:,} lines only)")
         self.diff_edit.setPlainText("\n".join(lines) or "(identical to the previous message)")
         removed, added = set(), set()
-        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False).get_opcodes():
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
             if tag in ("replace", "delete"):
                 removed.update(range(i1, i2))
             if tag in ("replace", "insert"):
                 added.update(range(j1, j2))
-        self.diff_old.setPlainText(old)
-        self.diff_new.setPlainText(new)
+        self.diff_old.setPlainText("\n".join(old_lines))
+        self.diff_new.setPlainText("\n".join(new_lines))
         self.diff_old.setExtraSelections(_line_marks(self.diff_old, removed, "error"))
         self.diff_new.setExtraSelections(_line_marks(self.diff_new, added, "ok"))
         self.changed_lines = (sorted(removed), sorted(added))

@@ -4,6 +4,7 @@ live rows following at the bottom, and the choice kept for the next start."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from eventscope.core.audit_store import AuditStore
 from eventscope.core.profile import ConnectionProfile
@@ -27,16 +28,23 @@ def test_newest_at_the_bottom_pages_older_rows_in_at_the_top(context, qtbot, qtm
         model = view.model
         qtbot.mouseClick(view.order_button, Qt.LeftButton)
         assert model.newest_last and view.order_button.text().startswith("Newest at the bottom")
-        qtmodeltester.check(model)
+        view.table.doItemsLayout()  # lay out now: a view that would page history in asks here (it must not)
+        QApplication.processEvents()
         rows = model.rowCount()
+        assert rows == PAGE_SIZE  # Qt did not page history in at the live end …
+        assert view.following()  # … so the newest row is in view, and new rows will be followed
         assert model.index(rows - 1, PAYLOAD_COLUMN).data() == "n999"  # newest last
         assert model.index(0, PAYLOAD_COLUMN).data() == f"n{1000 - rows}"
         view.table.scrollToTop()  # older rows come in above, and the view keeps its place
         qtbot.waitUntil(lambda: model.rowCount() > rows, timeout=3000)
+        assert model.rowCount() == 2 * PAGE_SIZE
+        qtbot.waitUntil(lambda: view.table.rowAt(0) > 0, timeout=3000)  # the view moved down by the new rows
+        top = view.table.rowAt(0)
+        assert model.index(top, PAYLOAD_COLUMN).data() == f"n{1000 - rows}"  # the same row still at the top
         assert model.index(0, PAYLOAD_COLUMN).data() == f"n{1000 - model.rowCount()}"
         assert model.index(model.rowCount() - 1, PAYLOAD_COLUMN).data() == "n999"
-        assert model.rowCount() % PAGE_SIZE == 0
         assert context.settings.value("audit/newestLast", type=bool)
+        qtmodeltester.check(model)  # last: the tester pages rows in itself
     finally:
         view.shutdown()
 

@@ -62,6 +62,7 @@ def test_diff_is_coloured_side_by_side_and_the_plot_shows_every_field_over_time(
     tree.apply([MessageRecord("s/t", json.dumps(v, indent=1).encode(), received=1_700_000_000.0 + i)
                 for i, v in enumerate(values)])
     pane.show_topic(tree.node("s/t"))
+    pane.tabs.setCurrentWidget(pane.diff_tabs)
     removed, added = pane.changed_lines
     assert removed and added and len(pane.diff_old.extraSelections()) == len(removed)
     assert len(pane.diff_new.extraSelections()) == len(added)

@@ -60,6 +60,8 @@ def test_tree_topic_shows_history_plot_and_diff_and_follows_new_messages(context
     assert pane.plot_field.currentText() == "v"
     assert pane.plotted_values == [1.0, 2.0, 3.0]
     assert json.loads(pane.payload_edit.toPlainText()) == {"v": 3, "unit": "C"}
+    assert pane.diff_edit.toPlainText() == ""  # worked out only when the Diff tab is opened
+    pane.tabs.setCurrentWidget(pane.diff_tabs)
     assert '-  "v": 2,' in pane.diff_edit.toPlainText() and '+  "v": 3,' in pane.diff_edit.toPlainText()
     pane.history_list.setCurrentRow(2)  # the oldest: nothing before it
     assert json.loads(pane.payload_edit.toPlainText())["v"] == 1
@@ -91,3 +93,14 @@ def test_truncated_and_binary_messages(context, pane):
     assert pane.payload_edit.toPlainText().splitlines()[0] == ("00000000  00 ff 00 ff 00 ff 00 ff 00 ff 00 ff 00 ff 00 ff"
                                                                "  ................")
     wait_until(lambda: pane.size_label.text() == "200 B")
+
+
+def test_a_large_diff_compares_a_bounded_number_of_lines(context, pane):
+    rows = [{"id": i, "s": "x"} for i in range(1_500)]  # about 6,000 pretty-printed lines
+    tree = TopicTree()
+    tree.apply([MessageRecord("big/t", json.dumps(rows).encode(), received=1.0),
+                MessageRecord("big/t", json.dumps(rows[:-1] + [{"id": -1, "s": "y"}]).encode(), received=2.0)])
+    context.topicSelected.emit(tree.node("big/t"))
+    pane.tabs.setCurrentWidget(pane.diff_tabs)
+    assert pane.diff_edit.toPlainText().endswith("(compared the first 2,000 lines only)")
+    assert pane.diff_old.document().blockCount() == 2_000
