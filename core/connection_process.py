@@ -38,7 +38,7 @@ from eventscope.core.request_tracker import (DEFAULT_TIMEOUT, DEFAULT_V311_REPLY
                                   run_burst)
 from eventscope.core.session import SessionBase, SessionError, SessionState, SessionStatus, check_publish
 from eventscope.core.topics import validate_filter
-from eventscope.core.workspace import AuditSettings, BrokerConnection
+from eventscope.core.workspace import AuditSettings, BrokerConnection, subscription_pairs
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ class RemoteSession(SessionBase):
         self.max_packet_size: int | None = None
         self._status = SessionStatus(SessionState.CONNECTING, profile.address, since=time.time())
         self._connected = threading.Event()
-        self._subscriptions = {f: 0 for f in subscriptions}
+        self._subscriptions = dict(subscription_pairs(subscriptions))
 
     def set_status(self, status: SessionStatus) -> None:
         self._status = status

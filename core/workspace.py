@@ -207,8 +207,8 @@ class BrokerConnection:
              router: ReplyRouter | None = None) -> BrokerConnection:
         """Start a connection; ``router`` lets its replies reach requests sent on the workspace's other brokers."""
         session = MqttSession(profile, password=password, buffer=buffer or IngestBuffer(), session_id=broker_id)
-        for topic_filter in subscriptions:
-            session.subscribe(topic_filter)
+        for topic_filter, qos in subscription_pairs(subscriptions):
+            session.subscribe(topic_filter, qos)
         connection = cls(broker_id, profile, session, RequestTracker(session, router=router))
         if audit is not None:
             connection.start_audit(audit, password, region_level)
@@ -370,6 +370,9 @@ class Workspace:
         self._keep_audit(connection, connection.close())
         with self._decode_lock:
             self.sparkplug.forget_broker(broker_id)  # aliases are valid only until the next BIRTH
+            if not keep_topics:  # its rules leave with it: a profile edited meanwhile brings its own
+                self._decoder_rules = {k: v for k, v in self._decoder_rules.items() if k != broker_id}
+        self.post(lambda: self._forget_pending(broker_id))
         if not keep_topics:
             self.post(lambda: self.tree.remove(broker_id))
 
@@ -463,8 +466,12 @@ class Workspace:
     # ----- decoding ------------------------------------------------------------------------
     def set_decoder_rules(self, broker_id: str, rules: Iterable[DecoderRule] = (),
                           schemas: ProtoSchemas | None = None) -> None:
-        """The broker's decoder rules (from its profile), used by ``decode``; Sparkplug state is shared."""
+        """The broker's decoder rules (from its profile), used by ``decode``; Sparkplug state is shared.
+
+        Ignored for a broker no longer open (a slow .proto compile may finish after it closed)."""
         with self._decode_lock:
+            if broker_id not in self._brokers:
+                return
             self._decoder_rules = {**self._decoder_rules,
                                    broker_id: DecoderRules(rules, schemas, sparkplug=self.sparkplug)}
 
@@ -507,6 +514,13 @@ class Workspace:
                     continue  # a malformed payload teaches nothing; the details pane shows why it failed
             metrics.extend(self._data_metrics())
         return metrics
+
+    def _forget_pending(self, broker_id: str) -> None:
+        """Tick thread: a closed broker's pending Sparkplug DATA must not bring its tree root back."""
+        for key in [k for k in self._pending_data if k[0] == broker_id]:
+            del self._pending_data[key]
+        for key in [k for k in self._metrics_due if k[0] == broker_id]:
+            del self._metrics_due[key]
 
     def _data_metrics(self, everything: bool = False) -> list[MessageRecord]:
         """Metric records of the pending DATA whose device is due (or of all of them)."""
@@ -672,6 +686,11 @@ class Workspace:
         if self._process is not None:
             self._process.close()
             self._process = None
+
+
+def subscription_pairs(subscriptions) -> tuple[tuple[str, int], ...]:
+    """Subscriptions given as filters (QoS 0) or (filter, QoS) pairs, as pairs."""
+    return tuple((item, 0) if isinstance(item, str) else (str(item[0]), int(item[1])) for item in subscriptions)
 
 
 def metric_records(record: MessageRecord, message) -> list[MessageRecord]:

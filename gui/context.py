@@ -73,6 +73,8 @@ class AppContext(QObject):
         self.connection: BrokerConnection | None = None
         self.password: str | None = None  # this run only; stored in the OS keychain, never in settings
         self._entries: dict[str, BrokerEntry] = {}
+        self._tool_holds: dict[tuple[str, str], int] = {}  # (broker, filter) -> tools holding it
+        self._user_had: set[tuple[str, str]] = set()  # held filters the user had subscribed already
         self.audit: AuditSettings | None = None  # set by the audit feed: record every connection
         self.read_only = False  # monitor mode for the whole window (--read-only): every broker opens read-only
         self.region_level = 0
@@ -159,11 +161,50 @@ class AppContext(QObject):
             return
         self._close(broker_id, keep_topics=False)
 
+    # ----- subscriptions that tools hold ------------------------------------------------------
+    def hold_subscription(self, broker_id: str, topic_filter: str) -> None:
+        """A tool (a $ stream tab, the $SYS view) needs ``topic_filter`` on a broker: subscribe unless the
+        user or another tool already has it. Pair with ``release_subscription``."""
+        connection = self.workspace.broker(broker_id)
+        if connection is None:
+            return
+        key = (broker_id, topic_filter)
+        if key not in self._tool_holds:
+            if topic_filter in connection.session.subscriptions:
+                self._user_had.add(key)  # the user's own: never unsubscribed by a tool
+            else:
+                connection.session.subscribe(topic_filter)
+        self._tool_holds[key] = self._tool_holds.get(key, 0) + 1
+
+    def release_subscription(self, broker_id: str, topic_filter: str) -> None:
+        """The last tool holding ``topic_filter`` lets go: unsubscribe, unless the user had it first."""
+        key = (broker_id, topic_filter)
+        holders = self._tool_holds.get(key, 0)
+        if holders > 1:
+            self._tool_holds[key] = holders - 1
+            return
+        if holders == 0:
+            return
+        del self._tool_holds[key]
+        if key in self._user_had:
+            self._user_had.discard(key)
+            return
+        connection = self.workspace.broker(broker_id)
+        if connection is not None:
+            connection.session.unsubscribe(topic_filter)
+
+    def tool_subscriptions(self, broker_id: str) -> set[str]:
+        """Filters on ``broker_id`` that only tools hold (not to be kept as the user's)."""
+        return {f for (b, f) in self._tool_holds if b == broker_id and (b, f) not in self._user_had}
+
     def _close(self, broker_id: str, keep_topics: bool) -> None:
         was_current = self.connection is not None and self.connection.broker_id == broker_id
         if was_current:
             self.connection = None
         self.workspace.remove_broker(broker_id, keep_topics=keep_topics)
+        for key in [k for k in self._tool_holds if k[0] == broker_id]:  # its session is gone, and with it these
+            del self._tool_holds[key]
+            self._user_had.discard(key)
         if not keep_topics:
             del self._entries[broker_id]
         self.bridge.flush()

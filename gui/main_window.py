@@ -14,7 +14,7 @@ from eventscope.core import __version__
 from eventscope.core.credentials import CredentialError, load_password, save_password
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.profile_store import ProfileStore
-from eventscope.core.protobuf_schemas import ProtoSchemaError, ProtoSchemas
+from eventscope.core.protobuf_schemas import ProtoSchemas
 from eventscope.core.session import MqttSession, SessionStatus
 from eventscope.gui.context import DEFAULT_SUBSCRIPTIONS, AppContext
 from eventscope.gui.settings_migration import migrate_connection_settings
@@ -64,6 +64,7 @@ class MainWindow(QMainWindow):
 
         self.status_bar = EventscopeStatusBar()
         self.setStatusBar(self.status_bar)
+        self.brokers_panel.problem.connect(lambda text: self.status_bar.showMessage(text, 15000))
 
         self._build_menus()
         context.sessionChanged.connect(self._on_current_changed)
@@ -283,11 +284,13 @@ class MainWindow(QMainWindow):
 
     def open_add_broker(self) -> AddBrokerDialog:
         self.add_broker_dialog = AddBrokerDialog(self._reload_profiles(), self._open_from_dialog, parent=self)
-        if self.context.read_only:  # the whole window is a monitor: every broker opens read-only
-            check = self.add_broker_dialog.form.read_only_check
-            check.setChecked(True)
-            check.setEnabled(False)
-            check.setToolTip("The window was started with --read-only: it never publishes")
+        if self.context.read_only:  # the whole window is a monitor: every broker opens read-only …
+            dialog = self.add_broker_dialog
+            dialog.form.read_only_check.setEnabled(False)
+            dialog.form.read_only_check.setToolTip("The window was started with --read-only: every broker opens "
+                                                   "read-only (and without a Last Will)")
+            dialog.save_check.setChecked(False)  # … but a monitor run does not rewrite saved profiles
+            dialog.save_check.setEnabled(False)
         self.add_broker_dialog.open()
         return self.add_broker_dialog
 
@@ -299,18 +302,20 @@ class MainWindow(QMainWindow):
         return None
 
     def toggle_current_connection(self) -> None:
-        """Ctrl+Shift+C: disconnect the current broker, or connect the selected (or first) disconnected one."""
-        if self.context.connection is not None:
-            self.context.disconnect(self.context.connection.broker_id)
-            return
+        """Ctrl+Shift+C: connect or disconnect the broker selected in the Brokers panel (else the current
+        one, else the first); pressed twice, it leaves that broker as it was."""
         chosen = self.brokers_panel.selected_broker()
+        if chosen is None and self.context.connection is not None:
+            chosen = self.context.connection.broker_id
         entries = self.context.entries()
         if chosen is None and entries:
             chosen = entries[0].broker_id
-        if chosen is not None:
-            self.context.reconnect(chosen)
+        if chosen is None:
+            self.status_bar.showMessage("No broker yet: add one with Ctrl+Shift+N", 5000)
+            return
+        self.brokers_panel.select(chosen)
+        self.brokers_panel.toggle(chosen)
 
-    # ----- connection -----
     def connect_to(self, profile: ConnectionProfile, password: str | None = None) -> MqttSession | None:
         """Open ``profile`` beside the others and make it the current broker."""
         return self.add_broker(profile, password, make_current=True)
@@ -334,21 +339,21 @@ class MainWindow(QMainWindow):
         return connection.session
 
     def _load_decoder_rules(self, broker_id: str, stored) -> None:
-        """The profile's decoder rules; .proto files compile on a worker thread, never the window's."""
+        """The profile's decoder rules (none clears earlier ones); .proto files compile on a worker thread."""
         workspace = self.context.workspace
-        if not stored.decoder_rules and not stored.proto_paths:
-            return
         if not stored.proto_paths:
             workspace.set_decoder_rules(broker_id, stored.decoder_rules)
             return
+        connection = workspace.broker(broker_id)
 
         def compile_schemas() -> None:
             try:
                 schemas = ProtoSchemas.from_paths(stored.proto_paths)
-            except (ProtoSchemaError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 (any failure must reach the user, not end the thread)
                 self._schema_problems.append(f"{broker_id}: the .proto files could not be loaded: {exc}")
                 schemas = None
-            workspace.set_decoder_rules(broker_id, stored.decoder_rules, schemas)
+            if workspace.broker(broker_id) is connection:  # not a broker closed and opened again meanwhile
+                workspace.set_decoder_rules(broker_id, stored.decoder_rules, schemas)
 
         threading.Thread(target=compile_schemas, name=f"proto-{broker_id}", daemon=True).start()
 
@@ -419,12 +424,17 @@ class MainWindow(QMainWindow):
     WORKSPACE_KEY = "workspace/brokers"
 
     def save_workspace(self) -> None:
-        """Remember which brokers are open: saved profiles by name, others as profiles without passwords."""
+        """Remember which brokers are open: saved profiles by name, others as profiles without passwords.
+
+        A --read-only window leaves the saved workspace alone: a monitor run must not change the next
+        normal start (its brokers were all forced read-only)."""
+        if self.context.read_only:
+            return
         saved = []
         for entry in self.context.entries():
             if entry.profile.name == "demo" or not self.context.is_open(entry.broker_id):
                 continue
-            if entry.stored:
+            if entry.stored and entry.profile.name in self._reload_profiles().profiles:
                 saved.append({"profile": entry.profile.name})
             else:
                 saved.append({"connection": entry.profile.to_dict(), "region": entry.region})

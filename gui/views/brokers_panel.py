@@ -6,7 +6,7 @@ one broker never disturbs the others. "Add broker…" and "Profiles…" are the 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QSize, Qt
+from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QSizePolicy, QTableView, QToolButton, QVBoxLayout, QWidget)
@@ -19,6 +19,12 @@ ROWS_SHOWN = 3  # the panel asks for this many rows; more scroll, and the dock c
 
 
 class BrokersPanel(QWidget):
+    """Signals:
+        problem(str): connecting or disconnecting a broker failed; the text says why.
+    """
+
+    problem = Signal(str)
+
     def __init__(self, context: AppContext, add_action: QAction | None = None, profiles_action: QAction | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -110,10 +116,13 @@ class BrokersPanel(QWidget):
 
     def toggle(self, broker_id: str) -> None:
         """Disconnect an open broker (its row and topics stay) or connect a disconnected one."""
-        if self.context.is_open(broker_id):
-            self.context.disconnect(broker_id)
-        else:
-            self.context.reconnect(broker_id)
+        try:
+            if self.context.is_open(broker_id):
+                self.context.disconnect(broker_id)
+            else:
+                self.context.reconnect(broker_id)
+        except Exception as exc:  # noqa: BLE001 (a slot: say what failed, keep the window)
+            self.problem.emit(f"{broker_id}: {exc}")
 
     def _update_row_buttons(self) -> None:
         for row in range(self.model.rowCount()):
@@ -138,7 +147,7 @@ class BrokersPanel(QWidget):
         broker_id = self.selected_broker()
         if broker_id is not None:
             if not self.context.is_open(broker_id):
-                self.context.reconnect(broker_id)
+                self.toggle(broker_id)
             self.context.set_current(broker_id)
 
     def remove_selected(self) -> None:

@@ -33,7 +33,7 @@ class RegionChips(QWidget):
         self.all_button = QToolButton(self, objectName="regionChipsAll", text="All")
         self.all_button.setToolTip("Show every region")
         self.none_button = QToolButton(self, objectName="regionChipsNone", text="None")
-        self.none_button.setToolTip("Hide every region; then tick the ones to show")
+        self.none_button.setToolTip("Hide every region seen so far (new ones still appear); then tick the ones to show")
         self._layout.addWidget(self.all_button)
         self._layout.addWidget(self.none_button)
         self._first_chip = self._layout.count()

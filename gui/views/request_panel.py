@@ -599,19 +599,31 @@ class RequestPanel(QWidget):
         saved = self._saved.get(name)
         if saved is None:
             return False
+        try:
+            return self._load_saved(name, saved)
+        except (TypeError, ValueError) as exc:  # a hand-edited or older settings entry
+            self.status_label.setText(f"The saved request {name!r} is damaged and was not loaded: {exc}")
+            return False
+
+    def _load_saved(self, name: str, saved: dict) -> bool:
+        qos, timeout, expiry = int(saved.get("qos", 0)), float(saved.get("timeout", DEFAULT_TIMEOUT)), \
+            int(saved.get("message_expiry", 0))
+        properties = [(str(key), str(value)) for key, value in saved.get("user_properties", [])]
+        if not 0 <= qos <= 2:
+            raise ValueError(f"QoS {qos}")
         self.template_edit.setText(str(saved.get("template", DEFAULT_TEMPLATE)))
         region = str(saved.get("region", ""))
         if region and self.region_combo.findText(region) < 0:
             self.region_combo.addItem(region)
         self.region_combo.setCurrentText(region)
         self.payload_edit.setPlainText(str(saved.get("payload", "")))
-        self.qos_combo.setCurrentIndex(int(saved.get("qos", 0)))
+        self.qos_combo.setCurrentIndex(qos)
         self.reply_topic_edit.setText(str(saved.get("reply_topic", "")))
-        self.timeout_spin.setValue(float(saved.get("timeout", DEFAULT_TIMEOUT)))
+        self.timeout_spin.setValue(timeout)
         self.content_type_edit.setText(str(saved.get("content_type", "")))
-        self.expiry_spin.setValue(int(saved.get("message_expiry", 0)))
+        self.expiry_spin.setValue(expiry)
         self.user_properties.setRowCount(0)
-        for key, value in saved.get("user_properties", []):
+        for key, value in properties:
             row = self.user_properties.rowCount()
             self.user_properties.insertRow(row)
             self.user_properties.setItem(row, 0, QTableWidgetItem(str(key)))
@@ -628,8 +640,8 @@ class RequestPanel(QWidget):
         if name is None:
             self.status_label.setText("Select a saved request to send it")
             return
-        self.load_saved(name)
-        self.send_request()
+        if self.load_saved(name):
+            self.send_request()
 
     def delete_saved(self) -> None:
         name = self._selected_saved()

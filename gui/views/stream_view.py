@@ -46,7 +46,7 @@ class StreamTab(QWidget):
         self._paused = False
         self._regions = ()
         self._extra_subscription = ""  # a $-filter the main session's "#" does not cover …
-        self._extra_session = None  # … and the session it was made on (the current one may change)
+        self._extra_broker = ""  # … and the broker it is held on (the current one may change)
         self._following = True
 
         self.filter_edit = QLineEdit(topic_filter, objectName="streamFilter")
@@ -263,23 +263,24 @@ class StreamTab(QWidget):
                 self._set_filter(replace(self.stream_filter, **choice))
 
     def _update_extra_subscription(self, topic_filter: str) -> None:
-        """'#' never delivers $-topics, so a $-filter needs its own subscription on the current session.
+        """'#' never delivers $-topics, so a $-filter needs its own subscription on the current broker.
 
-        It is undone on the session it was made on when the filter, the current broker or the tab changes.
+        Held through the context (a filter the user or another tool has stays theirs), and released
+        when the filter, the current broker or the tab changes.
         """
-        session = self.context.session
-        if self._extra_subscription and (self._extra_subscription != topic_filter or self._extra_session is not session):
+        connection = self.context.connection
+        broker_id = connection.broker_id if connection is not None else ""
+        if self._extra_subscription and (self._extra_subscription != topic_filter or self._extra_broker != broker_id):
             self._drop_extra_subscription()
-        if session is not None and topic_filter.startswith("$") and not self._extra_subscription:
-            session.subscribe(topic_filter)
-            self._extra_subscription, self._extra_session = topic_filter, session
+        if broker_id and topic_filter.startswith("$") and not self._extra_subscription:
+            self.context.hold_subscription(broker_id, topic_filter)
+            self._extra_subscription, self._extra_broker = topic_filter, broker_id
 
     def _drop_extra_subscription(self) -> None:
-        session, topic_filter = self._extra_session, self._extra_subscription
-        self._extra_subscription, self._extra_session = "", None
-        connection = self.context.workspace.broker(session.session_id) if session is not None else None
-        if topic_filter and connection is not None and connection.session is session:  # still open: connected or not
-            session.unsubscribe(topic_filter)
+        broker_id, topic_filter = self._extra_broker, self._extra_subscription
+        self._extra_subscription, self._extra_broker = "", ""
+        if topic_filter:
+            self.context.release_subscription(broker_id, topic_filter)
 
     def _on_filter_edited(self) -> None:
         self.set_topic_filter(self.filter_edit.text())

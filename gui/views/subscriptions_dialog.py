@@ -23,6 +23,7 @@ class SubscriptionsDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("subscriptionsDialog")
         self.setWindowTitle(f"Subscriptions of {broker_id}")
+        self.setAttribute(Qt.WA_DeleteOnClose)  # each opening is a new dialog: nothing hidden left behind
         self.context = context
         self.broker_id = broker_id
         self._pending: list[tuple[str, str, Future]] = []  # (verb, filter, future)
@@ -107,6 +108,7 @@ class SubscriptionsDialog(QDialog):
 
     def _watch(self, verb: str, topic_filter: str, future: Future) -> None:
         self._pending.append((verb, topic_filter, future))
+        self._remember()  # at once: closing the dialog before the broker answers must not lose the change
         self._say("busy", f"{verb.capitalize()} {topic_filter}…")
         self._poll.start()
 
@@ -133,11 +135,14 @@ class SubscriptionsDialog(QDialog):
         self.result_label.setStyleSheet(style)
 
     def _remember(self) -> None:
-        """Keep the set on the broker's entry: a reconnect subscribes to the same filters."""
+        """Keep the set, with each QoS, on the broker's entry: a reconnect subscribes to the same filters.
+
+        Filters that a tool holds for itself (a $ stream tab, the $SYS view) are not the user's: left out."""
         entry = self.context.entry(self.broker_id)
         session = self.session
         if entry is not None and session is not None:
-            entry.subscriptions = tuple(session.subscriptions)
+            tools = self.context.tool_subscriptions(self.broker_id)
+            entry.subscriptions = tuple((f, q) for f, q in session.subscriptions.items() if f not in tools)
 
     def done(self, result: int) -> None:
         self._poll.stop()

@@ -40,6 +40,7 @@ class SysStatsView(QDialog):
         self.setObjectName("sysStatsView")
         self.setWindowTitle(f"$SYS statistics of {broker_id}")
         self.resize(720, 520)
+        self.setAttribute(Qt.WA_DeleteOnClose)  # each opening is a new dialog: nothing hidden left behind
         self.context = context
         self.broker_id = broker_id
         self._samples: dict[str, list[tuple[float, float]]] = {}
@@ -69,14 +70,13 @@ class SysStatsView(QDialog):
         layout.addWidget(self.note)
         layout.addWidget(splitter, 1)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_plot())
-        self._subscribed_here = False
+        self._held = False
         session = self._session()
         if session is None:
             self.note.setText(f"{broker_id} is not connected")
         else:
-            if SYS_FILTER not in session.subscriptions:
-                session.subscribe(SYS_FILTER)
-                self._subscribed_here = True
+            context.hold_subscription(broker_id, SYS_FILTER)  # the user's own $SYS/# stays theirs
+            self._held = True
             self.note.setText(f"Subscribed to {SYS_FILTER} on {broker_id}. Mosquitto publishes every "
                               "sys_interval seconds (10 by default). Select a row to plot it.")
         self.table.selectRow(5)  # messages received: the one people watch
@@ -121,7 +121,7 @@ class SysStatsView(QDialog):
 
     def done(self, result: int) -> None:
         self._timer.stop()
-        session = self._session()
-        if self._subscribed_here and session is not None:
-            session.unsubscribe(SYS_FILTER)
+        if self._held:
+            self._held = False
+            self.context.release_subscription(self.broker_id, SYS_FILTER)
         super().done(result)

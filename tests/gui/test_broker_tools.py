@@ -32,7 +32,7 @@ def test_subscriptions_are_edited_live_and_survive_a_reconnect(window, mosquitto
     context.disconnect("east")
     context.reconnect("east")
     run_until(qloop, lambda: context.session is not None and context.session.is_connected, message="reconnected")
-    assert set(context.session.subscriptions) == {"plant/+/temp"}
+    assert context.session.subscriptions == {"plant/+/temp": 1}  # with its QoS
 
     dialog = window.open_subscriptions()
     dialog.table.selectRow(0)
@@ -60,3 +60,26 @@ def test_sys_statistics_fill_in_and_plot(window, mosquitto_factory, qloop):
     run_until(qloop, lambda: len(view.plotted()) >= 2, timeout=15, message="two samples plotted")
     view.close()
     run_until(qloop, lambda: "$SYS/#" not in window.context.session.subscriptions, message="unsubscribed on close")
+
+
+def test_a_tool_never_takes_away_a_subscription_it_did_not_make(window, mosquitto, qloop, qtbot):
+    window.add_broker(ConnectionProfile(name="east", host="127.0.0.1", port=mosquitto.port))
+    context = window.context
+    run_until(qloop, lambda: context.session.is_connected, message="connected")
+    session = context.session
+    view = window.open_sys_stats()  # the $SYS view holds $SYS/# …
+    tab = window.stream_view.add_stream("$SYS/#")  # … and so does a $ stream tab
+    assert "$SYS/#" in session.subscriptions and context.tool_subscriptions("east") == {"$SYS/#"}
+    view.close()
+    assert "$SYS/#" in session.subscriptions  # the tab still needs it
+    window.stream_view._on_tab_close_requested(window.stream_view.tabs.indexOf(tab))
+    run_until(qloop, lambda: "$SYS/#" not in session.subscriptions, message="released by the last tool")
+
+    editor = window.open_subscriptions()  # now the user subscribes to it themselves
+    editor.filter_edit.setText("$SYS/#")
+    qtbot.mouseClick(editor.add_button, Qt.LeftButton)
+    run_until(qloop, lambda: editor.result_label.text() == "Subscribed to $SYS/#", message="the user's SUBACK")
+    editor.close()
+    window.open_sys_stats().close()  # a tool opened and closed on top of it …
+    assert "$SYS/#" in session.subscriptions  # … leaves the user's subscription alone
+    assert ("$SYS/#", 0) in context.entry("east").subscriptions

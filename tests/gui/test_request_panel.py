@@ -226,3 +226,18 @@ def test_saved_requests_send_again_from_the_list(connected_context, qloop, qtbot
     again.saved_list.setCurrentRow(0)
     qtbot.mouseClick(again.delete_saved_button, Qt.LeftButton)
     assert again.saved_list.count() == 0
+
+
+def test_a_damaged_saved_request_is_explained_not_loaded(context, make_panel):
+    import json as _json
+
+    context.settings.setValue("request/saved", _json.dumps({"broken": {"qos": "high", "payload": "x"},
+                                                             "props": {"user_properties": [["only-key"]]}}))
+    panel = make_panel(context)
+    panel.payload_edit.setPlainText("kept")
+    assert not panel.load_saved("broken")
+    assert "'broken' is damaged" in _status(panel) and panel.payload_edit.toPlainText() == "kept"
+    panel.saved_list.setCurrentRow([panel.saved_list.item(i).text()
+                                    for i in range(panel.saved_list.count())].index("props"))
+    panel.send_saved()
+    assert "'props' is damaged" in _status(panel) and panel.history_model.rowCount() == 0  # nothing was sent
