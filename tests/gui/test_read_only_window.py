@@ -54,6 +54,9 @@ def test_no_window_action_publishes_in_monitor_mode(window, mosquitto_factory, q
     publish_raw(broker.port, [("marker/done", b"1")], [None])
     run_until(qloop, lambda: tree.node("marker/done", "plant") is not None, message="the marker")
     assert len(_publishes_logged(broker)) == 2  # the test's own two: the log does record every PUBLISH
+    window.context.settings.setValue(window.WORKSPACE_KEY, "[]")
+    window.save_workspace()  # a monitor run leaves the saved workspace of normal runs alone
+    assert window.context.settings.value(window.WORKSPACE_KEY) == "[]"
     log = broker.log_path.read_text(errors="replace")
     assert "as eventscope-" in log  # the window's client ids do start so …
     assert _publishes_logged(broker, "eventscope") == []  # … and none of them published
