@@ -38,6 +38,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import random
 import threading
 import time
 from collections import deque
@@ -529,7 +530,8 @@ class Workspace:
         out = []
         for key in [k for k in self._pending_data if everything or due.get(k, 0.0) <= now]:
             record = self._pending_data.pop(key)
-            due[key] = now + METRIC_INTERVAL
+            # Jittered, so a hundred devices that started together do not all convert in one tick.
+            due[key] = now + METRIC_INTERVAL * (0.5 + random.random())
             try:
                 out.extend(metric_records(record, self.sparkplug.observe_values(record)))
             except SparkplugError:
