@@ -225,6 +225,7 @@ class AuditQuery:
 
     topic: str = ""  # substring of the topic
     region: str = ""  # exact region
+    regions: tuple[str, ...] = ()  # any of these regions
     kind: str = ""  # request / reply / other
     text: str = ""  # substring of the (stored) payload
     since: float | None = None  # received at or after (epoch seconds)
@@ -237,6 +238,9 @@ class AuditQuery:
         if self.region:
             clauses.append("region = ?")
             params.append(self.region)
+        if self.regions:
+            clauses.append(f"region IN ({', '.join('?' * len(self.regions))})")
+            params.extend(self.regions)
         if self.kind:
             clauses.append("kind = ?")
             params.append(self.kind)
@@ -253,6 +257,8 @@ class AuditQuery:
         if self.topic and self.topic not in row.topic:
             return False
         if self.region and row.region != self.region:
+            return False
+        if self.regions and row.region not in self.regions:
             return False
         if self.kind and row.kind != self.kind:
             return False

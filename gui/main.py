@@ -12,7 +12,8 @@ import sys
 
 from eventscope.core import __version__
 from eventscope.core.cli import register_subcommands
-from eventscope.core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, error
+from eventscope.core.cli.common import (EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandParser, UsageError, error,
+                                        parse_duration, port_number)
 from eventscope.core.desktop_entry import install_desktop_entry
 from eventscope.core.frozen import run_as_python
 
@@ -28,18 +29,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"eventscope {__version__}")
     parser.add_argument("--demo", action="store_true",
                         help="start an embedded broker with simulated multi-region traffic and a replier, and connect to it")
-    parser.add_argument("--broker-port", type=int, default=None, help="port for the embedded demo broker")
+    parser.add_argument("--broker-port", type=port_number, default=None, help="port for the embedded demo broker")
     parser.add_argument("--connect", metavar="ADDRESS", default=None, help="connect at start-up, e.g. 127.0.0.1:1883")
     parser.add_argument("--profile", metavar="NAME", action="append", default=[],
                         help="open a saved connection profile (repeat for several brokers)")
     parser.add_argument("--read-only", action="store_true", help="monitor mode: never publish")
     parser.add_argument("--screenshot", metavar="PATH", default=None, help="save a PNG of the window, then quit")
-    parser.add_argument("--quit-after", metavar="SECONDS", type=float, default=None,
+    parser.add_argument("--quit-after", metavar="DURATION", type=parse_duration, default=None,
                         help="quit after this many seconds (with --screenshot: take it then)")
     parser.add_argument("--install-desktop-entry", action="store_true",
                         help="add Eventscope to this Linux desktop's application menu (XDG data folder), then exit")
     parser.add_argument("--log-level", default="WARNING", help=argparse.SUPPRESS)
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     register_subcommands(subparsers)
     return parser
 

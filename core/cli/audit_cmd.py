@@ -11,7 +11,8 @@ from pathlib import Path
 from eventscope.core.audit_export import FORMATS, ExportJob, parse_since
 from eventscope.core.audit_recorder import DEFAULT_AUDIT_FILTERS, AuditRecorder
 from eventscope.core.audit_store import AuditQuery, AuditStore, AuditStoreError, default_audit_path
-from eventscope.core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, brokers_from_args, error
+from eventscope.core.cli.common import (EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, add_topic_arg,
+                                        brokers_from_args, error, port_number, positive_duration)
 from eventscope.core.cli.decode_args import add_decode_args, decoder_rules_from_args
 from eventscope.core.topics import TopicError, validate_filter
 from eventscope.core.recorder_lock import RecorderBusyError
@@ -25,25 +26,33 @@ def add_parser(subparsers) -> None:
                                    description="Record audit filters durably, or export the audit store.")
     commands = parser.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
 
-    record = commands.add_parser("record", help="record audit filters into the audit store (ack after commit)")
+    record = commands.add_parser("record", help="record audit filters into the audit store (ack after commit)",
+                                 description="Record every message on the audit filters into the audit store; "
+                                             "each is acknowledged to the broker only after it is committed.")
     add_connection_args(record)
-    record.add_argument("--filter", "-t", action="append", default=None,
-                        help=f"filter to record (repeatable; default: {' '.join(DEFAULT_AUDIT_FILTERS)})")
+    add_topic_arg(record, f"filter to record (repeatable; default: {' '.join(DEFAULT_AUDIT_FILTERS)})",
+                  subscribes=True, repeatable=True, defaults=DEFAULT_AUDIT_FILTERS)
     record.add_argument("--db", default="", help="audit database file (default: one per broker in the user data dir)")
     record.add_argument("--max-rows", type=int, default=None, help="retention: keep at most this many rows")
-    record.add_argument("--max-age", default=None, help="retention: drop rows older than this (e.g. 7d, 12h)")
+    record.add_argument("--max-age", type=positive_duration, default=None, metavar="DURATION",
+                        help="retention: drop rows older than this (e.g. 7d, 12h)")
     record.set_defaults(run=run_record)
 
-    export = commands.add_parser("export", help="export audit rows as CSV or JSONL")
+    export = commands.add_parser("export", help="export audit rows as CSV or JSONL",
+                                 description="Export audit rows as CSV or JSON lines; an export only reads the store.")
     export.add_argument("--db", default="", help="audit database file")
-    export.add_argument("--host", default="127.0.0.1", help="with no --db: the broker whose audit store to read")
-    export.add_argument("--port", type=int, default=1883)
-    export.add_argument("--format", choices=FORMATS, default="jsonl")
-    export.add_argument("--since", default="", help="only rows received since (ISO time, epoch seconds, or 15m/2h/1d ago)")
+    export.add_argument("-h", "--host", default="127.0.0.1", help="with no --db: the broker whose audit store to read")
+    export.add_argument("-p", "--port", type=port_number, default=1883,
+                        help="with no --db: that broker's port (default 1883)")
+    export.add_argument("--format", choices=FORMATS, default="jsonl", help="output format (default jsonl)")
+    export.add_argument("--since", default="",
+                        help="only rows received since: an ISO time, epoch seconds, or a duration ago (15m, 2h, 1d)")
     export.add_argument("--grep", default="", help="only rows whose topic or payload contains this text")
-    export.add_argument("--topic", default="", help="only rows whose topic contains this text")
-    export.add_argument("--region", default="")
-    export.add_argument("--kind", choices=("", "request", "reply", "other"), default="")
+    export.add_argument("-t", "--topic", default="", help="only rows whose topic contains this text")
+    export.add_argument("--regions", "--region", default="", metavar="A,B",
+                        help="only rows from these comma-separated regions (default: all)")
+    export.add_argument("--kind", choices=("request", "reply", "other"), default=None,
+                        help="only requests, replies or other messages (default: all)")
     export.add_argument("--output", "-o", default="-", help="file to write (default: standard output)")
     add_decode_args(export)  # each row also carries its decoded form
     export.set_defaults(run=run_export)
@@ -54,19 +63,18 @@ def _db_path(args: argparse.Namespace) -> Path:
 
 
 def run_record(args: argparse.Namespace) -> int:
-    filters = tuple(args.filter or DEFAULT_AUDIT_FILTERS)
+    filters = tuple(args.topics)
     try:
         for topic_filter in filters:
             validate_filter(topic_filter)
-        max_age = parse_since(args.max_age, now=0) * -1 if args.max_age else None
-    except (TopicError, ValueError) as exc:
+    except TopicError as exc:
         error(str(exc))
         return EXIT_USAGE
     options = {}
     if args.max_rows is not None:
         options["max_rows"] = args.max_rows
-    if max_age is not None:
-        options["max_age_seconds"] = max_age
+    if args.max_age is not None:
+        options["max_age_seconds"] = args.max_age
     try:
         store = AuditStore(_db_path(args), **options)
     except AuditStoreError as exc:
@@ -151,7 +159,8 @@ def run_export(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     try:
         # --grep matches topic or payload: two queries would reorder rows, so filter the topic side here.
-        query = AuditQuery(topic=args.topic, region=args.region, kind=args.kind, since=since)
+        regions = tuple(region.strip() for region in args.regions.split(",") if region.strip())
+        query = AuditQuery(topic=args.topic, regions=regions, kind=args.kind or "", since=since)
         if args.grep:
             job = _GrepExport(store, query, args.format, out, args.grep, rules)
         else:

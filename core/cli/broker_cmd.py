@@ -6,15 +6,16 @@ import argparse
 import signal
 import threading
 
-from eventscope.core.cli.common import EXIT_FAILURE, EXIT_OK, error
+from eventscope.core.cli.common import EXIT_FAILURE, EXIT_OK, error, port_number
 from eventscope.core.embedded_broker import BrokerStartError, EmbeddedBroker
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("broker", help="run the embedded MQTT broker",
                                    description="Run the embedded broker on 127.0.0.1 until interrupted.")
-    parser.add_argument("--port", type=int, default=None, help="port (default: a free one)")
-    parser.add_argument("--backend", choices=("auto", "mosquitto", "iotcore"), default="auto")
+    parser.add_argument("-p", "--port", type=port_number, default=None, help="port (default: a free one)")
+    parser.add_argument("--backend", choices=("auto", "mosquitto", "iotcore"), default="auto",
+                        help="auto (default): a system mosquitto if installed, else the pip-installed iotcore")
     parser.set_defaults(run=run)
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import re
 import signal
 import sys
 import threading
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, replace
+from urllib.parse import unquote
 
 from eventscope.core.ingest import IngestBuffer
-from dataclasses import replace
 
 from eventscope.core.credentials import CredentialError
 from eventscope.core.errors import describe_silent_peer
@@ -27,25 +29,153 @@ class UsageError(Exception):
     """Bad command-line input: printed to stderr, exit code 2."""
 
 
+class CommandParser(argparse.ArgumentParser):
+    """A sub-command's parser, with the mosquitto clients' conventions.
+
+    ``-h`` is the host there, so help is ``--help`` only. Any usage error, an unknown option
+    included, prints this sub-command's usage (not the top-level one) and exits 2. After parsing,
+    ``-L URL`` fills in the connection and the topic, and the topic rule of the command is applied.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs["add_help"] = False
+        super().__init__(*args, **kwargs)
+        self.add_argument("--help", action="help", default=argparse.SUPPRESS, help="show this help and exit")
+
+    def error(self, message: str) -> None:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:  # the top-level parser would report them with its own usage
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        try:
+            _apply_url(namespace)
+            _apply_topic_rule(namespace)
+        except ValueError as exc:
+            self.error(str(exc))
+        return namespace, extras
+
+
+@dataclass(frozen=True)
+class TopicRule:
+    """How a command takes ``-t``: once or repeatedly, required or with defaults."""
+
+    repeatable: bool = False
+    required: bool = False
+    defaults: tuple[str, ...] = ()
+
+
+def add_topic_arg(parser: argparse.ArgumentParser, help_text: str, *, subscribes: bool, repeatable: bool = False,
+                  required: bool = False, defaults: tuple[str, ...] = ()) -> None:
+    """``-t/--topic`` (``--filter`` too where the command subscribes), the one topic option of every command.
+
+    After parsing, a repeatable command has ``args.topics`` (a list), the others ``args.topic``.
+    """
+    names = ("-t", "--topic", "--filter") if subscribes else ("-t", "--topic")
+    parser.add_argument(*names, dest="topics", action="append", default=None,
+                        metavar="FILTER" if subscribes else "TOPIC", help=help_text)
+    parser.set_defaults(topic_rule=TopicRule(repeatable, required, defaults))
+
+
+def _apply_topic_rule(namespace: argparse.Namespace) -> None:
+    rule = getattr(namespace, "topic_rule", None)
+    if rule is None:
+        return
+    topics = list(namespace.topics or ())
+    if not topics and rule.required:
+        raise ValueError("a topic is required: -t TOPIC (or -L URL ending in /TOPIC)")
+    if len(topics) > 1 and not rule.repeatable:
+        raise ValueError(f"this command takes one topic, not {len(topics)}: {', '.join(topics)}")
+    topics = topics or list(rule.defaults)
+    if rule.repeatable:
+        namespace.topics = topics
+    else:
+        namespace.topic = topics[0] if topics else None
+    del namespace.topic_rule  # applied once, even when a parent parser finishes after this one
+
+
+@dataclass(frozen=True)
+class MqttUrl:
+    host: str
+    port: int
+    tls: bool
+    username: str
+    password: str | None
+    topic: str
+
+
+def parse_mqtt_url(text: str) -> MqttUrl:
+    """``mqtt[s]://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC``, as mosquitto's ``-L`` reads it: everything after
+    the first ``/`` is the topic, ``#`` and ``+`` included. Messages never repeat the password."""
+    scheme, sep, rest = text.partition("://")
+    authority, _, topic = rest.partition("/")
+    userinfo, _, hostport = authority.rpartition("@")
+    username, colon, password = userinfo.partition(":")
+    shown = f"{scheme}://{username}:***@{hostport}/{topic}" if colon else text
+    if not sep or scheme.lower() not in ("mqtt", "mqtts"):
+        raise ValueError(f"-L takes mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (or mqtts://), not {shown!r}")
+    tls = scheme.lower() == "mqtts"
+    if hostport.startswith("["):  # an IPv6 literal
+        host, _, port_text = hostport[1:].partition("]")
+        port_text = port_text[1:] if port_text.startswith(":") else port_text
+    else:
+        host, _, port_text = hostport.partition(":")
+    if not host:
+        raise ValueError(f"-L {shown!r}: no host")
+    try:
+        port = port_number(port_text) if port_text else (8883 if tls else 1883)
+    except argparse.ArgumentTypeError as exc:
+        raise ValueError(f"-L {shown!r}: {exc}") from None
+    return MqttUrl(host, port, tls, unquote(username), unquote(password) if colon else None, topic)
+
+
+def _apply_url(namespace: argparse.Namespace) -> None:
+    """``-L URL`` replaces ``-h``, ``-p``, ``-u`` and ``-P``, and adds its topic to ``-t``."""
+    url = getattr(namespace, "url", None)
+    if not url:
+        return
+    parsed = parse_mqtt_url(url)
+    namespace.url = None  # applied once, even when a parent parser finishes after this one
+    namespace.host, namespace.port = parsed.host, parsed.port
+    namespace.tls = namespace.tls or parsed.tls
+    if parsed.username:
+        namespace.username = parsed.username
+    if parsed.password is not None:
+        namespace.password = parsed.password
+    if parsed.topic:
+        namespace.topics = [*(namespace.topics or ()), parsed.topic]
+
+
 def add_connection_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("connection")
-    group.add_argument("--host", default="127.0.0.1", help="broker host (default 127.0.0.1)")
-    group.add_argument("--port", type=int, default=1883, help="broker port (default 1883)")
-    group.add_argument("--mqtt", choices=("3", "5"), default="5", help="MQTT version: 3 (3.1.1) or 5 (default)")
-    group.add_argument("--username", "-u", default="")
+    group.add_argument("-h", "--host", default="127.0.0.1", help="broker host (default 127.0.0.1)")
+    group.add_argument("-p", "--port", type=port_number, default=1883, help="broker port (default 1883)")
+    group.add_argument("-V", "--mqtt", type=protocol_version, default="5", metavar="VERSION",
+                       help="MQTT version: 5 or mqttv5 (default), 311 or mqttv311 (3 also means 3.1.1)")
+    group.add_argument("-L", "--url", metavar="URL", default=None,
+                       help="mqtt[s]://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC: host, port, user, password and topic "
+                            "in one (replaces -h, -p, -u, -P; adds to -t)")
+    group.add_argument("-u", "--username", default="", help="user name")
+    group.add_argument("-P", "--password", default=None,
+                       help="password (other users of this machine can read it in the process list: "
+                            "--password-env or --ask-password keep it off the command line)")
     group.add_argument("--password-env", metavar="VAR", default="",
-                       help="read the password from this environment variable (never pass it on the command line)")
+                       help="read the password from this environment variable")
     group.add_argument("--ask-password", action="store_true", help="prompt for the password")
     group.add_argument("--tls", action="store_true", help="use TLS")
     group.add_argument("--cafile", default="", help="CA certificate file for TLS")
     group.add_argument("--cert", default="", help="client certificate file")
     group.add_argument("--key", default="", help="client key file")
     group.add_argument("--insecure", action="store_true", help="do not verify the broker's TLS certificate")
-    group.add_argument("--client-id", default="", help="client id (default: unique per run)")
+    group.add_argument("-i", "--client-id", default="", help="client id (default: unique per run)")
+    group.add_argument("-k", "--keepalive", type=whole_seconds(65535), default=None, metavar="DURATION",
+                       help="keepalive interval, e.g. 60 or 1m (default 30 s; 0 turns it off)")
     group.add_argument("--websockets", metavar="PATH", nargs="?", const="/mqtt", default=None,
                        help="connect over websockets (path default /mqtt)")
-    group.add_argument("--connect-timeout", type=positive_seconds, default=5.0,
-                       help="seconds to wait for the broker's answer (default 5); a refusal fails at once")
+    group.add_argument("--connect-timeout", type=positive_duration, default=5.0, metavar="DURATION",
+                       help="how long to wait for the broker's answer (default 5s); a refusal fails at once")
     # SUPPRESS: without the flag here, the top-level ``eventscope --read-only`` value stays in force.
     group.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
                        help="monitor mode: never publish (also a profile setting)")
@@ -56,15 +186,86 @@ def add_connection_args(parser: argparse.ArgumentParser) -> None:
                             "the command takes several)")
 
 
-def positive_seconds(text: str) -> float:
-    """An argparse type: a number of seconds above 0 (a bad one is a usage error, exit 2)."""
+def add_output_line_args(parser: argparse.ArgumentParser, verbose_help: str, group=None) -> None:
+    """``-v`` and ``-N``, as mosquitto_sub and mosquitto_rr print messages (``-v`` in ``group`` if given)."""
+    (group or parser).add_argument("-v", "--verbose", action="store_true", help=verbose_help)
+    parser.add_argument("-N", "--no-newline", dest="newline", action="store_false",
+                        help="do not end each message with a newline")
+
+
+def add_payload_args(parser: argparse.ArgumentParser) -> None:
+    """``-m TEXT`` or ``-f FILE``, as mosquitto_pub and mosquitto_rr take a payload."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("-m", "--payload", default=None, help="payload text (default: empty)")
+    source.add_argument("-f", "--file", type=argparse.FileType("rb"),
+                        help="read the payload from a file ('-' for stdin)")
+
+
+def payload_from_args(args: argparse.Namespace) -> bytes:
+    if args.file:
+        with args.file:
+            return args.file.read()
+    return (args.payload or "").encode("utf-8")
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 1 to 65535."""
     try:
-        value = float(text)
+        value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r}: give more than 0 seconds")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"port {value} is out of range 1-65535")
     return value
+
+
+_PROTOCOL_VERSIONS = {"5": "5", "mqttv5": "5", "311": "3", "mqttv311": "3", "3": "3"}
+
+
+def protocol_version(text: str) -> str:
+    """An argparse type for ``-V``/``--mqtt``: ``"5"`` or ``"3"`` (3.1.1), from mosquitto's spellings too."""
+    version = _PROTOCOL_VERSIONS.get(text.strip().lower())
+    if version is None:
+        older = " (MQTT 3.1 is not supported)" if text.strip().lower() in ("31", "mqttv31") else ""
+        raise argparse.ArgumentTypeError(f"{text!r}: use 5, mqttv5, 311 or mqttv311{older}")
+    return version
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from ``5``, ``5s``, ``2m``, ``1h`` or ``7d``: every duration option reads this one format.
+
+    An argparse type (a bad one is a usage error, exit 2); 0 is allowed.
+    """
+    match = _DURATION.fullmatch(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration: use seconds or a number with s, m, h or d "
+                                         "(5, 5s, 2m, 7d)")
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > threading.TIMEOUT_MAX:  # longer waits overflow the clock the waits use
+        raise argparse.ArgumentTypeError(f"{text!r} is longer than this system can wait")
+    return seconds
+
+
+def positive_duration(text: str) -> float:
+    """An argparse type: a duration above 0."""
+    seconds = parse_duration(text)
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give more than 0 seconds")
+    return seconds
+
+
+def whole_seconds(maximum: int):
+    """An argparse type: a duration in whole seconds from 0 to ``maximum`` (MQTT sends these as integers)."""
+    def parse(text: str) -> int:
+        seconds = parse_duration(text)
+        if seconds != int(seconds) or seconds > maximum:
+            raise argparse.ArgumentTypeError(f"{text!r}: give whole seconds from 0 to {maximum}")
+        return int(seconds)
+    return parse
 
 
 def brokers_from_args(args: argparse.Namespace, **overrides) -> list[tuple[ConnectionProfile, str | None]]:
@@ -124,13 +325,16 @@ def profile_from_args(args: argparse.Namespace, **overrides) -> ConnectionProfil
             tls=TlsSettings(enabled=args.tls or bool(args.cafile), ca_file=args.cafile, cert_file=args.cert,
                             key_file=args.key, verify=not args.insecure),
             username=args.username, client_id=args.client_id,
-            mqtt_version=MQTT_V5 if args.mqtt == "5" else MQTT_V311, **overrides,
+            mqtt_version=MQTT_V5 if args.mqtt == "5" else MQTT_V311,
+            **({} if args.keepalive is None else {"keepalive": args.keepalive}), **overrides,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 
 
 def password_from_args(args: argparse.Namespace) -> str | None:
+    if args.password is not None:
+        return args.password
     if args.password_env:
         return os.environ.get(args.password_env)
     if args.ask_password:
@@ -177,11 +381,12 @@ def error(message: str) -> None:
     print(f"eventscope: {message}", file=sys.stderr)
 
 
-def watch(args: argparse.Namespace, topic_filter: str, qos: int = 0, seconds: float = 0.0):
-    """Connect read-only to every broker the command line names, subscribe, and yield merged batches
-    (by arrival) until SIGTERM, Ctrl+C or ``seconds``. Each record's ``broker_id`` is its broker's name.
+def watch(args: argparse.Namespace, topic_filters: list[str], qos: int = 0, seconds: float = 0.0):
+    """Connect read-only to every broker the command line names, subscribe to each filter, and yield
+    merged batches (by arrival) until SIGTERM, Ctrl+C or ``seconds``. Each record's ``broker_id`` is its
+    broker's name.
 
-    Prints ``subscribed to F`` on stderr once every SUBACK is in, so scripts know when a publish
+    Prints ``subscribed to F1, F2`` on stderr once every SUBACK is in, so scripts know when a publish
     will be seen. Raises ``ConnectionError`` if a broker cannot be reached, and the session's error
     if a broker refuses the subscription. Closing the generator early disconnects.
     """
@@ -194,12 +399,13 @@ def watch(args: argparse.Namespace, topic_filter: str, qos: int = 0, seconds: fl
         for profile, password in brokers_from_args(args, read_only=True):
             sessions.append(connect_session(args, buffer=buffer, broker=(profile, password), session_id=profile.name))
         for session in sessions:
-            try:
-                session.subscribe(topic_filter, qos).result(args.connect_timeout)
-            except FutureTimeout:
-                raise ConnectionError(f"{session.profile.address} did not answer the subscription to {topic_filter} "
-                                      f"within {args.connect_timeout:g} s") from None
-        print(f"subscribed to {topic_filter}", file=sys.stderr, flush=True)
+            for topic_filter in topic_filters:
+                try:
+                    session.subscribe(topic_filter, qos).result(args.connect_timeout)
+                except FutureTimeout:
+                    raise ConnectionError(f"{session.profile.address} did not answer the subscription to "
+                                          f"{topic_filter} within {args.connect_timeout:g} s") from None
+        print(f"subscribed to {', '.join(topic_filters)}", file=sys.stderr, flush=True)
         while True:
             finished = stop.is_set() or (deadline is not None and time.monotonic() >= deadline)
             batch = buffer.drain()

@@ -6,7 +6,8 @@ import argparse
 import sys
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from eventscope.core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, connect_session, error
+from eventscope.core.cli.common import (EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, add_payload_args, add_topic_arg,
+                                        connect_session, error, payload_from_args)
 from eventscope.core.records import MessageProperties
 from eventscope.core.session import SessionError
 from eventscope.core.topics import TopicError, validate_topic
@@ -15,16 +16,16 @@ PUBLISH_ACK_SECONDS = 10.0
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("pub", help="publish a message", description="Publish one message and exit.")
+    parser = subparsers.add_parser("pub", help="publish a message",
+                                   description="Publish one message (text, a file or stdin) and exit, as mosquitto_pub does.")
     add_connection_args(parser)
-    parser.add_argument("--topic", "-t", required=True)
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--payload", "-m", default=None, help="payload text")
-    source.add_argument("--file", "-f", type=argparse.FileType("rb"), help="read the payload from a file ('-' for stdin)")
-    parser.add_argument("--qos", "-q", type=int, choices=(0, 1, 2), default=0)
-    parser.add_argument("--retain", "-r", action="store_true")
-    parser.add_argument("--content-type", default=None)
-    parser.add_argument("--user-property", nargs=2, action="append", metavar=("KEY", "VALUE"), default=[])
+    add_topic_arg(parser, "topic to publish to (or give it in -L)", subscribes=False, required=True)
+    add_payload_args(parser)
+    parser.add_argument("-q", "--qos", type=int, choices=(0, 1, 2), default=0, help="QoS (default 0)")
+    parser.add_argument("-r", "--retain", action="store_true", help="ask the broker to retain the message")
+    parser.add_argument("--content-type", default=None, help="MQTT 5 content type, e.g. application/json")
+    parser.add_argument("--user-property", nargs=2, action="append", metavar=("KEY", "VALUE"), default=[],
+                        help="an MQTT 5 user property (repeatable)")
     parser.set_defaults(run=run)
 
 
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     except TopicError as exc:
         error(str(exc))
         return EXIT_USAGE
-    payload = args.file.read() if args.file else (args.payload or "").encode("utf-8")
+    payload = payload_from_args(args)
     try:
         session = connect_session(args, publishes=True)
     except (ConnectionError, SessionError) as exc:

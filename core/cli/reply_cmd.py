@@ -8,7 +8,8 @@ import sys
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from eventscope.core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, connect_session, error
+from eventscope.core.cli.common import (EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, add_topic_arg,
+                                        connect_session, error)
 from eventscope.core.payload_text import preview
 from eventscope.core.records import MessageRecord
 from eventscope.core.replier import (DEFAULT_FIXED_REPLY_TOPIC, DEFAULT_REQUEST_FILTER, Replier, demo_reply_handler,
@@ -23,13 +24,14 @@ def add_parser(subparsers) -> None:
         description="Answer every request on a filter: on its ResponseTopic with its CorrelationData (MQTT 5), "
                     "else on the fixed reply topic. Echoes the request unless told otherwise.")
     add_connection_args(parser)
-    parser.add_argument("--filter", "-t", default=DEFAULT_REQUEST_FILTER, help=f"request filter (default {DEFAULT_REQUEST_FILTER})")
-    parser.add_argument("--reply-topic", "-e", default=DEFAULT_FIXED_REPLY_TOPIC,
+    add_topic_arg(parser, f"request filter (default {DEFAULT_REQUEST_FILTER})", subscribes=True,
+                  defaults=(DEFAULT_REQUEST_FILTER,))
+    parser.add_argument("-e", "--reply-topic", default=DEFAULT_FIXED_REPLY_TOPIC,
                         help=f"reply topic for requests without a ResponseTopic (default {DEFAULT_FIXED_REPLY_TOPIC})")
     answer = parser.add_mutually_exclusive_group()
     answer.add_argument("--reply-payload", default=None, metavar="TEXT", help="always answer this text (default: echo)")
     answer.add_argument("--demo", action="store_true", help="answer JSON with the region served, the request and the time")
-    parser.add_argument("--qos", "-q", type=int, choices=(0, 1, 2), default=0, help="subscription QoS")
+    parser.add_argument("-q", "--qos", type=int, choices=(0, 1, 2), default=0, help="subscription QoS")
     parser.set_defaults(run=run)
 
 
@@ -40,7 +42,7 @@ def _log_served(request: MessageRecord, reply_topic: str, payload: bytes) -> Non
 
 def run(args: argparse.Namespace) -> int:
     try:
-        validate_filter(args.filter)
+        validate_filter(args.topic)
         validate_topic(args.reply_topic)
     except TopicError as exc:
         error(str(exc))
@@ -57,15 +59,15 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    replier = Replier(session, args.filter, args.reply_topic, handler, qos=args.qos, on_served=_log_served)
+    replier = Replier(session, args.topic, args.reply_topic, handler, qos=args.qos, on_served=_log_served)
     try:
         replier.start().result(args.connect_timeout)
-        print(f"serving {args.filter} (fallback reply topic {args.reply_topic}); Ctrl+C to stop",
+        print(f"serving {args.topic} (fallback reply topic {args.reply_topic}); Ctrl+C to stop",
               file=sys.stderr, flush=True)
         while not stop.wait(0.2):
             pass
     except FutureTimeout:  # not the built-in TimeoutError before Python 3.11
-        error(f"{session.profile.address} did not answer the subscription to {args.filter} "
+        error(f"{session.profile.address} did not answer the subscription to {args.topic} "
               f"within {args.connect_timeout:g} s")
         return EXIT_FAILURE
     except Exception as exc:  # a refused subscription, for example

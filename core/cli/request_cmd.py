@@ -8,8 +8,10 @@ import sys
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from eventscope.core.cli.common import (EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, connect_session, deadline_left,
-                             error, single_broker_from_args)
+from eventscope.core.cli.common import (EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, add_output_line_args,
+                                        add_payload_args, add_topic_arg, connect_session, deadline_left, error,
+                                        payload_from_args, positive_duration, single_broker_from_args, whole_seconds)
+from eventscope.core.cli.message_output import message_line, shown_on_stdout
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.request_tracker import DEFAULT_TIMEOUT, ReplyRouter, Reply, RequestRefused, RequestTracker
 from eventscope.core.session import SessionError
@@ -19,32 +21,41 @@ from eventscope.core.topics import TopicError, validate_topic
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "request", help="send a request and wait for the reply",
-        description="Publish a request and print its reply (stdout) with the round-trip time (stderr). "
-                    "MQTT 5 correlates replies; MQTT 3.1.1 takes the next message on the reply topic.")
+        description="Publish a request and print its reply (stdout) with the round-trip time (stderr), as "
+                    "mosquitto_rr does. MQTT 5 correlates replies; MQTT 3.1.1 takes the next message on the reply topic.")
     add_connection_args(parser)
-    parser.add_argument("--topic", "-t", required=True, help="request topic")
-    parser.add_argument("--payload", "-m", default="", help="request payload text")
-    parser.add_argument("--reply-topic", "-e", default=None,
-                        help="reply topic (default: eventscope/<client-id>/reply; hello/response with --mqtt 3)")
-    parser.add_argument("--timeout", "-W", type=float, default=DEFAULT_TIMEOUT,
-                        help="seconds for the whole command, connecting included (default 5); per reply with --count")
-    parser.add_argument("--qos", "-q", type=int, choices=(0, 1, 2), default=0)
-    parser.add_argument("--content-type", default=None)
-    parser.add_argument("--message-expiry", type=int, default=None, metavar="SECONDS")
-    parser.add_argument("--user-property", nargs=2, action="append", metavar=("KEY", "VALUE"), default=[])
-    parser.add_argument("--count", "-C", type=int, default=1, help="send this many requests (prints an RTT summary)")
+    add_topic_arg(parser, "request topic (or give it in -L)", subscribes=False, required=True)
+    add_payload_args(parser)
+    parser.add_argument("-e", "--reply-topic", default=None,
+                        help="reply (response) topic (default: eventscope/<client-id>/reply; hello/response with -V 311)")
+    parser.add_argument("-W", "--timeout", type=positive_duration, default=DEFAULT_TIMEOUT, metavar="DURATION",
+                        help="time for the whole command, connecting included (default 5s); per reply with --count")
+    parser.add_argument("-q", "--qos", type=int, choices=(0, 1, 2), default=0, help="QoS of the request (default 0)")
+    add_output_line_args(parser, "print 'topic payload' for each reply")
+    parser.add_argument("--content-type", default=None, help="MQTT 5 content type of the request")
+    parser.add_argument("--message-expiry", type=whole_seconds(4294967295), default=None, metavar="DURATION",
+                        help="MQTT 5 message expiry of the request, e.g. 30 or 5m")
+    parser.add_argument("--user-property", nargs=2, action="append", metavar=("KEY", "VALUE"), default=[],
+                        help="an MQTT 5 user property (repeatable)")
+    parser.add_argument("-C", "--count", type=int, default=1, help="send this many requests (prints an RTT summary)")
     parser.add_argument("--concurrency", type=int, default=1, help="requests in flight at once with --count")
     parser.add_argument("--reply-broker", metavar="NAME=URL|PROFILE", default=None,
                         help="also wait for the reply on this broker: for a request that crosses a mesh of brokers")
     parser.set_defaults(run=run)
 
 
-def _print_reply(reply: Reply) -> None:
-    sys.stdout.buffer.write(reply.payload + b"\n")
-    sys.stdout.flush()
-    mark = "" if reply.correlated else " (uncorrelated)"
-    via = f" via {reply.received_on}" if reply.received_on != reply.sent_on else ""
-    print(f"reply on {reply.reply_topic}{via} in {reply.rtt * 1e3:.2f} ms{mark}", file=sys.stderr)
+def _reply_printer(args: argparse.Namespace):
+    """Each reply on stdout as mosquitto_rr prints it (payload, or ``-v`` topic and payload), its RTT on stderr."""
+    shown = shown_on_stdout()
+
+    def print_reply(reply: Reply) -> None:
+        sys.stdout.buffer.write(message_line(reply.reply_topic, reply.payload, args.verbose, shown, args.newline))
+        sys.stdout.flush()
+        mark = "" if reply.correlated else " (uncorrelated)"
+        via = f" via {reply.received_on}" if reply.received_on != reply.sent_on else ""
+        print(f"reply on {reply.reply_topic}{via} in {reply.rtt * 1e3:.2f} ms{mark}", file=sys.stderr)
+
+    return print_reply
 
 
 def _reply_broker(args: argparse.Namespace) -> tuple[ConnectionProfile, str | None]:
@@ -63,11 +74,9 @@ def run(args: argparse.Namespace) -> int:
     except TopicError as exc:
         error(str(exc))
         return EXIT_USAGE
+    payload = payload_from_args(args)
     if args.count < 1 or args.concurrency < 1:
         error("--count and --concurrency must be at least 1")
-        return EXIT_USAGE
-    if not args.timeout > 0:
-        error("--timeout must be more than 0")
         return EXIT_USAGE
     if args.count == 1:
         args.deadline = time.monotonic() + args.timeout
@@ -104,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
                    user_properties=tuple(tuple(p) for p in args.user_property),
                    content_type=args.content_type, message_expiry=args.message_expiry)
     try:
-        summary = asyncio.run(tracker.burst(args.topic, args.payload, args.count, args.concurrency,
-                                            on_reply=_print_reply, on_failure=lambda exc: error(str(exc)), **options))
+        summary = asyncio.run(tracker.burst(args.topic, payload, args.count, args.concurrency,
+                                            on_reply=_reply_printer(args), on_failure=lambda exc: error(str(exc)), **options))
     except RequestRefused as exc:
         error(str(exc))
         return EXIT_USAGE

@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from eventscope.core.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, add_connection_args, error, watch
+from eventscope.core.cli.common import (EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, add_connection_args, add_topic_arg,
+                                        error, parse_duration, watch)
 from eventscope.core.payload_text import escape_controls, preview
 from eventscope.core.topic_tree import TopicNode, TopicTree
 from eventscope.core.topics import TopicError, validate_filter
@@ -18,9 +19,12 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("tree", help="print the topic tree",
                                    description="Subscribe, collect messages for a few seconds, and print the topic tree.")
     add_connection_args(parser)
-    parser.add_argument("--filter", "-t", default="#", help="MQTT subscription filter (default #)")
-    parser.add_argument("--seconds", type=float, default=3.0, help="how long to collect (default 3)")
-    parser.add_argument("--format", choices=("json", "text"), default="text")
+    add_topic_arg(parser, "MQTT subscription filter (repeatable; default #)", subscribes=True, repeatable=True,
+                  defaults=("#",))
+    parser.add_argument("-W", "--seconds", type=parse_duration, default=3.0, metavar="DURATION",
+                        help="how long to collect, e.g. 3 or 1m (default 3s)")
+    parser.add_argument("--format", choices=("json", "text"), default="text",
+                        help="json: nested objects; text: one indented line per topic level (default)")
     parser.set_defaults(run=run)
 
 
@@ -69,16 +73,14 @@ def tree_to_text(root: TopicNode) -> str:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        validate_filter(args.filter)
+        for topic_filter in args.topics:
+            validate_filter(topic_filter)
     except TopicError as exc:
         error(str(exc))
         return EXIT_USAGE
-    if args.seconds < 0:
-        error("--seconds must be 0 or more")
-        return EXIT_USAGE
     tree = TopicTree()
     try:
-        for batch in watch(args, args.filter, seconds=args.seconds or 0.001):
+        for batch in watch(args, args.topics, seconds=args.seconds or 0.001):
             tree.apply(batch)
     except UsageError:
         raise  # exit 2 with the reason, from main()

@@ -40,7 +40,7 @@ def test_unreachable_broker_exits_1_with_reason():
 
 
 def test_headless_commands_do_not_load_qt():
-    code = "import sys; from gui.main import build_parser; build_parser(); print('PySide6' in sys.modules)"
+    code = "import sys; from eventscope.gui.main import build_parser; build_parser(); print('PySide6' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
 
 

@@ -35,7 +35,8 @@ def test_sub_over_two_brokers_marks_each_line_with_its_broker(mosquitto_factory,
         subprocess.run([mosquitto_pub, "-p", str(west.port), "-t", "us-west/hello/request", "-m", "w", "-q", "1"], check=True)
 
     code, out, _ = _run_sub(["--broker", f"east=mqtt://127.0.0.1:{east.port}", "--broker",
-                             f"west=127.0.0.1:{west.port}", "-t", "+/hello/request", "--count", "2"], publish)
+                             f"west=127.0.0.1:{west.port}", "-t", "+/hello/request", "--count", "2", "--format", "text"],
+                            publish)
     assert code == 0
     assert sorted(out.splitlines()) == ["[east] us-east/hello/request [us-east] e",
                                         "[west] us-west/hello/request [us-west] w"]
@@ -51,8 +52,10 @@ def test_sub_with_a_saved_profile(mosquitto, mosquitto_pub):
     def publish() -> None:
         subprocess.run([mosquitto_pub, "-p", str(mosquitto.port), "-t", "lab/x", "-m", "hi"], check=True)
 
-    code, out, _ = _run_sub(["--profile", "lab", "-t", "lab/#", "--count", "1"], publish)
+    code, out, _ = _run_sub(["--profile", "lab", "-t", "lab/#", "--count", "1", "--format", "text"], publish)
     assert code == 0 and out.splitlines() == ["lab/x [lab] hi"]  # one broker: no prefix
+    code, out, _ = _run_sub(["--profile", "lab", "-t", "lab/#", "-C", "1", "-v"], publish)
+    assert code == 0 and out == "lab/x hi\n"  # mosquitto_sub -v
 
 
 def test_bad_broker_arguments_are_usage_errors():
