@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +78,7 @@ class AppContext(QObject):
         self._user_had: set[tuple[str, str]] = set()  # held filters the user had subscribed already
         self.audit: AuditSettings | None = None  # set by the audit feed: record every connection
         self.read_only = False  # monitor mode for the whole window (--read-only): every broker opens read-only
+        self.refresh_entry: Callable[[BrokerEntry], BrokerEntry | None] | None = None
         self.region_level = 0
         self.regions: list[str] = list(DEFAULT_REGIONS)
         self.bridge.summaryReady.connect(self._on_summary)
@@ -139,10 +141,18 @@ class AppContext(QObject):
                                          audit=self._audit_for(entry.profile, entry.audit_filters), region=entry.region)
 
     def reconnect(self, broker_id: str) -> BrokerConnection | None:
-        """Connect a disconnected broker again, with its topics still in the tree."""
+        """Connect a disconnected broker again, with its topics still in the tree.
+
+        A broker opened from a saved profile connects with the profile as saved now (``refresh_entry``,
+        set by the window), so a password or CA file fixed in the profile manager takes effect."""
         entry = self._entries.get(broker_id)
         if entry is None or self.is_open(broker_id):
             return self.workspace.broker(broker_id)
+        if self.refresh_entry is not None:
+            entry = self.refresh_entry(entry) or entry
+            if self.read_only and not entry.profile.read_only:
+                entry.profile = entry.profile.with_changes(read_only=True, will_topic="")
+            self._entries[broker_id] = entry
         connection = self._open(entry)
         self.brokersChanged.emit()
         if self.connection is None:

@@ -16,7 +16,7 @@ from eventscope.core.profile import ConnectionProfile
 from eventscope.core.profile_store import ProfileStore
 from eventscope.core.protobuf_schemas import ProtoSchemas
 from eventscope.core.session import MqttSession, SessionStatus
-from eventscope.gui.context import DEFAULT_SUBSCRIPTIONS, AppContext
+from eventscope.gui.context import DEFAULT_SUBSCRIPTIONS, AppContext, BrokerEntry
 from eventscope.gui.settings_migration import migrate_connection_settings
 from eventscope.gui.views.add_broker_dialog import AddBrokerDialog
 from eventscope.gui.views.audit_feed_view import AuditFeedView
@@ -46,6 +46,7 @@ class MainWindow(QMainWindow):
         self.profiles, notice = ProfileStore.load_or_recover()
         migrated = migrate_connection_settings(context.settings, self.profiles)
         self._build_actions()
+        context.refresh_entry = self._refresh_entry
 
         self.topic_tree = TopicTreeView(context)
         self.setCentralWidget(self.topic_tree)
@@ -332,11 +333,23 @@ class MainWindow(QMainWindow):
         password = self._password_for(stored.connection, password)
         connection = self.context.add_broker(stored.connection, password, self._subscriptions(),
                                              region=stored.region, audit_filters=stored.audit_filters,
-                                             stored=saved if saved is not None else stored.name in self.profiles.profiles,
+                                             stored=saved if saved is not None else stored.name in self._reload_profiles().profiles,
                                              colour=stored.colour)
         self._load_decoder_rules(connection.broker_id, stored)
         self.brokers_panel.select(connection.broker_id)
         return connection.session
+
+    def _refresh_entry(self, entry):
+        """A broker from a saved profile, as the profile reads now (its password from the keychain)."""
+        if not entry.stored:
+            return None
+        store = self._reload_profiles()
+        if entry.broker_id not in store.profiles:
+            return None
+        stored = store.get(entry.broker_id)
+        password = self._password_for(stored.connection, None) or entry.password
+        return BrokerEntry(stored.connection, password, entry.subscriptions, stored.region, stored.audit_filters,
+                           True, stored.colour)
 
     def _load_decoder_rules(self, broker_id: str, stored) -> None:
         """The profile's decoder rules (none clears earlier ones); .proto files compile on a worker thread."""

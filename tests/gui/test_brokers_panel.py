@@ -201,3 +201,20 @@ def test_a_stream_takes_its_region_from_the_broker_profile(context, qloop, qtbot
     run_until(qloop, lambda: rows() == {("us-east", "from east")}, message="narrowed to us-east")
     tab.region_source.setCurrentIndex(tab.region_source.findData(False))  # back to the topic's first level
     run_until(qloop, lambda: rows() == {("hello", "from east"), ("hello", "from europe")}, message="topic regions again")
+
+
+def test_connect_on_a_row_uses_the_profile_as_saved_now(context, qloop, qtbot, mosquitto_factory):
+    from eventscope.core.profile_store import ProfileStore, StoredProfile
+
+    old, new = mosquitto_factory(), mosquitto_factory()
+    window = _window(qtbot, context)
+    store = ProfileStore.load()
+    store.put(StoredProfile(ConnectionProfile(name="plant", host="127.0.0.1", port=old.port), region="eu"))
+    window.open_stored_profile(store.get("plant"))
+    run_until(qloop, lambda: context.session is not None and context.session.is_connected, message="connected")
+    qtbot.mouseClick(window.brokers_panel.row_button("plant"), Qt.LeftButton)
+    run_until(qloop, lambda: not context.is_open("plant"), message="disconnected")
+    store.put(StoredProfile(ConnectionProfile(name="plant", host="127.0.0.1", port=new.port), region="eu-west"))
+    qtbot.mouseClick(window.brokers_panel.row_button("plant"), Qt.LeftButton)  # fixed in the profile meanwhile
+    run_until(qloop, lambda: context.session is not None and context.session.is_connected, message="reconnected")
+    assert context.connection.profile.port == new.port and context.entry("plant").region == "eu-west"
