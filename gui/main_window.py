@@ -333,7 +333,8 @@ class MainWindow(QMainWindow):
         password = self._password_for(stored.connection, password)
         connection = self.context.add_broker(stored.connection, password, self._subscriptions(),
                                              region=stored.region, audit_filters=stored.audit_filters,
-                                             stored=saved if saved is not None else stored.name in self._reload_profiles().profiles,
+                                             stored=saved if saved is not None
+                                             else stored.name in self._reload_profiles().profiles,
                                              colour=stored.colour)
         self._load_decoder_rules(connection.broker_id, stored)
         self.brokers_panel.select(connection.broker_id)
