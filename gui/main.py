@@ -59,12 +59,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_app(args)
     try:
-        return args.run(args)
+        code = args.run(args)
     except UsageError as exc:
         error(str(exc))
-        return EXIT_USAGE
+        code = EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_FAILURE
+    if code == EXIT_USAGE:  # input the command refused after parsing: its usage follows the reason
+        args.command_parser.print_usage(sys.stderr)
+    return code
 
 
 def _install_desktop_entry() -> int:

@@ -50,6 +50,8 @@ class CommandParser(argparse.ArgumentParser):
         namespace, extras = super().parse_known_args(args, namespace)
         if extras:  # the top-level parser would report them with its own usage
             self.error(f"unrecognized arguments: {' '.join(extras)}")
+        if getattr(namespace, "command_parser", None) is None:  # the innermost: audit record, not audit
+            namespace.command_parser = self
         try:
             _apply_url(namespace)
             _apply_topic_rule(namespace)

@@ -110,6 +110,16 @@ def test_usage_errors_show_the_sub_command_usage_and_exit_2(argv, usage):
     assert "Traceback" not in done.stderr and done.stdout == ""
 
 
+@pytest.mark.parametrize("argv, usage", [(["sub", "-t", "a/#/b"], "usage: eventscope sub"),
+                                         (["pub", "-t", "a/+", "-m", "x"], "usage: eventscope pub"),
+                                         (["audit", "record", "-t", "#/a"], "usage: eventscope audit record")])
+def test_input_refused_after_parsing_shows_the_reason_then_the_usage(argv, usage):
+    done = subprocess.run([*EVENTSCOPE, *argv, "-p", "1"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    reason, _, shown_usage = done.stderr.partition("usage: ")
+    assert reason.startswith("eventscope: ") and f"usage: {shown_usage}".startswith(usage), done.stderr
+
+
 def test_mqtt_url_like_mosquitto_L():
     url = parse_mqtt_url("mqtts://alice:pa%40ss@broker.example:8884/plant/+/temp/#")
     assert (url.host, url.port, url.tls, url.username, url.password, url.topic) == (
