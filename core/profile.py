@@ -14,6 +14,9 @@ MQTT_V311 = 4
 MQTT_V5 = 5
 
 
+# What an audit records unless told otherwise: the seed's requests and replies in every region.
+DEFAULT_AUDIT_FILTERS = ("+/hello/request", "+/hello/response", "hello/response", "eventscope/+/reply")
+
 def unique_client_id(prefix: str = "eventscope") -> str:
     """A client id unique per run: duplicate ids make brokers kick clients in a reconnect loop."""
     host = socket.gethostname().split(".")[0][:16] or "host"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from dataclasses import replace
 import signal
 import sys
+from dataclasses import replace
 from importlib import resources
 
 import qasync
@@ -14,12 +14,11 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QApplication
 
-from eventscope.core.cli.common import EXIT_FAILURE, EXIT_OK, error
+from eventscope.core.console import EXIT_FAILURE, EXIT_OK, error
 from eventscope.core.profile import ConnectionProfile, TlsSettings, parse_broker_address
-from eventscope.core.profile_store import ProfileError, ProfileStore
+from eventscope.core.profiles.store import ProfileError, ProfileStore
 from eventscope.gui.context import AppContext
 from eventscope.gui.main_window import MainWindow
-
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
@@ -45,7 +44,7 @@ async def _run_window(args: argparse.Namespace) -> int:
     window = MainWindow(context)
     demo = None
     if args.demo:
-        from eventscope.core.demo import DemoEnvironment  # broker + simulator + replier
+        from eventscope.core.demo.environment import DemoEnvironment  # broker + simulator + replier
 
         demo = DemoEnvironment(broker_port=args.broker_port)
         try:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from eventscope.core.workspace import ChangeSummary, Workspace
+from eventscope.core.workspace.changes import ChangeSummary
+from eventscope.core.workspace.workspace import Workspace
 
 FRAME_MS = 33
 STATS_INTERVAL = 1.0  # seconds between status-bar refreshes

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
-from eventscope.core.audit_recorder import DEFAULT_AUDIT_FILTERS
-from eventscope.core.audit_store import default_audit_path
-from eventscope.core.profile import ConnectionProfile
-from eventscope.core.request_tracker import RequestTracker
-from eventscope.core.session import MqttSession
-from eventscope.core.workspace import AuditSettings, BrokerConnection, Workspace
+from eventscope.core.audit.store import default_audit_path
+from eventscope.core.connections.handle import AuditSettings, BrokerHandle
+from eventscope.core.connections.remote import RemoteConnector
+from eventscope.core.mqtt.retained import RetainedClear
+from eventscope.core.mqtt.session import MqttSession
+from eventscope.core.profile import DEFAULT_AUDIT_FILTERS, ConnectionProfile
+from eventscope.core.requests.rtt_stats import RttSummary
+from eventscope.core.requests.tracker import Reply, RequestTracker
+from eventscope.core.workspace.workspace import Workspace
 from eventscope.gui.bridge import SummaryBridge
 
 DEFAULT_REGIONS = ("us-east", "us-west", "eu-central", "ap-south")
@@ -51,7 +55,7 @@ class AppContext(QObject):
     Signals:
         brokersChanged(): a broker was added, removed, connected or disconnected.
         sessionChanged(MqttSession | None): the current connection changed (or there is none).
-        auditChanged(BrokerConnection | None): recording started, moved or stopped.
+        auditChanged(BrokerHandle | None): recording started, moved or stopped.
         messageSelected(MessageRecord): a view asks the details pane to show a message.
         topicSelected(TopicNode): the topic tree's current topic (the details pane shows its history).
         regionsChanged(): the list of known regions grew.
@@ -68,14 +72,12 @@ class AppContext(QObject):
                  workspace: Workspace | None = None) -> None:
         super().__init__(parent)
         self.settings = settings if settings is not None else QSettings()
-        # The window's workspace keeps its broker connections in a child process (see core/connection_process.py).
-        self.workspace = workspace if workspace is not None else Workspace(connections_in_process=True)
+        # The window's workspace keeps its broker connections in a child process (see core/connections/process.py).
+        self.workspace = workspace if workspace is not None else Workspace(connector=RemoteConnector())
         self.bridge = SummaryBridge(self.workspace, parent=self)
-        self.connection: BrokerConnection | None = None
+        self.connection: BrokerHandle | None = None
         self.password: str | None = None  # this run only; stored in the OS keychain, never in settings
         self._entries: dict[str, BrokerEntry] = {}
-        self._tool_holds: dict[tuple[str, str], int] = {}  # (broker, filter) -> tools holding it
-        self._user_had: set[tuple[str, str]] = set()  # held filters the user had subscribed already
         self.audit: AuditSettings | None = None  # set by the audit feed: record every connection
         self.read_only = False  # monitor mode for the whole window (--read-only): every broker opens read-only
         self.refresh_entry: Callable[[BrokerEntry], BrokerEntry | None] | None = None
@@ -96,7 +98,7 @@ class AppContext(QObject):
     def tracker(self) -> RequestTracker | None:
         return self.connection.tracker if self.connection is not None else None
 
-    def connections(self) -> list[BrokerConnection]:
+    def connections(self) -> list[BrokerHandle]:
         """Every broker of the workspace, in the order they were added."""
         return list(self.workspace.brokers.values())
 
@@ -111,14 +113,14 @@ class AppContext(QObject):
         return self.workspace.broker(broker_id) is not None
 
     def connect_broker(self, profile: ConnectionProfile, password: str | None = None,
-                       subscriptions=DEFAULT_SUBSCRIPTIONS) -> BrokerConnection:
+                       subscriptions=DEFAULT_SUBSCRIPTIONS) -> BrokerHandle:
         """Replace the current connection with one to ``profile`` (started in the background)."""
         self.disconnect_broker()
         return self.add_broker(profile, password, subscriptions, make_current=True)
 
     def add_broker(self, profile: ConnectionProfile, password: str | None = None, subscriptions=DEFAULT_SUBSCRIPTIONS,
                    make_current: bool = False, region: str = "", audit_filters: tuple[str, ...] | None = None,
-                   stored: bool = False, colour: str = "") -> BrokerConnection:
+                   stored: bool = False, colour: str = "") -> BrokerHandle:
         """Open one more broker; the others are not disturbed. The first one open becomes current.
 
         ``region`` and ``audit_filters`` come from a saved profile. Raises ``ValueError`` if a broker
@@ -136,11 +138,11 @@ class AppContext(QObject):
             self.set_current(connection.broker_id)
         return connection
 
-    def _open(self, entry: BrokerEntry) -> BrokerConnection:
+    def _open(self, entry: BrokerEntry) -> BrokerHandle:
         return self.workspace.add_broker(entry.profile, entry.password, entry.subscriptions,
                                          audit=self._audit_for(entry.profile, entry.audit_filters), region=entry.region)
 
-    def reconnect(self, broker_id: str) -> BrokerConnection | None:
+    def reconnect(self, broker_id: str) -> BrokerHandle | None:
         """Connect a disconnected broker again, with its topics still in the tree.
 
         A broker opened from a saved profile connects with the profile as saved now (``refresh_entry``,
@@ -171,50 +173,63 @@ class AppContext(QObject):
             return
         self._close(broker_id, keep_topics=False)
 
-    # ----- subscriptions that tools hold ------------------------------------------------------
+    # ----- subscriptions: every change goes through the workspace's one owner ------------------
+    def subscribe(self, broker_id: str, topic_filter: str, qos: int = 0) -> Future:
+        """Make ``topic_filter`` one of the user's filters on ``broker_id`` (kept across reconnects and
+        saved with the broker). Raises ``TopicError`` for a bad filter."""
+        future = self.workspace.subscriptions.subscribe(broker_id, topic_filter, qos)
+        self._remember_subscriptions(broker_id)
+        future.add_done_callback(lambda _f: self._remember_subscriptions(broker_id))
+        return future
+
+    def unsubscribe(self, broker_id: str, topic_filter: str) -> Future:
+        """The user drops ``topic_filter``; a tool that holds it keeps it subscribed until it lets go."""
+        future = self.workspace.subscriptions.unsubscribe(broker_id, topic_filter)
+        self._remember_subscriptions(broker_id)
+        return future
+
+    def user_subscriptions(self, broker_id: str) -> dict[str, int]:
+        """The user's own filters on ``broker_id`` and their QoS."""
+        return self.workspace.subscriptions.user_filters(broker_id)
+
+    def is_subscribed(self, broker_id: str, topic_filter: str) -> bool:
+        return self.workspace.subscriptions.is_subscribed(broker_id, topic_filter)
+
     def hold_subscription(self, broker_id: str, topic_filter: str) -> None:
-        """A tool (a $ stream tab, the $SYS view) needs ``topic_filter`` on a broker: subscribe unless the
-        user or another tool already has it. Pair with ``release_subscription``."""
-        connection = self.workspace.broker(broker_id)
-        if connection is None:
-            return
-        key = (broker_id, topic_filter)
-        if key not in self._tool_holds:
-            if topic_filter in connection.session.subscriptions:
-                self._user_had.add(key)  # the user's own: never unsubscribed by a tool
-            else:
-                connection.session.subscribe(topic_filter)
-        self._tool_holds[key] = self._tool_holds.get(key, 0) + 1
+        """A tool (a $ stream tab, the $SYS view) needs ``topic_filter`` on a broker. Pair with
+        ``release_subscription``; the user's own filters are never taken away by it."""
+        self.workspace.subscriptions.hold(broker_id, topic_filter)
 
     def release_subscription(self, broker_id: str, topic_filter: str) -> None:
-        """The last tool holding ``topic_filter`` lets go: unsubscribe, unless the user had it first."""
-        key = (broker_id, topic_filter)
-        holders = self._tool_holds.get(key, 0)
-        if holders > 1:
-            self._tool_holds[key] = holders - 1
-            return
-        if holders == 0:
-            return
-        del self._tool_holds[key]
-        if key in self._user_had:
-            self._user_had.discard(key)
-            return
-        connection = self.workspace.broker(broker_id)
-        if connection is not None:
-            connection.session.unsubscribe(topic_filter)
+        self.workspace.subscriptions.release(broker_id, topic_filter)
 
-    def tool_subscriptions(self, broker_id: str) -> set[str]:
-        """Filters on ``broker_id`` that only tools hold (not to be kept as the user's)."""
-        return {f for (b, f) in self._tool_holds if b == broker_id and (b, f) not in self._user_had}
+    # ----- commands to brokers: views go through here, never to a session -----------------------
+    def publish(self, broker_id: str, topic: str, payload: bytes | str = b"", qos: int = 0,
+                retain: bool = False) -> Future:
+        """Publish on one broker; raises ``SessionError`` (read-only, not connected) or ``TopicError``."""
+        return self.workspace.publish(broker_id, topic, payload, qos, retain)
+
+    async def request(self, broker_id: str, topic: str, payload: bytes | str = b"", **options) -> Reply:
+        return await self.workspace.request(broker_id, topic, payload, **options)
+
+    async def burst(self, broker_id: str, topic: str, payload: bytes | str, count: int, concurrency: int,
+                    **options) -> RttSummary:
+        return await self.workspace.burst(broker_id, topic, payload, count, concurrency, **options)
+
+    def clear_retained(self, broker_id: str, topics) -> RetainedClear:
+        return self.workspace.clear_retained(broker_id, topics)
+
+    def _remember_subscriptions(self, broker_id: str) -> None:
+        # Runs on paho's thread too (a refused SUBACK): a single tuple assignment, read by the GUI thread.
+        entry = self._entries.get(broker_id)
+        if entry is not None:
+            entry.subscriptions = tuple(self.workspace.subscriptions.user_filters(broker_id).items())
 
     def _close(self, broker_id: str, keep_topics: bool) -> None:
         was_current = self.connection is not None and self.connection.broker_id == broker_id
         if was_current:
             self.connection = None
         self.workspace.remove_broker(broker_id, keep_topics=keep_topics)
-        for key in [k for k in self._tool_holds if k[0] == broker_id]:  # its session is gone, and with it these
-            del self._tool_holds[key]
-            self._user_had.discard(key)
         if not keep_topics:
             del self._entries[broker_id]
         self.bridge.flush()

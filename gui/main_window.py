@@ -11,11 +11,11 @@ from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
 
 from eventscope.core import __version__
-from eventscope.core.credentials import CredentialError, load_password, save_password
+from eventscope.core.decoding.protobuf_schemas import ProtoSchemas
+from eventscope.core.mqtt.session import MqttSession, SessionStatus
 from eventscope.core.profile import ConnectionProfile
-from eventscope.core.profile_store import ProfileStore
-from eventscope.core.protobuf_schemas import ProtoSchemas
-from eventscope.core.session import MqttSession, SessionStatus
+from eventscope.core.profiles.credentials import CredentialError, load_password, save_password
+from eventscope.core.profiles.store import ProfileStore
 from eventscope.gui.context import DEFAULT_SUBSCRIPTIONS, AppContext, BrokerEntry
 from eventscope.gui.settings_migration import migrate_connection_settings
 from eventscope.gui.views.add_broker_dialog import AddBrokerDialog
@@ -25,9 +25,9 @@ from eventscope.gui.views.details_pane import DetailsPane
 from eventscope.gui.views.profile_manager_dialog import ProfileManagerDialog
 from eventscope.gui.views.request_panel import RequestPanel
 from eventscope.gui.views.status_bar import EventscopeStatusBar
+from eventscope.gui.views.stream_view import StreamView
 from eventscope.gui.views.subscriptions_dialog import SubscriptionsDialog
 from eventscope.gui.views.sys_stats_view import SysStatsView
-from eventscope.gui.views.stream_view import StreamView
 from eventscope.gui.views.topic_tree_view import TopicTreeView
 
 log = logging.getLogger(__name__)
@@ -55,11 +55,11 @@ class MainWindow(QMainWindow):
         self.stream_view = StreamView(context)
         self.audit_feed = AuditFeedView(context)
         self.brokers_panel = BrokersPanel(context, self.add_broker_action, self.profiles_action)
-        self.brokers_dock = self._dock("Brokers", "brokersDock", self.brokers_panel, Qt.TopDockWidgetArea)
-        self.request_dock = self._dock("Request", "requestDock", self.request_panel, Qt.RightDockWidgetArea)
-        self.details_dock = self._dock("Details", "detailsDock", self.details_pane, Qt.RightDockWidgetArea)
-        self.stream_dock = self._dock("Streams", "streamDock", self.stream_view, Qt.BottomDockWidgetArea)
-        self.audit_dock = self._dock("Audit feed", "auditDock", self.audit_feed, Qt.BottomDockWidgetArea)
+        self.brokers_dock = self._dock("Brokers", "brokersDock", self.brokers_panel, Qt.DockWidgetArea.TopDockWidgetArea)
+        self.request_dock = self._dock("Request", "requestDock", self.request_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.details_dock = self._dock("Details", "detailsDock", self.details_pane, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.stream_dock = self._dock("Streams", "streamDock", self.stream_view, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.audit_dock = self._dock("Audit feed", "auditDock", self.audit_feed, Qt.DockWidgetArea.BottomDockWidgetArea)
         self._arrange_default_docks()
         self._default_state = self.saveState(LAYOUT_VERSION)
 
@@ -99,9 +99,9 @@ class MainWindow(QMainWindow):
 
     def _size_docks(self) -> None:
         width, height = self.width(), self.height()
-        self.resizeDocks([self.request_dock], [int(width * 0.42)], Qt.Horizontal)
-        self.resizeDocks([self.stream_dock], [int(height * 0.32)], Qt.Vertical)
-        self.resizeDocks([self.brokers_dock], [self.brokers_panel.sizeHint().height()], Qt.Vertical)
+        self.resizeDocks([self.request_dock], [int(width * 0.42)], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.stream_dock], [int(height * 0.32)], Qt.Orientation.Vertical)
+        self.resizeDocks([self.brokers_dock], [self.brokers_panel.sizeHint().height()], Qt.Orientation.Vertical)
 
     def reset_layout(self) -> None:
         """View → Reset layout: every panel back where it started, sized for the window as it is now."""
@@ -143,14 +143,14 @@ class MainWindow(QMainWindow):
         self.sys_stats_action = QAction("$&SYS statistics…", self, objectName="actionSysStats",
                                         triggered=self.open_sys_stats)
         self.find_action = QAction("&Filter the topic tree", self, objectName="actionFindTopic",
-                                   shortcut=QKeySequence.Find, triggered=self.focus_tree_filter)
+                                   shortcut=QKeySequence.StandardKey.Find, triggered=self.focus_tree_filter)
         self.shortcuts_action = QAction("&Keyboard shortcuts", self, objectName="actionShortcuts",
                                         shortcut=QKeySequence("F1"), triggered=self.show_shortcuts)
         self.about_action = QAction("&About Eventscope", self, objectName="actionAbout", triggered=self.show_about)
         for action in (self.add_broker_action, self.profiles_action, self.toggle_connection_action,
                        self.send_request_action, self.publish_action, self.copy_topic_action, self.copy_payload_action,
                        self.clear_tree_action, self.find_action, self.shortcuts_action):
-            action.setShortcutContext(Qt.WindowShortcut)
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             self.addAction(action)
 
     def _build_menus(self) -> None:
@@ -182,7 +182,7 @@ class MainWindow(QMainWindow):
         rows = []
         for action in self.findChildren(QAction):
             for sequence in action.shortcuts():
-                text = sequence.toString(QKeySequence.NativeText)
+                text = sequence.toString(QKeySequence.SequenceFormat.NativeText)
                 if text:
                     rows.append((text, action.text().replace("&", "").rstrip("…")))
         rows += [("Ctrl+C", "Copy the selected topic (in the tree)"), ("Space", "Pause / resume the stream (in it)")]
@@ -190,18 +190,18 @@ class MainWindow(QMainWindow):
 
     def show_shortcuts(self) -> QMessageBox:
         text = "\n".join(f"{keys}\t{what}" for keys, what in self.shortcut_table())
-        box = QMessageBox(QMessageBox.Information, "Keyboard shortcuts", text, QMessageBox.Close, self)
+        box = QMessageBox(QMessageBox.Icon.Information, "Keyboard shortcuts", text, QMessageBox.StandardButton.Close, self)
         box.setObjectName("shortcutsBox")
-        box.setTextFormat(Qt.PlainText)
+        box.setTextFormat(Qt.TextFormat.PlainText)
         box.open()
         return box
 
     def show_about(self) -> QMessageBox:
-        box = QMessageBox(QMessageBox.Information, "About Eventscope",
+        box = QMessageBox(QMessageBox.Icon.Information, "About Eventscope",
                           f"Eventscope {__version__}\nA desktop event monitor for MQTT event meshes.",
-                          QMessageBox.Close, self)
+                          QMessageBox.StandardButton.Close, self)
         box.setObjectName("aboutBox")
-        box.setTextFormat(Qt.PlainText)
+        box.setTextFormat(Qt.TextFormat.PlainText)
         box.open()
         return box
 
@@ -242,14 +242,14 @@ class MainWindow(QMainWindow):
         return dialog
 
     def focus_tree_filter(self) -> None:
-        self.topic_tree.filter_edit.setFocus(Qt.ShortcutFocusReason)
+        self.topic_tree.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.topic_tree.filter_edit.selectAll()
 
     def open_publish(self):
         node = self.topic_tree.current_node()
         if node is None:
             return self.topic_tree.open_publish_dialog("")
-        return self.topic_tree.open_publish_dialog(node.topic, self.topic_tree.session_for(node))
+        return self.topic_tree.open_publish_dialog(node.topic, self.topic_tree.tree.broker_id_of(node))
 
     def copy_selected_topic(self) -> None:
         node = self.topic_tree.current_node()

@@ -7,7 +7,7 @@ CLI) and are removed from the settings. No password was ever stored there.
 from __future__ import annotations
 
 from eventscope.core.profile import ConnectionProfile, TlsSettings, parse_broker_address
-from eventscope.core.profile_store import ProfileError, ProfileStore, StoredProfile
+from eventscope.core.profiles.store import ProfileError, ProfileStore, StoredProfile
 
 LEGACY_GROUP = "connection"
 _ADVANCED = "connection/advanced/"

@@ -32,7 +32,7 @@ def contrast(first: QColor, second: QColor) -> float:
 
 def is_dark(palette: QPalette | None = None) -> bool:
     palette = palette or QApplication.palette()
-    return _luminance(palette.color(QPalette.Base)) < 0.2
+    return _luminance(palette.color(QPalette.ColorRole.Base)) < 0.2
 
 
 def status_colour(kind: str, palette: QPalette | None = None) -> QColor:

@@ -24,11 +24,11 @@ def main(argv: list[str]) -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
+    from eventscope.core.demo.simulator import SimulatorRates, TrafficSimulator
+    from eventscope.core.mqtt.session import MqttSession
     from eventscope.core.profile import ConnectionProfile
-    from eventscope.core.profile_store import StoredProfile
-    from eventscope.core.replier import Replier
-    from eventscope.core.session import MqttSession
-    from eventscope.core.simulator import SimulatorRates, TrafficSimulator
+    from eventscope.core.profiles.store import StoredProfile
+    from eventscope.core.requests.replier import Replier
     from eventscope.gui.app import create_application
     from eventscope.gui.context import AppContext
     from eventscope.gui.main_window import MainWindow

@@ -8,15 +8,25 @@ import sys
 import threading
 from pathlib import Path
 
-from eventscope.core.audit_export import FORMATS, ExportJob, parse_since
-from eventscope.core.audit_recorder import DEFAULT_AUDIT_FILTERS, AuditRecorder
-from eventscope.core.audit_store import AuditQuery, AuditStore, AuditStoreError, default_audit_path
-from eventscope.core.cli.common import (EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, add_topic_arg,
-                                        brokers_from_args, error, port_number, positive_duration)
+from eventscope.core.audit.export import FORMATS, ExportJob, parse_since
+from eventscope.core.audit.lock import RecorderBusyError
+from eventscope.core.audit.recorder import AuditRecorder
+from eventscope.core.audit.store import AuditQuery, AuditStore, AuditStoreError, default_audit_path
+from eventscope.core.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_connection_args,
+    add_topic_arg,
+    brokers_from_args,
+    error,
+    port_number,
+    positive_duration,
+)
 from eventscope.core.cli.decode_args import add_decode_args, decoder_rules_from_args
+from eventscope.core.mqtt.session import SessionState
+from eventscope.core.profile import DEFAULT_AUDIT_FILTERS
 from eventscope.core.topics import TopicError, validate_filter
-from eventscope.core.recorder_lock import RecorderBusyError
-from eventscope.core.session import SessionState
 
 FLUSH_SECONDS = 1 / 30
 

@@ -7,7 +7,7 @@ import signal
 import threading
 
 from eventscope.core.cli.common import EXIT_FAILURE, EXIT_OK, error, port_number
-from eventscope.core.embedded_broker import BrokerStartError, EmbeddedBroker
+from eventscope.core.demo.embedded_broker import BrokerStartError, EmbeddedBroker
 
 
 def add_parser(subparsers) -> None:

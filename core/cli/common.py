@@ -14,14 +14,13 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 from urllib.parse import unquote
 
-from eventscope.core.ingest import IngestBuffer
-
-from eventscope.core.credentials import CredentialError
-from eventscope.core.errors import describe_silent_peer
+from eventscope.core.console import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, error  # noqa: F401 (the CLI's names)
+from eventscope.core.mqtt.failures import describe_silent_peer
+from eventscope.core.mqtt.ingest import IngestBuffer
+from eventscope.core.mqtt.session import MqttSession, ReadOnlyError, SessionState
 from eventscope.core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings, parse_broker_address
-from eventscope.core.session import MqttSession, ReadOnlyError, SessionState
+from eventscope.core.profiles.credentials import CredentialError
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 POLL_SECONDS = 0.05  # how often headless commands drain their buffer
 
 
@@ -275,7 +274,7 @@ def brokers_from_args(args: argparse.Namespace, **overrides) -> list[tuple[Conne
 
     Each comes with its password (keychain for profiles, ``--password-env``/``--ask-password`` otherwise).
     """
-    from eventscope.core.profile_store import ProfileError, ProfileStore
+    from eventscope.core.profiles.store import ProfileError, ProfileStore
 
     if getattr(args, "read_only", False):
         overrides["read_only"] = True
@@ -377,10 +376,6 @@ def deadline_left(args: argparse.Namespace) -> float:
     """Seconds left of the whole command's time limit (``args.deadline``, monotonic), if it has one."""
     deadline = getattr(args, "deadline", None)
     return float("inf") if deadline is None else max(0.0, deadline - time.monotonic())
-
-
-def error(message: str) -> None:
-    print(f"eventscope: {message}", file=sys.stderr)
 
 
 def watch(args: argparse.Namespace, topic_filters: list[str], qos: int = 0, seconds: float = 0.0):

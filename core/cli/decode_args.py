@@ -1,6 +1,6 @@
 """``--decode FILTER=DECODER[:TYPE]`` and ``--proto-path PATH``: decoder rules on the command line.
 
-The same rules as a profile stores (``core/decoder_rules.py``); ``sub`` and ``audit export`` take them.
+The same rules as a profile stores (``core/decoding/rules.py``); ``sub`` and ``audit export`` take them.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import argparse
 import json
 
 from eventscope.core.cli.common import UsageError
-from eventscope.core.decoder_rules import DecoderRule, DecoderRuleError, DecoderRules
-from eventscope.core.decoders import DecodedPayload, json_default
+from eventscope.core.decoding.decoders import DecodedPayload, json_default
+from eventscope.core.decoding.protobuf_schemas import ProtoSchemaError, ProtoSchemas
+from eventscope.core.decoding.rules import DecoderRule, DecoderRuleError, DecoderRules
 from eventscope.core.payload_text import escape_controls
-from eventscope.core.protobuf_schemas import ProtoSchemaError, ProtoSchemas
 
 
 def add_decode_args(parser: argparse.ArgumentParser) -> None:

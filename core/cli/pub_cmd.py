@@ -6,10 +6,19 @@ import argparse
 import sys
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from eventscope.core.cli.common import (EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, add_payload_args, add_topic_arg,
-                                        connect_session, error, payload_from_args)
+from eventscope.core.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_connection_args,
+    add_payload_args,
+    add_topic_arg,
+    connect_session,
+    error,
+    payload_from_args,
+)
+from eventscope.core.mqtt.session import SessionError
 from eventscope.core.records import MessageProperties
-from eventscope.core.session import SessionError
 from eventscope.core.topics import TopicError, validate_topic
 
 PUBLISH_ACK_SECONDS = 10.0

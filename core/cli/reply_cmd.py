@@ -8,13 +8,26 @@ import sys
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from eventscope.core.cli.common import (EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, add_topic_arg,
-                                        connect_session, error)
+from eventscope.core.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_connection_args,
+    add_topic_arg,
+    connect_session,
+    error,
+)
+from eventscope.core.mqtt.session import SessionError
 from eventscope.core.payload_text import preview
 from eventscope.core.records import MessageRecord
-from eventscope.core.replier import (DEFAULT_FIXED_REPLY_TOPIC, DEFAULT_REQUEST_FILTER, Replier, demo_reply_handler,
-                          echo_handler, fixed_reply_handler)
-from eventscope.core.session import SessionError
+from eventscope.core.requests.replier import (
+    DEFAULT_FIXED_REPLY_TOPIC,
+    DEFAULT_REQUEST_FILTER,
+    Replier,
+    demo_reply_handler,
+    echo_handler,
+    fixed_reply_handler,
+)
 from eventscope.core.topics import TopicError, validate_filter, validate_topic
 
 

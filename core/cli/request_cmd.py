@@ -8,13 +8,26 @@ import sys
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from eventscope.core.cli.common import (EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_args, add_output_line_args,
-                                        add_payload_args, add_topic_arg, connect_session, deadline_left, error,
-                                        payload_from_args, positive_duration, single_broker_from_args, whole_seconds)
+from eventscope.core.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_connection_args,
+    add_output_line_args,
+    add_payload_args,
+    add_topic_arg,
+    connect_session,
+    deadline_left,
+    error,
+    payload_from_args,
+    positive_duration,
+    single_broker_from_args,
+    whole_seconds,
+)
 from eventscope.core.cli.message_output import message_line, shown_on_stdout
+from eventscope.core.mqtt.session import SessionError
 from eventscope.core.profile import ConnectionProfile
-from eventscope.core.request_tracker import DEFAULT_TIMEOUT, ReplyRouter, Reply, RequestRefused, RequestTracker
-from eventscope.core.session import SessionError
+from eventscope.core.requests.tracker import DEFAULT_TIMEOUT, Reply, ReplyRouter, RequestRefused, RequestTracker
 from eventscope.core.topics import TopicError, validate_topic
 
 

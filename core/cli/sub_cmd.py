@@ -8,16 +8,26 @@ import sys
 from dataclasses import replace
 from datetime import datetime, timezone
 
-from eventscope.core.cli.common import (EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, add_connection_args,
-                                        add_output_line_args, add_topic_arg, error, parse_duration, watch)
-from eventscope.core.cli.message_output import message_format, message_line, shown_on_stdout
+from eventscope.core.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    add_connection_args,
+    add_output_line_args,
+    add_topic_arg,
+    error,
+    parse_duration,
+    watch,
+)
 from eventscope.core.cli.decode_args import add_decode_args, decoded_one_line, decoder_rules_from_args
-from eventscope.core.decoder_rules import export_fields
-from eventscope.core.decoders import json_default
+from eventscope.core.cli.message_output import message_format, message_line, shown_on_stdout
+from eventscope.core.decoding.decoders import json_default
+from eventscope.core.decoding.rules import export_fields
+from eventscope.core.models.stream_filter import StreamFilter
 from eventscope.core.payload_text import encode_for_export, escape_controls, preview, terminal_safe_json
 from eventscope.core.records import MessageRecord
-from eventscope.core.sparkplug import is_sparkplug_topic
-from eventscope.core.stream_filter import StreamFilter
+from eventscope.core.sparkplug.payload import is_sparkplug_topic
 from eventscope.core.topics import TopicError
 
 

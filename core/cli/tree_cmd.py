@@ -6,10 +6,19 @@ import argparse
 import json
 import sys
 
-from eventscope.core.cli.common import (EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, add_connection_args, add_topic_arg,
-                                        error, parse_duration, watch)
+from eventscope.core.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    add_connection_args,
+    add_topic_arg,
+    error,
+    parse_duration,
+    watch,
+)
+from eventscope.core.models.topic_tree import TopicNode, TopicTree
 from eventscope.core.payload_text import escape_controls, preview
-from eventscope.core.topic_tree import TopicNode, TopicTree
 from eventscope.core.topics import TopicError, validate_filter
 
 PREVIEW_CHARS = 60

@@ -2,6 +2,6 @@
 
 import sys
 
-from eventscope.gui.main import main
+from eventscope.launcher import main
 
 sys.exit(main())

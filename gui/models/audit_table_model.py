@@ -14,7 +14,7 @@ from datetime import datetime
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from eventscope.core.audit_store import AuditQuery, AuditRow, AuditStore, ReplyPairing, Sighting
+from eventscope.core.audit.store import AuditQuery, AuditRow, AuditStore, ReplyPairing, Sighting
 from eventscope.core.payload_text import preview
 from eventscope.gui.models.flat_table_model import FlatTableModel
 from eventscope.gui.models.roles import ALIGN_RIGHT, ALIGNMENT, BACKGROUND, TEXT_ROLES, TOOLTIP
@@ -61,7 +61,7 @@ class AuditTableModel(FlatTableModel):
 
 
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.DisplayRole):
+    def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         if role in TEXT_ROLES:

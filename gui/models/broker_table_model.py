@@ -10,17 +10,17 @@ import time
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
-from eventscope.core.session import SessionState
-from eventscope.core.workspace import BrokerSummary
+from eventscope.core.mqtt.session import SessionState
+from eventscope.core.workspace.changes import BrokerSummary
 from eventscope.gui.models.flat_table_model import FlatTableModel
 from eventscope.gui.models.roles import ALIGN_RIGHT, ALIGNMENT, DISPLAY, TOOLTIP
 from eventscope.gui.status_colours import status_colour
 
 COLUMNS = ("", "Broker", "Address", "State", "msg/s", "Dropped", "Notes")
 ACTION, NAME, ADDRESS, STATE, RATE, DROPPED, NOTES = range(len(COLUMNS))
-FONT = int(Qt.FontRole.value)
-FOREGROUND = int(Qt.ForegroundRole.value)
-DECORATION = int(Qt.DecorationRole.value)
+FONT = int(Qt.ItemDataRole.FontRole.value)
+FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
+DECORATION = int(Qt.ItemDataRole.DecorationRole.value)
 RETAINED_HINT_AFTER = 3.0  # seconds connected without a retained message before the hint shows
 NO_RETAINED = "no retained messages"
 NO_RETAINED_TIP = ("No retained message has arrived since this broker connected. Some brokers (RabbitMQ's MQTT "

@@ -16,6 +16,6 @@ class FlatTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = DISPLAY):
-        if orientation == Qt.Horizontal and role == DISPLAY and 0 <= section < len(self.COLUMNS):
+        if orientation == Qt.Orientation.Horizontal and role == DISPLAY and 0 <= section < len(self.COLUMNS):
             return self.COLUMNS[section]
         return None

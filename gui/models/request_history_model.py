@@ -6,15 +6,15 @@ from datetime import datetime
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
-from eventscope.core.request_history import HistoryEntry, RequestHistory
+from eventscope.core.requests.history import HistoryEntry, RequestHistory
 from eventscope.core.topics import region_of
 from eventscope.gui.models.flat_table_model import FlatTableModel
 from eventscope.gui.models.roles import ALIGN_RIGHT, ALIGNMENT, DISPLAY, TOOLTIP
 
 COLUMNS = ("Time", "Broker", "Region", "Topic", "Status", "RTT", "Reply size")
 TIME_COLUMN, BROKER_COLUMN, REGION_COLUMN, TOPIC_COLUMN, STATUS_COLUMN, RTT_COLUMN, SIZE_COLUMN = range(len(COLUMNS))
-EntryRole = Qt.UserRole + 1
-SortRole = Qt.UserRole + 2  # numbers sort as numbers, times as times
+EntryRole = Qt.ItemDataRole.UserRole + 1
+SortRole = Qt.ItemDataRole.UserRole + 2  # numbers sort as numbers, times as times
 
 
 def _sort_key(entry: HistoryEntry, column: int):
@@ -61,7 +61,7 @@ class RequestHistoryModel(FlatTableModel):
         return 0 if parent.isValid() else len(self.history)
 
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.DisplayRole):
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self.history):
             return None
         entry = self.history[index.row()]

@@ -6,11 +6,11 @@ PySide's enum members costs microseconds each, which adds up to tens of millisec
 
 from PySide6.QtCore import Qt
 
-DISPLAY = int(Qt.DisplayRole.value)
-TOOLTIP = int(Qt.ToolTipRole.value)
-BACKGROUND = int(Qt.BackgroundRole.value)
-ALIGNMENT = int(Qt.TextAlignmentRole.value)
-ACCESSIBLE_TEXT = int(Qt.AccessibleTextRole.value)
-USER = int(Qt.UserRole.value)
+DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
+TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
+BACKGROUND = int(Qt.ItemDataRole.BackgroundRole.value)
+ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole.value)
+ACCESSIBLE_TEXT = int(Qt.ItemDataRole.AccessibleTextRole.value)
+USER = int(Qt.ItemDataRole.UserRole.value)
 TEXT_ROLES = frozenset((DISPLAY, TOOLTIP))
-ALIGN_RIGHT = int((Qt.AlignRight | Qt.AlignVCenter).value)
+ALIGN_RIGHT = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)

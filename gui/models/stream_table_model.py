@@ -15,7 +15,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from eventscope.core.payload_text import preview
 from eventscope.core.records import MessageRecord
 from eventscope.core.topics import region_of
-from eventscope.core.workspace import StreamDelta
+from eventscope.core.workspace.changes import StreamDelta
 from eventscope.gui.models.flat_table_model import FlatTableModel
 from eventscope.gui.models.roles import ALIGN_RIGHT, ALIGNMENT, TEXT_ROLES
 
@@ -45,7 +45,7 @@ class StreamTableModel(FlatTableModel):
     def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._records) - self._head
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.DisplayRole):
+    def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.ItemDataRole.DisplayRole):
         # Role first: views ask for many roles per cell and most get None, so answer those cheaply.
         if role in TEXT_ROLES:
             row = index.row()

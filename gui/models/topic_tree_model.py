@@ -18,14 +18,14 @@ import time
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
+from eventscope.core.models.topic_tree import TopicNode, TreeChanges, row_ranges
 from eventscope.core.payload_text import preview
-from eventscope.core.topic_tree import TopicNode, TreeChanges, row_ranges
 from eventscope.gui.models.roles import ACCESSIBLE_TEXT, ALIGN_RIGHT, ALIGNMENT, BACKGROUND, DISPLAY, TOOLTIP
 
 COLUMNS = ("Topic", "Messages", "Last value", "Rate / age")
 COL_TOPIC, COL_MESSAGES, COL_VALUE, COL_RATE = range(4)
-NODE_ROLE = Qt.UserRole + 1
-TOPIC_ROLE = Qt.UserRole + 2
+NODE_ROLE = Qt.ItemDataRole.UserRole + 1
+TOPIC_ROLE = Qt.ItemDataRole.UserRole + 2
 PREVIEW_CHARS = 120
 HIGHLIGHT_SECONDS = 1.0
 HIGHLIGHT = QBrush(QColor(255, 214, 102, 110))
@@ -33,7 +33,7 @@ _DISPLAY, _TOOLTIP, _BACKGROUND, _ALIGN, _ACCESSIBLE = DISPLAY, TOOLTIP, BACKGRO
 _NODE, _TOPIC = int(NODE_ROLE), int(TOPIC_ROLE)
 _HANDLED_ROLES = frozenset((_DISPLAY, _TOOLTIP, _BACKGROUND, _ALIGN, _ACCESSIBLE, _NODE, _TOPIC))
 _RIGHT = ALIGN_RIGHT
-_ITEM_FLAGS = Qt.ItemIsEnabled | Qt.ItemIsSelectable  # built once: enum arithmetic is slow per call
+_ITEM_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable  # built once: enum arithmetic is slow per call
 
 
 def format_age(seconds: float) -> str:
@@ -241,15 +241,15 @@ class TopicTreeModel(QAbstractItemModel):
 
     def flags(self, index: QModelIndex) -> Qt.ItemFlags:
         if not index.isValid():
-            return Qt.NoItemFlags
+            return Qt.ItemFlag.NoItemFlags
         return _ITEM_FLAGS
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.DisplayRole):
-        if orientation == Qt.Horizontal and role == Qt.DisplayRole and 0 <= section < len(COLUMNS):
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(COLUMNS):
             return COLUMNS[section]
         return None
 
-    def data(self, index: QModelIndex, role: int = Qt.DisplayRole):
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         role = int(role)
         if role not in _HANDLED_ROLES or not index.isValid():
             return None

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
-from eventscope.core.credentials import CredentialError
-from eventscope.core.profile_store import ProfileError, ProfileStore, StoredProfile
-from eventscope.gui.views.profile_form import ProfileForm
+from eventscope.core.profiles.credentials import CredentialError
+from eventscope.core.profiles.store import ProfileError, ProfileStore, StoredProfile
 from eventscope.gui.status_colours import status_style
+from eventscope.gui.views.profile_form import ProfileForm
 
 # Opens the broker (a saved profile or not); returns None, or why it could not be opened.
 Opener = Callable[[StoredProfile, "str | None", bool], "str | None"]
@@ -36,11 +36,11 @@ class AddBrokerDialog(QDialog):
         self.save_check = QCheckBox("Save as a profile (the password goes to the OS keychain)",
                                     objectName="addBrokerSave", checked=True)
         self.error_label = QLabel("", objectName="addBrokerError")
-        self.error_label.setTextFormat(Qt.PlainText)
+        self.error_label.setTextFormat(Qt.TextFormat.PlainText)
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet(status_style("error"))
-        self.buttons = QDialogButtonBox(QDialogButtonBox.Cancel)
-        self.connect_button = self.buttons.addButton("Connect", QDialogButtonBox.AcceptRole)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.connect_button = self.buttons.addButton("Connect", QDialogButtonBox.ButtonRole.AcceptRole)
         self.connect_button.setObjectName("addBrokerConnect")
         self.connect_button.setDefault(True)
         layout = QVBoxLayout(self)

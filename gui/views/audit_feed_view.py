@@ -11,12 +11,23 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
-                               QProgressDialog, QTableView, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressDialog,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from eventscope.core.audit_export import ExportJob
-from eventscope.core.audit_recorder import AuditRecorder
-from eventscope.core.audit_store import AuditQuery, AuditStore, AuditStoreError
+from eventscope.core.audit.export import ExportJob
+from eventscope.core.audit.recorder import AuditRecorder
+from eventscope.core.audit.store import AuditQuery, AuditStore, AuditStoreError
 from eventscope.gui.context import AppContext
 from eventscope.gui.models.audit_table_model import AuditTableModel
 from eventscope.gui.views.elided_label import ElidedLabel
@@ -63,20 +74,20 @@ class AuditFeedView(QWidget):
         self.order_button = QToolButton(objectName="auditOrder", checkable=True)
         self.order_button.setToolTip("Newest at the bottom, following new rows as streams do, or newest at the top")
         self.warning_label = QLabel("", objectName="auditWarning")
-        self.warning_label.setTextFormat(Qt.PlainText)
+        self.warning_label.setTextFormat(Qt.TextFormat.PlainText)
         self.warning_label.setWordWrap(True)
         self.warning_label.setStyleSheet("background: #fff3cd; color: #6b4b00; padding: 4px")
         self.warning_label.hide()
         self.status_label = ElidedLabel(objectName="auditStatus")
         self.table = QTableView(objectName="auditTable")
         self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(20)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setWordWrap(False)
-        self.table.setVerticalScrollMode(QAbstractItemView.ScrollPerItem)  # scroll values count rows
+        self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerItem)  # scroll values count rows
         for column, width in enumerate(COLUMN_WIDTHS):  # the correlation, last, takes the rest
             self.table.setColumnWidth(column, width)
 
@@ -239,7 +250,7 @@ class AuditFeedView(QWidget):
         job = ExportJob(self.store, self.current_query(), fmt, out)
         dialog = QProgressDialog(f"Exporting {job.total} rows to {Path(path).name}…", "Cancel", 0, max(job.total, 1), self)
         dialog.setObjectName("auditExportProgress")
-        dialog.setWindowModality(Qt.WindowModal)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.setMinimumDuration(300)
         timer = QTimer(self, interval=0)
         self._export = (job, dialog, timer, str(path))

@@ -8,11 +8,31 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QAbstractItemView, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-                               QSizePolicy, QTableView, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from eventscope.gui.context import AppContext
-from eventscope.gui.models.broker_table_model import ACTION, ADDRESS, DROPPED, NAME, NOTES, RATE, STATE, BrokerTableModel
+from eventscope.gui.models.broker_table_model import (
+    ACTION,
+    ADDRESS,
+    DROPPED,
+    NAME,
+    NOTES,
+    RATE,
+    STATE,
+    BrokerTableModel,
+)
 
 ROW_HEIGHT = 24
 ROWS_SHOWN = 3  # the panel asks for this many rows; more scroll, and the dock can be resized
@@ -34,24 +54,24 @@ class BrokersPanel(QWidget):
         self.model = BrokerTableModel(context, self)
         self.table = QTableView(objectName="brokersTable")
         self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
         header = self.table.horizontalHeader()
         # Text columns share the width, so the table never needs a horizontal scroll bar.
         for column in (NAME, ADDRESS, STATE, NOTES):
-            header.setSectionResizeMode(column, QHeaderView.Stretch)
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
         for column, width in ((ACTION, 96), (RATE, 64), (DROPPED, 64)):
-            header.setSectionResizeMode(column, QHeaderView.Fixed)
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
             self.table.setColumnWidth(column, width)
-        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        self.table.setTextElideMode(Qt.ElideMiddle)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.setMinimumHeight(header.sizeHint().height() + ROW_HEIGHT + 4)  # one row, then it scrolls
         self.empty_label = QLabel("No broker yet. Add one (Ctrl+Shift+N), open a saved profile (Ctrl+Shift+P), "
                                   "or start the demo: eventscope demo", objectName="brokersEmpty")
-        self.empty_label.setTextFormat(Qt.PlainText)
+        self.empty_label.setTextFormat(Qt.TextFormat.PlainText)
         self.empty_label.setWordWrap(True)
 
         self.add_button = self._tool_button(add_action, "addBrokerButton")
@@ -65,7 +85,7 @@ class BrokersPanel(QWidget):
         buttons.setSpacing(2)
         for index, button in enumerate(b for b in (self.add_button, self.profiles_button, self.current_button,
                                                    self.remove_button) if b is not None):
-            button.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             buttons.addWidget(button, index // 2, index % 2)
         buttons.setRowStretch(2, 1)
         listing = QVBoxLayout()
@@ -98,7 +118,7 @@ class BrokersPanel(QWidget):
             return None
         button = QToolButton(objectName=name)
         button.setDefaultAction(action)
-        button.setToolButtonStyle(Qt.ToolButtonTextOnly)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         return button
 
     # ----- rows -----

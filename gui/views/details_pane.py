@@ -13,14 +13,27 @@ from datetime import datetime
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QTextCursor, QTextFormat
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-                               QPlainTextEdit, QSplitter, QTabWidget, QTextEdit, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QSplitter,
+    QTabWidget,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
 
-from eventscope.core.decoders import DECODER_LABELS, DECODERS, decode_payload, numeric_fields, numeric_value
+from eventscope.core.decoding.decoders import DECODER_LABELS, DECODERS, decode_payload, numeric_fields, numeric_value
+from eventscope.core.models.topic_forest import broker_of
+from eventscope.core.models.topic_tree import TopicMessage, TopicNode
 from eventscope.core.payload_text import preview
 from eventscope.core.records import MessageRecord
-from eventscope.core.topic_forest import broker_of
-from eventscope.core.topic_tree import TopicMessage, TopicNode
 from eventscope.gui.context import AppContext
 from eventscope.gui.status_colours import status_colour, status_style
 
@@ -35,8 +48,8 @@ DIFF_LINE_LIMIT = 2_000  # lines a side in the diff (a 2,000-line JSON diff take
 
 def _plain_label(name: str) -> QLabel:
     label = QLabel("", objectName=name)
-    label.setTextFormat(Qt.PlainText)
-    label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
 
 
@@ -68,7 +81,7 @@ class DetailsPane(QWidget):
         self.decoder_note = _plain_label("detailsDecoderNote")
         self.payload_edit = QPlainTextEdit(objectName="detailsPayload")
         self.payload_edit.setReadOnly(True)
-        self.payload_edit.setLineWrapMode(QPlainTextEdit.NoWrap)
+        self.payload_edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
 
         self.history_list = QListWidget(objectName="detailsHistory")
         self.plot = pg.PlotWidget(objectName="detailsPlot", axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
@@ -82,11 +95,11 @@ class DetailsPane(QWidget):
         self.plot_note = _plain_label("detailsPlotNote")
         self.diff_edit = QPlainTextEdit(objectName="detailsDiff")  # the unified diff, for copying
         self.diff_edit.setReadOnly(True)
-        self.diff_edit.setLineWrapMode(QPlainTextEdit.NoWrap)
+        self.diff_edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.diff_old = QPlainTextEdit(objectName="detailsDiffPrevious", readOnly=True)
         self.diff_new = QPlainTextEdit(objectName="detailsDiffSelected", readOnly=True)
         for side in (self.diff_old, self.diff_new):
-            side.setLineWrapMode(QPlainTextEdit.NoWrap)
+            side.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.diff_old.verticalScrollBar().valueChanged.connect(self.diff_new.verticalScrollBar().setValue)
         self.diff_new.verticalScrollBar().valueChanged.connect(self.diff_old.verticalScrollBar().setValue)
 
@@ -115,11 +128,11 @@ class DetailsPane(QWidget):
         self.tabs = QTabWidget(objectName="detailsTabs")
         self.tabs.addTab(self.history_list, "History")
         self.tabs.addTab(plot_page, "Plot")
-        side_by_side = QSplitter(Qt.Horizontal, objectName="detailsDiffSides")
+        side_by_side = QSplitter(Qt.Orientation.Horizontal, objectName="detailsDiffSides")
         side_by_side.addWidget(self.diff_old)
         side_by_side.addWidget(self.diff_new)
         self.diff_tabs = QTabWidget(objectName="detailsDiffViews")
-        self.diff_tabs.setTabPosition(QTabWidget.South)
+        self.diff_tabs.setTabPosition(QTabWidget.TabPosition.South)
         self.diff_tabs.addTab(side_by_side, "Side by side")
         self.diff_tabs.addTab(self.diff_edit, "Unified")
         self.tabs.addTab(self.diff_tabs, "Diff")
@@ -130,7 +143,7 @@ class DetailsPane(QWidget):
         self.payload_edit.setMinimumHeight(40)
         self.plot.setMinimumHeight(40)
         self.tabs.setMinimumHeight(90)
-        self.splitter = QSplitter(Qt.Vertical, objectName="detailsSplitter")
+        self.splitter = QSplitter(Qt.Orientation.Vertical, objectName="detailsSplitter")
         self.splitter.addWidget(self.payload_edit)
         self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(0, 2)
@@ -383,7 +396,7 @@ def _line_marks(view: QPlainTextEdit, lines: set[int], kind: str) -> list:
             continue
         mark = QTextEdit.ExtraSelection()
         mark.format.setBackground(colour)
-        mark.format.setProperty(QTextFormat.FullWidthSelection, True)
+        mark.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
         mark.cursor = QTextCursor(block)
         marks.append(mark)
     return marks

@@ -11,12 +11,12 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 class ElidedLabel(QLabel):
     def __init__(self, text: str = "", parent: QWidget | None = None, objectName: str = "",
-                 mode: Qt.TextElideMode = Qt.ElideMiddle) -> None:
+                 mode: Qt.TextElideMode = Qt.TextElideMode.ElideMiddle) -> None:
         super().__init__(parent)
         if objectName:
             self.setObjectName(objectName)
-        self.setTextFormat(Qt.PlainText)
-        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._mode = mode
         self._full = ""
         self.setText(text)

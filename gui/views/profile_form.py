@@ -10,14 +10,28 @@ from __future__ import annotations
 from dataclasses import replace
 
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                               QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QColorDialog,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from eventscope.core.audit_recorder import DEFAULT_AUDIT_FILTERS
-from eventscope.core.decoder_rules import DecoderRule, DecoderRuleError
-from eventscope.core.decoders import DECODERS
+from eventscope.core.audit.recorder import DEFAULT_AUDIT_FILTERS
+from eventscope.core.decoding.decoders import DECODERS
+from eventscope.core.decoding.rules import DecoderRule, DecoderRuleError
 from eventscope.core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings, parse_broker_address
-from eventscope.core.profile_store import StoredProfile
+from eventscope.core.profiles.store import StoredProfile
 from eventscope.core.topics import TopicError, validate_filter
 from eventscope.gui.status_colours import status_style
 
@@ -37,7 +51,7 @@ class ProfileForm(QWidget):
         self.version_combo.addItem("MQTT 3.1.1", MQTT_V311)
         self.username_edit = QLineEdit(objectName="profileUsername")
         self.password_edit = QLineEdit(objectName="profilePassword", placeholderText="kept in the OS keychain")
-        self.password_edit.setEchoMode(QLineEdit.Password)
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.tls_check = QCheckBox("TLS", objectName="profileTls")
         self.verify_check = QCheckBox("Verify the broker's certificate", objectName="profileTlsVerify", checked=True)
         self.tls_warning = QLabel("⚠ TLS verification OFF: anyone on the path can read and change this traffic",
@@ -110,7 +124,7 @@ class ProfileForm(QWidget):
     def _form(*rows) -> QWidget:
         page = QWidget()
         form = QFormLayout(page)
-        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         for label, widget in rows:
             form.addRow(label, widget)
         return page

@@ -11,10 +11,10 @@ import time
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget
 
-from eventscope.core.credentials import CredentialError
+from eventscope.core.mqtt.session import MqttSession, SessionState
 from eventscope.core.profile import MQTT_V5
-from eventscope.core.profile_store import ProfileError, ProfileStore, StoredProfile
-from eventscope.core.session import MqttSession, SessionState
+from eventscope.core.profiles.credentials import CredentialError
+from eventscope.core.profiles.store import ProfileError, ProfileStore, StoredProfile
 from eventscope.gui.views.profile_form import ProfileForm
 
 TEST_TIMEOUT = 5.0  # seconds a connection test may take
@@ -38,7 +38,7 @@ class ProfileManagerDialog(QDialog):
         self.list = QListWidget(objectName="profileList")
         self.form = ProfileForm()
         self.result_label = QLabel("", objectName="profileResult")
-        self.result_label.setTextFormat(Qt.PlainText)
+        self.result_label.setTextFormat(Qt.TextFormat.PlainText)
         self.result_label.setWordWrap(True)
 
         buttons = {}
@@ -90,7 +90,7 @@ class ProfileManagerDialog(QDialog):
         self.list.addItems(self.store.names())
         self.list.blockSignals(False)
         if select is not None:
-            matches = self.list.findItems(select, Qt.MatchExactly)
+            matches = self.list.findItems(select, Qt.MatchFlag.MatchExactly)
             if matches:
                 self.list.setCurrentItem(matches[0])
 

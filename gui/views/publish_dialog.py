@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit,
-                               QPlainTextEdit, QPushButton, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QWidget,
+)
 
-from eventscope.core.session import MqttSession
+from eventscope.core.mqtt.session import SessionError
 from eventscope.core.topics import TopicError, validate_topic
 
 POLL_MS = 50
 
 
 class PublishDialog(QDialog):
-    """Publishes through ``session``; the result (or why it failed) shows in the dialog.
+    """Publishes on one broker through the context (never a session); the result or why it failed shows here.
 
     Signals:
         published(str topic): the broker acknowledged (QoS 1/2) or the message was sent (QoS 0).
@@ -21,11 +31,12 @@ class PublishDialog(QDialog):
 
     published = Signal(str)
 
-    def __init__(self, session: MqttSession | None, topic: str, parent: QWidget | None = None) -> None:
+    def __init__(self, context, broker_id: str | None, topic: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.context = context
+        self.broker_id = broker_id
         self.setObjectName("publishDialog")
         self.setWindowTitle("Publish")
-        self.session = session
         self._future = None
         self.topic_edit = QLineEdit(topic, objectName="publishTopic")
         self.payload_edit = QPlainTextEdit(objectName="publishPayload")
@@ -34,11 +45,11 @@ class PublishDialog(QDialog):
         self.qos_combo.setCurrentIndex(1)
         self.retain_check = QCheckBox("Retain", objectName="publishRetain")
         self.result_label = QLabel("", objectName="publishResult")
-        self.result_label.setTextFormat(Qt.PlainText)
+        self.result_label.setTextFormat(Qt.TextFormat.PlainText)
         self.result_label.setWordWrap(True)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.send_button = QPushButton("Send", objectName="publishSend")
-        self.buttons.addButton(self.send_button, QDialogButtonBox.ActionRole)
+        self.buttons.addButton(self.send_button, QDialogButtonBox.ButtonRole.ActionRole)
         self.send_button.clicked.connect(self._on_send)
         self.buttons.rejected.connect(self.reject)
         form = QFormLayout(self)
@@ -51,19 +62,21 @@ class PublishDialog(QDialog):
         self._poll = QTimer(self)
         self._poll.setInterval(POLL_MS)
         self._poll.timeout.connect(self._on_poll)
-        if session is None or session.read_only:
+        connection = context.workspace.broker(broker_id) if broker_id else None
+        if connection is None or connection.profile.read_only:
             self.send_button.setEnabled(False)
-            self.result_label.setText("Not connected: publishing is disabled." if session is None
+            self.result_label.setText("Not connected: publishing is disabled." if connection is None
                                       else "This connection is read-only: publishing is disabled.")
 
     def _on_send(self) -> None:
         topic = self.topic_edit.text()
         try:
             validate_topic(topic)
-            self._future = self.session.publish(topic, self.payload_edit.toPlainText().encode("utf-8"),
+            self._future = self.context.publish(self.broker_id or "", topic,
+                                                self.payload_edit.toPlainText().encode("utf-8"),
                                                 qos=int(self.qos_combo.currentText()),
                                                 retain=self.retain_check.isChecked())
-        except (TopicError, ValueError, RuntimeError) as exc:
+        except (TopicError, SessionError, ValueError, RuntimeError) as exc:
             self.result_label.setText(f"Not sent: {exc}")
             return
         self.send_button.setEnabled(False)

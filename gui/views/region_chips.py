@@ -12,7 +12,7 @@ from bisect import bisect_left
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
-from eventscope.core.region_stats import RegionCount
+from eventscope.core.models.region_stats import RegionCount
 
 WIDTH_TEMPLATE = "  888,888 · 8,888.8/s"  # the widest count text a chip is sized for
 

@@ -11,21 +11,49 @@ import json
 
 from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView,
-                               QLabel, QLineEdit, QListWidget, QPlainTextEdit, QProgressBar, QPushButton, QScrollArea,
-                               QSpinBox, QSplitter, QTableView, QTableWidget, QTableWidgetItem, QTabWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 from qasync import asyncSlot
 
+from eventscope.core.mqtt.session import MqttSession
 from eventscope.core.payload_text import decode_utf8, preview
 from eventscope.core.profile import MQTT_V5
-from eventscope.core.request_history import HistoryEntry, RequestHistory
-from eventscope.core.request_tracker import DEFAULT_TIMEOUT, Reply, RequestRefused, RequestTimeout, RequestTracker
-from eventscope.core.session import MqttSession
+from eventscope.core.requests.history import HistoryEntry, RequestHistory
+from eventscope.core.requests.tracker import DEFAULT_TIMEOUT, Reply, RequestRefused, RequestTimeout, RequestTracker
 from eventscope.core.topics import TopicError, region_of, validate_topic
 from eventscope.gui.context import AppContext
-from eventscope.gui.models.request_history_model import (BROKER_COLUMN, REGION_COLUMN, RTT_COLUMN, STATUS_COLUMN, TIME_COLUMN,
-                                              TOPIC_COLUMN, EntryRole, RequestHistoryModel, SortRole)
+from eventscope.gui.models.request_history_model import (
+    BROKER_COLUMN,
+    REGION_COLUMN,
+    RTT_COLUMN,
+    STATUS_COLUMN,
+    TIME_COLUMN,
+    TOPIC_COLUMN,
+    EntryRole,
+    RequestHistoryModel,
+    SortRole,
+)
 from eventscope.gui.views.elided_label import ElidedLabel
 
 DEFAULT_TEMPLATE = "{region}/hello/request"
@@ -40,9 +68,9 @@ V311_ONLY_REASON = "MQTT 3.1.1 cannot carry {what}: connect with MQTT 5 to use i
 def _label(name: str, text: str = "") -> QLabel:
     label = QLabel(text)
     label.setObjectName(name)
-    label.setTextFormat(Qt.PlainText)  # payloads and topics are never rich text
+    label.setTextFormat(Qt.TextFormat.PlainText)  # payloads and topics are never rich text
     label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     return label
 
 
@@ -87,7 +115,7 @@ class RequestPanel(QWidget):
         self.region_combo.addItems(request_regions(self.context.regions))
         self.template_edit = QLineEdit(DEFAULT_TEMPLATE, objectName="requestTopicTemplate")
         self.template_edit.setToolTip("Request topic; {region} is replaced by the selected region")
-        self.topic_preview = ElidedLabel(objectName="requestTopicPreview", mode=Qt.ElideLeft)
+        self.topic_preview = ElidedLabel(objectName="requestTopicPreview", mode=Qt.TextElideMode.ElideLeft)
 
         self.payload_edit = QPlainTextEdit(objectName="requestPayload")
         self.payload_edit.setPlaceholderText("Request payload (JSON or plain text)")
@@ -106,7 +134,7 @@ class RequestPanel(QWidget):
         self.expiry_spin.setSpecialValueText("none")
         self.user_properties = QTableWidget(0, 2, objectName="requestUserProperties")
         self.user_properties.setHorizontalHeaderLabels(["Key", "Value"])
-        self.user_properties.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.user_properties.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.user_properties.setMinimumHeight(60)
         self.user_properties.setMaximumHeight(110)
         self.add_property_button = QPushButton("+", objectName="addUserPropertyButton", toolTip="Add a user property")
@@ -121,8 +149,8 @@ class RequestPanel(QWidget):
         self.status_label = _label("requestStatus")
         self.reply_view = QPlainTextEdit(objectName="replyPayload", readOnly=True)
         self.reply_view.setPlaceholderText("The reply appears here")
-        self.reply_details = ElidedLabel(objectName="replyDetails", mode=Qt.ElideRight)  # whole text in its tooltip
-        self.reply_details.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.reply_details = ElidedLabel(objectName="replyDetails", mode=Qt.TextElideMode.ElideRight)  # whole text in its tooltip
+        self.reply_details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.burst_count = QSpinBox(objectName="burstCount", minimum=1, maximum=100000, value=100, prefix="N ")
         self.burst_concurrency = QSpinBox(objectName="burstConcurrency", minimum=1, maximum=1000, value=10, prefix="C ")
@@ -136,18 +164,18 @@ class RequestPanel(QWidget):
         self.history_sorter.setSortRole(SortRole)
         self.history_view.setModel(self.history_sorter)
         self.history_view.setSortingEnabled(True)
-        self.history_view.sortByColumn(TIME_COLUMN, Qt.AscendingOrder)  # newest at the bottom, as streams
+        self.history_view.sortByColumn(TIME_COLUMN, Qt.SortOrder.AscendingOrder)  # newest at the bottom, as streams
         for column, width in ((TIME_COLUMN, 70), (BROKER_COLUMN, 90), (REGION_COLUMN, 80), (TOPIC_COLUMN, 170),
                               (STATUS_COLUMN, 70), (RTT_COLUMN, 75)):
             self.history_view.setColumnWidth(column, width)
         self.history_view.verticalHeader().setDefaultSectionSize(20)
-        self.history_view.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.history_view.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.history_view.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.history_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.history_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.history_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.history_view.verticalHeader().hide()
         self.history_view.setWordWrap(False)
         self.history_view.horizontalHeader().setStretchLastSection(True)
-        self.history_view.setContextMenuPolicy(Qt.ActionsContextMenu)
+        self.history_view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.resend_action = QAction("Re-send", self, objectName="resendAction")
         self.history_view.addAction(self.resend_action)
         self.resend_button = QPushButton("Re-send", objectName="resendButton", flat=True)
@@ -193,7 +221,7 @@ class RequestPanel(QWidget):
 
         options_page = QWidget()
         options_form = QFormLayout(options_page)
-        options_form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        options_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         options_form.addRow("Protocol", self.version_label)
         options_form.addRow("QoS", self.qos_combo)
         options_form.addRow("Reply topic", self.reply_topic_edit)
@@ -209,7 +237,7 @@ class RequestPanel(QWidget):
         options_scroll = QScrollArea()
         options_scroll.setWidget(options_page)
         options_scroll.setWidgetResizable(True)
-        options_scroll.setFrameShape(QScrollArea.NoFrame)
+        options_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
 
         history_page = QWidget()
         history_layout = QVBoxLayout(history_page)
@@ -247,8 +275,8 @@ class RequestPanel(QWidget):
         self.tabs.addTab(options_scroll, "Options")
         self.tabs.addTab(saved_page, "Saved")
         self.tabs.addTab(burst_page, "Burst")
-        self.tabs.setCornerWidget(self.resend_button, Qt.TopRightCorner)  # beside the History tab, never squeezed
-        splitter = QSplitter(Qt.Vertical, objectName="requestSplitter")
+        self.tabs.setCornerWidget(self.resend_button, Qt.Corner.TopRightCorner)  # beside the History tab, never squeezed
+        splitter = QSplitter(Qt.Orientation.Vertical, objectName="requestSplitter")
         splitter.addWidget(composer)
         splitter.addWidget(self.tabs)
         splitter.setStretchFactor(0, 3)
@@ -465,14 +493,14 @@ class RequestPanel(QWidget):
         """Send the composed request and show its reply, timeout or error in the panel."""
         if self._busy or self.tracker is None or not self.send_button.isEnabled():
             return
-        tracker, topic = self.tracker, self.request_topic()
+        broker_id, topic = self.connection.broker_id, self.request_topic()
         payload = self.payload_edit.toPlainText().encode("utf-8")
         options = self.request_options()
         self._set_busy(True)
         self.status_label.setText(f"Waiting for a reply to {topic}…")
         self._clear_reply(f"Waiting for the reply to {topic}…")
         try:
-            reply = await tracker.request(topic, payload, **options)
+            reply = await self.context.request(broker_id, topic, payload, **options)
         except RequestRefused as exc:
             self.reply_details.clear()
             self.status_label.setText(f"Not sent: {exc}")
@@ -522,13 +550,13 @@ class RequestPanel(QWidget):
         """Send N requests with C in flight and show min/p50/p99/max RTT and failures."""
         if self._busy or self.tracker is None or not self.burst_button.isEnabled():
             return
-        tracker, topic = self.tracker, self.request_topic()
+        broker_id, topic = self.connection.broker_id, self.request_topic()
         payload = self.payload_edit.toPlainText().encode("utf-8")
         count, concurrency = self.burst_count.value(), self.burst_concurrency.value()
         self._set_busy(True)
         self.burst_result.setText(f"Sending {count} requests, {concurrency} at a time…")
         try:
-            summary = await tracker.burst(topic, payload, count, concurrency, **self.request_options())
+            summary = await self.context.burst(broker_id, topic, payload, count, concurrency, **self.request_options())
         except Exception as exc:
             self.burst_result.setText(f"Burst not completed: {exc}")
         else:

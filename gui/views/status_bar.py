@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
-from eventscope.core.session import SessionStatus
+from eventscope.core.mqtt.session import SessionStatus
 from eventscope.gui.bridge import FlushStats
 from eventscope.gui.status_colours import status_style
 
@@ -23,7 +23,7 @@ class EventscopeStatusBar(QStatusBar):
 
     def _label(self, name: str, text: str) -> QLabel:
         label = QLabel(text, objectName=name)
-        label.setTextFormat(Qt.PlainText)
+        label.setTextFormat(Qt.TextFormat.PlainText)
         self.addPermanentWidget(label)
         return label
 

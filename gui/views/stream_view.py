@@ -12,16 +12,29 @@ from dataclasses import replace
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu, QSpinBox,
-                               QTableView, QTabWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QSpinBox,
+    QTableView,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from eventscope.core.stream import DEFAULT_CAPACITY, Stream
-from eventscope.core.stream_filter import StreamFilter
+from eventscope.core.models.stream import DEFAULT_CAPACITY, Stream
+from eventscope.core.models.stream_filter import StreamFilter
 from eventscope.core.topics import TopicError, validate_filter
 from eventscope.gui.context import AppContext
 from eventscope.gui.models.stream_table_model import StreamTableModel
-from eventscope.gui.views.region_chips import RegionChips
 from eventscope.gui.status_colours import status_colour, status_style
+from eventscope.gui.views.region_chips import RegionChips
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +79,7 @@ class StreamTab(QWidget):
         self.search_edit.setClearButtonEnabled(True)
         self.brokers_button = QToolButton(objectName="streamBrokers", text="All brokers")
         self.brokers_button.setToolTip("Show messages from these brokers only")
-        self.brokers_button.setPopupMode(QToolButton.InstantPopup)
+        self.brokers_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.brokers_menu = QMenu(self.brokers_button)
         self.brokers_button.setMenu(self.brokers_menu)
         self.pause_button = QToolButton(objectName="streamPause", text="Pause", checkable=True)
@@ -78,22 +91,22 @@ class StreamTab(QWidget):
         # A fixed width, so "123 waiting" appearing on pause never squeezes the filter fields.
         self.waiting_label.setFixedWidth(self.waiting_label.fontMetrics().horizontalAdvance("9,999,999 waiting") + 6)
         self.empty_label = QLabel("", objectName="streamEmpty")
-        self.empty_label.setTextFormat(Qt.PlainText)
+        self.empty_label.setTextFormat(Qt.TextFormat.PlainText)
         self.empty_label.setStyleSheet("color: palette(dark); padding: 2px")
         self.error_label = QLabel("", objectName="streamFilterError")
-        self.error_label.setTextFormat(Qt.PlainText)
+        self.error_label.setTextFormat(Qt.TextFormat.PlainText)
         self.error_label.setStyleSheet(status_style("error"))
         self.error_label.hide()
         self.chips = RegionChips(self)
         self.table = QTableView(objectName="streamTable")
         self.table.setMinimumHeight(56)  # a few rows at 1024×700; the dock grows it
         self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().setDefaultSectionSize(20)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.setWordWrap(False)
         for column, width in enumerate(COLUMN_WIDTHS):  # room for whole topics; the payload takes the rest
             self.table.setColumnWidth(column, width)
@@ -115,7 +128,7 @@ class StreamTab(QWidget):
         layout.addWidget(self.empty_label)
         layout.addWidget(self.table, 1)
 
-        shortcut = QShortcut(QKeySequence(Qt.Key_Space), self, context=Qt.WidgetWithChildrenShortcut)
+        shortcut = QShortcut(QKeySequence(Qt.Key.Key_Space), self, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         shortcut.activated.connect(self.pause_button.toggle)
         self.filter_edit.editingFinished.connect(self._on_filter_edited)
         self.level_spin.valueChanged.connect(self._on_filter_edited)

@@ -9,8 +9,21 @@ from __future__ import annotations
 from concurrent.futures import Future
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView,
-                               QLabel, QLineEdit, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from eventscope.core.topics import TopicError, validate_filter
 from eventscope.gui.status_colours import status_style
@@ -23,32 +36,32 @@ class SubscriptionsDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("subscriptionsDialog")
         self.setWindowTitle(f"Subscriptions of {broker_id}")
-        self.setAttribute(Qt.WA_DeleteOnClose)  # each opening is a new dialog: nothing hidden left behind
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # each opening is a new dialog: nothing hidden left behind
         self.context = context
         self.broker_id = broker_id
         self._pending: list[tuple[str, str, Future]] = []  # (verb, filter, future)
         self.table = QTableWidget(0, 2, objectName="subscriptionsTable")
         self.table.setHorizontalHeaderLabels(["Filter", "QoS"])
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.filter_edit = QLineEdit(objectName="subscriptionFilter", placeholderText="e.g. factory/+/telemetry")
         self.qos_combo = QComboBox(objectName="subscriptionQos")
         self.qos_combo.addItems(["0", "1", "2"])
         self.add_button = QPushButton("Subscribe", objectName="subscribeButton")
         self.remove_button = QPushButton("Unsubscribe selected", objectName="unsubscribeButton")
         self.result_label = QLabel("", objectName="subscriptionsResult")
-        self.result_label.setTextFormat(Qt.PlainText)
+        self.result_label.setTextFormat(Qt.TextFormat.PlainText)
         self.result_label.setWordWrap(True)
         add_row = QHBoxLayout()
         add_row.addWidget(self.filter_edit, 1)
         add_row.addWidget(QLabel("QoS"))
         add_row.addWidget(self.qos_combo)
         add_row.addWidget(self.add_button)
-        buttons = QDialogButtonBox(QDialogButtonBox.Close)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
-        layout.addWidget(self.remove_button, 0, Qt.AlignRight)
+        layout.addWidget(self.remove_button, 0, Qt.AlignmentFlag.AlignRight)
         layout.addLayout(add_row)
         layout.addWidget(self.result_label)
         layout.addWidget(buttons)
@@ -66,7 +79,7 @@ class SubscriptionsDialog(QDialog):
 
     def _reload(self) -> None:
         session = self.session
-        current = session.subscriptions if session is not None else {}
+        current = self.context.user_subscriptions(self.broker_id)
         self.table.setRowCount(0)
         for topic_filter, qos in sorted(current.items()):
             row = self.table.rowCount()
@@ -90,25 +103,23 @@ class SubscriptionsDialog(QDialog):
         except TopicError as exc:
             self._say("error", f"Not subscribed: {exc}")
             return
-        session = self.session
-        if session is None:
+        if self.session is None:
             return
-        self._watch("subscribe", topic_filter, session.subscribe(topic_filter, self.qos_combo.currentIndex()))
+        future = self.context.subscribe(self.broker_id, topic_filter, self.qos_combo.currentIndex())
+        self._watch("subscribe", topic_filter, future)
         self.filter_edit.clear()
 
     def unsubscribe_selected(self) -> None:
         rows = sorted({index.row() for index in self.table.selectedIndexes()})
-        session = self.session
-        if not rows or session is None:
+        if not rows or self.session is None:
             self._say("muted", "Select a subscription to remove it")
             return
         for row in rows:
             topic_filter = self.table.item(row, 0).text()
-            self._watch("unsubscribe", topic_filter, session.unsubscribe(topic_filter))
+            self._watch("unsubscribe", topic_filter, self.context.unsubscribe(self.broker_id, topic_filter))
 
     def _watch(self, verb: str, topic_filter: str, future: Future) -> None:
         self._pending.append((verb, topic_filter, future))
-        self._remember()  # at once: closing the dialog before the broker answers must not lose the change
         self._say("busy", f"{verb.capitalize()} {topic_filter}…")
         self._poll.start()
 
@@ -123,7 +134,6 @@ class SubscriptionsDialog(QDialog):
             else:
                 self._say("ok", f"{'Subscribed to' if verb == 'subscribe' else 'Unsubscribed from'} {topic_filter}")
         if done:
-            self._remember()
             self._reload_keeping_message()
         if not self._pending:
             self._poll.stop()
@@ -133,16 +143,6 @@ class SubscriptionsDialog(QDialog):
         self._reload()
         self.result_label.setText(text)
         self.result_label.setStyleSheet(style)
-
-    def _remember(self) -> None:
-        """Keep the set, with each QoS, on the broker's entry: a reconnect subscribes to the same filters.
-
-        Filters that a tool holds for itself (a $ stream tab, the $SYS view) are not the user's: left out."""
-        entry = self.context.entry(self.broker_id)
-        session = self.session
-        if entry is not None and session is not None:
-            tools = self.context.tool_subscriptions(self.broker_id)
-            entry.subscriptions = tuple((f, q) for f, q in session.subscriptions.items() if f not in tools)
 
     def done(self, result: int) -> None:
         self._poll.stop()

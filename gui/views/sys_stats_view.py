@@ -11,10 +11,19 @@ import time
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHeaderView, QLabel, QSplitter, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from eventscope.core.decoders import numeric_value
+from eventscope.core.decoding.decoders import numeric_value
 from eventscope.core.payload_text import decode_utf8
 
 SYS_FILTER = "$SYS/#"
@@ -40,18 +49,18 @@ class SysStatsView(QDialog):
         self.setObjectName("sysStatsView")
         self.setWindowTitle(f"$SYS statistics of {broker_id}")
         self.resize(720, 520)
-        self.setAttribute(Qt.WA_DeleteOnClose)  # each opening is a new dialog: nothing hidden left behind
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # each opening is a new dialog: nothing hidden left behind
         self.context = context
         self.broker_id = broker_id
         self._samples: dict[str, list[tuple[float, float]]] = {}
         self.table = QTableWidget(len(HEADLINES), 2, objectName="sysStatsTable")
         self.table.setHorizontalHeaderLabels(["Statistic", "Value"])
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeToContents)
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         for row, (label, topic) in enumerate(HEADLINES):
             item = QTableWidgetItem(label)
             item.setToolTip(topic)
@@ -61,9 +70,9 @@ class SysStatsView(QDialog):
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.curve = self.plot.plot([], [], pen=pg.mkPen(width=2))
         self.note = QLabel("", objectName="sysStatsNote")
-        self.note.setTextFormat(Qt.PlainText)
+        self.note.setTextFormat(Qt.TextFormat.PlainText)
         self.note.setWordWrap(True)
-        splitter = QSplitter(Qt.Vertical)
+        splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
         splitter.addWidget(self.plot)
         layout = QVBoxLayout(self)

@@ -10,20 +10,31 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu,
-                               QMessageBox, QTreeView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QMessageBox,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
 
+from eventscope.core.models.topic_forest import TopicForest, broker_of
+from eventscope.core.models.topic_tree import TopicNode, TreeFilter
+from eventscope.core.mqtt.retained import RetainedClear
+from eventscope.core.mqtt.session import SessionError
 from eventscope.core.payload_text import decode_utf8
-from eventscope.core.retained import RetainedClear, clear_retained
-from eventscope.core.session import SessionError
-from eventscope.core.topic_forest import TopicForest, broker_of
-from eventscope.core.topic_tree import TopicNode, TreeFilter
 from eventscope.core.topics import TopicError
 from eventscope.gui.context import AppContext
 from eventscope.gui.models.topic_tree_model import COL_MESSAGES, COL_RATE, COL_TOPIC, COL_VALUE, TopicTreeModel
-from eventscope.gui.views.publish_dialog import PublishDialog
-from eventscope.gui.views.elided_label import ElidedLabel
 from eventscope.gui.status_colours import status_style
+from eventscope.gui.views.elided_label import ElidedLabel
+from eventscope.gui.views.publish_dialog import PublishDialog
 
 REPAINT_MS = 500  # fades the "recently updated" marks and refreshes ages
 POLL_MS = 50
@@ -90,25 +101,25 @@ class TopicTreeView(QWidget):
         self.payload_check = QCheckBox("Payload", objectName="topicFilterPayload")
         self.payload_check.setToolTip("Also match text in the last payload")
         self.match_label = QLabel("", objectName="topicMatchCount")
-        self.match_label.setTextFormat(Qt.PlainText)
+        self.match_label.setTextFormat(Qt.TextFormat.PlainText)
         self.view = QTreeView(objectName="topicTreeView")
         self.view.setModel(self.model)  # the proxy sits in between only while a filter is active
         self.view.setUniformRowHeights(True)
-        self.view.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.view.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.setAllColumnsShowFocus(True)
-        self.view.setTextElideMode(Qt.ElideRight)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
         header = self.view.header()
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(COL_TOPIC, QHeaderView.Interactive)
+        header.setSectionResizeMode(COL_TOPIC, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(COL_MESSAGES, 70)
         header.resizeSection(COL_RATE, 80)
-        header.setSectionResizeMode(COL_VALUE, QHeaderView.Stretch)
+        header.setSectionResizeMode(COL_VALUE, QHeaderView.ResizeMode.Stretch)
         self._topic_width_set_by_user = False
         header.sectionResized.connect(self._on_section_resized)
         self.status_label = QLabel("", objectName="topicTreeStatus")
-        self.status_label.setTextFormat(Qt.PlainText)
-        self.breadcrumb = ElidedLabel(objectName="topicBreadcrumb", mode=Qt.ElideLeft)
+        self.status_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.breadcrumb = ElidedLabel(objectName="topicBreadcrumb", mode=Qt.TextElideMode.ElideLeft)
         self.breadcrumb.setAccessibleName("Selected topic")
 
         top = QHBoxLayout()
@@ -197,7 +208,7 @@ class TopicTreeView(QWidget):
 
     # ----- filter ---------------------------------------------------------------------
     def _on_find_shortcut(self) -> None:
-        self.filter_edit.setFocus(Qt.ShortcutFocusReason)
+        self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.filter_edit.selectAll()
 
     def _on_filter_changed(self, *_args) -> None:
@@ -320,11 +331,11 @@ class TopicTreeView(QWidget):
 
     # ----- keyboard ---------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.view and event.type() == QEvent.KeyPress:
-            if event.matches(QKeySequence.Copy):
+        if watched is self.view and event.type() == QEvent.Type.KeyPress:
+            if event.matches(QKeySequence.StandardKey.Copy):
                 self.copy_topic()
                 return True
-            if event.key() in (Qt.Key_Return, Qt.Key_Enter):
+            if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
                 index = self.view.currentIndex()
                 if index.isValid():
                     self.view.setExpanded(index.siblingAtColumn(0), not self.view.isExpanded(index.siblingAtColumn(0)))
@@ -373,9 +384,10 @@ class TopicTreeView(QWidget):
         copy_payload = QAction("Copy last payload", menu, objectName="actionCopyPayload", enabled=node.last is not None)
         copy_payload.triggered.connect(lambda: self.copy_payload(node))
         publish = QAction("Publish to this topic…", menu, objectName="actionPublish", enabled=can_publish)
-        publish.triggered.connect(lambda: self.open_publish_dialog(node.topic, session))
+        publish.triggered.connect(lambda: self.open_publish_dialog(node.topic, self.tree.broker_id_of(node)))
         subtree = f"{node.topic}/#"
-        subscribed = session is not None and subtree in session.subscriptions
+        broker_id = self.tree.broker_id_of(node) or ""
+        subscribed = session is not None and self.context.is_subscribed(broker_id, subtree)
         subscribe = QAction(f"{'Unsubscribe from' if subscribed else 'Subscribe to'} {subtree}", menu,
                             objectName="actionUnsubscribeSubtree" if subscribed else "actionSubscribeSubtree",
                             enabled=session is not None)
@@ -393,20 +405,24 @@ class TopicTreeView(QWidget):
             menu.addAction(action)
         return menu
 
-    def open_publish_dialog(self, topic: str, session=None) -> PublishDialog:
-        self.publish_dialog = PublishDialog(session if session is not None else self.context.session, topic, self)
+    def open_publish_dialog(self, topic: str, broker_id: str | None = None) -> PublishDialog:
+        """The publish form for ``broker_id`` (default: the current broker)."""
+        if broker_id is None and self.context.connection is not None:
+            broker_id = self.context.connection.broker_id
+        self.publish_dialog = PublishDialog(self.context, broker_id, topic, self)
         self.publish_dialog.published.connect(lambda t: self._report(f"Published to {t}"))
         self.publish_dialog.open()
         return self.publish_dialog
 
     def set_subtree_subscribed(self, node: TopicNode, subscribe: bool) -> None:
         """Subscribe to (or drop) ``node``'s subtree on the live connection, without reconnecting."""
-        session = self.session_for(node)
-        if session is None:
+        broker_id = self.tree.broker_id_of(node)
+        if broker_id is None or self.session_for(node) is None:
             return
         subtree = f"{node.topic}/#"
         try:
-            future = session.subscribe(subtree) if subscribe else session.unsubscribe(subtree)
+            future = (self.context.subscribe(broker_id, subtree) if subscribe
+                      else self.context.unsubscribe(broker_id, subtree))
         except (SessionError, TopicError) as exc:
             self._report(f"Cannot {'subscribe to' if subscribe else 'unsubscribe from'} {subtree}: {exc}")
             return
@@ -417,12 +433,12 @@ class TopicTreeView(QWidget):
     def ask_delete_retained(self, node: TopicNode, recursive: bool) -> QMessageBox:
         """Ask before clearing; the box says how many retained topics will be cleared."""
         topics = self.tree.retained_topics(node) if recursive else [node.topic]
-        box = QMessageBox(QMessageBox.Warning, "Delete retained messages",
+        box = QMessageBox(QMessageBox.Icon.Warning, "Delete retained messages",
                           f"Clear {len(topics)} retained topic{'s' if len(topics) != 1 else ''}"
-                          f"{' under' if recursive else ':'} {node.topic}?", QMessageBox.Yes | QMessageBox.Cancel, self)
+                          f"{' under' if recursive else ':'} {node.topic}?", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
         box.setObjectName("confirmDeleteRetained")
-        box.setTextFormat(Qt.PlainText)  # topics are user data: never markup
-        box.setDefaultButton(QMessageBox.Cancel)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # topics are user data: never markup
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         box.finished.connect(lambda result: self._on_delete_confirmed(result, topics, self.tree.broker_id_of(node)))
         self.confirm_box = box
         box.open()
@@ -430,19 +446,18 @@ class TopicTreeView(QWidget):
 
     def _on_delete_confirmed(self, result: int, topics: list[str], broker_id: str | None) -> None:
         self.confirm_box = None
-        if result != QMessageBox.Yes:
+        if result != QMessageBox.StandardButton.Yes:
             return
         self.delete_retained(topics, broker_id)
 
     def delete_retained(self, topics: list[str], broker_id: str | None = None) -> RetainedClear | None:
         """Clear retained ``topics`` on ``broker_id`` (default: the current connection)."""
         connection = self.context.workspace.broker(broker_id) if broker_id else self.context.connection
-        session = connection.session if connection is not None else None
-        if session is None:
+        if connection is None:
             self._report("Not connected")
             return None
         try:
-            operation = clear_retained(session, topics)
+            operation = self.context.clear_retained(connection.broker_id, topics)
         except SessionError as exc:
             self._report(str(exc))
             return None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from eventscope.core.audit_recorder import AuditRecorder
-from eventscope.core.audit_store import AuditStore
-from eventscope.core.ingest import IngestBuffer
+from eventscope.core.audit.recorder import AuditRecorder
+from eventscope.core.audit.store import AuditStore
+from eventscope.core.mqtt.ingest import IngestBuffer
 from eventscope.core.profile import ConnectionProfile
 from tests.conftest import publish_raw, wait_until
 

@@ -7,9 +7,9 @@ import io
 import json
 import subprocess
 
-from eventscope.core.audit_store import AuditStore
+from eventscope.core.audit.store import AuditStore
 from eventscope.core.records import MessageRecord
-from eventscope.core.sparkplug import MetricValue, encode_payload
+from eventscope.core.sparkplug.payload import MetricValue, encode_payload
 from tests.core.cli_subscriber import EVENTSCOPE
 
 

@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from eventscope.core.audit_export import ExportJob, export_to_path, read_export, row_to_json
-from eventscope.core.audit_store import AuditQuery, AuditStore, AuditStoreFull, classify, default_audit_path
+from eventscope.core.audit.export import ExportJob, export_to_path, read_export, row_to_json
+from eventscope.core.audit.store import AuditQuery, AuditStore, AuditStoreFull, classify, default_audit_path
 from eventscope.core.records import MessageProperties, MessageRecord
 
 

@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 
-
 from eventscope.core import __version__
 from tests.conftest import free_port
 
@@ -40,8 +39,19 @@ def test_unreachable_broker_exits_1_with_reason():
 
 
 def test_headless_commands_do_not_load_qt():
-    code = "import sys; from eventscope.gui.main import build_parser; build_parser(); print('PySide6' in sys.modules)"
+    code = "import sys; from eventscope.launcher import build_parser; build_parser(); print('PySide6' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_sub_help_runs_from_the_launcher_without_qt_or_the_gui_package():
+    code = ("import runpy, sys\n"
+            "sys.argv = ['eventscope', 'sub', '--help']\n"
+            "try:\n    runpy.run_module('eventscope', run_name='__main__')\nexcept SystemExit as exc:\n    code = exc.code\n"
+            "loaded = sorted(m for m in sys.modules if m.startswith(('PySide6', 'eventscope.gui', 'qasync', 'pyqtgraph')))\n"
+            "print('EXIT', code, 'LOADED', loaded, file=sys.stderr)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "usage:" in result.stdout and "--topic" in result.stdout  # the sub-command's own help
+    assert "EXIT 0 LOADED []" in result.stderr
 
 
 def test_pub_then_sub_round_trip_with_binary_payload(mosquitto, tmp_path):

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from eventscope.core.profile import ConnectionProfile
-from eventscope.core.profile_store import ProfileStore, StoredProfile
+from eventscope.core.profiles.store import ProfileStore, StoredProfile
 
 EVENTSCOPE = [sys.executable, "-m", "eventscope"]
 

@@ -17,7 +17,7 @@ import pytest
 from eventscope.core.cli.common import parse_duration, parse_mqtt_url
 from eventscope.core.cli.message_output import FormatError, MessageFormat, raw_bytes, terminal_bytes
 from eventscope.core.records import MessageProperties, MessageRecord
-from eventscope.gui.main import build_parser
+from eventscope.launcher import build_parser
 from tests.conftest import publish_raw
 
 EVENTSCOPE = [sys.executable, "-m", "eventscope"]

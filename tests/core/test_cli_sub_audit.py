@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from eventscope.core.audit_export import row_to_json
-from eventscope.core.audit_store import AuditStore
+from eventscope.core.audit.export import row_to_json
+from eventscope.core.audit.store import AuditStore
 from eventscope.core.records import MessageProperties, MessageRecord
 from tests.core.test_stream import REGION_TOPICS
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from eventscope.core.decoder_rules import DecoderRule
+from eventscope.core.decoding.rules import DecoderRule
 from eventscope.core.profile import ConnectionProfile
-from eventscope.core.profile_store import ProfileError, ProfileStore, StoredProfile
+from eventscope.core.profiles.store import ProfileError, ProfileStore, StoredProfile
 
 
 def test_decoder_rules_and_proto_paths_persist_per_profile(tmp_path):
@@ -34,9 +34,9 @@ def test_a_profile_from_before_decoder_rules_still_loads_and_a_bad_rule_says_whi
 
 def test_sub_text_lines_show_the_decoded_value_with_its_note_or_error_and_no_raw_controls():
     from eventscope.core.cli.decode_args import decoded_one_line
-    from eventscope.core.decoder_rules import DecoderRules
+    from eventscope.core.decoding.rules import DecoderRules
     from eventscope.core.records import MessageRecord
-    from eventscope.core.sparkplug import MetricValue, encode_payload
+    from eventscope.core.sparkplug.payload import MetricValue, encode_payload
 
     rules = DecoderRules()
     data = rules.observe(MessageRecord("spBv1.0/g/NDATA/n", encode_payload([MetricValue(1.5, alias=2)], seq=9)))

@@ -9,7 +9,7 @@ import cbor2
 import msgpack
 import pytest
 
-from eventscope.core.decoders import decode_payload, detect, hex_dump, numeric_fields, numeric_value
+from eventscope.core.decoding.decoders import decode_payload, detect, hex_dump, numeric_fields, numeric_value
 
 
 @pytest.mark.parametrize("payload, expected", [

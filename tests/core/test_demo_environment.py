@@ -6,15 +6,14 @@ import json
 
 import pytest
 
-from eventscope.core.demo import DemoEnvironment
-from eventscope.core.embedded_broker import find_mosquitto
-from eventscope.core.ingest import IngestBuffer
+from eventscope.core.demo.embedded_broker import find_mosquitto
+from eventscope.core.demo.environment import DemoEnvironment
+from eventscope.core.demo.simulator import DEMO_REGIONS
+from eventscope.core.mqtt.ingest import IngestBuffer
+from eventscope.core.mqtt.session import MqttSession
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.records import MessageProperties
-from eventscope.core.session import MqttSession
-from eventscope.core.simulator import DEMO_REGIONS
 from tests.conftest import REQUIRE_MOSQUITTO, wait_until
-
 
 BACKENDS = [
     "iotcore",

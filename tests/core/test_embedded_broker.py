@@ -20,7 +20,7 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from eventscope.core.embedded_broker import BrokerStartError, EmbeddedBroker, find_mosquitto, loopback_port_in_use
+from eventscope.core.demo.embedded_broker import BrokerStartError, EmbeddedBroker, find_mosquitto, loopback_port_in_use
 from tests.conftest import free_port, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -233,7 +233,7 @@ def test_child_processes_are_gone_after_stop(backend) -> None:
 def test_broker_dies_when_its_owner_is_killed(backend, tmp_path) -> None:
     owner_script = (
         "import threading\n"
-        "from core.embedded_broker import EmbeddedBroker\n"
+        "from eventscope.core.demo.embedded_broker import EmbeddedBroker\n"
         f"broker = EmbeddedBroker(backend={backend!r}).start()\n"
         "print(broker.pid, broker.port, flush=True)\n"
         "threading.Event().wait()\n"  # block until this test kills the owner

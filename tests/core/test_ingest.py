@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from eventscope.core.ingest import IngestBuffer
+from eventscope.core.mqtt.ingest import IngestBuffer
 from eventscope.core.records import RECORD_OVERHEAD_BYTES, MessageRecord
 
 

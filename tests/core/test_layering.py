@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = ("PySide6", "qasync", "pyqtgraph", "shiboken6", "eventscope.gui")
 

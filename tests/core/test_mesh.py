@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+from eventscope.core.connections.remote import RemoteConnector
+from eventscope.core.mqtt.session import MqttSession
 from eventscope.core.profile import ConnectionProfile
-from eventscope.core.replier import Replier
-from eventscope.core.session import MqttSession
-from eventscope.core.workspace import Workspace
+from eventscope.core.requests.replier import Replier
+from eventscope.core.workspace.workspace import Workspace
 from tests.conftest import MESH_REGIONS, publish_raw, wait_until
 
 
@@ -26,7 +27,7 @@ def test_a_request_sent_on_us_east_is_answered_from_us_west(mosquitto_mesh):
     assert west.wait_connected(10)
     replier = Replier(west, topic_filter="+/hello/request", handler=lambda record: b"hello from us-west")
     replier.start().result(10)
-    workspace = Workspace(connections_in_process=True)
+    workspace = Workspace(connector=RemoteConnector())
     try:
         _open_mesh(workspace, mosquitto_mesh)
         tracker = workspace.broker("us-east").tracker
@@ -61,7 +62,7 @@ def test_a_bridged_message_is_seen_on_every_broker_it_crosses(mosquitto_mesh):
 def test_the_audit_holds_one_entry_per_bridged_message_with_each_arrival(mosquitto_mesh, tmp_path):
     import sqlite3
 
-    from eventscope.core.workspace import AuditSettings
+    from eventscope.core.connections.handle import AuditSettings
 
     db = tmp_path / "workspace.sqlite3"
     workspace = Workspace()
@@ -83,7 +84,7 @@ def test_the_audit_holds_one_entry_per_bridged_message_with_each_arrival(mosquit
         wait_until(seen_everywhere, message="the request seen on all three brokers")
         with sqlite3.connect(db) as conn:
             assert conn.execute("SELECT COUNT(*) FROM messages").fetchone() == (1,)  # one entry
-        from eventscope.core.audit_store import AuditQuery, AuditStore
+        from eventscope.core.audit.store import AuditQuery, AuditStore
 
         reader = AuditStore.open_reader(db)
         (row,) = reader.page_before(AuditQuery(), None, 10)

@@ -6,8 +6,8 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
-from eventscope.core import credentials
 from eventscope.core.profile import ConnectionProfile, parse_broker_address, unique_client_id
+from eventscope.core.profiles import credentials
 
 
 class MemoryKeyring(KeyringBackend):

@@ -9,8 +9,8 @@ import keyring
 import pytest
 
 from eventscope.core.profile import ConnectionProfile
-from eventscope.core.profile_store import ProfileError, ProfileStore, StoredProfile, default_profiles_path
-from eventscope.core.workspace import Workspace
+from eventscope.core.profiles.store import ProfileError, ProfileStore, StoredProfile, default_profiles_path
+from eventscope.core.workspace.workspace import Workspace
 from tests.core.test_profile_credentials import MemoryKeyring
 
 SECRET = "s3cret-Pa55"

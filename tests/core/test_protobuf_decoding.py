@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from eventscope.core.decoder_rules import DecoderRule, DecoderRuleError, DecoderRules, protobuf_type_from_content_type
-from eventscope.core.decoders import decode_payload
-from eventscope.core.protobuf_raw import MAX_FIELDS, RawDecodeError, decode_raw, raw_text
-from eventscope.core.protobuf_schemas import ProtoDecodeError, ProtoSchemaError, ProtoSchemas
+from eventscope.core.decoding.decoders import decode_payload
+from eventscope.core.decoding.protobuf_raw import MAX_FIELDS, RawDecodeError, decode_raw, raw_text
+from eventscope.core.decoding.protobuf_schemas import ProtoDecodeError, ProtoSchemaError, ProtoSchemas
+from eventscope.core.decoding.rules import DecoderRule, DecoderRuleError, DecoderRules, protobuf_type_from_content_type
 from eventscope.core.records import MessageProperties, MessageRecord
 from tests.conftest import publish_raw
 from tests.core.cli_subscriber import EVENTSCOPE, jsonl_lines, start_jsonl_sub
@@ -71,7 +71,7 @@ def test_a_proto_that_does_not_compile_says_where(tmp_path):
 
 
 def test_a_descriptor_set_made_elsewhere_is_read_without_compiling(tmp_path, proto_dir):
-    from eventscope.core.protobuf_schemas import compile_protos
+    from eventscope.core.decoding.protobuf_schemas import compile_protos
 
     (tmp_path / "schema.pb").write_bytes(compile_protos(proto_dir, ["telemetry.proto"]))
     loaded = ProtoSchemas.from_paths([tmp_path / "schema.pb"])

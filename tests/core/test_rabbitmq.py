@@ -9,11 +9,12 @@ import asyncio
 
 import pytest
 
+from eventscope.core.connections.remote import RemoteConnector
+from eventscope.core.models.stream_filter import StreamFilter
+from eventscope.core.mqtt.session import MqttSession
 from eventscope.core.profile import MQTT_V311, ConnectionProfile
-from eventscope.core.replier import Replier
-from eventscope.core.session import MqttSession
-from eventscope.core.stream_filter import StreamFilter
-from eventscope.core.workspace import Workspace
+from eventscope.core.requests.replier import Replier
+from eventscope.core.workspace.workspace import Workspace
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.rabbitmq
@@ -26,7 +27,7 @@ def test_tree_stream_and_uncorrelated_request_reply_on_rabbitmq(rabbitmq):
     assert replier_session.wait_connected(10), replier_session.status
     replier = Replier(replier_session, topic_filter="+/hello/request", handler=lambda record: b"pong")
     replier.start().result(10)
-    workspace = Workspace(connections_in_process=True)
+    workspace = Workspace(connector=RemoteConnector())
     try:
         stream_id = workspace.add_stream(StreamFilter("+/hello/request"))
         connection = workspace.add_broker(profile, subscriptions=("#",))

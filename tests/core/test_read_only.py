@@ -8,10 +8,10 @@ import os
 
 import pytest
 
+from eventscope.core.mqtt.session import MqttSession, ReadOnlyError
 from eventscope.core.profile import ConnectionProfile
-from eventscope.core.profile_store import ProfileStore, StoredProfile
-from eventscope.core.replier import Replier, echo_handler
-from eventscope.core.session import MqttSession, ReadOnlyError
+from eventscope.core.profiles.store import ProfileStore, StoredProfile
+from eventscope.core.requests.replier import Replier, echo_handler
 from tests.conftest import publish_raw, wait_until
 from tests.core.test_cli_basics import run
 

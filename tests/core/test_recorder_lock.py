@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from eventscope.core.audit_recorder import AuditRecorder
-from eventscope.core.audit_store import AuditStore
+from eventscope.core.audit.lock import RecorderBusyError, RecorderLock
+from eventscope.core.audit.recorder import AuditRecorder
+from eventscope.core.audit.store import AuditStore
 from eventscope.core.profile import ConnectionProfile
-from eventscope.core.recorder_lock import RecorderBusyError, RecorderLock
 
 
 def test_second_lock_on_the_same_database_is_refused_until_released(tmp_path):
@@ -29,7 +29,7 @@ def test_lock_is_held_across_processes(tmp_path):
     lock = RecorderLock(db)
     lock.acquire()
     try:
-        code = ("import sys; from core.recorder_lock import RecorderLock, RecorderBusyError\n"
+        code = ("import sys; from eventscope.core.audit.lock import RecorderLock, RecorderBusyError\n"
                 f"try:\n    RecorderLock({str(db)!r}).acquire()\nexcept RecorderBusyError:\n    sys.exit(3)\n")
         assert subprocess.run([sys.executable, "-c", code]).returncode == 3
     finally:

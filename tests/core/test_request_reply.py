@@ -11,11 +11,11 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from eventscope.core.ingest import IngestBuffer
+from eventscope.core.mqtt.ingest import IngestBuffer
 from eventscope.core.profile import MQTT_V5, MQTT_V311, ConnectionProfile
-from eventscope.core.replier import Replier, demo_reply_handler, fixed_reply_handler
-from eventscope.core.request_tracker import RequestRefused, RequestTimeout, RequestTracker
-from eventscope.core.rtt_stats import RttSummary, percentile
+from eventscope.core.requests.replier import Replier, demo_reply_handler, fixed_reply_handler
+from eventscope.core.requests.rtt_stats import RttSummary, percentile
+from eventscope.core.requests.tracker import RequestRefused, RequestTimeout, RequestTracker
 from tests.conftest import wait_until
 
 
@@ -24,7 +24,7 @@ def open_session(mosquitto):
     started = []
 
     def make(version: int = MQTT_V5, buffer_messages: bool = False, subscribe_all: bool = False, broker=None):
-        from eventscope.core.session import MqttSession
+        from eventscope.core.mqtt.session import MqttSession
 
         port = (broker or mosquitto).port
         session = MqttSession(ConnectionProfile(host="127.0.0.1", port=port, mqtt_version=version),

@@ -4,7 +4,7 @@ is marked retained in the tree (3.1.1 cannot ask, and the broker clears the flag
 from __future__ import annotations
 
 from eventscope.core.profile import MQTT_V311, ConnectionProfile
-from eventscope.core.workspace import Workspace
+from eventscope.core.workspace.workspace import Workspace
 from tests.conftest import wait_until
 
 

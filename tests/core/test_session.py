@@ -6,10 +6,10 @@ import subprocess
 
 import pytest
 
-from eventscope.core.ingest import IngestBuffer
+from eventscope.core.mqtt.ingest import IngestBuffer
+from eventscope.core.mqtt.session import MqttSession, ReadOnlyError, SessionError, SessionState, reconnect_delay
 from eventscope.core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings
 from eventscope.core.records import MessageProperties
-from eventscope.core.session import MqttSession, ReadOnlyError, SessionError, SessionState, reconnect_delay
 from eventscope.core.topics import TopicError
 from tests.conftest import free_port, wait_for_port, wait_until
 

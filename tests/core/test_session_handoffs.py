@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from eventscope.core.ingest import IngestBuffer
+from eventscope.core.mqtt.ingest import IngestBuffer
+from eventscope.core.mqtt.session import MqttSession
 from eventscope.core.profile import ConnectionProfile
-from eventscope.core.session import MqttSession
 from tests.conftest import publish_raw, wait_until
 
 

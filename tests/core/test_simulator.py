@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from eventscope.core.ingest import IngestBuffer
-from eventscope.core.profile import ConnectionProfile
+from eventscope.core.demo.simulator import DEMO_REGIONS, SimulatorRates, TrafficSimulator
+from eventscope.core.mqtt.ingest import IngestBuffer
+from eventscope.core.mqtt.session import MqttSession
 from eventscope.core.payload_text import decode_utf8
-from eventscope.core.session import MqttSession
-from eventscope.core.simulator import DEMO_REGIONS, SimulatorRates, TrafficSimulator
+from eventscope.core.profile import ConnectionProfile
 from tests.conftest import wait_until
 
 

@@ -1,18 +1,18 @@
 """Sparkplug B: round trips through a real Mosquitto and ``eventscope sub --decode``, and the session state.
 
 The edge node here is written from the official ``sparkplug_b.proto`` field numbers (a subset,
-compiled at run time), not from ``core/sparkplug.py``, so a wrong field number there fails here.
+compiled at run time), not from ``core/sparkplug/payload.py``, so a wrong field number there fails here.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from eventscope.core.decoder_rules import DecoderRule, DecoderRules
-from eventscope.core.protobuf_schemas import ProtoSchemas
+from eventscope.core.decoding.protobuf_schemas import ProtoSchemas
+from eventscope.core.decoding.rules import DecoderRule, DecoderRules
 from eventscope.core.records import MessageRecord
-from eventscope.core.sparkplug import DATATYPE, MetricValue, SparkplugTopic, encode_payload
-from eventscope.core.sparkplug_state import UNKNOWN_ALIAS, SparkplugState
+from eventscope.core.sparkplug.payload import DATATYPE, MetricValue, SparkplugTopic, encode_payload
+from eventscope.core.sparkplug.state import UNKNOWN_ALIAS, SparkplugState
 from tests.conftest import publish_raw
 from tests.core.cli_subscriber import jsonl_lines, start_jsonl_sub
 

@@ -6,14 +6,14 @@ import random
 
 import pytest
 
-from eventscope.core.decoder_rules import DecoderRules
-from eventscope.core.ingest import IngestBuffer
+from eventscope.core.decoding.rules import DecoderRules
+from eventscope.core.demo.simulator import SimulatorRates, TrafficSimulator
+from eventscope.core.mqtt.ingest import IngestBuffer
+from eventscope.core.mqtt.session import MqttSession
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.records import MessageRecord
-from eventscope.core.session import MqttSession
-from eventscope.core.simulator import SimulatorRates, TrafficSimulator
-from eventscope.core.sparkplug_edge import DEMO_DEVICES, EdgeTiming, SimulatedEdgeNode
-from eventscope.core.sparkplug_state import UNKNOWN_ALIAS
+from eventscope.core.sparkplug.edge import DEMO_DEVICES, EdgeTiming, SimulatedEdgeNode
+from eventscope.core.sparkplug.state import UNKNOWN_ALIAS
 from tests.conftest import wait_until
 
 

@@ -6,13 +6,13 @@ import subprocess
 
 import pytest
 
-from eventscope.core.ingest import IngestBuffer
+from eventscope.core.models.region_stats import RegionStats
+from eventscope.core.models.stream import Stream
+from eventscope.core.models.stream_filter import StreamFilter
+from eventscope.core.mqtt.ingest import IngestBuffer
+from eventscope.core.mqtt.session import MqttSession
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.records import MessageRecord
-from eventscope.core.region_stats import RegionStats
-from eventscope.core.session import MqttSession
-from eventscope.core.stream import Stream
-from eventscope.core.stream_filter import StreamFilter
 from tests.conftest import wait_until
 
 REGION_TOPICS = [

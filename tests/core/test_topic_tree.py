@@ -7,16 +7,25 @@ import subprocess
 
 import pytest
 
-from eventscope.core.ingest import IngestBuffer
+from eventscope.core.models.topic_tree import TopicNode, TopicTree, TreeFilter, row_ranges
+from eventscope.core.mqtt.ingest import IngestBuffer
+from eventscope.core.mqtt.retained import clear_retained
+from eventscope.core.mqtt.session import MqttSession, ReadOnlyError
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.records import MessageRecord
-from eventscope.core.retained import clear_retained
-from eventscope.core.session import MqttSession, ReadOnlyError
-from eventscope.core.topic_tree import TopicNode, TopicTree, TreeFilter, row_ranges
 from eventscope.core.topics import FilterSet, TopicError
 from tests.conftest import wait_until
-from tests.topic_tree_dataset import (BIG_SIZE, BIG_TOPIC, BINARY_PAYLOAD, HTML_PAYLOAD, HTML_TOPIC, INVALID_PAYLOAD,
-                                      INVALID_TOPIC, publish_live, publish_retained)
+from tests.topic_tree_dataset import (
+    BIG_SIZE,
+    BIG_TOPIC,
+    BINARY_PAYLOAD,
+    HTML_PAYLOAD,
+    HTML_TOPIC,
+    INVALID_PAYLOAD,
+    INVALID_TOPIC,
+    publish_live,
+    publish_retained,
+)
 
 
 def rec(topic: str, payload: bytes = b"x", retain: bool = False, received: float = 0.0) -> MessageRecord:
@@ -253,7 +262,7 @@ def test_read_only_session_cannot_clear_retained(mosquitto, session_factory):
 
 
 def test_history_budget_shortens_every_ring_but_keeps_the_last_message():
-    from eventscope.core.topic_tree import HISTORY_ENTRY_OVERHEAD
+    from eventscope.core.models.topic_tree import HISTORY_ENTRY_OVERHEAD
 
     entry = 10 + HISTORY_ENTRY_OVERHEAD
     tree = TopicTree(history_count=8, history_budget=50 * entry)  # 20 topics x 8 would need 160 entries

@@ -2,7 +2,7 @@
 
 import pytest
 
-from eventscope.core.stream_filter import StreamFilter
+from eventscope.core.models.stream_filter import StreamFilter
 from eventscope.core.records import MessageRecord
 from eventscope.core.topics import FilterSet, TopicError, filter_matches, region_of, validate_filter, validate_topic
 

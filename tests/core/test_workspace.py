@@ -11,13 +11,15 @@ import textwrap
 
 import pytest
 
+from eventscope.core.connections.handle import AuditSettings
+from eventscope.core.connections.remote import RemoteConnector
+from eventscope.core.models.stream import Stream
+from eventscope.core.models.stream_filter import StreamFilter
+from eventscope.core.mqtt.session import MqttSession
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.records import MessageRecord
-from eventscope.core.replier import Replier
-from eventscope.core.session import MqttSession
-from eventscope.core.stream import Stream
-from eventscope.core.stream_filter import StreamFilter
-from eventscope.core.workspace import AuditSettings, Workspace
+from eventscope.core.requests.replier import Replier
+from eventscope.core.workspace.workspace import Workspace
 from tests.conftest import publish_raw, wait_until
 
 
@@ -124,13 +126,14 @@ def test_worker_thread_waits_for_each_summary_to_be_taken(workspace):
 
 
 def test_connections_in_a_child_process_behave_like_local_ones(mosquitto, tmp_path):
-    workspace = Workspace(connections_in_process=True)
+    connector = RemoteConnector()
+    workspace = Workspace(connector=connector)
     try:
         connection = workspace.add_broker(ConnectionProfile(name="child", host="127.0.0.1", port=mosquitto.port),
                                           audit=AuditSettings(tmp_path / "a.sqlite3", ("+/hello/request",)))
         assert connection.session.wait_connected(10), connection.session.status
         assert connection.recorder.wait_ready(10)
-        pid = workspace._process.pid
+        pid = connector.pid
         assert pid != os.getpid()
         connection.session.subscribe("extra/#").result(10)
         assert "extra/#" in connection.session.subscriptions
@@ -147,7 +150,7 @@ def test_connections_in_a_child_process_behave_like_local_ones(mosquitto, tmp_pa
         assert workspace.tree.node("us-east/hello/request").count == 1
     finally:
         workspace.close()
-    assert workspace._process is None
+    assert connector.pid is None
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
 
@@ -160,7 +163,7 @@ def test_request_through_the_child_process_gets_its_reply(mosquitto, qloop_free)
     assert replier_session.wait_connected(10)
     replier = Replier(replier_session, handler=lambda record: b"pong:" + record.payload)
     replier.start().result(10)
-    workspace = Workspace(connections_in_process=True)
+    workspace = Workspace(connector=RemoteConnector())
     try:
         connection = workspace.add_broker(ConnectionProfile(name="rq", host="127.0.0.1", port=mosquitto.port))
         assert connection.session.wait_connected(10)
@@ -186,13 +189,16 @@ def test_child_stores_and_acks_what_arrived_when_the_window_is_killed(mosquitto,
     script = textwrap.dedent(f"""
         import sys, threading
         from eventscope.core.profile import ConnectionProfile
-        from eventscope.core.workspace import AuditSettings, Workspace
+        from eventscope.core.connections.handle import AuditSettings
+        from eventscope.core.connections.remote import RemoteConnector
+        from eventscope.core.workspace.workspace import Workspace
         if __name__ == "__main__":
-            ws = Workspace(connections_in_process=True)
+            connector = RemoteConnector()
+            ws = Workspace(connector=connector)
             c = ws.add_broker(ConnectionProfile(name="k", host="127.0.0.1", port={mosquitto.port}),
                               audit=AuditSettings(r"{db}", ("k/+/request",)))
             assert c.recorder.wait_ready(10)
-            print(ws._process.pid, flush=True)
+            print(connector.pid, flush=True)
             threading.Event().wait()  # until the test kills this process
     """)
     window = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
@@ -255,7 +261,7 @@ def test_two_brokers_are_two_roots_and_removing_one_removes_its_root(workspace, 
 
 
 def test_a_sparkplug_flood_checks_every_seq_but_converts_only_the_newest_data(workspace):
-    from eventscope.core.sparkplug import MetricValue, encode_payload
+    from eventscope.core.sparkplug.payload import MetricValue, encode_payload
 
     birth = encode_payload([MetricValue(1.0, "Double", name="flow", alias=1)], seq=0)
     data = [encode_payload([MetricValue(float(v), "Double", alias=1)], seq=seq) for v, seq in ((2, 1), (3, 2), (4, 4))]

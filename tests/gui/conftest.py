@@ -16,7 +16,6 @@ from PySide6.QtCore import QSettings  # noqa: E402
 from eventscope.core.profile import ConnectionProfile  # noqa: E402
 from eventscope.gui.context import AppContext  # noqa: E402
 
-
 _CLOSED_LOOPS: list = []
 
 

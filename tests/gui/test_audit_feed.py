@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import pytest
-
 from PySide6.QtWidgets import QProgressDialog
 
-from eventscope.core.audit_export import read_export, row_to_json
-from eventscope.core.audit_store import AuditQuery, AuditStore, default_audit_path
-from eventscope.core.records import MessageRecord
-from eventscope.gui.models.audit_table_model import (BROKER_COLUMN, KIND_COLUMN, PAGE_SIZE, PATH_COLUMN, PAYLOAD_COLUMN, REPLY_COLUMN,
-                                          RTT_COLUMN, AuditTableModel)
-from eventscope.gui.views.audit_feed_view import AuditFeedView
+from eventscope.core.audit.export import read_export, row_to_json
+from eventscope.core.audit.store import AuditQuery, AuditStore, default_audit_path
 from eventscope.core.profile import ConnectionProfile
+from eventscope.core.records import MessageRecord
 from eventscope.gui.context import WORKSPACE_AUDIT_NAME, AppContext
-from tests.gui.conftest import connect_and_wait, run_until
+from eventscope.gui.models.audit_table_model import (
+    BROKER_COLUMN,
+    KIND_COLUMN,
+    PAGE_SIZE,
+    PATH_COLUMN,
+    PAYLOAD_COLUMN,
+    REPLY_COLUMN,
+    RTT_COLUMN,
+    AuditTableModel,
+)
+from eventscope.gui.views.audit_feed_view import AuditFeedView
 from tests.conftest import publish_raw
+from tests.gui.conftest import connect_and_wait, run_until
 
 
 @pytest.fixture
@@ -186,7 +193,7 @@ def test_second_window_on_the_same_profile_shows_the_feed_without_recording(conn
 
 
 def test_rows_from_several_writers_land_in_order_and_early_sightings_wait(qtmodeltester, tmp_path):
-    from eventscope.core.audit_store import Sighting
+    from eventscope.core.audit.store import Sighting
 
     store = AuditStore(tmp_path / "w.sqlite3", max_age_seconds=0)
     model = AuditTableModel(AuditStore.open_reader(store.path))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from eventscope.core.audit_store import AuditStore
+from eventscope.core.audit.store import AuditStore
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.records import MessageRecord
 from eventscope.gui.models.audit_table_model import PAGE_SIZE, PAYLOAD_COLUMN

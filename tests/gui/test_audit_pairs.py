@@ -7,10 +7,16 @@ import re
 
 from PySide6.QtCore import Qt
 
-from eventscope.core.replier import Replier, demo_reply_handler
-from eventscope.core.session import MqttSession
+from eventscope.core.mqtt.session import MqttSession
 from eventscope.core.profile import ConnectionProfile
-from eventscope.gui.models.audit_table_model import (CORRELATION_COLUMN, KIND_COLUMN, REGION_COLUMN, TIME_COLUMN, TOPIC_COLUMN)
+from eventscope.core.requests.replier import Replier, demo_reply_handler
+from eventscope.gui.models.audit_table_model import (
+    CORRELATION_COLUMN,
+    KIND_COLUMN,
+    REGION_COLUMN,
+    TIME_COLUMN,
+    TOPIC_COLUMN,
+)
 from eventscope.gui.views.audit_feed_view import AuditFeedView
 from tests.gui.conftest import run_until
 

@@ -13,7 +13,7 @@ def test_subscriptions_are_edited_live_and_survive_a_reconnect(window, mosquitto
     window.add_broker(ConnectionProfile(name="east", host="127.0.0.1", port=mosquitto.port))
     context = window.context
     run_until(qloop, lambda: context.session.is_connected, message="connected")
-    context.session.unsubscribe("#").result(10)  # start from nothing, to see exactly what the editor adds
+    context.unsubscribe("east", "#").result(10)  # start from nothing, to see exactly what the editor adds
     dialog = window.open_subscriptions()
     qtbot.keyClicks(dialog.filter_edit, "plant/#/x")
     qtbot.mouseClick(dialog.add_button, Qt.LeftButton)
@@ -69,7 +69,7 @@ def test_a_tool_never_takes_away_a_subscription_it_did_not_make(window, mosquitt
     session = context.session
     view = window.open_sys_stats()  # the $SYS view holds $SYS/# …
     tab = window.stream_view.add_stream("$SYS/#")  # … and so does a $ stream tab
-    assert "$SYS/#" in session.subscriptions and context.tool_subscriptions("east") == {"$SYS/#"}
+    assert "$SYS/#" in session.subscriptions and context.workspace.subscriptions.held_filters("east") == {"$SYS/#"}
     view.close()
     assert "$SYS/#" in session.subscriptions  # the tab still needs it
     window.stream_view._on_tab_close_requested(window.stream_view.tabs.indexOf(tab))
@@ -83,3 +83,28 @@ def test_a_tool_never_takes_away_a_subscription_it_did_not_make(window, mosquitt
     window.open_sys_stats().close()  # a tool opened and closed on top of it …
     assert "$SYS/#" in session.subscriptions  # … leaves the user's subscription alone
     assert ("$SYS/#", 0) in context.entry("east").subscriptions
+
+
+def test_the_users_filter_added_while_a_tool_holds_it_outlives_the_tool_and_a_reconnect(window, mosquitto, qloop, qtbot):
+    """The $SYS view holds $SYS/#, the user adds it in the Subscriptions dialog, the view closes."""
+    window.add_broker(ConnectionProfile(name="east", host="127.0.0.1", port=mosquitto.port))
+    context = window.context
+    run_until(qloop, lambda: context.session.is_connected, message="connected")
+    view = window.open_sys_stats()
+    editor = window.open_subscriptions()
+    editor.filter_edit.setText("$SYS/#")
+    qtbot.mouseClick(editor.add_button, Qt.LeftButton)
+    run_until(qloop, lambda: editor.result_label.text() == "Subscribed to $SYS/#", message="the user's SUBACK")
+    editor.close()
+    view.close()
+
+    assert "$SYS/#" in context.session.subscriptions
+    assert ("$SYS/#", 0) in context.entry("east").subscriptions
+    context.disconnect("east")
+    context.reconnect("east")
+    run_until(qloop, lambda: context.session is not None and context.session.is_connected, message="reconnected")
+    assert "$SYS/#" in context.session.subscriptions
+    editor = window.open_subscriptions()
+    shown = [editor.table.item(r, 0).text() for r in range(editor.table.rowCount())]
+    assert shown == ["#", "$SYS/#"]
+    editor.close()

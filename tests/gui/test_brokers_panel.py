@@ -117,7 +117,7 @@ def test_window_opens_every_profile_given_on_the_command_line(tmp_path, mosquitt
     import subprocess
     import sys
 
-    from eventscope.core.profile_store import ProfileStore, StoredProfile
+    from eventscope.core.profiles.store import ProfileStore, StoredProfile
     from tests.conftest import wait_until
 
     east, west = mosquitto_factory(), mosquitto_factory()
@@ -171,7 +171,7 @@ def test_disconnecting_one_broker_keeps_its_row_and_topics_and_never_disturbs_th
 
 
 def test_a_stream_takes_its_region_from_the_broker_profile(context, qloop, qtbot, mosquitto_factory):
-    from eventscope.core.profile_store import StoredProfile
+    from eventscope.core.profiles.store import StoredProfile
 
     east, europe = mosquitto_factory(), mosquitto_factory()
     window = _window(qtbot, context)
@@ -204,7 +204,7 @@ def test_a_stream_takes_its_region_from_the_broker_profile(context, qloop, qtbot
 
 
 def test_connect_on_a_row_uses_the_profile_as_saved_now(context, qloop, qtbot, mosquitto_factory):
-    from eventscope.core.profile_store import ProfileStore, StoredProfile
+    from eventscope.core.profiles.store import ProfileStore, StoredProfile
 
     old, new = mosquitto_factory(), mosquitto_factory()
     window = _window(qtbot, context)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from eventscope.core.demo import DemoEnvironment
+from eventscope.core.demo.environment import DemoEnvironment
+from eventscope.core.demo.simulator import DEMO_REGIONS
 from eventscope.core.profile import ConnectionProfile
-from eventscope.core.simulator import DEMO_REGIONS
 from eventscope.gui.main_window import MainWindow
 from eventscope.gui.models.stream_table_model import REGION
 from tests.gui.conftest import run_until

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
+from eventscope.core.models.topic_tree import TopicTree
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.records import MessageRecord
-from eventscope.core.sparkplug import MetricValue, encode_payload
-from eventscope.core.topic_tree import TopicTree
+from eventscope.core.sparkplug.payload import MetricValue, encode_payload
 from tests.conftest import publish_raw
 from tests.gui.conftest import run_until
 
@@ -74,9 +74,9 @@ def test_diff_is_coloured_side_by_side_and_the_plot_shows_every_field_over_time(
 
 
 def test_a_profile_rule_decodes_protobuf_with_the_users_own_proto(window, mosquitto, qloop, tmp_path):
-    from eventscope.core.decoder_rules import DecoderRule
-    from eventscope.core.profile_store import StoredProfile
-    from eventscope.core.protobuf_schemas import ProtoSchemas
+    from eventscope.core.decoding.protobuf_schemas import ProtoSchemas
+    from eventscope.core.decoding.rules import DecoderRule
+    from eventscope.core.profiles.store import StoredProfile
 
     (tmp_path / "telemetry.proto").write_text(
         'syntax = "proto3";\npackage acme;\nmessage Telemetry { double temp = 1; string site = 2; }\n')

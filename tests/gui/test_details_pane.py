@@ -8,8 +8,8 @@ import cbor2
 import pytest
 from PySide6.QtCore import Qt
 
+from eventscope.core.models.topic_tree import TopicTree
 from eventscope.core.records import MessageProperties, MessageRecord
-from eventscope.core.topic_tree import TopicTree
 from eventscope.gui.views.details_pane import DetailsPane
 from tests.conftest import wait_until
 

@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 
 from eventscope.core.profile import ConnectionProfile
-from eventscope.core.profile_store import ProfileStore
+from eventscope.core.profiles.store import ProfileStore
 from eventscope.gui.context import AppContext
 from eventscope.gui.main_window import MainWindow
 from eventscope.gui.models.broker_table_model import STATE, TLS_OFF
@@ -164,7 +164,7 @@ def test_legacy_connection_settings_become_a_profile(qtbot, settings):
 
 
 def test_an_unreadable_profiles_file_is_moved_aside_not_overwritten(qtbot, settings):
-    from eventscope.core.profile_store import default_profiles_path
+    from eventscope.core.profiles.store import default_profiles_path
 
     path = default_profiles_path()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -180,7 +180,7 @@ def test_an_unreadable_profiles_file_is_moved_aside_not_overwritten(qtbot, setti
 
 
 def test_read_only_profile_cannot_publish(window, mosquitto, qtbot):
-    from eventscope.core.session import ReadOnlyError
+    from eventscope.core.mqtt.session import ReadOnlyError
 
     session = window.connect_to(ConnectionProfile(host="127.0.0.1", port=mosquitto.port, read_only=True))
     assert session.wait_connected(10)
@@ -225,7 +225,7 @@ def test_tls_files_from_the_profile_form_reach_the_session(window, mosquitto_fac
 
 
 def test_last_will_from_the_form_is_published_when_the_connection_drops(window, mosquitto, qtbot, qloop):
-    from eventscope.core.session import MqttSession
+    from eventscope.core.mqtt.session import MqttSession
     from tests.gui.conftest import run_until
 
     qtbot.keyClick(window, Qt.Key_N, Qt.ControlModifier | Qt.ShiftModifier)

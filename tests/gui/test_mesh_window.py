@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
+from eventscope.core.mqtt.session import MqttSession
 from eventscope.core.profile import ConnectionProfile
-from eventscope.core.replier import Replier
-from eventscope.core.session import MqttSession
+from eventscope.core.requests.replier import Replier
 from eventscope.gui.main_window import MainWindow
 from eventscope.gui.models.audit_table_model import PATH_COLUMN, TOPIC_COLUMN
 from eventscope.gui.models.stream_table_model import BROKER, TOPIC
@@ -72,7 +72,7 @@ def test_killing_one_broker_disturbs_neither_the_others_nor_the_window(context, 
 
     from PySide6.QtCore import QTimer
 
-    from eventscope.core.session import SessionState
+    from eventscope.core.mqtt.session import SessionState
     from tests.perf.loadgen import LoadGenerator, request_topics
 
     brokers = {region: mosquitto_factory() for region in MESH_REGIONS}

@@ -8,7 +8,7 @@ import keyring
 import pytest
 from PySide6.QtCore import Qt
 
-from eventscope.core.profile_store import ProfileStore
+from eventscope.core.profiles.store import ProfileStore
 from tests.conftest import free_port, publish_raw
 from tests.core.test_profile_credentials import MemoryKeyring
 from tests.gui.conftest import run_until
@@ -94,9 +94,9 @@ def test_duplicate_delete_import_and_bad_input(window, qtbot, memory_keyring, tm
 
 
 def test_editing_a_profile_keeps_what_the_form_does_not_show(window, qtbot, memory_keyring):
-    from eventscope.core.decoder_rules import DecoderRule
+    from eventscope.core.decoding.rules import DecoderRule
     from eventscope.core.profile import ConnectionProfile
-    from eventscope.core.profile_store import StoredProfile
+    from eventscope.core.profiles.store import StoredProfile
 
     rules = (DecoderRule.parse("spBv1.0/#=sparkplug"),)
     store = ProfileStore.load()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
+from eventscope.core.mqtt.session import MqttSession
 from eventscope.core.profile import MQTT_V311, ConnectionProfile
-from eventscope.core.session import MqttSession
 from eventscope.gui.models.broker_table_model import NO_RETAINED, NO_RETAINED_TIP, NOTES
 from tests.gui.conftest import run_until
 

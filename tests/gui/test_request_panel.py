@@ -8,13 +8,20 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QPushButton
 
-from eventscope.core.ingest import IngestBuffer
+from eventscope.core.mqtt.ingest import IngestBuffer
+from eventscope.core.mqtt.session import MqttSession
 from eventscope.core.profile import MQTT_V311, ConnectionProfile
-from eventscope.core.replier import Replier, demo_reply_handler
-from eventscope.core.request_history import HistoryEntry, RequestHistory
-from eventscope.core.session import MqttSession
-from eventscope.gui.models.request_history_model import (BROKER_COLUMN, REGION_COLUMN, RTT_COLUMN, SIZE_COLUMN, STATUS_COLUMN,
-                                              TIME_COLUMN, TOPIC_COLUMN)
+from eventscope.core.requests.history import HistoryEntry, RequestHistory
+from eventscope.core.requests.replier import Replier, demo_reply_handler
+from eventscope.gui.models.request_history_model import (
+    BROKER_COLUMN,
+    REGION_COLUMN,
+    RTT_COLUMN,
+    SIZE_COLUMN,
+    STATUS_COLUMN,
+    TIME_COLUMN,
+    TOPIC_COLUMN,
+)
 from eventscope.gui.views.request_panel import RequestPanel
 from tests.conftest import free_port
 from tests.gui.conftest import activate, connect_and_wait, run_until

@@ -7,8 +7,8 @@ import subprocess
 from PySide6.QtCore import Qt
 
 from eventscope.core.records import MessageRecord
-from eventscope.gui.views.stream_view import StreamView
 from eventscope.gui.models.stream_table_model import PAYLOAD, REGION, TOPIC
+from eventscope.gui.views.stream_view import StreamView
 from tests.conftest import publish_raw
 from tests.core.test_stream import REGION_TOPICS
 from tests.gui.conftest import run_until

@@ -10,14 +10,22 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QGuiApplication, QTextDocument
 from PySide6.QtWidgets import QMessageBox
 
+from eventscope.core.mqtt.session import MqttSession
 from eventscope.core.profile import ConnectionProfile
-from eventscope.core.session import MqttSession
 from eventscope.gui.models.topic_tree_model import COL_MESSAGES, COL_TOPIC, COL_VALUE, TopicTreeModel, value_preview
 from eventscope.gui.views.details_pane import DetailsPane
 from eventscope.gui.views.topic_tree_view import TopicTreeView
 from tests.conftest import publish_raw
-from tests.topic_tree_dataset import (BIG_SIZE, BIG_TOPIC, HTML_PAYLOAD, HTML_TOPIC, INVALID_TOPIC, REGIONS,
-                                      publish_live, publish_retained)
+from tests.topic_tree_dataset import (
+    BIG_SIZE,
+    BIG_TOPIC,
+    HTML_PAYLOAD,
+    HTML_TOPIC,
+    INVALID_TOPIC,
+    REGIONS,
+    publish_live,
+    publish_retained,
+)
 
 WAIT_MS = 30000
 

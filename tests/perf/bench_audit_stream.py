@@ -25,7 +25,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import paho.mqtt.client as mqtt  # noqa: E402
 import psutil  # noqa: E402
 
-from eventscope.core.audit_store import AuditStore  # noqa: E402
+from eventscope.core.audit.store import AuditStore  # noqa: E402
 from eventscope.core.records import MessageProperties, MessageRecord  # noqa: E402
 
 REGIONS = ("us-east", "us-west", "eu-central", "ap-south")
@@ -116,7 +116,7 @@ def bench_open_and_page(path: Path, max_pages: int) -> tuple[float, float, float
     """Open the DB in the feed model + table; page down ``max_pages`` pages; time the deepest page too."""
     from PySide6.QtWidgets import QApplication, QTableView
 
-    from eventscope.core.audit_store import AuditQuery
+    from eventscope.core.audit.store import AuditQuery
     from eventscope.gui.models.audit_table_model import PAGE_SIZE, AuditTableModel
 
     app = QApplication.instance() or QApplication([])

@@ -29,7 +29,7 @@ import psutil
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from eventscope.core.embedded_broker import EmbeddedBroker, find_mosquitto, iotcore_available
+from eventscope.core.demo.embedded_broker import EmbeddedBroker, find_mosquitto, iotcore_available
 
 MIB = 1024 * 1024
 REGIONS = ("eu-west", "us-east", "ap-south", "sa-east")

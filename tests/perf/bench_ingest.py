@@ -34,11 +34,13 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from eventscope.core.ingest import IngestBuffer
+from eventscope.core.connections.handle import AuditSettings
+from eventscope.core.connections.remote import RemoteConnector
+from eventscope.core.models.stream_filter import StreamFilter
+from eventscope.core.mqtt.ingest import IngestBuffer
+from eventscope.core.mqtt.session import MqttSession
 from eventscope.core.profile import MQTT_V5, MQTT_V311, ConnectionProfile
-from eventscope.core.session import MqttSession
-from eventscope.core.stream_filter import StreamFilter
-from eventscope.core.workspace import AuditSettings, Workspace
+from eventscope.core.workspace.workspace import Workspace
 from tests.conftest import MOSQUITTO, MosquittoBroker, free_port
 from tests.perf.loadgen import LoadGenerator, SequenceCounter, request_topics, sequence_of
 
@@ -150,7 +152,7 @@ def bench_workspace(port: int, messages: int, size: int, version: int, workdir: 
     ``in_child``: the broker connections run in the connection process, as in the window.
     """
     db = workdir / f"audit-{version}-{in_child}.sqlite3"
-    workspace = Workspace(connections_in_process=in_child)
+    workspace = Workspace(connector=RemoteConnector() if in_child else None)
     workspace.add_stream(StreamFilter("+/hello/request"))
     profile = ConnectionProfile(name=f"bench-{version}", host="127.0.0.1", port=port, mqtt_version=version)
     connection = workspace.add_broker(profile, audit=AuditSettings(db, ("+/hello/request",)))

@@ -27,11 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from eventscope.core.ingest import IngestBuffer
+from eventscope.core.mqtt.ingest import IngestBuffer
+from eventscope.core.mqtt.session import MqttSession
 from eventscope.core.profile import ConnectionProfile
-from eventscope.core.request_tracker import RequestTracker
-from eventscope.core.rtt_stats import RttSummary
-from eventscope.core.session import MqttSession
+from eventscope.core.requests.rtt_stats import RttSummary
+from eventscope.core.requests.tracker import RequestTracker
 from tests.conftest import MOSQUITTO, MosquittoBroker, free_port, wait_until
 
 TOPIC = "us-east/hello/request"

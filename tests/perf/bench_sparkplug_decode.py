@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from eventscope.core.decoder_rules import DecoderRule, DecoderRules
+from eventscope.core.decoding.rules import DecoderRule, DecoderRules
 from eventscope.core.records import MessageRecord
-from eventscope.core.sparkplug import MetricValue, encode_payload, parse_payload, payload_to_dict
-from eventscope.core.sparkplug_state import SparkplugState
+from eventscope.core.sparkplug.payload import MetricValue, encode_payload, parse_payload, payload_to_dict
+from eventscope.core.sparkplug.state import SparkplugState
 
 TARGET_RATE = 20_000
 

@@ -18,8 +18,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import psutil  # noqa: E402
 
+from eventscope.core.models.topic_tree import DEFAULT_HISTORY_BUDGET, TopicTree, TreeFilter  # noqa: E402
 from eventscope.core.records import MessageRecord  # noqa: E402
-from eventscope.core.topic_tree import DEFAULT_HISTORY_BUDGET, TopicTree, TreeFilter  # noqa: E402
 
 REGIONS = ("us-east", "us-west", "eu-central", "ap-south")
 BATCH = 1000

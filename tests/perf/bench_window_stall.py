@@ -29,8 +29,14 @@ import time
 from pathlib import Path
 
 from tests.conftest import MOSQUITTO, MosquittoBroker, free_port
-from tests.perf.loadgen import (LoadGenerator, request_topics, sequence_of, sparkplug_births, sparkplug_topics,
-                                telemetry_topics)
+from tests.perf.loadgen import (
+    LoadGenerator,
+    request_topics,
+    sequence_of,
+    sparkplug_births,
+    sparkplug_topics,
+    telemetry_topics,
+)
 
 PROBE_MS = 10
 

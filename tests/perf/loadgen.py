@@ -44,7 +44,7 @@ def sparkplug_topics(devices: int = SPARKPLUG_DEVICES) -> list[str]:
 
 def sparkplug_births(devices: int = SPARKPLUG_DEVICES) -> list[tuple[str, bytes]]:
     """One DBIRTH per device naming its metrics and their aliases: what DDATA by alias needs first."""
-    from eventscope.core.sparkplug import MetricValue, encode_payload
+    from eventscope.core.sparkplug.payload import MetricValue, encode_payload
 
     births = []
     for topic in sparkplug_topics(devices):
@@ -56,7 +56,7 @@ def sparkplug_births(devices: int = SPARKPLUG_DEVICES) -> list[tuple[str, bytes]
 def _sparkplug_payloads(topics: list[str], count: int) -> list[bytes]:
     """DDATA by alias with a running seq. 256 payloads are encoded and reused (seq wraps at 256 anyway),
     so encoding never slows the generator."""
-    from eventscope.core.sparkplug import MetricValue, encode_payload
+    from eventscope.core.sparkplug.payload import MetricValue, encode_payload
 
     cycle = [encode_payload([MetricValue(20.0 + (seq % 50) / 10 + m, "Double", alias=m + 1)
                              for m in range(SPARKPLUG_METRICS)], seq=seq) for seq in range(256)]

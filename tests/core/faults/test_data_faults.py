@@ -11,14 +11,14 @@ import time
 
 import pytest
 
-from eventscope.core.audit_export import read_export, row_to_json
-from eventscope.core.audit_store import AuditStore
+from eventscope.core.audit.export import read_export, row_to_json
+from eventscope.core.audit.store import AuditStore
 from eventscope.core.cli.tree_cmd import tree_json_text, tree_to_text
-from eventscope.core.decoders import decode_payload, numeric_fields, numeric_value
-from eventscope.core.embedded_broker import EmbeddedBroker, iotcore_available
+from eventscope.core.decoding.decoders import decode_payload, numeric_fields, numeric_value
+from eventscope.core.demo.embedded_broker import EmbeddedBroker, iotcore_available
+from eventscope.core.models.topic_tree import TopicTree
 from eventscope.core.payload_text import decode_from_export, encode_for_export, preview
 from eventscope.core.records import MessageProperties, MessageRecord
-from eventscope.core.topic_tree import TopicTree
 from eventscope.core.topics import FilterSet, TopicError, validate_filter, validate_topic
 from tests.conftest import publish_raw
 from tests.core.test_cli_basics import EVENTSCOPE, run

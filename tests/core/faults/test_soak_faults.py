@@ -10,8 +10,13 @@ import threading
 import time
 
 from tests.conftest import publish_raw, wait_until
-from tests.core.test_audit_durability import (assert_every_message_once_unflagged, publish_all, start_recorder,
-                                              stop_recorder, stored_rows)
+from tests.core.test_audit_durability import (
+    assert_every_message_once_unflagged,
+    publish_all,
+    start_recorder,
+    stop_recorder,
+    stored_rows,
+)
 from tests.core.test_cli_basics import EVENTSCOPE
 
 RESTARTS = 20

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from eventscope.core.audit_store import AuditStore, AuditStoreFull
+from eventscope.core.audit.store import AuditStore, AuditStoreFull
 from eventscope.core.records import MessageRecord
 from tests.conftest import publish_raw, wait_until
 from tests.core.test_cli_basics import EVENTSCOPE, run

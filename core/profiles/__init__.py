@@ -1,0 +1,1 @@
+"""Connection profiles on disk and their passwords in the OS keychain."""

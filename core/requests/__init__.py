@@ -1,0 +1,1 @@
+"""Request/reply: the correlation tracker, the replier, RTT statistics and request history."""

@@ -1,5 +1,0 @@
-import sys
-
-from eventscope.gui.main import main
-
-sys.exit(main())
