@@ -72,7 +72,8 @@ class ConnectionProfile:
 
     @property
     def address(self) -> str:
-        scheme = ("wss" if self.tls.enabled else "ws") if self.transport == "websockets" else ("mqtts" if self.tls.enabled else "mqtt")
+        scheme = (("wss" if self.tls.enabled else "ws") if self.transport == "websockets"
+                  else ("mqtts" if self.tls.enabled else "mqtt"))
         return f"{scheme}://{self.host}:{self.port}"
 
     def with_changes(self, **changes: Any) -> ConnectionProfile:

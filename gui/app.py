@@ -22,7 +22,8 @@ from eventscope.gui.main_window import MainWindow
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
-    app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(argv or sys.argv[:1])
     app.setOrganizationName("Eventscope")
     app.setApplicationName("Eventscope")
     app.setWindowIcon(application_icon())
@@ -39,6 +40,8 @@ def application_icon() -> QIcon:
 
 async def _run_window(args: argparse.Namespace) -> int:
     app = QApplication.instance()
+    if not isinstance(app, QApplication):  # run_app() made it with create_application()
+        raise RuntimeError("the window needs a QApplication (create_application() first)")
     context = AppContext(QSettings())
     context.read_only = args.read_only
     window = MainWindow(context)

@@ -69,7 +69,7 @@ class SummaryBridge(QObject):
         return summary
 
     def flush(self) -> ChangeSummary | None:
-        """Tick now (on the worker when it runs) and deliver the result: for tests and disconnects."""
+        """Tick now (on the worker when it runs, waiting for it) and deliver the result: for tests only."""
         summary = self.workspace.tick_now()
         if summary is not None:
             self.deliver(summary)

@@ -4,42 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
-from eventscope.core.audit.store import default_audit_path
 from eventscope.core.connections.handle import AuditSettings, BrokerHandle
 from eventscope.core.connections.remote import RemoteConnector
 from eventscope.core.mqtt.retained import RetainedClear
-from eventscope.core.mqtt.session import MqttSession
-from eventscope.core.profile import DEFAULT_AUDIT_FILTERS, ConnectionProfile
+from eventscope.core.mqtt.session import SessionBase
+from eventscope.core.profile import ConnectionProfile
 from eventscope.core.requests.rtt_stats import RttSummary
 from eventscope.core.requests.tracker import Reply, RequestTracker
+from eventscope.core.workspace.brokers import DEFAULT_SUBSCRIPTIONS, BrokerEntry, BrokerRegistry
+from eventscope.core.workspace.changes import AuditState
 from eventscope.core.workspace.workspace import Workspace
 from eventscope.gui.bridge import SummaryBridge
 
 DEFAULT_REGIONS = ("us-east", "us-west", "eu-central", "ap-south")
-DEFAULT_SUBSCRIPTIONS = ("#",)
-WORKSPACE_AUDIT_NAME = "workspace"  # one audit database for every broker of the window, with a broker column
-
-
-@dataclass
-class BrokerEntry:
-    """A broker of the window, open or disconnected: what it takes to connect it again."""
-
-    profile: ConnectionProfile
-    password: str | None = None  # this run only; stored in the OS keychain, never in settings
-    subscriptions: tuple[str, ...] = DEFAULT_SUBSCRIPTIONS
-    region: str = ""
-    audit_filters: tuple[str, ...] | None = None
-    stored: bool = False  # opened from a saved profile (the workspace remembers it by name)
-    colour: str = ""
-
-    @property
-    def broker_id(self) -> str:
-        return self.profile.name
 
 
 class AppContext(QObject):
@@ -54,7 +35,7 @@ class AppContext(QObject):
 
     Signals:
         brokersChanged(): a broker was added, removed, connected or disconnected.
-        sessionChanged(MqttSession | None): the current connection changed (or there is none).
+        sessionChanged(SessionBase | None): the current connection changed (or there is none).
         auditChanged(BrokerHandle | None): recording started, moved or stopped.
         messageSelected(MessageRecord): a view asks the details pane to show a message.
         topicSelected(TopicNode): the topic tree's current topic (the details pane shows its history).
@@ -75,19 +56,17 @@ class AppContext(QObject):
         # The window's workspace keeps its broker connections in a child process (see core/connections/process.py).
         self.workspace = workspace if workspace is not None else Workspace(connector=RemoteConnector())
         self.bridge = SummaryBridge(self.workspace, parent=self)
-        self.connection: BrokerHandle | None = None
+        self.registry = BrokerRegistry(self.workspace)  # the brokers and the rules for opening them
+        self.connection: BrokerHandle | None = None  # the current broker, as the views were told
         self.password: str | None = None  # this run only; stored in the OS keychain, never in settings
-        self._entries: dict[str, BrokerEntry] = {}
-        self.audit: AuditSettings | None = None  # set by the audit feed: record every connection
-        self.read_only = False  # monitor mode for the whole window (--read-only): every broker opens read-only
-        self.refresh_entry: Callable[[BrokerEntry], BrokerEntry | None] | None = None
         self.region_level = 0
         self.regions: list[str] = list(DEFAULT_REGIONS)
+        self._audit_states: dict[str, AuditState] = {}  # as last reported by a change summary
         self.bridge.summaryReady.connect(self._on_summary)
 
     # ----- the current connection ---------------------------------------------------------
     @property
-    def session(self) -> MqttSession | None:
+    def session(self) -> SessionBase | None:
         return self.connection.session if self.connection is not None else None
 
     @property
@@ -102,15 +81,38 @@ class AppContext(QObject):
         """Every broker of the workspace, in the order they were added."""
         return list(self.workspace.brokers.values())
 
+    # ----- the brokers: the registry decides, the context tells the views ------------------------
+    @property
+    def read_only(self) -> bool:
+        """Monitor mode for the whole window (--read-only): every broker opens read-only."""
+        return self.registry.read_only
+
+    @read_only.setter
+    def read_only(self, value: bool) -> None:
+        self.registry.read_only = value
+
+    @property
+    def refresh_entry(self) -> Callable[[BrokerEntry], BrokerEntry | None] | None:
+        return self.registry.refresh
+
+    @refresh_entry.setter
+    def refresh_entry(self, refresh: Callable[[BrokerEntry], BrokerEntry | None] | None) -> None:
+        self.registry.refresh = refresh
+
+    @property
+    def audit(self) -> AuditSettings | None:
+        """Set by the audit feed: where every broker records (None: not recording)."""
+        return self.registry.audit
+
     def entries(self) -> list[BrokerEntry]:
         """Every broker of the window, open or disconnected, in the order they were added."""
-        return list(self._entries.values())
+        return self.registry.entries()
 
     def entry(self, broker_id: str) -> BrokerEntry | None:
-        return self._entries.get(broker_id)
+        return self.registry.entry(broker_id)
 
     def is_open(self, broker_id: str) -> bool:
-        return self.workspace.broker(broker_id) is not None
+        return self.registry.is_open(broker_id)
 
     def connect_broker(self, profile: ConnectionProfile, password: str | None = None,
                        subscriptions=DEFAULT_SUBSCRIPTIONS) -> BrokerHandle:
@@ -126,52 +128,35 @@ class AppContext(QObject):
         ``region`` and ``audit_filters`` come from a saved profile. Raises ``ValueError`` if a broker
         of that name is in the window already.
         """
-        if profile.name in self._entries:
-            raise ValueError(f"A broker named {profile.name!r} is already in the window")
-        if self.read_only and not profile.read_only:  # no path may lose monitor mode (a will would publish too)
-            profile = profile.with_changes(read_only=True, will_topic="")
-        entry = BrokerEntry(profile, password, tuple(subscriptions), region, audit_filters, stored, colour)
-        connection = self._open(entry)
-        self._entries[entry.broker_id] = entry
+        return self.open_entry(BrokerEntry(profile, password, tuple(subscriptions), region, audit_filters, stored,
+                                           colour), make_current)
+
+    def open_entry(self, entry: BrokerEntry, make_current: bool = False) -> BrokerHandle:
+        """Open the broker ``entry`` describes (see ``add_broker``)."""
+        connection = self.registry.add(entry)
         self.brokersChanged.emit()
-        if make_current or self.connection is None:
-            self.set_current(connection.broker_id)
+        self.set_current(entry.broker_id if make_current else self.registry.current)
         return connection
 
-    def _open(self, entry: BrokerEntry) -> BrokerHandle:
-        return self.workspace.add_broker(entry.profile, entry.password, entry.subscriptions,
-                                         audit=self._audit_for(entry.profile, entry.audit_filters), region=entry.region)
-
     def reconnect(self, broker_id: str) -> BrokerHandle | None:
-        """Connect a disconnected broker again, with its topics still in the tree.
-
-        A broker opened from a saved profile connects with the profile as saved now (``refresh_entry``,
-        set by the window), so a password or CA file fixed in the profile manager takes effect."""
-        entry = self._entries.get(broker_id)
-        if entry is None or self.is_open(broker_id):
-            return self.workspace.broker(broker_id)
-        if self.refresh_entry is not None:
-            entry = self.refresh_entry(entry) or entry
-            if self.read_only and not entry.profile.read_only:
-                entry.profile = entry.profile.with_changes(read_only=True, will_topic="")
-            self._entries[broker_id] = entry
-        connection = self._open(entry)
-        self.brokersChanged.emit()
-        if self.connection is None:
-            self.set_current(broker_id)
+        """Connect a disconnected broker again, with its topics still in the tree; a saved profile
+        connects as it reads now (``refresh_entry``)."""
+        was_open = self.is_open(broker_id)
+        connection = self.registry.reconnect(broker_id)
+        if not was_open and connection is not None:
+            self.brokersChanged.emit()
+            self.set_current(self.registry.current)
         return connection
 
     def disconnect(self, broker_id: str) -> None:
-        """Disconnect one broker but keep its row and topics (final audit commit and ack first)."""
-        if not self.is_open(broker_id):
-            return
-        self._close(broker_id, keep_topics=True)
+        """Disconnect one broker but keep its row and topics (final audit commit and ack, in the background)."""
+        if self.is_open(broker_id):
+            self._close(broker_id, keep_topics=True)
 
     def remove_broker(self, broker_id: str) -> None:
         """Close one broker (final audit commit and ack) and remove its row and topics."""
-        if broker_id not in self._entries:
-            return
-        self._close(broker_id, keep_topics=False)
+        if self.registry.entry(broker_id) is not None:
+            self._close(broker_id, keep_topics=False)
 
     # ----- subscriptions: every change goes through the workspace's one owner ------------------
     def subscribe(self, broker_id: str, topic_filter: str, qos: int = 0) -> Future:
@@ -220,30 +205,25 @@ class AppContext(QObject):
         return self.workspace.clear_retained(broker_id, topics)
 
     def _remember_subscriptions(self, broker_id: str) -> None:
-        # Runs on paho's thread too (a refused SUBACK): a single tuple assignment, read by the GUI thread.
-        entry = self._entries.get(broker_id)
-        if entry is not None:
-            entry.subscriptions = tuple(self.workspace.subscriptions.user_filters(broker_id).items())
+        self.registry.remember_subscriptions(broker_id)  # runs on paho's thread too (a refused SUBACK)
 
     def _close(self, broker_id: str, keep_topics: bool) -> None:
-        was_current = self.connection is not None and self.connection.broker_id == broker_id
-        if was_current:
+        if self.connection is not None and self.connection.broker_id == broker_id:
             self.connection = None
-        self.workspace.remove_broker(broker_id, keep_topics=keep_topics)
-        if not keep_topics:
-            del self._entries[broker_id]
-        self.bridge.flush()
+        self.registry.close(broker_id, keep_topics)
+        self._audit_states.pop(broker_id, None)
         self.brokersChanged.emit()
-        if was_current:
-            remaining = self.connections()
-            self.set_current(remaining[0].broker_id if remaining else None)
+        self.set_current(self.registry.current)
 
     def set_current(self, broker_id: str | None) -> None:
+        """Make ``broker_id`` the current broker (the request panel sends through it, the feed shows its
+        database); the views hear of it only when it changed."""
         connection = self.workspace.broker(broker_id) if broker_id else None
-        if connection is self.connection and connection is not None:
+        self.registry.current = broker_id if connection is not None else None
+        if connection is self.connection:
             return
         self.connection = connection
-        entry = self._entries.get(broker_id) if broker_id else None
+        entry = self.registry.entry(broker_id) if broker_id else None
         self.password = entry.password if entry is not None else None
         self.sessionChanged.emit(connection.session if connection is not None else None)
         self.auditChanged.emit(connection)
@@ -255,25 +235,15 @@ class AppContext(QObject):
 
     # ----- audit ------------------------------------------------------------------------
     def set_audit(self, path: str | Path | None = None, filters: tuple[str, ...] | None = None,
-                  max_bytes: int | None = None) -> None:
-        """Record every connection's audit filters into ``path`` (default: the workspace's one database).
+                  max_bytes: int | None = None, db_password: str | None = None) -> None:
+        """Record every connection's audit filters into ``path``: a SQLite file (default: the workspace's
+        one database) or the team's ``postgresql://`` URL, with its password in ``db_password``.
 
         ``max_bytes`` caps the database file; past it, messages wait unacknowledged as on a full disk.
         """
-        self.audit = AuditSettings(Path(path) if path else Path(), tuple(filters or DEFAULT_AUDIT_FILTERS), max_bytes)
-        for connection in self.connections():
-            entry = self._entries.get(connection.broker_id)
-            self.workspace.set_audit(connection.broker_id,
-                                     self._audit_for(connection.profile, entry.audit_filters if entry else None),
-                                     entry.password if entry else None)
+        self.registry.set_audit(path, filters, max_bytes, db_password)
         if self.connection is not None:
             self.auditChanged.emit(self.connection)
-
-    def _audit_for(self, profile: ConnectionProfile, filters: tuple[str, ...] | None = None) -> AuditSettings | None:
-        if self.audit is None:
-            return None
-        path = self.audit.path if str(self.audit.path) not in ("", ".") else default_audit_path(WORKSPACE_AUDIT_NAME)
-        return AuditSettings(path, tuple(filters) if filters else self.audit.filters, self.audit.max_bytes)
 
     def shutdown(self) -> None:
         """Stop ticking and disconnect (final audit commit and ack)."""
@@ -285,6 +255,15 @@ class AppContext(QObject):
     def _on_summary(self, summary) -> None:
         if summary.new_regions:
             self.note_regions(summary.new_regions)
+        changed = False
+        for broker in summary.brokers:
+            if broker.audit is not None and self._audit_states.get(broker.broker_id) != broker.audit:
+                self._audit_states[broker.broker_id] = broker.audit
+                changed = True
+                if self.connection is not None and self.connection.broker_id == broker.broker_id:
+                    self.auditChanged.emit(self.connection)
+        if changed:
+            self.brokersChanged.emit()  # a row's "not recording" note
 
     def note_regions(self, regions) -> None:
         """Add regions seen in traffic to the known list."""

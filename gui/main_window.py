@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 
 from PySide6.QtCore import QByteArray, QPoint, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
 
 from eventscope.core import __version__
-from eventscope.core.decoding.protobuf_schemas import ProtoSchemas
-from eventscope.core.mqtt.session import MqttSession, SessionStatus
+from eventscope.core.mqtt.session import SessionBase, SessionStatus
 from eventscope.core.profile import ConnectionProfile
-from eventscope.core.profiles.credentials import CredentialError, load_password, save_password
 from eventscope.core.profiles.store import ProfileStore
-from eventscope.gui.context import DEFAULT_SUBSCRIPTIONS, AppContext, BrokerEntry
+from eventscope.core.workspace.opening import BrokerOpener
+from eventscope.gui.context import AppContext
 from eventscope.gui.settings_migration import migrate_connection_settings
 from eventscope.gui.views.add_broker_dialog import AddBrokerDialog
 from eventscope.gui.views.audit_feed_view import AuditFeedView
@@ -42,11 +39,12 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Eventscope")
         self.resize(1500, 950)
 
-        self._schema_problems: list[str] = []  # from the compile thread, shown by _count_brokers
+        self._problems: list[str] = []  # from the opener (a compile thread too), shown by _count_brokers
         self.profiles, notice = ProfileStore.load_or_recover()
         migrated = migrate_connection_settings(context.settings, self.profiles)
         self._build_actions()
-        context.refresh_entry = self._refresh_entry
+        # Opening brokers from profiles (keychain, decoder rules, saved workspace) is core policy.
+        self.opener = BrokerOpener(context.registry, self._reload_profiles, report=self._problems.append)
 
         self.topic_tree = TopicTreeView(context)
         self.setCentralWidget(self.topic_tree)
@@ -317,11 +315,11 @@ class MainWindow(QMainWindow):
         self.brokers_panel.select(chosen)
         self.brokers_panel.toggle(chosen)
 
-    def connect_to(self, profile: ConnectionProfile, password: str | None = None) -> MqttSession | None:
+    def connect_to(self, profile: ConnectionProfile, password: str | None = None) -> SessionBase | None:
         """Open ``profile`` beside the others and make it the current broker."""
         return self.add_broker(profile, password, make_current=True)
 
-    def open_stored_profile(self, stored, password: str | None = None) -> MqttSession | None:
+    def open_stored_profile(self, stored, password: str | None = None) -> SessionBase | None:
         """Open a saved profile with its region, colour and audit filters."""
         try:
             return self._open_stored(stored, password)
@@ -329,76 +327,23 @@ class MainWindow(QMainWindow):
             self.status_bar.showMessage(str(exc), 10000)
             return None
 
-    def _open_stored(self, stored, password: str | None, saved: bool | None = None) -> MqttSession:
-        password = self._password_for(stored.connection, password)
-        connection = self.context.add_broker(stored.connection, password, self._subscriptions(),
-                                             region=stored.region, audit_filters=stored.audit_filters,
-                                             stored=saved if saved is not None
-                                             else stored.name in self._reload_profiles().profiles,
-                                             colour=stored.colour)
-        self._load_decoder_rules(connection.broker_id, stored)
+    def _open_stored(self, stored, password: str | None, saved: bool | None = None) -> SessionBase:
+        connection = self.context.open_entry(self.opener.open_stored(stored, password, saved))
+        self.opener.opened(connection, stored)
         self.brokers_panel.select(connection.broker_id)
         return connection.session
 
-    def _refresh_entry(self, entry):
-        """A broker from a saved profile, as the profile reads now (its password from the keychain)."""
-        if not entry.stored:
-            return None
-        store = self._reload_profiles()
-        if entry.broker_id not in store.profiles:
-            return None
-        stored = store.get(entry.broker_id)
-        password = self._password_for(stored.connection, None) or entry.password
-        return BrokerEntry(stored.connection, password, entry.subscriptions, stored.region, stored.audit_filters,
-                           True, stored.colour)
-
-    def _load_decoder_rules(self, broker_id: str, stored) -> None:
-        """The profile's decoder rules (none clears earlier ones); .proto files compile on a worker thread."""
-        workspace = self.context.workspace
-        if not stored.proto_paths:
-            workspace.set_decoder_rules(broker_id, stored.decoder_rules)
-            return
-        connection = workspace.broker(broker_id)
-
-        def compile_schemas() -> None:
-            try:
-                schemas = ProtoSchemas.from_paths(stored.proto_paths)
-            except Exception as exc:  # noqa: BLE001 (any failure must reach the user, not end the thread)
-                self._schema_problems.append(f"{broker_id}: the .proto files could not be loaded: {exc}")
-                schemas = None
-            if workspace.broker(broker_id) is connection:  # not a broker closed and opened again meanwhile
-                workspace.set_decoder_rules(broker_id, stored.decoder_rules, schemas)
-
-        threading.Thread(target=compile_schemas, name=f"proto-{broker_id}", daemon=True).start()
-
     def add_broker(self, profile: ConnectionProfile, password: str | None = None, make_current: bool = False,
-                   region: str = "", audit_filters: tuple[str, ...] | None = None) -> MqttSession | None:
+                   region: str = "", audit_filters: tuple[str, ...] | None = None) -> SessionBase | None:
         """Open ``profile`` beside the brokers already open. A name already open is refused, with the reason."""
-        password = self._password_for(profile, password)
+        entry = self.opener.open_profile(profile, password, region, audit_filters)
         try:
-            connection = self.context.add_broker(profile, password, self._subscriptions(), make_current=make_current,
-                                                 region=region, audit_filters=audit_filters)
+            connection = self.context.open_entry(entry, make_current=make_current)
         except ValueError as exc:
             self.status_bar.showMessage(str(exc), 10000)
             return None
         self.brokers_panel.select(connection.broker_id)
         return connection.session
-
-    @staticmethod
-    def _subscriptions() -> list[str]:
-        return list(DEFAULT_SUBSCRIPTIONS)
-
-    def _password_for(self, profile: ConnectionProfile, password: str | None) -> str | None:
-        """A typed password goes to the keychain; with none typed, the keychain's is used."""
-        if not profile.username:
-            return password
-        if password:
-            try:
-                save_password(profile.name, profile.username, password)
-            except CredentialError as exc:
-                self.status_bar.showMessage(str(exc), 10000)
-            return password
-        return load_password(profile.name, profile.username)
 
     def _on_current_changed(self, session) -> None:
         self.status_bar.show_status(session.status if session is not None else None)
@@ -425,12 +370,12 @@ class MainWindow(QMainWindow):
             self.status_bar.show_status(session.status)
 
     def _count_brokers(self, _summary=None) -> None:
-        while self._schema_problems:
-            self.status_bar.showMessage(self._schema_problems.pop(0), 15000)
+        while self._problems:
+            self.status_bar.showMessage(self._problems.pop(0), 15000)
         connected = sum(1 for c in self.context.connections() if c.session.is_connected)
         self.status_bar.show_brokers(connected, len(self.context.entries()))
 
-    def _on_session_status(self, session: MqttSession, status: SessionStatus) -> None:
+    def _on_session_status(self, session: SessionBase, status: SessionStatus) -> None:
         if session is self.context.session:
             self.status_bar.show_status(status)
 
@@ -438,46 +383,24 @@ class MainWindow(QMainWindow):
     WORKSPACE_KEY = "workspace/brokers"
 
     def save_workspace(self) -> None:
-        """Remember which brokers are open: saved profiles by name, others as profiles without passwords.
-
-        A --read-only window leaves the saved workspace alone: a monitor run must not change the next
-        normal start (its brokers were all forced read-only)."""
-        if self.context.read_only:
-            return
-        saved = []
-        for entry in self.context.entries():
-            if entry.profile.name == "demo" or not self.context.is_open(entry.broker_id):
-                continue
-            if entry.stored and entry.profile.name in self._reload_profiles().profiles:
-                saved.append({"profile": entry.profile.name})
-            else:
-                saved.append({"connection": entry.profile.to_dict(), "region": entry.region})
-        self.context.settings.setValue(self.WORKSPACE_KEY, json.dumps(saved))
+        """Remember which brokers are open (a --read-only window leaves the saved workspace alone)."""
+        saved = self.opener.saved_workspace()
+        if saved is not None:
+            self.context.settings.setValue(self.WORKSPACE_KEY, saved)
 
     def restore_workspace(self) -> int:
         """Open the brokers that were open when the window last closed. Returns how many."""
-        try:
-            saved = json.loads(self.context.settings.value(self.WORKSPACE_KEY, "[]") or "[]")
-            if not isinstance(saved, list):
-                raise ValueError("not a list")
-        except (TypeError, ValueError) as exc:  # a hand-edited settings file must not stop start-up
-            self.status_bar.showMessage(f"The saved workspace could not be read: {exc}", 10000)
-            return 0
         opened, missing = 0, []
-        for item in saved:
-            try:
-                if isinstance(item, dict) and "profile" in item:
-                    name = str(item["profile"])
-                    if name not in self.profiles.profiles:
-                        missing.append(name)
-                        continue
-                    opened += self.open_stored_profile(self.profiles.get(name), self.profiles.password(name)) is not None
-                else:  # an unsaved broker, or a workspace saved before profiles existed
-                    data = item.get("connection", item) if isinstance(item, dict) else {}
-                    region = str(item.get("region", "")) if isinstance(item, dict) else ""
-                    opened += self.add_broker(ConnectionProfile.from_dict(data), region=region) is not None
-            except (TypeError, ValueError) as exc:
-                self.status_bar.showMessage(f"A saved broker could not be opened: {exc}", 10000)
+        text = self.context.settings.value(self.WORKSPACE_KEY, "[]")
+        for saved in self.opener.read_saved_workspace(text if isinstance(text, str) else None):
+            if saved.connection is not None:
+                opened += self.add_broker(saved.connection, region=saved.region) is not None
+            elif saved.profile_name not in self.profiles.profiles:
+                missing.append(saved.profile_name)
+            else:
+                name = saved.profile_name
+                opened += self.open_stored_profile(self.profiles.get(name), self.profiles.password(name)) is not None
+        self._count_brokers()  # what could not be read shows now
         if missing:
             self.status_bar.showMessage(f"Saved profile{'s' if len(missing) > 1 else ''} no longer there: "
                                         f"{', '.join(missing)}", 10000)

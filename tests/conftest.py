@@ -108,7 +108,8 @@ def _require_mosquitto() -> None:
     if MOSQUITTO is None:
         if REQUIRE_MOSQUITTO:
             pytest.fail("mosquitto is not installed but EVENTSCOPE_REQUIRE_MOSQUITTO=1")
-        pytest.skip("mosquitto is not installed (apt-get install mosquitto); set EVENTSCOPE_REQUIRE_MOSQUITTO=1 to fail instead")
+        pytest.skip("mosquitto is not installed (apt-get install mosquitto); "
+                    "set EVENTSCOPE_REQUIRE_MOSQUITTO=1 to fail instead")
 
 
 def _client_tool(name: str) -> str:
@@ -267,3 +268,36 @@ def rabbitmq(tmp_path_factory):
                 pass
             process.wait(10)
         log.close()
+
+
+REQUIRE_POSTGRES = os.environ.get("EVENTSCOPE_REQUIRE_POSTGRES") == "1"
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server (Debian's), started once per run on a free loopback port; stopped by PID."""
+    from tests.helpers.postgres import PostgresServer, find_pg_bin
+
+    bin_dir = find_pg_bin()
+    if bin_dir is None or (os.geteuid() == 0 and shutil.which("runuser") is None):
+        if REQUIRE_POSTGRES:
+            pytest.fail("PostgreSQL's server is not installed but EVENTSCOPE_REQUIRE_POSTGRES=1")
+        pytest.skip("PostgreSQL's server is not installed (apt-get install postgresql)")
+    pytest.importorskip("psycopg", reason="pip install 'eventscope[postgres]'")
+    server = PostgresServer(bin_dir, free_port())
+    server.init()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        server.remove()
+
+
+@pytest.fixture
+def pg_url(postgres, request):
+    """A fresh, empty database on the test server; its superuser URL."""
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50] + f"_{os.getpid()}"
+    postgres.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    postgres.admin(f'CREATE DATABASE "{name}"')
+    return postgres.url(name)

@@ -2,8 +2,9 @@
 
 Fields: time, topic, region, qos, retain, payload (UTF-8 text, or base64 with
 payload_encoding "base64"), properties, plus kind, broker, correlation (hex), rtt_ms,
-duplicate, truncated (the stored payload is only the first part) and size (the original
-payload's bytes). CSV has the same columns (payload_encoding always present, properties as JSON).
+duplicate, truncated (the stored payload is only the first part), size (the original payload's bytes) and
+seen_on (the mesh path: every broker the message crossed, each with its own arrival time). CSV has the
+same columns (payload_encoding always present, properties and seen_on as JSON).
 
 With decoder rules (``ExportJob(..., rules=...)``) each row also carries its decoded form, as
 ``eventscope sub --decode`` prints it: decoder, decoded, and decoded_by, decode_error and
@@ -21,7 +22,7 @@ import sqlite3
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from eventscope.core.audit.store import AuditQuery, AuditRow, AuditStore
 from eventscope.core.decoding.decoders import json_default
@@ -29,9 +30,12 @@ from eventscope.core.decoding.rules import DecoderRules, export_fields
 from eventscope.core.payload_text import decode_from_export, encode_for_export
 from eventscope.core.records import MessageProperties, MessageRecord
 
+if TYPE_CHECKING:
+    from eventscope.core.audit.postgres import PostgresAuditStore
+
 FORMATS = ("csv", "jsonl")
 CSV_COLUMNS = ("time", "topic", "region", "qos", "retain", "payload", "payload_encoding", "properties",
-               "kind", "broker", "correlation", "rtt_ms", "duplicate", "truncated", "size")
+               "kind", "broker", "correlation", "rtt_ms", "duplicate", "truncated", "size", "seen_on")
 DECODED_COLUMNS = ("decoder", "decoded", "decoded_by", "decode_error")
 EXPORT_CHUNK = 2_000
 
@@ -51,7 +55,9 @@ def row_to_json(row: AuditRow) -> dict:
     if encoding == "base64":
         out["payload_encoding"] = "base64"
     out.update(kind=row.kind, broker=row.broker, correlation=row.correlation.hex() if row.correlation is not None else None,
-               rtt_ms=row.rtt_ms, duplicate=row.duplicate, truncated=row.truncated, size=row.size)
+               rtt_ms=row.rtt_ms, duplicate=row.duplicate, truncated=row.truncated, size=row.size,
+               seen_on=[{"broker": broker, "time": datetime.fromtimestamp(received, timezone.utc).isoformat()}
+                        for broker, received in row.path])  # the mesh path: every broker, by its own arrival time
     return out
 
 
@@ -76,6 +82,7 @@ def _csv_cells(item: dict, columns: tuple[str, ...] = CSV_COLUMNS) -> list:
     cells["truncated"] = int(item["truncated"])
     cells["correlation"] = item["correlation"] or ""
     cells["rtt_ms"] = "" if item["rtt_ms"] is None else repr(item["rtt_ms"])
+    cells["seen_on"] = json.dumps(item["seen_on"], ensure_ascii=False)
     return [cells[c] for c in columns]
 
 
@@ -97,6 +104,8 @@ def read_export(path: str | Path) -> list[dict]:
                 }
                 if "truncated" in cells:  # exports before these columns have neither
                     item.update(truncated=cells["truncated"] == "1", size=int(cells["size"]))
+                if "seen_on" in cells:
+                    item["seen_on"] = json.loads(cells["seen_on"])
                 if cells["payload_encoding"] == "base64":
                     item["payload_encoding"] = "base64"
                 out.append(item)
@@ -134,7 +143,8 @@ def parse_since(text: str, now: float | None = None) -> float:
 class ExportJob:
     """Writes every row matching ``query`` to ``out`` in chunks: call ``step()`` until it returns False."""
 
-    def __init__(self, store: AuditStore, query: AuditQuery, fmt: str, out: IO[str], chunk: int = EXPORT_CHUNK,
+    def __init__(self, store: AuditStore | PostgresAuditStore, query: AuditQuery, fmt: str, out: IO[str],
+                 chunk: int = EXPORT_CHUNK,
                  rules: DecoderRules | None = None) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"Unknown export format {fmt!r}: use csv or jsonl")

@@ -38,7 +38,8 @@ class RecorderLock:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             else:
-                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+                # Reached on Windows only; typeshed declares msvcrt's names for win32 alone.
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # pyright: ignore[reportAttributeAccessIssue]
         except OSError as exc:
             os.close(fd)
             raise RecorderBusyError(

@@ -21,8 +21,8 @@ import socket
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from eventscope.core.audit.lock import RecorderLock
 from eventscope.core.audit.store import AuditStore, AuditStoreError, AuditStoreFull, WriteResult
 from eventscope.core.mqtt.failures import describe_silent_peer
 from eventscope.core.mqtt.ingest import IngestBuffer
@@ -30,11 +30,15 @@ from eventscope.core.mqtt.session import MqttSession, SessionState
 from eventscope.core.profile import DEFAULT_AUDIT_FILTERS, ConnectionProfile
 from eventscope.core.records import MessageRecord
 
+if TYPE_CHECKING:
+    from eventscope.core.audit.postgres import PostgresAuditStore
+
 log = logging.getLogger(__name__)
 
 AUDIT_QOS = 1
 AUDIT_SESSION_EXPIRY = 3600
-RETRY_AFTER_FAILURE_SECONDS = 2.0
+RETRY_AFTER_FAILURE_SECONDS = 2.0  # the first retry; each failure after it doubles the wait …
+RETRY_AFTER_FAILURE_MAX = 30.0  # … up to this (a database restarting or failing over)
 MAX_PENDING = 50_000  # records held in memory while the store cannot write; then the buffer fills
 BUFFER_MAX_COUNT = 20_000  # the network thread waits for room beyond this (never drops)
 
@@ -66,7 +70,7 @@ class AuditRecorder:
     Events: none; ``flush()`` returns a ``FlushSummary`` for the caller to show.
     """
 
-    def __init__(self, store: AuditStore, profile: ConnectionProfile, password: str | None = None,
+    def __init__(self, store: AuditStore | PostgresAuditStore, profile: ConnectionProfile, password: str | None = None,
                  filters: tuple[str, ...] | list[str] = DEFAULT_AUDIT_FILTERS, session_expiry: int = AUDIT_SESSION_EXPIRY,
                  buffer: IngestBuffer | None = None, broker: str = "") -> None:
         """``broker`` names the broker in the store (default: its address); a workspace uses its broker names."""
@@ -81,9 +85,10 @@ class AuditRecorder:
         self._pending: list[MessageRecord] = []
         self._warning = ""
         self._next_retry = 0.0
+        self._failures = 0  # consecutive failed writes: the back-off
         self.total_written = 0
         self._sub_futures: list = []
-        self._lock: RecorderLock | None = None
+        self._lock: Any = None  # the store's recorder lock (a file lock, or an advisory lock on a server)
         self.not_ready_reason = ""
 
     @property
@@ -104,7 +109,7 @@ class AuditRecorder:
 
         Raises ``RecorderBusyError`` if another process records the same database.
         """
-        self._lock = RecorderLock(self.store.path, broker_key(self.profile.host, self.profile.port))
+        self._lock = self.store.recorder_lock(broker_key(self.profile.host, self.profile.port))
         self._lock.acquire()
         self._sub_futures = [self.session.subscribe(f, AUDIT_QOS) for f in self.filters]
         self.session.start()
@@ -149,10 +154,12 @@ class AuditRecorder:
             if exc.__class__ is not AuditStoreFull:
                 log.warning("audit write failed: %s", exc)
             self._warning = str(exc)
-            self._next_retry = clock + RETRY_AFTER_FAILURE_SECONDS
+            self._failures += 1
+            self._next_retry = clock + min(RETRY_AFTER_FAILURE_MAX, RETRY_AFTER_FAILURE_SECONDS * 2 ** (self._failures - 1))
             return FlushSummary(received=len(fresh), pending=len(batch), warning=self._warning)
         self._pending = []
         self._warning = ""
+        self._failures = 0
         for record in batch:
             self.session.ack(record)
         self.total_written += result.inserted

@@ -38,6 +38,7 @@ from pathlib import Path
 import platformdirs
 
 from eventscope.core.audit.integrity import location_problem, quick_check
+from eventscope.core.audit.lock import RecorderLock
 from eventscope.core.records import NO_PROPERTIES, MessageProperties, MessageRecord
 from eventscope.core.topics import region_of
 
@@ -220,6 +221,31 @@ class AuditRow:
 
 
 @dataclass(frozen=True, slots=True)
+class SqlDialect:
+    """How an ``AuditQuery`` reads in one database's SQL: its parameter mark, the messages table's alias,
+    and its substring tests (PostgreSQL's ``LIKE`` is served by a trigram index)."""
+
+    mark: str
+    column: str
+    topic_contains: str
+    payload_contains: str
+    like: bool  # the topic test takes a LIKE pattern, not the plain text
+
+    def topic_pattern(self, text: str) -> str:
+        if not self.like:
+            return text
+        return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+    def region_in(self, count: int) -> str:
+        if self.mark == "?":
+            return f"{self.column}region IN ({', '.join('?' * count)})"
+        return f"{self.column}region = ANY({self.mark})"
+
+
+SQLITE = SqlDialect("?", "", "instr(topic, ?) > 0", "instr(payload, ?) > 0", like=False)
+
+
+@dataclass(frozen=True, slots=True)
 class AuditQuery:
     """What the feed and export show: every field optional, all must match."""
 
@@ -230,25 +256,30 @@ class AuditQuery:
     text: str = ""  # substring of the (stored) payload
     since: float | None = None  # received at or after (epoch seconds)
 
-    def where(self) -> tuple[str, list]:
+    def where(self, dialect: SqlDialect | None = None) -> tuple[str, list]:
+        """The query as a condition and its parameters, in SQLite's SQL (or ``dialect``'s)."""
+        d = dialect or SQLITE
         clauses, params = [], []
         if self.topic:
-            clauses.append("instr(topic, ?) > 0")
-            params.append(self.topic)
+            clauses.append(d.topic_contains)
+            params.append(d.topic_pattern(self.topic))
         if self.region:
-            clauses.append("region = ?")
+            clauses.append(f"{d.column}region = {d.mark}")
             params.append(self.region)
         if self.regions:
-            clauses.append(f"region IN ({', '.join('?' * len(self.regions))})")
-            params.extend(self.regions)
+            clauses.append(d.region_in(len(self.regions)))
+            if d.mark == "?":  # SQLite: one mark per region
+                params.extend(self.regions)
+            else:  # PostgreSQL: one array
+                params.append(list(self.regions))
         if self.kind:
-            clauses.append("kind = ?")
+            clauses.append(f"{d.column}kind = {d.mark}")
             params.append(self.kind)
         if self.text:
-            clauses.append("instr(payload, ?) > 0")
+            clauses.append(d.payload_contains)
             params.append(self.text.encode("utf-8"))
         if self.since is not None:
-            clauses.append("received >= ?")
+            clauses.append(f"{d.column}received >= {d.mark}")
             params.append(self.since)
         return " AND ".join(clauses), params
 
@@ -440,6 +471,10 @@ class AuditStore:
             value = f"eventscope-audit-{secrets.token_hex(6)}"
             self.set_meta("client_id", value)
         return value
+
+    def recorder_lock(self, broker: str) -> RecorderLock:
+        """The lock that lets one recorder per broker write this database (see ``core/audit/lock.py``)."""
+        return RecorderLock(self.path, broker)
 
     @property
     def connection(self) -> sqlite3.Connection:

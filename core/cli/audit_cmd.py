@@ -1,8 +1,11 @@
-"""``eventscope audit``: the headless durable recorder, and export of the audit store."""
+"""``eventscope audit``: the headless durable recorder, export of the audit store, and setting up a team
+database. ``--db`` is a SQLite file (the default, on this computer) or a ``postgresql://`` URL (the team
+audit); a URL's password comes from ``--db-password-env``, libpq's PGPASSWORD or PGPASSFILE, never argv."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -10,8 +13,10 @@ from pathlib import Path
 
 from eventscope.core.audit.export import FORMATS, ExportJob, parse_since
 from eventscope.core.audit.lock import RecorderBusyError
+from eventscope.core.audit.postgres import create_roles, init_schema, is_postgres_url, mask_url, role_grants
 from eventscope.core.audit.recorder import AuditRecorder
-from eventscope.core.audit.store import AuditQuery, AuditStore, AuditStoreError, default_audit_path
+from eventscope.core.audit.store import AuditQuery, AuditStoreError, default_audit_path
+from eventscope.core.audit.stores import open_reader, open_store
 from eventscope.core.cli.common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -42,7 +47,9 @@ def add_parser(subparsers) -> None:
     add_connection_args(record)
     add_topic_arg(record, f"filter to record (repeatable; default: {' '.join(DEFAULT_AUDIT_FILTERS)})",
                   subscribes=True, repeatable=True, defaults=DEFAULT_AUDIT_FILTERS)
-    record.add_argument("--db", default="", help="audit database file (default: one per broker in the user data dir)")
+    record.add_argument("--db", default="", help="audit database: a file (default: one per broker in the user data "
+                                                   "dir) or a postgresql:// URL (the team audit)")
+    _add_db_password(record)
     record.add_argument("--max-rows", type=int, default=None, help="retention: keep at most this many rows")
     record.add_argument("--max-age", type=positive_duration, default=None, metavar="DURATION",
                         help="retention: drop rows older than this (e.g. 7d, 12h)")
@@ -50,7 +57,8 @@ def add_parser(subparsers) -> None:
 
     export = commands.add_parser("export", help="export audit rows as CSV or JSONL",
                                  description="Export audit rows as CSV or JSON lines; an export only reads the store.")
-    export.add_argument("--db", default="", help="audit database file")
+    export.add_argument("--db", default="", help="audit database: a file or a postgresql:// URL")
+    _add_db_password(export)
     export.add_argument("-h", "--host", default="127.0.0.1", help="with no --db: the broker whose audit store to read")
     export.add_argument("-p", "--port", type=port_number, default=1883,
                         help="with no --db: that broker's port (default 1883)")
@@ -67,8 +75,62 @@ def add_parser(subparsers) -> None:
     add_decode_args(export)  # each row also carries its decoded form
     export.set_defaults(run=run_export)
 
+    init = commands.add_parser("init-db", help="create or upgrade the team audit schema in PostgreSQL",
+                               description="Create the team audit's tables in a PostgreSQL database, or upgrade an "
+                                           "older schema (safe to run again). With --roles, also create the "
+                                           "eventscope_recorder (insert and read) and eventscope_viewer (read only) "
+                                           "roles; --print-grants only prints their SQL, for a DBA.")
+    init.add_argument("database", metavar="URL", help="postgresql://user@host:port/database")
+    _add_db_password(init)
+    init.add_argument("--roles", action="store_true", help="also create the recorder and viewer roles with their grants")
+    init.add_argument("--print-grants", action="store_true", help="print the roles' SQL and change nothing")
+    init.set_defaults(run=run_init_db)
 
-def _db_path(args: argparse.Namespace) -> Path:
+
+def _add_db_password(parser) -> None:
+    parser.add_argument("--db-password-env", metavar="VAR", default=None,
+                        help="read the PostgreSQL password from this environment variable (libpq's PGPASSWORD and "
+                             "PGPASSFILE work too); a password in the URL shows in the process list")
+
+
+def _db_password(args: argparse.Namespace, url: str) -> str | None:
+    """The team database's password: from --db-password-env, else libpq finds it (PGPASSWORD, PGPASSFILE)."""
+    if not is_postgres_url(url):
+        return None
+    name = getattr(args, "db_password_env", None)
+    if name:
+        if name not in os.environ:
+            raise ValueError(f"--db-password-env {name}: no such environment variable")
+        return os.environ[name]
+    if "@" in url and ":" in url.split("://", 1)[1].split("@", 1)[0]:
+        error(f"warning: the password in {mask_url(url)} is visible in the process list; "
+              "use --db-password-env or PGPASSFILE")
+    return None
+
+
+def run_init_db(args: argparse.Namespace) -> int:
+    if not is_postgres_url(args.database):
+        error(f"init-db takes a postgresql:// URL, not {args.database!r} (a SQLite file needs no set-up)")
+        return EXIT_USAGE
+    if args.print_grants:
+        print(";\n".join(role_grants()) + ";")
+        return EXIT_OK
+    try:
+        password = _db_password(args, args.database)
+        print(f"{mask_url(args.database)}: {init_schema(args.database, password)}")
+        if args.roles:
+            create_roles(args.database, password)
+            print("roles eventscope_recorder (insert, read) and eventscope_viewer (read) granted; "
+                  "GRANT one to each login role")
+    except (AuditStoreError, ValueError) as exc:
+        error(str(exc))
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def _db_path(args: argparse.Namespace) -> str | Path:
+    if is_postgres_url(args.db):
+        return args.db
     return Path(args.db) if args.db else default_audit_path(f"{args.host}:{args.port}")
 
 
@@ -85,16 +147,22 @@ def run_record(args: argparse.Namespace) -> int:
         options["max_rows"] = args.max_rows
     if args.max_age is not None:
         options["max_age_seconds"] = args.max_age
+    location = _db_path(args)
     try:
-        store = AuditStore(_db_path(args), **options)
+        store = open_store(location, _db_password(args, str(location)), **options)
+    except ValueError as exc:
+        error(str(exc))
+        return EXIT_USAGE
     except AuditStoreError as exc:
         error(str(exc))
         return EXIT_FAILURE
     if store.notice:
         error(store.notice)
     brokers = brokers_from_args(args)
-    several = len(brokers) > 1  # then each row names its broker, as in the window
-    recorders = [AuditRecorder(store, profile, password, filters, broker=profile.name if several else "")
+    # Several brokers, or a broker given a name (a recorder beside one regional broker of the mesh):
+    # each row names its broker, as in the window; else the broker's address does.
+    named = len(brokers) > 1 or bool(args.broker or args.profile)
+    recorders = [AuditRecorder(store, profile, password, filters, broker=profile.name if named else "")
                  for profile, password in brokers]
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -119,7 +187,7 @@ def run_record(args: argparse.Namespace) -> int:
             store.close()
             return EXIT_FAILURE
     client_id = recorders[0].client_id
-    names = f" brokers={','.join(p.name for p, _ in brokers)}" if several else ""
+    names = f" brokers={','.join(p.name for p, _ in brokers)}" if named else ""
     print(f"audit recorder ready: db={store.path} client_id={client_id} filters={','.join(filters)}{names}", flush=True)
     last_warning = ""
     pending = 0
@@ -154,8 +222,12 @@ def run_export(args: argparse.Namespace) -> int:
     except ValueError as exc:
         error(str(exc))
         return EXIT_USAGE
+    location = _db_path(args)
     try:
-        store = AuditStore.open_reader(_db_path(args), snapshot=True)
+        store = open_reader(location, password=_db_password(args, str(location)), snapshot=True)
+    except ValueError as exc:
+        error(str(exc))
+        return EXIT_USAGE
     except AuditStoreError as exc:
         error(str(exc))
         return EXIT_FAILURE

@@ -10,8 +10,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, cast
 from urllib.parse import unquote
 
 from eventscope.core.console import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, error  # noqa: F401 (the CLI's names)
@@ -21,7 +23,11 @@ from eventscope.core.mqtt.session import MqttSession, ReadOnlyError, SessionStat
 from eventscope.core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings, parse_broker_address
 from eventscope.core.profiles.credentials import CredentialError
 
-POLL_SECONDS = 0.05  # how often headless commands drain their buffer
+if TYPE_CHECKING:  # the commands that watch import the workspace when they run, not at every start-up
+    from eventscope.core.workspace.changes import ChangeSummary
+    from eventscope.core.workspace.workspace import Workspace
+
+POLL_SECONDS = 0.05  # how often headless commands tick their workspace
 
 
 class UsageError(Exception):
@@ -94,7 +100,7 @@ def _apply_topic_rule(namespace: argparse.Namespace) -> None:
         namespace.topics = topics
     else:
         namespace.topic = topics[0] if topics else None
-    del namespace.topic_rule  # applied once, even when a parent parser finishes after this one
+    delattr(namespace, "topic_rule")  # applied once, even when a parent parser finishes after this one
 
 
 @dataclass(frozen=True)
@@ -358,11 +364,27 @@ def connect_session(args: argparse.Namespace, buffer: IngestBuffer | None = None
     timeout = min(args.connect_timeout, deadline_left(args))
     session.connack_timeout = timeout
     session.start()
+    return await_first_outcome(session, timeout)
+
+
+def connect_to_workspace(args: argparse.Namespace, workspace: Workspace, profile: ConnectionProfile,
+                         password: str | None) -> MqttSession:
+    """Add one broker to ``workspace`` (named after its profile, with no subscriptions yet) and wait until it
+    is connected, as ``connect_session`` does. Raises ``ConnectionError`` with the user-facing reason."""
+    timeout = min(args.connect_timeout, deadline_left(args))
+    connection = workspace.add_broker(profile, password, subscriptions=(), broker_id=profile.name)
+    session = cast(MqttSession, connection.session)  # the default LocalConnector: a session in this process
+    session.connack_timeout = timeout  # reconnects too wait what the command allows (the first did: LocalConnector)
+    return await_first_outcome(session, timeout)
+
+
+def await_first_outcome(session: MqttSession, timeout: float) -> MqttSession:
+    """Wait for a started session's first connection attempt; on failure stop it and raise ``ConnectionError``."""
     if session.wait_first_outcome(timeout):
         return session
     status = session.first_status
     session.stop(timeout=0.2)  # a connect still blocked on a black hole must not hold the exit
-    raise ConnectionError(connect_failure(profile, status, timeout))
+    raise ConnectionError(connect_failure(session.profile, status, timeout))
 
 
 def connect_failure(profile: ConnectionProfile, status, timeout: float) -> str:
@@ -378,42 +400,38 @@ def deadline_left(args: argparse.Namespace) -> float:
     return float("inf") if deadline is None else max(0.0, deadline - time.monotonic())
 
 
-def watch(args: argparse.Namespace, topic_filters: list[str], qos: int = 0, seconds: float = 0.0):
-    """Connect read-only to every broker the command line names, subscribe to each filter, and yield
-    merged batches (by arrival) until SIGTERM, Ctrl+C or ``seconds``. Each record's ``broker_id`` is its
-    broker's name.
+def watch(args: argparse.Namespace, workspace: Workspace, topic_filters: list[str], qos: int = 0,
+          seconds: float = 0.0) -> Iterator[ChangeSummary]:
+    """Connect read-only to every broker the command line names through ``workspace``, subscribe to each
+    filter, and yield one ``workspace.tick()`` summary at a time until SIGTERM, Ctrl+C or ``seconds``. Each
+    broker is named after its profile, and so is each record's ``broker_id``.
 
     Prints ``subscribed to F1, F2`` on stderr once every SUBACK is in, so scripts know when a publish
     will be seen. Raises ``ConnectionError`` if a broker cannot be reached, and the session's error
-    if a broker refuses the subscription. Closing the generator early disconnects.
+    if a broker refuses the subscription. The end, an error, or closing the generator early closes
+    ``workspace`` (every broker disconnects).
     """
-    buffer = IngestBuffer()
-    sessions: list[MqttSession] = []
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     deadline = time.monotonic() + seconds if seconds else None
     try:
-        for profile, password in brokers_from_args(args, read_only=True):
-            sessions.append(connect_session(args, buffer=buffer, broker=(profile, password), session_id=profile.name))
+        sessions = [connect_to_workspace(args, workspace, profile, password)
+                    for profile, password in brokers_from_args(args, read_only=True)]
         for session in sessions:
             for topic_filter in topic_filters:
                 try:
-                    session.subscribe(topic_filter, qos).result(args.connect_timeout)
+                    workspace.subscriptions.subscribe(session.session_id, topic_filter, qos).result(args.connect_timeout)
                 except FutureTimeout:
                     raise ConnectionError(f"{session.profile.address} did not answer the subscription to "
                                           f"{topic_filter} within {args.connect_timeout:g} s") from None
         print(f"subscribed to {', '.join(topic_filters)}", file=sys.stderr, flush=True)
         while True:
             finished = stop.is_set() or (deadline is not None and time.monotonic() >= deadline)
-            batch = buffer.drain()
-            if len(sessions) > 1:
-                batch.sort(key=lambda record: record.received_mono)
-            yield batch
+            yield workspace.tick()
             if finished:
                 return
             stop.wait(POLL_SECONDS)
     except KeyboardInterrupt:
         return
     finally:
-        for session in sessions:
-            session.stop()
+        workspace.close()

@@ -156,6 +156,7 @@ class MessageFormat:
             char = spec[index]
             if char == "%":
                 match = _PERCENT.match(spec, index)
+                assert match is not None  # every part after the "%" is optional: it always matches
                 flags, width, precision, name = match.groups()
                 if name == "%":
                     self._parts.append(b"%")

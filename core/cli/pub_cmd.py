@@ -26,7 +26,8 @@ PUBLISH_ACK_SECONDS = 10.0
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("pub", help="publish a message",
-                                   description="Publish one message (text, a file or stdin) and exit, as mosquitto_pub does.")
+                                   description="Publish one message (text, a file or stdin) and exit, "
+                                               "as mosquitto_pub does.")
     add_connection_args(parser)
     add_topic_arg(parser, "topic to publish to (or give it in -L)", subscribes=False, required=True)
     add_payload_args(parser)

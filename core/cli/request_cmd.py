@@ -127,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
                    content_type=args.content_type, message_expiry=args.message_expiry)
     try:
         summary = asyncio.run(tracker.burst(args.topic, payload, args.count, args.concurrency,
-                                            on_reply=_reply_printer(args), on_failure=lambda exc: error(str(exc)), **options))
+                                            on_reply=_reply_printer(args), on_failure=lambda exc: error(str(exc)),
+                                            **options))
     except RequestRefused as exc:
         error(str(exc))
         return EXIT_USAGE

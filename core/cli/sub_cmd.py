@@ -115,9 +115,15 @@ def run(args: argparse.Namespace) -> int:
     printed = 0
     write = _line_writer(args, several=len(args.profile) + len(args.broker) > 1)
     out = sys.stdout.buffer
+    # Imported here, not at start-up: the launcher builds every command's parser, whichever one runs.
+    from eventscope.core.connections.local import LocalConnector
+    from eventscope.core.workspace.workspace import Workspace
+
+    # The records only: no topic tree, which would grow for as long as the command runs.
+    workspace = Workspace(connector=LocalConnector(args.connect_timeout), keep_tree=False, keep_records=True)
     try:
-        for batch in watch(args, args.topics, args.qos, args.seconds):
-            for record in batch:
+        for summary in watch(args, workspace, args.topics, args.qos, args.seconds):
+            for record in summary.records:
                 accepting = next((f for f in stream_filters if f.accepts(record)), None)
                 if accepting is None:
                     if rules is not None and is_sparkplug_topic(record.topic):

@@ -75,7 +75,8 @@ def tree_to_text(root: TopicNode) -> str:
         node, depth = stack.pop()
         flags = " [retained]" if node.retained else ""
         value = f" = {preview(node.last.payload, PREVIEW_CHARS)}" if node.last is not None else ""
-        lines.append(f"{'  ' * depth}{escape_controls(node.name) or '(empty)'} ({node.count}/{node.subtree_count}){flags}{value}")
+        name = escape_controls(node.name) or "(empty)"
+        lines.append(f"{'  ' * depth}{name} ({node.count}/{node.subtree_count}){flags}{value}")
         stack.extend((child, depth + 1) for child in reversed(node.child_list))
     return "\n".join(lines)
 
@@ -87,10 +88,17 @@ def run(args: argparse.Namespace) -> int:
     except TopicError as exc:
         error(str(exc))
         return EXIT_USAGE
+    # Imported here, not at start-up: the launcher builds every command's parser, whichever one runs.
+    from eventscope.core.connections.local import LocalConnector
+    from eventscope.core.workspace.workspace import Workspace
+
+    # One tree over every broker, from the merged records: the workspace's own tree would give each broker
+    # its own root and add Sparkplug metric nodes, which this command's output never had.
+    workspace = Workspace(connector=LocalConnector(args.connect_timeout), keep_tree=False, keep_records=True)
     tree = TopicTree()
     try:
-        for batch in watch(args, args.topics, seconds=args.seconds or 0.001):
-            tree.apply(batch)
+        for summary in watch(args, workspace, args.topics, seconds=args.seconds or 0.001):
+            tree.apply(summary.records)
     except UsageError:
         raise  # exit 2 with the reason, from main()
     except Exception as exc:  # unreachable broker, or a refused subscription

@@ -20,10 +20,10 @@ from eventscope.core.requests.tracker import ReplyRouter, RequestError
 
 def child_main(pipe) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s (connections): %(message)s")
-    _ChildHost(pipe).run()
+    ChildHost(pipe).run()
 
 
-class _ChildHost:
+class ChildHost:
     """Runs the broker connections and answers the parent's commands."""
 
     def __init__(self, pipe) -> None:

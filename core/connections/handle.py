@@ -9,7 +9,8 @@ workspace is given one, so it never knows which kind it holds and never imports 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,11 +23,16 @@ from eventscope.core.requests.tracker import ReplyRouter
 
 @dataclass(frozen=True, slots=True)
 class AuditSettings:
-    """Where a connection's audit recorder writes, and which filters it records (QoS 1)."""
+    """Where a connection's audit recorder writes, and which filters it records (QoS 1).
 
-    path: Path
+    ``path`` is a SQLite file, or a ``postgresql://`` URL (the team audit; never with its password,
+    which travels in ``db_password``, kept out of reprs and logs).
+    """
+
+    path: Path | str
     filters: tuple[str, ...] = DEFAULT_AUDIT_FILTERS
     max_bytes: int | None = None  # cap on the database file; past it, writes wait as on a full disk
+    db_password: str | None = field(default=None, repr=False, compare=False)
 
 
 
@@ -40,12 +46,16 @@ class BrokerHandle(Protocol):
 
     broker_id: str
     profile: ConnectionProfile
-    session: SessionBase
     tracker: Any  # a RequestTracker, or the remote view of one: same calls
     region: str
     meter: RateMeter
-    audit_path: Path | None
+    audit_path: Path | str | None  # a SQLite file or the team database's URL (no password)
     audit_notice: str
+    closed: bool  # closing finished: no more audit results will arrive
+    opened: Future  # done once the connection (and its audit recording) is set up, wherever it runs
+
+    @property
+    def session(self) -> SessionBase: ...  # read-only here: each implementation has its own kind
 
     @property
     def buffer(self) -> IngestBuffer: ...
@@ -62,7 +72,10 @@ class BrokerHandle(Protocol):
 
     def take_audit_results(self) -> list: ...
 
-    def close(self) -> list: ...
+    def close(self) -> list:
+        """Start closing (final audit commit and ack); returns the audit results so far. A handle whose
+        connection runs elsewhere keeps delivering results through ``take_audit_results`` until ``closed``."""
+        ...
 
 
 class BrokerConnector(Protocol):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import Future
 from pathlib import Path
 
 from eventscope.core.audit.commit_thread import AuditWriter
 from eventscope.core.audit.lock import RecorderBusyError
+from eventscope.core.audit.postgres import is_postgres_url
 from eventscope.core.audit.recorder import AuditRecorder
-from eventscope.core.audit.store import AuditStore
+from eventscope.core.audit.stores import open_store, shown
 from eventscope.core.connections.handle import AuditSettings, subscription_pairs
 from eventscope.core.models.rate_meter import RateMeter
 from eventscope.core.mqtt.ingest import IngestBuffer
@@ -26,17 +28,23 @@ class BrokerConnection:
         self.session = session
         self.tracker = tracker
         self.writer: AuditWriter | None = None
-        self.audit_path: Path | None = None
+        self.audit_path: Path | str | None = None
         self.audit_notice = ""  # why recording is off or what happened to the file, for the window
         self.region = ""  # the broker's region in the mesh (from its profile), if it has one
         self.meter = RateMeter()
+        self.closed = False
+        self.opened: Future = Future()
+        self.opened.set_result(None)  # set up by the time the constructor returns
 
     @classmethod
     def open(cls, broker_id: str, profile: ConnectionProfile, password: str | None, subscriptions: Iterable[str],
              audit: AuditSettings | None, region_level: int, buffer: IngestBuffer | None = None,
-             router: ReplyRouter | None = None) -> BrokerConnection:
-        """Start a connection; ``router`` lets its replies reach requests sent on the workspace's other brokers."""
+             router: ReplyRouter | None = None, connack_timeout: float | None = None) -> BrokerConnection:
+        """Start a connection; ``router`` lets its replies reach requests sent on the workspace's other brokers;
+        ``connack_timeout`` is how long an attempt waits for the broker's answer (default: the session's)."""
         session = MqttSession(profile, password=password, buffer=buffer or IngestBuffer(), session_id=broker_id)
+        if connack_timeout is not None:
+            session.connack_timeout = connack_timeout
         for topic_filter, qos in subscription_pairs(subscriptions):
             session.subscribe(topic_filter, qos)
         connection = cls(broker_id, profile, session, RequestTracker(session, router=router))
@@ -61,11 +69,12 @@ class BrokerConnection:
     def start_audit(self, settings: AuditSettings, password: str | None, region_level: int = 0) -> None:
         """Open the store and start recording on the writer thread. Failures become ``audit_notice``."""
         self.stop_audit()
-        self.audit_path = Path(settings.path)
+        self.audit_path = settings.path if is_postgres_url(settings.path) else Path(settings.path)
         try:
-            store = AuditStore(self.audit_path, region_level=region_level, max_bytes=settings.max_bytes)
-        except Exception as exc:  # permissions, a directory in the way: say so, keep the window running
-            self.audit_notice = f"The audit store {self.audit_path} cannot be opened: {exc}"
+            store = open_store(self.audit_path, settings.db_password, region_level=region_level,
+                               max_bytes=settings.max_bytes)
+        except Exception as exc:  # permissions, a directory in the way, a server down: say so, keep the window running
+            self.audit_notice = f"The audit store {shown(self.audit_path)} cannot be opened: {exc}"
             return
         self.audit_notice = store.notice
         writer = AuditWriter(AuditRecorder(store, self.profile, password, filters=settings.filters,
@@ -95,16 +104,22 @@ class BrokerConnection:
         self.tracker.close()
         results = self.stop_audit()
         self.session.stop()
+        self.closed = True
         return results
 
 
 class LocalConnector:
-    """Opens every broker in this process."""
+    """Opens every broker in this process; ``connack_timeout`` is a headless command's own wait for a broker's
+    answer (its ``--connect-timeout``), set before the first attempt starts."""
+
+    def __init__(self, connack_timeout: float | None = None) -> None:
+        self.connack_timeout = connack_timeout
 
     def open(self, broker_id: str, profile: ConnectionProfile, password: str | None, subscriptions: Iterable,
              audit: AuditSettings | None, region_level: int, buffer: IngestBuffer | None,
              router: ReplyRouter) -> BrokerConnection:
-        return BrokerConnection.open(broker_id, profile, password, subscriptions, audit, region_level, buffer, router)
+        return BrokerConnection.open(broker_id, profile, password, subscriptions, audit, region_level, buffer, router,
+                                     self.connack_timeout)
 
     def close(self) -> None:
         """Each connection closes with its handle."""

@@ -28,7 +28,7 @@ import multiprocessing
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -51,16 +51,15 @@ from eventscope.core.topics import validate_filter
 
 log = logging.getLogger(__name__)
 
-CALL_TIMEOUT = 30.0
-
 
 class ConnectionProcess:
     """The child process and its pipe, seen from the window's process."""
 
-    def __init__(self) -> None:
+    def __init__(self, target: Callable = child_main) -> None:
+        """``target`` runs in the child with the pipe (an importable function: the child is spawned)."""
         ctx = multiprocessing.get_context("spawn")
         self._pipe, child_end = ctx.Pipe(duplex=True)
-        self._process = ctx.Process(target=child_main, args=(child_end,), name="eventscope-connections", daemon=True)
+        self._process = ctx.Process(target=target, args=(child_end,), name="eventscope-connections", daemon=True)
         self._process.start()
         child_end.close()
         self._send_lock = threading.Lock()
@@ -97,8 +96,10 @@ class ConnectionProcess:
             profile = profile.with_changes(client_id=unique_client_id())
         connection = RemoteBrokerConnection(self, broker_id, profile, subscriptions)
         self._brokers[broker_id] = connection
-        state = self.call("open", broker_id, profile, password, subscriptions, audit, region_level).result(CALL_TIMEOUT)
-        connection.set_audit_state(state, audit)
+        opened = self.call("open", broker_id, profile, password, subscriptions, audit, region_level)
+        connection.follow_audit_call(opened, audit)  # never waited on: the window's thread goes on drawing
+        opened.add_done_callback(lambda f: connection.opened.set_result(None) if f.exception() is None
+                                 else connection.opened.set_exception(f.exception()))
         return connection
 
     def close(self, timeout: float = 15.0) -> None:
@@ -167,8 +168,10 @@ class ConnectionProcess:
             if connection is not None:
                 connection.tracker.last_stats = stats
 
-    def forget(self, broker_id: str) -> None:
-        self._brokers.pop(broker_id, None)
+    def forget(self, connection: RemoteBrokerConnection) -> None:
+        """Stop routing to ``connection`` (a newer one of the same broker keeps its routing)."""
+        if self._brokers.get(connection.broker_id) is connection:
+            del self._brokers[connection.broker_id]
 
 
 class RemoteSession(SessionBase):
@@ -263,9 +266,10 @@ class RemoteRecorder:
         self._process = process
         self._broker_id = broker_id
         self.filters = tuple(settings.filters)
-        self.path = Path(settings.path)
+        self.path = settings.path
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
+        """Block until the recorder's subscription is in (tests and headless tools, never the window)."""
         try:
             return bool(self._process.call("audit_ready", self._broker_id, timeout).result(timeout + 5))
         except Exception:
@@ -283,12 +287,14 @@ class RemoteBrokerConnection:
         self.tracker = RemoteTracker(process, self.session)
         self.region = ""
         self.meter = RateMeter()
-        self.audit_path: Path | None = None
+        self.audit_path: Path | str | None = None
         self.audit_notice = ""
         self._process = process
         self._recorder: RemoteRecorder | None = None
         self.audit_results: deque = deque()
         self.child_dropped = 0
+        self.closed = False  # true once the child has closed it: no audit results can follow
+        self.opened: Future = Future()  # the child's answer to "open" (never waited on by the window)
 
     @property
     def buffer(self) -> IngestBuffer:
@@ -305,19 +311,32 @@ class RemoteBrokerConnection:
     def set_audit_state(self, state: tuple, settings: AuditSettings | None) -> None:
         """``state`` is the child's (audit path, notice, recording)."""
         path, notice, recording = state
-        self.audit_path = Path(path) if path else None
+        self.audit_path = path or None  # the child's own value: a Path, or the team database's URL
         self.audit_notice = notice or ""
         self._recorder = RemoteRecorder(self._process, self.broker_id, settings) if recording and settings else None
 
+    def follow_audit_call(self, call: Future, settings: AuditSettings | None) -> None:
+        """When the child answers an open or audit change, take its audit state (or show why it failed)."""
+        def answered(f: Future) -> None:
+            error = f.exception()
+            if error is None:
+                self.set_audit_state(f.result(), settings)
+            elif not self.closed:
+                self.session.set_status(SessionStatus(SessionState.DISCONNECTED, f"cannot open {self.broker_id}: {error}",
+                                                      since=time.time()))
+
+        call.add_done_callback(answered)
+
     def start_audit(self, settings: AuditSettings, password: str | None, region_level: int = 0) -> None:
-        state = self._process.call("set_audit", self.broker_id, settings, password, region_level).result(CALL_TIMEOUT)
-        self.set_audit_state(state, settings)
+        """Ask the child to record; the new state arrives with its answer (and in the next change summary)."""
+        self.follow_audit_call(self._process.call("set_audit", self.broker_id, settings, password, region_level),
+                               settings)
 
     def stop_audit(self) -> list:
-        if self._recorder is None:
-            return self.take_audit_results()
-        self._process.call("set_audit", self.broker_id, None, None, 0).result(CALL_TIMEOUT)
-        self._recorder = None
+        """Ask the child to stop recording; its final commit's results arrive like any other."""
+        if self._recorder is not None:
+            self._recorder = None
+            self.follow_audit_call(self._process.call("set_audit", self.broker_id, None, None, 0), None)
         return self.take_audit_results()
 
     def take_audit_results(self) -> list:
@@ -327,19 +346,25 @@ class RemoteBrokerConnection:
         return results
 
     def close(self) -> list:
-        try:
-            self._process.call("close", self.broker_id).result(CALL_TIMEOUT)
-        except Exception as exc:
-            log.warning("closing %s: %s", self.broker_id, exc)
-        self._process.forget(self.broker_id)
+        """Ask the child to close it (final audit commit and ack there). Returns at once with the results
+        so far; the rest arrive until ``closed`` turns true, and the workspace keeps collecting them."""
         self.session.set_status(SessionStatus(SessionState.DISCONNECTED, "disconnected by user", since=time.time()))
+
+        def finished(f: Future) -> None:
+            if f.exception() is not None:
+                log.warning("closing %s: %s", self.broker_id, f.exception())
+            self.closed = True
+            self._process.forget(self)
+
+        self._process.call("close", self.broker_id).add_done_callback(finished)
         return self.take_audit_results()
 
 
 class RemoteConnector:
     """Opens every broker in one connection child process, started with the first broker."""
 
-    def __init__(self) -> None:
+    def __init__(self, child: Callable = child_main) -> None:
+        self._child = child
         self._process: ConnectionProcess | None = None
 
     def open(self, broker_id: str, profile: ConnectionProfile, password: str | None, subscriptions: Iterable,
@@ -347,7 +372,7 @@ class RemoteConnector:
              router: ReplyRouter) -> RemoteBrokerConnection:
         """``buffer`` and ``router`` stay in this process: the child has its own (replies to any broker of it)."""
         if self._process is None:
-            self._process = ConnectionProcess()
+            self._process = ConnectionProcess(self._child)
         return self._process.open(broker_id, profile, password, tuple(subscriptions), audit, region_level)
 
     @property

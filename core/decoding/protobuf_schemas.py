@@ -83,7 +83,7 @@ def compile_protos(include_root: Path, names: list[str], extra_includes: Iterabl
 class ProtoSchemas:
     """Message types from the user's schemas, decoded with the ``protobuf`` runtime."""
 
-    def __init__(self, descriptor_sets: Iterable[bytes] = (), sources: Iterable[str] = ()) -> None:
+    def __init__(self, descriptor_sets: Iterable[bytes] = (), sources: Iterable[str | Path] = ()) -> None:
         self.sources = tuple(str(s) for s in sources)
         self._pool = descriptor_pool.DescriptorPool()
         self._files: dict[str, descriptor_pb2.FileDescriptorProto] = {}
@@ -115,7 +115,8 @@ class ProtoSchemas:
             try:
                 self._pool.Add(file)
             except (TypeError, ValueError) as exc:
-                raise ProtoSchemaError(f"Cannot load {file.name}: {exc} (was the set made with --include_imports?)") from None
+                raise ProtoSchemaError(f"Cannot load {file.name}: {exc} "
+                                       "(was the set made with --include_imports?)") from None
             self._files[file.name] = file
 
     @property

@@ -323,10 +323,12 @@ class EmbeddedBroker:
         log_tail = self._log_tail(log_path)
         if "address already in use" in log_tail.lower():
             return self._port_in_use_message(self.port)
+        assert self._watchdog is not None  # called only after the watchdog was started and exited
         return f"Mosquitto exited during startup (code {self._watchdog.returncode}): {log_tail}"
 
     def _stop_mosquitto(self) -> None:
         watchdog, self._watchdog = self._watchdog, None
+        assert watchdog is not None  # the caller checked that it runs
         broker_pid = self._broker_pid
         if watchdog.stdin is not None:
             watchdog.stdin.close()  # first, so the watchdog knows the exit is wanted

@@ -49,7 +49,8 @@ class TrafficSimulator:
         self.published = 0
         self._random = random.Random(seed)
         self._edge_node = SimulatedEdgeNode(random.Random(seed), rates.sparkplug)
-        profile = ConnectionProfile(name="simulator", host=host, port=port, client_id=f"eventscope-sim-{secrets.token_hex(3)}")
+        profile = ConnectionProfile(name="simulator", host=host, port=port,
+                                    client_id=f"eventscope-sim-{secrets.token_hex(3)}")
         self._session = MqttSession(profile, session_id="simulator", buffer_messages=False)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

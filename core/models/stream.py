@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Final
 
 from eventscope.core.models.region_stats import RegionStats
 from eventscope.core.models.stream_filter import StreamFilter
@@ -23,7 +25,13 @@ from eventscope.core.topics import region_of
 DEFAULT_CAPACITY = 10_000
 MAX_WAITING = 1_000_000  # records held while paused; beyond this the oldest waiting ones go
 TOPIC_CACHE_LIMIT = 50_000
-_UNKNOWN = object()
+
+
+class _Sentinel(Enum):
+    UNKNOWN = 0  # a topic the cache has no verdict for yet (None is a verdict: no region)
+
+
+_UNKNOWN: Final = _Sentinel.UNKNOWN
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,7 +114,7 @@ class TopicNode:
 
     def walk(self) -> Iterator[TopicNode]:
         """This node and every descendant, depth first, in row order."""
-        stack = [self]
+        stack: list[TopicNode] = [self]
         while stack:
             node = stack.pop()
             yield node
@@ -172,7 +172,8 @@ class TopicTree:
 
     ``history_count`` and ``history_bytes`` cap each topic's history ring (the last message is
     always kept). ``history_budget`` caps all rings together: when it is passed, every ring is
-    shortened (``effective_history_count`` halves) rather than memory growing without bound. ``display_limit`` caps the payload bytes kept per message; larger payloads are
+    shortened (``effective_history_count`` halves) rather than memory growing without bound.
+    ``display_limit`` caps the payload bytes kept per message; larger payloads are
     cut, and marked ``truncated`` with their ``original_size``.
     """
 
@@ -261,7 +262,9 @@ class TopicTree:
                     self._drop_oldest(node)
 
     def _drop_oldest(self, node: TopicNode) -> None:
-        size = len(node.history.popleft().payload)
+        history = node.history
+        assert history is not None  # called only for a node with messages in its history
+        size = len(history.popleft().payload)
         node.history_bytes -= size
         self.history_used -= size + HISTORY_ENTRY_OVERHEAD
 

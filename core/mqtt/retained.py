@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from eventscope.core.mqtt.session import MqttSession, ReadOnlyError
+from eventscope.core.mqtt.session import ReadOnlyError, SessionBase
 
 
 @dataclass(slots=True)
@@ -41,7 +41,7 @@ class RetainedClear:
         return text
 
 
-def clear_retained(session: MqttSession, topics: Iterable[str]) -> RetainedClear:
+def clear_retained(session: SessionBase, topics: Iterable[str]) -> RetainedClear:
     """Start clearing ``topics``; never blocks. Raises ``ReadOnlyError`` for a read-only session."""
     operation = RetainedClear()
     for topic in topics:

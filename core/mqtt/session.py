@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -255,6 +256,23 @@ class SessionBase:
     def wait_connected(self, timeout: float | None = None) -> bool:
         return self._connected.wait(timeout)
 
+    # Every session type implements these three (MqttSession here, RemoteSession in the connection process).
+    def subscribe(self, topic_filter: str, qos: int = 0) -> Future:
+        raise NotImplementedError
+
+    def unsubscribe(self, topic_filter: str) -> Future:
+        raise NotImplementedError
+
+    def publish(
+        self,
+        topic: str,
+        payload: bytes | str = b"",
+        qos: int = 0,
+        retain: bool = False,
+        properties: MessageProperties | None = None,
+    ) -> Future:
+        raise NotImplementedError
+
 
 def connack_summary(flags, properties: Properties | None) -> dict[str, object]:
     """What the broker said in its CONNACK, as plain names and values (for a connection test)."""
@@ -313,10 +331,10 @@ class MqttSession(SessionBase):
         self._client = self._make_client()
 
     # ----- set-up -----------------------------------------------------------------
-    def _make_client(self) -> mqtt.Client:
+    def _make_client(self) -> _Client:
         p = self.profile
         client = _Client(
-            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             protocol=mqtt.MQTTv5 if p.mqtt_version == MQTT_V5 else mqtt.MQTTv311,
             transport=p.transport,
@@ -384,7 +402,8 @@ class MqttSession(SessionBase):
         if self._setup_error:  # a bad TLS file: no attempt can succeed until the user fixes it
             self._set_status(SessionStatus(SessionState.DISCONNECTED, self._setup_error, since=time.time()))
             return
-        self._connect_thread = threading.Thread(target=self._first_connect, name=f"mqtt-connect-{self.session_id}", daemon=True)
+        self._connect_thread = threading.Thread(target=self._first_connect, name=f"mqtt-connect-{self.session_id}",
+                                                daemon=True)
         self._connect_thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -429,6 +448,7 @@ class MqttSession(SessionBase):
             if known and self.is_connected:
                 result, mid = self._client.unsubscribe(topic_filter)
                 if result == mqtt.MQTT_ERR_SUCCESS:
+                    assert mid is not None  # paho returns a packet id with every success
                     self._pending_unsub[mid] = future
                     return future
             future.set_result(None)
@@ -446,7 +466,8 @@ class MqttSession(SessionBase):
         check_publish(self.profile, topic, qos, self.is_connected)
         data = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
         if self.max_packet_size and len(data) + len(topic) + 64 > self.max_packet_size:
-            raise SessionError(f"Payload of {len(data)} bytes exceeds the broker's maximum packet size of {self.max_packet_size} bytes")
+            raise SessionError(f"Payload of {len(data)} bytes exceeds the broker's maximum packet size "
+                               f"of {self.max_packet_size} bytes")
         props = to_publish_properties(properties) if self.profile.mqtt_version == MQTT_V5 else None
         future: Future = Future()
         # Not under self._lock: paho holds its own message lock while calling _on_publish, which
@@ -483,7 +504,8 @@ class MqttSession(SessionBase):
         p = self.profile
         while not self._stopping.is_set():
             self._attempt += 1
-            self._set_status(SessionStatus(SessionState.CONNECTING, f"{p.address}", attempt=self._attempt, since=time.time()))
+            self._set_status(SessionStatus(SessionState.CONNECTING, f"{p.address}", attempt=self._attempt,
+                                           since=time.time()))
             try:
                 self._client.connect(
                     p.host, p.port, keepalive=p.keepalive,
@@ -502,7 +524,9 @@ class MqttSession(SessionBase):
                 if self._stopping.wait(delay):
                     return
                 continue
-            self._client.reconnect_delay_set(RECONNECT_BASE_DELAY, RECONNECT_BASE_DELAY)
+            # paho annotates the delays as int but sleeps for them as given: 0.5 s is meant.
+            self._client.reconnect_delay_set(
+                RECONNECT_BASE_DELAY, RECONNECT_BASE_DELAY)  # pyright: ignore[reportArgumentType]
             self._client.loop_start()
             self._loop_running = True
             return
@@ -513,7 +537,8 @@ class MqttSession(SessionBase):
             return
         self._attempt += 1
         delay = reconnect_delay(self._attempt)
-        self._client.reconnect_delay_set(delay, delay)
+        # paho annotates the delays as int but sleeps for them as given: a jittered float is meant.
+        self._client.reconnect_delay_set(delay, delay)  # pyright: ignore[reportArgumentType]
         self._set_status(SessionStatus(SessionState.RECONNECTING, message, self._attempt, delay, time.time()))
 
     def wait_first_outcome(self, timeout: float | None = None) -> bool:
@@ -564,7 +589,8 @@ class MqttSession(SessionBase):
         sock = self._client.socket()
         if sock is not None:
             try:
-                sock.shutdown(socket.SHUT_RDWR)
+                # paho's SocketLike protocol omits shutdown(); the sockets it hands back have it.
+                sock.shutdown(socket.SHUT_RDWR)  # pyright: ignore[reportAttributeAccessIssue]
             except OSError:
                 pass
 
@@ -596,8 +622,11 @@ class MqttSession(SessionBase):
     def _disable_nagle(client: mqtt.Client) -> None:
         """paho leaves Nagle on, which holds back small packets: ~40 ms per QoS 1 round trip."""
         sock = client.socket()
+        if sock is None:  # a closed socket: nothing to tune
+            return
         try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # paho's SocketLike protocol omits setsockopt(); a websockets wrapper may lack it (caught below).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # pyright: ignore[reportAttributeAccessIssue]
         except (AttributeError, OSError):  # websockets wrapper or a closed socket: leave it
             pass
 
@@ -629,7 +658,8 @@ class MqttSession(SessionBase):
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         record = MessageRecord(
             topic=message.topic,
-            payload=message.payload,
+            # paho types it bytes | bytearray, but a received payload comes from struct.unpack: always bytes.
+            payload=message.payload,  # pyright: ignore[reportArgumentType]
             qos=message.qos,
             retain=bool(message.retain),
             received=time.time(),
@@ -656,6 +686,7 @@ class MqttSession(SessionBase):
             request = [(f, q) for f, q in items]
         result, mid = self._client.subscribe(request)
         if result == mqtt.MQTT_ERR_SUCCESS:
+            assert mid is not None  # paho returns a packet id with every success
             self._pending_sub_mids[mid] = [f for f, _ in items]
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
@@ -666,7 +697,8 @@ class MqttSession(SessionBase):
                     if future.done():
                         continue
                     if code.is_failure:
-                        future.set_exception(SubscribeError(f"The broker refused the subscription to {topic_filter!r}: {code}"))
+                        future.set_exception(SubscribeError("The broker refused the subscription to "
+                                                            f"{topic_filter!r}: {code}"))
                     else:
                         future.set_result(code.value)
                 if code.is_failure:

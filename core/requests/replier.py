@@ -116,7 +116,8 @@ class Replier:
         try:
             body = self.handler(record)
             data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-            reply_props = MessageProperties(correlation_data=props.correlation_data) if props.correlation_data is not None else None
+            reply_props = (MessageProperties(correlation_data=props.correlation_data)
+                           if props.correlation_data is not None else None)
             self.session.publish(reply_topic, data, qos=min(record.qos, 2), properties=reply_props)
         except Exception:
             self._count("failed")

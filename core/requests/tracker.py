@@ -26,6 +26,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from eventscope.core.mqtt.session import MqttSession, SessionError
@@ -160,7 +161,7 @@ class RequestTracker:
         self.v311_reply_topic = v311_reply_topic
         self._lock = threading.Lock()
         self._reply_topics: set[str] = set()  # read by the tap without the lock: replaced, never mutated
-        self._subscriptions: dict[str, object] = {}  # reply topic -> concurrent SUBACK future
+        self._subscriptions: dict[str, Future] = {}  # reply topic -> concurrent SUBACK future
         self._added_filters: list[str] = []
         self._by_correlation: dict[bytes, _Pending] = {}
         self._uncorrelated: dict[str, deque[_Pending]] = {}
@@ -208,7 +209,8 @@ class RequestTracker:
         limit = self.session.max_packet_size
         size = len(payload) + len(topic.encode()) + len(reply_topic.encode()) + properties_size + PACKET_OVERHEAD_BYTES
         if limit and size > limit:
-            raise RequestRefused(f"Payload of {len(payload)} bytes exceeds the broker's maximum packet size of {limit} bytes")
+            raise RequestRefused(f"Payload of {len(payload)} bytes exceeds the broker's maximum packet size "
+                                 f"of {limit} bytes")
         return reply_topic
 
     async def request(
@@ -229,7 +231,8 @@ class RequestTracker:
         """
         data = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
         user_properties = tuple((str(k), str(v)) for k, v in user_properties)
-        props_size = sum(len(k.encode()) + len(v.encode()) + 5 for k, v in user_properties) + len((content_type or "").encode())
+        props_size = (sum(len(k.encode()) + len(v.encode()) + 5 for k, v in user_properties)
+                      + len((content_type or "").encode()))
         reply_topic = self.check(topic, data, qos, reply_topic, timeout, props_size + CORRELATION_BYTES)
         if not self.session.is_connected:
             raise RequestError(f"Not connected to {self.session.profile.host}:{self.session.profile.port}")
@@ -354,6 +357,7 @@ class RequestTracker:
                     else:
                         self._strays += 1
                     return
+                assert correlation is not None  # the pending request was found by its correlation data
                 self._answered[correlation] = None
                 if len(self._answered) > ANSWERED_MEMORY:
                     self._answered.popitem(last=False)

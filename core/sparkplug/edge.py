@@ -73,7 +73,8 @@ class SimulatedEdgeNode:
 
     def _device_birth(self, device: str, now: float) -> tuple[str, bytes]:
         metrics = [MetricValue(value, datatype, name, alias)
-                   for alias, ((name, datatype), value) in enumerate(zip(DEMO_DEVICES[device], self._values(device, now)), 1)]
+                   for alias, ((name, datatype), value)
+                   in enumerate(zip(DEMO_DEVICES[device], self._values(device, now)), 1)]
         return self._topic("DBIRTH", device), encode_payload(metrics, seq=self._next_seq(), timestamp=int(now * 1000))
 
     def _values(self, device: str, now: float) -> list:

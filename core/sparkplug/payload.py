@@ -314,12 +314,13 @@ _SETTERS = {"Boolean": "boolean_value", "Float": "float_value", "Double": "doubl
 
 def encode_payload(metrics: list[MetricValue], seq: int | None = None, timestamp: int | None = None) -> bytes:
     payload = Payload()
+    # Payload is built at run time, so its fields are unknown to a type checker (hence the ignores).
     if timestamp is not None:
-        payload.timestamp = timestamp
+        payload.timestamp = timestamp  # pyright: ignore[reportAttributeAccessIssue]
     if seq is not None:
-        payload.seq = seq
+        payload.seq = seq  # pyright: ignore[reportAttributeAccessIssue]
     for item in metrics:
-        metric = payload.metrics.add(datatype=DATATYPE[item.datatype])
+        metric = payload.metrics.add(datatype=DATATYPE[item.datatype])  # pyright: ignore[reportAttributeAccessIssue]
         if item.name:
             metric.name = item.name
         if item.alias is not None:

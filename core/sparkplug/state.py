@@ -104,8 +104,11 @@ class SparkplugState:
             raise SparkplugError(f"{record.topic!r} is not a Sparkplug DATA topic")
         payload = parse_payload(record.payload)
         node = self._nodes.setdefault((record.broker_id, topic.group, topic.edge_node), NodeState())
-        self._check_seq(node, payload.seq if payload.HasField("seq") else None, topic.message_type, True)
+        # payload's class is built at run time from a descriptor: a type checker cannot see its fields.
+        seq = payload.seq if payload.HasField("seq") else None  # pyright: ignore[reportAttributeAccessIssue]
+        self._check_seq(node, seq, topic.message_type, True)
         target = self._target(node, topic, create=True)
+        assert target is not None  # create=True always gives one
         self._apply_online(node, target, topic.message_type)
 
     def observe_values(self, record: MessageRecord) -> SparkplugMessage:
@@ -137,6 +140,7 @@ class SparkplugState:
         target = self._target(node, topic, create=update)
         if kind in ("NBIRTH", "DBIRTH"):
             if update:
+                assert target is not None  # _target created it (create=update)
                 target.names_by_alias = {m["alias"]: m["name"] for m in value["metrics"] if "alias" in m and "name" in m}
                 target.datatypes = {m["name"]: m["datatype"] for m in value["metrics"] if "name" in m}
                 target.birth_seen = True

@@ -27,6 +27,16 @@ class BrokerSummary:
     buffered: int
     messages_per_second: float
     retained_seen: int = 0  # retained messages its tree received
+    audit: AuditState | None = None  # where it records; changes arrive here, not as a blocking answer
+
+
+@dataclass(frozen=True, slots=True)
+class AuditState:
+    """A broker's audit recording as last reported: its database, whether it records, and why not."""
+
+    path: Path | str | None  # a SQLite file or the team database's URL
+    recording: bool
+    notice: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +70,7 @@ class AuditDelta:
     """
 
     broker_id: str
-    path: Path
+    path: Path | str  # a SQLite file or the team database's URL
     rows: tuple[AuditRow, ...] = ()
     pairings: tuple[ReplyPairing, ...] = ()
     sightings: tuple[Sighting, ...] = ()  # stored messages seen again on this broker (the mesh path)
@@ -87,6 +97,8 @@ class ChangeSummary:
     brokers: tuple[BrokerSummary, ...] = ()
     messages_per_second: float = 0.0
     duration: float = 0.0  # seconds the tick took
+    # The tick's merged records, in arrival order: only from a ``Workspace(keep_records=True)`` (headless commands).
+    records: tuple[MessageRecord, ...] = ()
 
     def stream_deltas(self, stream_id: int) -> list[StreamDelta]:
         """This stream's deltas, in the order to apply them (more than one only in a merged summary)."""
@@ -125,4 +137,4 @@ def merge_summaries(first: ChangeSummary | None, second: ChangeSummary) -> Chang
     tree = chain_changes(first.tree, second.tree)
     return ChangeSummary(second.tick, first.messages + second.messages, tree, first.new_regions + second.new_regions,
                          first.streams + second.streams, first.audit + second.audit, second.brokers,
-                         second.messages_per_second, first.duration + second.duration)
+                         second.messages_per_second, first.duration + second.duration, first.records + second.records)

@@ -55,7 +55,7 @@ from eventscope.core.decoding.rules import DecoderRule, DecoderRules
 from eventscope.core.models.rate_meter import RateMeter
 from eventscope.core.models.stream import DEFAULT_CAPACITY, Stream
 from eventscope.core.models.stream_filter import StreamFilter
-from eventscope.core.models.topic_forest import TopicForest
+from eventscope.core.models.topic_forest import ForestChanges, TopicForest
 from eventscope.core.mqtt.ingest import IngestBuffer
 from eventscope.core.mqtt.retained import RetainedClear, clear_retained
 from eventscope.core.mqtt.session import SessionError
@@ -68,6 +68,7 @@ from eventscope.core.sparkplug.payload import SparkplugError
 from eventscope.core.sparkplug.state import SparkplugState
 from eventscope.core.workspace.changes import (
     AuditDelta,
+    AuditState,
     BrokerSummary,
     ChangeSummary,
     StreamDelta,
@@ -107,11 +108,18 @@ class Workspace:
     window's thread.
 
     Events: none; ``take_summary()`` returns the latest ``ChangeSummary`` (or None).
+
+    Opt-ins for a headless command that only prints messages (``eventscope sub``): ``keep_tree=False``
+    skips the topic tree, which grows for as long as the process runs (without it there are no Sparkplug
+    metric nodes either, and no Sparkplug state is learnt); ``keep_records=True`` puts each tick's merged
+    records in ``ChangeSummary.records``. The window keeps the defaults and pays for neither.
     """
 
     def __init__(self, tree: TopicForest | None = None, region_level: int = 0, interval: float = TICK_INTERVAL,
-                 connector: BrokerConnector | None = None) -> None:
+                 connector: BrokerConnector | None = None, keep_tree: bool = True, keep_records: bool = False) -> None:
         self.tree = tree if tree is not None else TopicForest()  # one root per broker
+        self.keep_tree = keep_tree
+        self.keep_records = keep_records
         # Where broker connections run: in this process by default, in the child for the window.
         self._connector: BrokerConnector = connector if connector is not None else LocalConnector()
         self.subscriptions = Subscriptions()  # the one owner of what each broker is subscribed to
@@ -124,8 +132,13 @@ class Workspace:
         self._next_stream_id = 1
         self._local = IngestBuffer()
         self._closed_audit: deque[AuditDelta] = deque()
+        self._closing: list[BrokerHandle] = []  # removed, but final audit results may still arrive
+        self._closing_lock = threading.Lock()  # held for a list swap only, never across I/O
         self.sparkplug = SparkplugState()  # aliases and session health, written on the tick thread
-        self._decode_lock = threading.Lock()
+        # Decoding from the window never takes a lock the tick holds: the tick is the only writer of the
+        # Sparkplug state (every change to it runs there), and a resolve only looks values up. Decoder
+        # rules are swapped whole; this lock orders their writers only (never taken by tick or decode).
+        self._rules_lock = threading.Lock()
         self._default_rules = DecoderRules(sparkplug=self.sparkplug)
         self._decoder_rules: dict[str, DecoderRules] = {}
         self._pending_data: dict[tuple[str, str], MessageRecord] = {}  # see _observe_sparkplug
@@ -197,10 +210,13 @@ class Workspace:
             return
         self._brokers = {k: v for k, v in self._brokers.items() if k != broker_id}
         self._keep_audit(connection, connection.close())
-        with self._decode_lock:
-            self.sparkplug.forget_broker(broker_id)  # aliases are valid only until the next BIRTH
-            if not keep_topics:  # its rules leave with it: a profile edited meanwhile brings its own
+        if not connection.closed:  # closing elsewhere: its final audit results are still on their way
+            with self._closing_lock:
+                self._closing = [*self._closing, connection]
+        if not keep_topics:  # its rules leave with it: a profile edited meanwhile brings its own
+            with self._rules_lock:
                 self._decoder_rules = {k: v for k, v in self._decoder_rules.items() if k != broker_id}
+        self.post(lambda: self.sparkplug.forget_broker(broker_id))  # aliases are valid only until the next BIRTH
         self.post(lambda: self._forget_pending(broker_id))
         if not keep_topics:
             self.post(lambda: self.tree.remove(broker_id))
@@ -301,8 +317,8 @@ class Workspace:
                     sources += 1
             if sources > 1:
                 batch.sort(key=_arrival)
-            tree_changes = self.tree.apply(batch, now)
-            metrics = self._observe_sparkplug(batch)
+            tree_changes = self.tree.apply(batch, now) if self.keep_tree else ForestChanges()
+            metrics = self._observe_sparkplug(batch)  # none without a tree: it finds no spBv1.0 root
             if metrics:  # each Sparkplug metric as its own tree node, after the messages that carried them
                 tree_changes = chain_changes(tree_changes, self.tree.apply(metrics, now))
             root = self.tree.root
@@ -316,7 +332,8 @@ class Workspace:
             return ChangeSummary(
                 tick=self._ticks, messages=len(batch), tree=tree_changes, new_regions=new_regions,
                 streams=streams, audit=audit, brokers=tuple(self._broker_summary(c) for c in brokers),
-                messages_per_second=self._meter.rate, duration=time.perf_counter() - started)
+                messages_per_second=self._meter.rate, duration=time.perf_counter() - started,
+                records=tuple(batch) if self.keep_records else ())
 
     # ----- decoding ------------------------------------------------------------------------
     def set_decoder_rules(self, broker_id: str, rules: Iterable[DecoderRule] = (),
@@ -324,7 +341,7 @@ class Workspace:
         """The broker's decoder rules (from its profile), used by ``decode``; Sparkplug state is shared.
 
         Ignored for a broker no longer open (a slow .proto compile may finish after it closed)."""
-        with self._decode_lock:
+        with self._rules_lock:
             if broker_id not in self._brokers:
                 return
             self._decoder_rules = {**self._decoder_rules,
@@ -332,10 +349,9 @@ class Workspace:
 
     def decode(self, record: MessageRecord, decoder: str = "") -> DecodedPayload:
         """``record`` decoded by its broker's rules (or ``decoder``, the user's pick), with Sparkplug aliases
-        as the tick thread has learnt them. Safe from any thread; never raises on bad input."""
-        with self._decode_lock:
-            rules = self._decoder_rules.get(record.broker_id) or self._default_rules
-            return rules.decode(record, decoder)
+        as the tick thread has learnt them. Safe from any thread, and waits on no lock; never raises on bad input."""
+        rules = self._decoder_rules.get(record.broker_id) or self._default_rules
+        return rules.decode(record, decoder)
 
     def _observe_sparkplug(self, batch: list[MessageRecord]) -> list[MessageRecord]:
         """Teach the Sparkplug state every message in arrival order (aliases and seq need it).
@@ -355,19 +371,18 @@ class Workspace:
         metrics: list[MessageRecord] = []
         pending = self._pending_data  # (broker, topic) -> the newest DATA not yet in the metric nodes
         state = self.sparkplug
-        with self._decode_lock:
-            for record in records:
-                try:
-                    if "DATA/" in record.topic and record.topic.split("/", 3)[2] in DATA_TYPES:
-                        state.observe_seq(record)
-                        pending[(record.broker_id, record.topic)] = record
-                        continue
-                    if pending:  # a BIRTH or DEATH changes what earlier DATA meant: settle them first
-                        metrics.extend(self._data_metrics(everything=True))
-                    metrics.extend(metric_records(record, state.observe(record)))
-                except SparkplugError:
-                    continue  # a malformed payload teaches nothing; the details pane shows why it failed
-            metrics.extend(self._data_metrics())
+        for record in records:
+            try:
+                if "DATA/" in record.topic and record.topic.split("/", 3)[2] in DATA_TYPES:
+                    state.observe_seq(record)
+                    pending[(record.broker_id, record.topic)] = record
+                    continue
+                if pending:  # a BIRTH or DEATH changes what earlier DATA meant: settle them first
+                    metrics.extend(self._data_metrics(everything=True))
+                metrics.extend(metric_records(record, state.observe(record)))
+            except SparkplugError:
+                continue  # a malformed payload teaches nothing; the details pane shows why it failed
+        metrics.extend(self._data_metrics())
         return metrics
 
     def _forget_pending(self, broker_id: str) -> None:
@@ -429,11 +444,19 @@ class Workspace:
     def _collect_audit(self, brokers: list[BrokerHandle]):
         while self._closed_audit:
             yield self._closed_audit.popleft()
+        if self._closing:
+            done = [c for c in self._closing if c.closed]  # read before draining: nothing can follow those
+            for connection in self._closing:
+                yield from self._audit_deltas(connection.broker_id, connection.audit_path,
+                                              connection.take_audit_results())
+            if done:
+                with self._closing_lock:
+                    self._closing = [c for c in self._closing if c not in done]
         for connection in brokers:
             yield from self._audit_deltas(connection.broker_id, connection.audit_path, connection.take_audit_results())
 
     @staticmethod
-    def _audit_deltas(broker_id: str, path: Path | None, results) -> list[AuditDelta]:
+    def _audit_deltas(broker_id: str, path: Path | str | None, results) -> list[AuditDelta]:
         if not results or path is None:
             return []
         rows: list[AuditRow] = []
@@ -460,7 +483,8 @@ class Workspace:
         tree = self.tree.trees.get(connection.broker_id)
         return BrokerSummary(connection.broker_id, connection.session.status, stats.received,
                              stats.dropped + connection.dropped_elsewhere, stats.buffered, connection.meter.rate,
-                             tree.retained_seen if tree is not None else 0)
+                             tree.retained_seen if tree is not None else 0,
+                             AuditState(connection.audit_path, connection.recorder is not None, connection.audit_notice))
 
     # ----- the worker thread -------------------------------------------------------------------
     @property

@@ -1,76 +1,81 @@
-"""A paged table over the audit store: newest first, history fetched as the user scrolls.
+"""A paged table over an audit database: newest first, history fetched as the user scrolls.
 
-Live rows come from the workspace's change summaries (the writer thread hands over what it
-committed), so the GUI thread never runs a query for them; only paging into history and a
-new search read the store, through the feed's own read-only connection.
+Live rows come from the workspace's change summaries (the writer threads hand over what they
+committed), so they need no query. History pages, a new search, rows the feed missed and replies
+it has not seen are read by a ``FeedReader`` on its own thread; the model asks and inserts the
+answer when it arrives, so the GUI thread never runs a query. The rows and their merge rules are
+core's ``FeedRows``; this model only announces its edits to Qt.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from dataclasses import replace
+from concurrent.futures import Future
 from datetime import datetime
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
-from eventscope.core.audit.store import AuditQuery, AuditRow, AuditStore, ReplyPairing, Sighting
+from eventscope.core.audit.feed import LIVE_ROWS, PAGE_SIZE, Commit, FeedPage, FeedReader, FeedRows
+from eventscope.core.audit.store import AuditQuery, AuditRow, ReplyPairing, Sighting
 from eventscope.core.payload_text import preview
+from eventscope.gui.futures import FutureWatcher
 from eventscope.gui.models.flat_table_model import FlatTableModel
 from eventscope.gui.models.roles import ALIGN_RIGHT, ALIGNMENT, BACKGROUND, TEXT_ROLES, TOOLTIP
+
+__all__ = ["PAGE_SIZE", "LIVE_ROWS", "AuditTableModel", "correlation_text"]
 
 COLUMNS = ("Time", "Broker", "Kind", "Region", "Topic", "QoS", "Size", "RTT (ms)", "Reply", "Path", "Dup", "Payload",
            "Correlation")
 (TIME_COLUMN, BROKER_COLUMN, KIND_COLUMN, REGION_COLUMN, TOPIC_COLUMN, QOS_COLUMN, SIZE_COLUMN, RTT_COLUMN,
  REPLY_COLUMN, PATH_COLUMN, DUP_COLUMN, PAYLOAD_COLUMN, CORRELATION_COLUMN) = range(len(COLUMNS))
-REPLY_NAMESPACE = "eventscope"  # the first level of Eventscope's own reply topics: not a region
-PAGE_SIZE = 200
-LIVE_ROWS = 20_000
-PENDING_SIGHTINGS = 10_000  # sightings held for rows not shown yet  # rows kept while following the newest; older ones are paged back in on scroll
 
 
 class AuditTableModel(FlatTableModel):
-    """Rows of an ``AuditStore`` matching an ``AuditQuery``, newest first (or, with ``newest_last``, as
-    streams show them: oldest at the top, new rows at the bottom). ``_rows`` is always newest first;
+    """Rows of an audit database matching an ``AuditQuery``, newest first (or, with ``newest_last``, as
+    streams show them: oldest at the top, new rows at the bottom). ``feed.rows`` is always newest first;
     only the row numbers Qt sees are mirrored.
 
-    Only pages the view asks for are loaded (``canFetchMore``/``fetchMore``), so a
-    million-row store opens at once. New rows arrive at the top in one insertion per
-    flush; requests that got their reply are refreshed with one ``dataChanged`` each.
+    Only pages the view asks for are loaded (``canFetchMore``/``fetchMore``, answered asynchronously),
+    so a million-row database opens at once. New rows arrive in one insertion per flush; requests that
+    got their reply are refreshed with one ``dataChanged`` each.
+
+    Signals:
+        loaded(bool first_page): a search's first page (True) or a history page arrived and is shown.
+        readFailed(str): the database could not be read.
     """
 
     COLUMNS = COLUMNS
+    loaded = Signal(bool)
+    readFailed = Signal(str)
+    _commitHeard = Signal(object)  # from the reader's listener thread: queued to the GUI thread
 
-    def __init__(self, store: AuditStore | None = None, parent=None) -> None:
+    def __init__(self, reader: FeedReader | None = None, parent=None) -> None:
         super().__init__(parent)
-        self.store = store
+        self.reader = reader
         self.query = AuditQuery()
-        self._rows: list[AuditRow] = []
-        self._replies: dict[int, AuditRow] = {}
-        self._pending_sightings: dict[int, list[tuple[str, float]]] = {}
-        self._request_regions: dict[int, str] = {}  # reply id → the region of the request it answers
+        self.feed = FeedRows()
         self.newest_last = False
-        self._exhausted = True
-        self._newest_seen = 0
+        self._generation = 0  # bumped by every reload: answers to an older one are dropped
         self._fetching = False
+        self._watcher = FutureWatcher(self)
+        self._commitHeard.connect(self._on_commit)
         self._reload()
 
     # ----- Qt overrides -----
     def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-
+        return 0 if parent.isValid() else len(self.feed)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        rows = self.feed.rows
+        if not index.isValid() or not 0 <= index.row() < len(rows):
             return None
         if role in TEXT_ROLES:
-            row = self._rows[self._stored(index.row())]
+            row = rows[self._stored(index.row())]
             if role == TOOLTIP and index.column() == TIME_COLUMN:
                 return datetime.fromtimestamp(row.path[0][1]).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
             return self._cell(row, index.column())
         if role == BACKGROUND:
-            return _pair_tint(self._rows[self._stored(index.row())].correlation)
+            return _pair_tint(rows[self._stored(index.row())].correlation)
         if role == ALIGNMENT and index.column() in (QOS_COLUMN, SIZE_COLUMN, RTT_COLUMN):
             return ALIGN_RIGHT
         return None
@@ -80,40 +85,31 @@ class AuditTableModel(FlatTableModel):
         # so the view pages older rows in itself then (``fetch_older``).
         return not self.newest_last and self.has_older()
 
-    def has_older(self) -> bool:
-        return not self._exhausted and not self._fetching
-
-    def fetch_older(self) -> int:
-        """Load the next page of older rows. Returns how many came."""
-        before = len(self._rows)
-        if self.has_older() and self.store is not None:
-            self._fetching = True
-            try:
-                self._fetch_page()
-            finally:
-                self._fetching = False
-        return len(self._rows) - before
-
     def fetchMore(self, parent=QModelIndex()) -> None:
         if not parent.isValid():  # views and testers call back into fetchMore while rows are being inserted
             self.fetch_older()
 
-    def _fetch_page(self) -> None:
-        before = self._rows[-1].id if self._rows else None
-        page = self.store.page_before(self.query, before, PAGE_SIZE)
-        if len(page) < PAGE_SIZE:
-            self._exhausted = True
-        if not page:
-            return
-        self._load_replies(page)
-        first = 0 if self.newest_last else len(self._rows)  # older rows: the far end from the newest
-        self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)
-        self._rows.extend(page)
-        self.endInsertRows()
-
     # ----- own API -----
+    @property
+    def busy(self) -> bool:
+        """A read is on its way (the first page of a search, or a history page)."""
+        return self._fetching
+
+    def has_older(self) -> bool:
+        return not self.feed.exhausted and not self._fetching
+
+    def fetch_older(self) -> bool:
+        """Ask for the next page of older rows; it is inserted when it arrives. False if none is due."""
+        if not self.has_older() or self.reader is None:
+            return False
+        self._fetching = True
+        before = self.feed.rows[-1].id if self.feed.rows else None
+        self._read(self.reader.page_before(self.query, before), self._on_older_page)
+        return True
+
     def row(self, row: int) -> AuditRow | None:
-        return self._rows[self._stored(row)] if 0 <= row < len(self._rows) else None
+        rows = self.feed.rows
+        return rows[self._stored(row)] if 0 <= row < len(rows) else None
 
     def set_newest_last(self, newest_last: bool) -> None:
         """Show the newest row at the bottom (as streams do) or at the top; the same rows either way."""
@@ -122,169 +118,179 @@ class AuditTableModel(FlatTableModel):
             self.newest_last = newest_last
             self.endResetModel()
 
-    # Row numbers: stored positions (newest first) to what Qt sees, and back; the mirror is its own inverse.
-    def _stored(self, shown: int) -> int:
-        return len(self._rows) - 1 - shown if self.newest_last else shown
-
-    _shown = _stored
-
-    def _shown_index(self, position: int, column: int) -> QModelIndex:
-        return self.index(self._shown(position), column)
-
-    def set_store(self, store: AuditStore | None) -> None:
-        self.store = store
+    def set_reader(self, reader: FeedReader | None) -> None:
+        self.reader = reader
         self._reload()
+        if reader is not None:  # the team database: every recorder's commits, as NOTIFY announces them
+            reader.listen(self._commitHeard.emit)
 
     def set_query(self, query: AuditQuery) -> None:
         """A new search: a reset is right here, the rows are a different set."""
         self.query = query
         self._reload()
 
-    def _reload(self) -> None:
-        # The first page is loaded inside the reset, so views reacting to modelReset see it at once.
-        self._fetching = True
-        self.beginResetModel()
-        self._rows = []
-        self._replies = {}
-        self._pending_sightings = {}
-        self._request_regions = {}
-        self._exhausted = self.store is None
-        self._newest_seen = self.store.newest_id() if self.store is not None else 0
-        if self.store is not None:
-            page = self.store.page_before(self.query, None, PAGE_SIZE)
-            self._exhausted = len(page) < PAGE_SIZE
-            self._load_replies(page)
-            self._rows = page
-        self.endResetModel()  # views fetch the next page later (after layout), not inside this signal
-        self._fetching = False
-
-    def add_new_rows(self) -> int:
-        """Read rows stored since the newest shown and insert them at the top. Returns how many."""
-        if self.store is None:
-            return 0
-        return self._insert_newest(self.store.rows_after(self.query, self._newest_seen))
-
     def add_committed(self, rows: tuple[AuditRow, ...], pairings: tuple[ReplyPairing, ...], complete: bool = True,
                       sightings: tuple[Sighting, ...] = ()) -> int:
         """Rows the writer threads just committed and the requests they answered.
 
-        One insertion at the top, one ``dataChanged`` per answered request. Several brokers' writers
+        One insertion at the new end, one ``dataChanged`` per answered request. Several brokers' writers
         commit independently, so a row can come after a newer one: it goes in at its own place.
-        ``complete=False`` means rows were held back upstream: read what is missing from the store.
+        ``complete=False`` means rows were held back upstream: what is missing is read from the database.
+        Returns how many rows were inserted now.
         """
-        if self.store is None:
+        if self.reader is None:
             return 0
+        added = 0
         if not complete:
-            added = self.add_new_rows()
+            self._read(self.reader.rows_after(self.query, self.feed.newest_seen), self._on_rows_after)
         else:
-            query = self.query
-            fresh = sorted((r for r in rows if query.is_empty or query.matches(r)), key=lambda r: r.id)
-            newest = self._rows[0].id if self._rows else 0
-            added = self._insert_newest([r for r in fresh if r.id > newest])
-            for late in (r for r in fresh if r.id < newest):
-                added += self._insert_late(late)
+            newer, late = self.feed.fresh_rows(rows, self.query)
+            added = self._insert_newest(newer)
+            for row in late:
+                added += self._insert_late(row)
             if rows:
-                self._newest_seen = max(self._newest_seen, max(r.id for r in rows))
-        self._apply_pairings(pairings, {row.id: row for row in rows if row.kind == "reply"})
-        self._apply_sightings(sightings)
+                self.feed.newest_seen = max(self.feed.newest_seen, max(r.id for r in rows))
+        replies = {row.id: row for row in rows if row.kind == "reply"}
+        missing = [i for i in self.feed.missing_replies(pairings=pairings) if i not in replies]
+        if missing:  # almost never: a reply is committed in the same batch as its pairing
+            self._read(self.reader.rows_by_id(missing),
+                       lambda found: self._announce(self.feed.apply_pairings(pairings, {**replies, **found})))
+        else:
+            self._announce(self.feed.apply_pairings(pairings, replies))
+        self._announce(self.feed.apply_sightings(sightings), PATH_COLUMN)
         return added
-
-    def _insert_late(self, row: AuditRow) -> int:
-        position = bisect_left(self._rows, -row.id, key=lambda r: -r.id)
-        if position < len(self._rows) and self._rows[position].id == row.id:
-            return 0  # shown already
-        if position == len(self._rows) and not self._exhausted:
-            return 0  # older than what is loaded: paging brings it
-        self._load_replies([row])
-        shown = len(self._rows) - position if self.newest_last else position
-        self.beginInsertRows(QModelIndex(), shown, shown)
-        self._rows.insert(position, self._with_pending_sightings(row))
-        self.endInsertRows()
-        return 1
-
-    def _apply_sightings(self, sightings: tuple[Sighting, ...]) -> None:
-        """A shown message arrived on one more broker: its Path cell grows.
-
-        A sighting may be reported before its row (another broker's writer was faster): it waits.
-        """
-        for sighting in sightings:
-            hop = (sighting.broker, sighting.received)
-            position = self._position(sighting.message_id)
-            if position is None:
-                if len(self._pending_sightings) < PENDING_SIGHTINGS:
-                    self._pending_sightings.setdefault(sighting.message_id, []).append(hop)
-                continue
-            row = self._rows[position]
-            if hop not in row.sightings:
-                self._rows[position] = replace(row, sightings=row.sightings + (hop,))
-                cell = self._shown_index(position, PATH_COLUMN)
-                self.dataChanged.emit(cell, cell)
-
-    def _with_pending_sightings(self, row: AuditRow) -> AuditRow:
-        waiting = self._pending_sightings.pop(row.id, None)
-        return replace(row, sightings=row.sightings + tuple(waiting)) if waiting else row
-
-    def _position(self, row_id: int) -> int | None:
-        position = bisect_left(self._rows, -row_id, key=lambda r: -r.id)
-        return position if position < len(self._rows) and self._rows[position].id == row_id else None
-
-    def _insert_newest(self, fresh: list[AuditRow]) -> int:
-        if not fresh:
-            return 0
-        self._newest_seen = max(self._newest_seen, fresh[-1].id)
-        fresh.reverse()
-        if self._pending_sightings:
-            fresh = [self._with_pending_sightings(row) for row in fresh]
-        self._load_replies(fresh)
-        first = len(self._rows) if self.newest_last else 0
-        self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
-        self._rows[0:0] = fresh
-        self.endInsertRows()
-        return len(fresh)
-
-    def _apply_pairings(self, pairings: tuple[ReplyPairing, ...], replies: dict[int, AuditRow]) -> None:
-        # A reply is committed in the same batch as its pairing, so it is almost always at hand.
-        for pairing in pairings:
-            if pairing.reply_id in replies:
-                self._replies[pairing.reply_id] = replies[pairing.reply_id]
-        missing = [p.reply_id for p in pairings if p.reply_id not in self._replies]
-        if missing and self.store is not None:
-            self._replies.update(self.store.rows_by_id(missing))
-        for pairing in pairings:
-            position = self._position(pairing.request_id)
-            if position is not None:
-                row = self._rows[position]
-                self._request_regions[pairing.reply_id] = row.region
-                self._rows[position] = replace(row, reply_id=pairing.reply_id, rtt_ms=pairing.rtt_ms)
-                reply_position = self._position(pairing.reply_id)
-                if reply_position is not None:
-                    cell = self._shown_index(reply_position, REGION_COLUMN)
-                    self.dataChanged.emit(cell, cell)
-                self.dataChanged.emit(self._shown_index(position, 0), self._shown_index(position, len(COLUMNS) - 1))
 
     def trim(self, keep: int = LIVE_ROWS) -> int:
         """Forget the oldest loaded rows beyond ``keep`` (while following the newest); paging brings them back."""
-        extra = len(self._rows) - keep
+        extra = self.feed.overflow(keep)
         if extra <= 0:
             return 0
         if self.newest_last:  # the oldest rows are at the top
             self.beginRemoveRows(QModelIndex(), 0, extra - 1)
         else:
-            self.beginRemoveRows(QModelIndex(), keep, len(self._rows) - 1)
-        del self._rows[keep:]
+            self.beginRemoveRows(QModelIndex(), keep, len(self.feed) - 1)
+        self.feed.trim(keep)
         self.endRemoveRows()
-        self._exhausted = False
-        shown = {row.reply_id for row in self._rows if row.reply_id is not None}
-        self._replies = {k: v for k, v in self._replies.items() if k in shown}
         return extra
 
-    def _load_replies(self, rows) -> None:
-        for row in rows:
-            if row.reply_id is not None:
-                self._request_regions[row.reply_id] = row.region
-        wanted = [r.reply_id for r in rows if r.reply_id is not None and r.reply_id not in self._replies]
-        if wanted and self.store is not None:
-            self._replies.update(self.store.rows_by_id(wanted))
+    # ----- reads, answered on the GUI thread ----------------------------------------------------
+    def _read(self, future: Future, apply) -> None:
+        generation = self._generation
+
+        def done(f: Future) -> None:
+            if generation != self._generation:
+                return  # a newer search or database replaced the one this read was for
+            error = f.exception()
+            if error is not None:
+                self._fetching = False
+                self.readFailed.emit(str(error))
+                return
+            apply(f.result())
+
+        self._watcher.watch(future, done)
+
+    def _reload(self) -> None:
+        self._generation += 1
+        self.beginResetModel()
+        self.feed.reset(None)
+        self.endResetModel()
+        self._fetching = self.reader is not None
+        if self.reader is not None:
+            self._read(self.reader.first_page(self.query), self._on_first_page)
+
+    def _on_first_page(self, page: FeedPage) -> None:
+        live = [r for r in reversed(self.feed.rows) if r.id > page.newest_id]  # committed after the page was read
+        self.beginResetModel()  # nothing was shown for this search yet: its first page replaces the empty one
+        self.feed.reset(page)
+        self.feed.add_newest(live)
+        self.endResetModel()
+        self._fetching = False
+        self.loaded.emit(True)
+
+    def _on_older_page(self, page: FeedPage) -> None:
+        count = len(page.rows)
+        if count:
+            first = 0 if self.newest_last else len(self.feed)  # older rows: the far end from the newest
+            self.beginInsertRows(QModelIndex(), first, first + count - 1)
+            self.feed.add_older(page)
+            self.endInsertRows()
+        else:
+            self.feed.exhausted = page.exhausted
+        self._fetching = False  # only now: views ask for the next page while rows are being inserted
+        self.loaded.emit(False)
+
+    def _on_rows_after(self, page: FeedPage) -> None:
+        self._merge(page)
+
+    def _on_commit(self, commit: Commit) -> None:
+        """Another recorder (or this window's own) committed to the team database: read what it announced."""
+        if self.reader is None:
+            return
+        if commit.resync:
+            self._read(self.reader.first_page(self.query), self._merge)
+            return
+        if commit.last:
+            self._read(self.reader.rows_between(self.query, commit.first, commit.last), self._merge)
+        if commit.touched:
+            self._read(self.reader.rows_by_id(commit.touched),
+                       lambda rows: self._merge(FeedPage(tuple(rows.values()), {})))
+
+    def _merge(self, page: FeedPage) -> None:
+        """Rows read again: new ones inserted where they belong, shown ones refreshed (path, reply, RTT)."""
+        self.feed.replies.update(page.replies)
+        newer, late, changed = self.feed.refresh(page.rows, self.query)
+        self._insert_newest(newer, page.replies)
+        for row in late:
+            self._insert_late(row)
+        self._announce(changed)
+
+    # ----- edits announced to Qt ----------------------------------------------------------------
+    # Row numbers: stored positions (newest first) to what Qt sees, and back; the mirror is its own inverse.
+    def _stored(self, shown: int) -> int:
+        return len(self.feed) - 1 - shown if self.newest_last else shown
+
+    _shown = _stored
+
+    def _insert_newest(self, fresh: list[AuditRow], replies: dict[int, AuditRow] | None = None) -> int:
+        if not fresh:
+            return 0
+        first = len(self.feed) if self.newest_last else 0
+        self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
+        added = self.feed.add_newest(fresh, replies)
+        self.endInsertRows()
+        self._fetch_missing_replies(fresh)
+        return added
+
+    def _insert_late(self, row: AuditRow) -> int:
+        position = self.feed.late_position(row)
+        if position is None:
+            return 0
+        shown = len(self.feed) - position if self.newest_last else position
+        self.beginInsertRows(QModelIndex(), shown, shown)
+        self.feed.insert_late(position, row)
+        self.endInsertRows()
+        self._fetch_missing_replies([row])
+        return 1
+
+    def _fetch_missing_replies(self, rows: list[AuditRow]) -> None:
+        missing = self.feed.missing_replies(rows)
+        if missing and self.reader is not None:
+            self._read(self.reader.rows_by_id(missing), self._on_replies)
+
+    def _on_replies(self, replies: dict[int, AuditRow]) -> None:
+        self.feed.replies.update(replies)
+        changed = [p for p in (self.feed.position(i) for i in self._requests_of(replies)) if p is not None]
+        self._announce(changed, REPLY_COLUMN)
+
+    def _requests_of(self, replies: dict[int, AuditRow]) -> list[int]:
+        return [row.id for row in self.feed.rows if row.reply_id in replies]
+
+    def _announce(self, positions: list[int], column: int | None = None) -> None:
+        """One ``dataChanged`` per changed row (the whole row, or one column of it)."""
+        for position in positions:
+            shown = self._shown(position)
+            first, last = (column, column) if column is not None else (0, len(COLUMNS) - 1)
+            self.dataChanged.emit(self.index(shown, first), self.index(shown, last))
 
     def _cell(self, row: AuditRow, column: int) -> str:
         if column == TIME_COLUMN:  # first arrival anywhere in the mesh; the date is in the tooltip
@@ -294,9 +300,7 @@ class AuditTableModel(FlatTableModel):
         if column == KIND_COLUMN:
             return row.kind
         if column == REGION_COLUMN:
-            if row.kind == "reply" and row.region == REPLY_NAMESPACE:  # a reply to our own request: its region
-                return self._request_regions.get(row.id, row.region)
-            return row.region
+            return self.feed.region_of(row)
         if column == TOPIC_COLUMN:
             return row.topic
         if column == QOS_COLUMN:
@@ -306,7 +310,7 @@ class AuditTableModel(FlatTableModel):
         if column == RTT_COLUMN:
             return f"{row.rtt_ms:.1f}" if row.rtt_ms is not None else ""
         if column == REPLY_COLUMN:
-            reply = self._replies.get(row.reply_id) if row.reply_id is not None else None
+            reply = self.feed.reply_of(row)
             if reply is not None:
                 return f"{reply.topic}: {preview(reply.payload, 80)}"
             return "waiting" if row.kind == "request" else ""
@@ -317,6 +321,7 @@ class AuditTableModel(FlatTableModel):
         if column == CORRELATION_COLUMN:
             return correlation_text(row.correlation)
         return preview(row.payload)
+
 
 
 def correlation_text(correlation: bytes | None) -> str:

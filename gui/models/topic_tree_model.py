@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import html
 import time
+from collections.abc import Callable
+from typing import overload
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
@@ -70,7 +72,8 @@ class TopicTreeModel(QAbstractItemModel):
         self._hidden_rows: dict[TopicNode, int] = {}  # nodes Qt does not know yet -> their children so far
         self._dirty: set[TopicNode] = set()
         self._preview_cache: dict[TopicNode, tuple[object, str]] = {}
-        self.root_label = None  # optional: the text of a top-level (broker) row, given its node
+        # optional: the text of a top-level (broker) row, given its node
+        self.root_label: Callable[[TopicNode], str] | None = None
         self._adopt_existing(tree.root)
 
     def _adopt_existing(self, node: TopicNode) -> None:
@@ -90,8 +93,8 @@ class TopicTreeModel(QAbstractItemModel):
         root = self.tree.root
         for node in changes.created:  # parents come before their children
             parent = node.parent
-            if parent is root:
-                continue  # the top level is brought in line at publish time
+            if parent is None or parent is root:
+                continue  # the top level is brought in line at publish time (only the root has no parent)
             if node.row + 1 > grown.get(parent, 0):
                 grown[parent] = node.row + 1
         for parent, count in grown.items():
@@ -216,7 +219,11 @@ class TopicTreeModel(QAbstractItemModel):
             return QModelIndex()
         return self.createIndex(row, column, node.child_list[row])
 
-    def parent(self, index: QModelIndex = None) -> QModelIndex:  # noqa: A003 - Qt override
+    @overload
+    def parent(self) -> QObject | None: ...
+    @overload
+    def parent(self, index: QModelIndex) -> QModelIndex: ...
+    def parent(self, index: QModelIndex | None = None) -> QModelIndex | QObject | None:  # noqa: A003 - Qt override
         if index is None:  # QObject.parent()
             return super().parent()
         if not index.isValid():
@@ -239,7 +246,7 @@ class TopicTreeModel(QAbstractItemModel):
     def hasChildren(self, parent: QModelIndex = QModelIndex()) -> bool:
         return self.rowCount(parent) > 0
 
-    def flags(self, index: QModelIndex) -> Qt.ItemFlags:
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         return _ITEM_FLAGS

@@ -1,8 +1,9 @@
 """Audit feed: the durable audit store as a searchable, exportable table.
 
 The workspace records (its audit writer commits and acks on its own thread); this view only
-shows what each change summary says was committed, and reads history pages through its own
-read-only connection.
+shows what each change summary says was committed. History pages, searches and exports are read
+by a ``FeedReader`` on its own thread, through its own read-only connection: the window never waits
+on the database.
 """
 
 from __future__ import annotations
@@ -25,11 +26,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from eventscope.core.audit.export import ExportJob
+from eventscope.core.audit.feed import ExportProgress, FeedReader
+from eventscope.core.audit.postgres import is_postgres_url, mask_url
 from eventscope.core.audit.recorder import AuditRecorder
-from eventscope.core.audit.store import AuditQuery, AuditStore, AuditStoreError
+from eventscope.core.audit.store import AuditQuery
+from eventscope.core.audit.stores import shown
 from eventscope.gui.context import AppContext
+from eventscope.gui.futures import FutureWatcher
 from eventscope.gui.models.audit_table_model import AuditTableModel
+from eventscope.gui.status_colours import status_style
+from eventscope.gui.views.audit_store_dialog import STORE_KEY, AuditStoreDialog, team_password, tls_state
 from eventscope.gui.views.elided_label import ElidedLabel
 
 log = logging.getLogger(__name__)
@@ -58,11 +64,14 @@ class AuditFeedView(QWidget):
         self.context = context
         self.setObjectName("auditFeed")
         self.setAccessibleName("Audit feed")
-        self.store: AuditStore | None = None  # this view's read-only connection
+        self.reader: FeedReader | None = None  # this view's read-only connection, on its own thread
         self._notice = ""
         self._write_warning = ""
-        self._export: tuple[ExportJob, QProgressDialog, object, str] | None = None
+        self._export: tuple[ExportProgress, QProgressDialog, QTimer, str] | None = None
+        self._watcher = FutureWatcher(self)
         self.model = AuditTableModel(None, self)
+        self.model.readFailed.connect(self._on_read_failed)
+        self.model.loaded.connect(self._on_loaded)
 
         self.topic_edit = QLineEdit(objectName="auditTopicSearch", placeholderText="Topic contains")
         self.region_edit = QLineEdit(objectName="auditRegionSearch", placeholderText="Region")
@@ -71,6 +80,11 @@ class AuditFeedView(QWidget):
         self.text_edit = QLineEdit(objectName="auditTextSearch", placeholderText="Payload contains")
         self.export_csv_button = QToolButton(objectName="auditExportCsv", text="Export CSV…")
         self.export_jsonl_button = QToolButton(objectName="auditExportJsonl", text="Export JSONL…")
+        self.store_button = QToolButton(objectName="auditStoreButton", text="Store…")
+        self.store_button.setToolTip("Where the audit is kept: this computer (SQLite) or the team's PostgreSQL database")
+        self.tls_label = QLabel("", objectName="auditTls")  # the team database's TLS state; red when not verified
+        self.tls_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.tls_label.hide()
         self.order_button = QToolButton(objectName="auditOrder", checkable=True)
         self.order_button.setToolTip("Newest at the bottom, following new rows as streams do, or newest at the top")
         self.warning_label = QLabel("", objectName="auditWarning")
@@ -97,12 +111,16 @@ class AuditFeedView(QWidget):
         bar.addWidget(self.order_button)
         bar.addWidget(self.export_csv_button)
         bar.addWidget(self.export_jsonl_button)
+        bar.addWidget(self.store_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.warning_label)
         layout.addLayout(bar)
         layout.addWidget(self.table, 1)
-        layout.addWidget(self.status_label)
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.status_label, 1)
+        status_row.addWidget(self.tls_label)
+        layout.addLayout(status_row)
 
         self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS, timeout=self.apply_search)
         for edit in (self.topic_edit, self.region_edit, self.text_edit):
@@ -110,16 +128,22 @@ class AuditFeedView(QWidget):
         self.kind_combo.currentIndexChanged.connect(self._search_timer.start)
         self.export_csv_button.clicked.connect(lambda: self._on_export_clicked("csv"))
         self.export_jsonl_button.clicked.connect(lambda: self._on_export_clicked("jsonl"))
+        self.store_button.clicked.connect(self.open_store_dialog)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.order_button.toggled.connect(self.set_newest_last)
         self.table.verticalScrollBar().valueChanged.connect(self._on_scrolled)
-        self.order_button.setChecked(context.settings.value(ORDER_KEY, False, type=bool))
+        self.order_button.setChecked(bool(context.settings.value(ORDER_KEY, False, type=bool)))
         self._show_order()
         context.auditChanged.connect(self._on_audit_changed)
         context.bridge.summaryReady.connect(self._on_summary)
-        if db_path is not None:
-            self._open_store(Path(db_path))
-        context.set_audit(db_path, filters)  # the workspace records; this view shows
+        self._filters = filters
+        team = str(context.settings.value(STORE_KEY, "") or "") if db_path is None else ""
+        if is_postgres_url(team):  # the team database, chosen on an earlier run; its password in the keychain
+            self.use_store(team, team_password(team))
+        else:
+            if db_path is not None:
+                self._open_reader(Path(db_path))
+            context.set_audit(db_path, filters)  # the workspace records; this view shows
         if context.connection is None:
             self._show_warning()
 
@@ -129,34 +153,86 @@ class AuditFeedView(QWidget):
         connection = self.context.connection
         return connection.recorder if connection is not None else None
 
-    # ----- store -----
-    def _open_store(self, path: Path) -> bool:
-        """Open (or keep) this view's read-only connection to ``path``."""
-        if self.store is not None and self.store.path == path:
-            return True
-        self._close_store()
-        try:
-            self.store = AuditStore.open_reader(path, self.context.region_level)
-        except AuditStoreError as exc:
-            self._notice = str(exc)
-            return False
-        self.model.set_store(self.store)
-        return True
+    # ----- the database -----
+    @property
+    def path(self) -> Path | str | None:
+        """The audit database this feed shows."""
+        return self.reader.path if self.reader is not None else None
 
-    def _close_store(self) -> None:
-        if self.store is not None:
-            self.model.set_store(None)
-            self.store.close()
-            self.store = None
+    def _open_reader(self, path: Path | str, password: str | None = None) -> None:
+        """Show ``path`` (or keep showing it); it opens on the reader's thread, and a failure is reported."""
+        if self.reader is not None and self.reader.path == path:
+            return
+        self._close_reader()
+        self.reader = FeedReader(path, self.context.region_level, password)
+        self._watcher.watch(self.reader.open(), lambda f, reader=self.reader: self._on_opened(reader, f))
+        self.model.set_reader(self.reader)
+        self._scroll_to_newest()  # a feed opens on its newest rows, whichever end they are at
+
+    def _on_opened(self, reader: FeedReader, future) -> None:
+        if reader is self.reader and future.exception() is not None:
+            self._on_read_failed(str(future.exception()))
+
+    def _on_loaded(self, first_page: bool) -> None:
+        if first_page:  # a new search or database: show its newest rows
+            self._scroll_to_newest()
+
+    def _on_read_failed(self, reason: str) -> None:
+        self._notice = reason
+        self._show_warning()
+
+    def _close_reader(self) -> None:
+        if self.reader is not None:
+            self.model.set_reader(None)
+            self.reader.close()
+            self.reader = None
+
+    # ----- where the audit is kept -----
+    @property
+    def team(self) -> bool:
+        """The feed shows the team's PostgreSQL database (every recorder's rows, live)."""
+        return self.reader is not None and is_postgres_url(self.reader.path)
+
+    def open_store_dialog(self) -> AuditStoreDialog:
+        dialog = AuditStoreDialog(str(self.context.settings.value(STORE_KEY, "") or ""), self)
+        dialog.accepted.connect(lambda: self.use_store(dialog.location(), dialog.password()))
+        dialog.finished.connect(dialog.deleteLater)
+        self.store_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def use_store(self, location: str, password: str | None = None) -> None:
+        """Record and read ``location``: "" for this computer's SQLite file, or the team database's URL
+        (no password in it). Remembered for the next start; the password lives in the keychain."""
+        self.context.settings.setValue(STORE_KEY, location)
+        self._notice = ""
+        if is_postgres_url(location):
+            self._open_reader(location, password)  # shown whether or not this window records into it
+            state, weak = tls_state(location)
+            self.tls_label.setText(state)
+            self.tls_label.setStyleSheet(status_style("error" if weak else "muted"))
+            self.tls_label.show()
+            self.status_label.setText(f"Team database {mask_url(location)}"
+                                      + (" (read-only: viewing)" if self.context.read_only else ""))
+        else:
+            self.tls_label.hide()
+        self.context.set_audit(location or None, self._filters, db_password=password)
+        self._show_warning()
 
     def _on_audit_changed(self, connection) -> None:
         if connection is None:
             return
         self._notice = connection.audit_notice
         self._write_warning = ""
-        if connection.audit_path is not None and self._open_store(connection.audit_path):
+        if self.team and self.reader is not None:  # the team database is shown whatever this window records
             if connection.recorder is not None:
-                self.status_label.setText(f"Recording {', '.join(connection.recorder.filters)} into {connection.audit_path}")
+                self.status_label.setText(f"Recording {', '.join(connection.recorder.filters)} into the team "
+                                          f"database {shown(self.reader.path)}")
+        elif connection.audit_path is not None:
+            self._open_reader(connection.audit_path)
+            if connection.recorder is not None:
+                filters = ", ".join(connection.recorder.filters)
+                self.status_label.setText(f"Recording {filters} into {connection.audit_path}")
             else:
                 self.status_label.setText(f"Showing {connection.audit_path} (not recording)")
         self._show_warning()
@@ -164,7 +240,7 @@ class AuditFeedView(QWidget):
     def _on_summary(self, summary) -> None:
         """Show what the writer committed: one insertion at the top, one refresh per answered request."""
         for delta in summary.audit:
-            if self.store is None or delta.path != self.store.path:
+            if delta.path != self.path:
                 continue  # another database (set while another was shown)
             warning = delta.warning
             if warning and delta.pending:
@@ -204,12 +280,11 @@ class AuditFeedView(QWidget):
         """Newest at the bottom: Qt fetches more only at the bottom, so older pages load here at the top."""
         bar = self.table.verticalScrollBar()
         if self.model.newest_last and value == bar.minimum() and self.model.has_older():
-            target = bar.value()
-            added = self.model.fetch_older()
-            if added:  # keep the row the user was looking at in place (the table scrolls by rows) …
+            target, before = bar.value(), self.model.rowCount()
+            if self.model.fetch_older():  # the page arrives later; then keep the user's row in place …
                 def keep_place(_minimum: int, _maximum: int) -> None:
                     bar.rangeChanged.disconnect(keep_place)
-                    bar.setValue(target + added)
+                    bar.setValue(target + self.model.rowCount() - before)
                 bar.rangeChanged.connect(keep_place)  # … once the scroll bar knows about the new rows
 
     def _show_warning(self) -> None:
@@ -242,52 +317,57 @@ class AuditFeedView(QWidget):
         if path:
             self.export_to(path, fmt)
 
-    def export_to(self, path: str | Path, fmt: str) -> ExportJob | None:
-        """Export the current search in chunks driven by the event loop, with a cancellable progress dialog."""
-        if self.store is None or self._export is not None:
+    def export_to(self, path: str | Path, fmt: str) -> ExportProgress | None:
+        """Export the current search on the reader's thread, with a cancellable progress dialog."""
+        if self.reader is None or self._export is not None:
             return None
-        out = open(path, "w", newline="", encoding="utf-8")
-        job = ExportJob(self.store, self.current_query(), fmt, out)
-        dialog = QProgressDialog(f"Exporting {job.total} rows to {Path(path).name}…", "Cancel", 0, max(job.total, 1), self)
+        progress, future = self.reader.export(self.current_query(), fmt, path)
+        dialog = QProgressDialog(f"Exporting to {Path(path).name}…", "Cancel", 0, 0, self)
         dialog.setObjectName("auditExportProgress")
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.setMinimumDuration(300)
-        timer = QTimer(self, interval=0)
-        self._export = (job, dialog, timer, str(path))
-        timer.timeout.connect(self._on_export_step)
-        dialog.canceled.connect(lambda: self._finish_export(cancelled=True))
+        timer = QTimer(self, interval=100)
+        self._export = (progress, dialog, timer, str(path))
+        timer.timeout.connect(self._on_export_progress)
+        dialog.canceled.connect(progress.cancelled.set)
         timer.start()
-        return job
+        self._watcher.watch(future, self._finish_export)
+        return progress
 
     def cancel_export(self) -> None:
         if self._export is not None:
-            self._finish_export(cancelled=True)
+            self._export[0].cancelled.set()
 
-    def _on_export_step(self) -> None:
+    def _on_export_progress(self) -> None:
         if self._export is None:
             return
-        job, dialog, _timer, _path = self._export
-        if dialog.wasCanceled():
-            self._finish_export(cancelled=True)
-            return
-        more = job.step()
-        dialog.setValue(min(job.written, dialog.maximum() - 1) if more else dialog.maximum())
-        if not more:
-            self._finish_export(cancelled=False)
+        progress, dialog, _timer, _path = self._export
+        if dialog.wasCanceled():  # Cancel pressed (or the dialog closed): the export stops at its next chunk
+            progress.cancelled.set()
+        if progress.total:
+            dialog.setMaximum(progress.total)
+            dialog.setValue(min(progress.written, progress.total - 1))
 
-    def _finish_export(self, cancelled: bool) -> None:
+    def _finish_export(self, future) -> None:
         if self._export is None:
             return
-        job, dialog, timer, path = self._export
+        progress, dialog, timer, path = self._export
         self._export = None
         timer.stop()
         timer.deleteLater()
-        job.out.close()
+        dialog.canceled.disconnect()  # closing a progress dialog reports a cancel: not the user's
         dialog.close()
         dialog.deleteLater()
-        self.status_label.setText(f"Export {'cancelled after' if cancelled else 'wrote'} {job.written} rows to {path}")
-        self.exportFinished.emit(path, job.written, cancelled)
+        cancelled = progress.stopped_early
+        if future.exception() is not None:
+            self.status_label.setText(f"Export to {path} failed: {future.exception()}")
+            log.warning("audit export to %s failed: %s", path, future.exception())
+        else:
+            verb = "cancelled after" if cancelled else "wrote"
+            self.status_label.setText(f"Export {verb} {progress.written} rows to {path}")
+        self.exportFinished.emit(path, progress.written, cancelled)
 
     def shutdown(self) -> None:
-        """Close this view's read connection (the workspace stops the recorder)."""
-        self._close_store()
+        """Stop an export and close this view's read connection (the workspace stops the recorder)."""
+        self.cancel_export()
+        self._close_reader()

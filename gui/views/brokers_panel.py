@@ -125,6 +125,8 @@ class BrokersPanel(QWidget):
     def _on_rows_inserted(self, _parent, first: int, last: int) -> None:
         for row in range(first, last + 1):
             broker_id = self.model.broker_id(row)
+            if broker_id is None:  # rows in range always have an id
+                continue
             button = QPushButton(objectName=f"brokerConnect_{broker_id}")
             button.clicked.connect(lambda _checked=False, b=broker_id: self.toggle(b))
             self.table.setIndexWidget(self.model.index(row, ACTION), button)
@@ -132,7 +134,8 @@ class BrokersPanel(QWidget):
 
     def row_button(self, broker_id: str) -> QPushButton | None:
         row = self.model.row_of(broker_id)
-        return self.table.indexWidget(self.model.index(row, ACTION)) if row >= 0 else None
+        button = self.table.indexWidget(self.model.index(row, ACTION)) if row >= 0 else None
+        return button if isinstance(button, QPushButton) else None
 
     def toggle(self, broker_id: str) -> None:
         """Disconnect an open broker (its row and topics stay) or connect a disconnected one."""
@@ -148,10 +151,11 @@ class BrokersPanel(QWidget):
         for row in range(self.model.rowCount()):
             broker_id = self.model.broker_id(row)
             button = self.table.indexWidget(self.model.index(row, ACTION))
-            if button is not None:
+            if isinstance(button, QPushButton) and broker_id is not None:
                 is_open = self.context.is_open(broker_id)
                 button.setText("Disconnect" if is_open else "Connect")
-                button.setToolTip(f"{'Disconnect' if is_open else 'Connect'} {broker_id}; the other brokers are not disturbed")
+                button.setToolTip(f"{'Disconnect' if is_open else 'Connect'} {broker_id}; "
+                                  "the other brokers are not disturbed")
 
     # ----- selection -----
     def selected_broker(self) -> str | None:

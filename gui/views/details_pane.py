@@ -60,7 +60,7 @@ class DetailsPane(QWidget):
         self.setObjectName("detailsPane")
         self.setAccessibleName("Message details")
         self.node: TopicNode | None = None
-        self.message = None  # a TopicMessage or a MessageRecord
+        self.message: TopicMessage | MessageRecord | None = None
         self._shown_count = -1
         self._history: list[TopicMessage] = []
         self._follow_latest = True
@@ -243,10 +243,11 @@ class DetailsPane(QWidget):
         self._show_payload()
 
     def _show_payload(self) -> None:
-        if self.message is None:
+        message = self.message
+        if message is None:
             return
         decoder = self.decoder_combo.currentData() or "auto"
-        decoded = self.context.workspace.decode(self._as_record(), "" if decoder == "auto" else decoder)
+        decoded = self.context.workspace.decode(self._as_record(message), "" if decoder == "auto" else decoder)
         self.payload_edit.setPlainText(decoded.text + ("\n\n" + "\n".join(decoded.notes) if decoded.notes else ""))
         if decoded.error:
             note = decoded.error
@@ -257,8 +258,7 @@ class DetailsPane(QWidget):
         self.decoder_note.setText(note)
         self.decoder_note.setToolTip(note)
 
-    def _as_record(self) -> MessageRecord:
-        message = self.message
+    def _as_record(self, message: TopicMessage | MessageRecord) -> MessageRecord:
         if isinstance(message, MessageRecord):
             return message
         broker = broker_of(self.node) if self.node is not None else None
@@ -268,7 +268,10 @@ class DetailsPane(QWidget):
     # ----- the decoder, remembered per topic ---------------------------------------------------
     def _decoder_choices(self) -> dict[str, str]:
         try:
-            saved = json.loads(self.context.settings.value(DECODERS_KEY, "{}") or "{}")
+            raw = self.context.settings.value(DECODERS_KEY, "{}") or "{}"
+            if not isinstance(raw, (str, bytes, bytearray)):  # json.loads would raise TypeError
+                return {}
+            saved = json.loads(raw)
         except (TypeError, ValueError):
             return {}
         return saved if isinstance(saved, dict) else {}

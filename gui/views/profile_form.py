@@ -27,10 +27,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from eventscope.core.audit.recorder import DEFAULT_AUDIT_FILTERS
 from eventscope.core.decoding.decoders import DECODERS
 from eventscope.core.decoding.rules import DecoderRule, DecoderRuleError
-from eventscope.core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings, parse_broker_address
+from eventscope.core.profile import (
+    DEFAULT_AUDIT_FILTERS,
+    MQTT_V5,
+    MQTT_V311,
+    ConnectionProfile,
+    TlsSettings,
+    parse_broker_address,
+)
 from eventscope.core.profiles.store import StoredProfile
 from eventscope.core.topics import TopicError, validate_filter
 from eventscope.gui.status_colours import status_style

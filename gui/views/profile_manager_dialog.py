@@ -42,7 +42,8 @@ class ProfileManagerDialog(QDialog):
         self.result_label.setWordWrap(True)
 
         buttons = {}
-        for key, text, tip in (("new", "New", "A new, empty profile"), ("duplicate", "Duplicate", "Copy the selected profile"),
+        for key, text, tip in (("new", "New", "A new, empty profile"),
+                               ("duplicate", "Duplicate", "Copy the selected profile"),
                                ("delete", "Delete", "Delete the selected profile and its keychain password"),
                                ("import", "Import…", "Add profiles from an exported file"),
                                ("export", "Export…", "Save every profile to a file, without any password"),
@@ -202,6 +203,8 @@ class ProfileManagerDialog(QDialog):
         timer.start()
 
     def _on_test_poll(self) -> None:
+        if self._test is None:  # the timer stops whenever the test ends
+            return
         session, started, timer = self._test
         status = session.status
         elapsed = time.monotonic() - started

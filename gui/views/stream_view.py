@@ -8,6 +8,7 @@ workspace as commands.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import replace
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer
@@ -377,11 +378,12 @@ class StreamView(QWidget):
 
     def _saved_filters(self) -> list[str]:
         saved = self.context.settings.value(STREAMS_KEY, [DEFAULT_STREAM_FILTER]) or [DEFAULT_STREAM_FILTER]
-        filters = [f for f in ([saved] if isinstance(saved, str) else saved) if _is_valid_filter(f)]
+        items = [saved] if isinstance(saved, str) else saved if isinstance(saved, Iterable) else []
+        filters = [f for f in items if _is_valid_filter(f)]
         return filters or [DEFAULT_STREAM_FILTER]  # a hand-edited settings file must not stop start-up
 
     def _save_filters(self) -> None:
-        filters = [self.tabs.widget(i).stream_filter.topic_filter for i in range(self.tabs.count())]
+        filters = [tab.stream_filter.topic_filter for tab in self._stream_tabs()]
         self.context.settings.setValue(STREAMS_KEY, filters)
 
     def add_stream(self, topic_filter: str = DEFAULT_STREAM_FILTER) -> StreamTab:
@@ -394,20 +396,28 @@ class StreamView(QWidget):
         return tab
 
     def stream_tab(self, index: int = 0) -> StreamTab:
-        return self.tabs.widget(index)
+        tab = self.tabs.widget(index)
+        if not isinstance(tab, StreamTab):
+            raise IndexError(f"no stream tab at index {index}")
+        return tab
+
+    def _stream_tabs(self) -> list[StreamTab]:
+        """The tabs in order (every page of ``self.tabs`` is a ``StreamTab``)."""
+        pages = (self.tabs.widget(i) for i in range(self.tabs.count()))
+        return [page for page in pages if isinstance(page, StreamTab)]
 
     def _retitle(self, tab: StreamTab) -> None:
         self.tabs.setTabText(self.tabs.indexOf(tab), tab.stream_filter.topic_filter)
         self._save_filters()
 
     def _on_tab_close_requested(self, index: int) -> None:
-        if self.tabs.count() > 1:
-            tab = self.tabs.widget(index)
+        tab = self.tabs.widget(index)
+        if self.tabs.count() > 1 and isinstance(tab, StreamTab):
             tab.close_stream()
             self.tabs.removeTab(index)
             tab.deleteLater()
             self._save_filters()
 
     def _on_session_changed(self, session) -> None:
-        for index in range(self.tabs.count()):
-            self.tabs.widget(index).on_session_changed(session)
+        for tab in self._stream_tabs():
+            tab.on_session_changed(session)

@@ -115,7 +115,10 @@ class SubscriptionsDialog(QDialog):
             self._say("muted", "Select a subscription to remove it")
             return
         for row in rows:
-            topic_filter = self.table.item(row, 0).text()
+            item = self.table.item(row, 0)
+            if item is None:  # every listed row has its filter item
+                continue
+            topic_filter = item.text()
             self._watch("unsubscribe", topic_filter, self.context.unsubscribe(self.broker_id, topic_filter))
 
     def _watch(self, verb: str, topic_filter: str, future: Future) -> None:

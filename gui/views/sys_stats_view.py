@@ -109,8 +109,9 @@ class SysStatsView(QDialog):
             text = self.value(topic)
             if text is None:
                 continue
-            if self.table.item(row, 1).text() != text:
-                self.table.item(row, 1).setText(text)
+            item = self.table.item(row, 1)  # set up for every headline row
+            if item is not None and item.text() != text:
+                item.setText(text)
             number = numeric_value(text.encode())
             if number is not None:
                 samples = self._samples.setdefault(topic, [])

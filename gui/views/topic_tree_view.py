@@ -8,8 +8,12 @@ one go when it is shown again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QSortFilterProxyModel, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -93,7 +97,7 @@ class TopicTreeView(QWidget):
         self.tree_filter: TreeFilter | None = None
         self.confirm_box: QMessageBox | None = None
         self.publish_dialog: PublishDialog | None = None
-        self._operations: list[tuple[object, object]] = []  # (future or RetainedClear, callback)
+        self._operations: list[tuple[Future | RetainedClear, Callable[[Any], None]]] = []  # (operation, callback)
 
         self.filter_edit = QLineEdit(objectName="topicFilter")
         self.filter_edit.setPlaceholderText("Filter: MQTT wildcard (a/+/b, x/#) or text  (Ctrl+F)")
@@ -176,8 +180,10 @@ class TopicTreeView(QWidget):
 
     def _update_matches(self, changes) -> None:
         matches = self.proxy.matches
-        before = len(matches)
         flt = self.tree_filter
+        if matches is None or flt is None:  # the caller only comes here with both set
+            return
+        before = len(matches)
         for node in changes.created:
             if node.count and flt.accepts(node):
                 matches.add(node)
@@ -331,7 +337,7 @@ class TopicTreeView(QWidget):
 
     # ----- keyboard ---------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.view and event.type() == QEvent.Type.KeyPress:
+        if watched is self.view and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
             if event.matches(QKeySequence.StandardKey.Copy):
                 self.copy_topic()
                 return True
@@ -435,7 +441,8 @@ class TopicTreeView(QWidget):
         topics = self.tree.retained_topics(node) if recursive else [node.topic]
         box = QMessageBox(QMessageBox.Icon.Warning, "Delete retained messages",
                           f"Clear {len(topics)} retained topic{'s' if len(topics) != 1 else ''}"
-                          f"{' under' if recursive else ':'} {node.topic}?", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+                          f"{' under' if recursive else ':'} {node.topic}?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
         box.setObjectName("confirmDeleteRetained")
         box.setTextFormat(Qt.TextFormat.PlainText)  # topics are user data: never markup
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
@@ -472,14 +479,14 @@ class TopicTreeView(QWidget):
         return operation
 
     # ----- futures --------------------------------------------------------------------------
-    def _watch(self, pending, callback) -> None:
+    def _watch(self, pending: Future | RetainedClear, callback: Callable[[Any], None]) -> None:
         self._operations.append((pending, callback))
         self._poll.start()
 
     def _on_poll(self) -> None:
         still = []
         for pending, callback in self._operations:
-            if pending.done() if callable(getattr(pending, "done", None)) else pending.done:
+            if pending.done if isinstance(pending, RetainedClear) else pending.done():  # a property there
                 callback(pending)
             else:
                 still.append((pending, callback))

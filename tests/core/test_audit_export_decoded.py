@@ -10,7 +10,7 @@ import subprocess
 from eventscope.core.audit.store import AuditStore
 from eventscope.core.records import MessageRecord
 from eventscope.core.sparkplug.payload import MetricValue, encode_payload
-from tests.core.cli_subscriber import EVENTSCOPE
+from tests.helpers.cli import EVENTSCOPE
 
 
 def _store_with_a_sparkplug_session(path) -> None:

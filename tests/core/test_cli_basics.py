@@ -8,12 +8,7 @@ import sys
 
 from eventscope.core import __version__
 from tests.conftest import free_port
-
-EVENTSCOPE = [sys.executable, "-m", "eventscope"]
-
-
-def run(*args: str, timeout: float = 30, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([*EVENTSCOPE, *args], capture_output=True, text=True, timeout=timeout, **kwargs)
+from tests.helpers.cli import run
 
 
 def test_version_and_help():

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.profiles.store import ProfileStore, StoredProfile
-
-EVENTSCOPE = [sys.executable, "-m", "eventscope"]
+from tests.helpers.cli import EVENTSCOPE
 
 
 def _run_sub(arguments: list[str], publish) -> tuple[int, str, str]:
@@ -31,8 +29,9 @@ def test_sub_over_two_brokers_marks_each_line_with_its_broker(mosquitto_factory,
     east, west = mosquitto_factory(), mosquitto_factory()
 
     def publish() -> None:
-        subprocess.run([mosquitto_pub, "-p", str(east.port), "-t", "us-east/hello/request", "-m", "e", "-q", "1"], check=True)
-        subprocess.run([mosquitto_pub, "-p", str(west.port), "-t", "us-west/hello/request", "-m", "w", "-q", "1"], check=True)
+        for broker, region, payload in ((east, "us-east", "e"), (west, "us-west", "w")):
+            subprocess.run([mosquitto_pub, "-p", str(broker.port), "-t", f"{region}/hello/request", "-m", payload,
+                            "-q", "1"], check=True)
 
     code, out, _ = _run_sub(["--broker", f"east=mqtt://127.0.0.1:{east.port}", "--broker",
                              f"west=127.0.0.1:{west.port}", "-t", "+/hello/request", "--count", "2", "--format", "text"],

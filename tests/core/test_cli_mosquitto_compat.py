@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 
 import pytest
 
 from tests.conftest import publish_raw, wait_until
+from tests.helpers.cli import EVENTSCOPE
 
-EVENTSCOPE = [sys.executable, "-m", "eventscope"]
 LOGGING = "allow_anonymous true\nlog_type all\n"
 
 

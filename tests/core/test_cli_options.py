@@ -9,7 +9,6 @@ import os
 import pty
 import select
 import subprocess
-import sys
 import time
 
 import pytest
@@ -19,8 +18,8 @@ from eventscope.core.cli.message_output import FormatError, MessageFormat, raw_b
 from eventscope.core.records import MessageProperties, MessageRecord
 from eventscope.launcher import build_parser
 from tests.conftest import publish_raw
+from tests.helpers.cli import EVENTSCOPE
 
-EVENTSCOPE = [sys.executable, "-m", "eventscope"]
 CONNECTING = (["pub", "-t", "a"], ["sub"], ["request", "-t", "a"], ["reply"], ["tree"], ["audit", "record"])
 
 

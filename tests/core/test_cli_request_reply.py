@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 
 import pytest
 
 from tests.conftest import wait_until
-
-EVENTSCOPE = [sys.executable, "-m", "eventscope"]
+from tests.helpers.cli import EVENTSCOPE
 
 
 @pytest.fixture
@@ -24,7 +22,8 @@ def replier_process(mosquitto, tmp_path):
         process = subprocess.Popen([*EVENTSCOPE, "reply", "--port", str(mosquitto.port), *extra],
                                    stdout=subprocess.DEVNULL, stderr=log)
         started.append((process, log))
-        wait_until(lambda: "serving" in log_path.read_text() or process.poll() is not None, timeout=30, message="replier ready")
+        wait_until(lambda: "serving" in log_path.read_text() or process.poll() is not None, timeout=30,
+                   message="replier ready")
         assert process.poll() is None, log_path.read_text()
         return process, log_path
 
@@ -88,6 +87,7 @@ def test_request_usage_errors_exit_2(args, reason):
 
 
 def test_reply_bad_filter_exits_2():
-    done = subprocess.run([*EVENTSCOPE, "reply", "--port", "1", "--filter", "a/b#"], capture_output=True, text=True, timeout=30)
+    done = subprocess.run([*EVENTSCOPE, "reply", "--port", "1", "--filter", "a/b#"], capture_output=True, text=True,
+                          timeout=30)
     assert done.returncode == 2
     assert "'#' must occupy a whole level" in done.stderr

@@ -6,16 +6,14 @@ import csv
 import io
 import json
 import subprocess
-import sys
 
 import pytest
 
 from eventscope.core.audit.export import row_to_json
 from eventscope.core.audit.store import AuditStore
 from eventscope.core.records import MessageProperties, MessageRecord
-from tests.core.test_stream import REGION_TOPICS
-
-EVENTSCOPE = [sys.executable, "-m", "eventscope"]
+from tests.helpers.cli import EVENTSCOPE
+from tests.helpers.region_topics import REGION_TOPICS
 
 
 @pytest.mark.mosquitto

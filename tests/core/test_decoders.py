@@ -47,7 +47,8 @@ def test_hex_dump_has_offsets_hex_and_ascii_and_says_what_it_cut():
 def test_explicit_cbor_msgpack_and_base64():
     value = {"id": 7, "raw": b"\x01\x02", "ok": True}
     assert json.loads(decode_payload(cbor2.dumps(value), "cbor").text) == {"id": 7, "raw": {"$bytes": "0102"}, "ok": True}
-    assert json.loads(decode_payload(msgpack.packb(value), "msgpack").text) == {"id": 7, "raw": {"$bytes": "0102"}, "ok": True}
+    assert json.loads(decode_payload(msgpack.packb(value), "msgpack").text) == {"id": 7, "raw": {"$bytes": "0102"},
+                                                                                 "ok": True}
     assert decode_payload(b"\x00\xff", "base64").text == base64.b64encode(b"\x00\xff").decode()
 
 

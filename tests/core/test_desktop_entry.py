@@ -8,7 +8,7 @@ import subprocess
 import sys
 from importlib import resources
 
-EVENTSCOPE = [sys.executable, "-m", "eventscope"]
+from tests.helpers.cli import EVENTSCOPE
 
 
 def test_the_desktop_entry_and_icon_land_in_the_xdg_data_folder(tmp_path):

@@ -6,6 +6,7 @@ import pytest
 
 from eventscope.core.mqtt.ingest import IngestBuffer
 from eventscope.core.records import RECORD_OVERHEAD_BYTES, MessageRecord
+from tests.conftest import wait_until
 
 
 def _record(i: int, size: int = 10) -> MessageRecord:
@@ -43,7 +44,8 @@ def test_byte_bound_drops_large_records():
 
 def test_concurrent_appends_lose_nothing_below_the_bound():
     buffer = IngestBuffer(max_count=100_000)
-    threads = [threading.Thread(target=lambda n=n: [buffer.append(_record(n * 10_000 + i)) for i in range(5000)]) for n in range(4)]
+    threads = [threading.Thread(target=lambda n=n: [buffer.append(_record(n * 10_000 + i)) for i in range(5000)])
+               for n in range(4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -70,7 +72,10 @@ def test_a_blocking_buffer_waits_for_room_instead_of_dropping():
     results = []
     appender = threading.Thread(target=lambda: (results.append(buffer.append(_record(3))), done.set()))
     appender.start()
-    assert not done.wait(0.3)  # full: the network thread waits
+    wait_until(lambda: buffer.stats().stalled == 1, timeout=5, message="the append to wait for room")
+    stats = buffer.stats()  # full: the network thread waits, neither queued nor dropped
+    assert not done.is_set() and results == []
+    assert (stats.received, stats.buffered, stats.dropped) == (3, 2, 0)
     assert [r.topic for r in buffer.drain(1)] == ["t/1"]
     assert done.wait(5) and results == [True]
     assert [r.topic for r in buffer.drain()] == ["t/2", "t/3"]
@@ -84,6 +89,7 @@ def test_closing_a_blocking_buffer_releases_the_waiting_thread():
     results = []
     appender = threading.Thread(target=lambda: results.append(buffer.append(_record(2))))
     appender.start()
+    wait_until(lambda: buffer.stats().stalled == 1, timeout=5, message="the append to wait for room")
     buffer.close()
     appender.join(5)
     assert results == [False] and buffer.stats().dropped == 0  # not stored, not acked: the broker keeps it

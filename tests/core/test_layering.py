@@ -1,8 +1,9 @@
-"""core/ stays plain Python: no Qt, no qasync, no gui. Checked two ways: each file's own imports (AST),
-and, transitively, what importing every core module loads.
+"""core/ stays plain Python: no Qt, no qasync, no gui. Checked here two ways, each file's own imports (AST)
+and, transitively, what importing every core module loads; import-linter's contracts in pyproject.toml
+(run by .ci/lint on the strict editable install) check the same and the layers inside core.
 
-import-linter cannot check this layout: its graph builder (grimp) takes only top-level packages, and
-eventscope.core is mapped from the repository's core/ folder under the one eventscope package.
+Also: every package folder is in pyproject.toml's package list, or it would import in a checkout and be
+missing from the wheel.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import ast
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = ("PySide6", "qasync", "pyqtgraph", "shiboken6", "eventscope.gui")
@@ -61,3 +64,33 @@ def test_every_import_goes_through_the_eventscope_package():
         if module.split(".")[0] in ("core", "gui")
     ]
     assert offenders == []
+
+
+def _declared_packages() -> set[str]:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return set(config["tool"]["setuptools"]["packages"])
+
+
+def _package_folders() -> set[str]:
+    """Dotted names of every folder with an ``__init__.py``, as pyproject.toml maps them."""
+    mapping = {"core": "eventscope.core", "gui": "eventscope.gui", "resources": "eventscope.resources"}
+    names = {"eventscope"}  # gui/launch/ is the package itself
+    for folder, package in mapping.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            relative = init.parent.relative_to(ROOT / folder)
+            if relative.parts[:1] == ("launch",) and folder == "gui":
+                continue
+            names.add(".".join((package, *relative.parts)))
+    return names
+
+
+def test_every_package_folder_is_listed_for_the_wheel():
+    declared = _declared_packages()
+    assert _package_folders() - declared == set()  # a folder that would be missing from the wheel
+    mapping = {"eventscope": "gui/launch", "eventscope.core": "core", "eventscope.gui": "gui",
+               "eventscope.resources": "resources"}
+    for name in declared:  # and nothing listed that is not there (data folders such as icons need no __init__)
+        root = max((k for k in mapping if name == k or name.startswith(k + ".")), key=len)
+        folder = ROOT / mapping[root] / Path(*name[len(root):].split(".")[1:])
+        assert folder.is_dir(), f"{name} is listed in pyproject.toml but {folder} does not exist"

@@ -71,6 +71,7 @@ def test_the_audit_holds_one_entry_per_bridged_message_with_each_arrival(mosquit
             connection = workspace.add_broker(
                 ConnectionProfile(name=region, host="127.0.0.1", port=mosquitto_mesh[region].port), subscriptions=(),
                 audit=AuditSettings(db, ("+/hello/request",)))
+            connection.opened.result(10)
             assert connection.recorder.wait_ready(10), connection.audit_notice
         publish_raw(mosquitto_mesh["us-west"].port, [("us-west/hello/request", b"crossing")],
                     [{"ResponseTopic": "us-west/hello/response", "CorrelationData": b"x1"}])

@@ -4,27 +4,10 @@ import json
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 
 from eventscope.core.profile import ConnectionProfile, parse_broker_address, unique_client_id
 from eventscope.core.profiles import credentials
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1
-
-    def __init__(self):
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.store.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.store[(service, username)] = password
-
-    def delete_password(self, service, username):
-        self.store.pop((service, username), None)
+from tests.helpers.memory_keyring import MemoryKeyring
 
 
 @pytest.mark.parametrize("text,expected", [

@@ -11,7 +11,7 @@ import pytest
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.profiles.store import ProfileError, ProfileStore, StoredProfile, default_profiles_path
 from eventscope.core.workspace.workspace import Workspace
-from tests.core.test_profile_credentials import MemoryKeyring
+from tests.helpers.memory_keyring import MemoryKeyring
 
 SECRET = "s3cret-Pa55"
 

@@ -14,7 +14,8 @@ from eventscope.core.decoding.protobuf_schemas import ProtoDecodeError, ProtoSch
 from eventscope.core.decoding.rules import DecoderRule, DecoderRuleError, DecoderRules, protobuf_type_from_content_type
 from eventscope.core.records import MessageProperties, MessageRecord
 from tests.conftest import publish_raw
-from tests.core.cli_subscriber import EVENTSCOPE, jsonl_lines, start_jsonl_sub
+from tests.helpers.cli import EVENTSCOPE
+from tests.helpers.cli_subscriber import jsonl_lines, start_jsonl_sub
 
 TELEMETRY_PROTO = """
 syntax = "proto3";

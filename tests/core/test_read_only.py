@@ -13,7 +13,7 @@ from eventscope.core.profile import ConnectionProfile
 from eventscope.core.profiles.store import ProfileStore, StoredProfile
 from eventscope.core.requests.replier import Replier, echo_handler
 from tests.conftest import publish_raw, wait_until
-from tests.core.test_cli_basics import run
+from tests.helpers.cli import run
 
 LOGGING_CONFIG = "allow_anonymous true\nlog_type all\nconnection_messages true\n"
 

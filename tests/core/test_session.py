@@ -49,7 +49,8 @@ def test_subscribe_and_receive_with_both_versions(mosquitto, mosquitto_pub, sess
     session = _start(sessions, _session(mosquitto, mqtt_version=version))
     assert session.wait_connected(10), session.status
     session.subscribe("us-east/#", qos=1).result(10)
-    subprocess.run([mosquitto_pub, "-p", str(mosquitto.port), "-t", "us-east/hello/request", "-m", "hi", "-q", "1"], check=True)
+    subprocess.run([mosquitto_pub, "-p", str(mosquitto.port), "-t", "us-east/hello/request", "-m", "hi", "-q", "1"],
+                   check=True)
     (record,) = _drain_until(session, 1)
     assert record.topic == "us-east/hello/request"
     assert record.payload == b"hi"

@@ -14,7 +14,7 @@ from eventscope.core.records import MessageRecord
 from eventscope.core.sparkplug.payload import DATATYPE, MetricValue, SparkplugTopic, encode_payload
 from eventscope.core.sparkplug.state import UNKNOWN_ALIAS, SparkplugState
 from tests.conftest import publish_raw
-from tests.core.cli_subscriber import jsonl_lines, start_jsonl_sub
+from tests.helpers.cli_subscriber import jsonl_lines, start_jsonl_sub
 
 SPARKPLUG_SUBSET = """
 syntax = "proto2";

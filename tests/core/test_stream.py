@@ -14,15 +14,7 @@ from eventscope.core.mqtt.session import MqttSession
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.records import MessageRecord
 from tests.conftest import wait_until
-
-REGION_TOPICS = [
-    "us-east/hello/request",  # match
-    "eu-west/hello/request",  # match
-    "ap-south/hello/request",  # excluded by region selection
-    "us-east/hello/request/extra",  # no match: one level too many
-    "us-east/other/request",  # no match
-    "$sys/hello/request",  # no match: a leading wildcard never matches $-topics
-]
+from tests.helpers.region_topics import REGION_TOPICS
 
 
 def rec(topic: str, payload: bytes = b"x", t: float = 0.0) -> MessageRecord:

@@ -132,6 +132,7 @@ def test_connections_in_a_child_process_behave_like_local_ones(mosquitto, tmp_pa
         connection = workspace.add_broker(ConnectionProfile(name="child", host="127.0.0.1", port=mosquitto.port),
                                           audit=AuditSettings(tmp_path / "a.sqlite3", ("+/hello/request",)))
         assert connection.session.wait_connected(10), connection.session.status
+        connection.opened.result(10)
         assert connection.recorder.wait_ready(10)
         pid = connector.pid
         assert pid != os.getpid()
@@ -197,6 +198,7 @@ def test_child_stores_and_acks_what_arrived_when_the_window_is_killed(mosquitto,
             ws = Workspace(connector=connector)
             c = ws.add_broker(ConnectionProfile(name="k", host="127.0.0.1", port={mosquitto.port}),
                               audit=AuditSettings(r"{db}", ("k/+/request",)))
+            c.opened.result(10)
             assert c.recorder.wait_ready(10)
             print(connector.pid, flush=True)
             threading.Event().wait()  # until the test kills this process

@@ -26,6 +26,7 @@ def test_newest_at_the_bottom_pages_older_rows_in_at_the_top(context, qtbot, qtm
     view.show()
     try:
         model = view.model
+        qtbot.waitUntil(lambda: model.rowCount() > 0 and not model.busy, timeout=5000)  # the first page
         qtbot.mouseClick(view.order_button, Qt.LeftButton)
         assert model.newest_last and view.order_button.text().startswith("Newest at the bottom")
         view.table.doItemsLayout()  # lay out now: a view that would page history in asks here (it must not)
@@ -59,7 +60,8 @@ def test_live_rows_follow_at_the_bottom(context, mosquitto, qloop, qtbot):
     view.show()
     try:
         assert view.model.newest_last and view.order_button.isChecked()
-        assert view.recorder is not None and view.recorder.wait_ready(10)
+        run_until(qloop, lambda: view.recorder is not None, message="recording")  # the child's answer
+        assert view.recorder.wait_ready(10)
         publish_raw(mosquitto.port, [("us-east/hello/request", f"live {i}".encode()) for i in range(30)])
         model = view.model
         run_until(qloop, lambda: model.rowCount() == 30, message="thirty live rows")

@@ -32,7 +32,8 @@ def test_a_request_and_its_reply_read_as_a_pair(connected_context, mosquitto, ql
     qtbot.addWidget(view)
     view.show()
     try:
-        assert view.recorder is not None and view.recorder.wait_ready(10)
+        run_until(qloop, lambda: view.recorder is not None, message="recording")  # the child's answer
+        assert view.recorder.wait_ready(10)
         reply = qloop.run_until_complete(connected_context.tracker.request("ap-south/hello/request", b"ping",
                                                                            timeout=10))
         assert reply.correlated

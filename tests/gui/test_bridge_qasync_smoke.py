@@ -4,27 +4,31 @@ from eventscope.core.records import MessageRecord
 from tests.gui.conftest import run_until
 
 
-def test_bridge_delivers_published_messages_one_summary_per_tick(connected_context, qloop, qtbot):
-    """Live messages from a real broker, frames ticked by hand: exactly one summary per tick, never one per message."""
+def test_bridge_delivers_workspace_summaries_at_most_one_per_frame(connected_context, qloop, qtbot):
+    """Live messages from a real broker; the workspace's tick thread and the bridge's own frame timer run under the
+    qasync loop: every message reaches a connected slot inside a tick's summary, at most one summary per frame."""
     bridge = connected_context.bridge
-    bridge._timer.stop()  # the frame timer would add ticks this test does not count
     summaries: list = []
+    delivered_by_frame: list[int] = []  # how many summaries the slot had after each frame's poll
     bridge.summaryReady.connect(summaries.append)
+    # Connected after the bridge's own poll, so Qt calls it right after that frame's delivery.
+    bridge._timer.timeout.connect(lambda: delivered_by_frame.append(len(summaries)))
     session = connected_context.session
     for i in range(200):
         session.publish(f"x/{i % 5}", str(i).encode(), qos=1)
-    ticks = 0
 
-    def tick() -> bool:
-        nonlocal ticks
-        if bridge.flush() is not None:
-            ticks += 1
-        return sum(s.messages for s in summaries) >= 200
+    run_until(qloop, lambda: sum(s.messages for s in summaries) >= 200, message="200 messages through the bridge")
 
-    run_until(qloop, tick, message="200 messages through the bridge")
+    assert sum(s.messages for s in summaries) == 200  # each message in exactly one delivered summary
+    ticks = [s.tick for s in summaries]
+    assert ticks == sorted(set(ticks)), f"a workspace tick delivered twice or out of order: {ticks}"
+    assert summaries[-1].received == 200 and summaries[-1].dropped == 0  # the broker's counters, from the tick
+    assert {f"x/{i}" for i in range(5)} <= {node.topic for s in summaries for node in s.tree.created}
+    per_frame = [after - before for before, after in zip([0, *delivered_by_frame], delivered_by_frame)]
+    assert max(per_frame) <= 1, f"a frame delivered {max(per_frame)} summaries"
+    assert delivered_by_frame[-1] == len(summaries)  # every summary came from a frame of the timer
     tree = connected_context.workspace.tree
     assert sorted(tree.node(f"x/{i}").count for i in range(5)) == [40] * 5
-    assert len(summaries) == ticks and sum(s.messages for s in summaries) == 200
 
 
 def test_one_summary_per_frame_when_ticked_by_hand(context, qtbot):

@@ -155,7 +155,8 @@ def test_disconnecting_one_broker_keeps_its_row_and_topics_and_never_disturbs_th
     assert context.connection.broker_id == "west"  # the open one took over as current
     assert window.status_bar.brokers_label.text() == "1/2 brokers connected"
     model = window.topic_tree.model
-    assert model.rowCount() == 1 and tree.node("plant/temp", "east").last.payload == b"east 1"  # topics stay
+    run_until(qloop, lambda: model.rowCount() == 1, message="east's root in the tree, by the next frame")
+    assert tree.node("plant/temp", "east").last.payload == b"east 1"  # topics stay
     publish_raw(west.port, [("plant/temp", b"west 1")])
     run_until(qloop, lambda: tree.node("plant/temp", "west") is not None, message="west undisturbed")
     west_node = tree.node("plant/temp", "west")

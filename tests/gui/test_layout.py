@@ -36,7 +36,8 @@ def _visible_problems(window: MainWindow) -> list[str]:
                 continue
             why = _clipped(widget)
             if why:
-                problems.append(f"{type(widget).__name__} {widget.objectName() or widget.text() if hasattr(widget, 'text') else ''}: {why}")
+                problems.append(f"{type(widget).__name__} "
+                                f"{widget.objectName() or widget.text() if hasattr(widget, 'text') else ''}: {why}")
     return problems
 
 

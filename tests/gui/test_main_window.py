@@ -104,7 +104,7 @@ def test_password_is_never_written_to_settings_profiles_or_logs(window, mosquitt
                                                                 isolated_user_dirs):
     import keyring
 
-    from tests.core.test_profile_credentials import MemoryKeyring
+    from tests.helpers.memory_keyring import MemoryKeyring
 
     previous = keyring.get_keyring()
     keyring.set_keyring(MemoryKeyring())

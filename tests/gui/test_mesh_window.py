@@ -110,7 +110,8 @@ def test_killing_one_broker_disturbs_neither_the_others_nor_the_window(context, 
     before = {r: total(r) for r in ("us-east", "eu-central")}
     run_until(qloop, lambda: all(total(r) > before[r] + 1000 for r in before), message="the other two keep flowing")
     timer.stop()
-    assert max(lateness) < 0.250, f"the window stalled {max(lateness) * 1000:.0f} ms"  # as the flood test; the benchmark measures
+    # as the flood test; the benchmark measures
+    assert max(lateness) < 0.250, f"the window stalled {max(lateness) * 1000:.0f} ms"
     brokers["us-west"].start()  # back on the same port
     run_until(qloop, lambda: west.is_connected, timeout=40, message="us-west reconnected")
     for generator in generators:

@@ -10,8 +10,8 @@ from PySide6.QtCore import Qt
 
 from eventscope.core.profiles.store import ProfileStore
 from tests.conftest import free_port, publish_raw
-from tests.core.test_profile_credentials import MemoryKeyring
 from tests.gui.conftest import run_until
+from tests.helpers.memory_keyring import MemoryKeyring
 
 SECRET = "Pa55-in-keychain"
 

@@ -248,3 +248,22 @@ def test_a_damaged_saved_request_is_explained_not_loaded(context, make_panel):
                                     for i in range(panel.saved_list.count())].index("props"))
     panel.send_saved()
     assert "'props' is damaged" in _status(panel) and panel.history_model.rowCount() == 0  # nothing was sent
+
+
+def test_saving_again_under_a_name_replaces_it_and_double_click_loads(context, qtbot, make_panel):
+    panel = make_panel(context)
+    panel.payload_edit.setPlainText("first")
+    qtbot.keyClicks(panel.save_name_edit, "same")
+    qtbot.keyClick(panel.save_name_edit, Qt.Key_Return)  # Return in the name field saves, as the button does
+    panel.payload_edit.setPlainText("second")
+    panel.qos_combo.setCurrentIndex(2)
+    qtbot.keyClicks(panel.save_name_edit, "same")
+    qtbot.mouseClick(panel.save_request_button, Qt.LeftButton)
+    assert [panel.saved_list.item(i).text() for i in range(panel.saved_list.count())] == ["same"]
+    stored = json.loads(context.settings.value("request/saved"))  # the key and form earlier versions wrote
+    assert stored["same"]["payload"] == "second" and stored["same"]["qos"] == 2
+    panel.payload_edit.setPlainText("edited")
+    panel.qos_combo.setCurrentIndex(0)
+    panel.saved_list.itemDoubleClicked.emit(panel.saved_list.item(0))
+    assert panel.payload_edit.toPlainText() == "second" and panel.qos_combo.currentText() == "2"
+    assert _status(panel) == "Loaded 'same'"

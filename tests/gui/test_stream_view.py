@@ -10,8 +10,8 @@ from eventscope.core.records import MessageRecord
 from eventscope.gui.models.stream_table_model import PAYLOAD, REGION, TOPIC
 from eventscope.gui.views.stream_view import StreamView
 from tests.conftest import publish_raw
-from tests.core.test_stream import REGION_TOPICS
 from tests.gui.conftest import run_until
+from tests.helpers.region_topics import REGION_TOPICS
 
 
 def model_topics(model) -> list[str]:

@@ -157,6 +157,7 @@ def bench_workspace(port: int, messages: int, size: int, version: int, workdir: 
     profile = ConnectionProfile(name=f"bench-{version}", host="127.0.0.1", port=port, mqtt_version=version)
     connection = workspace.add_broker(profile, audit=AuditSettings(db, ("+/hello/request",)))
     connection.session.wait_connected(10)
+    connection.opened.result(10)
     connection.recorder.wait_ready(10)
     for future in [connection.session.subscribe("#")]:
         future.result(10)

@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             cli = [sys.executable, "-m", "eventscope"]
             cli_startup = statistics.median(_timed_runs([*cli, "--version"], 10))
             cli_summary = _minus_startup(
-                _timed_runs([*cli, "request", "--port", str(broker.port), "--topic", TOPIC, "--payload", "hi"], args.cli_runs),
+                _timed_runs([*cli, "request", "--port", str(broker.port), "--topic", TOPIC, "--payload", "hi"],
+                            args.cli_runs),
                 cli_startup)
         finally:
             session.stop()
@@ -125,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"mosquitto_rr / eventscope in-process: p50 x{rr_summary.p50 / sequential.p50:.1f}, "
           f"p99 x{rr_summary.p99 / sequential.p99:.1f}")
     print(f"burst throughput at concurrency {args.concurrency}: {burst.throughput:,.0f} req/s "
-          f"vs sequential {1 / sequential.p50:,.0f} req/s (1/p50), mosquitto_rr {1 / (rr_summary.p50 + rr_startup):,.0f} req/s")
+          f"vs sequential {1 / sequential.p50:,.0f} req/s (1/p50), "
+          f"mosquitto_rr {1 / (rr_summary.p50 + rr_startup):,.0f} req/s")
     return 0
 
 

@@ -28,7 +28,8 @@ def session(devices: int, metrics: int, messages: int) -> tuple[list[MessageReco
     for device in range(devices):
         node = f"edge{device // 10}"
         if node not in seqs:
-            births.append(MessageRecord(f"spBv1.0/bench/NBIRTH/{node}", encode_payload([MetricValue(0, "Int64", "bdSeq")], seq=0)))
+            births.append(MessageRecord(f"spBv1.0/bench/NBIRTH/{node}",
+                                        encode_payload([MetricValue(0, "Int64", "bdSeq")], seq=0)))
             seqs[node] = 1
         births.append(MessageRecord(f"spBv1.0/bench/DBIRTH/{node}/dev{device}", encode_payload(
             [MetricValue(float(m), name=f"metric{m}", alias=m) for m in range(metrics)], seq=seqs[node])))

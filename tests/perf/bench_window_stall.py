@@ -2,10 +2,12 @@
 
     python -m tests.perf.bench_window_stall [--rate 20000] [--seconds 30] [--load requests|telemetry|sparkplug|both]
     python -m tests.perf.bench_window_stall --brokers 3 --rate 5000     # three brokers, each at 5k msg/s
+    python -m tests.perf.bench_window_stall --load requests --team-db   # the audit on a local PostgreSQL
 
 The real ``MainWindow`` (offscreen, 1500x950) connects to a Mosquitto on loopback with every
 view live: the topic tree expanded with a topic selected (details pane following), the stream
-tab following ``+/hello/request``, and the audit feed beside it, recording to SQLite. A 10 ms
+tab following ``+/hello/request``, and the audit feed beside it, recording to SQLite (or, with
+``--team-db``, to a PostgreSQL server the benchmark starts, its feed following NOTIFY). A 10 ms
 ``QTimer`` on the main thread is the probe: a stall is how late each timeout fires. The load
 generator (its own process, pre-encoded packets, sequence numbers) sends at a fixed rate:
 
@@ -121,10 +123,8 @@ async def _measure(window, context, ports: list[int], load: str, rate: int, seco
 
         def stored() -> int:
             total = 0
-            for connection in connections:
-                with sqlite3.connect(connection.audit_path) as conn:
-                    total += len({sequence_of(bytes(p)) for (p,) in conn.execute(
-                        "SELECT payload FROM messages WHERE topic LIKE '%/hello/request'")} - {None})
+            for location in {str(connection.audit_path) for connection in connections}:
+                total += len({sequence_of(bytes(p)) for p in _request_payloads(location)} - {None})
             return total
 
         await _wait(lambda: stored() >= count * len(gens), 60)
@@ -140,7 +140,20 @@ async def _measure(window, context, ports: list[int], load: str, rate: int, seco
     }
 
 
-async def _run(ports: list[int], loads: list[str], rate: int, seconds: float, workdir: Path) -> list[dict]:
+def _request_payloads(location: str) -> list[bytes]:
+    """Every audited request's payload, from a SQLite file or the team database."""
+    query = "SELECT payload FROM messages WHERE topic LIKE '%/hello/request'"
+    if location.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(location + f"?password={os.environ['BENCH_PG_PASSWORD']}") as conn:
+            return [bytes(p) for (p,) in conn.execute(query)]
+    with sqlite3.connect(location) as conn:
+        return [bytes(p) for (p,) in conn.execute(query)]
+
+
+async def _run(ports: list[int], loads: list[str], rate: int, seconds: float, workdir: Path,
+               team_db: str = "") -> list[dict]:
     from PySide6.QtCore import QSettings, Qt
 
     from eventscope.core.profile import ConnectionProfile
@@ -152,6 +165,8 @@ async def _run(ports: list[int], loads: list[str], rate: int, seconds: float, wo
     window.resize(1500, 950)
     window.addDockWidget(Qt.RightDockWidgetArea, window.audit_dock)  # streams and audit both on screen
     window.show()
+    if team_db:
+        window.audit_feed.use_store(team_db, os.environ["BENCH_PG_PASSWORD"])
     for index, port in enumerate(ports):
         window.add_broker(ConnectionProfile(name=f"bench-{index}", host="127.0.0.1", port=port))
     ok = await _wait(lambda: all(c.session.is_connected and c.recorder is not None and c.recorder.wait_ready(0.01)
@@ -192,6 +207,8 @@ def main(argv=None) -> int:
                         help="both = requests then telemetry; sparkplug = DDATA by alias over 100 devices")
     parser.add_argument("--brokers", type=int, default=1, help="brokers in the window, each loaded at --rate")
     parser.add_argument("--screenshot", default=None, help="save the window as it looked after the load")
+    parser.add_argument("--team-db", action="store_true",
+                        help="record and show the audit on a local PostgreSQL server (started here) instead of SQLite")
     args = parser.parse_args(argv)
     if MOSQUITTO is None:
         print("mosquitto is not installed")
@@ -215,16 +232,32 @@ def main(argv=None) -> int:
                                      extra_config="allow_anonymous true\nmax_queued_messages 1000000\n")
             broker.start()
             brokers.append(broker)
+        server = None
         try:
+            team_db = ""
+            if args.team_db:
+                from tests.helpers.postgres import SUPERUSER_PASSWORD, PostgresServer, find_pg_bin
+
+                server = PostgresServer(find_pg_bin(), free_port())
+                server.init()
+                server.start()
+                server.admin("CREATE DATABASE bench")
+                team_db = server.url("bench", password=None)
+                os.environ["BENCH_PG_PASSWORD"] = SUPERUSER_PASSWORD
             loop = qasync.QEventLoop(app)
             asyncio.set_event_loop(loop)
-            results = loop.run_until_complete(_run([b.port for b in brokers], loads, args.rate, args.seconds, workdir))
+            results = loop.run_until_complete(_run([b.port for b in brokers], loads, args.rate, args.seconds, workdir,
+                                                   team_db))
             if args.screenshot:
                 Path(args.screenshot).write_bytes((workdir / "window-under-load.png").read_bytes())
         finally:
             for broker in brokers:
                 broker.stop()
-    print(f"\nWhole window, every view live, main-thread timer probe every {PROBE_MS} ms (one run)\n")
+            if server is not None:
+                server.stop()
+                server.remove()
+    store = "the audit on PostgreSQL" if args.team_db else "the audit on SQLite"
+    print(f"\nWhole window, every view live, {store}, main-thread timer probe every {PROBE_MS} ms (one run)\n")
     print(f"{'load':68} {'p50':>6} {'p99':>7} {'max':>7} {'received':>10} {'dropped':>8} {'audit lost':>10} {'CPU':>5}")
     for r in results:
         lost = "" if r["audit_missing"] is None else f"{r['audit_missing']:,}"

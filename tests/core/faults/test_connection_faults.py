@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.core.test_cli_basics import EVENTSCOPE, run
+from tests.helpers.cli import EVENTSCOPE, run
 
 AT_ONCE = 2.5  # seconds, process start-up included: a refusal must not wait for any timeout
 

@@ -21,7 +21,7 @@ from eventscope.core.payload_text import decode_from_export, encode_for_export, 
 from eventscope.core.records import MessageProperties, MessageRecord
 from eventscope.core.topics import FilterSet, TopicError, validate_filter, validate_topic
 from tests.conftest import publish_raw
-from tests.core.test_cli_basics import EVENTSCOPE, run
+from tests.helpers.cli import EVENTSCOPE, run
 
 # What a terminal must never get raw: C0 controls (but tab and line breaks), DEL and C1 controls.
 RAW_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.core.test_cli_basics import run
+from tests.helpers.cli import run
 
 
 @pytest.mark.parametrize("qos", [1, 2])

@@ -10,14 +10,14 @@ import threading
 import time
 
 from tests.conftest import publish_raw, wait_until
-from tests.core.test_audit_durability import (
+from tests.helpers.audit_recorder import (
     assert_every_message_once_unflagged,
     publish_all,
     start_recorder,
     stop_recorder,
     stored_rows,
 )
-from tests.core.test_cli_basics import EVENTSCOPE
+from tests.helpers.cli import EVENTSCOPE
 
 RESTARTS = 20
 KILLS = 20

@@ -16,7 +16,7 @@ import pytest
 from eventscope.core.audit.store import AuditStore, AuditStoreFull
 from eventscope.core.records import MessageRecord
 from tests.conftest import publish_raw, wait_until
-from tests.core.test_cli_basics import EVENTSCOPE, run
+from tests.helpers.cli import EVENTSCOPE, run
 
 ROWS = 3000
 PAGE = 4096

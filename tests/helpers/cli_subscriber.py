@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
-EVENTSCOPE = [sys.executable, "-m", "eventscope"]
+from tests.helpers.cli import EVENTSCOPE
 
 
 def start_jsonl_sub(port: int, count: int, *extra: str, topic_filter: str = "#") -> subprocess.Popen:

@@ -1,0 +1,354 @@
+"""The audit feed without Qt: its reads on their own thread, and its rows with their pairing and paging rules.
+
+``FeedReader`` owns one read-only connection to an audit database and uses it on one worker thread:
+opening, history pages, searches, rows the window missed, replies by id and exports all return a
+``Future`` with immutable results, so the window never waits on the database.
+
+``FeedRows`` is the feed's row list (newest first), the replies shown beside their requests, and the
+rules that merge what the writers commit (late rows, pairings, sightings of a bridged message) into
+it. The window's table model only turns its edits into Qt notifications.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from bisect import bisect_left
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from eventscope.core.audit.export import ExportJob
+from eventscope.core.audit.postgres import NOTIFY_CHANNEL, connect, is_postgres_url
+from eventscope.core.audit.store import AuditQuery, AuditRow, AuditStoreError, ReplyPairing, Sighting
+from eventscope.core.audit.stores import AnyAuditStore, open_reader
+
+PAGE_SIZE = 200
+LIVE_ROWS = 20_000  # rows kept while following the newest; older ones are paged back in on scroll
+PENDING_SIGHTINGS = 10_000  # sightings held for rows not shown yet
+REPLY_NAMESPACE = "eventscope"  # the first level of Eventscope's own reply topics: not a region
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    """Rows read for the feed (newest first) and the replies they point at."""
+
+    rows: tuple[AuditRow, ...]
+    replies: dict[int, AuditRow]
+    exhausted: bool = False  # no older rows match
+    newest_id: int = 0  # the newest row of the whole database when this page was read
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """A batch some recorder committed to the team database, as its NOTIFY announced it: its new rows
+    are ids ``first``..``last``, and ``touched`` are older rows it changed (a sighting, a pairing).
+    ``resync``: the listener (re)connected, so whatever came meanwhile must be read."""
+
+    first: int
+    last: int
+    touched: tuple[int, ...] = ()
+    resync: bool = False
+
+    @classmethod
+    def parse(cls, payload: str) -> Commit:
+        try:
+            data = json.loads(payload)
+            return cls(int(data.get("first", 0)), int(data.get("last", 0)), tuple(int(i) for i in data.get("touched", ())),
+                       bool(data.get("resync", False)))
+        except (ValueError, TypeError, AttributeError):
+            return cls(0, 0, (), resync=True)  # a payload it cannot read: read what is new
+
+
+class ExportProgress:
+    """An export running on the reader's thread: how far it got, and a way to stop it."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.written = 0
+        self.cancelled = threading.Event()  # set to stop; ``stopped_early`` says whether it did
+        self.stopped_early = False
+
+
+class FeedReader:
+    """One read-only connection to an audit database, used only on this reader's own thread."""
+
+    def __init__(self, path: str | Path, region_level: int = 0, password: str | None = None) -> None:
+        """``path``: a SQLite file or the team database's ``postgresql://`` URL (``password`` apart)."""
+        self.path: str | Path = path if is_postgres_url(path) else Path(path)
+        self.region_level = region_level
+        self._password = password
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-feed")
+        self._store: AnyAuditStore | None = None
+        self._listening = threading.Event()
+
+    def _run(self, work) -> Future:
+        return self._executor.submit(lambda: work(self._open_store()))
+
+    def _open_store(self) -> AnyAuditStore:
+        if self._store is None:
+            self._store = open_reader(self.path, self.region_level, self._password)
+        return self._store
+
+    @property
+    def live(self) -> bool:
+        """Other writers' commits are announced (the team database); a SQLite feed has only its own."""
+        return is_postgres_url(self.path)
+
+    def open(self) -> Future:
+        """Opens the database; fails with ``AuditStoreError`` (what is wrong with the file)."""
+        return self._run(lambda store: store.path)
+
+    def first_page(self, query: AuditQuery, size: int = PAGE_SIZE) -> Future:
+        """The newest ``size`` rows matching ``query`` (a ``FeedPage``)."""
+        def read(store: AnyAuditStore) -> FeedPage:
+            newest = store.newest_id()
+            rows = store.page_before(query, None, size)
+            return FeedPage(tuple(rows), _replies_of(store, rows), len(rows) < size, newest)
+        return self._run(read)
+
+    def page_before(self, query: AuditQuery, before_id: int | None, size: int = PAGE_SIZE) -> Future:
+        def read(store: AnyAuditStore) -> FeedPage:
+            rows = store.page_before(query, before_id, size)
+            return FeedPage(tuple(rows), _replies_of(store, rows), len(rows) < size)
+        return self._run(read)
+
+    def rows_after(self, query: AuditQuery, after_id: int) -> Future:
+        """Rows stored since ``after_id`` (oldest first), for a feed whose live rows were held back."""
+        def read(store: AnyAuditStore) -> FeedPage:
+            rows = store.rows_after(query, after_id)
+            return FeedPage(tuple(rows), _replies_of(store, rows))
+        return self._run(read)
+
+    def rows_by_id(self, ids: Iterable[int]) -> Future:
+        wanted = tuple(ids)
+        return self._run(lambda store: store.rows_by_id(wanted))
+
+    def rows_between(self, query: AuditQuery, first_id: int, last_id: int) -> Future:
+        """Rows with ids in [first_id, last_id] that match (a batch another recorder committed)."""
+        def read(store) -> FeedPage:
+            rows = [r for r in store.rows_after(query, first_id - 1, last_id - first_id + 1) if r.id <= last_id]
+            return FeedPage(tuple(rows), _replies_of(store, rows))
+        return self._run(read)
+
+    def listen(self, on_commit: Callable[[Commit], None]) -> None:
+        """The team database: call ``on_commit`` (on a listener thread) for every batch any recorder commits,
+        from PostgreSQL's NOTIFY; no polling. Ends with ``close``. A SQLite feed has nothing to listen to."""
+        if not self.live or self._listening.is_set():
+            return
+        self._listening.set()
+        threading.Thread(target=self._listen, args=(on_commit,), name="audit-feed-listen", daemon=True).start()
+
+    def _listen(self, on_commit: Callable[[Commit], None]) -> None:
+        backoff = 1.0
+        while self._listening.is_set():
+            try:
+                conn = connect(str(self.path), self._password, autocommit=True)
+            except AuditStoreError:
+                self._listening.wait(backoff)  # a server restarting: try again, a little later each time
+                backoff = min(backoff * 2, 30.0)
+                continue
+            backoff = 1.0
+            try:
+                conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                on_commit(Commit(0, 0, (), resync=True))  # what was committed while nobody listened
+                while self._listening.is_set():
+                    for notify in conn.notifies(timeout=1.0):
+                        on_commit(Commit.parse(notify.payload))
+            except Exception:  # noqa: BLE001 (the connection broke: listen again)
+                pass
+            finally:
+                conn.close()
+
+    def export(self, query: AuditQuery, fmt: str, path: str | Path) -> tuple[ExportProgress, Future]:
+        """Write every row matching ``query`` to ``path``; the future has the rows written (it stops
+        early, keeping what it wrote, when ``progress.cancelled`` is set)."""
+        progress = ExportProgress()
+
+        def write(store: AnyAuditStore) -> int:
+            with open(path, "w", newline="", encoding="utf-8") as out:
+                job = ExportJob(store, query, fmt, out)
+                progress.total = job.total
+                while True:
+                    if progress.cancelled.is_set():
+                        progress.stopped_early = True
+                        break
+                    if not job.step():
+                        break
+                    progress.written = job.written
+                progress.written = job.written
+            return job.written
+        return progress, self._run(write)
+
+    def close(self) -> None:
+        """Finish what is queued, then close the connection (on its own thread, as SQLite wants)."""
+        self._listening.clear()
+        def close_store() -> None:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+        self._executor.submit(close_store)
+        self._executor.shutdown(wait=False)
+
+
+def _replies_of(store: AnyAuditStore, rows: list[AuditRow]) -> dict[int, AuditRow]:
+    wanted = [r.reply_id for r in rows if r.reply_id is not None]
+    return store.rows_by_id(wanted) if wanted else {}
+
+
+class FeedRows:
+    """The rows a feed shows, newest first, with the replies beside their requests.
+
+    Positions are indexes into ``rows`` (newest first). Methods named ``*_position`` only look;
+    the others change the rows and return the positions that changed, for the caller to announce.
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[AuditRow] = []
+        self.replies: dict[int, AuditRow] = {}
+        self.request_regions: dict[int, str] = {}  # reply id → the region of the request it answers
+        self.pending_sightings: dict[int, list[tuple[str, float]]] = {}
+        self.newest_seen = 0  # the newest row id the feed knows of (shown or not)
+        self.exhausted = True  # no older rows to page in
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def reset(self, page: FeedPage | None) -> None:
+        self.rows, self.replies, self.request_regions, self.pending_sightings = [], {}, {}, {}
+        self.newest_seen = page.newest_id if page is not None else 0
+        self.exhausted = page is None
+        if page is not None:
+            self.add_older(page)
+
+    # ----- adding rows ----------------------------------------------------------------------
+    def add_older(self, page: FeedPage) -> None:
+        """Append a history page at the old end (the caller announced ``len(page.rows)`` rows there)."""
+        self.exhausted = page.exhausted
+        self._learn_replies(page.rows, page.replies)
+        self.rows.extend(page.rows)
+
+    def newest_id(self) -> int:
+        return self.rows[0].id if self.rows else 0
+
+    def fresh_rows(self, rows: Iterable[AuditRow], query: AuditQuery) -> tuple[list[AuditRow], list[AuditRow]]:
+        """Committed ``rows`` that match ``query``, split into newer than every shown row (oldest first)
+        and late ones (a slower writer's) that belong among them."""
+        fresh = sorted((r for r in rows if query.is_empty or query.matches(r)), key=lambda r: r.id)
+        newest = self.newest_id()
+        return [r for r in fresh if r.id > newest], [r for r in fresh if r.id < newest]
+
+    def add_newest(self, fresh: list[AuditRow], replies: dict[int, AuditRow] | None = None) -> int:
+        """Put ``fresh`` (oldest first) at the new end; the caller announced ``len(fresh)`` rows there."""
+        if not fresh:
+            return 0
+        self.newest_seen = max(self.newest_seen, fresh[-1].id)
+        newest_first = [self._with_pending_sightings(row) for row in reversed(fresh)]
+        self._learn_replies(newest_first, replies or {})
+        self.rows[0:0] = newest_first
+        return len(fresh)
+
+    def late_position(self, row: AuditRow) -> int | None:
+        """Where a late row goes, or None when it is shown already or older than what is loaded."""
+        position = bisect_left(self.rows, -row.id, key=lambda r: -r.id)
+        if position < len(self.rows) and self.rows[position].id == row.id:
+            return None
+        if position == len(self.rows) and not self.exhausted:
+            return None  # paging brings it
+        return position
+
+    def insert_late(self, position: int, row: AuditRow, replies: dict[int, AuditRow] | None = None) -> None:
+        self._learn_replies([row], replies or {})
+        self.rows.insert(position, self._with_pending_sightings(row))
+
+    def refresh(self, rows: Iterable[AuditRow], query: AuditQuery) -> tuple[list[AuditRow], list[AuditRow], list[int]]:
+        """Rows read again from the store (another recorder's batch, a row it changed): shown ones are
+        replaced and their positions returned last; the rest come back split as ``fresh_rows`` does."""
+        changed, unseen = [], []
+        for row in rows:
+            position = self.position(row.id)
+            if position is None:
+                unseen.append(row)
+            elif self.rows[position] != row:
+                self.rows[position] = row
+                changed.append(position)
+        newer, late = self.fresh_rows(unseen, query)
+        return newer, late, changed
+
+    def missing_replies(self, rows: Iterable[AuditRow] = (), pairings: Iterable[ReplyPairing] = ()) -> list[int]:
+        """Reply ids to read from the store before ``rows`` or ``pairings`` can show their reply."""
+        wanted = {r.reply_id for r in rows if r.reply_id is not None} | {p.reply_id for p in pairings}
+        return sorted(i for i in wanted if i not in self.replies)
+
+    # ----- what changes shown rows ----------------------------------------------------------
+    def apply_pairings(self, pairings: Iterable[ReplyPairing], replies: dict[int, AuditRow]) -> list[int]:
+        """Requests that got their reply. Returns the positions whose cells changed."""
+        self.replies.update(replies)
+        changed = []
+        for pairing in pairings:
+            position = self.position(pairing.request_id)
+            if position is None:
+                continue
+            row = self.rows[position]
+            self.request_regions[pairing.reply_id] = row.region
+            self.rows[position] = replace(row, reply_id=pairing.reply_id, rtt_ms=pairing.rtt_ms)
+            changed.append(position)
+            reply_position = self.position(pairing.reply_id)
+            if reply_position is not None:
+                changed.append(reply_position)  # its region is the request's now
+        return changed
+
+    def apply_sightings(self, sightings: Iterable[Sighting]) -> list[int]:
+        """A shown message arrived on one more broker: its path grows. A sighting may come before its
+        row (another broker's writer was faster): it waits for it. Returns the changed positions."""
+        changed = []
+        for sighting in sightings:
+            hop = (sighting.broker, sighting.received)
+            position = self.position(sighting.message_id)
+            if position is None:
+                if len(self.pending_sightings) < PENDING_SIGHTINGS:
+                    self.pending_sightings.setdefault(sighting.message_id, []).append(hop)
+                continue
+            row = self.rows[position]
+            if hop not in row.sightings:
+                self.rows[position] = replace(row, sightings=row.sightings + (hop,))
+                changed.append(position)
+        return changed
+
+    def overflow(self, keep: int = LIVE_ROWS) -> int:
+        """How many of the oldest rows ``trim(keep)`` would drop."""
+        return max(0, len(self.rows) - keep)
+
+    def trim(self, keep: int = LIVE_ROWS) -> None:
+        """Forget the oldest rows beyond ``keep`` (the caller announced their removal); paging brings them back."""
+        if len(self.rows) <= keep:
+            return
+        del self.rows[keep:]
+        self.exhausted = False
+        shown = {row.reply_id for row in self.rows if row.reply_id is not None}
+        self.replies = {k: v for k, v in self.replies.items() if k in shown}
+
+    # ----- reading --------------------------------------------------------------------------
+    def position(self, row_id: int) -> int | None:
+        position = bisect_left(self.rows, -row_id, key=lambda r: -r.id)
+        return position if position < len(self.rows) and self.rows[position].id == row_id else None
+
+    def reply_of(self, row: AuditRow) -> AuditRow | None:
+        return self.replies.get(row.reply_id) if row.reply_id is not None else None
+
+    def region_of(self, row: AuditRow) -> str:
+        """A reply to Eventscope's own request (topic ``eventscope/...``) shows its request's region."""
+        if row.kind == "reply" and row.region == REPLY_NAMESPACE:
+            return self.request_regions.get(row.id, row.region)
+        return row.region
+
+    def _learn_replies(self, rows: Iterable[AuditRow], replies: dict[int, AuditRow]) -> None:
+        self.replies.update(replies)
+        for row in rows:
+            if row.reply_id is not None:
+                self.request_regions[row.reply_id] = row.region
+
+    def _with_pending_sightings(self, row: AuditRow) -> AuditRow:
+        waiting = self.pending_sightings.pop(row.id, None)
+        return replace(row, sightings=row.sightings + tuple(waiting)) if waiting else row

@@ -1,0 +1,640 @@
+"""The team audit store: one PostgreSQL database that every regional recorder writes and every window reads.
+
+Same calls and the same rows as the SQLite store (``core/audit/store.py``), so recorder, export and
+feed do not care which one they have. What differs, and why:
+
+- **Several recorders at once.** Each batch is one transaction that first takes a transaction-level
+  advisory lock per content hash in it (sorted, so two recorders can never deadlock). A bridged
+  message seen by the us-east and us-west recorders is then looked up and written by one of them
+  at a time: the second finds the first's row and adds a sighting. 2,000 bridged messages recorded
+  by three recorders are 2,000 entries with three sightings each.
+- **Clock skew.** Each arrival is stamped by its own recorder's clock; copies match when their
+  stamps are within ``MESH_WINDOW_SECONDS`` (10 s), which tolerates skew of the same size. The path
+  shows each hop as measured by its recorder's clock, so skew shows there as it is (it can even
+  make a hop negative; nothing is corrected silently).
+- **COPY, ids ahead.** Rows go in with COPY; their ids are taken from the sequence first, so a batch
+  knows its rows without reading them back. Ids grow across recorders but interleave, and feeds
+  page by id.
+- **Pairings are rows of their own**, so a recorder role needs INSERT and SELECT only, never UPDATE.
+- **Retention by day partitions** (declarative, on the arrival time): ``prune`` drops whole days.
+- **Live windows** hear every commit through ``NOTIFY eventscope_audit`` (its new id range, as JSON).
+- **Schema versions.** ``init_schema`` creates or upgrades; a newer schema is refused, writing nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, TypeGuard, cast
+from urllib.parse import urlsplit, urlunsplit
+
+from eventscope.core.audit.store import (
+    DEFAULT_MAX_AGE_SECONDS,
+    DEFAULT_PAYLOAD_LIMIT,
+    MESH_WINDOW_SECONDS,
+    AuditQuery,
+    AuditRow,
+    AuditStoreError,
+    ReplyPairing,
+    Sighting,
+    SqlDialect,
+    WriteResult,
+    classify,
+    content_hash,
+)
+from eventscope.core.records import NO_PROPERTIES, MessageRecord
+from eventscope.core.topics import region_of
+
+if TYPE_CHECKING:
+    from typing import LiteralString
+
+    from psycopg import Connection
+
+SCHEMA_VERSION = 1
+NOTIFY_CHANNEL = "eventscope_audit"
+MAX_ANNOUNCED = 500  # older rows a NOTIFY names (a sighting, a pairing); more and listeners read afresh
+DAY = 86_400.0
+PRUNE_INTERVAL = 60.0  # seconds between retention checks while recording
+RECORDER_ROLE = "eventscope_recorder"
+VIEWER_ROLE = "eventscope_viewer"
+_PARTITION_LOCK = 0x45564E54  # advisory lock key for creating day partitions ("EVNT")
+_SCHEMA_LOCK = 0x53434845  # advisory lock key for creating or upgrading the schema ("SCHE")
+_RECORDER_LOCK_SPACE = 0x41554454  # first key of a recorder's lock on its broker ("AUDT")
+MISSING_DRIVER = ("The team audit needs the PostgreSQL driver: pip install 'eventscope[postgres]' "
+                  "(psycopg 3 with its binary package)")
+
+_COLUMNS = ("m.id, m.received, m.broker, m.topic, m.region, m.kind, m.qos, m.retain, m.correlation, "
+            "m.response_topic, m.payload, m.truncated, m.size, m.duplicate, m.properties, p.reply_id, p.rtt_ms")
+_FROM = "messages m LEFT JOIN pairings p ON p.request_id = m.id"
+_COPY_COLUMNS = ("id", "received", "broker", "topic", "region", "kind", "qos", "retain", "correlation",
+                 "response_topic", "payload", "truncated", "size", "duplicate", "properties", "content_hash")
+
+_SCHEMA = f"""
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE TABLE IF NOT EXISTS eventscope_schema (version integer NOT NULL);
+CREATE TABLE IF NOT EXISTS eventscope_meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE SEQUENCE IF NOT EXISTS eventscope_message_ids;
+CREATE TABLE IF NOT EXISTS messages (
+    id bigint NOT NULL,
+    received double precision NOT NULL,
+    broker text NOT NULL,
+    topic text NOT NULL,
+    region text NOT NULL,
+    kind text NOT NULL,
+    qos smallint NOT NULL,
+    retain boolean NOT NULL,
+    correlation bytea,
+    response_topic text,
+    payload bytea NOT NULL,
+    truncated boolean NOT NULL,
+    size integer NOT NULL,
+    duplicate boolean NOT NULL,
+    properties jsonb NOT NULL,
+    content_hash bigint NOT NULL,
+    PRIMARY KEY (id, received)
+) PARTITION BY RANGE (received);
+CREATE INDEX IF NOT EXISTS messages_id ON messages (id);
+CREATE INDEX IF NOT EXISTS messages_content ON messages (content_hash, received);
+CREATE INDEX IF NOT EXISTS messages_correlation ON messages (correlation) WHERE correlation IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_topic_trgm ON messages USING gin (topic gin_trgm_ops);
+CREATE TABLE IF NOT EXISTS sightings (message_id bigint NOT NULL, broker text NOT NULL,
+                                      received double precision NOT NULL);
+CREATE INDEX IF NOT EXISTS sightings_message ON sightings (message_id);
+CREATE TABLE IF NOT EXISTS pairings (request_id bigint PRIMARY KEY, reply_id bigint NOT NULL,
+                                     rtt_ms double precision NOT NULL);
+CREATE INDEX IF NOT EXISTS pairings_reply ON pairings (reply_id);
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM eventscope_schema) THEN
+        INSERT INTO eventscope_schema VALUES ({SCHEMA_VERSION});
+    END IF;
+END $$;
+"""
+_TABLES = ("messages", "sightings", "pairings", "eventscope_meta", "eventscope_schema")
+
+
+def _q(text: str) -> LiteralString:
+    """SQL put together here from this module's constants (column lists, day partition names, the
+    schema): no user input ever reaches it (values always go as parameters)."""
+    return cast("LiteralString", text)
+
+
+def _one(conn: Connection, query: LiteralString, params: tuple = ()) -> Any:
+    """The first column of the first row (queries that always return one)."""
+    row = conn.execute(query, params).fetchone()
+    return row[0] if row is not None else None
+
+
+def is_postgres_url(location: object) -> TypeGuard[str]:
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced, for anything shown or logged."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    netloc = f"{parts.username}:***@{host}" if parts.username else f"***@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _driver():
+    try:
+        import psycopg
+    except ImportError as exc:
+        raise AuditStoreError(MISSING_DRIVER) from exc
+    return psycopg
+
+
+def connect(url: str, password: str | None = None, autocommit: bool = False) -> Connection:
+    """A connection, or an ``AuditStoreError`` that says what failed and never shows the password."""
+    psycopg = _driver()
+    try:
+        return psycopg.connect(url, password=password, autocommit=autocommit, connect_timeout=5,
+                               application_name="eventscope") if password else \
+            psycopg.connect(url, autocommit=autocommit, connect_timeout=5, application_name="eventscope")
+    except psycopg.Error as exc:
+        raise AuditStoreError(f"Cannot open the team audit database {mask_url(url)}: {_reason(exc, url)}") from None
+
+
+def _reason(exc: Exception, url: str = "") -> str:
+    text = " ".join(str(exc).split())
+    parts = urlsplit(url) if url else None
+    if parts is not None and parts.password:
+        text = text.replace(parts.password, "***")
+    if "password authentication failed" in text:
+        return "the user name or password was refused"
+    if "Connection refused" in text or "could not receive data" in text or "server closed the connection" in text:
+        return f"the server is not reachable ({text})"
+    if "server does not support SSL" in text:
+        return "the connection asks for TLS (sslmode), but the server does not offer it"
+    return text
+
+
+def _day_start(received: float) -> float:
+    return (received // DAY) * DAY
+
+
+POSTGRES = SqlDialect("%s", "m.", "m.topic LIKE %s", "position(%s IN m.payload) > 0", like=True)
+
+
+def _where(query: AuditQuery) -> tuple[str, list]:
+    """``AuditQuery`` as a PostgreSQL condition on ``messages m``."""
+    return query.where(POSTGRES)
+
+
+def _row(values: tuple) -> AuditRow:
+    (id_, received, broker, topic, region, kind, qos, retain, correlation, response_topic, payload,
+     truncated, size, duplicate, properties, reply_id, rtt_ms) = values
+    return AuditRow(id_, received, broker, topic, region, kind, qos, bool(retain),
+                    bytes(correlation) if correlation is not None else None, response_topic, bytes(payload),
+                    bool(truncated), size, bool(duplicate), properties if isinstance(properties, dict) else {},
+                    reply_id, rtt_ms)
+
+
+def _announcement(result: WriteResult) -> str:
+    """The NOTIFY payload for a committed batch (under PostgreSQL's 8,000-byte limit): the range of its new
+    ids (ids interleave across recorders, so a range, not a list), and the older rows it changed."""
+    ids = [row.id for row in result.rows]
+    touched = sorted({s.message_id for s in result.sightings} | {p.request_id for p in result.pairings})
+    announcement: dict = {"first": min(ids, default=0), "last": max(ids, default=0)}
+    if len(touched) <= MAX_ANNOUNCED:
+        announcement["touched"] = touched
+    else:
+        announcement["resync"] = True  # too many to name: listeners read what is new
+    return json.dumps(announcement, separators=(",", ":"))
+
+
+def init_schema(url: str, password: str | None = None) -> str:
+    """Create the schema, or upgrade an older one; idempotent. Returns what it did, as a sentence.
+    Refuses a database with a newer schema (nothing is changed)."""
+    conn = connect(url, password, autocommit=True)
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))  # recorders starting together
+            found = _schema_version(conn)
+            if found is not None and found > SCHEMA_VERSION:
+                raise AuditStoreError(_newer_schema(url, found))
+            conn.execute(_q(_SCHEMA))
+            if found is not None and found < SCHEMA_VERSION:  # no older versions exist yet; the place for upgrades
+                conn.execute("UPDATE eventscope_schema SET version = %s", (SCHEMA_VERSION,))
+        return (f"schema version {SCHEMA_VERSION} created" if found is None else
+                f"schema version {SCHEMA_VERSION} already in place" if found == SCHEMA_VERSION else
+                f"schema upgraded from version {found} to {SCHEMA_VERSION}")
+    except _driver().Error as exc:
+        raise AuditStoreError(f"Cannot set up {mask_url(url)}: {_reason(exc, url)}") from None
+    finally:
+        conn.close()
+
+
+def role_grants() -> list[str]:
+    """The SQL that gives the two team roles their rights: recorders insert (and read what they match
+    against), viewers only read. Run by ``audit init-db --roles`` or printed for a DBA."""
+    tables = ", ".join(_TABLES)
+    return [
+        f"DO $$ BEGIN CREATE ROLE {RECORDER_ROLE} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+        f"DO $$ BEGIN CREATE ROLE {VIEWER_ROLE} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+        f"GRANT SELECT, INSERT ON {tables} TO {RECORDER_ROLE}",
+        f"GRANT USAGE ON SEQUENCE eventscope_message_ids TO {RECORDER_ROLE}",
+        f"GRANT SELECT ON {tables} TO {VIEWER_ROLE}",
+        f"ALTER DEFAULT PRIVILEGES GRANT SELECT, INSERT ON TABLES TO {RECORDER_ROLE}",
+        f"ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO {VIEWER_ROLE}",
+    ]
+
+
+def create_roles(url: str, password: str | None = None) -> None:
+    conn = connect(url, password, autocommit=True)
+    try:
+        for statement in role_grants():
+            conn.execute(_q(statement))
+    except _driver().Error as exc:
+        raise AuditStoreError(f"Cannot create the roles in {mask_url(url)}: {_reason(exc, url)}") from None
+    finally:
+        conn.close()
+
+
+def _schema_version(conn) -> int | None:
+    exists = conn.execute("SELECT to_regclass('eventscope_schema') IS NOT NULL").fetchone()[0]
+    if not exists:
+        return None
+    row = conn.execute("SELECT max(version) FROM eventscope_schema").fetchone()
+    return row[0] if row and row[0] is not None else None
+
+
+def _newer_schema(url: str, found: int) -> str:
+    return (f"The team audit database {mask_url(url)} has schema version {found}, newer than this Eventscope "
+            f"understands ({SCHEMA_VERSION}); upgrade Eventscope. Nothing was written to it.")
+
+
+class PostgresRecorderLock:
+    """One recorder per broker per database: a session advisory lock, released with its connection
+    (also when the recorder is killed: the server sees the connection drop)."""
+
+    def __init__(self, url: str, password: str | None, broker: str) -> None:
+        self.url, self.password, self.broker = url, password, broker
+        self._conn = None
+
+    def acquire(self) -> None:
+        from eventscope.core.audit.lock import RecorderBusyError
+
+        conn = connect(self.url, self.password, autocommit=True)
+        key = content_hash(self.broker, b"", None) & 0x7FFFFFFF
+        if not _one(conn, "SELECT pg_try_advisory_lock(%s, %s)", (_RECORDER_LOCK_SPACE, key)):
+            conn.close()
+            raise RecorderBusyError(f"Another Eventscope recorder is already recording {self.broker} into "
+                                    f"{mask_url(self.url)}; one recorder per broker and database")
+        self._conn = conn
+
+    def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+
+class PostgresAuditStore:
+    """The audit in PostgreSQL. One connection, used by one thread at a time (the recorder's writer or
+    a feed's reader); recorders on other machines write the same database at the same time."""
+
+    def __init__(self, url: str, password: str | None = None, payload_limit: int = DEFAULT_PAYLOAD_LIMIT,
+                 max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS, region_level: int = 0,
+                 read_only: bool = False) -> None:
+        self.url = url
+        self.path = mask_url(url)  # what the window and logs show: never the password
+        self.password = password
+        self.payload_limit = payload_limit
+        self.max_age_seconds = max_age_seconds
+        self.region_level = region_level
+        self.read_only = read_only
+        self.notice = ""
+        self.damage = ""
+        self._partitions: set[float] = set()
+        self._next_prune = 0.0
+        self._lock = threading.Lock()
+        self._conn = None
+        self._open()
+
+    @classmethod
+    def open_reader(cls, url: str, region_level: int = 0, password: str | None = None) -> PostgresAuditStore:
+        return cls(url, password, region_level=region_level, read_only=True)
+
+    # ----- the connection -----------------------------------------------------------------
+    def _open(self) -> None:
+        conn = connect(self.url, self.password, autocommit=True)
+        try:
+            found = _schema_version(conn)
+            if found is not None and found > SCHEMA_VERSION:
+                raise AuditStoreError(_newer_schema(self.url, found))
+            if found is None:
+                if self.read_only:
+                    raise AuditStoreError(f"{mask_url(self.url)} holds no Eventscope audit yet "
+                                          "(a recorder or `eventscope audit init-db` creates it)")
+                conn.close()
+                init_schema(self.url, self.password)
+                conn = connect(self.url, self.password, autocommit=True)
+            if not self.read_only:
+                allowed = _one(conn, "SELECT has_table_privilege('messages', 'INSERT')")
+                if not allowed:
+                    user = _one(conn, "SELECT current_user")
+                    raise AuditStoreError(f"The database role {user} may not record into {mask_url(self.url)} "
+                                          f"(it needs INSERT: grant it {RECORDER_ROLE})")
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def _connection(self) -> Connection:
+        """The live connection, opened again after the server went away."""
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = None
+            self._open()
+        assert self._conn is not None  # _open set it or raised
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001 (closing a dead connection)
+                pass
+            self._conn = None
+
+    def _failed(self, exc: Exception, doing: str) -> AuditStoreError:
+        psycopg = _driver()
+        if isinstance(exc, psycopg.OperationalError):
+            self.close()  # opened again on the next call
+        return AuditStoreError(f"Cannot {doing} the team audit database {self.path}: {_reason(exc, self.url)}")
+
+    # ----- metadata -----------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        row = self._connection().execute("SELECT value FROM eventscope_meta WHERE key = %s", (key,)).fetchone()
+        return row[0] if row else None
+
+    @property
+    def client_id(self) -> str:
+        """The audit subscription's client id, stable for this database so a broker session resumes."""
+        import secrets
+
+        value = self.meta("client_id")
+        if value is None:
+            self._connection().execute("INSERT INTO eventscope_meta VALUES ('client_id', %s) ON CONFLICT DO NOTHING",
+                                       (f"eventscope-audit-{secrets.token_hex(6)}",))
+            value = self.meta("client_id")
+        return value or ""
+
+    def recorder_lock(self, broker: str) -> PostgresRecorderLock:
+        return PostgresRecorderLock(self.url, self.password, broker)
+
+    # ----- writing ------------------------------------------------------------------------
+    def write_batch(self, records: Iterable[MessageRecord], broker: str = "", now: float | None = None) -> WriteResult:
+        """Store a batch in one transaction; the same result as the SQLite store's. Raises ``AuditStoreError``
+        (nothing of the batch written) when the database cannot be written."""
+        records = list(records)
+        if not records:
+            return WriteResult(0, 0, 0, 0, (), 0)
+        psycopg = _driver()
+        with self._lock:
+            try:
+                conn = self._connection()
+                with conn.transaction():
+                    result = self._write(conn, records, broker)
+                    if result.inserted or result.sightings:
+                        conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, _announcement(result)))
+            except psycopg.Error as exc:
+                raise self._failed(exc, "write") from None
+            clock = time.time() if now is None else now
+            if clock >= self._next_prune and self.max_age_seconds:
+                self._next_prune = clock + PRUNE_INTERVAL
+                try:
+                    pruned = self._drop_old_partitions(conn, clock)
+                except psycopg.Error:  # a recorder role may not drop: the owner's `audit prune` does it
+                    pruned = 0
+                result = replace(result, pruned=pruned)
+        return result
+
+    def _write(self, conn, records: list[MessageRecord], broker: str) -> WriteResult:
+        hashes = [content_hash(r.topic, r.payload, r.properties.correlation_data) for r in records]
+        self._ensure_partitions(conn, {_day_start(r.received) for r in records})
+        # Recorders of other brokers may hold the same messages (the mesh): one of them at a time per hash.
+        conn.execute("SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT unnest(%s::bigint[]) AS h) s ORDER BY h",
+                     (hashes,))
+        earliest = min(r.received for r in records) - MESH_WINDOW_SECONDS
+        copies: dict[int, dict[str, list[tuple[int, float]]]] = {}
+        for digest, row_id, source, received in conn.execute(
+                "SELECT content_hash, id, broker, received FROM messages WHERE content_hash = ANY(%s) "
+                "AND received >= %s ORDER BY id", (list(set(hashes)), earliest)):
+            copies.setdefault(digest, {}).setdefault(source, []).append((row_id, received))
+        dup_hashes = [h for r, h in zip(records, hashes) if r.dup]
+        stored_before: set[int] = set()
+        if dup_hashes:  # a redelivery (DUP) is a duplicate when its content is stored already
+            stored_before = {h for (h,) in conn.execute(
+                "SELECT DISTINCT content_hash FROM messages WHERE content_hash = ANY(%s)", (dup_hashes,))}
+        level, limit = self.region_level, self.payload_limit
+        rows: list[AuditRow] = []
+        copy_rows: list[tuple] = []
+        sightings: list[Sighting] = []
+        seen_now: set[int] = set()
+        duplicates = 0
+        ids = [row[0] for row in conn.execute("SELECT nextval('eventscope_message_ids') FROM generate_series(1, %s)",
+                                              (len(records),))]
+        next_id = iter(ids)
+        for record, digest in zip(records, hashes):
+            source = broker or record.broker_id
+            first_seen = _first_copy_elsewhere(copies.get(digest, {}), source, record.received)
+            if first_seen is not None:  # the same message, arriving over the mesh on one more broker
+                sightings.append(Sighting(first_seen, source, record.received))
+                continue
+            duplicate = record.dup and (digest in seen_now or digest in stored_before)
+            seen_now.add(digest)
+            duplicates += duplicate
+            props = record.properties
+            properties = props.as_dict() if props is not NO_PROPERTIES else {}
+            row_id = next(next_id)
+            stored = bytes(record.payload[:limit])
+            row = AuditRow(row_id, record.received, source, record.topic, region_of(record.topic, level),
+                           classify(record), record.qos, record.retain, props.correlation_data, props.response_topic,
+                           stored, len(record.payload) > limit, len(record.payload), bool(duplicate), properties,
+                           None, None)
+            rows.append(row)
+            copy_rows.append((row.id, row.received, row.broker, row.topic, row.region, row.kind, row.qos, row.retain,
+                              row.correlation, row.response_topic, stored, row.truncated, row.size, row.duplicate,
+                              json.dumps(properties), digest))
+            copies.setdefault(digest, {}).setdefault(source, []).append((row_id, record.received))
+        if copy_rows:
+            with conn.cursor().copy(f"COPY messages ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
+                for values in copy_rows:
+                    copy.write_row(values)
+        if sightings:
+            with conn.cursor().copy("COPY sightings (message_id, broker, received) FROM STDIN") as copy:
+                for s in sightings:
+                    copy.write_row((s.message_id, s.broker, s.received))
+        pairings = self._pair(conn, rows)
+        first_id = rows[0].id if rows else 0
+        last_id = rows[-1].id if rows else max((s.message_id for s in sightings), default=0)
+        return WriteResult(first_id, last_id, len(rows), duplicates, tuple(p.request_id for p in pairings), 0,
+                           tuple(rows), tuple(pairings), tuple(sightings))
+
+    @staticmethod
+    def _pair(conn, rows: list[AuditRow]) -> list[ReplyPairing]:
+        """Replies in this batch with the newest unanswered request of their correlation data (any recorder's)."""
+        replies = [r for r in rows if r.kind == "reply" and r.correlation is not None and not r.duplicate]
+        if not replies:
+            return []
+        found = conn.execute(
+            "SELECT r.reply_id, q.id, q.received FROM unnest(%s::bigint[], %s::bytea[]) AS r(reply_id, corr) "
+            "CROSS JOIN LATERAL (SELECT m.id, m.received FROM messages m WHERE m.correlation = r.corr "
+            "AND m.kind = 'request' AND m.id < r.reply_id AND NOT EXISTS "
+            "(SELECT 1 FROM pairings p WHERE p.request_id = m.id) ORDER BY m.id DESC LIMIT 1) q",
+            ([r.id for r in replies], [r.correlation for r in replies])).fetchall()
+        by_reply = {reply_id: (request_id, received) for reply_id, request_id, received in found}
+        pairings: list[ReplyPairing] = []
+        taken: set[int] = set()
+        for reply in replies:  # two replies in one batch never take the same request
+            match = by_reply.get(reply.id)
+            if match is None or match[0] in taken:
+                continue
+            taken.add(match[0])
+            pairings.append(ReplyPairing(match[0], reply.id, max(0.0, (reply.received - match[1]) * 1000.0)))
+        if pairings:
+            inserted = conn.execute(
+                "INSERT INTO pairings (request_id, reply_id, rtt_ms) SELECT * FROM unnest(%s::bigint[], %s::bigint[], "
+                "%s::double precision[]) ON CONFLICT DO NOTHING RETURNING request_id",
+                ([p.request_id for p in pairings], [p.reply_id for p in pairings],
+                 [p.rtt_ms for p in pairings])).fetchall()
+            kept = {request_id for (request_id,) in inserted}
+            pairings = [p for p in pairings if p.request_id in kept]
+        return pairings
+
+    def _ensure_partitions(self, conn, days: set[float]) -> None:
+        missing = sorted(days - self._partitions)
+        if not missing:
+            return
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PARTITION_LOCK,))  # one creator at a time
+        for start in missing:
+            name = "messages_" + time.strftime("%Y%m%d", time.gmtime(start))
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF messages "
+                         f"FOR VALUES FROM ({start!r}) TO ({start + DAY!r})")
+            self._partitions.add(start)
+
+    def _drop_old_partitions(self, conn, now: float) -> int:
+        """Drop the days wholly older than ``max_age_seconds``; returns the rows dropped."""
+        cutoff = now - self.max_age_seconds
+        dropped = 0
+        for (name,) in conn.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'messages'").fetchall():
+            match = re.fullmatch(r"messages_(\d{8})", name)
+            if not match:
+                continue
+            start = time.mktime(time.strptime(match.group(1) + " UTC", "%Y%m%d %Z")) - time.timezone
+            if start + DAY > cutoff:
+                continue
+            with conn.transaction():
+                dropped += conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+                conn.execute(f"DROP TABLE {name}")
+            self._partitions.discard(_day_start(start))
+        if dropped:
+            with conn.transaction():
+                oldest = conn.execute("SELECT coalesce(min(id), 0) FROM messages").fetchone()[0]
+                conn.execute("DELETE FROM sightings WHERE message_id < %s", (oldest,))
+                conn.execute("DELETE FROM pairings WHERE request_id < %s", (oldest,))
+        return dropped
+
+    def prune(self, now: float | None = None) -> int:
+        """Apply retention now (whole days)."""
+        psycopg = _driver()
+        try:
+            return self._drop_old_partitions(self._connection(), time.time() if now is None else now)
+        except psycopg.Error as exc:
+            raise self._failed(exc, "prune") from None
+
+    # ----- reading ------------------------------------------------------------------------
+    def _query(self, sql: str, params: Iterable = ()) -> list[tuple]:
+        psycopg = _driver()
+        try:
+            return self._connection().execute(_q(sql), tuple(params)).fetchall()
+        except psycopg.Error as exc:
+            raise self._failed(exc, "read") from None
+
+    def newest_id(self) -> int:
+        return self._query("SELECT coalesce(max(id), 0) FROM messages")[0][0]
+
+    def page_before(self, query: AuditQuery, before_id: int | None, limit: int) -> list[AuditRow]:
+        """Newest-first page of rows with id < before_id: a keyset page, never an OFFSET."""
+        where, params = _where(query)
+        clauses = [where] if where else []
+        if before_id is not None:
+            clauses.append("m.id < %s")
+            params.append(before_id)
+        sql = f"SELECT {_COLUMNS} FROM {_FROM}" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        return self._with_sightings([_row(r) for r in self._query(sql + " ORDER BY m.id DESC LIMIT %s",
+                                                                  (*params, limit))])
+
+    def rows_after(self, query: AuditQuery, after_id: int, limit: int = 100_000) -> list[AuditRow]:
+        where, params = _where(query)
+        sql = f"SELECT {_COLUMNS} FROM {_FROM} WHERE m.id > %s" + (f" AND {where}" if where else "")
+        return self._with_sightings([_row(r) for r in self._query(sql + " ORDER BY m.id LIMIT %s",
+                                                                  (after_id, *params, limit))])
+
+    def rows_by_id(self, ids: Iterable[int]) -> dict[int, AuditRow]:
+        wanted = list(ids)
+        if not wanted:
+            return {}
+        rows = [_row(r) for r in self._query(f"SELECT {_COLUMNS} FROM {_FROM} WHERE m.id = ANY(%s)", (wanted,))]
+        return {row.id: row for row in self._with_sightings(rows)}
+
+    def _with_sightings(self, rows: list[AuditRow]) -> list[AuditRow]:
+        if not rows:
+            return rows
+        seen: dict[int, list[tuple[str, float]]] = {}
+        for message_id, broker, received in self._query(
+                "SELECT message_id, broker, received FROM sightings WHERE message_id = ANY(%s) ORDER BY received",
+                ([row.id for row in rows],)):
+            seen.setdefault(message_id, []).append((broker, received))
+        return [replace(row, sightings=tuple(seen[row.id])) if row.id in seen else row for row in rows]
+
+    def iter_rows(self, query: AuditQuery = AuditQuery(), chunk: int = 2_000) -> Iterator[list[AuditRow]]:
+        """Every matching row, oldest first, through a server-side cursor (memory stays flat)."""
+        psycopg = _driver()
+        where, params = _where(query)
+        sql = f"SELECT {_COLUMNS} FROM {_FROM}" + (f" WHERE {where}" if where else "") + " ORDER BY m.id"
+        try:
+            conn = connect(self.url, self.password)  # a cursor of its own: reads may go on meanwhile
+            try:
+                with conn.transaction(), conn.cursor(name="eventscope_export") as cursor:
+                    cursor.itersize = chunk
+                    cursor.execute(_q(sql), params)
+                    while True:
+                        batch = cursor.fetchmany(chunk)
+                        if not batch:
+                            return
+                        yield self._with_sightings([_row(r) for r in batch])
+            finally:
+                conn.close()
+        except psycopg.Error as exc:
+            raise self._failed(exc, "export") from None
+
+    def readable_rows(self, query: AuditQuery = AuditQuery(), chunk: int = 2_000,
+                      skipped: list[int] | None = None) -> Iterator[list[AuditRow]]:
+        """The same as ``iter_rows``: a server has no half-readable file."""
+        return self.iter_rows(query, chunk)
+
+    def count(self, query: AuditQuery = AuditQuery()) -> int:
+        where, params = _where(query)
+        return self._query("SELECT count(*) FROM messages m" + (f" WHERE {where}" if where else ""), params)[0][0]
+
+    @property
+    def row_count(self) -> int:
+        return self.count()
+
+
+def _first_copy_elsewhere(copies_by_broker: dict[str, list[tuple[int, float]]], broker: str,
+                          received: float) -> int | None:
+    from eventscope.core.audit.store import _first_copy_elsewhere as first_copy
+
+    return first_copy(copies_by_broker, broker, received)

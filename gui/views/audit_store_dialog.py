@@ -1,0 +1,157 @@
+"""Where the audit feed records and reads: this computer (a SQLite file) or the team's PostgreSQL database.
+
+The URL is remembered without its password; the password goes to the OS keychain. A password typed
+into the URL itself is moved to the password field, so it never reaches the settings file.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from eventscope.core.audit.postgres import is_postgres_url, mask_url
+from eventscope.core.profiles.credentials import CredentialError, load_password, save_password
+from eventscope.gui.status_colours import status_style
+
+STORE_KEY = "audit/store"  # "" (this computer) or the team database's URL, never with a password
+URL_HINT = "postgresql://user@host:5432/audit?sslmode=verify-full&sslrootcert=ca.pem"
+
+
+def keychain_account(url: str) -> tuple[str, str]:
+    """The keychain entry for a team database: (name, user)."""
+    parts = urlsplit(url)
+    return f"audit {parts.hostname}:{parts.port or 5432}{parts.path}", parts.username or ""
+
+
+def split_password(url: str) -> tuple[str, str | None]:
+    """The URL without a password in it, and that password (if it had one)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url, None
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    netloc = f"{parts.username}@{host}" if parts.username else host
+    return urlunsplit(parts._replace(netloc=netloc)), parts.password
+
+
+def team_password(url: str) -> str | None:
+    """The team database's password from the keychain (None: libpq may still find one in PGPASSFILE)."""
+    name, user = keychain_account(url)
+    return load_password(name, user) if user else None
+
+
+def tls_state(url: str) -> tuple[str, bool]:
+    """How the connection to the team database is protected, and whether that is weak (shown in red)."""
+    query = dict(part.split("=", 1) for part in urlsplit(url).query.split("&") if "=" in part)
+    mode = query.get("sslmode", "prefer")
+    if mode in ("verify-full", "verify-ca"):
+        return f"TLS {mode}", False
+    if mode == "require":
+        return "TLS without certificate verification (sslmode=require)", True
+    return f"TLS not verified (sslmode={mode})", True
+
+
+class AuditStoreDialog(QDialog):
+    """Choose the audit store. ``location()`` and ``password()`` are the choice once accepted."""
+
+    def __init__(self, current: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("auditStoreDialog")
+        self.setWindowTitle("Audit store")
+        self.setMinimumWidth(560)  # a whole URL readable in its field
+        self.local_radio = QRadioButton("This computer (SQLite file)", objectName="auditStoreLocal")
+        self.team_radio = QRadioButton("Team database (PostgreSQL URL)", objectName="auditStoreTeam")
+        group = QButtonGroup(self)
+        group.addButton(self.local_radio)
+        group.addButton(self.team_radio)
+        self.url_edit = QLineEdit(objectName="auditStoreUrl", placeholderText=URL_HINT)
+        self.password_edit = QLineEdit(objectName="auditStorePassword", placeholderText="stored in the OS keychain")
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.result_label = QLabel("", objectName="auditStoreResult")
+        self.result_label.setTextFormat(Qt.TextFormat.PlainText)  # a URL is user input: never markup
+        self.result_label.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("URL", self.url_edit)
+        form.addRow("Password", self.password_edit)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.local_radio)
+        layout.addWidget(self.team_radio)
+        layout.addLayout(form)
+        layout.addWidget(self.result_label)
+        layout.addWidget(buttons)
+        self.team_radio.toggled.connect(self._on_mode_changed)
+        self.url_edit.textChanged.connect(self._on_url_changed)
+        if is_postgres_url(current):
+            self.team_radio.setChecked(True)
+            self.url_edit.setText(current)
+        else:
+            self.local_radio.setChecked(True)
+        self._on_mode_changed(self.team_radio.isChecked())
+
+    def _on_mode_changed(self, team: bool) -> None:
+        self.url_edit.setEnabled(team)
+        self.password_edit.setEnabled(team)
+        self._on_url_changed(self.url_edit.text())
+
+    def _on_url_changed(self, text: str) -> None:
+        if not self.team_radio.isChecked():
+            self.result_label.setText("The audit is a SQLite file in this computer's data folder.")
+            return
+        text = text.strip()
+        if not text:
+            self.result_label.setText("Type the team database's URL; ask its administrator for a recorder or "
+                                      "viewer login (eventscope audit init-db --roles).")
+            return
+        if not is_postgres_url(text):
+            self.result_label.setText("A team database URL starts with postgresql://")
+            return
+        url, typed = split_password(text)
+        if typed is not None:  # never kept in the URL: the password field (and so the keychain) takes it
+            self.url_edit.blockSignals(True)
+            self.url_edit.setText(url)
+            self.url_edit.blockSignals(False)
+            self.password_edit.setText(typed)
+        state, weak = tls_state(url)
+        self.result_label.setText(f"{mask_url(url)} · {state}" + (": the server's identity is not checked" if weak else ""))
+        self.result_label.setStyleSheet(status_style("error" if weak else "muted"))
+        self.adjustSize()  # a longer note wraps onto more lines: the dialog grows rather than clipping it
+
+    def accept(self) -> None:
+        if self.team_radio.isChecked() and not is_postgres_url(self.url_edit.text().strip()):
+            self.result_label.setText("A team database URL starts with postgresql://")
+            return
+        super().accept()
+
+    def location(self) -> str:
+        """The chosen store: "" for this computer, else the URL without a password."""
+        return split_password(self.url_edit.text().strip())[0] if self.team_radio.isChecked() else ""
+
+    def password(self) -> str | None:
+        """The typed password, stored in the keychain; else the keychain's."""
+        url = self.location()
+        if not url:
+            return None
+        typed = self.password_edit.text()
+        name, user = keychain_account(url)
+        if typed and user:
+            try:
+                save_password(name, user, typed)
+            except CredentialError:
+                pass  # kept for this run only; the feed says nothing more: the keychain note is in the status bar
+        return typed or team_password(url)

@@ -1,0 +1,1 @@
+"""Plain helpers shared by test modules; fixtures stay in the conftest.py files, where pytest finds them."""
