@@ -124,7 +124,7 @@ def classify(record: MessageRecord) -> str:
     return "other"
 
 
-def _first_copy_elsewhere(copies_by_broker: dict[str, list[tuple[int, float]]], broker: str,
+def first_copy_elsewhere(copies_by_broker: dict[str, list[tuple[int, float]]], broker: str,
                           received: float) -> int | None:
     """The id of the first stored copy that arrived on another broker within the mesh window.
 
@@ -519,7 +519,7 @@ class AuditStore:
                 props = record.properties
                 correlation = props.correlation_data
                 source = broker or record.broker_id
-                first_seen = _first_copy_elsewhere(copies.get(digest, {}), source, record.received)
+                first_seen = first_copy_elsewhere(copies.get(digest, {}), source, record.received)
                 if first_seen is not None:  # the same message, arriving over the mesh on one more broker
                     sightings.append(Sighting(first_seen, source, record.received))
                     continue

@@ -94,3 +94,14 @@ def test_every_package_folder_is_listed_for_the_wheel():
         root = max((k for k in mapping if name == k or name.startswith(k + ".")), key=len)
         folder = ROOT / mapping[root] / Path(*name[len(root):].split(".")[1:])
         assert folder.is_dir(), f"{name} is listed in pyproject.toml but {folder} does not exist"
+
+
+def test_profiles_load_no_mqtt_client_and_no_audit():
+    """Reading profiles (the CLI's --profile, the profile manager) loads neither paho's client nor the audit:
+    only paho's small topic matcher, through the shared topic rules."""
+    code = ("import sys, eventscope.core.profiles.store\n"
+            "print(sorted(m for m in sys.modules if m == 'paho.mqtt.client' or m.startswith(("
+            "'eventscope.core.mqtt', 'eventscope.core.audit', 'eventscope.core.connections'))))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
