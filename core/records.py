@@ -10,6 +10,10 @@ from typing import Any
 RECORD_OVERHEAD_BYTES = 200
 
 
+# A replayed message carries this MQTT 5 user property ("<replay id>:<audit entry id>"): the audit
+# records it as a replay, not as production traffic.
+REPLAY_PROPERTY = "eventscope-replay"
+
 @dataclass(frozen=True, slots=True)
 class MessageProperties:
     """The MQTT 5 properties Eventscope shows and acts on. All optional."""

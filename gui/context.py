@@ -53,7 +53,7 @@ class AppContext(QObject):
                  workspace: Workspace | None = None) -> None:
         super().__init__(parent)
         self.settings = settings if settings is not None else QSettings()
-        # The window's workspace keeps its broker connections in a child process (see core/connections/process.py).
+        # The window's workspace keeps its broker connections in a child process (core/connections/child.py).
         self.workspace = workspace if workspace is not None else Workspace(connector=RemoteConnector())
         self.bridge = SummaryBridge(self.workspace, parent=self)
         self.registry = BrokerRegistry(self.workspace)  # the brokers and the rules for opening them

@@ -39,7 +39,7 @@ import platformdirs
 
 from eventscope.core.audit.integrity import location_problem, quick_check
 from eventscope.core.audit.lock import RecorderLock
-from eventscope.core.records import NO_PROPERTIES, MessageProperties, MessageRecord
+from eventscope.core.records import NO_PROPERTIES, REPLAY_PROPERTY, MessageProperties, MessageRecord
 from eventscope.core.topics import region_of
 
 SCHEMA_VERSION = 2  # 2: sightings (a bridged message's arrival at each further broker)
@@ -50,7 +50,7 @@ DEFAULT_PAYLOAD_LIMIT = 64 * 1024
 DEFAULT_MAX_ROWS = 2_000_000
 DEFAULT_MAX_AGE_SECONDS = 30 * 24 * 3600
 PRUNE_CHUNK = 2_000
-KINDS = ("request", "reply", "other")
+KINDS = ("request", "reply", "other", "replay")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -112,8 +112,11 @@ def default_audit_path(profile_name: str) -> Path:
 
 
 def classify(record: MessageRecord) -> str:
-    """request / reply / other, from MQTT 5 properties first, then the topic's last level."""
+    """request / reply / other, from MQTT 5 properties first, then the topic's last level; ``replay`` for
+    a message an Eventscope replay sent again (not production traffic)."""
     props = record.properties
+    if props.user_properties and any(key == REPLAY_PROPERTY for key, _ in props.user_properties):
+        return "replay"
     if props.response_topic:
         return "request"
     last = record.topic.rsplit("/", 1)[-1]

@@ -17,6 +17,7 @@ from eventscope.core.audit.postgres import create_roles, init_schema, is_postgre
 from eventscope.core.audit.recorder import AuditRecorder
 from eventscope.core.audit.store import AuditQuery, AuditStoreError, default_audit_path
 from eventscope.core.audit.stores import open_reader, open_store
+from eventscope.core.cli import replay_cmd
 from eventscope.core.cli.common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -85,6 +86,7 @@ def add_parser(subparsers) -> None:
     init.add_argument("--roles", action="store_true", help="also create the recorder and viewer roles with their grants")
     init.add_argument("--print-grants", action="store_true", help="print the roles' SQL and change nothing")
     init.set_defaults(run=run_init_db)
+    replay_cmd.add_parser(commands)
 
 
 def _add_db_password(parser) -> None:

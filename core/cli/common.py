@@ -349,6 +349,14 @@ def password_from_args(args: argparse.Namespace) -> str | None:
     return None
 
 
+def named_broker(args: argparse.Namespace, spec: str) -> tuple[ConnectionProfile, str | None]:
+    """One more broker for a command (``--reply-broker``): NAME=URL, or the name of a saved profile; read-only,
+    as it is only listened to."""
+    parts = argparse.Namespace(**{**vars(args), "broker": [spec] if "=" in spec else [],
+                                  "profile": [] if "=" in spec else [spec]})
+    return single_broker_from_args(parts, read_only=True)
+
+
 def connect_session(args: argparse.Namespace, buffer: IngestBuffer | None = None, publishes: bool = False,
                     **session_options) -> MqttSession:
     """Start a session from the command line and wait until it is connected.

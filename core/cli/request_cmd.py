@@ -19,14 +19,13 @@ from eventscope.core.cli.common import (
     connect_session,
     deadline_left,
     error,
+    named_broker,
     payload_from_args,
     positive_duration,
-    single_broker_from_args,
     whole_seconds,
 )
 from eventscope.core.cli.message_output import message_line, shown_on_stdout
 from eventscope.core.mqtt.session import SessionError
-from eventscope.core.profile import ConnectionProfile
 from eventscope.core.requests.tracker import DEFAULT_TIMEOUT, Reply, ReplyRouter, RequestRefused, RequestTracker
 from eventscope.core.topics import TopicError, validate_topic
 
@@ -71,14 +70,6 @@ def _reply_printer(args: argparse.Namespace):
     return print_reply
 
 
-def _reply_broker(args: argparse.Namespace) -> tuple[ConnectionProfile, str | None]:
-    """``--reply-broker``: NAME=URL, or the name of a saved profile."""
-    spec = args.reply_broker
-    parts = argparse.Namespace(**{**vars(args), "broker": [spec] if "=" in spec else [],
-                                  "profile": [] if "=" in spec else [spec]})
-    return single_broker_from_args(parts, read_only=True)
-
-
 def run(args: argparse.Namespace) -> int:
     try:
         validate_topic(args.topic)
@@ -100,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         sessions.append(session)
         tracker = RequestTracker(session, router=router)
         if args.reply_broker:
-            reply_profile, password = _reply_broker(args)
+            reply_profile, password = named_broker(args, args.reply_broker)
             reply_session = connect_session(args, broker=(reply_profile, password), buffer_messages=False,
                                             session_id=reply_profile.name)
             sessions.append(reply_session)

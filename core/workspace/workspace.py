@@ -11,7 +11,7 @@ A message's way through Eventscope:
 Where the work runs (chosen by measurement, ``python -m tests.perf.bench_window_stall``): the
 tick runs on a worker thread of the window's process, and in the window the broker connections
 (paho's network threads, request trackers, audit writers) run in a child process
-(``core/connections/process.py``). With everything in one process, at 20k msg/s the GUI thread
+(``core/connections/child.py``). With everything in one process, at 20k msg/s the GUI thread
 waited for the interpreter lock on every Python call it made while painting: p99 stalls of
 0.6-1.1 s. With the connections in the child, the same load gives p99 13-15 ms. The tick stays
 in the window's process because the views read the topic tree in place (a mirror in another
@@ -23,7 +23,7 @@ How the race between the tick thread (writing) and the window (reading) is solve
 - Streams: immutable deltas. A ``StreamDelta`` carries the appended records themselves and the
   number evicted from the front; the Qt model keeps its own list and never reads the core stream.
 - Audit: the writer thread hands over the committed rows (``AuditRow``, immutable) and the
-  request/reply pairings; the feed reads older pages through its own read-only connection.
+  request/reply pairings; the feed reads older pages on its reader thread (``core/audit/feed.py``).
 - Broker state, rates and region counts: immutable snapshots in the summary.
 Anything the window wants to change (a stream filter, pause, a retained clear) is posted as a
 command that the tick thread runs before its next apply, so only that thread mutates models.

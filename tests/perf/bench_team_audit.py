@@ -6,7 +6,11 @@
   ``--rows`` requests in batches of ``--batch``;
 - three recorders at once into one database, each with the same bridged messages (the mesh join
   under concurrency), and whether every message is one entry with three arrivals;
-- at ``--rows`` rows: the feed's first page, a topic search and a payload search.
+- at ``--rows`` rows: the feed's first page, a topic search and a payload search;
+- live (``--live-seconds``): three Mosquittos, each with its own ``eventscope audit record`` process
+  into the one database, each loaded at ``--live-rate`` QoS 1 requests/s by a pre-encoded generator with
+  the same numbered messages (as a bridged mesh delivers them): every message must be one entry with
+  three arrivals, and the sequence numbers count what was lost.
 
 A PostgreSQL server (Debian's) is started in a temporary folder for the run and stopped by PID.
 """
@@ -14,13 +18,17 @@ A PostgreSQL server (Debian's) is started in a temporary folder for the run and 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from tests.conftest import free_port
-from tests.helpers.postgres import PostgresServer, find_pg_bin
+from tests.conftest import MosquittoBroker, free_port
+from tests.helpers.postgres import SUPERUSER_PASSWORD, PostgresServer, find_pg_bin
+from tests.perf.loadgen import LoadGenerator, request_topics
 
 
 def _records(count: int, start: float, broker: str = "us-east", offset: float = 0.0) -> list:
@@ -54,6 +62,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--mesh", type=int, default=30_000, help="bridged messages for the three-recorder run")
+    parser.add_argument("--live-seconds", type=float, default=20.0, help="the live run's length (0: skip it)")
+    parser.add_argument("--live-rate", type=int, default=10_000, help="QoS 1 requests/s into each broker")
     args = parser.parse_args(argv)
     bin_dir = find_pg_bin()
     if bin_dir is None:
@@ -111,6 +121,8 @@ def main(argv=None) -> int:
                         f"{3 * args.mesh / elapsed:,.0f}"))
         results.append(("  entries / entries with three arrivals / lost", "",
                         f"{entries:,} / {three:,} / {args.mesh - entries:,}"))
+        if args.live_seconds:
+            results.extend(_live(server, args.live_rate, args.live_seconds))
     finally:
         server.stop()
         server.remove()
@@ -119,6 +131,63 @@ def main(argv=None) -> int:
     for name, sqlite_value, pg_value in results:
         print(f"{name:74} {sqlite_value:>12} {pg_value:>20}")
     return 0
+
+
+def _live(server: PostgresServer, rate: int, seconds: float) -> list[tuple[str, str, str]]:
+    """Three brokers x ``rate`` QoS 1 requests/s, each recorded by its own recorder process into one database."""
+    import psycopg
+
+    server.admin("CREATE DATABASE live")
+    url = server.url("live", password=None)
+    count = int(rate * seconds)
+    regions = ("us-east", "us-west", "eu-central")
+    env = {**os.environ, "BENCH_PG_PASSWORD": SUPERUSER_PASSWORD}
+    with tempfile.TemporaryDirectory() as tmp:
+        brokers, recorders = [], []
+        try:
+            for region in regions:
+                folder = Path(tmp) / region
+                folder.mkdir()
+                broker = MosquittoBroker(port=free_port(), workdir=folder,
+                                         extra_config="allow_anonymous true\nmax_queued_messages 1000000\n")
+                broker.start()
+                brokers.append(broker)
+                recorder = subprocess.Popen(
+                    [sys.executable, "-m", "eventscope", "audit", "record", "--broker",
+                     f"{region}=mqtt://127.0.0.1:{broker.port}", "-t", "+/hello/request", "--db", url,
+                     "--db-password-env", "BENCH_PG_PASSWORD", "--max-age", "7d"],
+                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+                recorders.append(recorder)
+                if "audit recorder ready" not in (recorder.stdout.readline() if recorder.stdout else ""):
+                    raise RuntimeError(f"the {region} recorder did not start")
+            generators = [LoadGenerator(b.port, request_topics(), count, 60, qos=1, rate=rate) for b in brokers]
+            for generator in generators:
+                generator.prepare()
+            for generator in generators:
+                generator.go()
+            for generator in generators:
+                generator.wait(seconds + 60)
+            sent = sum(g.sent for g in generators)
+            send_rate = sum(g.send_rate for g in generators)
+            query = ("SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM sightings), "
+                     "(SELECT count(DISTINCT substring(convert_from(payload, 'UTF8') for 10)) FROM messages)")
+            with psycopg.connect(server.url("live")) as conn:
+                deadline = time.monotonic() + 120
+                while True:  # until every recorder has written what it received (or two minutes)
+                    entries, sightings, unique = conn.execute(query).fetchone()
+                    if entries + sightings >= 3 * count or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.5)
+        finally:
+            for recorder in recorders:
+                recorder.terminate()
+                recorder.wait(60)
+            for broker in brokers:
+                broker.stop()
+    return [(f"live: 3 brokers x {rate:,} QoS 1 requests/s for {seconds:g} s, a recorder process each", "",
+             f"sent {sent:,} at {send_rate:,.0f}/s"),
+            ("  entries / arrivals recorded (of 3 per message) / messages lost", "",
+             f"{entries:,} / {entries + sightings:,} / {count - unique:,}")]
 
 
 if __name__ == "__main__":

@@ -1,0 +1,260 @@
+"""The replay engine: audit rows sent again on their original schedule (× speed), replies compared.
+
+``plan`` reads the rows through the same query as export and turns each into a ``ReplayItem``:
+its topic and response topic rewritten, its MQTT 5 properties kept (content type, user properties,
+response topic, correlation data; fresh correlation data on request), and a user property naming the
+replay and the audit entry it came from, so the audit records it as a replay, not as production traffic.
+
+``Replayer.run`` publishes them in order on a worker's own thread, sleeping to each item's scheduled
+time (``speed`` None: as fast as possible), measures how late each send was, and with a ``ReplyWatcher``
+waits for each request's reply on any broker given, matched by correlation data, and compares it with
+the recorded one. A cancel stops before the next send.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
+
+from eventscope.core.audit.store import AuditQuery, AuditRow
+from eventscope.core.mqtt.session import SessionBase
+from eventscope.core.records import REPLAY_PROPERTY, MessageProperties, MessageRecord
+from eventscope.core.replay.compare import ReplyDiff, compare_replies
+from eventscope.core.replay.rewrite import RewriteRules
+from eventscope.core.requests.rtt_stats import percentile
+
+OUTCOMES = ("same", "different", "no reply", "no recorded reply", "sent")
+
+
+def is_replay(record: MessageRecord) -> bool:
+    return any(key == REPLAY_PROPERTY for key, _ in record.properties.user_properties)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayItem:
+    """One audit entry as it will be sent again."""
+
+    audit_id: int
+    received: float  # when it was recorded: its place in the schedule
+    topic: str  # after rewriting
+    payload: bytes
+    qos: int
+    properties: MessageProperties
+    original_topic: str
+    recorded_reply: bytes | None = None
+    rtt_then_ms: float | None = None
+
+    @property
+    def expects_reply(self) -> bool:
+        return self.properties.response_topic is not None and self.properties.correlation_data is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    item: ReplayItem
+    sent_at: float  # epoch seconds
+    late_ms: float  # how much later than scheduled it was sent
+    outcome: str
+    rtt_now_ms: float | None = None
+    diff: ReplyDiff | None = None
+    error: str = ""
+
+    def as_json(self) -> dict:
+        return {"audit_id": self.item.audit_id, "sent": self.sent_at, "topic": self.item.topic,
+                "original_topic": self.item.original_topic, "outcome": self.outcome,
+                "rtt_then_ms": self.item.rtt_then_ms, "rtt_now_ms": self.rtt_now_ms,
+                "late_ms": round(self.late_ms, 3), "diff": list(self.diff.differences) if self.diff else [],
+                **({"error": self.error} if self.error else {})}
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySummary:
+    replay_id: str
+    planned: int
+    results: tuple[ReplayResult, ...]
+    cancelled: bool = False
+
+    @property
+    def counts(self) -> dict[str, int]:
+        found = Counter(r.outcome for r in self.results)
+        return {outcome: found[outcome] for outcome in OUTCOMES if found[outcome]}
+
+    @property
+    def exit_code(self) -> int:
+        """0: every compared reply was the same; 3: some differed or went missing (a CI gate)."""
+        counts = self.counts
+        return 3 if counts.get("different") or counts.get("no reply") else 0
+
+    def late_p99_ms(self) -> float:
+        return percentile(sorted(r.late_ms for r in self.results), 0.99) if self.results else 0.0
+
+    def rtts(self, which: str) -> tuple[float, float]:
+        values = sorted(v for v in ((r.item.rtt_then_ms if which == "then" else r.rtt_now_ms) for r in self.results)
+                        if v is not None)
+        return (percentile(values, 0.5), percentile(values, 0.99)) if values else (float("nan"), float("nan"))
+
+    def regressions(self, count: int = 5) -> list[ReplayResult]:
+        """The requests whose RTT grew most, worst first."""
+        compared = [r for r in self.results if r.rtt_now_ms is not None and r.item.rtt_then_ms is not None]
+        compared.sort(key=lambda r: (r.rtt_now_ms or 0) - (r.item.rtt_then_ms or 0), reverse=True)
+        return compared[:count]
+
+    def text(self) -> str:
+        counts = ", ".join(f"{n} {outcome}" for outcome, n in self.counts.items()) or "nothing sent"
+        lines = [f"replay {self.replay_id}: {len(self.results)} of {self.planned} sent"
+                 f"{' (cancelled)' if self.cancelled else ''}: {counts}; "
+                 f"timing error p99 {self.late_p99_ms():.1f} ms"]
+        then, now = self.rtts("then"), self.rtts("now")
+        if now[0] == now[0]:  # not NaN: some replies were timed
+            lines.append(f"RTT then p50 {then[0]:.1f} / p99 {then[1]:.1f} ms, now p50 {now[0]:.1f} / "
+                         f"p99 {now[1]:.1f} ms")
+            for result in self.regressions():
+                lines.append(f"  {result.item.topic} (audit {result.item.audit_id}): {result.item.rtt_then_ms:.1f} → "
+                             f"{result.rtt_now_ms:.1f} ms")
+        return "\n".join(lines)
+
+
+def plan(store, query: AuditQuery, until: float | None = None, rules: RewriteRules = RewriteRules(),
+         fresh_correlation: bool = False, replay_id: str | None = None) -> tuple[str, list[ReplayItem]]:
+    """The replay's items in recorded order, from any audit store (the query is export's). Replays of
+    earlier replays are left out: they are not production traffic."""
+    replay_id = replay_id or secrets.token_hex(4)
+    rows: list[AuditRow] = []
+    for chunk in store.iter_rows(query):
+        rows.extend(r for r in chunk if (until is None or r.received <= until) and not _was_replay(r))
+    replies = store.rows_by_id([r.reply_id for r in rows if r.reply_id is not None])
+    items = []
+    for row in sorted(rows, key=lambda r: r.received):
+        record = row.to_record()
+        props = record.properties
+        correlation = props.correlation_data
+        if fresh_correlation and correlation is not None:
+            correlation = secrets.token_bytes(16)
+        user = tuple(props.user_properties) + ((REPLAY_PROPERTY, f"{replay_id}:{row.id}"),)
+        properties = replace(props, response_topic=rules.apply(props.response_topic) if props.response_topic else None,
+                             correlation_data=correlation, user_properties=user, subscription_identifiers=(),
+                             topic_alias=None)
+        reply = replies.get(row.reply_id) if row.reply_id is not None else None
+        items.append(ReplayItem(row.id, row.received, rules.apply(row.topic), row.payload, row.qos, properties,
+                                row.topic, reply.payload if reply is not None else None, row.rtt_ms))
+    return replay_id, items
+
+
+def _was_replay(row: AuditRow) -> bool:
+    return any(pair[0] == REPLAY_PROPERTY for pair in row.properties.get("user_properties", ()))
+
+
+class ReplyWatcher:
+    """Replies to replayed requests, matched by correlation data, from whatever feeds ``on_message``: a
+    headless command's sessions (``watch``), or a window's workspace tick."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[bytes, Future] = {}
+
+    def watch(self, sessions: Iterable[SessionBase], topics: Iterable[str], timeout: float) -> None:
+        """Subscribe each session to the reply topics, waiting for the SUBACKs (before anything is sent)."""
+        for session in sessions:
+            session.add_tap(self.on_message)  # type: ignore[attr-defined]
+            for topic in sorted(set(topics)):
+                session.subscribe(topic, 1).result(timeout)
+
+    def expect(self, correlation: bytes) -> Future:
+        future: Future = Future()
+        with self._lock:
+            self._waiting[correlation] = future
+        return future
+
+    def forget(self, correlation: bytes) -> None:
+        with self._lock:
+            self._waiting.pop(correlation, None)
+
+    def on_message(self, record: MessageRecord) -> None:  # paho's or the tick's thread: a lookup, nothing more
+        correlation = record.properties.correlation_data
+        if correlation is None or is_replay(record):
+            return
+        with self._lock:
+            future = self._waiting.pop(correlation, None)
+        if future is not None and not future.done():
+            future.set_result((record.payload, time.monotonic()))
+
+
+class Replayer:
+    """Sends ``items`` through ``publish`` on the original schedule × ``speed`` (None: flat out)."""
+
+    def __init__(self, publish: Callable[..., Future], items: list[ReplayItem], speed: float | None = 1.0,
+                 retain: bool = False, watcher: ReplyWatcher | None = None, timeout: float = 5.0,
+                 on_result: Callable[[ReplayResult], None] | None = None) -> None:
+        if speed is not None and speed <= 0:
+            raise ValueError("--speed takes a positive factor (0.5, 1, 10) or max")
+        self.publish, self.items, self.speed, self.retain = publish, items, speed, retain
+        self.watcher, self.timeout, self.on_result = watcher, timeout, on_result
+
+    def run(self, replay_id: str, cancel: threading.Event | None = None) -> ReplaySummary:
+        cancel = cancel or threading.Event()
+        results: list[ReplayResult] = []
+        pending: list[tuple[ReplayItem, float, float, float, Future]] = []
+        acks: list[Future] = []
+        start = time.monotonic()
+        first = self.items[0].received if self.items else 0.0
+        for item in self.items:
+            due = start + (item.received - first) / self.speed if self.speed is not None else time.monotonic()
+            if cancel.wait(max(0.0, due - time.monotonic())):
+                break
+            reply = None
+            if self.watcher is not None and item.expects_reply and item.properties.correlation_data is not None:
+                reply = self.watcher.expect(item.properties.correlation_data)
+            sent_mono = time.monotonic()
+            try:
+                acks.append(self.publish(item.topic, item.payload, item.qos, self.retain, item.properties))
+            except Exception as exc:  # noqa: BLE001 (a refused publish is a result, not the end of the replay)
+                if reply is not None and item.properties.correlation_data is not None:
+                    self.watcher.forget(item.properties.correlation_data)  # type: ignore[union-attr]
+                self._emit(results, ReplayResult(item, time.time(), (sent_mono - due) * 1000, "sent", error=str(exc)))
+                continue
+            if reply is None:  # nothing to wait for: its result is known now (and shows as progress)
+                self._emit(results, ReplayResult(item, time.time(), (sent_mono - due) * 1000, "sent"))
+            else:
+                pending.append((item, time.time(), (sent_mono - due) * 1000, sent_mono, reply))
+        self._collect(pending, results, cancel)
+        self._wait_sent(acks)
+        return ReplaySummary(replay_id, len(self.items), tuple(results), cancel.is_set())
+
+    def _wait_sent(self, acks: list[Future]) -> None:
+        """Every publish handed to the broker (QoS 1/2: acknowledged) before the caller disconnects."""
+        deadline = time.monotonic() + self.timeout + 10.0
+        for ack in acks:
+            try:
+                ack.result(max(0.0, deadline - time.monotonic()))
+            except Exception:  # noqa: BLE001 (a refused or lost publish: the broker's business, reported as sent)
+                pass
+
+    def _collect(self, pending: list, results: list[ReplayResult], cancel: threading.Event) -> None:
+        """Each sent request's reply, waited for up to ``timeout`` after its own send (not after a cancel)."""
+        for item, sent_at, late_ms, sent_mono, reply in pending:
+            if not reply.done() and not cancel.is_set():
+                try:
+                    reply.result(max(0.0, sent_mono + self.timeout - time.monotonic()))
+                except Exception:  # noqa: BLE001 (a timeout: no reply)
+                    pass
+            if not reply.done():
+                self._emit(results, ReplayResult(item, sent_at, late_ms, "no reply"))
+                continue
+            payload, arrived = reply.result()
+            rtt_now = (arrived - sent_mono) * 1000
+            if item.recorded_reply is None:
+                self._emit(results, ReplayResult(item, sent_at, late_ms, "no recorded reply", rtt_now))
+                continue
+            diff = compare_replies(item.recorded_reply, payload)
+            self._emit(results, ReplayResult(item, sent_at, late_ms, "same" if diff.same else "different", rtt_now,
+                                             diff))
+
+    def _emit(self, results: list[ReplayResult], result: ReplayResult) -> None:
+        results.append(result)
+        if self.on_result is not None:
+            self.on_result(result)

@@ -1,0 +1,211 @@
+"""Replay from the audit against real Mosquittos: rewriting, order and bytes, timing, comparing replies,
+fresh correlation data and the read-only refusal; and the rules and the diff on their own."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from eventscope.core.audit.store import AuditStore, classify
+from eventscope.core.records import REPLAY_PROPERTY, MessageProperties, MessageRecord
+from eventscope.core.replay.compare import compare_replies
+from eventscope.core.replay.rewrite import RewriteRules
+from tests.conftest import wait_until
+from tests.helpers.cli import EVENTSCOPE
+
+
+def recorded_audit(path, count: int, spacing: float = 0.01, start: float = 1_700_000_000.0) -> None:
+    """``count`` requests on ``us-east/hello/request``, each answered (``{"n": i, "status": "ok"}``), recorded."""
+    store = AuditStore(path, max_age_seconds=0)
+    records = []
+    for i in range(count):
+        at = start + i * spacing
+        records.append(MessageRecord("us-east/hello/request", json.dumps({"n": i}).encode(), qos=1, received=at,
+                                     properties=MessageProperties(response_topic="us-east/hello/response",
+                                                                  correlation_data=f"c{i}".encode(),
+                                                                  content_type="application/json")))
+        records.append(MessageRecord("us-east/hello/response", json.dumps({"status": "ok", "n": i}).encode(), qos=1,
+                                     received=at + 0.002, properties=MessageProperties(correlation_data=f"c{i}".encode())))
+    store.write_batch(records, broker="us-east")
+    store.close()
+
+
+def replay(*args: str, timeout: float = 90) -> subprocess.CompletedProcess:
+    return subprocess.run([*EVENTSCOPE, "audit", "replay", *args], capture_output=True, text=True, timeout=timeout)
+
+
+class Listener:
+    """An independent paho subscriber: what reached the broker, in order, with arrival times."""
+
+    def __init__(self, port: int, topic: str) -> None:
+        self.messages: list[tuple[str, bytes, float, object]] = []
+        self.client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client.on_message = lambda _c, _u, m: self.messages.append((m.topic, m.payload, time.monotonic(),
+                                                                            m.properties))
+        subscribed = threading.Event()
+        self.client.on_subscribe = lambda *_args: subscribed.set()
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.client.subscribe(topic, 1)
+        assert subscribed.wait(10)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+class Replier:
+    """Answers ``us-east/hello/request`` on its response topic with its correlation data; every tenth answer
+    differs from the recorded one when ``change_every`` is 10."""
+
+    def __init__(self, port: int, change_every: int = 0) -> None:
+        self.client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.change_every = change_every
+        self.client.on_message = self._on_message
+        subscribed = threading.Event()
+        self.client.on_subscribe = lambda *_args: subscribed.set()
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.client.subscribe("+/hello/request", 1)
+        assert subscribed.wait(10)
+
+    def _on_message(self, _client, _userdata, message) -> None:
+        n = json.loads(message.payload)["n"]
+        status = "changed" if self.change_every and n % self.change_every == 0 else "ok"
+        props = Properties(PacketTypes.PUBLISH)
+        props.CorrelationData = message.properties.CorrelationData
+        self.client.publish(message.properties.ResponseTopic, json.dumps({"n": n, "status": status}).encode(), qos=1,
+                            properties=props)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def test_a_rewritten_replay_reaches_another_broker_in_order_byte_for_byte(mosquitto_factory, tmp_path):
+    db = tmp_path / "audit.sqlite3"
+    recorded_audit(db, 500)
+    target = mosquitto_factory()
+    listener = Listener(target.port, "staging-us-east/#")
+    try:
+        result = replay("--db", str(db), "--to", f"staging=mqtt://127.0.0.1:{target.port}", "--speed", "max",
+                        "--rewrite", "us-east/=staging-us-east/")
+        assert result.returncode == 0, result.stderr
+        wait_until(lambda: len(listener.messages) >= 500, message="500 replayed requests")
+    finally:
+        listener.close()
+    assert [(t, p) for t, p, _, _ in listener.messages] == [
+        ("staging-us-east/hello/request", json.dumps({"n": i}).encode()) for i in range(500)]
+    props = listener.messages[0][3]
+    assert props.ResponseTopic == "staging-us-east/hello/response" and props.CorrelationData == b"c0"
+    assert props.ContentType == "application/json"
+    assert any(key == REPLAY_PROPERTY for key, _ in props.UserProperty)  # the audit records it as a replay
+    assert "500 of 500 sent" in result.stderr
+
+
+def test_speed_one_keeps_the_recorded_spacing(mosquitto, tmp_path):
+    db = tmp_path / "audit.sqlite3"
+    recorded_audit(db, 30, spacing=0.1)  # 2.9 s of traffic
+    listener = Listener(mosquitto.port, "us-east/hello/request")
+    try:
+        result = replay("--db", str(db), "--to", f"east=mqtt://127.0.0.1:{mosquitto.port}", "--speed", "1")
+        assert result.returncode == 0, result.stderr
+        wait_until(lambda: len(listener.messages) >= 30, message="30 replayed requests")
+    finally:
+        listener.close()
+    arrivals = [at for _, _, at, _ in listener.messages]
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    assert arrivals[-1] - arrivals[0] == pytest.approx(2.9, abs=0.15)
+    assert max(abs(gap - 0.1) for gap in gaps) < 0.05  # the sender's own p99 error is in its summary
+    assert "timing error p99" in result.stderr
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["recorded-correlation", "fresh-correlation"])
+def test_compare_finds_exactly_the_replies_that_changed(mosquitto, tmp_path, fresh):
+    db = tmp_path / "audit.sqlite3"
+    recorded_audit(db, 500)
+    replier = Replier(mosquitto.port, change_every=10)
+    try:
+        result = replay("--db", str(db), "--to", f"east=mqtt://127.0.0.1:{mosquitto.port}", "--speed", "max",
+                        "--compare", "--format", "jsonl", *(["--fresh-correlation"] if fresh else []))
+    finally:
+        replier.close()
+    assert result.returncode == 3, result.stderr  # some replies differ: a CI gate fails
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    outcomes = {line["audit_id"]: line["outcome"] for line in lines}
+    assert len(outcomes) == 500 and list(outcomes.values()).count("different") == 50
+    assert list(outcomes.values()).count("same") == 450
+    different = [line for line in lines if line["outcome"] == "different"]
+    assert all(line["diff"] == ['changed $.status: "ok" → "changed"'] for line in different)
+    assert all(line["rtt_now_ms"] is not None and line["rtt_then_ms"] == pytest.approx(2.0, abs=0.01)
+               for line in lines)
+    assert "450 same, 50 different" in result.stderr
+
+
+def test_a_read_only_target_refuses_before_connecting(mosquitto_factory, tmp_path):
+    db = tmp_path / "audit.sqlite3"
+    recorded_audit(db, 5)
+    broker = mosquitto_factory("allow_anonymous true\nlog_type all\n")
+    result = replay("--db", str(db), "--to", f"east=mqtt://127.0.0.1:{broker.port}", "--read-only")
+    assert result.returncode == 1 and "read-only" in result.stderr
+    assert "Received PUBLISH" not in broker.log_path.read_text(errors="replace")
+
+
+def test_bad_input_is_refused_with_its_reason(tmp_path):
+    db = tmp_path / "audit.sqlite3"
+    recorded_audit(db, 2)
+    assert replay("--db", str(db), "--speed", "fast").returncode == 2
+    bad_rule = replay("--db", str(db), "--rewrite", "no-equals-sign")
+    assert bad_rule.returncode == 2 and "FROM=TO" in bad_rule.stderr
+    empty = replay("--db", str(db), "-t", "nothing/like/this")
+    assert empty.returncode == 1 and "nothing to replay" in empty.stderr
+    dry = replay("--db", str(db), "--dry-run", "--rewrite", "us-east/=qa/")
+    assert dry.returncode == 0 and [json.loads(line)["topic"] for line in dry.stdout.splitlines()] == [
+        "qa/hello/request", "qa/hello/request"]
+
+
+def test_rewrite_rules_and_the_json_aware_diff():
+    rules = RewriteRules.parse(["us-east/=staging-us-east/", "us-=lab-"])
+    assert rules.apply("us-east/hello/request") == "staging-us-east/hello/request"  # the first match wins
+    assert rules.apply("us-west/x") == "lab-west/x" and rules.apply("eu/x") == "eu/x"
+    assert compare_replies(b'{"a": 1, "b": [1, 2]}', b'{"b": [1, 2], "a": 1}').same  # key order ignored
+    diff = compare_replies(b'{"a": 1, "b": {"c": 2}}', b'{"a": 1, "b": {"c": 3}, "d": 0}')
+    assert diff.differences == ("changed $.b.c: 2 → 3", "added $.d")
+    assert compare_replies(b"\xff", b"\xfe").text() == "payload 1 B → 1 B"
+
+
+def test_the_audit_records_a_replayed_message_as_a_replay():
+    props = MessageProperties(user_properties=((REPLAY_PROPERTY, "ab12:7"),), response_topic="r")
+    assert classify(MessageRecord("us-east/hello/request", b"x", properties=props)) == "replay"
+
+
+def test_a_replay_from_the_team_database(mosquitto, pg_url):
+    import os
+    from urllib.parse import urlsplit
+
+    from eventscope.core.audit.postgres import PostgresAuditStore
+
+    store = PostgresAuditStore(pg_url, max_age_seconds=0)  # recorded in 2023: kept, whatever the retention
+    store.write_batch([MessageRecord("us-east/hello/request", json.dumps({"n": i}).encode(), qos=1,
+                                     received=1_700_000_000.0 + i * 0.01) for i in range(20)], broker="us-east")
+    store.close()
+    password = urlsplit(pg_url).password or ""
+    listener = Listener(mosquitto.port, "us-east/hello/request")
+    try:
+        result = subprocess.run([*EVENTSCOPE, "audit", "replay", "--db", pg_url.replace(f":{password}@", "@"),
+                                 "--db-password-env", "TEAM_DB_PASSWORD", "--to",
+                                 f"east=mqtt://127.0.0.1:{mosquitto.port}", "--speed", "max"],
+                                capture_output=True, text=True, timeout=60,
+                                env={**os.environ, "TEAM_DB_PASSWORD": password})
+        assert result.returncode == 0, result.stderr
+        wait_until(lambda: len(listener.messages) >= 20, message="20 replayed requests")
+    finally:
+        listener.close()
+    assert [p for _, p, _, _ in listener.messages] == [json.dumps({"n": i}).encode() for i in range(20)]
