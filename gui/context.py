@@ -13,6 +13,7 @@ from eventscope.core.connections.remote import RemoteConnector
 from eventscope.core.mqtt.retained import RetainedClear
 from eventscope.core.mqtt.session import SessionBase
 from eventscope.core.profile import ConnectionProfile
+from eventscope.core.records import MessageProperties
 from eventscope.core.requests.rtt_stats import RttSummary
 from eventscope.core.requests.tracker import Reply, RequestTracker
 from eventscope.core.workspace.brokers import DEFAULT_SUBSCRIPTIONS, BrokerEntry, BrokerRegistry
@@ -190,9 +191,9 @@ class AppContext(QObject):
 
     # ----- commands to brokers: views go through here, never to a session -----------------------
     def publish(self, broker_id: str, topic: str, payload: bytes | str = b"", qos: int = 0,
-                retain: bool = False) -> Future:
+                retain: bool = False, properties: MessageProperties | None = None) -> Future:
         """Publish on one broker; raises ``SessionError`` (read-only, not connected) or ``TopicError``."""
-        return self.workspace.publish(broker_id, topic, payload, qos, retain)
+        return self.workspace.publish(broker_id, topic, payload, qos, retain, properties)
 
     async def request(self, broker_id: str, topic: str, payload: bytes | str = b"", **options) -> Reply:
         return await self.workspace.request(broker_id, topic, payload, **options)

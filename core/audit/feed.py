@@ -86,6 +86,10 @@ class FeedReader:
     def _run(self, work) -> Future:
         return self._executor.submit(lambda: work(self._open_store()))
 
+    def read(self, work: Callable[[AnyAuditStore], object]) -> Future:
+        """``work(store)`` on the reader's thread (e.g. planning a replay): its result in the future."""
+        return self._run(work)
+
     def _open_store(self) -> AnyAuditStore:
         if self._store is None:
             self._store = open_reader(self.path, self.region_level, self._password)
@@ -149,15 +153,16 @@ class FeedReader:
                 self._listening.wait(backoff)  # a server restarting: try again, a little later each time
                 backoff = min(backoff * 2, 30.0)
                 continue
-            backoff = 1.0
             try:
                 conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                 on_commit(Commit(0, 0, (), resync=True))  # what was committed while nobody listened
+                backoff = 1.0
                 while self._listening.is_set():
                     for notify in conn.notifies(timeout=1.0):
                         on_commit(Commit.parse(notify.payload))
-            except Exception:  # noqa: BLE001 (the connection broke: listen again)
-                pass
+            except Exception:  # noqa: BLE001 (the connection broke: listen again, after a pause)
+                self._listening.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
             finally:
                 conn.close()
 

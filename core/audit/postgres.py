@@ -23,6 +23,7 @@ feed do not care which one they have. What differs, and why:
 
 from __future__ import annotations
 
+import calendar
 import json
 import re
 import threading
@@ -30,7 +31,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeGuard, cast
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote
 
 from eventscope.core.audit.store import (
     DEFAULT_MAX_AGE_SECONDS,
@@ -62,7 +63,7 @@ DAY = 86_400.0
 PRUNE_INTERVAL = 60.0  # seconds between retention checks while recording
 RECORDER_ROLE = "eventscope_recorder"
 VIEWER_ROLE = "eventscope_viewer"
-_PARTITION_LOCK = 0x45564E54  # advisory lock key for creating day partitions ("EVNT")
+# x'45564E54' ("EVNT") is the advisory lock key eventscope_day_partition takes: one creator at a time.
 _SCHEMA_LOCK = 0x53434845  # advisory lock key for creating or upgrading the schema ("SCHE")
 _RECORDER_LOCK_SPACE = 0x41554454  # first key of a recorder's lock on its broker ("AUDT")
 MISSING_DRIVER = ("The team audit needs the PostgreSQL driver: pip install 'eventscope[postgres]' "
@@ -110,6 +111,18 @@ CREATE INDEX IF NOT EXISTS sightings_message ON sightings (message_id);
 CREATE TABLE IF NOT EXISTS pairings (request_id bigint PRIMARY KEY, reply_id bigint NOT NULL,
                                      rtt_ms double precision NOT NULL);
 CREATE INDEX IF NOT EXISTS pairings_reply ON pairings (reply_id);
+-- A day's partition, created with the owner's rights: a recorder role (INSERT and SELECT only) calls it.
+CREATE OR REPLACE FUNCTION eventscope_day_partition(day_start double precision) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $fn$
+DECLARE
+    name text := 'messages_' || to_char(to_timestamp(day_start) AT TIME ZONE 'UTC', 'YYYYMMDD');
+BEGIN
+    PERFORM pg_advisory_xact_lock(x'45564E54'::int);
+    IF to_regclass(name) IS NULL THEN
+        EXECUTE format('CREATE TABLE %I PARTITION OF messages FOR VALUES FROM (%s) TO (%s)',
+                       name, day_start, day_start + 86400);
+    END IF;
+END $fn$;
 DO $$ BEGIN
     IF NOT EXISTS (SELECT 1 FROM eventscope_schema) THEN
         INSERT INTO eventscope_schema VALUES ({SCHEMA_VERSION});
@@ -135,16 +148,31 @@ def is_postgres_url(location: object) -> TypeGuard[str]:
     return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
 
 
+_URL_PASSWORD = re.compile(r"^(postgres(?:ql)?://[^:/@?#]*):[^@/?#]*@")  # user:password@ (any host list)
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+
+
 def mask_url(url: str) -> str:
-    """The URL with its password replaced, for anything shown or logged."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    netloc = f"{parts.username}:***@{host}" if parts.username else f"***@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The URL with its password replaced, for anything shown or logged: in the user part and in a
+    ``password=`` parameter, whatever the host list looks like."""
+    return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1:***@", url))
+
+
+def split_password(url: str) -> tuple[str, str | None]:
+    """The URL without any password in it (user part or ``password=``), and that password, decoded."""
+    password = None
+    found = _URL_PASSWORD.match(url)
+    if found:
+        password = unquote(url[found.end(1) + 1:found.end() - 1])
+        url = found.group(1) + "@" + url[found.end():]
+    query = _QUERY_PASSWORD.search(url)
+    if query:
+        password = unquote(query.group(0).split("=", 1)[1])
+        start, end = query.span()
+        rest = url[end:]
+        url = url[:start] + (("?" + rest[1:]) if query.group(0)[0] == "?" and rest.startswith("&") else
+                             rest if query.group(0)[0] == "&" else "" if not rest else rest)
+    return url, password
 
 
 def _driver():
@@ -158,19 +186,24 @@ def _driver():
 def connect(url: str, password: str | None = None, autocommit: bool = False) -> Connection:
     """A connection, or an ``AuditStoreError`` that says what failed and never shows the password."""
     psycopg = _driver()
+    # A dead link is noticed in seconds (keepalives, TCP user timeout), and no statement waits forever:
+    # a recorder then keeps its messages unacknowledged and reconnects, instead of hanging.
+    conninfo: dict[str, Any] = dict(connect_timeout=5, application_name="eventscope", keepalives=1,
+                                    keepalives_idle=10, keepalives_interval=5, keepalives_count=3,
+                                    tcp_user_timeout=20_000, options="-c statement_timeout=60000")
+    if password:
+        conninfo["password"] = password
     try:
-        return psycopg.connect(url, password=password, autocommit=autocommit, connect_timeout=5,
-                               application_name="eventscope") if password else \
-            psycopg.connect(url, autocommit=autocommit, connect_timeout=5, application_name="eventscope")
+        return psycopg.connect(url, autocommit=autocommit, **conninfo)
     except psycopg.Error as exc:
         raise AuditStoreError(f"Cannot open the team audit database {mask_url(url)}: {_reason(exc, url)}") from None
 
 
 def _reason(exc: Exception, url: str = "") -> str:
     text = " ".join(str(exc).split())
-    parts = urlsplit(url) if url else None
-    if parts is not None and parts.password:
-        text = text.replace(parts.password, "***")
+    secret = split_password(url)[1] if url else None
+    if secret:
+        text = text.replace(secret, "***")
     if "password authentication failed" in text:
         return "the user name or password was refused"
     if "Connection refused" in text or "could not receive data" in text or "server closed the connection" in text:
@@ -178,6 +211,18 @@ def _reason(exc: Exception, url: str = "") -> str:
     if "server does not support SSL" in text:
         return "the connection asks for TLS (sslmode), but the server does not offer it"
     return text
+
+
+def _jsonb_safe(value: Any) -> Any:
+    """jsonb refuses the NUL character that MQTT allows in a user property: shown as U+FFFD instead, so
+    one such message cannot make its whole batch fail again and again."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {k: _jsonb_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonb_safe(v) for v in value]
+    return value
 
 
 def _day_start(received: float) -> float:
@@ -210,7 +255,7 @@ def _announcement(result: WriteResult) -> str:
     if len(touched) <= MAX_ANNOUNCED:
         announcement["touched"] = touched
     else:
-        announcement["resync"] = True  # too many to name: listeners read what is new
+        announcement["resync"] = True  # too many older rows to name: listeners read the newest page again
     return json.dumps(announcement, separators=(",", ":"))
 
 
@@ -245,6 +290,7 @@ def role_grants() -> list[str]:
         f"DO $$ BEGIN CREATE ROLE {VIEWER_ROLE} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$",
         f"GRANT SELECT, INSERT ON {tables} TO {RECORDER_ROLE}",
         f"GRANT USAGE ON SEQUENCE eventscope_message_ids TO {RECORDER_ROLE}",
+        f"GRANT EXECUTE ON FUNCTION eventscope_day_partition(double precision) TO {RECORDER_ROLE}",
         f"GRANT SELECT ON {tables} TO {VIEWER_ROLE}",
         f"ALTER DEFAULT PRIVILEGES GRANT SELECT, INSERT ON TABLES TO {RECORDER_ROLE}",
         f"ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO {VIEWER_ROLE}",
@@ -317,6 +363,7 @@ class PostgresAuditStore:
         self.notice = ""
         self.damage = ""
         self._partitions: set[float] = set()
+        self._may_drop: bool | None = None  # may this login drop old days (the owner)? asked once
         self._next_prune = 0.0
         self._lock = threading.Lock()
         self._conn = None
@@ -404,11 +451,13 @@ class PostgresAuditStore:
         with self._lock:
             try:
                 conn = self._connection()
+                self._ensure_partitions(conn, {_day_start(r.received) for r in records})
                 with conn.transaction():
                     result = self._write(conn, records, broker)
                     if result.inserted or result.sightings:
                         conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, _announcement(result)))
             except psycopg.Error as exc:
+                self._partitions.clear()  # another recorder's retention may have dropped a day: ask again
                 raise self._failed(exc, "write") from None
             clock = time.time() if now is None else now
             if clock >= self._next_prune and self.max_age_seconds:
@@ -422,7 +471,6 @@ class PostgresAuditStore:
 
     def _write(self, conn, records: list[MessageRecord], broker: str) -> WriteResult:
         hashes = [content_hash(r.topic, r.payload, r.properties.correlation_data) for r in records]
-        self._ensure_partitions(conn, {_day_start(r.received) for r in records})
         # Recorders of other brokers may hold the same messages (the mesh): one of them at a time per hash.
         conn.execute("SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT unnest(%s::bigint[]) AS h) s ORDER BY h",
                      (hashes,))
@@ -456,7 +504,7 @@ class PostgresAuditStore:
             seen_now.add(digest)
             duplicates += duplicate
             props = record.properties
-            properties = props.as_dict() if props is not NO_PROPERTIES else {}
+            properties = _jsonb_safe(props.as_dict()) if props is not NO_PROPERTIES else {}
             row_id = next(next_id)
             stored = bytes(record.payload[:limit])
             row = AuditRow(row_id, record.received, source, record.topic, region_of(record.topic, level),
@@ -516,18 +564,20 @@ class PostgresAuditStore:
         return pairings
 
     def _ensure_partitions(self, conn, days: set[float]) -> None:
-        missing = sorted(days - self._partitions)
-        if not missing:
-            return
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PARTITION_LOCK,))  # one creator at a time
-        for start in missing:
-            name = "messages_" + time.strftime("%Y%m%d", time.gmtime(start))
-            conn.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF messages "
-                         f"FOR VALUES FROM ({start!r}) TO ({start + DAY!r})")
+        """Each day's partition, through the owner's function (a recorder role may not create tables). Its
+        own short transaction, before the batch's: a day is remembered only once it surely exists."""
+        for start in sorted(days - self._partitions):
+            with conn.transaction():
+                conn.execute("SELECT eventscope_day_partition(%s)", (start,))
             self._partitions.add(start)
 
     def _drop_old_partitions(self, conn, now: float) -> int:
         """Drop the days wholly older than ``max_age_seconds``; returns the rows dropped."""
+        if self._may_drop is None:  # only the owner may: a recorder role leaves retention to the owner's prune
+            self._may_drop = bool(_one(conn, "SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class "
+                                             "WHERE relname = 'messages'"))
+        if not self._may_drop:
+            return 0
         cutoff = now - self.max_age_seconds
         dropped = 0
         for (name,) in conn.execute(
@@ -536,12 +586,13 @@ class PostgresAuditStore:
             match = re.fullmatch(r"messages_(\d{8})", name)
             if not match:
                 continue
-            start = time.mktime(time.strptime(match.group(1) + " UTC", "%Y%m%d %Z")) - time.timezone
+            start = float(calendar.timegm(time.strptime(match.group(1), "%Y%m%d")))
             if start + DAY > cutoff:
                 continue
             with conn.transaction():
-                dropped += conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
-                conn.execute(f"DROP TABLE {name}")
+                conn.execute("SET LOCAL lock_timeout = '2s'")  # never queue every recorder behind a long reader
+                dropped += _one(conn, _q(f"SELECT count(*) FROM {name}"))
+                conn.execute(_q(f"DROP TABLE {name}"))
             self._partitions.discard(_day_start(start))
         if dropped:
             with conn.transaction():
@@ -554,9 +605,12 @@ class PostgresAuditStore:
         """Apply retention now (whole days)."""
         psycopg = _driver()
         try:
-            return self._drop_old_partitions(self._connection(), time.time() if now is None else now)
+            dropped = self._drop_old_partitions(self._connection(), time.time() if now is None else now)
         except psycopg.Error as exc:
             raise self._failed(exc, "prune") from None
+        if self._may_drop is False:
+            raise AuditStoreError(f"Only the owner of {self.path} may drop old days: prune as the owner")
+        return dropped
 
     # ----- reading ------------------------------------------------------------------------
     def _query(self, sql: str, params: Iterable = ()) -> list[tuple]:

@@ -7,13 +7,21 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sqlite3
 import sys
 import threading
 from pathlib import Path
 
 from eventscope.core.audit.export import FORMATS, ExportJob, parse_since
 from eventscope.core.audit.lock import RecorderBusyError
-from eventscope.core.audit.postgres import create_roles, init_schema, is_postgres_url, mask_url, role_grants
+from eventscope.core.audit.postgres import (
+    create_roles,
+    init_schema,
+    is_postgres_url,
+    mask_url,
+    role_grants,
+    split_password,
+)
 from eventscope.core.audit.recorder import AuditRecorder
 from eventscope.core.audit.store import AuditQuery, AuditStoreError, default_audit_path
 from eventscope.core.audit.stores import open_reader, open_store
@@ -70,7 +78,7 @@ def add_parser(subparsers) -> None:
     export.add_argument("-t", "--topic", default="", help="only rows whose topic contains this text")
     export.add_argument("--regions", "--region", default="", metavar="A,B",
                         help="only rows from these comma-separated regions (default: all)")
-    export.add_argument("--kind", choices=("request", "reply", "other"), default=None,
+    export.add_argument("--kind", choices=("request", "reply", "other", "replay"), default=None,
                         help="only requests, replies or other messages (default: all)")
     export.add_argument("--output", "-o", default="-", help="file to write (default: standard output)")
     add_decode_args(export)  # each row also carries its decoded form
@@ -86,6 +94,15 @@ def add_parser(subparsers) -> None:
     init.add_argument("--roles", action="store_true", help="also create the recorder and viewer roles with their grants")
     init.add_argument("--print-grants", action="store_true", help="print the roles' SQL and change nothing")
     init.set_defaults(run=run_init_db)
+
+    prune = commands.add_parser("prune", help="apply the retention now (the team database: whole days)",
+                                description="Drop what is older than --max-age: whole days from the team database "
+                                            "(as its owner), rows from a SQLite file.")
+    prune.add_argument("--db", required=True, help="audit database: a file or a postgresql:// URL")
+    _add_db_password(prune)
+    prune.add_argument("--max-age", type=positive_duration, required=True, metavar="DURATION",
+                       help="keep this much (e.g. 30d)")
+    prune.set_defaults(run=run_prune)
     replay_cmd.add_parser(commands)
 
 
@@ -104,10 +121,25 @@ def _db_password(args: argparse.Namespace, url: str) -> str | None:
         if name not in os.environ:
             raise ValueError(f"--db-password-env {name}: no such environment variable")
         return os.environ[name]
-    if "@" in url and ":" in url.split("://", 1)[1].split("@", 1)[0]:
+    if split_password(url)[1] is not None:
         error(f"warning: the password in {mask_url(url)} is visible in the process list; "
               "use --db-password-env or PGPASSFILE")
     return None
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    location = _db_path(args)
+    try:
+        store = open_store(location, _db_password(args, str(location)), max_age_seconds=args.max_age)
+        try:
+            dropped = store.prune()
+        finally:
+            store.close()
+    except (AuditStoreError, ValueError, sqlite3.Error) as exc:
+        error(str(exc))
+        return EXIT_FAILURE
+    print(f"pruned {dropped} rows older than {args.max_age:g} s", file=sys.stderr)
+    return EXIT_OK
 
 
 def run_init_db(args: argparse.Namespace) -> int:

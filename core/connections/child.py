@@ -130,7 +130,11 @@ class ChildHost:
         while not self.stopping.wait(SEND_INTERVAL):
             now = time.monotonic()
             for broker_id, connection in list(self.connections.items()):
-                self._flush(broker_id, connection)
+                try:
+                    self._flush(broker_id, connection)
+                except Exception:  # one broker's trouble must not stop the others' records
+                    logging.getLogger(__name__).exception("cannot send %s's records", broker_id)
+                    continue
                 state = (connection.session.status, connection.buffer.stats().dropped)
                 if last_state.get(broker_id) != state:
                     last_state[broker_id] = state

@@ -48,9 +48,9 @@ class BrokerConnection:
         for topic_filter, qos in subscription_pairs(subscriptions):
             session.subscribe(topic_filter, qos)
         connection = cls(broker_id, profile, session, RequestTracker(session, router=router))
+        session.start()  # first: a slow audit store (a team database far away) must not hold the broker back
         if audit is not None:
             connection.start_audit(audit, password, region_level)
-        session.start()
         return connection
 
     @property
@@ -97,7 +97,8 @@ class BrokerConnection:
         return writer.take_results()
 
     def take_audit_results(self) -> list:
-        return self.writer.take_results() if self.writer is not None else []
+        writer = self.writer  # once: another thread may stop the audit meanwhile
+        return writer.take_results() if writer is not None else []
 
     def close(self) -> list:
         """Stop everything; returns the audit writer's final results."""

@@ -65,7 +65,9 @@ class ConnectionProcess:
         self._send_lock = threading.Lock()
         self._calls: dict[int, Future] = {}
         self._call_ids = itertools.count(1)
-        self._brokers: dict[str, RemoteBrokerConnection] = {}
+        self._brokers: dict[str, RemoteBrokerConnection] = {}  # where the child's messages about a broker go
+        self._next: dict[str, RemoteBrokerConnection] = {}  # opened again while the earlier one still closes
+        self._routes_lock = threading.Lock()  # held for a dict update only
         self._closed = False
         self._receiver = threading.Thread(target=self._receive, name="connections-receiver", daemon=True)
         self._receiver.start()
@@ -95,8 +97,16 @@ class ConnectionProcess:
         if not profile.client_id:  # chosen here, so both processes know the default reply topic
             profile = profile.with_changes(client_id=unique_client_id())
         connection = RemoteBrokerConnection(self, broker_id, profile, subscriptions)
-        self._brokers[broker_id] = connection
+        with self._routes_lock:  # the receiver thread hands routes over (``forget``) at the same time
+            earlier = self._brokers.get(broker_id)
+            if earlier is not None and earlier.closing and not earlier.closed:
+                # The child closes the earlier one first (the pipe keeps order): what it still sends about
+                # that broker is the earlier one's, until its close is answered; then this one takes over.
+                self._next[broker_id] = connection
+            else:
+                self._brokers[broker_id] = connection
         opened = self.call("open", broker_id, profile, password, subscriptions, audit, region_level)
+        connection._audit_asked = audit is not None
         connection.follow_audit_call(opened, audit)  # never waited on: the window's thread goes on drawing
         opened.add_done_callback(lambda f: connection.opened.set_result(None) if f.exception() is None
                                  else connection.opened.set_exception(f.exception()))
@@ -131,7 +141,7 @@ class ConnectionProcess:
         for future in list(self._calls.values()):
             if not future.done():
                 future.set_exception(SessionError("The connection process has stopped"))
-        for connection in self._brokers.values():
+        for connection in [*self._brokers.values(), *self._next.values()]:
             connection.session.set_status(SessionStatus(SessionState.DISCONNECTED, "the connection process stopped",
                                                         since=time.time()))
 
@@ -169,9 +179,14 @@ class ConnectionProcess:
                 connection.tracker.last_stats = stats
 
     def forget(self, connection: RemoteBrokerConnection) -> None:
-        """Stop routing to ``connection`` (a newer one of the same broker keeps its routing)."""
-        if self._brokers.get(connection.broker_id) is connection:
-            del self._brokers[connection.broker_id]
+        """Stop routing to ``connection``; a newer one of the same broker, if opened meanwhile, takes over."""
+        with self._routes_lock:
+            if self._brokers.get(connection.broker_id) is connection:
+                following = self._next.pop(connection.broker_id, None)
+                if following is not None:
+                    self._brokers[connection.broker_id] = following
+                else:
+                    del self._brokers[connection.broker_id]
 
 
 class RemoteSession(SessionBase):
@@ -293,7 +308,9 @@ class RemoteBrokerConnection:
         self._recorder: RemoteRecorder | None = None
         self.audit_results: deque = deque()
         self.child_dropped = 0
+        self.closing = False  # its close was asked for
         self.closed = False  # true once the child has closed it: no audit results can follow
+        self._audit_asked = False  # recording was asked for (the child may not have answered yet)
         self.opened: Future = Future()  # the child's answer to "open" (never waited on by the window)
 
     @property
@@ -329,13 +346,16 @@ class RemoteBrokerConnection:
 
     def start_audit(self, settings: AuditSettings, password: str | None, region_level: int = 0) -> None:
         """Ask the child to record; the new state arrives with its answer (and in the next change summary)."""
+        self._audit_asked = True
         self.follow_audit_call(self._process.call("set_audit", self.broker_id, settings, password, region_level),
                                settings)
 
     def stop_audit(self) -> list:
-        """Ask the child to stop recording; its final commit's results arrive like any other."""
-        if self._recorder is not None:
+        """Ask the child to stop recording (also when its answer to starting is still on the way); its final
+        commit's results arrive like any other."""
+        if self._recorder is not None or self._audit_asked:
             self._recorder = None
+            self._audit_asked = False
             self.follow_audit_call(self._process.call("set_audit", self.broker_id, None, None, 0), None)
         return self.take_audit_results()
 
@@ -349,6 +369,7 @@ class RemoteBrokerConnection:
         """Ask the child to close it (final audit commit and ack there). Returns at once with the results
         so far; the rest arrive until ``closed`` turns true, and the workspace keeps collecting them."""
         self.session.set_status(SessionStatus(SessionState.DISCONNECTED, "disconnected by user", since=time.time()))
+        self.closing = True
 
         def finished(f: Future) -> None:
             if f.exception() is not None:

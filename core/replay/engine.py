@@ -120,12 +120,14 @@ class ReplaySummary:
 
 
 def plan(store, query: AuditQuery, until: float | None = None, rules: RewriteRules = RewriteRules(),
-         fresh_correlation: bool = False, replay_id: str | None = None) -> tuple[str, list[ReplayItem]]:
-    """The replay's items in recorded order, from any audit store (the query is export's). Replays of
-    earlier replays are left out: they are not production traffic."""
+         fresh_correlation: bool = False, replay_id: str | None = None,
+         ids: Iterable[int] | None = None) -> tuple[str, list[ReplayItem]]:
+    """The replay's items in recorded order, from any audit store: the rows ``query`` selects (export's
+    query), or the rows ``ids`` names (a window's selection). Replays of earlier replays are left out."""
     replay_id = replay_id or secrets.token_hex(4)
+    chunks = [list(store.rows_by_id(ids).values())] if ids is not None else store.iter_rows(query)
     rows: list[AuditRow] = []
-    for chunk in store.iter_rows(query):
+    for chunk in chunks:
         rows.extend(r for r in chunk if (until is None or r.received <= until) and not _was_replay(r))
     replies = store.rows_by_id([r.reply_id for r in rows if r.reply_id is not None])
     items = []
@@ -180,8 +182,8 @@ class ReplyWatcher:
             return
         with self._lock:
             future = self._waiting.pop(correlation, None)
-        if future is not None and not future.done():
-            future.set_result((record.payload, time.monotonic()))
+        if future is not None and not future.done():  # its own arrival time: a tick may see it some ms later
+            future.set_result((record.payload, record.received_mono or time.monotonic()))
 
 
 class Replayer:
@@ -254,7 +256,45 @@ class Replayer:
             self._emit(results, ReplayResult(item, sent_at, late_ms, "same" if diff.same else "different", rtt_now,
                                              diff))
 
+    def start(self, replay_id: str, before: Callable[[], None] | None = None) -> ReplayRun:
+        """Run on a thread of its own: a window follows ``results`` and waits on nothing. ``before`` runs
+        first on that thread (e.g. waiting for the reply subscriptions' SUBACKs)."""
+        run = ReplayRun(replay_id)
+        previous = self.on_result
+
+        def note(result: ReplayResult) -> None:
+            run.results.append(result)  # a list append: safe to read from another thread
+            if previous is not None:
+                previous(result)
+
+        self.on_result = note
+
+        def work() -> None:
+            try:
+                if before is not None:
+                    before()
+                run.future.set_result(self.run(replay_id, run.cancelled))
+            except Exception as exc:  # noqa: BLE001 (reported through the future)
+                run.future.set_exception(exc)
+
+        threading.Thread(target=work, name=f"replay-{replay_id}", daemon=True).start()
+        return run
+
     def _emit(self, results: list[ReplayResult], result: ReplayResult) -> None:
         results.append(result)
         if self.on_result is not None:
             self.on_result(result)
+
+
+class ReplayRun:
+    """A replay under way: its results so far, its cancel, and its summary (``future``) once it ends."""
+
+    def __init__(self, replay_id: str) -> None:
+        self.replay_id = replay_id
+        self.results: list[ReplayResult] = []
+        self.cancelled = threading.Event()
+        self.future: Future = Future()
+
+    def cancel(self) -> None:
+        """Stop before the next send (at once: the pacing wait wakes up)."""
+        self.cancelled.set()

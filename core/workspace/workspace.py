@@ -123,6 +123,7 @@ class Workspace:
         # Where broker connections run: in this process by default, in the child for the window.
         self._connector: BrokerConnector = connector if connector is not None else LocalConnector()
         self.subscriptions = Subscriptions()  # the one owner of what each broker is subscribed to
+        self._taps: tuple[Callable[[MessageRecord], None], ...] = ()
         self._router = ReplyRouter()  # replies on any broker reach the request that any broker sent
         self.region_level = region_level
         self.interval = interval
@@ -209,10 +210,9 @@ class Workspace:
                 self.post(lambda: self.tree.remove(broker_id))
             return
         self._brokers = {k: v for k, v in self._brokers.items() if k != broker_id}
+        with self._closing_lock:  # before the close starts: results that race its answer are still collected
+            self._closing = [*self._closing, connection]
         self._keep_audit(connection, connection.close())
-        if not connection.closed:  # closing elsewhere: its final audit results are still on their way
-            with self._closing_lock:
-                self._closing = [*self._closing, connection]
         if not keep_topics:  # its rules leave with it: a profile edited meanwhile brings its own
             with self._rules_lock:
                 self._decoder_rules = {k: v for k, v in self._decoder_rules.items() if k != broker_id}
@@ -220,6 +220,14 @@ class Workspace:
         self.post(lambda: self._forget_pending(broker_id))
         if not keep_topics:
             self.post(lambda: self.tree.remove(broker_id))
+
+    def add_tap(self, tap: Callable[[MessageRecord], None]) -> None:
+        """Call ``tap(record)`` on the tick thread for every record of every broker, in arrival order. Keep it
+        cheap (a lookup): it runs before the tree and the streams see the batch."""
+        self._taps = (*self._taps, tap)
+
+    def remove_tap(self, tap: Callable[[MessageRecord], None]) -> None:
+        self._taps = tuple(t for t in self._taps if t is not tap)
 
     # ----- commands: the one path from a front end to a broker -----------------------------------
     def _open_broker(self, broker_id: str) -> BrokerHandle:
@@ -317,6 +325,9 @@ class Workspace:
                     sources += 1
             if sources > 1:
                 batch.sort(key=_arrival)
+            for tap in self._taps:  # e.g. a replay's reply watcher: a lookup per record, on this thread
+                for record in batch:
+                    tap(record)
             tree_changes = self.tree.apply(batch, now) if self.keep_tree else ForestChanges()
             metrics = self._observe_sparkplug(batch)  # none without a tree: it finds no spBv1.0 root
             if metrics:  # each Sparkplug metric as its own tree node, after the messages that carried them

@@ -199,7 +199,8 @@ class AuditTableModel(FlatTableModel):
             self._read(self.reader.first_page(self.query), self._on_first_page)
 
     def _on_first_page(self, page: FeedPage) -> None:
-        live = [r for r in reversed(self.feed.rows) if r.id > page.newest_id]  # committed after the page was read
+        in_page = {r.id for r in page.rows}  # a row committed while the page was read may be in both
+        live = [r for r in reversed(self.feed.rows) if r.id > page.newest_id and r.id not in in_page]
         self.beginResetModel()  # nothing was shown for this search yet: its first page replaces the empty one
         self.feed.reset(page)
         self.feed.add_newest(live)
@@ -226,9 +227,8 @@ class AuditTableModel(FlatTableModel):
         """Another recorder (or this window's own) committed to the team database: read what it announced."""
         if self.reader is None:
             return
-        if commit.resync:
+        if commit.resync:  # the newest page; and a named batch below, read whole
             self._read(self.reader.first_page(self.query), self._merge)
-            return
         if commit.last:
             self._read(self.reader.rows_between(self.query, commit.first, commit.last), self._merge)
         if commit.touched:

@@ -37,6 +37,7 @@ from eventscope.gui.models.audit_table_model import AuditTableModel
 from eventscope.gui.status_colours import status_style
 from eventscope.gui.views.audit_store_dialog import STORE_KEY, AuditStoreDialog, team_password, tls_state
 from eventscope.gui.views.elided_label import ElidedLabel
+from eventscope.gui.views.replay_dialog import ReplayDialog
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +77,13 @@ class AuditFeedView(QWidget):
         self.topic_edit = QLineEdit(objectName="auditTopicSearch", placeholderText="Topic contains")
         self.region_edit = QLineEdit(objectName="auditRegionSearch", placeholderText="Region")
         self.kind_combo = QComboBox(objectName="auditKind")
-        self.kind_combo.addItems(["any kind", "request", "reply", "other"])
+        self.kind_combo.addItems(["any kind", "request", "reply", "other", "replay"])  # replays apart
         self.text_edit = QLineEdit(objectName="auditTextSearch", placeholderText="Payload contains")
         self.export_csv_button = QToolButton(objectName="auditExportCsv", text="Export CSV…")
         self.export_jsonl_button = QToolButton(objectName="auditExportJsonl", text="Export JSONL…")
+        self.replay_button = QToolButton(objectName="auditReplay", text="Replay…")
+        self.replay_button.setToolTip("Send the selected rows (or the current search) again to a broker, and "
+                                      "compare today's replies with the recorded ones")
         self.store_button = QToolButton(objectName="auditStoreButton", text="Store…")
         self.store_button.setToolTip("Where the audit is kept: this computer (SQLite) or the team's PostgreSQL database")
         self.tls_label = QLabel("", objectName="auditTls")  # the team database's TLS state; red when not verified
@@ -96,7 +100,7 @@ class AuditFeedView(QWidget):
         self.table = QTableView(objectName="auditTable")
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)  # rows to replay
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(20)
         self.table.horizontalHeader().setStretchLastSection(True)
@@ -111,6 +115,7 @@ class AuditFeedView(QWidget):
         bar.addWidget(self.order_button)
         bar.addWidget(self.export_csv_button)
         bar.addWidget(self.export_jsonl_button)
+        bar.addWidget(self.replay_button)
         bar.addWidget(self.store_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -129,6 +134,7 @@ class AuditFeedView(QWidget):
         self.export_csv_button.clicked.connect(lambda: self._on_export_clicked("csv"))
         self.export_jsonl_button.clicked.connect(lambda: self._on_export_clicked("jsonl"))
         self.store_button.clicked.connect(self.open_store_dialog)
+        self.replay_button.clicked.connect(self.open_replay_dialog)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.order_button.toggled.connect(self.set_newest_last)
         self.table.verticalScrollBar().valueChanged.connect(self._on_scrolled)
@@ -193,6 +199,21 @@ class AuditFeedView(QWidget):
         """The feed shows the team's PostgreSQL database (every recorder's rows, live)."""
         return self.reader is not None and is_postgres_url(self.reader.path)
 
+    def selected_ids(self) -> list[int]:
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+        return [row.id for row in (self.model.row(r) for r in rows) if row is not None]
+
+    def open_replay_dialog(self) -> ReplayDialog | None:
+        """Replay the selected rows, or the current search when nothing is selected."""
+        if self.reader is None:
+            self.status_label.setText("No audit database to replay from")
+            return None
+        dialog = ReplayDialog(self.context, self.reader, self.current_query(), self.selected_ids(), self)
+        dialog.finished.connect(dialog.deleteLater)
+        self.replay_dialog = dialog
+        dialog.open()
+        return dialog
+
     def open_store_dialog(self) -> AuditStoreDialog:
         dialog = AuditStoreDialog(str(self.context.settings.value(STORE_KEY, "") or ""), self)
         dialog.accepted.connect(lambda: self.use_store(dialog.location(), dialog.password()))
@@ -216,6 +237,8 @@ class AuditFeedView(QWidget):
                                       + (" (read-only: viewing)" if self.context.read_only else ""))
         else:
             self.tls_label.hide()
+            if self.team:  # back to this computer: the team database is no longer shown
+                self._close_reader()
         self.context.set_audit(location or None, self._filters, db_password=password)
         self._show_warning()
 

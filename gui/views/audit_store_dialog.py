@@ -6,7 +6,7 @@ into the URL itself is moved to the password field, so it never reaches the sett
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from eventscope.core.audit.postgres import is_postgres_url, mask_url
+from eventscope.core.audit.postgres import is_postgres_url, mask_url, split_password
 from eventscope.core.profiles.credentials import CredentialError, load_password, save_password
 from eventscope.gui.status_colours import status_style
 
@@ -30,21 +30,10 @@ URL_HINT = "postgresql://user@host:5432/audit?sslmode=verify-full&sslrootcert=ca
 
 
 def keychain_account(url: str) -> tuple[str, str]:
-    """The keychain entry for a team database: (name, user)."""
-    parts = urlsplit(url)
-    return f"audit {parts.hostname}:{parts.port or 5432}{parts.path}", parts.username or ""
-
-
-def split_password(url: str) -> tuple[str, str | None]:
-    """The URL without a password in it, and that password (if it had one)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url, None
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    netloc = f"{parts.username}@{host}" if parts.username else host
-    return urlunsplit(parts._replace(netloc=netloc)), parts.password
+    """The keychain entry for a team database: (name, user); the URL is taken without its password."""
+    parts = urlsplit(split_password(url)[0])
+    user, _, hosts = parts.netloc.rpartition("@")
+    return f"audit {hosts}{parts.path}", user
 
 
 def team_password(url: str) -> str | None:

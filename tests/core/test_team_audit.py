@@ -299,3 +299,56 @@ def test_a_recorder_killed_mid_burst_and_started_again_loses_nothing(mosquitto_f
     finally:
         reader.close()
         _stop(recorder)
+
+
+def test_a_recorder_role_with_insert_and_select_only_records_new_days(pg_url, postgres):
+    """The documented set-up: init-db --roles, then a login that has only eventscope_recorder. A new day's
+    partition is made through the owner's function; the role may still not create tables itself."""
+    database = pg_url.rsplit("/", 1)[1]
+    subprocess.run([*EVENTSCOPE, "audit", "init-db", pg_url, "--roles"], check=True, capture_output=True, timeout=60)
+    postgres.admin("DO $$ BEGIN CREATE ROLE team_recorder LOGIN PASSWORD 'rec'; "
+                   "EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    postgres.admin("GRANT eventscope_recorder TO team_recorder")
+    recorder = PostgresAuditStore(postgres.url(database, user="team_recorder", password="rec"), max_age_seconds=0)
+    now = time.time()
+    written = recorder.write_batch([request(i, "us-east", now + i * 86_400) for i in range(3)], broker="us-east")
+    assert written.inserted == 3  # three days, three partitions, none there before
+    import psycopg
+
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        recorder._connection().execute("CREATE TABLE not_allowed (x int)")
+    recorder.close()
+
+
+def test_a_nul_in_a_user_property_does_not_poison_its_batch(store):
+    props = MessageProperties(user_properties=(("trace", "a\x00b"),))
+    result = store.write_batch([MessageRecord("us-east/x", b"1", received=time.time(), properties=props),
+                                request(7, "us-east", time.time())], broker="us-east")
+    assert result.inserted == 2
+    stored = {r.topic: r for r in store.page_before(AuditQuery(), None, 5)}
+    assert stored["us-east/x"].properties["user_properties"] == [["trace", "a\ufffdb"]]
+
+
+def test_passwords_are_masked_and_split_however_the_url_carries_them():
+    from eventscope.core.audit.postgres import split_password
+
+    assert mask_url("postgresql://rec:s3cret@db/audit") == "postgresql://rec:***@db/audit"
+    assert mask_url("postgresql://rec@db/audit?sslmode=require&password=s3cret") == \
+        "postgresql://rec@db/audit?sslmode=require&password=***"
+    assert split_password("postgresql://u:p%40ss@h1:5432,h2:5433/db") == ("postgresql://u@h1:5432,h2:5433/db", "p@ss")
+    assert split_password("postgresql://rec@db/audit?password=z&sslmode=require") == \
+        ("postgresql://rec@db/audit?sslmode=require", "z")
+
+
+def test_audit_prune_drops_old_days_as_the_owner(pg_url):
+    store = PostgresAuditStore(pg_url, max_age_seconds=0)
+    store.write_batch([request(i, "e", time.time() - (5 - i) * 86_400) for i in range(5)], broker="e")
+    store.close()
+    password = urlsplit(pg_url).password or ""
+    result = _run("audit", "prune", "--db", pg_url.replace(f":{password}@", "@"), "--db-password-env", "PW",
+                  "--max-age", "2d", env={"PW": password})
+    assert result.returncode == 0, result.stderr
+    assert "pruned 3 rows" in result.stderr
+    reader = PostgresAuditStore.open_reader(pg_url)
+    assert reader.count() == 2
+    reader.close()

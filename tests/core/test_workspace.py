@@ -278,3 +278,25 @@ def test_a_sparkplug_flood_checks_every_seq_but_converts_only_the_newest_data(wo
     metric = workspace.tree.node("spBv1.0/plant/metrics/edge/pump/flow", "b")
     assert [m.payload for m in metric.history] == [b"1.0", b"4.0"]  # the BIRTH, then only the newest DATA
     assert workspace.sparkplug.device("b", "plant", "edge", "pump").last_values == {"flow": 4.0}
+
+
+def test_a_broker_opened_again_under_its_name_at_once_gets_its_own_records(mosquitto):
+    """Disconnect and connect again before the child has answered the close: what the child still sends
+    about the earlier connection stays with it, and the new one receives its own messages."""
+    workspace = Workspace(connector=RemoteConnector())
+    try:
+        profile = ConnectionProfile(name="again", host="127.0.0.1", port=mosquitto.port)
+        first = workspace.add_broker(profile, subscriptions=(("a/#", 0),))
+        assert first.session.wait_connected(10)
+        workspace.remove_broker("again", keep_topics=True)
+        second = workspace.add_broker(profile)  # the same name, before the close was answered
+        wait_until(lambda: first.closed, message="the first one closed")
+        assert second.session.wait_connected(10)
+        second.session.subscribe("a/#").result(10)
+        publish_raw(mosquitto.port, [("a/b", b"for the second")])
+        seen: list[bytes] = []
+        wait_until(lambda: seen.extend(r.payload for r in second.buffer.drain()) or b"for the second" in seen,
+                   message="the second connection's record")
+        assert first.buffer.drain() == []
+    finally:
+        workspace.close()

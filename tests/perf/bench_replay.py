@@ -25,7 +25,7 @@ def main(argv=None) -> int:
     import paho.mqtt.client as mqtt
 
     from eventscope.core.requests.rtt_stats import percentile
-    from tests.core.test_replay import recorded_audit
+    from tests.helpers.replay import recorded_audit
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=int, default=1000)
