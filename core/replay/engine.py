@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 
 from eventscope.core.audit.store import AuditQuery, AuditRow
@@ -29,6 +30,7 @@ from eventscope.core.replay.rewrite import RewriteRules
 from eventscope.core.requests.rtt_stats import percentile
 
 OUTCOMES = ("same", "different", "no reply", "no recorded reply", "sent")
+SENT_STALL_SECONDS = 30.0
 
 
 def is_replay(record: MessageRecord) -> bool:
@@ -228,11 +230,13 @@ class Replayer:
         return ReplaySummary(replay_id, len(self.items), tuple(results), cancel.is_set())
 
     def _wait_sent(self, acks: list[Future]) -> None:
-        """Every publish handed to the broker (QoS 1/2: acknowledged) before the caller disconnects."""
-        deadline = time.monotonic() + self.timeout + 10.0
+        """Every publish handed to the broker (QoS 1/2: acknowledged) before the caller disconnects: however
+        long a backlog takes, as long as acknowledgements keep coming (30 s without one ends the wait)."""
         for ack in acks:
             try:
-                ack.result(max(0.0, deadline - time.monotonic()))
+                ack.result(SENT_STALL_SECONDS)
+            except FutureTimeout:
+                return  # nothing moved for half a minute: the broker or the link is gone
             except Exception:  # noqa: BLE001 (a refused or lost publish: the broker's business, reported as sent)
                 pass
 
@@ -273,7 +277,9 @@ class Replayer:
             try:
                 if before is not None:
                     before()
-                run.future.set_result(self.run(replay_id, run.cancelled))
+                summary = self.run(replay_id, run.cancelled)
+                run.text = summary.text()  # percentiles over every result: here, not on a window's thread
+                run.future.set_result(summary)
             except Exception as exc:  # noqa: BLE001 (reported through the future)
                 run.future.set_exception(exc)
 
@@ -294,6 +300,7 @@ class ReplayRun:
         self.results: list[ReplayResult] = []
         self.cancelled = threading.Event()
         self.future: Future = Future()
+        self.text = ""  # the summary as text, ready when ``future`` is
 
     def cancel(self) -> None:
         """Stop before the next send (at once: the pacing wait wakes up)."""

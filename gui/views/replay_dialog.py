@@ -265,7 +265,7 @@ class ReplayDialog(QDialog):
             self._say("error", f"The replay stopped: {future.exception()}")
             return
         summary = future.result()
-        self._say("error" if summary.exit_code else "ok", summary.text())
+        self._say("error" if summary.exit_code else "ok", self.run.text if self.run is not None else "")
         self.export_button.setEnabled(bool(self.model.results))
 
     def _release(self) -> None:

@@ -1,10 +1,13 @@
-"""How closely a replay keeps the recorded schedule:
+"""How closely a replay keeps the recorded schedule, and the window while it replays:
 
     python -m tests.perf.bench_replay [--rate 1000] [--seconds 10]
+    python -m tests.perf.bench_replay --window --rate 20000 --seconds 10   # Replay… in the real window
 
 A SQLite audit with ``--rate`` requests a second over ``--seconds`` is replayed at ``--speed 1`` into a
 local Mosquitto by ``eventscope audit replay`` (its own process, as a user runs it); each send's lateness
 against its schedule comes from the replay's JSONL results, and an independent subscriber counts arrivals.
+With ``--window``, the real window (offscreen, every view live) runs the replay from its audit feed's
+Replay… dialog instead, and a 10 ms timer on the GUI thread measures its stalls meanwhile.
 """
 
 from __future__ import annotations
@@ -30,7 +33,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--window", action="store_true", help="replay from the real window's Replay… dialog")
     args = parser.parse_args(argv)
+    if args.window:
+        return _window(args.rate, args.seconds)
     if MOSQUITTO is None:
         print("mosquitto is not installed")
         return 1
@@ -70,6 +76,92 @@ def main(argv=None) -> int:
           f"{late[-1] if late else float('nan'):>8.2f}  {span:>24.2f} s")
     print("\nLateness in ms: how long after its scheduled time each message was handed to the session.")
     return 0 if result.returncode == 0 else 1
+
+
+
+def _window(rate: int, seconds: float) -> int:
+    """The window's GUI stalls while its Replay… dialog sends ``rate`` msg/s for ``seconds``."""
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import paho.mqtt.client as mqtt
+    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from eventscope.core.audit.store import default_audit_path
+    from eventscope.core.profile import ConnectionProfile
+    from eventscope.core.requests.rtt_stats import percentile
+    from tests.helpers.replay import recorded_audit
+
+    count = int(rate * seconds)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        os.environ["XDG_DATA_HOME"] = str(folder / "data")
+        os.environ["XDG_CONFIG_HOME"] = str(folder / "config")
+        path = default_audit_path("workspace")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        recorded_audit(path, count, spacing=1 / rate, start=time.time() - 3600)
+        broker = MosquittoBroker(port=free_port(), workdir=folder,
+                                 extra_config="allow_anonymous true\nmax_queued_messages 1000000\n")
+        broker.start()
+        app = QApplication.instance() or QApplication([])
+        from eventscope.gui.context import AppContext
+        from eventscope.gui.main_window import MainWindow
+
+        context = AppContext(QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat))
+        window = MainWindow(context)
+        window.resize(1500, 950)
+        window.show()
+        context.bridge.start()
+
+        def pump(until) -> None:
+            deadline = time.monotonic() + 120
+            while not until() and time.monotonic() < deadline:
+                app.processEvents()
+                time.sleep(0.005)
+
+        arrived = [0]
+        client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        client.on_message = lambda *_a: arrived.__setitem__(0, arrived[0] + 1)
+        client.connect("127.0.0.1", broker.port)
+        client.loop_start()
+        client.subscribe("us-east/hello/request", 1)
+        window.add_broker(ConnectionProfile(name="bench", host="127.0.0.1", port=broker.port))
+        pump(lambda: context.session is not None and context.session.is_connected and window.audit_feed.reader)
+        feed = window.audit_feed
+        feed.kind_combo.setCurrentText("request")
+        feed.apply_search()
+        dialog = feed.open_replay_dialog()
+        pump(lambda: dialog is not None and dialog.start_button.isEnabled())
+        assert dialog is not None
+        stalls: list[float] = []
+        last = [time.perf_counter()]
+
+        def probe() -> None:
+            now = time.perf_counter()
+            stalls.append(max(0.0, (now - last[0]) * 1000 - 10))
+            last[0] = now
+
+        timer = QTimer(interval=10, timeout=probe)
+        timer.start()
+        started = time.monotonic()
+        run = dialog.start()
+        pump(lambda: run is not None and run.future.done())
+        elapsed = time.monotonic() - started
+        timer.stop()
+        pump(lambda: arrived[0] >= count)
+        client.loop_stop()
+        client.disconnect()
+        dialog.close()
+        context.shutdown()
+        broker.stop()
+    ordered = sorted(stalls)
+    print(f"\nReplay… in the real window: {count:,} requests recorded at {rate:,}/s, replayed at x1 (one run)\n")
+    print(f"{'sent':>8} {'arrived':>8} {'took (s)':>9} {'stall p50':>10} {'stall p99':>10} {'stall max':>10}")
+    print(f"{len(run.results) if run else 0:>8,} {arrived[0]:>8,} {elapsed:>9.1f} {percentile(ordered, 0.5):>9.1f}  "
+          f"{percentile(ordered, 0.99):>9.1f}  {ordered[-1] if ordered else 0:>9.1f}")
+    print("\nStalls in ms: how late a 10 ms timer on the GUI thread fired. Targets: p99 < 33, max < 100.")
+    return 0
 
 
 if __name__ == "__main__":
