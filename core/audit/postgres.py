@@ -225,6 +225,11 @@ def _jsonb_safe(value: Any) -> Any:
     return value
 
 
+def _correlation_key(correlation: bytes) -> int:
+    """The advisory lock key of a correlation: a request and its reply, on any recorder, take the same."""
+    return content_hash("\x00correlation", b"", correlation)
+
+
 def _day_start(received: float) -> float:
     return (received // DAY) * DAY
 
@@ -471,9 +476,12 @@ class PostgresAuditStore:
 
     def _write(self, conn, records: list[MessageRecord], broker: str) -> WriteResult:
         hashes = [content_hash(r.topic, r.payload, r.properties.correlation_data) for r in records]
-        # Recorders of other brokers may hold the same messages (the mesh): one of them at a time per hash.
+        # Recorders of other brokers may hold the same messages (the mesh), or a request's reply: one of
+        # them at a time per content and per correlation data. Sorted, so two recorders never deadlock.
+        keys = set(hashes) | {_correlation_key(r.properties.correlation_data) for r in records
+                              if r.properties.correlation_data is not None}
         conn.execute("SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT unnest(%s::bigint[]) AS h) s ORDER BY h",
-                     (hashes,))
+                     (sorted(keys),))
         earliest = min(r.received for r in records) - MESH_WINDOW_SECONDS
         copies: dict[int, dict[str, list[tuple[int, float]]]] = {}
         for digest, row_id, source, received in conn.execute(
@@ -534,25 +542,39 @@ class PostgresAuditStore:
 
     @staticmethod
     def _pair(conn, rows: list[AuditRow]) -> list[ReplyPairing]:
-        """Replies in this batch with the newest unanswered request of their correlation data (any recorder's)."""
-        replies = [r for r in rows if r.kind == "reply" and r.correlation is not None and not r.duplicate]
-        if not replies:
-            return []
-        found = conn.execute(
-            "SELECT r.reply_id, q.id, q.received FROM unnest(%s::bigint[], %s::bytea[]) AS r(reply_id, corr) "
-            "CROSS JOIN LATERAL (SELECT m.id, m.received FROM messages m WHERE m.correlation = r.corr "
-            "AND m.kind = 'request' AND m.id < r.reply_id AND NOT EXISTS "
-            "(SELECT 1 FROM pairings p WHERE p.request_id = m.id) ORDER BY m.id DESC LIMIT 1) q",
-            ([r.id for r in replies], [r.correlation for r in replies])).fetchall()
-        by_reply = {reply_id: (request_id, received) for reply_id, request_id, received in found}
+        """Requests and replies of this batch with their other half, whichever recorder stored it and in
+        whichever order they came: a reply takes the newest unanswered request before it, a request the
+        first unclaimed reply after it. The batch holds each correlation's lock, so a half committed by
+        another recorder at the same moment is seen by whichever of the two commits second."""
+        with_correlation = [r for r in rows if r.correlation is not None and not r.duplicate]
+        replies = [r for r in with_correlation if r.kind == "reply"]
+        requests = [r for r in with_correlation if r.kind == "request"]
+        found: list[tuple[int, int, float, float]] = []  # request id, reply id, request time, reply time
+        if replies:
+            found += [(q_id, r_id, q_at, r_at) for r_id, r_at, q_id, q_at in conn.execute(
+                "SELECT r.id, r.at, q.id, q.received FROM unnest(%s::bigint[], %s::bytea[], %s::float8[]) "
+                "AS r(id, corr, at) CROSS JOIN LATERAL (SELECT m.id, m.received FROM messages m "
+                "WHERE m.correlation = r.corr AND m.kind = 'request' AND m.received <= r.at AND m.id <> r.id "
+                "AND NOT EXISTS (SELECT 1 FROM pairings p WHERE p.request_id = m.id) "
+                "ORDER BY m.received DESC, m.id DESC LIMIT 1) q",
+                ([r.id for r in replies], [r.correlation for r in replies], [r.received for r in replies]))]
+        if requests:
+            found += [(q_id, r_id, q_at, r_at) for q_id, q_at, r_id, r_at in conn.execute(
+                "SELECT q.id, q.at, r.id, r.received FROM unnest(%s::bigint[], %s::bytea[], %s::float8[]) "
+                "AS q(id, corr, at) CROSS JOIN LATERAL (SELECT m.id, m.received FROM messages m "
+                "WHERE m.correlation = q.corr AND m.kind = 'reply' AND m.received >= q.at AND m.id <> q.id "
+                "AND NOT EXISTS (SELECT 1 FROM pairings p WHERE p.reply_id = m.id) "
+                "ORDER BY m.received, m.id LIMIT 1) r",
+                ([r.id for r in requests], [r.correlation for r in requests], [r.received for r in requests]))]
         pairings: list[ReplyPairing] = []
-        taken: set[int] = set()
-        for reply in replies:  # two replies in one batch never take the same request
-            match = by_reply.get(reply.id)
-            if match is None or match[0] in taken:
+        taken_requests: set[int] = set()
+        taken_replies: set[int] = set()
+        for request_id, reply_id, asked, answered in found:  # each half pairs once, even within one batch
+            if request_id in taken_requests or reply_id in taken_replies:
                 continue
-            taken.add(match[0])
-            pairings.append(ReplyPairing(match[0], reply.id, max(0.0, (reply.received - match[1]) * 1000.0)))
+            taken_requests.add(request_id)
+            taken_replies.add(reply_id)
+            pairings.append(ReplyPairing(request_id, reply_id, max(0.0, (answered - asked) * 1000.0)))
         if pairings:
             inserted = conn.execute(
                 "INSERT INTO pairings (request_id, reply_id, rtt_ms) SELECT * FROM unnest(%s::bigint[], %s::bigint[], "

@@ -352,3 +352,20 @@ def test_audit_prune_drops_old_days_as_the_owner(pg_url):
     reader = PostgresAuditStore.open_reader(pg_url)
     assert reader.count() == 2
     reader.close()
+
+
+def test_requests_and_replies_pair_across_recorders_whichever_commits_first(pg_url):
+    """us-east's recorder stores the requests, us-west's the replies; us-west is ahead, so each batch of
+    replies is committed before its requests: every request still ends up paired with its reply."""
+    total, start = 600, time.time()
+    east, west = PostgresAuditStore(pg_url, max_age_seconds=0), PostgresAuditStore(pg_url, max_age_seconds=0)
+    for first in range(0, total, 50):
+        west.write_batch([reply(i, "us-west", start + i * 0.01 + 0.004) for i in range(first, first + 50)],
+                         broker="us-west")
+        east.write_batch([request(i, "us-east", start + i * 0.01) for i in range(first, first + 50)],
+                         broker="us-east")
+    requests = [r for chunk in east.iter_rows(AuditQuery(kind="request")) for r in chunk]
+    east.close()
+    west.close()
+    assert len(requests) == total
+    assert all(r.reply_id is not None and r.rtt_ms == pytest.approx(4.0, abs=0.5) for r in requests)
