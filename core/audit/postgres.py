@@ -103,7 +103,11 @@ CREATE TABLE IF NOT EXISTS messages (
 ) PARTITION BY RANGE (received);
 CREATE INDEX IF NOT EXISTS messages_id ON messages (id);
 CREATE INDEX IF NOT EXISTS messages_content ON messages (content_hash, received);
-CREATE INDEX IF NOT EXISTS messages_correlation ON messages (correlation) WHERE correlation IS NOT NULL;
+-- Pairing looks up the other half only: requests for a reply, replies for a request.
+CREATE INDEX IF NOT EXISTS messages_request_correlation ON messages (correlation)
+    WHERE kind = 'request' AND correlation IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_reply_correlation ON messages (correlation)
+    WHERE kind = 'reply' AND correlation IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_topic_trgm ON messages USING gin (topic gin_trgm_ops);
 CREATE TABLE IF NOT EXISTS sightings (message_id bigint NOT NULL, broker text NOT NULL,
                                       received double precision NOT NULL);
@@ -477,9 +481,10 @@ class PostgresAuditStore:
     def _write(self, conn, records: list[MessageRecord], broker: str) -> WriteResult:
         hashes = [content_hash(r.topic, r.payload, r.properties.correlation_data) for r in records]
         # Recorders of other brokers may hold the same messages (the mesh), or a request's reply: one of
-        # them at a time per content and per correlation data. Sorted, so two recorders never deadlock.
-        keys = set(hashes) | {_correlation_key(r.properties.correlation_data) for r in records
-                              if r.properties.correlation_data is not None}
+        # them at a time per correlation data (it covers every copy of a message that carries it, and its
+        # other half), else per content. Sorted, so two recorders never deadlock.
+        keys = {_correlation_key(r.properties.correlation_data) if r.properties.correlation_data is not None
+                else digest for r, digest in zip(records, hashes)}
         conn.execute("SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT unnest(%s::bigint[]) AS h) s ORDER BY h",
                      (sorted(keys),))
         earliest = min(r.received for r in records) - MESH_WINDOW_SECONDS
@@ -558,14 +563,17 @@ class PostgresAuditStore:
                 "AND NOT EXISTS (SELECT 1 FROM pairings p WHERE p.request_id = m.id) "
                 "ORDER BY m.received DESC, m.id DESC LIMIT 1) q",
                 ([r.id for r in replies], [r.correlation for r in replies], [r.received for r in replies]))]
-        if requests:
-            found += [(q_id, r_id, q_at, r_at) for q_id, q_at, r_id, r_at in conn.execute(
-                "SELECT q.id, q.at, r.id, r.received FROM unnest(%s::bigint[], %s::bytea[], %s::float8[]) "
-                "AS q(id, corr, at) CROSS JOIN LATERAL (SELECT m.id, m.received FROM messages m "
-                "WHERE m.correlation = q.corr AND m.kind = 'reply' AND m.received >= q.at AND m.id <> q.id "
-                "AND NOT EXISTS (SELECT 1 FROM pairings p WHERE p.reply_id = m.id) "
-                "ORDER BY m.received, m.id LIMIT 1) r",
-                ([r.id for r in requests], [r.correlation for r in requests], [r.received for r in requests]))]
+        if requests:  # replies stored before their request (another recorder was ahead): one set lookup
+            stored: dict[bytes, list[tuple[float, int]]] = {}
+            for reply_id, correlation, answered in conn.execute(
+                    "SELECT m.id, m.correlation, m.received FROM messages m WHERE m.correlation = ANY(%s) "
+                    "AND m.kind = 'reply' AND NOT EXISTS (SELECT 1 FROM pairings p WHERE p.reply_id = m.id)",
+                    (list({r.correlation for r in requests}),)):
+                stored.setdefault(bytes(correlation), []).append((answered, reply_id))
+            for request in requests:
+                later = sorted(hit for hit in stored.get(request.correlation or b"", ()) if hit[0] >= request.received)
+                if later:
+                    found.append((request.id, later[0][1], request.received, later[0][0]))
         pairings: list[ReplyPairing] = []
         taken_requests: set[int] = set()
         taken_replies: set[int] = set()
