@@ -83,12 +83,9 @@ class FeedReader:
         self._store: AnyAuditStore | None = None
         self._listening = threading.Event()
 
-    def _run(self, work) -> Future:
-        return self._executor.submit(lambda: work(self._open_store()))
-
     def read(self, work: Callable[[AnyAuditStore], object]) -> Future:
-        """``work(store)`` on the reader's thread (e.g. planning a replay): its result in the future."""
-        return self._run(work)
+        """``work(store)`` on the reader's thread (a page, an export, planning a replay): its result in the future."""
+        return self._executor.submit(lambda: work(self._open_store()))
 
     def _open_store(self) -> AnyAuditStore:
         if self._store is None:
@@ -102,7 +99,7 @@ class FeedReader:
 
     def open(self) -> Future:
         """Opens the database; fails with ``AuditStoreError`` (what is wrong with the file)."""
-        return self._run(lambda store: store.path)
+        return self.read(lambda store: store.path)
 
     def first_page(self, query: AuditQuery, size: int = PAGE_SIZE) -> Future:
         """The newest ``size`` rows matching ``query`` (a ``FeedPage``)."""
@@ -110,31 +107,31 @@ class FeedReader:
             newest = store.newest_id()
             rows = store.page_before(query, None, size)
             return FeedPage(tuple(rows), _replies_of(store, rows), len(rows) < size, newest)
-        return self._run(read)
+        return self.read(read)
 
     def page_before(self, query: AuditQuery, before_id: int | None, size: int = PAGE_SIZE) -> Future:
         def read(store: AnyAuditStore) -> FeedPage:
             rows = store.page_before(query, before_id, size)
             return FeedPage(tuple(rows), _replies_of(store, rows), len(rows) < size)
-        return self._run(read)
+        return self.read(read)
 
     def rows_after(self, query: AuditQuery, after_id: int) -> Future:
         """Rows stored since ``after_id`` (oldest first), for a feed whose live rows were held back."""
         def read(store: AnyAuditStore) -> FeedPage:
             rows = store.rows_after(query, after_id)
             return FeedPage(tuple(rows), _replies_of(store, rows))
-        return self._run(read)
+        return self.read(read)
 
     def rows_by_id(self, ids: Iterable[int]) -> Future:
         wanted = tuple(ids)
-        return self._run(lambda store: store.rows_by_id(wanted))
+        return self.read(lambda store: store.rows_by_id(wanted))
 
     def rows_between(self, query: AuditQuery, first_id: int, last_id: int) -> Future:
         """Rows with ids in [first_id, last_id] that match (a batch another recorder committed)."""
         def read(store) -> FeedPage:
             rows = [r for r in store.rows_after(query, first_id - 1, last_id - first_id + 1) if r.id <= last_id]
             return FeedPage(tuple(rows), _replies_of(store, rows))
-        return self._run(read)
+        return self.read(read)
 
     def listen(self, on_commit: Callable[[Commit], None]) -> None:
         """The team database: call ``on_commit`` (on a listener thread) for every batch any recorder commits,
@@ -184,7 +181,7 @@ class FeedReader:
                     progress.written = job.written
                 progress.written = job.written
             return job.written
-        return progress, self._run(write)
+        return progress, self.read(write)
 
     def close(self) -> None:
         """Finish what is queued, then close the connection (on its own thread, as SQLite wants)."""

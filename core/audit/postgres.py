@@ -166,17 +166,17 @@ def split_password(url: str) -> tuple[str, str | None]:
     """The URL without any password in it (user part or ``password=``), and that password, decoded."""
     password = None
     found = _URL_PASSWORD.match(url)
-    if found:
+    if found:  # scheme://user:password@hosts…
         password = unquote(url[found.end(1) + 1:found.end() - 1])
         url = found.group(1) + "@" + url[found.end():]
-    query = _QUERY_PASSWORD.search(url)
-    if query:
-        password = unquote(query.group(0).split("=", 1)[1])
-        start, end = query.span()
-        rest = url[end:]
-        url = url[:start] + (("?" + rest[1:]) if query.group(0)[0] == "?" and rest.startswith("&") else
-                             rest if query.group(0)[0] == "&" else "" if not rest else rest)
-    return url, password
+    base, question, query = url.partition("?")
+    kept = []
+    for param in query.split("&") if question else ():
+        if param.lower().startswith("password="):
+            password = unquote(param.split("=", 1)[1])
+        elif param:
+            kept.append(param)
+    return base + ("?" + "&".join(kept) if kept else ""), password
 
 
 def _driver():

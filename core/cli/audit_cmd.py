@@ -5,7 +5,6 @@ audit); a URL's password comes from ``--db-password-env``, libpq's PGPASSWORD or
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sqlite3
 import sys
@@ -20,7 +19,6 @@ from eventscope.core.audit.postgres import (
     is_postgres_url,
     mask_url,
     role_grants,
-    split_password,
 )
 from eventscope.core.audit.recorder import AuditRecorder
 from eventscope.core.audit.store import AuditQuery, AuditStoreError, default_audit_path
@@ -37,6 +35,7 @@ from eventscope.core.cli.common import (
     port_number,
     positive_duration,
 )
+from eventscope.core.cli.db_args import add_db_password_arg, db_password
 from eventscope.core.cli.decode_args import add_decode_args, decoder_rules_from_args
 from eventscope.core.mqtt.session import SessionState
 from eventscope.core.profile import DEFAULT_AUDIT_FILTERS
@@ -58,7 +57,7 @@ def add_parser(subparsers) -> None:
                   subscribes=True, repeatable=True, defaults=DEFAULT_AUDIT_FILTERS)
     record.add_argument("--db", default="", help="audit database: a file (default: one per broker in the user data "
                                                    "dir) or a postgresql:// URL (the team audit)")
-    _add_db_password(record)
+    add_db_password_arg(record)
     record.add_argument("--max-rows", type=int, default=None, help="retention: keep at most this many rows")
     record.add_argument("--max-age", type=positive_duration, default=None, metavar="DURATION",
                         help="retention: drop rows older than this (e.g. 7d, 12h)")
@@ -67,7 +66,7 @@ def add_parser(subparsers) -> None:
     export = commands.add_parser("export", help="export audit rows as CSV or JSONL",
                                  description="Export audit rows as CSV or JSON lines; an export only reads the store.")
     export.add_argument("--db", default="", help="audit database: a file or a postgresql:// URL")
-    _add_db_password(export)
+    add_db_password_arg(export)
     export.add_argument("-h", "--host", default="127.0.0.1", help="with no --db: the broker whose audit store to read")
     export.add_argument("-p", "--port", type=port_number, default=1883,
                         help="with no --db: that broker's port (default 1883)")
@@ -90,7 +89,7 @@ def add_parser(subparsers) -> None:
                                            "eventscope_recorder (insert and read) and eventscope_viewer (read only) "
                                            "roles; --print-grants only prints their SQL, for a DBA.")
     init.add_argument("database", metavar="URL", help="postgresql://user@host:port/database")
-    _add_db_password(init)
+    add_db_password_arg(init)
     init.add_argument("--roles", action="store_true", help="also create the recorder and viewer roles with their grants")
     init.add_argument("--print-grants", action="store_true", help="print the roles' SQL and change nothing")
     init.set_defaults(run=run_init_db)
@@ -99,38 +98,17 @@ def add_parser(subparsers) -> None:
                                 description="Drop what is older than --max-age: whole days from the team database "
                                             "(as its owner), rows from a SQLite file.")
     prune.add_argument("--db", required=True, help="audit database: a file or a postgresql:// URL")
-    _add_db_password(prune)
+    add_db_password_arg(prune)
     prune.add_argument("--max-age", type=positive_duration, required=True, metavar="DURATION",
                        help="keep this much (e.g. 30d)")
     prune.set_defaults(run=run_prune)
     replay_cmd.add_parser(commands)
 
 
-def _add_db_password(parser) -> None:
-    parser.add_argument("--db-password-env", metavar="VAR", default=None,
-                        help="read the PostgreSQL password from this environment variable (libpq's PGPASSWORD and "
-                             "PGPASSFILE work too); a password in the URL shows in the process list")
-
-
-def _db_password(args: argparse.Namespace, url: str) -> str | None:
-    """The team database's password: from --db-password-env, else libpq finds it (PGPASSWORD, PGPASSFILE)."""
-    if not is_postgres_url(url):
-        return None
-    name = getattr(args, "db_password_env", None)
-    if name:
-        if name not in os.environ:
-            raise ValueError(f"--db-password-env {name}: no such environment variable")
-        return os.environ[name]
-    if split_password(url)[1] is not None:
-        error(f"warning: the password in {mask_url(url)} is visible in the process list; "
-              "use --db-password-env or PGPASSFILE")
-    return None
-
-
 def run_prune(args: argparse.Namespace) -> int:
     location = _db_path(args)
     try:
-        store = open_store(location, _db_password(args, str(location)), max_age_seconds=args.max_age)
+        store = open_store(location, db_password(args, str(location)), max_age_seconds=args.max_age)
         try:
             dropped = store.prune()
         finally:
@@ -150,7 +128,7 @@ def run_init_db(args: argparse.Namespace) -> int:
         print(";\n".join(role_grants()) + ";")
         return EXIT_OK
     try:
-        password = _db_password(args, args.database)
+        password = db_password(args, args.database)
         print(f"{mask_url(args.database)}: {init_schema(args.database, password)}")
         if args.roles:
             create_roles(args.database, password)
@@ -183,7 +161,7 @@ def run_record(args: argparse.Namespace) -> int:
         options["max_age_seconds"] = args.max_age
     location = _db_path(args)
     try:
-        store = open_store(location, _db_password(args, str(location)), **options)
+        store = open_store(location, db_password(args, str(location)), **options)
     except ValueError as exc:
         error(str(exc))
         return EXIT_USAGE
@@ -258,7 +236,7 @@ def run_export(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     location = _db_path(args)
     try:
-        store = open_reader(location, password=_db_password(args, str(location)), snapshot=True)
+        store = open_reader(location, password=db_password(args, str(location)), snapshot=True)
     except ValueError as exc:
         error(str(exc))
         return EXIT_USAGE

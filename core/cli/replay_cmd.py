@@ -24,12 +24,12 @@ from eventscope.core.cli.common import (
     named_broker,
     positive_duration,
 )
+from eventscope.core.cli.db_args import add_db_password_arg, db_password
 from eventscope.core.mqtt.session import SessionError
 from eventscope.core.replay.engine import Replayer, ReplayResult, ReplyWatcher, plan
 from eventscope.core.replay.rewrite import RewriteRules
 from eventscope.core.topics import TopicError
-
-WORKSPACE_AUDIT = "workspace"  # the window's audit database, the default source
+from eventscope.core.workspace.brokers import WORKSPACE_AUDIT_NAME
 
 
 def add_parser(commands) -> None:
@@ -44,8 +44,7 @@ def add_parser(commands) -> None:
                         help="the broker to send to (the same as --broker; or --profile NAME)")
     replay.add_argument("--db", default="", help="the audit database: a file or a postgresql:// URL "
                                                  "(default: the window's audit database)")
-    replay.add_argument("--db-password-env", metavar="VAR", default=None,
-                        help="read the PostgreSQL password from this environment variable")
+    add_db_password_arg(replay)
     replay.add_argument("--since", default="", help="only rows received since: an ISO time, epoch seconds or a "
                                                     "duration ago (15m, 2h)")
     replay.add_argument("--until", default="", help="only rows received until: an ISO time, epoch seconds or a "
@@ -91,14 +90,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         error(str(exc))
         return EXIT_USAGE
-    location = args.db or default_audit_path(WORKSPACE_AUDIT)
-    password = None
-    if args.db_password_env:
-        import os
-
-        password = os.environ.get(args.db_password_env)
+    location = args.db or default_audit_path(WORKSPACE_AUDIT_NAME)
     try:
-        store = open_reader(location, password=password)
+        store = open_reader(location, password=db_password(args, str(location)))
+    except ValueError as exc:
+        error(str(exc))
+        return EXIT_USAGE
     except AuditStoreError as exc:
         error(str(exc))
         return EXIT_FAILURE

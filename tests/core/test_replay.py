@@ -120,22 +120,21 @@ def test_the_audit_records_a_replayed_message_as_a_replay():
 
 def test_a_replay_from_the_team_database(mosquitto, pg_url):
     import os
-    from urllib.parse import urlsplit
 
-    from eventscope.core.audit.postgres import PostgresAuditStore
+    from eventscope.core.audit.postgres import PostgresAuditStore, split_password
 
     store = PostgresAuditStore(pg_url, max_age_seconds=0)  # recorded in 2023: kept, whatever the retention
     store.write_batch([MessageRecord("us-east/hello/request", json.dumps({"n": i}).encode(), qos=1,
                                      received=1_700_000_000.0 + i * 0.01) for i in range(20)], broker="us-east")
     store.close()
-    password = urlsplit(pg_url).password or ""
+    bare, password = split_password(pg_url)
     listener = Listener(mosquitto.port, "us-east/hello/request")
     try:
-        result = subprocess.run([*EVENTSCOPE, "audit", "replay", "--db", pg_url.replace(f":{password}@", "@"),
+        result = subprocess.run([*EVENTSCOPE, "audit", "replay", "--db", bare,
                                  "--db-password-env", "TEAM_DB_PASSWORD", "--to",
                                  f"east=mqtt://127.0.0.1:{mosquitto.port}", "--speed", "max"],
                                 capture_output=True, text=True, timeout=60,
-                                env={**os.environ, "TEAM_DB_PASSWORD": password})
+                                env={**os.environ, "TEAM_DB_PASSWORD": password or ""})
         assert result.returncode == 0, result.stderr
         wait_until(lambda: len(listener.messages) >= 20, message="20 replayed requests")
     finally:

@@ -7,7 +7,6 @@ import os
 import subprocess
 import threading
 import time
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -16,11 +15,12 @@ from paho.mqtt.properties import Properties
 
 from eventscope.core.audit.export import ExportJob, read_export
 from eventscope.core.audit.lock import RecorderBusyError
-from eventscope.core.audit.postgres import SCHEMA_VERSION, PostgresAuditStore, init_schema, mask_url
+from eventscope.core.audit.postgres import SCHEMA_VERSION, PostgresAuditStore, init_schema, mask_url, split_password
 from eventscope.core.audit.store import AuditQuery, AuditStoreError
 from eventscope.core.records import MessageProperties, MessageRecord
 from tests.conftest import free_port, wait_until
 from tests.helpers.cli import EVENTSCOPE
+from tests.helpers.postgres import recorder_process
 
 
 def request(i: int, broker: str, received: float) -> MessageRecord:
@@ -201,20 +201,6 @@ def _publish_requests(port: int, count: int, qos: int = 1) -> None:
     client.disconnect()
 
 
-def _recorder(port: int, url: str, name: str = "") -> subprocess.Popen:
-    """A headless recorder beside one broker; the database password comes from the environment, not argv."""
-    broker = ["--broker", f"{name}=mqtt://127.0.0.1:{port}"] if name else ["--host", "127.0.0.1", "--port", str(port)]
-    password = urlsplit(url).password or ""
-    proc = subprocess.Popen([*EVENTSCOPE, "audit", "record", *broker, "-t", "+/hello/request",
-                             "--db", url.replace(f":{password}@", "@"), "--db-password-env", "TEAM_DB_PASSWORD"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "TEAM_DB_PASSWORD": password})
-    line = proc.stdout.readline()
-    assert "audit recorder ready" in line, line + (proc.stderr.read() if proc.poll() is not None else "")
-    assert "test-superuser-secret" not in line  # the URL is shown masked
-    return proc
-
-
 def _stop(proc: subprocess.Popen) -> str:
     proc.terminate()
     out, err = proc.communicate(timeout=30)
@@ -227,8 +213,8 @@ def test_two_recorders_beside_two_bridged_brokers_write_one_entry_per_message(mo
     published on us-east are 2,000 entries, each seen on both brokers."""
     total = 2000
     init_schema(pg_url)
-    east = _recorder(mosquitto_mesh["us-east"].port, pg_url, "us-east")
-    west = _recorder(mosquitto_mesh["us-west"].port, pg_url, "us-west")
+    east = recorder_process(mosquitto_mesh["us-east"].port, pg_url, "us-east")
+    west = recorder_process(mosquitto_mesh["us-west"].port, pg_url, "us-west")
     try:
         _publish_requests(mosquitto_mesh["us-east"].port, total)
         reader = PostgresAuditStore.open_reader(pg_url)
@@ -251,7 +237,7 @@ def test_the_recorder_rides_out_a_database_restart_and_a_stopped_server(mosquitt
     """PostgreSQL restarted mid-burst, then frozen (SIGSTOP) for 10 s: the recorder stops acknowledging,
     keeps what arrives, reconnects, and in the end every message is stored once."""
     init_schema(pg_url)
-    recorder = _recorder(mosquitto.port, pg_url)
+    recorder = recorder_process(mosquitto.port, pg_url)
     try:
         publisher = threading.Thread(target=_publish_requests, args=(mosquitto.port, 3000))
         publisher.start()
@@ -282,7 +268,7 @@ def test_a_recorder_killed_mid_burst_and_started_again_loses_nothing(mosquitto_f
     the broker's persistent session hands it to the restarted recorder; every message is stored once."""
     mosquitto = mosquitto_factory("allow_anonymous true\nmax_queued_messages 100000\n")  # holds the whole burst
     init_schema(pg_url)
-    recorder = _recorder(mosquitto.port, pg_url)
+    recorder = recorder_process(mosquitto.port, pg_url)
     publisher = threading.Thread(target=_publish_requests, args=(mosquitto.port, 3000))
     publisher.start()
     reader = PostgresAuditStore.open_reader(pg_url)
@@ -290,7 +276,7 @@ def test_a_recorder_killed_mid_burst_and_started_again_loses_nothing(mosquitto_f
         wait_until(lambda: reader.count() > 300, timeout=30, message="the burst under way")
         recorder.kill()  # SIGKILL: no final commit, no goodbye to the broker
         recorder.wait(10)
-        recorder = _recorder(mosquitto.port, pg_url)  # the same database: the same client id, the same session
+        recorder = recorder_process(mosquitto.port, pg_url)  # the same database: the same client id, the same session
         publisher.join(60)
         wait_until(lambda: len({r.payload for chunk in reader.iter_rows() for r in chunk}) == 3000, timeout=60,
                    interval=0.5, message="every message stored after the restart")
@@ -344,9 +330,9 @@ def test_audit_prune_drops_old_days_as_the_owner(pg_url):
     store = PostgresAuditStore(pg_url, max_age_seconds=0)
     store.write_batch([request(i, "e", time.time() - (5 - i) * 86_400) for i in range(5)], broker="e")
     store.close()
-    password = urlsplit(pg_url).password or ""
-    result = _run("audit", "prune", "--db", pg_url.replace(f":{password}@", "@"), "--db-password-env", "PW",
-                  "--max-age", "2d", env={"PW": password})
+    bare, password = split_password(pg_url)
+    result = _run("audit", "prune", "--db", bare, "--db-password-env", "PW",
+                  "--max-age", "2d", env={"PW": password or ""})
     assert result.returncode == 0, result.stderr
     assert "pruned 3 rows" in result.stderr
     reader = PostgresAuditStore.open_reader(pg_url)

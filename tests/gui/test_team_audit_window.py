@@ -3,7 +3,6 @@ second, through NOTIFY; and a read-only window on the viewer role never writes t
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from urllib.parse import urlsplit
@@ -19,21 +18,9 @@ from eventscope.gui.views.audit_feed_view import STORE_KEY
 from eventscope.gui.views.audit_store_dialog import AuditStoreDialog
 from tests.gui.conftest import run_until
 from tests.helpers.cli import EVENTSCOPE
+from tests.helpers.postgres import recorder_process
 
 PACED = 40  # requests, one every 50 ms
-
-
-def _headless_recorder(port: int, url: str) -> subprocess.Popen:
-    """``eventscope audit record`` beside another broker, writing the same team database."""
-    password = urlsplit(url).password or ""
-    proc = subprocess.Popen([*EVENTSCOPE, "audit", "record", "--broker", f"us-west=mqtt://127.0.0.1:{port}",
-                             "-t", "+/hello/request", "--db", url.replace(f":{password}@", "@"),
-                             "--db-password-env", "TEAM_DB_PASSWORD"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "TEAM_DB_PASSWORD": password})
-    line = proc.stdout.readline()
-    assert "audit recorder ready" in line, line + (proc.stderr.read() if proc.poll() is not None else "")
-    return proc
 
 
 def _publisher(port: int) -> mqtt.Client:
@@ -74,7 +61,7 @@ def test_another_regions_recorder_shows_in_the_feed_within_a_second(window, qloo
     assert view.team and view.tls_label.isVisible() and "not verified" in view.tls_label.text()
     assert password not in view.status_label.text() and "***" not in view.status_label.text()
 
-    recorder = _headless_recorder(west.port, team_db)
+    recorder = recorder_process(west.port, team_db, "us-west")
     appeared: dict[str, float] = {}
 
     def note_rows(_parent, first: int, last: int) -> None:
@@ -113,7 +100,7 @@ def test_a_read_only_window_on_the_viewer_role_never_writes(window, qloop, qtbot
                    "EXCEPTION WHEN duplicate_object THEN NULL; END $$")
     postgres.admin("GRANT eventscope_viewer TO team_viewer")
     broker = mosquitto_factory()
-    recorder = _headless_recorder(broker.port, team_db)  # the team's recorder writes; the window only reads
+    recorder = recorder_process(broker.port, team_db, "us-west")  # the team's recorder writes; the window only reads
     context = window.context
     context.read_only = True  # what --read-only sets at start-up
     view = window.audit_feed

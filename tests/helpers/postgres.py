@@ -122,3 +122,22 @@ class PostgresServer:
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def recorder_process(port: int, url: str, name: str = "") -> subprocess.Popen:
+    """``eventscope audit record`` beside one broker (named ``name``), writing the team database at ``url``;
+    the password goes through the environment, never argv. Returns once the recorder is ready."""
+    from eventscope.core.audit.postgres import split_password
+    from tests.helpers.cli import EVENTSCOPE
+
+    bare, password = split_password(url)
+    broker = ["--broker", f"{name}=mqtt://127.0.0.1:{port}"] if name else ["--host", "127.0.0.1", "--port", str(port)]
+    proc = subprocess.Popen([*EVENTSCOPE, "audit", "record", *broker, "-t", "+/hello/request", "--db", bare,
+                             "--db-password-env", "TEAM_DB_PASSWORD"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TEAM_DB_PASSWORD": password or ""})
+    line = proc.stdout.readline() if proc.stdout else ""
+    assert "audit recorder ready" in line, line + (proc.stderr.read() if proc.poll() is not None and proc.stderr else "")
+    assert not password or password not in line  # the URL is shown masked
+    return proc
+
