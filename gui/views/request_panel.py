@@ -13,7 +13,7 @@ references to the parts' widgets, so code and tests that drive the panel need no
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
 from qasync import asyncSlot
 
 from eventscope.core.connections.handle import BrokerHandle
@@ -66,8 +66,8 @@ class RequestPanel(QWidget):
         self.tabs.setMinimumHeight(72)  # the history scrolls; the composer above keeps its room
         self.tabs.addTab(self.history_tab, "History")
         self.tabs.addTab(self.options_tab, "Options")
-        self.tabs.addTab(self.saved_tab, "Saved")
-        self.tabs.addTab(self.burst_tab, "Burst")
+        self.tabs.addTab(_scrolling(self.saved_tab), "Saved")  # a short tab area scrolls them, never crushes
+        self.tabs.addTab(_scrolling(self.burst_tab), "Burst")
         self.tabs.setCornerWidget(self.history_tab.resend_button, Qt.Corner.TopRightCorner)  # beside History, never squeezed
         splitter = QSplitter(Qt.Orientation.Vertical, objectName="requestSplitter")
         splitter.addWidget(self.composer)
@@ -336,3 +336,13 @@ class RequestPanel(QWidget):
 
     def delete_saved(self) -> None:
         self.saved_tab.delete_selected()
+
+
+def _scrolling(page: QWidget) -> QScrollArea:
+    """``page`` at its own minimum size, scrolled when the tab area is shorter (as the Options tab is)."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(page)
+    return area
+
