@@ -11,6 +11,7 @@ import logging
 import threading
 from collections import deque
 from dataclasses import replace
+from pathlib import Path
 
 from eventscope.core.audit.recorder import AuditRecorder, FlushSummary
 
@@ -28,8 +29,10 @@ class AuditWriter:
     Events: none; ``take_results()`` returns what was committed since the last call.
     """
 
-    def __init__(self, recorder: AuditRecorder, interval: float = WRITE_INTERVAL) -> None:
+    def __init__(self, recorder: AuditRecorder, interval: float = WRITE_INTERVAL,
+                 database: Path | str | None = None) -> None:
         self.recorder = recorder
+        self.database = database  # where its results are labelled as committed
         self.interval = interval
         self._results: deque[FlushSummary] = deque()
         self._held_rows = 0
@@ -84,6 +87,7 @@ class AuditWriter:
         if summary.result is None and summary.warning == self._warning:
             return
         self._warning = summary.warning
+        summary = replace(summary, database=self.database)
         if summary.result is not None:
             self._held_rows += len(summary.result.rows)
             if self._held_rows > MAX_HELD_ROWS:

@@ -31,6 +31,8 @@ from eventscope.core.profile import DEFAULT_AUDIT_FILTERS, ConnectionProfile
 from eventscope.core.records import MessageRecord
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from eventscope.core.audit.postgres import PostgresAuditStore
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,9 @@ class FlushSummary:
     pending: int = 0
     result: WriteResult | None = None
     warning: str = ""
+    # The store it was committed to (a file path, or the team database's URL): results cross a pipe and a
+    # tick, so by the time the feed takes them the connection may already record somewhere else.
+    database: Path | str | None = None
 
 
 class AuditRecorder:

@@ -146,11 +146,8 @@ def first_copy_elsewhere(copies_by_broker: dict[str, list[tuple[int, float]]], b
 
 
 def content_hash(topic: str, payload: bytes, correlation: bytes | None) -> int:
-    digest = hashlib.blake2b(digest_size=8)
-    digest.update(topic.encode("utf-8", "surrogatepass"))
-    digest.update(b"\x00")
-    digest.update(correlation or b"")
-    digest.update(b"\x00")
+    digest = hashlib.blake2b(topic.encode("utf-8", "surrogatepass") + b"\x00" + (correlation or b"") + b"\x00",
+                             digest_size=8)
     digest.update(payload)
     return int.from_bytes(digest.digest(), "big", signed=True)
 
@@ -226,7 +223,7 @@ class AuditRow:
 @dataclass(frozen=True, slots=True)
 class SqlDialect:
     """How an ``AuditQuery`` reads in one database's SQL: its parameter mark, the messages table's alias,
-    and its substring tests (PostgreSQL's ``LIKE`` is served by a trigram index)."""
+    and its substring tests (PostgreSQL's ``LIKE`` goes through the trigram-indexed topics table)."""
 
     mark: str
     column: str

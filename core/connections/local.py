@@ -78,7 +78,7 @@ class BrokerConnection:
             return
         self.audit_notice = store.notice
         writer = AuditWriter(AuditRecorder(store, self.profile, password, filters=settings.filters,
-                                           broker=self.broker_id))
+                                           broker=self.broker_id), database=self.audit_path)
         try:
             writer.start()
         except RecorderBusyError as exc:

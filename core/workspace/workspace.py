@@ -466,10 +466,22 @@ class Workspace:
         for connection in brokers:
             yield from self._audit_deltas(connection.broker_id, connection.audit_path, connection.take_audit_results())
 
+    @classmethod
+    def _audit_deltas(cls, broker_id: str, path: Path | str | None, results) -> list[AuditDelta]:
+        """One delta per store the results were committed to (``path`` for results that do not say), in order:
+        results committed just before the audit moved keep the store they are in."""
+        deltas: list[AuditDelta] = []
+        start = 0
+        for end in range(1, len(results) + 1):
+            database = results[start].database or path
+            if end == len(results) or (results[end].database or path) != database:
+                if database is not None:
+                    deltas.append(cls._audit_delta(broker_id, database, results[start:end]))
+                start = end
+        return deltas
+
     @staticmethod
-    def _audit_deltas(broker_id: str, path: Path | str | None, results) -> list[AuditDelta]:
-        if not results or path is None:
-            return []
+    def _audit_delta(broker_id: str, database: Path | str, results) -> AuditDelta:
         rows: list[AuditRow] = []
         pairings: list[ReplyPairing] = []
         sightings: list[Sighting] = []
@@ -486,8 +498,8 @@ class Workspace:
             pairings.extend(result.pairings)
             sightings.extend(result.sightings)
         last = results[-1]
-        return [AuditDelta(broker_id, path, tuple(rows), tuple(pairings), tuple(sightings), committed, duplicates,
-                           complete, last.warning, last.pending)]
+        return AuditDelta(broker_id, database, tuple(rows), tuple(pairings), tuple(sightings), committed, duplicates,
+                          complete, last.warning, last.pending)
 
     def _broker_summary(self, connection: BrokerHandle) -> BrokerSummary:
         stats = connection.buffer.stats()

@@ -55,7 +55,7 @@ def test_rows_pairings_and_the_mesh_path_read_back_as_from_sqlite(store, pg_url,
             and req.rtt_ms == pytest.approx(4.0, abs=0.01))
     assert [b for b, _ in req.path] == ["us-east", "us-west"] and req.path_text().endswith("us-west +3 ms")
     assert store.rows_after(AuditQuery(kind="reply"), 0) == [rep]
-    assert store.page_before(AuditQuery(topic="hello/req"), None, 10)[0].id == req.id  # the trigram-served search
+    assert store.page_before(AuditQuery(topic="hello/req"), None, 10)[0].id == req.id  # through the topics table
     assert store.page_before(AuditQuery(text="rep 1"), None, 10) == [rep]
 
     out = tmp_path / "out.jsonl"
@@ -105,6 +105,28 @@ def test_init_db_is_idempotent_and_a_newer_schema_is_refused_without_writing(pg_
         PostgresAuditStore(pg_url)
     assert "Nothing was written" in str(refused.value)
     assert postgres.admin("SELECT count(*) FROM messages", pg_url.rsplit("/", 1)[1]) == [(0,)]
+
+
+def test_init_db_upgrades_a_version_1_schema_and_its_topics_stay_searchable(pg_url, postgres):
+    store = PostgresAuditStore(pg_url)
+    odd = 'us-east/a"b{c},d\\e/50%_off'  # quotes, braces, a comma, a backslash and LIKE's own characters
+    store.write_batch([request(1, "us-east", time.time()), MessageRecord(odd, b"x", received=time.time())],
+                      broker="us-east")
+    store.close()
+    database = pg_url.rsplit("/", 1)[1]
+    # Version 1 as it was: no topics table, a trigram index on every row.
+    postgres.admin("DROP TABLE topics; CREATE INDEX messages_topic_trgm ON messages USING gin (topic gin_trgm_ops); "
+                   "UPDATE eventscope_schema SET version = 1", database)
+
+    assert init_schema(pg_url) == f"schema upgraded from version 1 to {SCHEMA_VERSION}"
+    indexes = {name for (name,) in postgres.admin("SELECT indexname FROM pg_indexes WHERE tablename = 'messages'",
+                                                  database)}
+    assert "messages_topic_trgm" not in indexes and "messages_topic" in indexes
+    reader = PostgresAuditStore.open_reader(pg_url)
+    assert [r.topic for r in reader.page_before(AuditQuery(topic='a"b{c},d\\e/50%_'), None, 10)] == [odd]
+    assert [r.topic for r in reader.page_before(AuditQuery(topic="hello/request"), None, 10)] == ["us-east/hello/request"]
+    assert reader.page_before(AuditQuery(topic="50%x"), None, 10) == []  # % is the text, not a wildcard
+    reader.close()
 
 
 def test_one_recorder_per_broker_and_database(store, pg_url):

@@ -11,6 +11,8 @@ import textwrap
 
 import pytest
 
+from eventscope.core.audit.recorder import FlushSummary
+from eventscope.core.audit.store import AuditStore
 from eventscope.core.connections.handle import AuditSettings
 from eventscope.core.connections.remote import RemoteConnector
 from eventscope.core.models.stream import Stream
@@ -108,6 +110,28 @@ def test_audit_commits_reach_the_summary_with_their_pairing(workspace, mosquitto
     assert [(p.request_id, p.reply_id) for p in pairings] == [(rows[0].id, rows[1].id)]
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT reply_id FROM messages WHERE id=?", (rows[0].id,)).fetchone() == (rows[1].id,)
+
+
+def test_audit_results_keep_the_store_they_were_committed_to_when_the_audit_moves(tmp_path):
+    """Results cross the child's pipe and wait for a tick: by then the connection may record elsewhere,
+    or nowhere. Each result says where it was committed; the feed is told that, not the current store."""
+    old_path, new_path = tmp_path / "old.sqlite3", tmp_path / "new.sqlite3"
+    old, new = AuditStore(old_path), AuditStore(new_path)
+    try:
+        def committed(store: AuditStore, path, *payloads: bytes) -> FlushSummary:
+            result = store.write_batch([MessageRecord("us-east/hello/request", p, qos=1) for p in payloads])
+            return FlushSummary(len(payloads), result.inserted, result=result, database=path)
+
+        results = [committed(old, old_path, b"a1", b"a2"), committed(old, old_path, b"a3"),
+                   committed(new, new_path, b"b1")]
+        deltas = Workspace._audit_deltas("east", new_path, results)  # the connection already records into new
+        assert [(d.path, [r.payload for r in d.rows], d.committed) for d in deltas] == [
+            (old_path, [b"a1", b"a2", b"a3"], 3), (new_path, [b"b1"], 1)]
+        stopped = Workspace._audit_deltas("east", None, results[:1])  # recording stopped before the tick
+        assert [(d.path, len(d.rows)) for d in stopped] == [(old_path, 2)]
+    finally:
+        old.close()
+        new.close()
 
 
 def test_worker_thread_waits_for_each_summary_to_be_taken(workspace):

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from tests.conftest import MosquittoBroker, free_port
@@ -76,6 +77,9 @@ def main(argv=None) -> int:
     try:
         start = time.time()
         records = _records(args.rows, start)
+        rare = range(5, args.rows, max(1, args.rows // 10))  # ten rows on topics of their own, for a rare search
+        for k, i in enumerate(rare):
+            records[i] = replace(records[i], topic=f"ap-south/rare/device-{k}")
         with tempfile.TemporaryDirectory() as tmp:
             sqlite_store = AuditStore(Path(tmp) / "audit.sqlite3", max_rows=args.rows * 2, max_age_seconds=0)
             sqlite_rate = _insert_rate(sqlite_store, records, args.batch)
@@ -87,6 +91,7 @@ def main(argv=None) -> int:
             server.admin("ANALYZE", "bench")  # the statistics autovacuum keeps on a live database
             for name, query in (("first page (200 newest)", AuditQuery()),
                                 ("topic search 'eu-central/hello', first page", AuditQuery(topic="eu-central/hello")),
+                                (f"topic search 'rare/device' ({len(rare)} rows)", AuditQuery(topic="rare/device")),
                                 ("payload search '\"seq\": 4242', first page", AuditQuery(text='"seq": 4242,'))):
                 sqlite_ms = _timed(lambda q=query: sqlite_store.page_before(q, None, 200))
                 pg_ms = _timed(lambda q=query: pg_store.page_before(q, None, 200))
