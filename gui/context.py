@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from eventscope.core.connections.handle import AuditSettings, BrokerHandle
 from eventscope.core.connections.remote import RemoteConnector
 from eventscope.core.mqtt.retained import RetainedClear
-from eventscope.core.mqtt.session import SessionBase
+from eventscope.core.mqtt.session import OutgoingMessage, SessionBase
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.records import MessageProperties
 from eventscope.core.requests.rtt_stats import RttSummary
@@ -194,6 +194,10 @@ class AppContext(QObject):
                 retain: bool = False, properties: MessageProperties | None = None) -> Future:
         """Publish on one broker; raises ``SessionError`` (read-only, not connected) or ``TopicError``."""
         return self.workspace.publish(broker_id, topic, payload, qos, retain, properties)
+
+    def publish_many(self, broker_id: str, messages: list[OutgoingMessage]) -> Future:
+        """Several messages on one broker in one go (a replay's due ones); raises as ``publish`` does."""
+        return self.workspace.publish_many(broker_id, messages)
 
     async def request(self, broker_id: str, topic: str, payload: bytes | str = b"", **options) -> Reply:
         return await self.workspace.request(broker_id, topic, payload, **options)

@@ -110,6 +110,9 @@ class ChildHost:
     def do_publish(self, call_id, broker_id, topic, payload, qos, retain, properties) -> None:
         self._forward(call_id, self.connections[broker_id].session.publish(topic, payload, qos, retain, properties))
 
+    def do_publish_many(self, call_id, broker_id, messages) -> None:
+        self._forward(call_id, self.connections[broker_id].session.publish_many(messages))
+
     def do_request(self, call_id, broker_id, topic, payload, options) -> None:
         tracker = self.connections[broker_id].tracker
         self._forward(call_id, asyncio.run_coroutine_threadsafe(tracker.request(topic, payload, **options), self.loop))

@@ -37,7 +37,14 @@ from eventscope.core.connections.handle import AuditSettings, subscription_pairs
 from eventscope.core.connections.wire import unpack
 from eventscope.core.models.rate_meter import RateMeter
 from eventscope.core.mqtt.ingest import IngestBuffer
-from eventscope.core.mqtt.session import SessionBase, SessionError, SessionState, SessionStatus, check_publish
+from eventscope.core.mqtt.session import (
+    OutgoingMessage,
+    SessionBase,
+    SessionError,
+    SessionState,
+    SessionStatus,
+    check_publish,
+)
 from eventscope.core.profile import MQTT_V5, ConnectionProfile, unique_client_id
 from eventscope.core.records import MessageProperties
 from eventscope.core.requests.tracker import (
@@ -236,6 +243,15 @@ class RemoteSession(SessionBase):
         check_publish(self.profile, topic, qos, self.is_connected)
         data = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
         return self._process.call("publish", self.session_id, topic, data, qos, retain, properties)
+
+    def publish_many(self, messages: list[OutgoingMessage]) -> Future:
+        """One crossing for many messages: a call per message made a replay wait for the window's busy
+        threads once per send (2,300 msg/s where 20,000 were due)."""
+        for topic, _payload, qos, _retain, _properties in messages:
+            check_publish(self.profile, topic, qos, self.is_connected)
+        return self._process.call("publish_many", self.session_id, [
+            (topic, payload.encode("utf-8") if isinstance(payload, str) else bytes(payload), qos, retain, properties)
+            for topic, payload, qos, retain, properties in messages])
 
     def start(self) -> None:
         """The connection process started it already."""

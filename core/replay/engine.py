@@ -16,14 +16,14 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 
 from eventscope.core.audit.store import AuditQuery, AuditRow
-from eventscope.core.mqtt.session import SessionBase
+from eventscope.core.mqtt.session import OutgoingMessage, SessionBase
 from eventscope.core.records import REPLAY_PROPERTY, MessageProperties, MessageRecord
 from eventscope.core.replay.compare import ReplyDiff, compare_replies
 from eventscope.core.replay.rewrite import RewriteRules
@@ -31,6 +31,10 @@ from eventscope.core.requests.rtt_stats import percentile
 
 OUTCOMES = ("same", "different", "no reply", "no recorded reply", "sent")
 SENT_STALL_SECONDS = 30.0
+MAX_SEND_BATCH = 500  # messages due at once that go out in one publish_many call
+# Sent but not yet acknowledged: past this the replay waits (and shows as late) instead of piling up in the
+# client, whose queue is finite (paho refuses past 65,535 messages waiting).
+MAX_UNACKNOWLEDGED = 10_000
 
 
 def is_replay(record: MessageRecord) -> bool:
@@ -80,6 +84,7 @@ class ReplaySummary:
     planned: int
     results: tuple[ReplayResult, ...]
     cancelled: bool = False
+    undelivered: int = 0  # handed to the client, then refused or lost before the broker acknowledged them
 
     @property
     def counts(self) -> dict[str, int]:
@@ -110,7 +115,9 @@ class ReplaySummary:
         counts = ", ".join(f"{n} {outcome}" for outcome, n in self.counts.items()) or "nothing sent"
         lines = [f"replay {self.replay_id}: {len(self.results)} of {self.planned} sent"
                  f"{' (cancelled)' if self.cancelled else ''}: {counts}; "
-                 f"timing error p99 {self.late_p99_ms():.1f} ms"]
+                 f"timing error p99 {self.late_p99_ms():.1f} ms"
+                 + (f"; {self.undelivered} not delivered (refused or lost before the broker took them)"
+                    if self.undelivered else "")]
         then, now = self.rtts("then"), self.rtts("now")
         if now[0] == now[0]:  # not NaN: some replies were timed
             lines.append(f"RTT then p50 {then[0]:.1f} / p99 {then[1]:.1f} ms, now p50 {now[0]:.1f} / "
@@ -193,52 +200,70 @@ class Replayer:
 
     def __init__(self, publish: Callable[..., Future], items: list[ReplayItem], speed: float | None = 1.0,
                  retain: bool = False, watcher: ReplyWatcher | None = None, timeout: float = 5.0,
-                 on_result: Callable[[ReplayResult], None] | None = None) -> None:
+                 on_result: Callable[[ReplayResult], None] | None = None,
+                 publish_many: Callable[[list[OutgoingMessage]], Future] | None = None) -> None:
         if speed is not None and speed <= 0:
             raise ValueError("--speed takes a positive factor (0.5, 1, 10) or max")
         self.publish, self.items, self.speed, self.retain = publish, items, speed, retain
         self.watcher, self.timeout, self.on_result = watcher, timeout, on_result
+        # Messages already due when one is sent go with it in one call (a connection in another process
+        # then costs one crossing per batch, not per message); the schedule is kept as before.
+        self.publish_many = publish_many
+
+    def _due(self, start: float, first: float, index: int) -> float:
+        return start + (self.items[index].received - first) / self.speed if self.speed is not None else 0.0
 
     def run(self, replay_id: str, cancel: threading.Event | None = None) -> ReplaySummary:
         cancel = cancel or threading.Event()
         results: list[ReplayResult] = []
         pending: list[tuple[ReplayItem, float, float, float, Future]] = []
-        acks: list[Future] = []
+        acks = _Acknowledgements()
         start = time.monotonic()
         first = self.items[0].received if self.items else 0.0
-        for item in self.items:
-            due = start + (item.received - first) / self.speed if self.speed is not None else time.monotonic()
-            if cancel.wait(max(0.0, due - time.monotonic())):
+        index = 0
+        while index < len(self.items):
+            if cancel.wait(max(0.0, self._due(start, first, index) - time.monotonic())):
                 break
-            reply = None
-            if self.watcher is not None and item.expects_reply and item.properties.correlation_data is not None:
-                reply = self.watcher.expect(item.properties.correlation_data)
+            if not acks.wait_below(MAX_UNACKNOWLEDGED - MAX_SEND_BATCH, cancel):
+                break
+            end = index + 1
+            if self.publish_many is not None:
+                now = time.monotonic()
+                while end < len(self.items) and end - index < MAX_SEND_BATCH and self._due(start, first, end) <= now:
+                    end += 1
+            batch = self.items[index:end]
+            dues = [self._due(start, first, i) for i in range(index, end)]
+            index = end
+            replies = [self.watcher.expect(item.properties.correlation_data)
+                       if self.watcher is not None and item.expects_reply and item.properties.correlation_data is not None
+                       else None for item in batch]
             sent_mono = time.monotonic()
-            try:
-                acks.append(self.publish(item.topic, item.payload, item.qos, self.retain, item.properties))
-            except Exception as exc:  # noqa: BLE001 (a refused publish is a result, not the end of the replay)
-                if reply is not None and item.properties.correlation_data is not None:
-                    self.watcher.forget(item.properties.correlation_data)  # type: ignore[union-attr]
-                self._emit(results, ReplayResult(item, time.time(), (sent_mono - due) * 1000, "sent", error=str(exc)))
-                continue
-            if reply is None:  # nothing to wait for: its result is known now (and shows as progress)
-                self._emit(results, ReplayResult(item, time.time(), (sent_mono - due) * 1000, "sent"))
-            else:
-                pending.append((item, time.time(), (sent_mono - due) * 1000, sent_mono, reply))
+            sent_together = False
+            if len(batch) > 1 and self.publish_many is not None:
+                try:
+                    acks.add(self.publish_many([(item.topic, item.payload, item.qos, self.retain, item.properties)
+                                                for item in batch]), len(batch), batched=True)
+                    sent_together = True
+                except Exception:  # noqa: BLE001 (one refused message: each alone below, with its own outcome)
+                    sent_mono = time.monotonic()
+            sent_at = time.time()
+            for item, due, reply in zip(batch, dues, replies):
+                late_ms = (sent_mono - due) * 1000 if self.speed is not None else 0.0
+                if not sent_together:
+                    try:
+                        acks.add(self.publish(item.topic, item.payload, item.qos, self.retain, item.properties))
+                    except Exception as exc:  # noqa: BLE001 (a refused publish is a result, not the end of the replay)
+                        if reply is not None and item.properties.correlation_data is not None:
+                            self.watcher.forget(item.properties.correlation_data)  # type: ignore[union-attr]
+                        self._emit(results, ReplayResult(item, sent_at, late_ms, "sent", error=str(exc)))
+                        continue
+                if reply is None:  # nothing to wait for: its result is known now (and shows as progress)
+                    self._emit(results, ReplayResult(item, sent_at, late_ms, "sent"))
+                else:
+                    pending.append((item, sent_at, late_ms, sent_mono, reply))
         self._collect(pending, results, cancel)
-        self._wait_sent(acks)
-        return ReplaySummary(replay_id, len(self.items), tuple(results), cancel.is_set())
-
-    def _wait_sent(self, acks: list[Future]) -> None:
-        """Every publish handed to the broker (QoS 1/2: acknowledged) before the caller disconnects: however
-        long a backlog takes, as long as acknowledgements keep coming (30 s without one ends the wait)."""
-        for ack in acks:
-            try:
-                ack.result(SENT_STALL_SECONDS)
-            except FutureTimeout:
-                return  # nothing moved for half a minute: the broker or the link is gone
-            except Exception:  # noqa: BLE001 (a refused or lost publish: the broker's business, reported as sent)
-                pass
+        acks.wait_all()
+        return ReplaySummary(replay_id, len(self.items), tuple(results), cancel.is_set(), acks.undelivered)
 
     def _collect(self, pending: list, results: list[ReplayResult], cancel: threading.Event) -> None:
         """Each sent request's reply, waited for up to ``timeout`` after its own send (not after a cancel)."""
@@ -290,6 +315,55 @@ class Replayer:
         results.append(result)
         if self.on_result is not None:
             self.on_result(result)
+
+
+class _Acknowledgements:
+    """A replay's sends not yet acknowledged, oldest first, and how many of those done were not delivered."""
+
+    def __init__(self) -> None:
+        self._waiting: deque[tuple[Future, int, bool]] = deque()  # (ack, messages, from publish_many)
+        self.outstanding = 0
+        self.undelivered = 0
+
+    def add(self, ack: Future, count: int = 1, batched: bool = False) -> None:
+        """``ack`` of one publish (its mid, or its failure), or of a batch (how many of it failed)."""
+        self._waiting.append((ack, count, batched))
+        self.outstanding += count
+
+    def _settle_oldest(self, timeout: float) -> None:
+        """Wait up to ``timeout`` for the oldest; raises ``FutureTimeout`` if it is still open."""
+        ack, count, batched = self._waiting[0]
+        try:
+            outcome = ack.result(timeout)
+        except FutureTimeout:
+            raise
+        except Exception:  # noqa: BLE001 (refused or lost: counted, not raised)
+            failed = count
+        else:
+            failed = int(outcome) if batched else 0
+        self._waiting.popleft()
+        self.outstanding -= count
+        self.undelivered += failed
+
+    def wait_below(self, limit: int, cancel: threading.Event) -> bool:
+        """Back-pressure: wait until fewer than ``limit`` are open. False if cancelled meanwhile."""
+        while self.outstanding >= limit:
+            if cancel.is_set():
+                return False
+            try:
+                self._settle_oldest(0.05)
+            except FutureTimeout:
+                continue
+        return True
+
+    def wait_all(self) -> None:
+        """Every send handed to the broker (QoS 1/2: acknowledged) before the caller disconnects: however long
+        a backlog takes, as long as acknowledgements keep coming (30 s without one ends the wait)."""
+        while self._waiting:
+            try:
+                self._settle_oldest(SENT_STALL_SECONDS)
+            except FutureTimeout:
+                return  # nothing moved for half a minute: the broker or the link is gone
 
 
 class ReplayRun:

@@ -58,7 +58,7 @@ from eventscope.core.models.stream_filter import StreamFilter
 from eventscope.core.models.topic_forest import ForestChanges, TopicForest
 from eventscope.core.mqtt.ingest import IngestBuffer
 from eventscope.core.mqtt.retained import RetainedClear, clear_retained
-from eventscope.core.mqtt.session import SessionError
+from eventscope.core.mqtt.session import OutgoingMessage, SessionError
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.records import MessageProperties, MessageRecord
 from eventscope.core.requests.rtt_stats import RttSummary
@@ -241,6 +241,11 @@ class Workspace:
         """Publish on one broker; never blocks. Raises ``SessionError`` (``ReadOnlyError`` for a
         read-only broker) or ``TopicError`` before anything is sent."""
         return self._open_broker(broker_id).session.publish(topic, payload, qos, retain, properties)
+
+    def publish_many(self, broker_id: str, messages: list[OutgoingMessage]) -> Future:
+        """Publish several on one broker in one go (every one checked first); never blocks. The future
+        resolves once all are sent or acknowledged, with how many failed."""
+        return self._open_broker(broker_id).session.publish_many(messages)
 
     async def request(self, broker_id: str, topic: str, payload: bytes | str = b"", **options) -> Reply:
         """A correlated request that leaves on ``broker_id``; its reply may come back on any broker."""

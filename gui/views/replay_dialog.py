@@ -216,7 +216,8 @@ class ReplayDialog(QDialog):
         target = self.target_combo.currentText()
         self._reply_watcher = ReplyWatcher() if self.compare_check.isChecked() else None
         replayer = Replayer(lambda topic, payload, qos, retain, props: self.context.publish(
-            target, topic, payload, qos, retain, props), self.items, speed, False, self._reply_watcher, REPLY_WAIT)
+            target, topic, payload, qos, retain, props), self.items, speed, False, self._reply_watcher, REPLY_WAIT,
+            publish_many=lambda messages: self.context.publish_many(target, messages))
         before: Callable[[], None] | None = None
         if self._reply_watcher is not None:
             workspace = self.context.workspace

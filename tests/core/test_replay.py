@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import replace
 
 import pytest
 
@@ -140,3 +141,43 @@ def test_a_replay_from_the_team_database(mosquitto, pg_url):
     finally:
         listener.close()
     assert [p for _, p, _, _ in listener.messages] == [json.dumps({"n": i}).encode() for i in range(20)]
+
+
+def test_messages_due_together_cross_to_the_connection_process_in_one_call(mosquitto, tmp_path):
+    """Flat out through a connection in another process: sends go in batches, every message arrives once,
+    in order; a batch holding a message the broker must never get sends the others and reports that one."""
+    from eventscope.core.audit.store import AuditQuery, AuditStore
+    from eventscope.core.connections.remote import RemoteConnector
+    from eventscope.core.profile import ConnectionProfile
+    from eventscope.core.replay.engine import Replayer, plan
+    from eventscope.core.workspace.workspace import Workspace
+
+    db = tmp_path / "audit.sqlite3"
+    recorded_audit(db, 2_000)
+    store = AuditStore(db)
+    _, items = plan(store, AuditQuery(kind="request"))
+    store.close()
+    bad = 700
+    items[bad] = replace(items[bad], topic="us-east/+/not-a-topic")  # a wildcard: refused before sending
+    workspace = Workspace(connector=RemoteConnector())
+    listener = Listener(mosquitto.port, "us-east/hello/request")
+    calls: list[int] = []
+    try:
+        connection = workspace.add_broker(ConnectionProfile(name="east", host="127.0.0.1", port=mosquitto.port))
+        assert connection.session.wait_connected(10), connection.session.status
+
+        def publish_many(messages):
+            calls.append(len(messages))
+            return workspace.publish_many("east", messages)
+
+        summary = Replayer(lambda *message: workspace.publish("east", *message), items, None,
+                           publish_many=publish_many).run("batch")
+        wait_until(lambda: len(listener.messages) >= len(items) - 1, message="every valid message")
+    finally:
+        listener.close()
+        workspace.close()
+    assert [p for _, p, _, _ in listener.messages] == [json.dumps({"n": i}).encode() for i in range(2_000) if i != bad]
+    assert len(calls) < len(items) / 5 and max(calls) > 1  # batched: far fewer crossings than messages
+    errors = [(r.item.topic, r.error) for r in summary.results if r.error]
+    assert len(errors) == 1 and errors[0][0] == "us-east/+/not-a-topic" and "wildcard" in errors[0][1].lower()
+    assert len(summary.results) == len(items)

@@ -18,6 +18,8 @@ import struct
 import threading
 import time
 
+from eventscope.core.mqtt.publish_properties import variable_int
+
 SLOT_SECONDS = 0.010  # pacing granularity
 CHUNK_PACKETS = 2_000  # packets joined into one sendall when running flat out
 SEQ_DIGITS = 10
@@ -69,24 +71,15 @@ def sequence_of(payload: bytes) -> int | None:
     return int(head) if len(head) == SEQ_DIGITS and head.isdigit() else None
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value % 128, value // 128
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
 def encode_publish(topic: bytes, payload: bytes, qos: int, packet_id: int) -> bytes:
     body = struct.pack("!H", len(topic)) + topic + (struct.pack("!H", packet_id) if qos else b"") + payload
-    return bytes((0x30 | (qos << 1),)) + _varint(len(body)) + body
+    return bytes((0x30 | (qos << 1),)) + variable_int(len(body)) + body
 
 
 def encode_connect(client_id: str, keepalive: int = 60) -> bytes:
     cid = client_id.encode()
     body = b"\x00\x04MQTT\x04\x02" + struct.pack("!H", keepalive) + struct.pack("!H", len(cid)) + cid
-    return b"\x10" + _varint(len(body)) + body
+    return b"\x10" + variable_int(len(body)) + body
 
 
 def payload_for(seq: int, size: int) -> bytes:
