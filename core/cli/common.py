@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, cast
 from urllib.parse import unquote
 
 from eventscope.core.console import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, error  # noqa: F401 (the CLI's names)
-from eventscope.core.mqtt.failures import describe_silent_peer
+from eventscope.core.mqtt.failures import describe_connect_exception, describe_silent_peer
 from eventscope.core.mqtt.ingest import IngestBuffer
 from eventscope.core.mqtt.session import MqttSession, ReadOnlyError, SessionState
 from eventscope.core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings, parse_broker_address
@@ -392,12 +392,15 @@ def await_first_outcome(session: MqttSession, timeout: float) -> MqttSession:
         return session
     status = session.first_status
     session.stop(timeout=0.2)  # a connect still blocked on a black hole must not hold the exit
-    raise ConnectionError(connect_failure(session.profile, status, timeout))
+    raise ConnectionError(connect_failure(session.profile, status, timeout, session.tcp_open))
 
 
-def connect_failure(profile: ConnectionProfile, status, timeout: float) -> str:
-    """What went wrong on the first attempt, or, when nothing answered in time, what to check."""
+def connect_failure(profile: ConnectionProfile, status, timeout: float, tcp_open: bool = True) -> str:
+    """What went wrong on the first attempt, or, when nothing answered in time, what to check: a host that
+    never completed the TCP handshake is not a port that does not speak MQTT."""
     if status.state is SessionState.CONNECTING:
+        if not tcp_open:
+            return describe_connect_exception(TimeoutError(), profile.host, profile.port, timeout=timeout)
         return describe_silent_peer(profile.host, profile.port, timeout)
     return f"Cannot connect to {profile.address}: {status.message or 'no answer'}"
 

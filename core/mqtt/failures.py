@@ -23,8 +23,10 @@ _NOT_TLS_REASONS = ("WRONG_VERSION_NUMBER", "UNEXPECTED_EOF_WHILE_READING", "REC
                     "PACKET_LENGTH_TOO_LONG")
 
 
-def describe_connect_exception(exc: BaseException, host: str, port: int, tls: bool = False) -> str:
-    """A one-line, user-facing reason for a failed TCP/TLS connect (``tls``: a handshake was attempted)."""
+def describe_connect_exception(exc: BaseException, host: str, port: int, tls: bool = False, timeout: float = 5.0,
+                               tcp_open: bool = False) -> str:
+    """A one-line, user-facing reason for a failed TCP/TLS connect (``tls``: a handshake was attempted;
+    ``tcp_open``: the TCP connection was made, so a timeout is the TLS handshake's)."""
     where = f"{host}:{port}"
     if tls and (isinstance(exc, (ConnectionResetError, ssl.SSLEOFError))
                 or (isinstance(exc, ssl.SSLError) and getattr(exc, "reason", None) in _NOT_TLS_REASONS)):
@@ -39,7 +41,10 @@ def describe_connect_exception(exc: BaseException, host: str, port: int, tls: bo
     if isinstance(exc, ConnectionRefusedError):
         return f"Connection refused by {where}: no MQTT broker is listening there"
     if isinstance(exc, (socket.timeout, TimeoutError)):
-        return f"Timed out connecting to {where}"
+        if tcp_open:
+            return f"connected to {where}, but the TLS handshake got no answer within {round(timeout, 1):g} s"
+        return (f"could not open a TCP connection to {where} within {round(timeout, 1):g} s: the host is down, "
+                "unreachable or firewalled")
     if isinstance(exc, FileNotFoundError):
         return f"File not found: {exc.filename}"
     if isinstance(exc, OSError):

@@ -52,7 +52,7 @@ RECONNECT_MAX_DELAY = 30.0
 CONNECT_TIMEOUT = 5.0
 # A listener that accepts TCP but never answers CONNECT (a non-MQTT port, or a broker
 # listener for another MQTT version) would otherwise leave the session "connecting" forever.
-CONNACK_TIMEOUT = CONNECT_TIMEOUT + 10.0  # counted from the start of the TCP connect
+CONNACK_TIMEOUT = 10.0  # counted once the TCP (and TLS) connection is open
 
 
 class SessionError(RuntimeError):
@@ -158,6 +158,19 @@ class _Client(mqtt.Client):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.stop_waiting = threading.Event()  # set by stop(): ends a reconnect wait at once
+        # The last attempt's TCP connect: its error, and whether it got through (a timeout after it is TLS's).
+        self.connect_error: OSError | None = None
+        self.tcp_open = False
+
+    def _create_socket_connection(self):
+        self.connect_error, self.tcp_open = None, False
+        try:
+            sock = super()._create_socket_connection()
+        except OSError as exc:
+            self.connect_error = exc
+            raise
+        self.tcp_open = True
+        return sock
 
     def _reconnect_wait(self) -> None:
         # paho sleeps out the delay in 1 s slices that nothing can cut short, so stopping a session
@@ -377,6 +390,7 @@ class MqttSession(SessionBase):
             client.tls_insecure_set(not p.tls.verify)
         client.on_connect = self._on_connect
         client.on_pre_connect = self._on_pre_connect
+        client.on_socket_open = self._on_socket_open
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -543,8 +557,9 @@ class MqttSession(SessionBase):
                     properties=self._connect_properties(),
                 )
             except (OSError, ValueError) as exc:
-                message = (describe_connect_exception(exc, p.host, p.port, tls=p.tls.enabled)
-                           if isinstance(exc, OSError) else str(exc))
+                tls_phase = isinstance(exc, TimeoutError) and getattr(self._client, "tcp_open", False)
+                message = (describe_connect_exception(exc, p.host, p.port, tls=p.tls.enabled, timeout=CONNECT_TIMEOUT,
+                                                      tcp_open=tls_phase) if isinstance(exc, OSError) else str(exc))
                 if isinstance(exc, (ssl.SSLCertVerificationError, FileNotFoundError, ValueError)):
                     # Retrying cannot fix a bad certificate or a bad setting; say so and stop.
                     self._set_status(SessionStatus(SessionState.DISCONNECTED, message, since=time.time()))
@@ -570,6 +585,11 @@ class MqttSession(SessionBase):
         # paho annotates the delays as int but sleeps for them as given: a jittered float is meant.
         self._client.reconnect_delay_set(delay, delay)  # pyright: ignore[reportArgumentType]
         self._set_status(SessionStatus(SessionState.RECONNECTING, message, self._attempt, delay, time.time()))
+
+    @property
+    def tcp_open(self) -> bool:
+        """Whether the current attempt's TCP connection is open (False while the handshake gets no answer)."""
+        return self._client.tcp_open
 
     def wait_first_outcome(self, timeout: float | None = None) -> bool:
         """Wait until the first connection attempt connects (True) or fails (False; ``status`` says why).
@@ -600,6 +620,12 @@ class MqttSession(SessionBase):
     # ----- paho callbacks (network thread) ----------------------------------------------
     def _on_pre_connect(self, client, userdata) -> None:
         client.last_socket_error = None
+        self._connack_timed_out = False
+        self._cancel_connack_timer()
+
+    def _on_socket_open(self, client, userdata, sock) -> None:
+        # The CONNACK wait starts once TCP (and TLS) are up: a host that never answers the handshake is
+        # the connect timeout's, with its own message, not "no MQTT answer".
         self._cancel_connack_timer()
         timer = threading.Timer(self.connack_timeout, self._on_connack_timeout)
         timer.daemon = True
@@ -662,7 +688,15 @@ class MqttSession(SessionBase):
 
     def _on_connect_fail(self, client, userdata) -> None:
         self._connected.clear()
-        self._schedule_paho_reconnect(f"cannot reach {self.profile.host}:{self.profile.port}")
+        p = self.profile
+        error = getattr(client, "connect_error", None)
+        if error is not None:
+            message = describe_connect_exception(error, p.host, p.port, tls=p.tls.enabled, timeout=CONNECT_TIMEOUT)
+        elif getattr(client, "tcp_open", False) and p.tls.enabled:
+            message = f"connected to {p.host}:{p.port}, but the TLS handshake failed or got no answer"
+        else:
+            message = f"cannot reach {p.host}:{p.port}"
+        self._schedule_paho_reconnect(message)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was_connected = self._connected.is_set()

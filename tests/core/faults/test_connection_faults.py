@@ -76,10 +76,34 @@ def test_a_silent_server_fails_within_the_connect_timeout_with_what_to_check(sil
     assert limit <= seconds < limit + AT_ONCE
 
 
-def test_a_black_hole_fails_within_the_connect_timeout(black_hole):
+def test_a_black_hole_fails_within_the_connect_timeout_naming_the_network(black_hole):
     result, seconds = timed("sub", "-t", "a", "--port", str(black_hole), "--connect-timeout", "1.5")
-    assert_failed_with(result, f"no MQTT answer from 127.0.0.1:{black_hole} within 1.5 s")
+    assert_failed_with(result, f"could not open a TCP connection to 127.0.0.1:{black_hole} within 1.5 s: "
+                               "the host is down, unreachable or firewalled")
+    assert "MQTT port" not in result.stderr  # not the wrong cause
     assert 1.5 <= seconds < 1.5 + AT_ONCE
+
+
+def test_a_session_tells_a_black_hole_from_a_silent_server(black_hole, silent_server):
+    """The window's broker row shows the session's status: the two failures read differently there too."""
+    from eventscope.core.mqtt.session import MqttSession, SessionState
+    from eventscope.core.profile import ConnectionProfile
+    from tests.conftest import wait_until
+
+    hole = MqttSession(ConnectionProfile(host="127.0.0.1", port=black_hole))
+    silent = MqttSession(ConnectionProfile(host="127.0.0.1", port=silent_server))
+    silent.connack_timeout = 1.0
+    hole.start()
+    silent.start()
+    try:
+        wait_until(lambda: hole.status.state is SessionState.RECONNECTING, 15, message="the black hole's attempt")
+        wait_until(lambda: silent.status.state is SessionState.RECONNECTING, 15, message="the silent server's attempt")
+        assert hole.status.message == (f"could not open a TCP connection to 127.0.0.1:{black_hole} within 5 s: "
+                                       "the host is down, unreachable or firewalled")
+        assert silent.status.message.startswith(f"no MQTT answer from 127.0.0.1:{silent_server} within 1 s")
+    finally:
+        hole.stop(timeout=0.5)
+        silent.stop(timeout=0.5)
 
 
 def test_request_timeout_bounds_the_whole_command_connect_included(silent_server):
