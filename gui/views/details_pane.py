@@ -36,6 +36,7 @@ from eventscope.core.payload_text import preview
 from eventscope.core.records import MessageRecord
 from eventscope.gui.context import AppContext
 from eventscope.gui.status_colours import status_colour, status_style
+from eventscope.gui.views.elided_label import ElidedLabel
 
 REFRESH_MS = 300  # how often the pane checks the shown topic for new messages
 PAYLOAD_FIELD = "(payload)"
@@ -73,12 +74,13 @@ class DetailsPane(QWidget):
         self.size_label = _plain_label("detailsSize")
         self.truncated_label = _plain_label("detailsTruncated")
         self.truncated_label.setStyleSheet(status_style("error"))
-        self.properties_label = _plain_label("detailsProperties")
-        self.properties_label.setWordWrap(True)
+        # One line each, elided, whole in the tooltip: a long property or note must never set the pane's
+        # minimum width (a 200-byte correlation id once widened the window to 3,265 px).
+        self.properties_label = ElidedLabel(objectName="detailsProperties", mode=Qt.TextElideMode.ElideRight)
         self.decoder_combo = QComboBox(objectName="detailsDecoder")
         for name in DECODERS:
             self.decoder_combo.addItem(DECODER_LABELS[name], name)
-        self.decoder_note = _plain_label("detailsDecoderNote")
+        self.decoder_note = ElidedLabel(objectName="detailsDecoderNote", mode=Qt.TextElideMode.ElideRight)
         self.payload_edit = QPlainTextEdit(objectName="detailsPayload")
         self.payload_edit.setReadOnly(True)
         self.payload_edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
