@@ -61,6 +61,8 @@ async def _run_window(args: argparse.Namespace) -> int:
         from eventscope.gui.demo_tour import start_demo_tour
 
         start_demo_tour(window)
+        window.demo.started_outside = True
+        window.update_demo_action()
     elif args.connect:
         try:
             profile = profile_from_address(args.connect, args.read_only)

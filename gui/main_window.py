@@ -14,6 +14,7 @@ from eventscope.core.profile import ConnectionProfile
 from eventscope.core.profiles.store import ProfileStore
 from eventscope.core.workspace.opening import BrokerOpener
 from eventscope.gui.context import AppContext
+from eventscope.gui.in_window_demo import InWindowDemo
 from eventscope.gui.settings_migration import migrate_connection_settings
 from eventscope.gui.views.add_broker_dialog import AddBrokerDialog
 from eventscope.gui.views.audit_feed_view import AuditFeedView
@@ -52,7 +53,7 @@ class MainWindow(QMainWindow):
         self.details_pane = DetailsPane(context)
         self.stream_view = StreamView(context)
         self.audit_feed = AuditFeedView(context)
-        self.brokers_panel = BrokersPanel(context, self.add_broker_action, self.profiles_action)
+        self.brokers_panel = BrokersPanel(context, self.add_broker_action, self.profiles_action, self.demo_action)
         self.brokers_dock = self._dock("Brokers", "brokersDock", self.brokers_panel, Qt.DockWidgetArea.TopDockWidgetArea)
         self.request_dock = self._dock("Request", "requestDock", self.request_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.details_dock = self._dock("Details", "detailsDock", self.details_pane, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -145,6 +146,10 @@ class MainWindow(QMainWindow):
         self.shortcuts_action = QAction("&Keyboard shortcuts", self, objectName="actionShortcuts",
                                         shortcut=QKeySequence("F1"), triggered=self.show_shortcuts)
         self.about_action = QAction("&About Eventscope", self, objectName="actionAbout", triggered=self.show_about)
+        self.demo = InWindowDemo(self)
+        self.demo_action = QAction("Try the &demo", self, objectName="actionTryDemo", triggered=self.demo.start)
+        self.demo_action.setToolTip("Start an embedded broker with simulated traffic in several regions and a "
+                                    "replier, and connect to it")
         for action in (self.add_broker_action, self.profiles_action, self.toggle_connection_action,
                        self.send_request_action, self.publish_action, self.copy_topic_action, self.copy_payload_action,
                        self.clear_tree_action, self.find_action, self.shortcuts_action):
@@ -155,6 +160,7 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         for action in (self.add_broker_action, self.profiles_action, self.toggle_connection_action):
             file_menu.addAction(action)
+        file_menu.addAction(self.demo_action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self, objectName="actionQuit", shortcut=QKeySequence("Ctrl+Q"),
                               triggered=self.close)
@@ -345,6 +351,11 @@ class MainWindow(QMainWindow):
         self.brokers_panel.select(connection.broker_id)
         return connection.session
 
+    def update_demo_action(self) -> None:
+        """Try the demo is offered while no demo runs (or starts) in this window."""
+        self.demo_action.setEnabled(self.demo.available)
+        self.brokers_panel.demo_button.setEnabled(self.demo.available)
+
     def _on_current_changed(self, session) -> None:
         self.status_bar.show_status(session.status if session is not None else None)
         self._update_title()
@@ -444,6 +455,7 @@ class MainWindow(QMainWindow):
         self.save_workspace()
         session = self.context.session
         self.context.shutdown()  # final audit commit and ack, then every broker disconnects
+        self.demo.stop()
         if session is not None:
             self.status_bar.show_status(session.status)
         self.audit_feed.shutdown()

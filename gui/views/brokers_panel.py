@@ -46,7 +46,7 @@ class BrokersPanel(QWidget):
     problem = Signal(str)
 
     def __init__(self, context: AppContext, add_action: QAction | None = None, profiles_action: QAction | None = None,
-                 parent: QWidget | None = None) -> None:
+                 demo_action: QAction | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
         self.setObjectName("brokersPanel")
@@ -69,10 +69,23 @@ class BrokersPanel(QWidget):
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.setMinimumHeight(header.sizeHint().height() + ROW_HEIGHT + 4)  # one row, then it scrolls
-        self.empty_label = QLabel("No broker yet. Add one (Ctrl+Shift+N), open a saved profile (Ctrl+Shift+P), "
-                                  "or start the demo: eventscope demo", objectName="brokersEmpty")
+        # The first screen of an empty window: the two ways in, as big buttons.
+        self.empty_label = QLabel("No broker yet: add one (Ctrl+Shift+N), open a saved profile (Ctrl+Shift+P), or try "
+                                  "the demo (its own broker, traffic in several regions and a replier)",
+                                  objectName="brokersEmpty")
         self.empty_label.setTextFormat(Qt.TextFormat.PlainText)
         self.empty_label.setWordWrap(True)
+        self.first_add_button = self._big_button(add_action, "Add broker…", "firstAddBroker")
+        self.demo_button = self._big_button(demo_action, "Try the demo", "firstTryDemo")
+        self.empty_state = QWidget(objectName="brokersEmptyState")
+        empty_layout = QVBoxLayout(self.empty_state)
+        empty_layout.setContentsMargins(0, 0, 0, 0)
+        empty_layout.addWidget(self.empty_label)
+        first_row = QHBoxLayout()
+        for button in (self.first_add_button, self.demo_button):
+            first_row.addWidget(button)
+        first_row.addStretch(1)
+        empty_layout.addLayout(first_row)
 
         self.add_button = self._tool_button(add_action, "addBrokerButton")
         self.profiles_button = self._tool_button(profiles_action, "profilesButton")
@@ -89,7 +102,7 @@ class BrokersPanel(QWidget):
             buttons.addWidget(button, index // 2, index % 2)
         buttons.setRowStretch(2, 1)
         listing = QVBoxLayout()
-        listing.addWidget(self.empty_label)
+        listing.addWidget(self.empty_state)
         listing.addWidget(self.table, 1)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -119,6 +132,20 @@ class BrokersPanel(QWidget):
         button = QToolButton(objectName=name)
         button.setDefaultAction(action)
         button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        return button
+
+    @staticmethod
+    def _big_button(action: QAction | None, text: str, name: str) -> QPushButton:
+        button = QPushButton(text, objectName=name)
+        button.setMinimumHeight(36)
+        font = button.font()
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        button.setFont(font)
+        if action is None:
+            button.setEnabled(False)
+        else:
+            button.setToolTip(action.toolTip())
+            button.clicked.connect(action.trigger)
         return button
 
     # ----- rows -----
@@ -184,6 +211,6 @@ class BrokersPanel(QWidget):
         self.current_button.setEnabled(selected)
         self.remove_button.setEnabled(selected)
         empty = self.model.rowCount() == 0
-        self.empty_label.setVisible(empty)
+        self.empty_state.setVisible(empty)
         self.table.setVisible(not empty)
         self._update_row_buttons()

@@ -4,8 +4,6 @@ the send button. The panel does the sending, for the button and for Ctrl+Enter a
 
 from __future__ import annotations
 
-import json
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -24,6 +22,7 @@ from eventscope.core.requests.saved import DEFAULT_TEMPLATE
 from eventscope.core.topics import TopicError, region_of, validate_topic
 from eventscope.gui.context import AppContext
 from eventscope.gui.views.elided_label import ElidedLabel
+from eventscope.gui.views.json_payload import JsonPayloadCheck
 from eventscope.gui.views.request_common import plain_label, setting, store_setting
 
 REGION_PLACEHOLDER = "{region}"
@@ -51,7 +50,7 @@ class RequestComposer(QWidget):
         self.setObjectName("requestComposer")
         self.context = context
         self._build()
-        self.format_button.clicked.connect(self._on_format_clicked)
+        self.json_check = JsonPayloadCheck(self.payload_edit, self.payload_check, self.format_button)
         self.broker_combo.currentIndexChanged.connect(lambda _i: self.brokerChosen.emit())
         self.context.regionsChanged.connect(self._on_regions_changed)
 
@@ -70,7 +69,6 @@ class RequestComposer(QWidget):
         self.payload_edit.setMinimumHeight(34)
         self.payload_check = plain_label("payloadValidation")
         self.format_button = QPushButton("Format", objectName="formatPayloadButton")
-        self.format_button.setToolTip("Pretty-print the JSON payload")
 
         self.send_button = QPushButton("Send request", objectName="sendRequestButton")
         self.progress = QProgressBar(objectName="requestProgress", minimum=0, maximum=0, textVisible=False)
@@ -181,24 +179,4 @@ class RequestComposer(QWidget):
         self.region_combo.setCurrentText(current)
 
     def _on_payload_changed(self) -> None:
-        text = self.payload_edit.toPlainText()
-        store_setting(self.context.settings, "payload", text)
-        if not text.strip():
-            self.payload_check.setText("Empty payload")
-            self.format_button.setEnabled(False)
-            return
-        try:
-            json.loads(text)
-        except json.JSONDecodeError as exc:
-            self.payload_check.setText(f"Not JSON ({exc.msg}, line {exc.lineno}): sent as plain text")
-            self.format_button.setEnabled(False)
-        else:
-            self.payload_check.setText("Valid JSON")
-            self.format_button.setEnabled(True)
-
-    def _on_format_clicked(self) -> None:
-        try:
-            formatted = json.dumps(json.loads(self.payload_edit.toPlainText()), indent=2, ensure_ascii=False)
-        except ValueError:
-            return
-        self.payload_edit.setPlainText(formatted)
+        store_setting(self.context.settings, "payload", self.payload_edit.toPlainText())

@@ -13,7 +13,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QSortFilterProxyModel, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeyEvent, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -95,6 +95,7 @@ class TopicTreeView(QWidget):
         self.proxy.setSourceModel(self.model)
         self.stale = False
         self.tree_filter: TreeFilter | None = None
+        self._place: TopicNode | None = None  # the last node selected before a filter
         self.confirm_box: QMessageBox | None = None
         self.publish_dialog: PublishDialog | None = None
         self._operations: list[tuple[Future | RetainedClear, Callable[[Any], None]]] = []  # (operation, callback)
@@ -124,6 +125,13 @@ class TopicTreeView(QWidget):
         self.status_label = QLabel("", objectName="topicTreeStatus")
         self.status_label.setTextFormat(Qt.TextFormat.PlainText)
         self.breadcrumb = ElidedLabel(objectName="topicBreadcrumb", mode=Qt.TextElideMode.ElideLeft)
+        # What an empty tree waits for, over its blank area: no topics yet, or none matching the filter.
+        self.empty_note = QLabel("", self.view.viewport(), objectName="topicTreeEmpty")
+        self.empty_note.setTextFormat(Qt.TextFormat.PlainText)
+        self.empty_note.setWordWrap(True)
+        self.empty_note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_note.setEnabled(False)  # drawn in the palette's muted text colour
+        self.view.viewport().installEventFilter(self)
         self.breadcrumb.setAccessibleName("Selected topic")
 
         top = QHBoxLayout()
@@ -140,6 +148,8 @@ class TopicTreeView(QWidget):
         layout.addLayout(bottom)
 
         self.filter_edit.textChanged.connect(self._on_filter_changed)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self.filter_edit, activated=self.filter_edit.clear,
+                  context=Qt.ShortcutContext.WidgetShortcut)
         self.payload_check.toggled.connect(self._on_filter_changed)
         self.view.customContextMenuRequested.connect(self._on_context_menu)
         self.view.selectionModel().currentChanged.connect(self._on_current_changed)
@@ -153,6 +163,7 @@ class TopicTreeView(QWidget):
         self._poll = QTimer(self)
         self._poll.setInterval(POLL_MS)
         self._poll.timeout.connect(self._on_poll)
+        self._update_empty_note()
 
     # ----- live updates ---------------------------------------------------------------
     def _on_summary(self, summary) -> None:
@@ -166,6 +177,20 @@ class TopicTreeView(QWidget):
             self.model.publish_changes(self.rows_on_screen())
         else:
             self.stale = True
+        self._update_empty_note()
+
+    def _update_empty_note(self) -> None:
+        shown = self.view.model()
+        if shown is not None and shown.rowCount() > 0:
+            self.empty_note.hide()
+            return
+        text = self.filter_edit.text().strip()
+        self.empty_note.setText(f"No topic matches \"{text}\". Clear the filter (Esc) to see the whole tree."
+                                if text and self.tree_filter is not None else
+                                "No topics yet. They appear here as messages arrive: add a broker, or try the "
+                                "demo (File → Try the demo).")
+        self.empty_note.setGeometry(self.view.viewport().rect().adjusted(16, 16, -16, -16))
+        self.empty_note.show()
 
     def rows_on_screen(self) -> set[TopicNode]:
         """Nodes of the rows inside the viewport: the only ones whose value changes are announced."""
@@ -223,6 +248,9 @@ class TopicTreeView(QWidget):
     def set_filter(self, text: str, match_payload: bool = False) -> None:
         """Show only topics matching ``text`` (wildcard filter or substring), and their ancestors."""
         self.catch_up()
+        selected = self.current_node()
+        if selected is not None:  # the user's place, for when the filter goes (a filter matching nothing loses it)
+            self._place = selected
         if not text.strip():
             self.tree_filter = None
             self.proxy.set_matches(None)
@@ -230,6 +258,7 @@ class TopicTreeView(QWidget):
             self.match_label.setText("")
             self.filter_edit.setStyleSheet("")
             self.filterApplied.emit(sum(1 for _ in self.tree.topics()))
+            self._update_empty_note()
             return
         try:
             tree_filter = TreeFilter(text, match_payload)
@@ -245,13 +274,14 @@ class TopicTreeView(QWidget):
         self._show_match_count()
         self._expand_matches(list(matches)[:EXPAND_MATCHES_LIMIT])
         self.filterApplied.emit(len(matches))
+        self._update_empty_note()
 
     def _show_through(self, model) -> None:
         """Put the proxy in the view only while filtering: through a proxy every painted cell
         costs an extra source ``index()`` call, which dominated repaints of a large expanded tree."""
         if self.view.model() is model:
             return
-        current = self.current_node()
+        current = self.current_node() or self._place
         self.view.setModel(model)
         self.view.selectionModel().currentChanged.connect(self._on_current_changed)
         if current is not None:
@@ -337,6 +367,8 @@ class TopicTreeView(QWidget):
 
     # ----- keyboard ---------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.view.viewport() and event.type() == QEvent.Type.Resize and self.empty_note.isVisible():
+            self.empty_note.setGeometry(self.view.viewport().rect().adjusted(16, 16, -16, -16))
         if watched is self.view and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
             if event.matches(QKeySequence.StandardKey.Copy):
                 self.copy_topic()

@@ -29,7 +29,7 @@ def test_every_main_widget_has_a_stable_object_name_and_accessible_name(window):
 
 def test_first_start_says_what_to_do(window):
     panel = window.brokers_panel
-    assert panel.empty_label.isVisible() and "Add one" in panel.empty_label.text()
+    assert panel.empty_label.isVisible() and "add one" in panel.empty_label.text()
     assert not panel.table.isVisible()
 
 
