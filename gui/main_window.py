@@ -22,6 +22,7 @@ from eventscope.gui.views.brokers_panel import BrokersPanel
 from eventscope.gui.views.details_pane import DetailsPane
 from eventscope.gui.views.profile_manager_dialog import ProfileManagerDialog
 from eventscope.gui.views.request_panel import RequestPanel
+from eventscope.gui.views.shortcuts_dialog import ShortcutsDialog
 from eventscope.gui.views.status_bar import EventscopeStatusBar
 from eventscope.gui.views.stream_view import StreamView
 from eventscope.gui.views.subscriptions_dialog import SubscriptionsDialog
@@ -135,12 +136,18 @@ class MainWindow(QMainWindow):
                                          shortcut=QKeySequence("Ctrl+Shift+L"), triggered=self.clear_tree)
         self.clear_tree_action.setToolTip("Forget every topic seen; they come back as messages arrive")
         self.reset_layout_action = QAction("&Reset layout", self, objectName="actionResetLayout",
-                                           triggered=self.reset_layout)
+                                           shortcut=QKeySequence("Ctrl+Shift+R"), triggered=self.reset_layout)
         self.subscriptions_action = QAction("&Subscriptions…", self, objectName="actionSubscriptions",
-                                            triggered=self.open_subscriptions)
+                                            shortcut=QKeySequence("Ctrl+Shift+S"), triggered=self.open_subscriptions)
         self.subscriptions_action.setToolTip("Add or remove the selected broker's subscriptions, live")
         self.sys_stats_action = QAction("$&SYS statistics…", self, objectName="actionSysStats",
-                                        triggered=self.open_sys_stats)
+                                        shortcut=QKeySequence("Ctrl+Shift+B"), triggered=self.open_sys_stats)
+        # Alt+1…4 bring a panel forward (tabbed docks hide each other).
+        self.panel_actions = [
+            QAction(f"Show the {name}", self, objectName=f"actionShow{key}", shortcut=QKeySequence(f"Alt+{number}"),
+                    triggered=lambda _checked=False, k=key: self.show_panel(k))
+            for number, (key, name) in enumerate((("Request", "request panel"), ("Details", "details pane"),
+                                                  ("Streams", "streams"), ("Audit", "audit feed")), 1)]
         self.find_action = QAction("&Filter the topic tree", self, objectName="actionFindTopic",
                                    shortcut=QKeySequence.StandardKey.Find, triggered=self.focus_tree_filter)
         self.shortcuts_action = QAction("&Keyboard shortcuts", self, objectName="actionShortcuts",
@@ -152,7 +159,8 @@ class MainWindow(QMainWindow):
                                     "replier, and connect to it")
         for action in (self.add_broker_action, self.profiles_action, self.toggle_connection_action,
                        self.send_request_action, self.publish_action, self.copy_topic_action, self.copy_payload_action,
-                       self.clear_tree_action, self.find_action, self.shortcuts_action):
+                       self.clear_tree_action, self.find_action, self.shortcuts_action, self.reset_layout_action,
+                       self.subscriptions_action, self.sys_stats_action, *self.panel_actions):
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             self.addAction(action)
 
@@ -182,23 +190,27 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self.about_action)
 
     def shortcut_table(self) -> list[tuple[str, str]]:
-        """Every window shortcut with what it does, from the actions themselves (so Help never drifts)."""
-        rows = []
+        """Every window shortcut with what it does, from the actions themselves (so Help never drifts): one row
+        per action, its keys together."""
+        rows = {}
         for action in self.findChildren(QAction):
-            for sequence in action.shortcuts():
-                text = sequence.toString(QKeySequence.SequenceFormat.NativeText)
-                if text:
-                    rows.append((text, action.text().replace("&", "").rstrip("…")))
-        rows += [("Ctrl+C", "Copy the selected topic (in the tree)"), ("Space", "Pause / resume the stream (in it)")]
-        return sorted(set(rows))
+            keys = [s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts()]
+            if any(keys):
+                rows[" or ".join(k for k in keys if k)] = action.text().replace("&", "").rstrip("…")
+        rows.update({"Ctrl+C": "Copy the selected topic (in the tree)", "Space": "Pause / resume the stream (in it)"})
+        return sorted(rows.items())
 
-    def show_shortcuts(self) -> QMessageBox:
-        text = "\n".join(f"{keys}\t{what}" for keys, what in self.shortcut_table())
-        box = QMessageBox(QMessageBox.Icon.Information, "Keyboard shortcuts", text, QMessageBox.StandardButton.Close, self)
-        box.setObjectName("shortcutsBox")
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.open()
-        return box
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(self.shortcut_table(), self)
+        dialog.open()
+        return dialog
+
+    def show_panel(self, which: str) -> None:
+        """Alt+1…4: bring the request panel, details, streams or audit feed forward."""
+        dock = {"Request": self.request_dock, "Details": self.details_dock, "Streams": self.stream_dock,
+                "Audit": self.audit_dock}[which]
+        dock.show()
+        dock.raise_()
 
     def show_about(self) -> QMessageBox:
         box = QMessageBox(QMessageBox.Icon.Information, "About Eventscope",

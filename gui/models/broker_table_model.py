@@ -81,6 +81,9 @@ class BrokerTableModel(FlatTableModel):
             if column == STATE:
                 if status is None:
                     return "Disconnected (Connect to open it again)"
+                if status.state is SessionState.RECONNECTING and status.message and role == DISPLAY:
+                    # The reason first: a narrow column elides the retry count, not why it failed.
+                    return f"{status.message} · retrying (attempt {status.attempt})"
                 return "Connected" if status.state is SessionState.CONNECTED else status.text
             if column == RATE:
                 return f"{summary.messages_per_second:,.0f}" if summary else ""

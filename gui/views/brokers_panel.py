@@ -67,7 +67,7 @@ class BrokersPanel(QWidget):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
             self.table.setColumnWidth(column, width)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)  # what a cell says first is what matters
         self.table.setMinimumHeight(header.sizeHint().height() + ROW_HEIGHT + 4)  # one row, then it scrolls
         # The first screen of an empty window: the two ways in, as big buttons.
         self.empty_label = QLabel("No broker yet: add one (Ctrl+Shift+N), open a saved profile (Ctrl+Shift+P), or try "

@@ -11,7 +11,7 @@ from eventscope.gui.context import AppContext
 from eventscope.gui.main_window import MainWindow
 from eventscope.gui.models.broker_table_model import STATE, TLS_OFF
 from tests.conftest import free_port
-from tests.gui.conftest import activate, add_through_dialog
+from tests.gui.conftest import activate, add_through_dialog, run_until
 
 MAIN_WIDGETS = ("brokersPanel", "requestPanel", "topicTree", "streamView", "auditFeed", "statusBar")
 
@@ -60,8 +60,8 @@ def test_add_connect_disconnect_and_connect_again_from_the_row(window, mosquitto
 
 def test_unreachable_broker_shows_reconnect_attempts(window, qtbot):
     add_through_dialog(qtbot, window, f"127.0.0.1:{free_port()}")
-    qtbot.waitUntil(lambda: "Reconnecting (attempt" in _state(window), timeout=10000)
-    assert "refused" in _state(window)
+    qtbot.waitUntil(lambda: "retrying (attempt" in _state(window), timeout=10000)
+    assert _state(window).startswith("Connection refused")
 
 
 def test_bad_address_is_explained_without_connecting(window, qtbot):
@@ -193,7 +193,7 @@ def test_broker_restart_shows_reconnecting_then_connected(window, mosquitto, qtb
     session = window.connect_to(ConnectionProfile(host="127.0.0.1", port=mosquitto.port))
     qtbot.waitUntil(lambda: _state(window) == "Connected", timeout=10000)
     mosquitto.stop(kill=True)
-    qtbot.waitUntil(lambda: _state(window).startswith("Reconnecting (attempt"), timeout=10000)
+    qtbot.waitUntil(lambda: "retrying (attempt" in _state(window), timeout=10000)
     mosquitto.start()
     qtbot.waitUntil(lambda: _state(window) == "Connected", timeout=30000)
     assert session.subscriptions == {"#": 0}
@@ -258,3 +258,26 @@ def test_last_will_from_the_form_is_published_when_the_connection_drops(window, 
         session.stop()
     finally:
         watcher.stop()
+
+
+def test_an_unreachable_broker_added_says_why_in_its_row_at_once_and_the_current_one_stays(window, qloop, mosquitto):
+    import time
+
+    from eventscope.core.profiles.store import StoredProfile
+
+    window.resize(1024, 700)
+    window.show()
+    window.add_broker(ConnectionProfile(name="east", host="127.0.0.1", port=mosquitto.port))
+    context = window.context
+    run_until(qloop, lambda: context.session is not None and context.session.is_connected, message="east connected")
+    added = time.monotonic()
+    assert window._open_from_dialog(StoredProfile(ConnectionProfile(name="dead", host="127.0.0.1", port=1)),
+                                    None, False) is None  # as the Add broker dialog does
+    model = window.brokers_panel.model
+    state = model.index(model.row_of("dead"), STATE)
+    run_until(qloop, lambda: str(state.data()).startswith("Connection refused by 127.0.0.1:1"), 5,
+              message="the reason first in the row")
+    assert time.monotonic() - added < 1.0
+    assert "Connection refused" in str(state.data(Qt.ItemDataRole.ToolTipRole))
+    assert context.connection.broker_id == "east"
+    assert window.request_panel.composer.broker_combo.currentText() == "east"

@@ -74,9 +74,26 @@ def test_documented_shortcuts_do_what_the_table_says(window, mosquitto, qloop, q
     assert not stream_tab.pause_button.isChecked()
 
     _press(qtbot, window, "F1")
-    assert window.findChild(object, "shortcutsBox").isVisible()
-    window.findChild(object, "shortcutsBox").close()
+    table = window.findChild(object, "shortcutsBox")
+    assert table.isVisible()
+    rows = table.rows()
+    assert len({keys for keys, _ in rows}) == len(rows)  # one row per key (Ctrl+Enter was listed twice)
+    assert ("Ctrl+Return or Ctrl+Enter", "Send request") in rows and all("\t" not in k for k, _ in rows)
+    table.close()
     activate(qtbot, window)
+
+    _press(qtbot, window, "Ctrl+Shift+S")
+    assert window.subscriptions_dialog is not None and window.subscriptions_dialog.isVisible()
+    window.subscriptions_dialog.close()
+    _press(qtbot, window, "Ctrl+Shift+B")
+    assert window.sys_stats_view is not None and window.sys_stats_view.isVisible()
+    window.sys_stats_view.close()
+    activate(qtbot, window)
+
+    for keys, dock in (("Alt+2", window.details_dock), ("Alt+1", window.request_dock),
+                       ("Alt+4", window.audit_dock), ("Alt+3", window.stream_dock)):
+        _press(qtbot, window, keys)
+        assert not dock.visibleRegion().isEmpty(), keys  # in front of the dock tabbed with it
 
     _press(qtbot, window, "Ctrl+Shift+N")
     assert window.add_broker_dialog.isVisible()
