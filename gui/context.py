@@ -16,6 +16,7 @@ from eventscope.core.profile import ConnectionProfile
 from eventscope.core.records import MessageProperties
 from eventscope.core.requests.rtt_stats import RttSummary
 from eventscope.core.requests.tracker import Reply, RequestTracker
+from eventscope.core.sparkplug.commands import edge_node_of, rebirth_command
 from eventscope.core.workspace.brokers import DEFAULT_SUBSCRIPTIONS, BrokerEntry, BrokerRegistry
 from eventscope.core.workspace.changes import AuditState
 from eventscope.core.workspace.workspace import Workspace
@@ -194,6 +195,15 @@ class AppContext(QObject):
                 retain: bool = False, properties: MessageProperties | None = None) -> Future:
         """Publish on one broker; raises ``SessionError`` (read-only, not connected) or ``TopicError``."""
         return self.workspace.publish(broker_id, topic, payload, qos, retain, properties)
+
+    def request_rebirth(self, broker_id: str, topic: str) -> Future:
+        """Ask the Sparkplug edge node ``topic`` belongs to for its BIRTHs again (an NCMD); raises as ``publish``
+        does (a read-only broker refuses), or ``ValueError`` above an edge node."""
+        found = edge_node_of(topic)
+        if found is None:
+            raise ValueError(f"{topic or 'The broker'} is not at or below a Sparkplug edge node")
+        command_topic, payload = rebirth_command(*found)
+        return self.publish(broker_id, command_topic, payload, qos=0)
 
     def publish_many(self, broker_id: str, messages: list[OutgoingMessage]) -> Future:
         """Several messages on one broker in one go (a replay's due ones); raises as ``publish`` does."""

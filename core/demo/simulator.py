@@ -10,6 +10,7 @@ import random
 import secrets
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 
 from eventscope.core.mqtt.session import MqttSession, SessionError
@@ -53,6 +54,8 @@ class TrafficSimulator:
                                     client_id=f"eventscope-sim-{secrets.token_hex(3)}")
         self._session = MqttSession(profile, session_id="simulator", buffer_messages=False)
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set by stop() and by a command for the edge node
+        self._commands: deque[tuple[str, bytes]] = deque()
         self._thread: threading.Thread | None = None
 
     def start(self, timeout: float = 10.0) -> None:
@@ -60,11 +63,14 @@ class TrafficSimulator:
         if not self._session.wait_connected(timeout):
             self._session.stop()
             raise ConnectionError(f"simulator cannot connect: {self._session.status.text}")
+        self._session.add_tap(self._on_command)  # the edge node's NCMD (a host asking for a rebirth)
+        self._session.subscribe(self._edge_node.command_topic, 1).result(timeout)
         self._thread = threading.Thread(target=self._run, name="demo-simulator", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(5)
         self._session.stop()
@@ -86,7 +92,11 @@ class TrafficSimulator:
         self._publish_retained_config()
         self._publish_all(self._edge_node.birth(started))
         while not self._stop.is_set():
+            self._wake.clear()  # before reading commands: one arriving from here on wakes the wait below
             now = time.monotonic()
+            while self._commands:
+                topic, payload = self._commands.popleft()
+                self._publish_all(self._edge_node.command(topic, payload, now))
             self._publish_all(self._edge_node.tick(now))
             if now >= next_request:
                 sequence += 1
@@ -103,7 +113,13 @@ class TrafficSimulator:
                 self._publish(f"{region}/camera/frame", bytes(self._random.getrandbits(8) for _ in range(64)))
                 next_binary = now + rates.binary_interval
             wake = min(next_request, next_telemetry, next_status, next_binary, self._edge_node.next_due)
-            self._stop.wait(max(0.0, wake - time.monotonic()))
+            self._wake.wait(max(0.0, wake - time.monotonic()))
+
+    def _on_command(self, record) -> None:
+        """Network thread: hand a command to the publishing thread and wake it."""
+        if record.topic == self._edge_node.command_topic:
+            self._commands.append((record.topic, bytes(record.payload)))
+            self._wake.set()
 
     def _publish_all(self, messages: list[tuple[str, bytes]]) -> None:
         for topic, payload in messages:

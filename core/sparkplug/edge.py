@@ -12,6 +12,7 @@ import math
 import random
 from dataclasses import dataclass
 
+from eventscope.core.sparkplug.commands import asks_rebirth
 from eventscope.core.sparkplug.payload import NAMESPACE, MetricValue, encode_payload
 
 DEMO_GROUP = "demo-plant"
@@ -70,6 +71,18 @@ class SimulatedEdgeNode:
         self._next_data = now + self.timing.data_interval
         self._next_rebirth = now + self.timing.rebirth_interval
         return out
+
+    @property
+    def command_topic(self) -> str:
+        """Where hosts send this node its commands (NCMD)."""
+        return self._topic("NCMD")
+
+    def command(self, topic: str, payload: bytes, now: float) -> list[tuple[str, bytes]]:
+        """Answer an NCMD as a real edge node does: a rebirth request gets NBIRTH and every DBIRTH again."""
+        if topic != self.command_topic or not asks_rebirth(payload):
+            return []
+        self._dead = ""  # a rebirth brings every device back
+        return self.birth(now)
 
     def _device_birth(self, device: str, now: float) -> tuple[str, bytes]:
         metrics = [MetricValue(value, datatype, name, alias)

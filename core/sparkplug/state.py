@@ -19,7 +19,13 @@ from typing import Any
 from eventscope.core.records import MessageRecord
 from eventscope.core.sparkplug.payload import SparkplugError, SparkplugTopic, parse_payload, payload_to_dict, retype
 
-UNKNOWN_ALIAS = "unknown alias (no BIRTH seen since connect)"
+UNKNOWN_ALIAS = "no BIRTH seen since connect"  # why an alias has no name yet
+
+
+def unknown_alias_name(alias: int) -> str:
+    """What an alias is called until a BIRTH names it: one per alias, never one shared name, so the tree
+    keeps each alias's values apart (and a rebirth request gets them their names)."""
+    return f"alias {alias} (no BIRTH yet)"
 SEQ_MODULO = 256
 BDSEQ_METRIC = "bdSeq"
 
@@ -180,7 +186,7 @@ class SparkplugState:
             if "name" not in metric and "alias" in metric:
                 name = target.names_by_alias.get(metric["alias"])
                 if name is None:
-                    metric["name"] = UNKNOWN_ALIAS
+                    metric["name"] = unknown_alias_name(metric["alias"])
                     unknown.append(str(metric["alias"]))
                     continue
                 metric["name"] = name

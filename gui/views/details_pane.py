@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
+    QPushButton,
     QSplitter,
     QTabWidget,
     QTextEdit,
@@ -32,8 +33,10 @@ from PySide6.QtWidgets import (
 from eventscope.core.decoding.decoders import DECODER_LABELS, DECODERS, decode_payload, numeric_fields, numeric_value
 from eventscope.core.models.topic_forest import broker_of
 from eventscope.core.models.topic_tree import TopicMessage, TopicNode
+from eventscope.core.mqtt.session import SessionError
 from eventscope.core.payload_text import preview
 from eventscope.core.records import MessageRecord
+from eventscope.core.sparkplug.commands import edge_node_of
 from eventscope.gui.context import AppContext
 from eventscope.gui.status_colours import status_colour, status_style
 from eventscope.gui.views.elided_label import ElidedLabel
@@ -114,9 +117,16 @@ class DetailsPane(QWidget):
         form.addRow("Message", meta)
         form.addRow("Time", self.time_label)
         form.addRow("Properties", self.properties_label)
+        # Sparkplug DATA whose aliases no BIRTH named yet: the way to get their names, where the problem shows.
+        self.rebirth_button = QPushButton("Request rebirth", objectName="detailsRequestRebirth")
+        self.rebirth_button.setToolTip("Ask the edge node to send its BIRTHs again (a Sparkplug NCMD), so its "
+                                       "metrics get their names")
+        self.rebirth_button.hide()
+        self.rebirth_button.clicked.connect(self._on_rebirth_clicked)
         decoder_row = QHBoxLayout()
         decoder_row.addWidget(self.decoder_combo)
         decoder_row.addWidget(self.decoder_note, 1)
+        decoder_row.addWidget(self.rebirth_button)
         form.addRow("Decode as", decoder_row)
 
         plot_page = QWidget()
@@ -259,6 +269,18 @@ class DetailsPane(QWidget):
             note = f"auto: {DECODER_LABELS.get(decoded.decoder, decoded.decoder)}" if decoder == "auto" else ""
         self.decoder_note.setText(note)
         self.decoder_note.setToolTip(note)
+        unnamed = "(no BIRTH yet)" in self.topic_edit.text() or any("no BIRTH" in n for n in decoded.notes)
+        self.rebirth_button.setVisible(unnamed and edge_node_of(self.topic_edit.text()) is not None)
+
+    def _on_rebirth_clicked(self) -> None:
+        broker = broker_of(self.node) if self.node is not None else None
+        broker_id = broker.name if broker is not None else getattr(self.message, "broker_id", "")
+        try:
+            self.context.request_rebirth(broker_id, self.topic_edit.text())
+        except (SessionError, ValueError) as exc:
+            self.decoder_note.setText(f"Rebirth not requested: {exc}")
+            return
+        self.decoder_note.setText("Rebirth requested: names follow with the edge node's BIRTHs")
 
     def _as_record(self, message: TopicMessage | MessageRecord) -> MessageRecord:
         if isinstance(message, MessageRecord):

@@ -33,6 +33,7 @@ from eventscope.core.models.topic_tree import TopicNode, TreeFilter
 from eventscope.core.mqtt.retained import RetainedClear
 from eventscope.core.mqtt.session import SessionError
 from eventscope.core.payload_text import decode_utf8
+from eventscope.core.sparkplug.commands import edge_node_of
 from eventscope.core.topics import TopicError
 from eventscope.gui.context import AppContext
 from eventscope.gui.models.topic_tree_model import COL_MESSAGES, COL_RATE, COL_TOPIC, COL_VALUE, TopicTreeModel
@@ -439,9 +440,26 @@ class TopicTreeView(QWidget):
         delete_all = QAction(f"Delete retained messages below ({retained_below})…", menu,
                              objectName="actionDeleteRetainedRecursive", enabled=can_publish and retained_below > 0)
         delete_all.triggered.connect(lambda: self.ask_delete_retained(node, recursive=True))
-        for action in (copy, copy_payload, publish, subscribe, delete_one, delete_all):
+        rebirth = QAction("Request rebirth (Sparkplug)", menu, objectName="actionRequestRebirth",
+                          enabled=can_publish and edge_node_of(node.topic) is not None)
+        rebirth.setToolTip("Ask this edge node to send its BIRTHs again, so metrics sent by alias get their names")
+        rebirth.triggered.connect(lambda: self.request_rebirth(node))
+        for action in (copy, copy_payload, publish, subscribe, delete_one, delete_all, rebirth):
             menu.addAction(action)
         return menu
+
+    def request_rebirth(self, node: TopicNode) -> None:
+        """Send the Sparkplug rebirth request for ``node``'s edge node; the result shows in the status line."""
+        broker_id = self.tree.broker_id_of(node) or ""
+        try:
+            future = self.context.request_rebirth(broker_id, node.topic)
+        except (SessionError, ValueError) as exc:
+            self._report(f"Rebirth not requested: {exc}")
+            return
+        group, edge_node = edge_node_of(node.topic) or ("", "")
+        self._watch(future, lambda f: self._report(
+            f"Rebirth requested from {group}/{edge_node}" if f.exception() is None
+            else f"Rebirth not requested: {f.exception()}"))
 
     def open_publish_dialog(self, topic: str, broker_id: str | None = None) -> PublishDialog:
         """The publish form for ``broker_id`` (default: the current broker)."""

@@ -12,7 +12,7 @@ from eventscope.core.decoding.protobuf_schemas import ProtoSchemas
 from eventscope.core.decoding.rules import DecoderRule, DecoderRules
 from eventscope.core.records import MessageRecord
 from eventscope.core.sparkplug.payload import DATATYPE, MetricValue, SparkplugTopic, encode_payload
-from eventscope.core.sparkplug.state import UNKNOWN_ALIAS, SparkplugState
+from eventscope.core.sparkplug.state import UNKNOWN_ALIAS, SparkplugState, unknown_alias_name
 from tests.conftest import publish_raw
 from tests.helpers.cli_subscriber import jsonl_lines, start_jsonl_sub
 
@@ -87,7 +87,7 @@ def test_sparkplug_session_through_mosquitto_decoded_by_the_cli(mosquitto, tmp_p
     assert [line["topic"] for line in lines] == [topic for topic, _ in messages]
     early, nbirth, dbirth, data, gap, malformed, parses_as_protobuf, plain, death = lines
 
-    assert early["decoded"]["metrics"][0]["name"] == UNKNOWN_ALIAS
+    assert early["decoded"]["metrics"][0]["name"] == "alias 1 (no BIRTH yet)"
     assert early["decode_notes"] == [f"alias 1: {UNKNOWN_ALIAS}"]
     assert nbirth["decoded"]["online"] == "online" and "decode_notes" not in nbirth
     assert dbirth["decoded"]["metrics"][0]["properties"] == {"Quality": 192}
@@ -164,14 +164,15 @@ def test_aliases_are_kept_per_broker_and_device_and_resolve_does_not_change_the_
     state.observe(_record("spBv1.0/g/DBIRTH/n/d1", encode_payload([MetricValue(1.0, name="Flow", alias=9)], seq=1)))
     ddata = _record("spBv1.0/g/DDATA/n/d1", encode_payload([MetricValue(2.0, alias=9)], seq=2))
     assert state.resolve(ddata).value["metrics"][0]["name"] == "Flow"
-    assert state.resolve(_record(ddata.topic, ddata.payload, "west")).value["metrics"][0]["name"] == UNKNOWN_ALIAS
+    unknown = unknown_alias_name(9)
+    assert state.resolve(_record(ddata.topic, ddata.payload, "west")).value["metrics"][0]["name"] == unknown
     other_device = _record("spBv1.0/g/DDATA/n/d2", ddata.payload)
-    assert state.resolve(other_device).value["metrics"][0]["name"] == UNKNOWN_ALIAS
+    assert state.resolve(other_device).value["metrics"][0]["name"] == unknown
     assert state.node("east", "g", "n").last_seq == 1  # resolve left it alone
     state.observe(ddata)
     assert state.device("east", "g", "n", "d1").last_values == {"Flow": 2.0}
     state.forget_broker("east")
-    assert state.resolve(ddata).value["metrics"][0]["name"] == UNKNOWN_ALIAS
+    assert state.resolve(ddata).value["metrics"][0]["name"] == unknown
 
 
 def test_state_messages_say_whether_the_host_is_online_and_bad_ones_are_errors():

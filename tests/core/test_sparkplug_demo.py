@@ -13,7 +13,7 @@ from eventscope.core.mqtt.session import MqttSession
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.records import MessageRecord
 from eventscope.core.sparkplug.edge import DEMO_DEVICES, EdgeTiming, SimulatedEdgeNode
-from eventscope.core.sparkplug.state import UNKNOWN_ALIAS
+from eventscope.core.sparkplug.payload import MetricValue, encode_payload
 from tests.conftest import wait_until
 
 
@@ -28,7 +28,7 @@ def test_the_edge_node_session_decodes_by_name_with_a_gap_and_a_rebirth():
     assert {d.value["metrics"][0]["name"] for _, d in decoded["DBIRTH"]} == {"Flow", "Force"}
     names = {m["name"] for _, d in decoded["DDATA"] for m in d.value["metrics"]}
     assert names == {name for metrics in DEMO_DEVICES.values() for name, _ in metrics}
-    assert UNKNOWN_ALIAS not in names
+    assert not any("no BIRTH" in name for name in names)
     gaps = [now for now, d in decoded["DDATA"] if any(n.startswith("seq gap") for n in d.notes)]
     assert gaps == [3, 6, 9, 12, 15]  # once per third round, on the round's first device
     ((death_at, death),) = decoded["DDEATH"]
@@ -62,3 +62,19 @@ def test_the_demo_simulator_publishes_the_edge_node(mosquitto):
         simulator.stop()
         monitor.stop()
     assert all(d.decoder == "sparkplug" and not d.error for d in seen)
+
+
+def test_the_edge_node_answers_a_rebirth_request_with_every_birth():
+    from eventscope.core.sparkplug.commands import edge_node_of, rebirth_command
+
+    edge = SimulatedEdgeNode(random.Random(1), EdgeTiming(data_interval=1.0))
+    edge.birth(0.0)
+    topic, payload = rebirth_command("demo-plant", "edge-1")
+    assert topic == edge.command_topic == "spBv1.0/demo-plant/NCMD/edge-1"
+    answer = edge.command(topic, payload, 5.0)
+    assert [t.split("/")[2] for t, _ in answer] == ["NBIRTH", "DBIRTH", "DBIRTH"]
+    assert edge.command("spBv1.0/demo-plant/NCMD/edge-2", payload, 6.0) == []  # another node's command
+    other = encode_payload([MetricValue(True, "Boolean", name="Node Control/Reboot")])
+    assert edge.command(topic, other, 7.0) == []  # not a rebirth
+    assert edge_node_of("spBv1.0/demo-plant/metrics/edge-1/pump-1/alias 1 (no BIRTH yet)") == ("demo-plant", "edge-1")
+    assert edge_node_of("spBv1.0/demo-plant") is None and edge_node_of("plant/a/b/c") is None
