@@ -12,6 +12,7 @@ mesh is two sessions, each with its own seq.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -27,6 +28,7 @@ def unknown_alias_name(alias: int) -> str:
     keeps each alias's values apart (and a rebirth request gets them their names)."""
     return f"alias {alias} (no BIRTH yet)"
 SEQ_MODULO = 256
+SEQ_VERDICTS_KEPT = 100_000  # messages whose seq verdict (from their arrival) is kept for a later look
 BDSEQ_METRIC = "bdSeq"
 
 
@@ -71,6 +73,9 @@ class SparkplugState:
     def __init__(self) -> None:
         self._nodes: dict[tuple[str, str, str], NodeState] = {}
         self._hosts: dict[tuple[str, str], bool] = {}  # (broker, host id) -> primary host online
+        # (broker, topic, arrival time) -> the seq notes when it arrived. A message looked at later is judged
+        # as it arrived, not against the node's seq now (which made every older DATA a false "seq gap").
+        self._seq_verdicts: OrderedDict[tuple[str, str, float], tuple[str, ...]] = OrderedDict()
 
     # ----- reading --------------------------------------------------------------------------
     def node(self, broker: str, group: str, edge_node: str) -> NodeState | None:
@@ -112,7 +117,7 @@ class SparkplugState:
         node = self._nodes.setdefault((record.broker_id, topic.group, topic.edge_node), NodeState())
         # payload's class is built at run time from a descriptor: a type checker cannot see its fields.
         seq = payload.seq if payload.HasField("seq") else None  # pyright: ignore[reportAttributeAccessIssue]
-        self._check_seq(node, seq, topic.message_type, True)
+        self._keep_verdict(record, self._check_seq(node, seq, topic.message_type, True))
         target = self._target(node, topic, create=True)
         assert target is not None  # create=True always gives one
         self._apply_online(node, target, topic.message_type)
@@ -120,6 +125,12 @@ class SparkplugState:
     def observe_values(self, record: MessageRecord) -> SparkplugMessage:
         """``observe`` without the seq check (``observe_seq`` did it): names and last values only."""
         return self._decode(record, update=True, check_seq=False)
+
+    def _keep_verdict(self, record: MessageRecord, notes: list[str] | tuple[str, ...]) -> None:
+        verdicts = self._seq_verdicts
+        verdicts[(record.broker_id, record.topic, record.received)] = tuple(notes)
+        if len(verdicts) > SEQ_VERDICTS_KEPT:
+            verdicts.popitem(last=False)
 
     def forget_broker(self, broker: str) -> None:
         """Drop what ``broker`` taught (on reconnect: aliases are valid only after a new BIRTH)."""
@@ -159,7 +170,12 @@ class SparkplugState:
         if kind == "NDEATH":
             notes += self._check_bdseq_death(node, value, update)
         elif kind not in ("NCMD", "DCMD") and check_seq:
-            notes += self._check_seq(node, value.get("seq"), kind, update)
+            if update:
+                verdict = self._check_seq(node, value.get("seq"), kind, True)
+                self._keep_verdict(record, verdict)
+            else:  # judged at arrival; a message not seen arrive (or long ago) is not judged
+                verdict = self._seq_verdicts.get((record.broker_id, record.topic, record.received), ())
+            notes += verdict
         if update and target is not None:
             self._apply_online(node, target, kind)
             for metric in value["metrics"]:

@@ -34,7 +34,7 @@ from eventscope.core.decoding.decoders import DECODER_LABELS, DECODERS, decode_p
 from eventscope.core.models.topic_forest import broker_of
 from eventscope.core.models.topic_tree import TopicMessage, TopicNode
 from eventscope.core.mqtt.session import SessionError
-from eventscope.core.payload_text import preview
+from eventscope.core.payload_text import decode_utf8, preview
 from eventscope.core.records import MessageRecord
 from eventscope.core.sparkplug.commands import edge_node_of
 from eventscope.gui.context import AppContext
@@ -42,6 +42,7 @@ from eventscope.gui.status_colours import status_colour, status_style
 from eventscope.gui.views.elided_label import ElidedLabel
 
 REFRESH_MS = 300  # how often the pane checks the shown topic for new messages
+HISTORY_LINES_KEPT = 1_000  # decoded history rows cached (a few times the history's length)
 PAYLOAD_FIELD = "(payload)"
 ALL_FIELDS = "(all numeric fields)"
 DECODERS_KEY = "details/decoders"  # topic → the decoder the user picked for it
@@ -67,6 +68,7 @@ class DetailsPane(QWidget):
         self.message: TopicMessage | MessageRecord | None = None
         self._shown_count = -1
         self._history: list[TopicMessage] = []
+        self._history_lines: dict[tuple[int, float], str] = {}  # decoded history rows of the node shown
         self._follow_latest = True
 
         self.topic_edit = QLineEdit(objectName="detailsTopic")
@@ -166,6 +168,7 @@ class DetailsPane(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.splitter, 1)
 
+        self.decoder_combo.currentIndexChanged.connect(lambda _index: self._history_lines.clear())
         self.decoder_combo.currentIndexChanged.connect(lambda _index: self._show_payload())
         self.decoder_combo.activated.connect(self._on_decoder_chosen)  # the user's pick, remembered per topic
         self.history_list.currentRowChanged.connect(self._on_history_row_changed)
@@ -195,11 +198,36 @@ class DetailsPane(QWidget):
     def show_topic(self, node: TopicNode) -> None:
         """A topic from the tree: its last message, history, plot and diff; follows new messages."""
         changed = node is not self.node
+        if changed:
+            self._history_lines.clear()
         self.node = node
         self._follow_latest = True
         if changed:
             self._fill_plot_fields()
         self._refresh_topic(force=True)
+
+    def _history_line(self, message: TopicMessage) -> str:
+        """One line for a history row: text as it is; binary in its decoded form (Sparkplug, Protobuf, …)
+        when a decoder reads it, else its hex start."""
+        if decode_utf8(message.payload[:400]) is not None or self.node is None:
+            return preview(message.payload, 100)
+        key = (id(message), message.received)  # a busy topic refreshes often: decode each message once
+        line = self._history_lines.get(key)
+        if line is None:
+            broker = broker_of(self.node)
+            record = MessageRecord(self.node.topic, message.payload, message.qos, message.retain, message.received,
+                                   properties=message.properties, broker_id=broker.name if broker is not None else "")
+            decoder = self.decoder_combo.currentData() or "auto"
+            decoded = self.context.workspace.decode(record, "" if decoder == "auto" else decoder)
+            if decoded.error or decoded.decoder in ("hex", "base64"):
+                line = preview(message.payload, 100)
+            else:
+                one_line = " ".join(decoded.text.split())
+                line = one_line[:100] + ("…" if len(one_line) > 100 else "")
+            if len(self._history_lines) > 4 * HISTORY_LINES_KEPT:
+                self._history_lines.clear()
+            self._history_lines[key] = line
+        return line
 
     def _on_refresh(self) -> None:
         if self.node is not None and self.node.count != self._shown_count and self.isVisible():
@@ -216,7 +244,7 @@ class DetailsPane(QWidget):
         self.history_list.clear()
         # Newest first: each item is one plain-text line (a list item never renders markup).
         for message in reversed(self._history):
-            item = QListWidgetItem(f"{_time_text(message.received)}  {preview(message.payload, 100)}")
+            item = QListWidgetItem(f"{_time_text(message.received)}  {self._history_line(message)}")
             self.history_list.addItem(item)
         if self._follow_latest or selected_row < 0:
             self.history_list.setCurrentRow(0)
@@ -260,15 +288,18 @@ class DetailsPane(QWidget):
             return
         decoder = self.decoder_combo.currentData() or "auto"
         decoded = self.context.workspace.decode(self._as_record(message), "" if decoder == "auto" else decoder)
-        self.payload_edit.setPlainText(decoded.text + ("\n\n" + "\n".join(decoded.notes) if decoded.notes else ""))
+        self.payload_edit.setPlainText(decoded.text)
         if decoded.error:
             note = decoded.error
         elif decoded.rule_description and decoder == "auto":
             note = f"decoded by {decoded.rule_description}"
         else:
             note = f"auto: {DECODER_LABELS.get(decoded.decoder, decoded.decoder)}" if decoder == "auto" else ""
-        self.decoder_note.setText(note)
-        self.decoder_note.setToolTip(note)
+        # The decoder's warnings (a seq gap, an unknown alias) beside how it decoded, where they are seen at
+        # once, not below the payload and out of view; whole in the tooltip.
+        warnings = "; ".join(decoded.notes)
+        self.decoder_note.setText(f"{note} · {warnings}" if note and warnings else note or warnings)
+        self.decoder_note.setStyleSheet(status_style("warn") if warnings else "")
         unnamed = "(no BIRTH yet)" in self.topic_edit.text() or any("no BIRTH" in n for n in decoded.notes)
         self.rebirth_button.setVisible(unnamed and edge_node_of(self.topic_edit.text()) is not None)
 

@@ -41,8 +41,8 @@ def test_sub_text_lines_show_the_decoded_value_with_its_note_or_error_and_no_raw
     rules = DecoderRules()
     data = rules.observe(MessageRecord("spBv1.0/g/NDATA/n", encode_payload([MetricValue(1.5, alias=2)], seq=9)))
     assert decoded_one_line(data) == ('{"seq": 9, "metrics": [{"alias": 2, "datatype": "Double", "value": 1.5, '
-                                      '"name": "unknown alias (no BIRTH seen since connect)"}]}  '
-                                      '(alias 2: unknown alias (no BIRTH seen since connect))')
+                                      '"name": "alias 2 (no BIRTH yet)"}]}  '
+                                      '(alias 2: no BIRTH seen since connect)')
     broken = rules.observe(MessageRecord("spBv1.0/g/NDATA/n", "up\x7f\x85".encode()))
     line = decoded_one_line(broken)
     assert "(Not a Sparkplug B payload (5 B): field 14 is not in the Sparkplug B schema" in line

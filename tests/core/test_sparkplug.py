@@ -195,3 +195,18 @@ def test_state_messages_say_whether_the_host_is_online_and_bad_ones_are_errors()
 ])
 def test_topic_parsing(topic, parsed):
     assert SparkplugTopic.parse(topic) == parsed
+
+
+def test_a_message_looked_at_later_keeps_the_seq_verdict_of_its_arrival():
+    state = SparkplugState()
+    _birth(state, seq=0)
+    arrived = [MessageRecord("spBv1.0/g/NDATA/n", encode_payload([], seq=s), received=100.0 + s, broker_id="east")
+               for s in (1, 2, 4, 5)]
+    assert [state.observe(r).notes for r in arrived] == [(), (), ("seq gap: expected 3, got 4",), ()]
+    # Later (the details pane, the history): judged as they arrived, not against the node's seq now (5).
+    assert [state.resolve(r).notes for r in arrived] == [(), (), ("seq gap: expected 3, got 4",), ()]
+    never_seen = MessageRecord("spBv1.0/g/NDATA/n", encode_payload([], seq=1), received=1.0, broker_id="east")
+    assert state.resolve(never_seen).notes == ()  # not judged rather than judged wrong
+    fast = MessageRecord("spBv1.0/g/NDATA/n", encode_payload([], seq=9), received=200.0, broker_id="east")
+    state.observe_seq(fast)  # a flood's cheap path keeps its verdict too
+    assert state.resolve(fast).notes == ("seq gap: expected 6, got 9",)

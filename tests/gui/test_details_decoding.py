@@ -118,3 +118,24 @@ def test_a_sparkplug_device_expands_into_its_metrics_with_values_to_plot(window,
     values = pane.plotted_values  # the BIRTH's value, then the newest DATA value of each frame
     assert values[0] == 21.5 and values[-1] == 23.0 and set(values) <= {21.5, 22.0, 22.5, 23.0}
     run_until(qloop, lambda: window.topic_tree.select_topic(metric), message="the metric in the tree view")
+
+
+def test_sparkplug_history_is_decoded_and_seq_notes_are_those_of_arrival_shown_at_the_top(window, mosquitto, qloop):
+    _plant(window, mosquitto.port, qloop)
+    data = "spBv1.0/factory/DDATA/edge-1/pump-1"
+    seqs = (1, 2, 3, 5)  # 4 was lost: only the last DATA has a gap
+    publish_raw(mosquitto.port, [("spBv1.0/factory/DBIRTH/edge-1/pump-1", _birth("temperature"))] +
+                [(data, encode_payload([MetricValue(20.0 + s, "Double", alias=7)], seq=s)) for s in seqs])
+    tree = window.context.workspace.tree
+    run_until(qloop, lambda: tree.node(data, "plant") is not None and tree.node(data, "plant").count == len(seqs),
+              message="every DATA")
+    window.details_dock.raise_()
+    pane = window.details_pane
+    pane.show_topic(tree.node(data, "plant"))
+    rows = [pane.history_list.item(i).text() for i in range(pane.history_list.count())]
+    assert len(rows) == len(seqs) and all('"temperature"' in row and "binary" not in row for row in rows), rows
+    assert "seq gap: expected 4, got 5" in pane.decoder_note.text()  # the newest, beside how it decoded
+    assert "seq gap" not in pane.payload_edit.toPlainText()  # not below the payload, out of view
+    for row in range(1, len(seqs)):  # the older ones arrived in order: no false gap against the newest seq
+        pane.history_list.setCurrentRow(row)
+        assert "seq gap" not in pane.decoder_note.text(), (row, pane.decoder_note.text())
