@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from eventscope.core.profiles.credentials import CredentialError
 from eventscope.core.profiles.store import ProfileError, ProfileStore, StoredProfile
@@ -44,7 +44,10 @@ class AddBrokerDialog(QDialog):
         self.connect_button.setObjectName("addBrokerConnect")
         self.connect_button.setDefault(True)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.saved_combo)
+        start = QHBoxLayout()
+        start.addWidget(QLabel("Start from"))
+        start.addWidget(self.saved_combo, 1)
+        layout.addLayout(start)
         layout.addWidget(self.form)
         layout.addWidget(self.save_check)
         layout.addWidget(self.error_label)

@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QTextCursor, QTextFormat
 from PySide6.QtWidgets import (
     QComboBox,
@@ -40,8 +40,10 @@ from eventscope.core.sparkplug.commands import edge_node_of
 from eventscope.gui.context import AppContext
 from eventscope.gui.status_colours import status_colour, status_style
 from eventscope.gui.views.elided_label import ElidedLabel
+from eventscope.gui.views.plot_style import ClockAxis, fit_values, follow_palette
 
 REFRESH_MS = 300  # how often the pane checks the shown topic for new messages
+SPLITTER_KEY = "details/splitter"  # payload above, history/plot/diff below: where the user put it
 HISTORY_LINES_KEPT = 1_000  # decoded history rows cached (a few times the history's length)
 PAYLOAD_FIELD = "(payload)"
 ALL_FIELDS = "(all numeric fields)"
@@ -91,12 +93,13 @@ class DetailsPane(QWidget):
         self.payload_edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
 
         self.history_list = QListWidget(objectName="detailsHistory")
-        self.plot = pg.PlotWidget(objectName="detailsPlot", axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
-        self.plot.setLabel("bottom", "time")
+        self.plot = pg.PlotWidget(objectName="detailsPlot", axisItems={"bottom": ClockAxis()})
         self.plot.setLabel("left", "value")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.addLegend(offset=(-10, 10))
-        self.plot_curve = self.plot.plot([], [], pen=pg.mkPen(width=2), symbol="o", symbolSize=4)
+        first_colour = follow_palette(self.plot)
+        self.plot_curve = self.plot.plot([], [], pen=pg.mkPen(first_colour, width=2), symbol="o", symbolSize=4,
+                                         symbolBrush=first_colour)
         self._extra_curves: list = []  # one per further field when "all numeric fields" is chosen
         self.plot_field = QComboBox(objectName="detailsPlotField")
         self.plot_note = _plain_label("detailsPlotNote")
@@ -110,14 +113,16 @@ class DetailsPane(QWidget):
         self.diff_old.verticalScrollBar().valueChanged.connect(self.diff_new.verticalScrollBar().setValue)
         self.diff_new.verticalScrollBar().valueChanged.connect(self.diff_old.verticalScrollBar().setValue)
 
+        # Compact: the payload below is the point of the pane, so the facts about it share rows.
         form = QFormLayout()
+        form.setVerticalSpacing(2)
         form.addRow("Topic", self.topic_edit)
         meta = QHBoxLayout()
-        for label in (self.qos_label, self.retain_label, self.size_label, self.truncated_label):
+        meta.setSpacing(14)  # the facts apart, not run together
+        for label in (self.time_label, self.qos_label, self.retain_label, self.size_label, self.truncated_label):
             meta.addWidget(label)
         meta.addStretch(1)
         form.addRow("Message", meta)
-        form.addRow("Time", self.time_label)
         form.addRow("Properties", self.properties_label)
         # Sparkplug DATA whose aliases no BIRTH named yet: the way to get their names, where the problem shows.
         self.rebirth_button = QPushButton("Request rebirth", objectName="detailsRequestRebirth")
@@ -133,12 +138,13 @@ class DetailsPane(QWidget):
 
         plot_page = QWidget()
         plot_layout = QVBoxLayout(plot_page)
+        plot_layout.setContentsMargins(2, 2, 2, 2)
         plot_top = QHBoxLayout()
         plot_top.addWidget(QLabel("Value"))
         plot_top.addWidget(self.plot_field, 1)
+        plot_top.addWidget(self.plot_note)  # one row with the choice: the plot keeps the height
         plot_layout.addLayout(plot_top)
         plot_layout.addWidget(self.plot, 1)
-        plot_layout.addWidget(self.plot_note)
         self.tabs = QTabWidget(objectName="detailsTabs")
         self.tabs.addTab(self.history_list, "History")
         self.tabs.addTab(plot_page, "Plot")
@@ -154,15 +160,20 @@ class DetailsPane(QWidget):
         self.tabs.currentChanged.connect(lambda _index: self._show_diff(self._diff_position))
 
         # The payload and the history/plot/diff tabs share the height through a splitter the user drags.
-        self.payload_edit.setMinimumHeight(40)
-        self.plot.setMinimumHeight(40)
-        self.tabs.setMinimumHeight(90)
+        self.payload_edit.setMinimumHeight(60)
+        self.plot.setMinimumHeight(70)
+        self.tabs.setMinimumHeight(130)
         self.splitter = QSplitter(Qt.Orientation.Vertical, objectName="detailsSplitter")
         self.splitter.addWidget(self.payload_edit)
         self.splitter.addWidget(self.tabs)
-        self.splitter.setStretchFactor(0, 2)
-        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(0, 3)  # the payload gets the room by default …
+        self.splitter.setStretchFactor(1, 2)
         self.splitter.setChildrenCollapsible(False)
+        saved = context.settings.value(SPLITTER_KEY)
+        if saved is not None:  # … and where the user dragged it, from the last run on
+            self.splitter.restoreState(saved)
+        self.splitter.splitterMoved.connect(
+            lambda *_: context.settings.setValue(SPLITTER_KEY, self.splitter.saveState()))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(form)
@@ -179,6 +190,13 @@ class DetailsPane(QWidget):
         self._refresh.setInterval(REFRESH_MS)
         self._refresh.timeout.connect(self._on_refresh)
         self._refresh.start()
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # light ↔ dark: the plot follows
+            colour = follow_palette(self.plot)
+            self.plot_curve.setPen(pg.mkPen(colour, width=2))
+            self.plot_curve.setSymbolBrush(colour)
 
     # ----- what to show -------------------------------------------------------------------
     def show_record(self, record) -> None:
@@ -417,12 +435,30 @@ class DetailsPane(QWidget):
         fields = [self.plot_field.itemData(i) for i in range(1, self.plot_field.count())
                   if self.plot_field.itemData(i) != ALL_FIELDS] if field == ALL_FIELDS else [field]
         xs, ys = self._series(fields[0])
-        self.plot_curve.setData(xs, ys, name=fields[0] or PAYLOAD_FIELD)
+        several = len(fields) > 1
+        # Several fields share one axis only scaled, each to its own min … max (named in the legend);
+        # their raw values on one axis made the small ones flat lines and the labels overlap.
+        self.plot.setLabel("left", "each field scaled to its min … max" if several else (fields[0] or "value"))
+        first_name = _legend_name(fields[0], ys, several)
+        self.plot_curve.setData(xs, _scaled(ys) if several else ys)
+        self.plot_curve.opts["name"] = first_name
+        fit_values(self.plot, [0.0, 1.0] if several else ys)
+        named = [(self.plot_curve, first_name)]
         for number, other in enumerate(fields[1:], start=1):
             other_xs, other_ys = self._series(other)
             colour = pg.intColor(number, hues=max(len(fields), 2))
-            self._extra_curves.append(self.plot.plot(other_xs, other_ys, pen=pg.mkPen(colour, width=2), name=other,
-                                                     symbol="o", symbolSize=3, symbolBrush=colour))
+            curve = self.plot.plot(other_xs, _scaled(other_ys), pen=pg.mkPen(colour, width=2), symbol="o",
+                                   symbolSize=3, symbolBrush=colour)
+            curve.opts["name"] = _legend_name(other, other_ys, True)
+            self._extra_curves.append(curve)
+            named.append((curve, curve.opts["name"]))
+        item = self.plot.getPlotItem()
+        legend = item.legend if item is not None else None  # rebuilt: the first curve's name follows the field
+        if legend is not None:
+            legend.clear()
+            for curve, name in named:
+                legend.addItem(curve, name)
+            legend.setVisible(several)  # one field: the axis names it
         self.plot_note.setText(f"{len(ys)} numeric value{'s' if len(ys) != 1 else ''} of {len(self._history)}"
                                if ys else "No numeric values in this topic's history")
 
@@ -458,6 +494,19 @@ def _line_marks(view: QPlainTextEdit, lines: set[int], kind: str) -> list:
         mark.cursor = QTextCursor(block)
         marks.append(mark)
     return marks
+
+
+def _scaled(values: list[float]) -> list[float]:
+    """``values`` mapped onto 0 … 1 by their own min and max (a constant series sits at 0.5)."""
+    if not values:
+        return values
+    low, high = min(values), max(values)
+    return [0.5] * len(values) if high == low else [(v - low) / (high - low) for v in values]
+
+
+def _legend_name(field: str, values: list[float], scaled: bool) -> str:
+    name = field or PAYLOAD_FIELD
+    return f"{name} ({min(values):g} … {max(values):g})" if scaled and values else name
 
 
 def _time_text(seconds: float, with_date: bool = False) -> str:

@@ -117,6 +117,10 @@ class ProfileForm(QWidget):
         colour_layout.addWidget(self.colour_button)
         self.tabs.addTab(self._form(("Region", self.region_edit), ("Colour", colour_row),
                                     ("Audit filters", self.filters_edit)), "Mesh")
+        self.filters_edit.textChanged.connect(self.filters_edit.setToolTip)  # the whole list, however long
+        # Every tab's name in view: five did not fit, and Mesh hid behind scroll arrows.
+        self.tabs.tabBar().setUsesScrollButtons(False)
+        self.tabs.setMinimumWidth(self.tabs.tabBar().sizeHint().width() + 8)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)

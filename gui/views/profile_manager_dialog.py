@@ -9,7 +9,17 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from eventscope.core.mqtt.session import MqttSession, SessionState
 from eventscope.core.profile import MQTT_V5
@@ -53,7 +63,12 @@ class ProfileManagerDialog(QDialog):
             buttons[key] = QPushButton(text, objectName=f"profile{key.capitalize()}Button", toolTip=tip)
         self.buttons = buttons
 
+        self.empty_hint = QLabel("No saved profiles yet: fill in the form and Save, or Import… a file "
+                                 "exported from another Eventscope", objectName="profileListEmpty")
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setTextFormat(Qt.TextFormat.PlainText)
         left = QVBoxLayout()
+        left.addWidget(self.empty_hint)
         left.addWidget(self.list, 1)
         for row in (("new", "duplicate", "delete"), ("import", "export")):
             line = QHBoxLayout()
@@ -68,9 +83,14 @@ class ProfileManagerDialog(QDialog):
         right.addLayout(actions)
         right.addWidget(self.result_label)
         right.addStretch(1)
-        layout = QHBoxLayout(self)
-        layout.addLayout(left, 1)
-        layout.addLayout(right, 2)
+        columns = QHBoxLayout()
+        columns.addLayout(left, 1)
+        columns.addLayout(right, 2)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        close.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(columns, 1)
+        layout.addWidget(close)
 
         self.list.currentTextChanged.connect(self._show_profile)
         buttons["new"].clicked.connect(self.new_profile)
@@ -90,6 +110,7 @@ class ProfileManagerDialog(QDialog):
         self.list.clear()
         self.list.addItems(self.store.names())
         self.list.blockSignals(False)
+        self.empty_hint.setVisible(self.list.count() == 0)
         if select is not None:
             matches = self.list.findItems(select, Qt.MatchFlag.MatchExactly)
             if matches:
@@ -108,9 +129,8 @@ class ProfileManagerDialog(QDialog):
 
     # ----- editing -----
     def profile_from_fields(self) -> StoredProfile:
-        """The profile the fields describe. Raises ValueError with a readable message."""
-        if not self.form.name_edit.text().strip():
-            raise ValueError("Give the profile a name")
+        """The profile the fields describe (an empty name is host:port, as the field says). Raises ValueError
+        with a readable message."""
         return self.form.stored_profile()
 
     def save_profile(self) -> StoredProfile | None:

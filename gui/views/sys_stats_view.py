@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from eventscope.core.decoding.decoders import numeric_value
 from eventscope.core.payload_text import decode_utf8
+from eventscope.gui.views.plot_style import ClockAxis, fit_values, follow_palette
 
 SYS_FILTER = "$SYS/#"
 REFRESH_MS = 1000
@@ -66,15 +67,22 @@ class SysStatsView(QDialog):
             item.setToolTip(topic)
             self.table.setItem(row, 0, item)
             self.table.setItem(row, 1, QTableWidgetItem("waiting…"))
-        self.plot = pg.PlotWidget(objectName="sysStatsPlot", axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
+        self.plot = pg.PlotWidget(objectName="sysStatsPlot", axisItems={"bottom": ClockAxis()})
         self.plot.showGrid(x=True, y=True, alpha=0.25)
-        self.curve = self.plot.plot([], [], pen=pg.mkPen(width=2))
+        self.plot.setMinimumHeight(90)
+        self.curve = self.plot.plot([], [], pen=pg.mkPen(follow_palette(self.plot), width=2))
         self.note = QLabel("", objectName="sysStatsNote")
         self.note.setTextFormat(Qt.TextFormat.PlainText)
         self.note.setWordWrap(True)
+        # Every statistic in view first; the plot takes what is left.
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height()
+                                    + sum(self.table.rowHeight(r) for r in range(self.table.rowCount())) + 4)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
         splitter.addWidget(self.plot)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.addWidget(self.note)
         layout.addWidget(splitter, 1)
@@ -127,7 +135,11 @@ class SysStatsView(QDialog):
 
     def _update_plot(self) -> None:
         samples = self.plotted()
-        self.curve.setData([t for t, _ in samples], [v for _, v in samples])
+        values = [v for _, v in samples]
+        self.curve.setData([t for t, _ in samples], values)
+        rows = self.table.selectionModel().selectedRows()
+        self.plot.setTitle(HEADLINES[rows[0].row()][0] if rows else "")  # the name says the unit
+        fit_values(self.plot, values)
 
     def done(self, result: int) -> None:
         self._timer.stop()

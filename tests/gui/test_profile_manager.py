@@ -131,3 +131,21 @@ def test_decoder_rules_are_typed_in_the_profile_and_bad_ones_explained(window, q
         ("factory/+/telemetry", "protobuf", "acme.Telemetry"), ("spBv1.0/#", "sparkplug", "")]
     assert saved.proto_paths == (str(tmp_path), "/opt/protos")
     dialog.close()
+
+
+def test_an_empty_manager_says_what_to_do_tests_without_a_name_and_closes(window, qloop, qtbot, mosquitto,
+                                                                          memory_keyring):
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    dialog = window.open_profile_manager()
+    assert dialog.empty_hint.isVisible() and "No saved profiles yet" in dialog.empty_hint.text()
+    dialog.form.address_edit.setText(f"127.0.0.1:{mosquitto.port}")  # no name: it is host:port
+    qtbot.mouseClick(dialog.buttons["test"], Qt.LeftButton)
+    run_until(qloop, lambda: dialog.result_label.text().startswith(("Connected in", "Failed", "No answer", "Not")),
+              message="a test result")
+    assert dialog.result_label.text().startswith("Connected in")
+    qtbot.mouseClick(dialog.buttons["save"], Qt.LeftButton)
+    assert ProfileStore.load().names() == [f"127.0.0.1:{mosquitto.port}"] and not dialog.empty_hint.isVisible()
+    close = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Close)
+    qtbot.mouseClick(close, Qt.LeftButton)
+    assert not dialog.isVisible()
