@@ -210,6 +210,7 @@ class FeedRows:
         self.rows: list[AuditRow] = []
         self.replies: dict[int, AuditRow] = {}
         self.request_regions: dict[int, str] = {}  # reply id → the region of the request it answers
+        self.answered: dict[int, tuple[int, float | None]] = {}  # reply id → (its request's id, the pair's RTT)
         self.pending_sightings: dict[int, list[tuple[str, float]]] = {}
         self.newest_seen = 0  # the newest row id the feed knows of (shown or not)
         self.exhausted = True  # no older rows to page in
@@ -219,6 +220,7 @@ class FeedRows:
 
     def reset(self, page: FeedPage | None) -> None:
         self.rows, self.replies, self.request_regions, self.pending_sightings = [], {}, {}, {}
+        self.answered = {}
         self.newest_seen = page.newest_id if page is not None else 0
         self.exhausted = page is None
         if page is not None:
@@ -294,6 +296,7 @@ class FeedRows:
                 continue
             row = self.rows[position]
             self.request_regions[pairing.reply_id] = row.region
+            self.answered[pairing.reply_id] = (pairing.request_id, pairing.rtt_ms)
             self.rows[position] = replace(row, reply_id=pairing.reply_id, rtt_ms=pairing.rtt_ms)
             changed.append(position)
             reply_position = self.position(pairing.reply_id)
@@ -339,6 +342,17 @@ class FeedRows:
     def reply_of(self, row: AuditRow) -> AuditRow | None:
         return self.replies.get(row.reply_id) if row.reply_id is not None else None
 
+    def request_of(self, row: AuditRow) -> tuple[int, float | None] | None:
+        """A reply's request (its id, and the pair's RTT), when the feed has seen the request."""
+        return self.answered.get(row.id) if row.kind == "reply" else None
+
+    def partner_id(self, row: AuditRow) -> int | None:
+        """The other half of a request/reply pair: a request's reply id, a reply's request id."""
+        if row.kind == "request":
+            return row.reply_id
+        answered = self.request_of(row)
+        return answered[0] if answered is not None else None
+
     def region_of(self, row: AuditRow) -> str:
         """A reply to Eventscope's own request (topic ``eventscope/...``) shows its request's region."""
         if row.kind == "reply" and row.region == REPLY_NAMESPACE:
@@ -350,6 +364,7 @@ class FeedRows:
         for row in rows:
             if row.reply_id is not None:
                 self.request_regions[row.reply_id] = row.region
+                self.answered[row.reply_id] = (row.id, row.rtt_ms)
 
     def _with_pending_sightings(self, row: AuditRow) -> AuditRow:
         waiting = self.pending_sightings.pop(row.id, None)

@@ -24,10 +24,12 @@ from eventscope.gui.models.roles import ALIGN_RIGHT, ALIGNMENT, BACKGROUND, TEXT
 
 __all__ = ["PAGE_SIZE", "LIVE_ROWS", "AuditTableModel", "correlation_text"]
 
-COLUMNS = ("Time", "Broker", "Kind", "Region", "Topic", "QoS", "Size", "RTT (ms)", "Reply", "Path", "Dup", "Payload",
-           "Correlation")
-(TIME_COLUMN, BROKER_COLUMN, KIND_COLUMN, REGION_COLUMN, TOPIC_COLUMN, QOS_COLUMN, SIZE_COLUMN, RTT_COLUMN,
- REPLY_COLUMN, PATH_COLUMN, DUP_COLUMN, PAYLOAD_COLUMN, CORRELATION_COLUMN) = range(len(COLUMNS))
+# What tells a pair apart comes first (Pair, RTT, Correlation); what is often empty (Path and Dup with one
+# broker) last, where the view hides it until it has something to say.
+COLUMNS = ("Time", "Broker", "Kind", "Pair", "RTT (ms)", "Topic", "Region", "Correlation", "Payload", "Reply", "QoS",
+           "Size", "Path", "Dup")
+(TIME_COLUMN, BROKER_COLUMN, KIND_COLUMN, PAIR_COLUMN, RTT_COLUMN, TOPIC_COLUMN, REGION_COLUMN, CORRELATION_COLUMN,
+ PAYLOAD_COLUMN, REPLY_COLUMN, QOS_COLUMN, SIZE_COLUMN, PATH_COLUMN, DUP_COLUMN) = range(len(COLUMNS))
 
 
 class AuditTableModel(FlatTableModel):
@@ -74,8 +76,8 @@ class AuditTableModel(FlatTableModel):
             if role == TOOLTIP and index.column() == TIME_COLUMN:
                 return datetime.fromtimestamp(row.path[0][1]).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
             return self._cell(row, index.column())
-        if role == BACKGROUND:
-            return _pair_tint(rows[self._stored(index.row())].correlation)
+        if role == BACKGROUND:  # only while both halves can show: with one kind searched, partners are hidden
+            return _pair_tint(rows[self._stored(index.row())].correlation) if not self.query.kind else None
         if role == ALIGNMENT and index.column() in (QOS_COLUMN, SIZE_COLUMN, RTT_COLUMN):
             return ALIGN_RIGHT
         return None
@@ -106,6 +108,11 @@ class AuditTableModel(FlatTableModel):
         before = self.feed.rows[-1].id if self.feed.rows else None
         self._read(self.reader.page_before(self.query, before), self._on_older_page)
         return True
+
+    def shown_position(self, row_id: int) -> int | None:
+        """The row number Qt shows ``row_id`` at, if it is loaded."""
+        position = self.feed.position(row_id)
+        return self._shown(position) if position is not None else None
 
     def row(self, row: int) -> AuditRow | None:
         rows = self.feed.rows
@@ -307,8 +314,14 @@ class AuditTableModel(FlatTableModel):
             return str(row.qos)
         if column == SIZE_COLUMN:
             return f"{row.size}" + (" (truncated)" if row.truncated else "")
-        if column == RTT_COLUMN:
-            return f"{row.rtt_ms:.1f}" if row.rtt_ms is not None else ""
+        if column == PAIR_COLUMN:  # the explicit link, as Wireshark's "response in frame N"
+            if row.kind == "request":
+                return f"→ reply #{row.reply_id}" if row.reply_id is not None else "→ waiting"
+            answered = self.feed.request_of(row)
+            return f"← request #{answered[0]}" if answered is not None else ""
+        if column == RTT_COLUMN:  # on both halves of the pair
+            rtt = row.rtt_ms if row.kind == "request" else (self.feed.request_of(row) or (0, None))[1]
+            return f"{rtt:.1f}" if rtt is not None else ""
         if column == REPLY_COLUMN:
             reply = self.feed.reply_of(row)
             if reply is not None:

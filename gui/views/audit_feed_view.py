@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QProgressDialog,
     QTableView,
     QToolButton,
@@ -33,18 +35,21 @@ from eventscope.core.audit.store import AuditQuery
 from eventscope.core.audit.stores import shown
 from eventscope.gui.context import AppContext
 from eventscope.gui.futures import FutureWatcher
-from eventscope.gui.models.audit_table_model import AuditTableModel
+from eventscope.gui.models.audit_table_model import PAIR_COLUMN, AuditTableModel
 from eventscope.gui.status_colours import status_style
 from eventscope.gui.views.audit_store_dialog import STORE_KEY, AuditStoreDialog, team_password, tls_state
+from eventscope.gui.views.column_chooser import ColumnChooser
 from eventscope.gui.views.elided_label import ElidedLabel
 from eventscope.gui.views.replay_dialog import ReplayDialog
 
 log = logging.getLogger(__name__)
 
 SEARCH_DELAY_MS = 250
-# time, broker, kind, region, topic, QoS, size, RTT, reply, path, dup
 ORDER_KEY = "audit/newestLast"
-COLUMN_WIDTHS = (90, 90, 60, 85, 220, 36, 50, 65, 220, 260, 40, 260)  # time of day; QoS, size and dup narrow
+COLUMNS_KEY = "audit/hiddenColumns"
+MESH_ONLY_COLUMNS = {"Path", "Dup"}  # empty with one broker: hidden until the user chooses otherwise
+# time, broker, kind, pair, RTT, topic, region, correlation, payload, reply, QoS, size, path (dup takes the rest)
+COLUMN_WIDTHS = (90, 80, 60, 115, 65, 200, 80, 110, 220, 220, 36, 50, 220)
 
 
 class AuditFeedView(QWidget):
@@ -106,8 +111,18 @@ class AuditFeedView(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setWordWrap(False)
         self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerItem)  # scroll values count rows
-        for column, width in enumerate(COLUMN_WIDTHS):  # the correlation, last, takes the rest
+        for column, width in enumerate(COLUMN_WIDTHS):  # the last column takes the rest
             self.table.setColumnWidth(column, width)
+        self.columns = ColumnChooser(self.table, AuditTableModel.COLUMNS, context.settings, COLUMNS_KEY,
+                                     self._empty_columns)
+        context.brokersChanged.connect(self.columns.apply)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._on_row_menu)
+        self.partner_action = QAction("Go to the other half of the pair", self, objectName="actionAuditPartner",
+                                      shortcut=QKeySequence("Ctrl+J"), triggered=self.go_to_partner)
+        self.partner_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.table.addAction(self.partner_action)
+        self.table.doubleClicked.connect(lambda index: index.column() == PAIR_COLUMN and self.go_to_partner())
 
         bar = QHBoxLayout()
         for widget in (self.topic_edit, self.region_edit, self.kind_combo, self.text_edit):
@@ -272,11 +287,16 @@ class AuditFeedView(QWidget):
                 self._write_warning = warning
                 self._show_warning()
             if delta.committed or delta.sightings:
-                following = self.following()
+                # A selected row pauses following: it stays where it is on screen while rows arrive.
+                selected = self.table.selectionModel().hasSelection()
+                following = self.following() and not selected
+                before = self.model.rowCount()
                 self.model.add_committed(delta.rows, delta.pairings, delta.complete, delta.sightings)
                 if following:
                     self.model.trim()
                     self._scroll_to_newest()
+                elif not self.model.newest_last and self.model.rowCount() > before:
+                    self._keep_rows_in_place(self.model.rowCount() - before)
 
     # ----- order -----
     def set_newest_last(self, newest_last: bool) -> None:
@@ -309,6 +329,39 @@ class AuditFeedView(QWidget):
                     bar.rangeChanged.disconnect(keep_place)
                     bar.setValue(target + self.model.rowCount() - before)
                 bar.rangeChanged.connect(keep_place)  # … once the scroll bar knows about the new rows
+
+    def _keep_rows_in_place(self, inserted_above: int) -> None:
+        """Rows went in at the top: scroll down as many, once the scroll bar knows of them."""
+        bar = self.table.verticalScrollBar()
+        target = bar.value() + inserted_above
+
+        def keep_place(_minimum: int, _maximum: int) -> None:
+            bar.rangeChanged.disconnect(keep_place)
+            bar.setValue(target)
+        bar.rangeChanged.connect(keep_place)
+
+    # ----- columns and pairs -----
+    def _empty_columns(self) -> set[str]:
+        return set(MESH_ONLY_COLUMNS) if len(self.context.connections()) < 2 else set()
+
+    def _on_row_menu(self, position) -> None:
+        menu = QMenu(self.table)
+        menu.addAction(self.partner_action)
+        menu.popup(self.table.viewport().mapToGlobal(position))
+
+    def go_to_partner(self) -> bool:
+        """Select the other half of the selected request/reply pair (Ctrl+J, or double-click on Pair)."""
+        index = self.table.currentIndex()
+        row = self.model.row(index.row()) if index.isValid() else None
+        partner = self.model.feed.partner_id(row) if row is not None else None
+        shown = self.model.shown_position(partner) if partner is not None else None
+        if shown is None:
+            self.status_label.setText("No other half to go to: " + ("it is not in this view (search or older page)"
+                                                                     if partner is not None else "not a pair yet"))
+            return False
+        self.table.selectRow(shown)
+        self.table.scrollTo(self.model.index(shown, 0))
+        return True
 
     def _show_warning(self) -> None:
         text = "\n".join(t for t in (self._notice, self._write_warning) if t)
