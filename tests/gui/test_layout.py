@@ -41,15 +41,21 @@ def _visible_problems(window: MainWindow) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("width,height", SIZES)
-def test_every_control_fits_and_the_tree_gets_the_most_room(qtbot, context, mosquitto, width, height):
+def window_on_one_broker(qtbot, context, port: int, width: int, height: int) -> MainWindow:
+    """The real window at ``width``×``height`` in its default layout, with one broker open."""
     window = MainWindow(context)
     qtbot.addWidget(window)
-    window.add_broker(ConnectionProfile(name="east", host="127.0.0.1", port=mosquitto.port))
+    window.add_broker(ConnectionProfile(name="east", host="127.0.0.1", port=port))
     window.resize(width, height)
     window.show()
     window.reset_layout()
     QApplication.processEvents()
+    return window
+
+
+@pytest.mark.parametrize("width,height", SIZES)
+def test_every_control_fits_and_the_tree_gets_the_most_room(qtbot, context, mosquitto, width, height):
+    window = window_on_one_broker(qtbot, context, mosquitto.port, width, height)
     assert (window.width(), window.height()) == (width, height), "minimum sizes force the window larger"
     for front in ((window.request_dock, window.stream_dock), (window.details_dock, window.audit_dock)):
         for dock in front:

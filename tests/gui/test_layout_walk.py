@@ -6,11 +6,9 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QApplication, QLabel, QTabWidget, QWidget
 
-from eventscope.core.profile import ConnectionProfile
-from eventscope.gui.main_window import MainWindow
 from tests.conftest import publish_raw
 from tests.gui.conftest import run_until
-from tests.gui.test_layout import _clipped
+from tests.gui.test_layout import _clipped, window_on_one_broker
 
 WIDTH, HEIGHT = 1024, 700
 CONTROLS = ("QLineEdit", "QAbstractSpinBox", "QComboBox", "QAbstractButton")
@@ -53,12 +51,7 @@ def walk_tabs(top: QWidget, label: str) -> list[str]:
 
 @pytest.fixture
 def walked_window(qtbot, context, qloop, mosquitto):
-    window = MainWindow(context)
-    qtbot.addWidget(window)
-    window.add_broker(ConnectionProfile(name="east", host="127.0.0.1", port=mosquitto.port))
-    window.resize(WIDTH, HEIGHT)
-    window.show()
-    window.reset_layout()
+    window = window_on_one_broker(qtbot, context, mosquitto.port, WIDTH, HEIGHT)
     run_until(qloop, lambda: context.session is not None and context.session.is_connected, message="connected")
     yield window
     window.close()
