@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
         self.audit_feed = AuditFeedView(context)
         self.brokers_panel = BrokersPanel(context, self.add_broker_action, self.profiles_action, self.demo_action)
         self.brokers_dock = self._dock("Brokers", "brokersDock", self.brokers_panel, Qt.DockWidgetArea.TopDockWidgetArea)
+        self.brokers_panel.roomChanged.connect(lambda: QTimer.singleShot(0, self._fit_brokers_dock))
         self.request_dock = self._dock("Request", "requestDock", self.request_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.details_dock = self._dock("Details", "detailsDock", self.details_pane, Qt.DockWidgetArea.RightDockWidgetArea)
         self.stream_dock = self._dock("Streams", "streamDock", self.stream_view, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -101,7 +102,12 @@ class MainWindow(QMainWindow):
         width, height = self.width(), self.height()
         self.resizeDocks([self.request_dock], [int(width * 0.42)], Qt.Orientation.Horizontal)
         self.resizeDocks([self.stream_dock], [int(height * 0.32)], Qt.Orientation.Vertical)
-        self.resizeDocks([self.brokers_dock], [self.brokers_panel.sizeHint().height()], Qt.Orientation.Vertical)
+        self._fit_brokers_dock()
+
+    def _fit_brokers_dock(self) -> None:
+        """The Brokers panel as high as the brokers open (up to a few): no empty rows, no row half hidden."""
+        title = max(0, self.brokers_dock.height() - self.brokers_panel.height())  # the dock's own title bar
+        self.resizeDocks([self.brokers_dock], [self.brokers_panel.sizeHint().height() + title], Qt.Orientation.Vertical)
 
     def reset_layout(self) -> None:
         """View → Reset layout: every panel back where it started, sized for the window as it is now."""

@@ -22,7 +22,7 @@ FONT = int(Qt.ItemDataRole.FontRole.value)
 FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
 DECORATION = int(Qt.ItemDataRole.DecorationRole.value)
 RETAINED_HINT_AFTER = 3.0  # seconds connected without a retained message before the hint shows
-NO_RETAINED = "no retained messages"
+NO_RETAINED = "no retained seen"
 NO_RETAINED_TIP = ("No retained message has arrived since this broker connected. Some brokers (RabbitMQ's MQTT "
                    "plugin) send retained messages only to a subscription of that exact topic, never to a wildcard "
                    "such as '#', so the tree cannot show them. Subscribe to the exact topic to read one.")
@@ -76,8 +76,13 @@ class BrokerTableModel(FlatTableModel):
             if column == NAME:
                 shown = entry.region and entry.region != broker_id and role == DISPLAY
                 return f"{broker_id} · {entry.region}" if shown else broker_id
-            if column == ADDRESS:
-                return entry.profile.address
+            if column == ADDRESS:  # host and port first: a narrow column showed only "mqtt://…"
+                profile = entry.profile
+                if role == TOOLTIP:
+                    return profile.address
+                extras = [e for e, on in (("TLS", profile.tls.enabled), ("WebSocket", profile.transport == "websockets"))
+                          if on]
+                return f"{profile.host}:{profile.port}" + "".join(f" · {e}" for e in extras)
             if column == STATE:
                 if status is None:
                     return "Disconnected (Connect to open it again)"
@@ -99,8 +104,9 @@ class BrokerTableModel(FlatTableModel):
         if role == DECORATION and column == NAME and entry.colour:
             return QColor(entry.colour)
         if role == FOREGROUND and column in (STATE, NOTES):
-            if column == NOTES and self.notes(entry, connection, summary):
-                return _brush("error")
+            notes = self.notes(entry, connection, summary) if column == NOTES else []
+            if notes:  # a fault in red; the retained hint alone is information, not a fault
+                return _brush("muted" if notes == [NO_RETAINED] else "error")
             return _brush(_STATE_KINDS.get(status.state, "muted") if status is not None else "muted")
         if role == ALIGNMENT and column in (RATE, DROPPED):
             return ALIGN_RIGHT

@@ -44,6 +44,7 @@ class BrokersPanel(QWidget):
     """
 
     problem = Signal(str)
+    roomChanged = Signal()  # the rows it wants to show changed (1 … ROWS_SHOWN, or the first screen)
 
     def __init__(self, context: AppContext, add_action: QAction | None = None, profiles_action: QAction | None = None,
                  demo_action: QAction | None = None, parent: QWidget | None = None) -> None:
@@ -69,6 +70,7 @@ class BrokersPanel(QWidget):
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)  # what a cell says first is what matters
         self.table.setMinimumHeight(header.sizeHint().height() + ROW_HEIGHT + 4)  # one row, then it scrolls
+        self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerItem)  # never half a row under the header
         # The first screen of an empty window: the two ways in, as big buttons.
         self.empty_label = QLabel("No broker yet: add one (Ctrl+Shift+N), open a saved profile (Ctrl+Shift+P), or try "
                                   "the demo (its own broker, traffic in several regions and a replier)",
@@ -119,11 +121,27 @@ class BrokersPanel(QWidget):
         self._on_rows_inserted(QModelIndex(), 0, self.model.rowCount() - 1)
 
     def sizeHint(self) -> QSize:
-        """Room for a few brokers, not half the window: the tree below gets the height."""
+        """Room for the brokers open, up to a few (not half the window: the tree below gets the height)."""
         hint = super().sizeHint()
+        if self.model.rowCount() == 0:
+            return QSize(hint.width(), self.empty_state.sizeHint().height() + 8)
         header = self.table.horizontalHeader().sizeHint().height()
         frame = 2 * self.table.frameWidth()
-        return QSize(hint.width(), header + ROWS_SHOWN * ROW_HEIGHT + frame + 16)
+        rows = min(self.model.rowCount(), ROWS_SHOWN)
+        buttons = 2 * self.current_button.sizeHint().height() + 6
+        return QSize(hint.width(), max(buttons, header + rows * ROW_HEIGHT + frame) + 6)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._fit_whole_rows()
+
+    def _fit_whole_rows(self) -> None:
+        """The table as high as the whole rows that fit: a row is never half under the header."""
+        header = self.table.horizontalHeader().sizeHint().height()
+        frame = 2 * self.table.frameWidth()
+        room = self.height() - 4 - header - frame  # the layout's margins
+        rows = max(1, min(max(self.model.rowCount(), 1), room // ROW_HEIGHT))
+        self.table.setMaximumHeight(header + rows * ROW_HEIGHT + frame)
 
     @staticmethod
     def _tool_button(action: QAction | None, name: str) -> QToolButton | None:
@@ -211,6 +229,12 @@ class BrokersPanel(QWidget):
         self.current_button.setEnabled(selected)
         self.remove_button.setEnabled(selected)
         empty = self.model.rowCount() == 0
+        wanted = min(self.model.rowCount(), ROWS_SHOWN)
+        if wanted != getattr(self, "_rows_wanted", None):
+            self._rows_wanted = wanted
+            self._fit_whole_rows()
+            self.updateGeometry()
+            self.roomChanged.emit()
         self.empty_state.setVisible(empty)
         self.table.setVisible(not empty)
         self._update_row_buttons()

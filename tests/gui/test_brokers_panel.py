@@ -219,3 +219,30 @@ def test_connect_on_a_row_uses_the_profile_as_saved_now(context, qloop, qtbot, m
     qtbot.mouseClick(window.brokers_panel.row_button("plant"), Qt.LeftButton)  # fixed in the profile meanwhile
     run_until(qloop, lambda: context.session is not None and context.session.is_connected, message="reconnected")
     assert context.connection.profile.port == new.port and context.entry("plant").region == "eu-west"
+
+
+def test_the_panel_fits_its_brokers_in_whole_rows_and_shows_each_port(context, qloop, qtbot, mosquitto):
+    from eventscope.gui.models.broker_table_model import ADDRESS
+    from eventscope.gui.views.brokers_panel import ROW_HEIGHT
+
+    window = _window(qtbot, context)
+    window.resize(1024, 700)
+    window.reset_layout()
+    panel = window.brokers_panel
+    table = panel.table
+    header = table.horizontalHeader().height()
+
+    def whole_rows() -> bool:
+        viewport = table.viewport().height()
+        top = table.visualRect(table.model().index(table.rowAt(0), 1))
+        return viewport % ROW_HEIGHT <= 2 and top.top() >= 0  # no row half under the header
+
+    window.add_broker(ConnectionProfile(name="east", host="127.0.0.1", port=mosquitto.port))
+    run_until(qloop, lambda: panel.model.rowCount() == 1 and table.isVisible(), message="one row")
+    run_until(qloop, lambda: table.height() <= header + 2 * ROW_HEIGHT, message="no empty rows below the one broker")
+    assert _cells(panel, ADDRESS) == [f"127.0.0.1:{mosquitto.port}"]  # the port in view, not "mqtt://…"
+    for name in ("west", "eu-central"):
+        window.add_broker(ConnectionProfile(name=name, host="127.0.0.1", port=mosquitto.port))
+    run_until(qloop, lambda: panel.model.rowCount() == 3, message="three rows")
+    run_until(qloop, whole_rows, message="whole rows only")
+    assert (window.width(), window.height()) == (1024, 700)
