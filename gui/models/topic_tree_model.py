@@ -24,8 +24,9 @@ from eventscope.core.models.topic_tree import TopicNode, TreeChanges, row_ranges
 from eventscope.core.payload_text import preview
 from eventscope.gui.models.roles import ACCESSIBLE_TEXT, ALIGN_RIGHT, ALIGNMENT, BACKGROUND, DISPLAY, TOOLTIP
 
-COLUMNS = ("Topic", "Messages", "Last value", "Rate / age")
-COL_TOPIC, COL_MESSAGES, COL_VALUE, COL_RATE = range(4)
+# Rate and age apart: one column that said "0.8/s" here and "8s ago" there read as one quantity.
+COLUMNS = ("Topic", "Messages", "Last value", "Rate", "Last seen")
+COL_TOPIC, COL_MESSAGES, COL_VALUE, COL_RATE, COL_SEEN = range(len(COLUMNS))
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
 TOPIC_ROLE = Qt.ItemDataRole.UserRole + 2
 PREVIEW_CHARS = 120
@@ -272,7 +273,9 @@ class TopicTreeModel(QAbstractItemModel):
             if column == COL_VALUE:
                 return self._preview(node)
             if column == COL_RATE:
-                return self._rate_or_age(node)
+                return self._rate(node)
+            if column == COL_SEEN:
+                return self._seen(node)
             return None
         if role == _BACKGROUND:
             if node.updated_mono and time.monotonic() - node.updated_mono < HIGHLIGHT_SECONDS:
@@ -286,7 +289,7 @@ class TopicTreeModel(QAbstractItemModel):
             # Qt guesses rich text in tooltips, so the text is escaped: the payload shows literally.
             text = node.topic if column != COL_VALUE else self._preview(node)
             return f"<p style='white-space:pre-wrap'>{html.escape(text)}</p>"
-        if role == _ALIGN and column == COL_MESSAGES:
+        if role == _ALIGN and column in (COL_MESSAGES, COL_RATE):
             return _RIGHT
         if role == _ACCESSIBLE and column == COL_TOPIC:
             return node.topic
@@ -301,10 +304,14 @@ class TopicTreeModel(QAbstractItemModel):
         return text
 
     @staticmethod
-    def _rate_or_age(node: TopicNode) -> str:
+    def _rate(node: TopicNode) -> str:
         if node.last is None:
             return ""
         rate = node.rate()
-        if rate >= 0.1:
-            return f"{rate:.1f}/s"
+        return f"{rate:.1f}/s" if rate >= 0.1 else "–"
+
+    @staticmethod
+    def _seen(node: TopicNode) -> str:
+        if node.last is None:
+            return ""
         return format_age(max(0.0, time.time() - node.last.received))

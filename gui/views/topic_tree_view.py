@@ -36,7 +36,7 @@ from eventscope.core.payload_text import decode_utf8
 from eventscope.core.sparkplug.commands import edge_node_of
 from eventscope.core.topics import TopicError
 from eventscope.gui.context import AppContext
-from eventscope.gui.models.topic_tree_model import COL_MESSAGES, COL_RATE, COL_TOPIC, COL_VALUE, TopicTreeModel
+from eventscope.gui.models.topic_tree_model import COL_MESSAGES, COL_RATE, COL_SEEN, COL_TOPIC, COL_VALUE, TopicTreeModel
 from eventscope.gui.status_colours import status_style
 from eventscope.gui.views.elided_label import ElidedLabel
 from eventscope.gui.views.publish_dialog import PublishDialog
@@ -44,6 +44,7 @@ from eventscope.gui.views.publish_dialog import PublishDialog
 REPAINT_MS = 500  # fades the "recently updated" marks and refreshes ages
 POLL_MS = 50
 EXPAND_MATCHES_LIMIT = 500  # expand the ancestors of at most this many matches
+MIN_VALUE_WIDTH = 160  # Last value never gets narrower than this while the window shrinks
 
 
 class TopicFilterProxy(QSortFilterProxyModel):
@@ -119,7 +120,8 @@ class TopicTreeView(QWidget):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(COL_TOPIC, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(COL_MESSAGES, 70)
-        header.resizeSection(COL_RATE, 80)
+        header.resizeSection(COL_RATE, 60)
+        header.resizeSection(COL_SEEN, 72)
         header.setSectionResizeMode(COL_VALUE, QHeaderView.ResizeMode.Stretch)
         self._topic_width_set_by_user = False
         header.sectionResized.connect(self._on_section_resized)
@@ -361,9 +363,15 @@ class TopicTreeView(QWidget):
     def resizeEvent(self, event) -> None:
         """The Topic column takes about 45% of the width (until the user drags it), so Last value stays on screen."""
         super().resizeEvent(event)
-        if not self._topic_width_set_by_user:
+        header = self.view.header()
+        width = self.view.viewport().width()
+        # Last value keeps room to be read, even after the user widened Topic and the window then shrank.
+        widest_topic = width - sum(header.sectionSize(c) for c in (COL_MESSAGES, COL_RATE, COL_SEEN)) - MIN_VALUE_WIDTH
+        wanted = (max(140, int(width * 0.45)) if not self._topic_width_set_by_user
+                  else min(header.sectionSize(COL_TOPIC), max(140, widest_topic)))
+        if wanted != header.sectionSize(COL_TOPIC):
             self._sizing_topic = True
-            self.view.header().resizeSection(COL_TOPIC, max(140, int(self.view.viewport().width() * 0.45)))
+            header.resizeSection(COL_TOPIC, wanted)
             self._sizing_topic = False
 
     # ----- keyboard ---------------------------------------------------------------------

@@ -67,3 +67,25 @@ def test_every_control_fits_and_the_tree_gets_the_most_room(qtbot, context, mosq
     for dock in (window.request_dock, window.stream_dock):
         assert dock.isVisible() and dock.width() > 0
     window.close()
+
+
+def test_last_value_stays_readable_when_the_window_shrinks_after_topic_was_widened(qtbot, context, qloop, mosquitto):
+    from eventscope.gui.models.topic_tree_model import COL_RATE, COL_SEEN, COL_TOPIC, COL_VALUE
+    from tests.conftest import publish_raw
+    from tests.gui.conftest import run_until
+
+    window = window_on_one_broker(qtbot, context, mosquitto.port, 1920, 1080)
+    run_until(qloop, lambda: context.session is not None and context.session.is_connected, message="connected")
+    context.session.subscribe("#").result(10)
+    publish_raw(mosquitto.port, [("plant/line1/temp", b"21.5")])
+    view = window.topic_tree
+    run_until(qloop, lambda: view.select_topic("plant/line1/temp"), message="the topic shown")
+    header = view.view.header()
+    header.resizeSection(COL_TOPIC, 900)  # the user drags Topic wide
+    window.resize(1024, 700)  # then makes the window small, without Reset layout
+    QApplication.processEvents()
+    assert header.sectionSize(COL_VALUE) >= 120, header.sectionSize(COL_VALUE)
+    index = view.model.index_for_topic("plant/line1/temp")
+    rate = index.siblingAtColumn(COL_RATE).data()
+    seen = index.siblingAtColumn(COL_SEEN).data()
+    assert (rate.endswith("/s") or rate == "–") and seen.endswith("ago")  # one quantity a column
