@@ -200,7 +200,11 @@ class DetailsPane(QWidget):
 
     # ----- what to show -------------------------------------------------------------------
     def show_record(self, record) -> None:
-        """A message from any view (MessageRecord). Shows it alone, without topic history."""
+        """A message from any view (MessageRecord, e.g. an audit row): the message itself, with its topic's
+        history, plot and diff when the tree knows the topic (else they say why they are empty)."""
+        known = self.context.workspace.tree.node(record.topic, record.broker_id) if record.broker_id else None
+        if known is not None and known is not self.node:
+            self.show_topic(known)
         if self.node is not None and self.node.topic == record.topic:
             self._follow_latest = False
         else:
@@ -208,6 +212,7 @@ class DetailsPane(QWidget):
             self._history = []
             self._shown_count = -1
             self.history_list.clear()
+            self.history_list.addItem("No history here: this topic has not arrived since the window started")
             self.diff_edit.setPlainText("")
             self.plot_curve.setData([], [])
             self.plot_field.clear()

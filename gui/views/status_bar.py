@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QStatusBar, QWidget
 
 from eventscope.core.mqtt.session import SessionStatus
 from eventscope.gui.bridge import FlushStats
@@ -22,8 +22,14 @@ class EventscopeStatusBar(QStatusBar):
         self.state_label = self._label("stateLabel", "Idle")
 
     def _label(self, name: str, text: str) -> QLabel:
+        if self.findChildren(QLabel, options=Qt.FindChildOption.FindDirectChildrenOnly):
+            separator = QFrame(objectName=f"{name}Separator")  # the parts apart, not run together
+            separator.setFrameShape(QFrame.Shape.VLine)
+            separator.setFrameShadow(QFrame.Shadow.Sunken)
+            self.addPermanentWidget(separator)
         label = QLabel(text, objectName=name)
         label.setTextFormat(Qt.TextFormat.PlainText)
+        label.setContentsMargins(4, 0, 4, 0)
         self.addPermanentWidget(label)
         return label
 

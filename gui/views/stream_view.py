@@ -46,6 +46,19 @@ CHIP_REFRESH_MS = 500
 COLUMN_WIDTHS = (95, 100, 90, 230, 40, 50, 60)  # time, broker, region, topic, QoS, retain, size
 
 
+
+class TopicLevelSpin(QSpinBox):
+    """The region's topic level, counted as people count ("1st topic level"), kept 0-based underneath."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.lineEdit().setReadOnly(True)  # arrows and the wheel choose; the words are not typed
+
+    def textFromValue(self, value: int) -> str:  # noqa: N802 (Qt's name)
+        number = value + 1
+        suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+        return f"region: {number}{suffix} topic level"
+
 class StreamTab(QWidget):
     """One stream: filter, region level, region chips, search, pause, and the table."""
 
@@ -66,10 +79,9 @@ class StreamTab(QWidget):
         self.filter_edit = QLineEdit(topic_filter, objectName="streamFilter")
         self.filter_edit.setPlaceholderText("MQTT filter, e.g. +/hello/request")
         self.filter_edit.setAccessibleName("Stream filter")
-        self.level_spin = QSpinBox(objectName="regionLevel")
+        self.level_spin = TopicLevelSpin(objectName="regionLevel")
         self.level_spin.setRange(0, 16)
-        self.level_spin.setPrefix("region level ")
-        self.level_spin.setToolTip("The topic level that names the region (0 = the first)")
+        self.level_spin.setToolTip("Which topic level names the region: the 1st in us-east/hello/request")
         self.region_source = QComboBox(objectName="regionSource")
         self.region_source.addItem("Region from topic", False)
         self.region_source.addItem("Region from broker", True)

@@ -139,3 +139,17 @@ def test_sparkplug_history_is_decoded_and_seq_notes_are_those_of_arrival_shown_a
     for row in range(1, len(seqs)):  # the older ones arrived in order: no false gap against the newest seq
         pane.history_list.setCurrentRow(row)
         assert "seq gap" not in pane.decoder_note.text(), (row, pane.decoder_note.text())
+
+
+def test_a_message_picked_elsewhere_shows_its_topics_history_when_the_tree_has_it(window, mosquitto, qloop):
+    _plant(window, mosquitto.port, qloop)
+    publish_raw(mosquitto.port, [("plant/line1/temp", f"{20 + i}".encode()) for i in range(3)])
+    tree = window.context.workspace.tree
+    run_until(qloop, lambda: tree.node("plant/line1/temp", "plant") is not None
+              and tree.node("plant/line1/temp", "plant").count == 3, message="three messages in the tree")
+    pane = window.details_pane
+    window.context.messageSelected.emit(MessageRecord("plant/line1/temp", b"21", received=1.0, broker_id="plant"))
+    assert pane.history_list.count() == 3 and pane.payload_edit.toPlainText() == "21"  # as an audit row does
+    window.context.messageSelected.emit(MessageRecord("never/seen", b"x", received=2.0, broker_id="plant"))
+    assert [pane.history_list.item(i).text() for i in range(pane.history_list.count())] == [
+        "No history here: this topic has not arrived since the window started"]
