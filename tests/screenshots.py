@@ -87,6 +87,7 @@ def main(argv: list[str]) -> int:
             path = out / f"window-{width}x{height}.png"
             window.grab().save(str(path))
             print(f"{path}: {window.width()}×{window.height()}", flush=True)
+        _details_and_pair(app, window, out)
         window.resize(1500, 950)
         window.reset_layout()
         window.audit_dock.raise_()
@@ -102,6 +103,37 @@ def main(argv: list[str]) -> int:
             broker.stop()
         QApplication.processEvents()
     return 0
+
+
+def _details_and_pair(app, window, out: Path) -> None:
+    """The details pane plotting a telemetry topic's fields, and the audit feed with a request and its reply
+    linked (the request selected, its partner one key away)."""
+    from eventscope.gui.models.audit_table_model import KIND_COLUMN, PAIR_COLUMN
+    from eventscope.gui.views.details_pane import ALL_FIELDS
+
+    window.resize(1920, 1080)
+    window.reset_layout()
+    _pump(app, 1.0)
+    window.topic_tree.select_topic("us-east/orders/node-1/metrics")
+    window.details_dock.raise_()
+    pane = window.details_pane
+    pane.tabs.setCurrentIndex(1)  # Plot
+    pane.plot_field.setCurrentIndex(pane.plot_field.findData(ALL_FIELDS))
+    pane.splitter.setSizes([70, 400])  # as a user drags it to look at the plot
+    _pump(app, 2.0)
+    window.details_dock.grab().save(str(out / "details-plot.png"))
+    print(f"{out / 'details-plot.png'}", flush=True)
+    window.audit_dock.raise_()
+    _pump(app, 1.0)
+    model, table = window.audit_feed.model, window.audit_feed.table
+    for row in range(model.rowCount()):
+        if model.index(row, KIND_COLUMN).data() == "request" and "reply #" in (model.index(row, PAIR_COLUMN).data() or ""):
+            table.selectRow(row)
+            table.setCurrentIndex(model.index(row, 0))
+            break
+    _pump(app, 0.5)
+    window.audit_dock.grab().save(str(out / "audit-pair.png"))
+    print(f"{out / 'audit-pair.png'}", flush=True)
 
 
 def _broker(cls, work: Path, index: int, port: int, extra: str):

@@ -443,7 +443,7 @@ class DetailsPane(QWidget):
         several = len(fields) > 1
         # Several fields share one axis only scaled, each to its own min … max (named in the legend);
         # their raw values on one axis made the small ones flat lines and the labels overlap.
-        self.plot.setLabel("left", "each field scaled to its min … max" if several else (fields[0] or "value"))
+        self.plot.setLabel("left", "scaled 0 … 1" if several else (fields[0] or "value"))
         first_name = _legend_name(fields[0], ys, several)
         self.plot_curve.setData(xs, _scaled(ys) if several else ys)
         self.plot_curve.opts["name"] = first_name
@@ -463,6 +463,7 @@ class DetailsPane(QWidget):
             legend.clear()
             for curve, name in named:
                 legend.addItem(curve, name)
+            legend.setColumnCount(max(1, len(named)))  # side by side: one row over the plot, not a column of them
             legend.setVisible(several)  # one field: the axis names it
         self.plot_note.setText(f"{len(ys)} numeric value{'s' if len(ys) != 1 else ''} of {len(self._history)}"
                                if ys else "No numeric values in this topic's history")

@@ -19,6 +19,9 @@ def follow_palette(plot: pg.PlotWidget) -> QColor:
     legend = item.legend if item is not None else None
     if legend is not None:
         legend.setLabelTextColor(text)
+        backdrop = palette.color(QPalette.ColorRole.Base)
+        backdrop.setAlpha(200)  # readable over the curves it covers
+        legend.setBrush(pg.mkBrush(backdrop))
     return palette.color(QPalette.ColorRole.Highlight)
 
 

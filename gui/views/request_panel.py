@@ -63,7 +63,9 @@ class RequestPanel(QWidget):
         # The composer and its result sit together on top, visible without scrolling; the
         # rarely changed options, bursts, history and saved requests share tabs below.
         self.tabs = QTabWidget(objectName="requestTabs")
-        self.tabs.setMinimumHeight(72)  # the history scrolls; the composer above keeps its room
+        # Room for the tab bar, the history's header and two whole rows (72 px showed not one row at 1024×700);
+        # the history scrolls beyond that, and the composer above keeps its room.
+        self.tabs.setMinimumHeight(100)
         self.tabs.addTab(self.history_tab, "History")
         self.tabs.addTab(self.options_tab, "Options")
         self.tabs.addTab(_scrolling(self.saved_tab), "Saved")  # a short tab area scrolls them, never crushes

@@ -56,7 +56,7 @@ class RequestReply:
         self.reply_view.setPlainText(format_payload(reply.payload))
         correlation = reply.correlation_id or "none (uncorrelated: MQTT 3.1.1)"
         route = f" · left on {reply.sent_on}, came back on {reply.received_on}" if reply.sent_on else ""
-        self.reply_details.setText(f"RTT {reply.rtt * 1e3:.2f} ms · {len(reply.payload)} B · reply topic {reply.reply_topic}"
-                                   f" · correlation {correlation}{route}")
+        # The status line above says the RTT and the route; these are the rest, said once.
+        self.reply_details.setText(f"{len(reply.payload)} B · reply topic {reply.reply_topic} · correlation {correlation}")
         self.status_label.setText(f"Reply received in {reply.rtt * 1e3:.2f} ms"
                                   + ("" if reply.correlated else " (uncorrelated)") + route)

@@ -48,7 +48,7 @@ COLUMN_WIDTHS = (95, 100, 90, 230, 40, 50, 60)  # time, broker, region, topic, Q
 
 
 class TopicLevelSpin(QSpinBox):
-    """The region's topic level, counted as people count ("1st topic level"), kept 0-based underneath."""
+    """The region's topic level, counted as people count ("1st level"), kept 0-based underneath."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -57,7 +57,7 @@ class TopicLevelSpin(QSpinBox):
     def textFromValue(self, value: int) -> str:  # noqa: N802 (Qt's name)
         number = value + 1
         suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
-        return f"region: {number}{suffix} topic level"
+        return f"{number}{suffix} level"
 
 class StreamTab(QWidget):
     """One stream: filter, region level, region chips, search, pause, and the table."""

@@ -50,5 +50,6 @@ def test_demo_window_shows_all_regions_within_five_seconds_and_a_reply(demo, con
     panel.payload_edit.setPlainText('{"greeting": "hi"}')
     qtbot.mouseClick(panel.send_button, Qt.LeftButton)
     run_until(qloop, lambda: "Reply received in" in panel.status_label.text(), timeout=10, message="the reply")
-    assert panel.reply_details.text().startswith("RTT ")
+    assert " B · reply topic " in panel.reply_details.text() and "RTT" not in panel.reply_details.text()
+    assert panel.status_label.text().startswith("Reply received in ")  # the RTT, said once
     window.close()

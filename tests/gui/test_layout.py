@@ -21,6 +21,8 @@ def _clipped(widget: QWidget) -> str | None:
         return f"height {size.height()} < {hint.height()} (text cut)"
     if isinstance(widget, QAbstractButton) and widget.text() and size.width() < hint.width():
         return f"button width {size.width()} < {hint.width()} (label cut)"
+    if isinstance(widget, QAbstractSpinBox) and size.width() < hint.width() - 4:
+        return f"spin box width {size.width()} < {hint.width()} (its text cut)"
     if isinstance(widget, QLineEdit) and size.width() < widget.fontMetrics().averageCharWidth() * MIN_LINE_EDIT_CHARS:
         return f"line edit {size.width()} px wide shows fewer than {MIN_LINE_EDIT_CHARS} characters"
     return None

@@ -64,7 +64,7 @@ def test_region_level_one_and_invalid_filter(connected_context, qloop, qtbot):
     assert tab.stream_filter.topic_filter == "+/hello/request/extra/+"  # the last valid filter stays
     tab.filter_edit.setText("fleet/+/hello/request")
     tab.level_spin.setValue(1)
-    assert tab.level_spin.text() == "region: 2nd topic level"  # counted as people count, not from 0
+    assert tab.level_spin.text() == "2nd level"  # counted as people count, not from 0
     tab.filter_edit.editingFinished.emit()
     assert not tab.error_label.isVisible()
     port = connected_context.profile.port
