@@ -101,7 +101,7 @@ class MainWindow(QMainWindow):
     def _size_docks(self) -> None:
         width, height = self.width(), self.height()
         self.resizeDocks([self.request_dock], [int(width * 0.42)], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.stream_dock], [int(height * 0.32)], Qt.Orientation.Vertical)
+        self.resizeDocks([self.stream_dock], [int(height * 0.29)], Qt.Orientation.Vertical)
         self._fit_brokers_dock()
 
     def _fit_brokers_dock(self) -> None:

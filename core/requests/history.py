@@ -47,6 +47,7 @@ class HistoryEntry:
     detail: str = ""  # the error message, for timeout/error
     broker: str = ""  # the broker the request left on
     reply_broker: str = ""  # the broker its reply came back on
+    region: str = ""  # the region its topic template named ({region}); empty when the topic names none
 
     @classmethod
     def create(cls, topic: str, payload: bytes, status: str, **fields_) -> HistoryEntry:

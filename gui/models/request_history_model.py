@@ -7,7 +7,6 @@ from datetime import datetime
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
 from eventscope.core.requests.history import HistoryEntry, RequestHistory
-from eventscope.core.topics import region_of
 from eventscope.gui.models.flat_table_model import FlatTableModel
 from eventscope.gui.models.roles import ALIGN_RIGHT, ALIGNMENT, DISPLAY, TOOLTIP
 
@@ -34,8 +33,8 @@ def _format_cell(entry: HistoryEntry, column: int) -> str:
         if entry.reply_broker and entry.reply_broker != entry.broker:
             return f"{entry.broker} → {entry.reply_broker}"
         return entry.broker
-    if column == REGION_COLUMN:
-        return region_of(entry.topic, 0) if "/" in entry.topic else ""
+    if column == REGION_COLUMN:  # what {region} named; a topic without it has none (not its first level)
+        return entry.region
     if column == TOPIC_COLUMN:
         return entry.topic
     if column == STATUS_COLUMN:

@@ -137,11 +137,12 @@ class BrokersPanel(QWidget):
 
     def _fit_whole_rows(self) -> None:
         """The table as high as the whole rows that fit: a row is never half under the header."""
-        header = self.table.horizontalHeader().sizeHint().height()
-        frame = 2 * self.table.frameWidth()
-        room = self.height() - 4 - header - frame  # the layout's margins
+        # The table's own chrome (header, frame) as measured once shown; before, as hinted.
+        chrome = (self.table.height() - self.table.viewport().height() if self.table.isVisible()
+                  else self.table.horizontalHeader().sizeHint().height() + 2 * self.table.frameWidth())
+        room = self.height() - 4 - chrome  # the layout's margins
         rows = max(1, min(max(self.model.rowCount(), 1), room // ROW_HEIGHT))
-        self.table.setMaximumHeight(header + rows * ROW_HEIGHT + frame)
+        self.table.setFixedHeight(chrome + rows * ROW_HEIGHT)
 
     @staticmethod
     def _tool_button(action: QAction | None, name: str) -> QToolButton | None:

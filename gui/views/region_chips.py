@@ -14,7 +14,11 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
 from eventscope.core.models.region_stats import RegionCount
 
-WIDTH_TEMPLATE = "  888,888 · 8,888.8/s"  # the widest count text a chip is sized for
+WIDTH_TEMPLATE = "✓   888,888 msgs · 8,888.8/s"  # the widest count text a chip is sized for
+# Shown and hidden told apart by more than a shade of grey: the palette's highlight with a tick, or muted
+# text with a cross.
+CHIP_STYLE = ("QToolButton:checked { background-color: palette(highlight); color: palette(highlighted-text); }"
+              "QToolButton:!checked { color: palette(mid); }")
 
 
 class RegionChips(QWidget):
@@ -39,6 +43,7 @@ class RegionChips(QWidget):
         self._first_chip = self._layout.count()
         self._layout.addStretch(1)
         self._chips: dict[str, QToolButton] = {}
+        self._counts: dict[str, RegionCount] = {}
         self._order: list[str] = []
         self.all_button.clicked.connect(lambda: self._set_all(True))
         self.none_button.clicked.connect(lambda: self._set_all(False))
@@ -59,6 +64,7 @@ class RegionChips(QWidget):
         for chip in self._chips.values():
             chip.deleteLater()
         self._chips.clear()
+        self._counts.clear()
         self._order.clear()
 
     def show_counts(self, counts: list[RegionCount]) -> None:
@@ -67,12 +73,20 @@ class RegionChips(QWidget):
             chip = self._chips.get(item.region)
             if chip is None:
                 chip = self._new_chip(item.region)
-            name = item.region or "(none)"
-            text = f"{name}  {item.count:,} · {item.rate:.1f}/s"
-            if chip.text() != text:
-                chip.setText(text)
-                chip.setToolTip(f"{name}: {item.count:,} messages, {item.rate:.1f}/s now. "
-                                f"{'Shown: click to hide' if chip.isChecked() else 'Hidden: click to show'}.")
+            self._counts[item.region] = item
+            self._label(item.region, chip)
+
+    def _label(self, region: str, chip: QToolButton) -> None:
+        item = self._counts.get(region)
+        if item is None:
+            return
+        name = region or "(none)"
+        shown = chip.isChecked()
+        text = f"{'✓' if shown else '✕'} {name}  {item.count:,} msgs · {item.rate:.1f}/s"
+        if chip.text() != text:
+            chip.setText(text)
+            chip.setToolTip(f"{name}: {item.count:,} messages, {item.rate:.1f}/s now. "
+                            f"{'Shown: click to hide' if shown else 'Hidden: click to show'}.")
 
     def _new_chip(self, region: str) -> QToolButton:
         chip = QToolButton(self)
@@ -80,9 +94,11 @@ class RegionChips(QWidget):
         chip.setChecked(True)
         chip.setObjectName(f"regionChip_{region}")
         chip.setAccessibleName(f"Region {region or '(none)'}")
+        chip.setStyleSheet(CHIP_STYLE)
         metrics = chip.fontMetrics()
         chip.setMinimumWidth(metrics.horizontalAdvance((region or "(none)") + WIDTH_TEMPLATE) + 12)
         chip.toggled.connect(self._on_toggled)
+        chip.toggled.connect(lambda _checked, r=region, c=chip: self._label(r, c))
         position = bisect_left(self._order, region)
         self._order.insert(position, region)
         self._layout.insertWidget(self._first_chip + position, chip)
@@ -90,10 +106,11 @@ class RegionChips(QWidget):
         return chip
 
     def _set_all(self, shown: bool) -> None:
-        for chip in self._chips.values():
+        for region, chip in self._chips.items():
             chip.blockSignals(True)
             chip.setChecked(shown)
             chip.blockSignals(False)
+            self._label(region, chip)
         self.selectionChanged.emit(self.hidden)
 
     def _on_toggled(self, _checked: bool) -> None:

@@ -63,9 +63,9 @@ class RequestPanel(QWidget):
         # The composer and its result sit together on top, visible without scrolling; the
         # rarely changed options, bursts, history and saved requests share tabs below.
         self.tabs = QTabWidget(objectName="requestTabs")
-        # Room for the tab bar, the history's header and two whole rows (72 px showed not one row at 1024×700);
+        # Room for the tab bar, the history's header and a whole row (72 px showed not one at 1024×700);
         # the history scrolls beyond that, and the composer above keeps its room.
-        self.tabs.setMinimumHeight(100)
+        self.tabs.setMinimumHeight(88)
         self.tabs.addTab(self.history_tab, "History")
         self.tabs.addTab(self.options_tab, "Options")
         self.tabs.addTab(_scrolling(self.saved_tab), "Saved")  # a short tab area scrolls them, never crushes
@@ -253,7 +253,8 @@ class RequestPanel(QWidget):
             rtt=reply.rtt if reply else None, reply_size=len(reply.payload) if reply else None,
             correlation_id=reply.correlation_id if reply else "", detail=detail,
             broker=(reply.sent_on if reply and reply.sent_on else self.broker_combo.currentText()),
-            reply_broker=reply.received_on if reply and reply.received_on else ""))
+            reply_broker=reply.received_on if reply and reply.received_on else "",
+            region=self.region_combo.currentText().strip() if "{region}" in self.template_edit.text() else ""))
 
     @asyncSlot()
     async def send_burst(self) -> None:

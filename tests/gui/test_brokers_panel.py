@@ -245,4 +245,5 @@ def test_the_panel_fits_its_brokers_in_whole_rows_and_shows_each_port(context, q
         window.add_broker(ConnectionProfile(name=name, host="127.0.0.1", port=mosquitto.port))
     run_until(qloop, lambda: panel.model.rowCount() == 3, message="three rows")
     run_until(qloop, whole_rows, message="whole rows only")
+    assert table.viewport().height() >= 2 * ROW_HEIGHT  # at 1024×700, two of the three in view
     assert (window.width(), window.height()) == (1024, 700)

@@ -104,6 +104,13 @@ def test_timeout_is_shown_as_text_and_recorded(connected_context, qloop, qtbot, 
     assert panel.send_button.isEnabled() and not panel.progress.isVisible()
     assert panel.history_model.index(0, STATUS_COLUMN).data() == "timeout"
     assert panel.reply_view.toPlainText() == "" and "earlier reply is cleared" in panel.reply_details.text()
+    assert panel.history_model.index(0, REGION_COLUMN).data() == panel.region_combo.currentText()
+
+    panel.template_edit.setText("nobody/hello/request")  # no {region}: the request names no region
+    qtbot.mouseClick(panel.send_button, Qt.LeftButton)
+    run_until(qloop, lambda: panel.history_model.rowCount() == 2, message="the second request recorded")
+    newest = max(range(2), key=lambda r: panel.history_model.index(r, TOPIC_COLUMN).data() == "nobody/hello/request")
+    assert panel.history_model.index(newest, REGION_COLUMN).data() == ""  # not "nobody", its first level
 
 
 def test_ctrl_enter_sends_from_anywhere_in_the_window(window, mosquitto, qloop, qtbot, demo_replier):

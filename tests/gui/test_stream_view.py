@@ -43,8 +43,9 @@ def test_region_chip_click_narrows_the_table(connected_context, qloop, qtbot, qt
     run_until(qloop, lambda: tab.model.rowCount() == 0, message="None hides every region")
     for region in ("us-east", "eu-west"):
         chip = view.findChild(object, f"regionChip_{region}")
-        assert chip.text().startswith(f"{region}  1 ·")
+        assert chip.text().startswith(f"✕ {region}  1 msgs ·")  # hidden, said in words and not only a shade
         qtbot.mouseClick(chip, Qt.LeftButton)
+        assert chip.text().startswith(f"✓ {region}  1 msgs ·")
     run_until(qloop, lambda: model_topics(tab.model) == ["us-east/hello/request", "eu-west/hello/request"],
               message="the narrowed table")
     assert [r.topic for r in tab.stream.records()] == model_topics(tab.model)  # core and model agree
