@@ -377,6 +377,10 @@ class MainWindow(QMainWindow):
     def _on_current_changed(self, session) -> None:
         self.status_bar.show_status(session.status if session is not None else None)
         self._update_title()
+        current = self.context.connection.broker_id if self.context.connection is not None else None
+        previous, self._current_id = getattr(self, "_current_id", None), current
+        if previous is not None and current != previous:  # never moved without saying so
+            self.status_bar.showMessage(f"Requests now leave on {current}" if current else "No current broker", 8000)
 
     def _update_title(self) -> None:
         connection = self.context.connection

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QItemSelection, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -103,7 +103,14 @@ class AuditFeedView(QWidget):
         self.warning_label.hide()
         self.status_label = ElidedLabel(objectName="auditStatus")
         self.table = QTableView(objectName="auditTable")
+        self.empty_note = QLabel("", self.table.viewport(), objectName="auditEmpty")
+        self.empty_note.setTextFormat(Qt.TextFormat.PlainText)
+        self.empty_note.setWordWrap(True)
+        self.empty_note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_note.setEnabled(False)  # the palette's muted text
         self.table.setModel(self.model)
+        for changed in (self.model.rowsInserted, self.model.rowsRemoved, self.model.modelReset):
+            changed.connect(lambda *_: self._update_empty_note())
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)  # rows to replay
         self.table.verticalHeader().hide()
@@ -167,6 +174,8 @@ class AuditFeedView(QWidget):
             context.set_audit(db_path, filters)  # the workspace records; this view shows
         if context.connection is None:
             self._show_warning()
+        self.table.viewport().installEventFilter(self)
+        self._update_empty_note()
 
     @property
     def recorder(self) -> AuditRecorder | None:
@@ -197,6 +206,24 @@ class AuditFeedView(QWidget):
     def _on_loaded(self, first_page: bool) -> None:
         if first_page:  # a new search or database: show its newest rows
             self._scroll_to_newest()
+        self._update_empty_note()
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize and self.empty_note.isVisible():
+            self.empty_note.setGeometry(self.table.viewport().rect().adjusted(16, 16, -16, -16))
+        return super().eventFilter(watched, event)
+
+    def _update_empty_note(self) -> None:
+        """What an empty feed waits for, or that the search matches nothing, over its blank area."""
+        if self.model.rowCount() > 0:
+            self.empty_note.hide()
+            return
+        searching = not self.current_query().is_empty
+        self.empty_note.setText("No recorded row matches this search." if searching else
+                                "No requests or replies recorded yet: they appear here as the audit records them "
+                                "(the status line below says which filters, into which store).")
+        self.empty_note.setGeometry(self.table.viewport().rect().adjusted(16, 16, -16, -16))
+        self.empty_note.show()
 
     def _on_read_failed(self, reason: str) -> None:
         self._notice = reason

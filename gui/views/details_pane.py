@@ -89,6 +89,8 @@ class DetailsPane(QWidget):
             self.decoder_combo.addItem(DECODER_LABELS[name], name)
         self.decoder_note = ElidedLabel(objectName="detailsDecoderNote", mode=Qt.TextElideMode.ElideRight)
         self.payload_edit = QPlainTextEdit(objectName="detailsPayload")
+        self.payload_edit.setPlaceholderText("Select a topic in the tree, or a row of a stream or of the audit feed: "
+                                             "its message, history, plot and diff show here")
         self.payload_edit.setReadOnly(True)
         self.payload_edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
 

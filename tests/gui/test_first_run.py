@@ -67,3 +67,34 @@ def test_a_filter_with_no_match_says_so_and_esc_clears_it(qtbot, context, qloop,
     qtbot.keyClick(view.filter_edit, Qt.Key.Key_Escape)
     assert view.filter_edit.text() == "" and not view.empty_note.isVisible()
     assert view.current_node() is not None and view.current_node().topic == "plant/a"  # the user's place is kept
+
+
+def test_empty_details_and_audit_say_what_they_wait_for(qtbot, context, qloop):
+    window = MainWindow(context)
+    qtbot.addWidget(window)
+    window.show()
+    window.details_dock.raise_()
+    assert "Select a topic" in window.details_pane.payload_edit.placeholderText()
+    window.audit_dock.raise_()
+    feed = window.audit_feed
+    run_until(qloop, lambda: feed.empty_note.isVisible(), message="the audit's empty state")
+    assert feed.empty_note.text().startswith("No requests or replies recorded yet")
+    feed.topic_edit.setText("nothing/like/this")
+    feed.apply_search()
+    run_until(qloop, lambda: feed.empty_note.text() == "No recorded row matches this search.", message="no match")
+
+
+def test_the_current_broker_never_changes_without_saying_so(qtbot, context, qloop, mosquitto):
+    from eventscope.core.profile import ConnectionProfile
+
+    window = MainWindow(context)
+    qtbot.addWidget(window)
+    window.show()
+    for name in ("east", "west"):
+        window.add_broker(ConnectionProfile(name=name, host="127.0.0.1", port=mosquitto.port))
+    run_until(qloop, lambda: context.connection is not None and context.connection.broker_id == "east",
+              message="east current")
+    context.remove_broker("east")
+    run_until(qloop, lambda: context.connection is not None and context.connection.broker_id == "west",
+              message="west takes over")
+    assert window.status_bar.currentMessage() == "Requests now leave on west"
