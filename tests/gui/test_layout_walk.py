@@ -4,6 +4,7 @@ field cut, no text clipped without its tooltip, and the window's size never chan
 from __future__ import annotations
 
 import pytest
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QLabel, QTabWidget, QWidget
 
 from tests.conftest import publish_raw
@@ -49,12 +50,19 @@ def walk_tabs(top: QWidget, label: str) -> list[str]:
     return sorted(set(found))
 
 
-@pytest.fixture
-def walked_window(qtbot, context, qloop, mosquitto):
+@pytest.fixture(params=["light", "dark"])
+def walked_window(request, qtbot, qapp, context, qloop, mosquitto):
+    """The window at 1024×700 on a light and on a dark palette (the plots, chips and notes follow it)."""
+    from tests.gui.test_status_colours import DARK
+
+    before = qapp.palette()
+    if request.param == "dark":
+        qapp.setPalette(DARK)
     window = window_on_one_broker(qtbot, context, mosquitto.port, WIDTH, HEIGHT)
     run_until(qloop, lambda: context.session is not None and context.session.is_connected, message="connected")
     yield window
     window.close()
+    qapp.setPalette(before)
 
 
 def test_every_panel_tab_at_1024x700(walked_window, qloop, mosquitto):
@@ -66,6 +74,8 @@ def test_every_panel_tab_at_1024x700(walked_window, qloop, mosquitto):
         QApplication.processEvents()
         assert walk_tabs(window, front.objectName()) == []
         assert (window.width(), window.height()) == (WIDTH, HEIGHT)
+    plot = window.details_pane.plot  # drawn in the palette's colours, light or dark, never pyqtgraph's black
+    assert plot.backgroundBrush().color() == plot.palette().color(QPalette.ColorRole.Base)
 
 
 @pytest.mark.parametrize("opener", ["open_add_broker", "open_profile_manager", "open_publish", "open_subscriptions",
