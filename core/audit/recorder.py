@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -45,13 +46,26 @@ MAX_PENDING = 50_000  # records held in memory while the store cannot write; the
 BUFFER_MAX_COUNT = 20_000  # the network thread waits for room beyond this (never drops)
 
 
-def broker_key(host: str, port: int) -> str:
-    """The broker as its address, so 'localhost' and '127.0.0.1' are one broker for the recorder lock."""
-    try:
-        address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]
-    except (OSError, UnicodeError):  # unresolvable: the connection will say so; lock on the name
-        address = host
-    return f"{address}:{port}"
+RESOLVE_TIMEOUT = 2.0  # seconds the recorder lock waits for the host name's address
+
+
+def broker_key(host: str, port: int, timeout: float = RESOLVE_TIMEOUT) -> str:
+    """The broker as its address, so 'localhost' and '127.0.0.1' are one broker for the recorder lock.
+
+    The lookup is bounded: a slow resolver must not hold the recorder's start. Unresolvable, or not
+    resolved within ``timeout``, the lock is keyed on the name (the connection says what is wrong)."""
+    found: list[str] = []
+
+    def resolve() -> None:
+        try:
+            found.append(str(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]))
+        except (OSError, UnicodeError):
+            pass
+
+    lookup = threading.Thread(target=resolve, name="recorder-lock-lookup", daemon=True)  # left behind if slow
+    lookup.start()
+    lookup.join(timeout)
+    return f"{found[0] if found else host}:{port}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,3 +67,24 @@ def test_a_symlink_to_the_database_is_the_same_database(tmp_path):
         other_broker.release()
     finally:
         first.release()
+
+
+def test_a_slow_resolver_never_holds_the_recorder_lock_up(monkeypatch):
+    import socket
+    import threading
+
+    from eventscope.core.audit import recorder
+
+    released = threading.Event()
+
+    def stuck(*_args, **_kwargs):  # a resolver that does not answer
+        released.wait(30)
+        raise OSError("no answer")
+
+    monkeypatch.setattr(socket, "getaddrinfo", stuck)
+    try:
+        assert recorder.broker_key("broker.example", 1883, timeout=0.2) == "broker.example:1883"  # keyed on the name
+    finally:
+        released.set()
+    monkeypatch.undo()
+    assert recorder.broker_key("localhost", 1883) in ("127.0.0.1:1883", "::1:1883")  # a quick answer: the address
