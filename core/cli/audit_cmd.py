@@ -35,7 +35,7 @@ from eventscope.core.cli.common import (
     port_number,
     positive_duration,
 )
-from eventscope.core.cli.db_args import add_db_password_arg, db_password
+from eventscope.core.cli.db_args import add_db_password_arg, db_password, open_db
 from eventscope.core.cli.decode_args import add_decode_args, decoder_rules_from_args
 from eventscope.core.mqtt.session import SessionState
 from eventscope.core.profile import DEFAULT_AUDIT_FILTERS
@@ -160,14 +160,9 @@ def run_record(args: argparse.Namespace) -> int:
     if args.max_age is not None:
         options["max_age_seconds"] = args.max_age
     location = _db_path(args)
-    try:
-        store = open_store(location, db_password(args, str(location)), **options)
-    except ValueError as exc:
-        error(str(exc))
-        return EXIT_USAGE
-    except AuditStoreError as exc:
-        error(str(exc))
-        return EXIT_FAILURE
+    store = open_db(args, location, lambda password: open_store(location, password, **options))
+    if isinstance(store, int):
+        return store
     if store.notice:
         error(store.notice)
     brokers = brokers_from_args(args)
@@ -235,14 +230,9 @@ def run_export(args: argparse.Namespace) -> int:
         error(str(exc))
         return EXIT_USAGE
     location = _db_path(args)
-    try:
-        store = open_reader(location, password=db_password(args, str(location)), snapshot=True)
-    except ValueError as exc:
-        error(str(exc))
-        return EXIT_USAGE
-    except AuditStoreError as exc:
-        error(str(exc))
-        return EXIT_FAILURE
+    store = open_db(args, location, lambda password: open_reader(location, password=password, snapshot=True))
+    if isinstance(store, int):
+        return store
     if store.damage:
         error(f"The audit database {store.path} is damaged ({store.damage}); exporting the rows that can still be read")
     try:

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
+from typing import TypeVar
 
 from eventscope.core.audit.postgres import is_postgres_url, mask_url, split_password
-from eventscope.core.console import error
+from eventscope.core.audit.store import AuditStoreError
+from eventscope.core.console import EXIT_FAILURE, EXIT_USAGE, error
+
+Store = TypeVar("Store")
 
 
 def add_db_password_arg(parser: argparse.ArgumentParser) -> None:
@@ -30,3 +35,16 @@ def db_password(args: argparse.Namespace, location: str) -> str | None:
         error(f"warning: the password in {mask_url(location)} is visible in the process list; "
               "use --db-password-env or PGPASSFILE")
     return None
+
+
+def open_db(args: argparse.Namespace, location: str | os.PathLike, opener: Callable[[str | None], Store]) -> Store | int:
+    """``opener(password)`` for the database at ``location``, or the exit code once the reason is said:
+    a bad option or location is a usage error, a database that refuses is a failure."""
+    try:
+        return opener(db_password(args, str(location)))
+    except ValueError as exc:
+        error(str(exc))
+        return EXIT_USAGE
+    except AuditStoreError as exc:
+        error(str(exc))
+        return EXIT_FAILURE

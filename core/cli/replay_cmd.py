@@ -24,7 +24,7 @@ from eventscope.core.cli.common import (
     named_broker,
     positive_duration,
 )
-from eventscope.core.cli.db_args import add_db_password_arg, db_password
+from eventscope.core.cli.db_args import add_db_password_arg, open_db
 from eventscope.core.mqtt.session import SessionError
 from eventscope.core.replay.engine import Replayer, ReplayResult, ReplyWatcher, plan
 from eventscope.core.replay.rewrite import RewriteRules
@@ -91,14 +91,9 @@ def run(args: argparse.Namespace) -> int:
         error(str(exc))
         return EXIT_USAGE
     location = args.db or default_audit_path(WORKSPACE_AUDIT_NAME)
-    try:
-        store = open_reader(location, password=db_password(args, str(location)))
-    except ValueError as exc:
-        error(str(exc))
-        return EXIT_USAGE
-    except AuditStoreError as exc:
-        error(str(exc))
-        return EXIT_FAILURE
+    store = open_db(args, location, lambda password: open_reader(location, password=password))
+    if isinstance(store, int):
+        return store
     try:
         replay_id, items = plan(store, query, until, rules, args.fresh_correlation)
     except (AuditStoreError, TopicError) as exc:
