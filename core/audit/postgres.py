@@ -432,12 +432,19 @@ class PostgresAuditStore:
             found = _schema_version(conn)
             if found is not None and found > SCHEMA_VERSION:
                 raise AuditStoreError(_newer_schema(self.url, found))
-            if found is None:
-                if self.read_only:
-                    raise AuditStoreError(f"{mask_url(self.url)} holds no Eventscope audit yet "
-                                          "(a recorder or `eventscope audit init-db` creates it)")
+            if found is None and self.read_only:
+                raise AuditStoreError(f"{mask_url(self.url)} holds no Eventscope audit yet "
+                                      "(a recorder or `eventscope audit init-db` creates it)")
+            if found is not None and found < SCHEMA_VERSION and self.read_only:
+                raise AuditStoreError(f"{mask_url(self.url)} has the older schema version {found}: its owner upgrades "
+                                      f"it with `eventscope audit init-db` (to version {SCHEMA_VERSION})")
+            if found is None or found < SCHEMA_VERSION:  # create, or upgrade before the first write needs it
                 conn.close()
-                init_schema(self.url, self.password)
+                try:
+                    init_schema(self.url, self.password)
+                except AuditStoreError as exc:
+                    raise AuditStoreError(f"{exc} (an older schema is upgraded by its owner: "
+                                          "`eventscope audit init-db`)") from None
                 conn = connect(self.url, self.password, autocommit=True)
             if not self.read_only:
                 allowed = _one(conn, "SELECT has_table_privilege('messages', 'INSERT')")

@@ -129,6 +129,21 @@ def test_init_db_upgrades_a_version_1_schema_and_its_topics_stay_searchable(pg_u
     reader.close()
 
 
+def test_a_recorder_upgrades_a_version_1_database_when_it_opens_and_a_viewer_is_told_why(pg_url, postgres):
+    database = pg_url.rsplit("/", 1)[1]
+    PostgresAuditStore(pg_url).close()
+    postgres.admin("DROP TABLE topics; UPDATE eventscope_schema SET version = 1", database)  # as version 1 left it
+    with pytest.raises(AuditStoreError, match="older schema version 1.*audit init-db"):
+        PostgresAuditStore.open_reader(pg_url)
+    recorder = PostgresAuditStore(pg_url)  # the owner's recorder: upgraded on open, so its first write works
+    try:
+        assert recorder.write_batch([request(1, "us-east", time.time())], broker="us-east").inserted == 1
+        assert recorder.page_before(AuditQuery(topic="hello/request"), None, 5)[0].topic == "us-east/hello/request"
+    finally:
+        recorder.close()
+    assert postgres.admin("SELECT max(version) FROM eventscope_schema", database) == [(SCHEMA_VERSION,)]
+
+
 def test_one_recorder_per_broker_and_database(store, pg_url):
     first = store.recorder_lock("127.0.0.1:1883")
     first.acquire()
