@@ -333,6 +333,9 @@ class FeedRows:
         self.exhausted = False
         shown = {row.reply_id for row in self.rows if row.reply_id is not None}
         self.replies = {k: v for k, v in self.replies.items() if k in shown}
+        kept = shown | {row.id for row in self.rows if row.kind == "reply"}  # pairs with a half still shown
+        self.answered = {k: v for k, v in self.answered.items() if k in kept}
+        self.request_regions = {k: v for k, v in self.request_regions.items() if k in kept}
 
     # ----- reading --------------------------------------------------------------------------
     def position(self, row_id: int) -> int | None:

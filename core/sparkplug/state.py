@@ -28,7 +28,7 @@ def unknown_alias_name(alias: int) -> str:
     keeps each alias's values apart (and a rebirth request gets them their names)."""
     return f"alias {alias} (no BIRTH yet)"
 SEQ_MODULO = 256
-SEQ_VERDICTS_KEPT = 100_000  # messages whose seq verdict (from their arrival) is kept for a later look
+SEQ_VERDICTS_KEPT = 100_000  # seq notes (gaps) kept from arrival for a later look
 BDSEQ_METRIC = "bdSeq"
 
 
@@ -73,7 +73,7 @@ class SparkplugState:
     def __init__(self) -> None:
         self._nodes: dict[tuple[str, str, str], NodeState] = {}
         self._hosts: dict[tuple[str, str], bool] = {}  # (broker, host id) -> primary host online
-        # (broker, topic, arrival time) -> the seq notes when it arrived. A message looked at later is judged
+        # (broker, topic, arrival time) -> its seq notes on arrival, when it had any. A message looked at later is judged
         # as it arrived, not against the node's seq now (which made every older DATA a false "seq gap").
         self._seq_verdicts: OrderedDict[tuple[str, str, float], tuple[str, ...]] = OrderedDict()
 
@@ -127,6 +127,8 @@ class SparkplugState:
         return self._decode(record, update=True, check_seq=False)
 
     def _keep_verdict(self, record: MessageRecord, notes: list[str] | tuple[str, ...]) -> None:
+        if not notes:  # nearly every message: nothing to keep (a missing verdict reads as no note)
+            return
         verdicts = self._seq_verdicts
         verdicts[(record.broker_id, record.topic, record.received)] = tuple(notes)
         if len(verdicts) > SEQ_VERDICTS_KEPT:
