@@ -35,7 +35,7 @@ from eventscope.core.audit.store import AuditQuery
 from eventscope.core.audit.stores import shown
 from eventscope.gui.context import AppContext
 from eventscope.gui.futures import FutureWatcher
-from eventscope.gui.models.audit_table_model import PAIR_COLUMN, AuditTableModel
+from eventscope.gui.models.audit_table_model import LIVE_ROWS, PAIR_COLUMN, AuditTableModel
 from eventscope.gui.status_colours import status_style
 from eventscope.gui.views.audit_store_dialog import STORE_KEY, AuditStoreDialog, team_password, tls_state
 from eventscope.gui.views.column_chooser import ColumnChooser
@@ -160,6 +160,8 @@ class AuditFeedView(QWidget):
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.order_button.toggled.connect(self.set_newest_last)
         self.table.verticalScrollBar().valueChanged.connect(self._on_scrolled)
+        self._shift_target: int | None = None  # where the view goes once rows inserted above it are laid out
+        self.table.verticalScrollBar().rangeChanged.connect(self._apply_shift)
         self.order_button.setChecked(bool(context.settings.value(ORDER_KEY, False, type=bool)))
         self._show_order()
         context.auditChanged.connect(self._on_audit_changed)
@@ -304,6 +306,7 @@ class AuditFeedView(QWidget):
 
     def _on_summary(self, summary) -> None:
         """Show what the writer committed: one insertion at the top, one refresh per answered request."""
+        self._shift_target = None  # a shift the scroll range never asked for (every row fitted) is stale now
         for delta in summary.audit:
             if delta.path != self.path:
                 continue  # another database (set while another was shown)
@@ -322,8 +325,12 @@ class AuditFeedView(QWidget):
                 if following:
                     self.model.trim()
                     self._scroll_to_newest()
-                elif not self.model.newest_last and self.model.rowCount() > before:
-                    self._keep_rows_in_place(self.model.rowCount() - before)
+                elif not self.model.newest_last:
+                    if self.model.rowCount() > before:
+                        self._keep_rows_in_place(self.model.rowCount() - before)
+                    if selected:  # still bounded: the oldest rows go, never the selected one or any above it
+                        rows = self.table.selectionModel().selectedRows()
+                        self.model.trim(max(LIVE_ROWS, 1 + max(index.row() for index in rows)))
 
     # ----- order -----
     def set_newest_last(self, newest_last: bool) -> None:
@@ -358,14 +365,15 @@ class AuditFeedView(QWidget):
                 bar.rangeChanged.connect(keep_place)  # … once the scroll bar knows about the new rows
 
     def _keep_rows_in_place(self, inserted_above: int) -> None:
-        """Rows went in at the top: scroll down as many, once the scroll bar knows of them."""
-        bar = self.table.verticalScrollBar()
-        target = bar.value() + inserted_above
+        """Rows went in at the top: scroll down as many (added up over one summary's deltas), once the scroll
+        bar knows of them (``_apply_shift``)."""
+        base = self._shift_target if self._shift_target is not None else self.table.verticalScrollBar().value()
+        self._shift_target = base + inserted_above
 
-        def keep_place(_minimum: int, _maximum: int) -> None:
-            bar.rangeChanged.disconnect(keep_place)
-            bar.setValue(target)
-        bar.rangeChanged.connect(keep_place)
+    def _apply_shift(self, _minimum: int, _maximum: int) -> None:
+        if self._shift_target is not None:
+            self.table.verticalScrollBar().setValue(self._shift_target)
+            self._shift_target = None
 
     # ----- columns and pairs -----
     def _empty_columns(self) -> set[str]:
