@@ -41,6 +41,8 @@ class InWindowDemo(QObject):
         self.environment: DemoEnvironment | None = None
         self.starting = False
         self.started_outside = False  # ``--demo`` started one with the window: one demo is enough
+        self._closed = False  # the window closed: a demo still starting stops as soon as it is up
+        self._lock = threading.Lock()  # ``_closed`` and ``environment`` between the starting thread and the window
         self._watcher = FutureWatcher(self)
 
     @property
@@ -58,9 +60,17 @@ class InWindowDemo(QObject):
 
         def run() -> None:
             try:
-                started.set_result(environment.start())
+                environment.start()
             except Exception as exc:  # noqa: BLE001 (shown in the window)
                 started.set_exception(exc)
+                return
+            with self._lock:
+                closed = self._closed
+                if not closed:
+                    self.environment = environment  # from here on, stop() ends it
+            if closed:  # the window went while it started: nobody will use it
+                environment.stop()
+            started.set_result(environment)
 
         self.starting = True
         self.window.status_bar.showMessage("Starting the demo: an embedded broker, regional traffic and a replier…")
@@ -71,13 +81,14 @@ class InWindowDemo(QObject):
 
     def _on_started(self, started: Future) -> None:
         self.starting = False
+        if self._closed:
+            return
         error = started.exception()
         if error is not None:
             self.window.status_bar.showMessage(f"Cannot start the demo: {error}", 15000)
             self.window.update_demo_action()
             return
         environment: DemoEnvironment = started.result()
-        self.environment = environment
         broker = environment.broker
         self.window.status_bar.showMessage(f"Demo running on its own broker at {broker.host}:{broker.port}", 8000)
         self.window.connect_to(ConnectionProfile(name=DEMO_BROKER_NAME, host=broker.host, port=broker.port,
@@ -88,7 +99,10 @@ class InWindowDemo(QObject):
         start_demo_tour(cast(Any, self.window))
 
     def stop(self) -> None:
-        """With the window: the traffic, the replier and the broker end (the window's connections are closed)."""
-        environment, self.environment = self.environment, None
+        """With the window: the traffic, the replier and the broker end (the window's connections are closed).
+        A demo still starting stops on its own thread once it is up."""
+        with self._lock:
+            self._closed = True
+            environment, self.environment = self.environment, None
         if environment is not None:
             environment.stop()

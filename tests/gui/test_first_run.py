@@ -98,3 +98,15 @@ def test_the_current_broker_never_changes_without_saying_so(qtbot, context, qloo
     run_until(qloop, lambda: context.connection is not None and context.connection.broker_id == "west",
               message="west takes over")
     assert window.status_bar.currentMessage() == "Requests now leave on west"
+
+
+def test_a_window_closed_while_the_demo_starts_leaves_nothing_running(qtbot, context, qloop):
+    window = MainWindow(context)
+    qtbot.addWidget(window)
+    window.show()
+    started = window.demo.start()
+    window.close()  # before the embedded broker is up
+    environment = started.result(30)  # the starting thread finishes, then stops what it started
+    run_until(qloop, lambda: not _listening(environment.broker.host, environment.broker.port), 10,
+              message="the demo broker stopped")
+    assert window.demo.environment is None
