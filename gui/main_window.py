@@ -37,6 +37,7 @@ class MainWindow(QMainWindow):
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context = context
+        self._current_id: str | None = None  # the current broker last announced
         self.setObjectName("mainWindow")
         self.setWindowTitle("Eventscope")
         self.resize(1500, 950)
@@ -378,7 +379,7 @@ class MainWindow(QMainWindow):
         self.status_bar.show_status(session.status if session is not None else None)
         self._update_title()
         current = self.context.connection.broker_id if self.context.connection is not None else None
-        previous, self._current_id = getattr(self, "_current_id", None), current
+        previous, self._current_id = self._current_id, current
         if previous is not None and current != previous:  # never moved without saying so
             self.status_bar.showMessage(f"Requests now leave on {current}" if current else "No current broker", 8000)
 

@@ -23,10 +23,18 @@ from eventscope.core.sparkplug.payload import SparkplugError, SparkplugTopic, pa
 UNKNOWN_ALIAS = "no BIRTH seen since connect"  # why an alias has no name yet
 
 
+UNNAMED_SUFFIX = " (no BIRTH yet)"
+
+
+def is_unnamed_metric(name: str) -> bool:
+    """Whether a metric (or its tree node) is an alias no BIRTH has named yet."""
+    return name.endswith(UNNAMED_SUFFIX)
+
+
 def unknown_alias_name(alias: int) -> str:
     """What an alias is called until a BIRTH names it: one per alias, never one shared name, so the tree
     keeps each alias's values apart (and a rebirth request gets them their names)."""
-    return f"alias {alias} (no BIRTH yet)"
+    return f"alias {alias}{UNNAMED_SUFFIX}"
 SEQ_MODULO = 256
 SEQ_VERDICTS_KEPT = 100_000  # seq notes (gaps) kept from arrival for a later look
 BDSEQ_METRIC = "bdSeq"

@@ -45,6 +45,7 @@ class BrokersPanel(QWidget):
 
     problem = Signal(str)
     roomChanged = Signal()  # the rows it wants to show changed (1 … ROWS_SHOWN, or the first screen)
+    _rows_wanted: int | None = None  # the rows it last asked room for
 
     def __init__(self, context: AppContext, add_action: QAction | None = None, profiles_action: QAction | None = None,
                  demo_action: QAction | None = None, parent: QWidget | None = None) -> None:
@@ -231,7 +232,7 @@ class BrokersPanel(QWidget):
         self.remove_button.setEnabled(selected)
         empty = self.model.rowCount() == 0
         wanted = min(self.model.rowCount(), ROWS_SHOWN)
-        if wanted != getattr(self, "_rows_wanted", None):
+        if wanted != self._rows_wanted:
             self._rows_wanted = wanted
             self._fit_whole_rows()
             self.updateGeometry()

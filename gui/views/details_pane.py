@@ -37,7 +37,9 @@ from eventscope.core.mqtt.session import SessionError
 from eventscope.core.payload_text import decode_utf8, preview
 from eventscope.core.records import MessageRecord
 from eventscope.core.sparkplug.commands import edge_node_of
+from eventscope.core.sparkplug.state import UNKNOWN_ALIAS, is_unnamed_metric
 from eventscope.gui.context import AppContext
+from eventscope.gui.futures import FutureWatcher
 from eventscope.gui.status_colours import status_colour, status_style
 from eventscope.gui.views.elided_label import ElidedLabel
 from eventscope.gui.views.plot_style import ClockAxis, fit_values, follow_palette
@@ -131,6 +133,7 @@ class DetailsPane(QWidget):
         self.rebirth_button.setToolTip("Ask the edge node to send its BIRTHs again (a Sparkplug NCMD), so its "
                                        "metrics get their names")
         self.rebirth_button.hide()
+        self._watcher = FutureWatcher(self)  # the rebirth request's outcome, on this thread
         self.rebirth_button.clicked.connect(self._on_rebirth_clicked)
         decoder_row = QHBoxLayout()
         decoder_row.addWidget(self.decoder_combo)
@@ -325,18 +328,21 @@ class DetailsPane(QWidget):
         warnings = "; ".join(decoded.notes)
         self.decoder_note.setText(f"{note} · {warnings}" if note and warnings else note or warnings)
         self.decoder_note.setStyleSheet(status_style("warn") if warnings else "")
-        unnamed = "(no BIRTH yet)" in self.topic_edit.text() or any("no BIRTH" in n for n in decoded.notes)
+        unnamed = is_unnamed_metric(self.topic_edit.text()) or any(UNKNOWN_ALIAS in n for n in decoded.notes)
         self.rebirth_button.setVisible(unnamed and edge_node_of(self.topic_edit.text()) is not None)
 
     def _on_rebirth_clicked(self) -> None:
         broker = broker_of(self.node) if self.node is not None else None
         broker_id = broker.name if broker is not None else getattr(self.message, "broker_id", "")
         try:
-            self.context.request_rebirth(broker_id, self.topic_edit.text())
+            sent = self.context.request_rebirth(broker_id, self.topic_edit.text())
         except (SessionError, ValueError) as exc:
             self.decoder_note.setText(f"Rebirth not requested: {exc}")
             return
-        self.decoder_note.setText("Rebirth requested: names follow with the edge node's BIRTHs")
+        self.decoder_note.setText("Requesting a rebirth…")
+        self._watcher.watch(sent, lambda f: self.decoder_note.setText(
+            "Rebirth requested: names follow with the edge node's BIRTHs" if f.exception() is None
+            else f"Rebirth not requested: {f.exception()}"))
 
     def _as_record(self, message: TopicMessage | MessageRecord) -> MessageRecord:
         if isinstance(message, MessageRecord):
