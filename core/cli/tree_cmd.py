@@ -60,8 +60,9 @@ def tree_json_text(root: TopicNode) -> str:
         fields = json.dumps(_node_fields(item), ensure_ascii=False)
         parts.append(fields[:-1] + ', "children": [')
         stack.append("]}")
-        for index in range(len(item.child_list) - 1, -1, -1):
-            stack.append(item.child_list[index])
+        children = item.live_children()
+        for index in range(len(children) - 1, -1, -1):
+            stack.append(children[index])
             if index:
                 stack.append(", ")
     return "".join(parts)
@@ -70,14 +71,14 @@ def tree_json_text(root: TopicNode) -> str:
 def tree_to_text(root: TopicNode) -> str:
     """One indented line per node, depth first, walked without recursion."""
     lines: list[str] = []
-    stack = [(child, 0) for child in reversed(root.child_list)]
+    stack = [(child, 0) for child in reversed(root.live_children())]
     while stack:
         node, depth = stack.pop()
         flags = " [retained]" if node.retained else ""
         value = f" = {preview(node.last.payload, PREVIEW_CHARS)}" if node.last is not None else ""
         name = escape_controls(node.name) or "(empty)"
         lines.append(f"{'  ' * depth}{name} ({node.count}/{node.subtree_count}){flags}{value}")
-        stack.extend((child, depth + 1) for child in reversed(node.child_list))
+        stack.extend((child, depth + 1) for child in reversed(node.live_children()))
     return "\n".join(lines)
 
 

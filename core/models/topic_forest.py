@@ -96,6 +96,19 @@ class TopicForest:
         self.root.subtree_count = sum(t.root.subtree_count for t in self.trees.values())
         return changes
 
+    def fold(self, folds: Iterable[tuple[str, str, str]]) -> ForestChanges:
+        """``TopicTree.fold`` for each (broker, old topic, new topic), as one set of forest changes."""
+        changes = ForestChanges()
+        for broker_id, old_topic, new_topic in folds:
+            tree = self.trees.get(broker_id)
+            if tree is None:
+                continue
+            part = tree.fold(old_topic, new_topic)
+            if part.pruned:
+                changes.pruned.extend(part.pruned)
+                changes.updated.extend((*part.updated, tree.root))
+        return changes
+
     # ----- lookup -----
     def __len__(self) -> int:
         """Nodes below the root: broker roots and every topic level."""

@@ -5,10 +5,12 @@ item model finds ``index()`` and ``parent()`` in O(1). Children are only ever ap
 which lets ``apply`` report new nodes as one row range per parent.
 
 Readers on other threads: the workspace applies batches on its tick thread while the window
-reads. Nodes are never removed and children are only appended, each field is replaced by one
-assignment, and every method that walks the whole tree first copies the node index with one
-C-level ``list()`` call (atomic under the GIL), so a reader never sees a dict change size
-under it. A reader sees values at least as new as the summary that announced the node.
+reads. Children are only appended, so rows never shift: a node that goes (``fold``) stays in
+its parent's ``child_list`` marked ``removed`` (a tombstone) and leaves only the lookups by name
+and topic. Each field is replaced by one assignment, and every method that walks the whole
+tree first copies the node index with one C-level ``list()`` call (atomic under the GIL), so a
+reader never sees a dict change size under it. A reader sees values at least as new as the
+summary that announced the node.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ class TopicNode:
     """One topic level. ``count`` is messages on this exact topic; ``subtree_count`` includes descendants."""
 
     __slots__ = ("name", "topic", "parent", "children", "child_list", "row", "count", "subtree_count",
-                 "last", "retained", "history", "history_bytes", "updated_mono", "_rate", "_rate_time")
+                 "last", "retained", "history", "history_bytes", "updated_mono", "removed", "_rate", "_rate_time")
 
     def __init__(self, name: str, topic: str, parent: TopicNode | None, row: int) -> None:
         self.name = name
@@ -94,6 +96,7 @@ class TopicNode:
         self.history: deque[TopicMessage] | None = None
         self.history_bytes = 0
         self.updated_mono = 0.0
+        self.removed = False  # pruned from the tree; it keeps its row so no sibling's row shifts
         self._rate = 0.0
         self._rate_time = 0.0
 
@@ -112,13 +115,17 @@ class TopicNode:
         self._rate = self.rate(now_mono) + messages / RATE_TIME_CONSTANT
         self._rate_time = now_mono
 
+    def live_children(self) -> list[TopicNode]:
+        """Children in row order, without the ones pruned from the tree."""
+        return [child for child in self.child_list if not child.removed]
+
     def walk(self) -> Iterator[TopicNode]:
-        """This node and every descendant, depth first, in row order."""
+        """This node and every live descendant, depth first, in row order."""
         stack: list[TopicNode] = [self]
         while stack:
             node = stack.pop()
             yield node
-            stack.extend(reversed(node.child_list))
+            stack.extend(reversed(node.live_children()))
 
     def ancestors(self) -> Iterator[TopicNode]:
         node = self.parent
@@ -139,15 +146,17 @@ class TreeChanges:
     created under a node that is itself new are covered by that node's insertion.
     ``created``: every new node, parents before children. ``updated``: nodes whose message,
     counts or subtree counts changed (existing before the batch), in no particular order.
+    ``pruned``: nodes that left the tree (now tombstones in their parent's ``child_list``).
     """
 
     inserted: list[tuple[TopicNode, int, int]] = field(default_factory=list)
     created: list[TopicNode] = field(default_factory=list)
     updated: list[TopicNode] = field(default_factory=list)
     messages: int = 0
+    pruned: list[TopicNode] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.messages or self.inserted)
+        return bool(self.messages or self.inserted or self.pruned)
 
 
 def row_ranges(nodes: Iterable[TopicNode]) -> list[tuple[TopicNode, int, int]]:
@@ -298,6 +307,10 @@ class TopicTree:
         elif size == 0:
             # An empty publish is how a retained message is cleared; live copies lose the retain flag.
             node.retained = False
+        self._store_history(node, message)
+
+    def _store_history(self, node: TopicNode, message: TopicMessage) -> None:
+        size = len(message.payload)
         history = node.history
         if history is None:
             history = node.history = deque()
@@ -307,6 +320,61 @@ class TopicTree:
         node.history_bytes += size
         self.history_used += size + HISTORY_ENTRY_OVERHEAD
         while node.history_bytes > self.history_bytes and len(history) > 1:
+            self._drop_oldest(node)
+
+    def fold(self, old_topic: str, new_topic: str) -> TreeChanges:
+        """Move ``old_topic``'s messages into ``new_topic`` and prune the old node.
+
+        For a node that was named provisionally (a Sparkplug alias before its BIRTH): its history
+        joins the named node's, in arrival order, and the old node leaves. Nothing happens unless
+        both exist and the old one has no children of its own.
+        """
+        changes = TreeChanges()
+        old = self._by_topic.get(old_topic)
+        new = self._by_topic.get(new_topic)
+        if old is None or new is None or old is new or old.live_children():
+            return changes
+        if old.history:
+            self._merge_history(new, old)
+        if old.count:
+            new.count += old.count
+            self._add_subtree_count(new, old.count)
+            self._add_subtree_count(old, -old.count)
+        self._prune(old)
+        changes.pruned.append(old)
+        changes.updated = [n for n in (new, *new.ancestors(), *old.ancestors()) if n is not self.root]
+        return changes
+
+    @staticmethod
+    def _add_subtree_count(node: TopicNode, messages: int) -> None:
+        walker: TopicNode | None = node
+        while walker is not None:
+            walker.subtree_count += messages
+            walker = walker.parent
+
+    def _merge_history(self, into: TopicNode, source: TopicNode) -> None:
+        """``source``'s kept messages join ``into``'s, oldest first, within the same caps."""
+        merged = sorted([*(source.history or ()), *(into.history or ())], key=lambda m: m.received)
+        for node in (source, into):
+            while node.history:
+                self._drop_oldest(node)
+        into.history = deque()
+        for message in merged:
+            self._store_history(into, message)
+        if merged and (into.last is None or merged[-1].received > into.last.received):
+            into.last = merged[-1]
+
+    def _prune(self, node: TopicNode) -> None:
+        """Take ``node`` out of every lookup; its parent keeps it as a tombstone in ``child_list``."""
+        parent = node.parent
+        assert parent is not None  # the root is never pruned
+        node.removed = True
+        # Readers only look these up by key or copy them with one C-level call, so a delete is safe.
+        if parent.children.get(node.name) is node:
+            del parent.children[node.name]
+        if self._by_topic.get(node.topic) is node:
+            del self._by_topic[node.topic]
+        while node.history:
             self._drop_oldest(node)
 
     def mark_retained_cleared(self, topics: Iterable[str]) -> None:
@@ -357,12 +425,12 @@ def _walk_filter(root: TopicNode, levels: list[str]) -> Iterator[TopicNode]:
         if level == "#":
             if not at_root:
                 yield node
-            for child in node.child_list:
+            for child in node.live_children():
                 if at_root and child.name.startswith("$"):
                     continue
                 yield from child.walk()
         elif level == "+":
-            for child in node.child_list:
+            for child in node.live_children():
                 if at_root and child.name.startswith("$"):
                     continue
                 stack.append((child, depth + 1))

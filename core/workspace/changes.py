@@ -125,9 +125,9 @@ class ChangeSummary:
 
 def chain_changes(first: ForestChanges, second: ForestChanges) -> ForestChanges:
     """Two applies in one tick, in order, as one set of changes (as merging two ticks does)."""
-    return ForestChanges(first.inserted + second.inserted, first.created + second.created,
-                         first.updated + second.updated, first.messages + second.messages,
-                         first.removed + second.removed)
+    return ForestChanges(inserted=first.inserted + second.inserted, created=first.created + second.created,
+                         updated=first.updated + second.updated, messages=first.messages + second.messages,
+                         pruned=first.pruned + second.pruned, removed=first.removed + second.removed)
 
 
 def merge_summaries(first: ChangeSummary | None, second: ChangeSummary) -> ChangeSummary:

@@ -6,10 +6,28 @@ import json
 
 from eventscope.core.records import MessageRecord
 from eventscope.core.sparkplug.payload import NAMESPACE as SPARKPLUG_ROOT
+from eventscope.core.sparkplug.state import unknown_alias_name
 
 SPARKPLUG_PREFIX = SPARKPLUG_ROOT + "/"
 METRICS_LEVEL = "metrics"  # the tree branch where each Sparkplug metric gets its own node
 NODE_METRICS = "(node)"  # an edge node's own metrics, beside its devices
+
+
+def _metrics_base(topic) -> str:
+    return f"{SPARKPLUG_PREFIX}{topic.group}/{METRICS_LEVEL}/{topic.edge_node}/{topic.device or NODE_METRICS}"
+
+
+def alias_folds(message) -> list[tuple[str, str]]:
+    """For a BIRTH: (node of an alias not named until now, node of its name) for each aliased metric.
+
+    Metrics that arrived by alias before any BIRTH were kept under ``alias N (no BIRTH yet)``; the
+    BIRTH names them, and the tree moves their history under the name."""
+    topic = message.topic
+    if topic.is_state or not topic.message_type.endswith("BIRTH"):
+        return []
+    base = _metrics_base(topic)
+    return [(f"{base}/{unknown_alias_name(metric['alias'])}", f"{base}/{metric['name']}")
+            for metric in message.value.get("metrics", ()) if metric.get("name") and "alias" in metric]
 
 
 def metric_records(record: MessageRecord, message) -> list[MessageRecord]:
@@ -19,7 +37,7 @@ def metric_records(record: MessageRecord, message) -> list[MessageRecord]:
     topic = message.topic
     if topic.is_state or not topic.message_type.endswith(("BIRTH", "DATA")):
         return []
-    base = f"{SPARKPLUG_PREFIX}{topic.group}/{METRICS_LEVEL}/{topic.edge_node}/{topic.device or NODE_METRICS}"
+    base = _metrics_base(topic)
     out = []
     for metric in message.value.get("metrics", ()):
         name = metric.get("name")

@@ -75,7 +75,7 @@ from eventscope.core.workspace.changes import (
     chain_changes,
     merge_summaries,
 )
-from eventscope.core.workspace.sparkplug_metrics import SPARKPLUG_PREFIX, metric_records
+from eventscope.core.workspace.sparkplug_metrics import SPARKPLUG_PREFIX, alias_folds, metric_records
 from eventscope.core.workspace.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
@@ -334,9 +334,11 @@ class Workspace:
                 for record in batch:
                     tap(record)
             tree_changes = self.tree.apply(batch, now) if self.keep_tree else ForestChanges()
-            metrics = self._observe_sparkplug(batch)  # none without a tree: it finds no spBv1.0 root
+            metrics, folds = self._observe_sparkplug(batch)  # none without a tree: it finds no spBv1.0 root
             if metrics:  # each Sparkplug metric as its own tree node, after the messages that carried them
                 tree_changes = chain_changes(tree_changes, self.tree.apply(metrics, now))
+            if folds:  # a BIRTH named aliases whose values came before it: their nodes take the names
+                tree_changes = chain_changes(tree_changes, self.tree.fold(folds))
             root = self.tree.root
             # Regions are the first topic level, right under each broker's root.
             new_regions = tuple(node.name for node in tree_changes.created
@@ -369,22 +371,24 @@ class Workspace:
         rules = self._decoder_rules.get(record.broker_id) or self._default_rules
         return rules.decode(record, decoder)
 
-    def _observe_sparkplug(self, batch: list[MessageRecord]) -> list[MessageRecord]:
+    def _observe_sparkplug(self, batch: list[MessageRecord]) -> tuple[list[MessageRecord], list[tuple[str, str, str]]]:
         """Teach the Sparkplug state every message in arrival order (aliases and seq need it).
 
         BIRTH, DEATH and STATE are decoded in full. A DATA costs only a parse (its seq and the
         node's state); its values are converted for the tree's metric nodes at most every
         ``METRIC_INTERVAL`` per device (the newest DATA then), so a flood of 20k msg/s over 100
         devices costs 500 conversions a second, not 20k. The DATA topic itself keeps every message.
-        Returns one record per named metric, for the tree's metrics branch (see ``metric_records``).
+        Returns one record per named metric, for the tree's metrics branch (see ``metric_records``),
+        and (broker, alias node, name node) for each alias a BIRTH named after its DATA came in.
         Only brokers whose tree has an ``spBv1.0`` root level pay for the per-record check.
         """
         trees = self.tree.trees
         sparkplug_brokers = {b for b, tree in trees.items() if SPARKPLUG_ROOT in tree.root.children}
         if not sparkplug_brokers:
-            return []
+            return [], []
         records = [r for r in batch if r.broker_id in sparkplug_brokers and r.topic.startswith(SPARKPLUG_PREFIX)]
         metrics: list[MessageRecord] = []
+        folds: list[tuple[str, str, str]] = []
         pending = self._pending_data  # (broker, topic) -> the newest DATA not yet in the metric nodes
         state = self.sparkplug
         for record in records:
@@ -395,11 +399,13 @@ class Workspace:
                     continue
                 if pending:  # a BIRTH or DEATH changes what earlier DATA meant: settle them first
                     metrics.extend(self._data_metrics(everything=True))
-                metrics.extend(metric_records(record, state.observe(record)))
+                message = state.observe(record)
+                metrics.extend(metric_records(record, message))
+                folds.extend((record.broker_id, old, new) for old, new in alias_folds(message))
             except SparkplugError:
                 continue  # a malformed payload teaches nothing; the details pane shows why it failed
         metrics.extend(self._data_metrics())
-        return metrics
+        return metrics, folds
 
     def _forget_pending(self, broker_id: str) -> None:
         """Tick thread: a closed broker's pending Sparkplug DATA must not bring its tree root back."""

@@ -8,6 +8,8 @@ be coalesced over several summaries while the view is hidden.
 
 The top level is the workspace's brokers (``TopicForest``), which can also go away: the model
 keeps its own list of top-level nodes and brings it in line with the core when it publishes.
+Below it, a node the core prunes stays in its parent's ``child_list`` as a tombstone, so rows Qt
+knows never shift under it; a parent that lost a child gets its own list of the rows Qt shows.
 """
 
 from __future__ import annotations
@@ -71,6 +73,11 @@ class TopicTreeModel(QAbstractItemModel):
         self._rows: dict[TopicNode, int] = {}  # children Qt knows, per parent below the top (absent: none)
         self._inserts: dict[TopicNode, int] = {}  # known parents -> row count to announce
         self._hidden_rows: dict[TopicNode, int] = {}  # nodes Qt does not know yet -> their children so far
+        # Parents that lost a child: the children Qt shows, in order, and each one's row among them.
+        # ``_rows`` still counts the parent's child_list entries taken in, tombstones included.
+        self._shown: dict[TopicNode, list[TopicNode]] = {}
+        self._shown_rows: dict[TopicNode, dict[TopicNode, int]] = {}
+        self._pruned: list[TopicNode] = []
         self._dirty: set[TopicNode] = set()
         self._preview_cache: dict[TopicNode, tuple[object, str]] = {}
         # optional: the text of a top-level (broker) row, given its node
@@ -84,8 +91,8 @@ class TopicTreeModel(QAbstractItemModel):
             current = stack.pop()
             children = list(current.child_list)
             if children:
-                self._rows[current] = len(children)
-                stack.extend(children)
+                self._take_children(current, children)
+                stack.extend(child for child in children if not child.removed)
 
     # ----- change announcements ----------------------------------------------------
     def note_changes(self, changes: TreeChanges) -> None:
@@ -104,11 +111,12 @@ class TopicTreeModel(QAbstractItemModel):
                     self._inserts[parent] = count
             elif count > self._hidden_rows.get(parent, 0):
                 self._hidden_rows[parent] = count
+        self._pruned.extend(changes.pruned)
         self._dirty.update(changes.updated)
 
     @property
     def has_pending_changes(self) -> bool:
-        return bool(self._inserts or self._dirty) or self._top != self.tree.root.child_list
+        return bool(self._inserts or self._dirty or self._pruned) or self._top != self.tree.root.child_list
 
     def publish_changes(self, shown: set[TopicNode] | None = None) -> None:
         """One beginInsertRows per grown parent, then one dataChanged span per parent.
@@ -117,6 +125,7 @@ class TopicTreeModel(QAbstractItemModel):
         has on screen); the rest is read fresh by ``data()`` when it scrolls into view.
         """
         self._sync_top()
+        self._remove_pruned()
         inserts, self._inserts = self._inserts, {}
         for parent, count in inserts.items():
             if not self.is_known(parent):  # its broker went away meanwhile
@@ -124,9 +133,22 @@ class TopicTreeModel(QAbstractItemModel):
             first = self._rows.get(parent, 0)
             if count <= first:
                 continue
-            self.beginInsertRows(self.node_index(parent), first, count - 1)
+            new = [child for child in parent.child_list[first:count] if not child.removed]
+            if not new:
+                self._rows[parent] = count
+                continue
+            if len(new) < count - first and parent not in self._shown:
+                self._show_own_rows(parent)  # a tombstone among the new rows: Qt's rows stop being child rows
+            shown_first = self.rowCount(self.node_index(parent))
+            self.beginInsertRows(self.node_index(parent), shown_first, shown_first + len(new) - 1)
             self._rows[parent] = count
-            for child in parent.child_list[first:count]:
+            own_rows = self._shown.get(parent)
+            if own_rows is not None:
+                rows = self._shown_rows[parent]
+                for child in new:
+                    rows[child] = len(own_rows)
+                    own_rows.append(child)
+            for child in new:
                 self._reveal(child)
             self.endInsertRows()
         if not self._dirty:
@@ -140,10 +162,26 @@ class TopicTreeModel(QAbstractItemModel):
             if node.parent is root and node in self._top:
                 row = self._top.index(node)
                 self.dataChanged.emit(self.index(row, 0), self.index(row, last_column))
-        below = (n for n in dirty if n.parent is not root and n.parent is not None and self.is_known(n))
-        for parent, first, last in row_ranges(below):
+        below = [n for n in dirty if n.parent is not root and n.parent is not None and self.is_known(n)]
+        for parent, first, last in self._row_ranges(below):
             parent_index = self.node_index(parent)
             self.dataChanged.emit(self.index(first, 0, parent_index), self.index(last, last_column, parent_index))
+
+    def _row_ranges(self, nodes: list[TopicNode]) -> list[tuple[TopicNode, int, int]]:
+        """``row_ranges`` in the rows Qt shows (a parent with its own rows counts them itself)."""
+        if not self._shown:
+            return row_ranges(nodes)
+        plain = [n for n in nodes if n.parent not in self._shown]
+        spans = row_ranges(plain)
+        own: dict[TopicNode, list[int]] = {}
+        for node in nodes:
+            parent = node.parent
+            if parent in self._shown:
+                assert parent is not None
+                row = self._shown_rows[parent][node]
+                span = own.setdefault(parent, [row, row])
+                span[0], span[1] = min(span[0], row), max(span[1], row)
+        return spans + [(parent, first, last) for parent, (first, last) in own.items()]
 
     def _sync_top(self) -> None:
         """Remove top-level rows the core dropped, then append the ones it added (one range each)."""
@@ -154,10 +192,7 @@ class TopicTreeModel(QAbstractItemModel):
             if node not in present:
                 self.beginRemoveRows(QModelIndex(), row, row)
                 del self._top[row]
-                for gone in node.walk():
-                    self._rows.pop(gone, None)
-                    self._hidden_rows.pop(gone, None)
-                    self._dirty.discard(gone)
+                self._forget_subtree(node)
                 self.endRemoveRows()
         known = set(self._top)
         new = [node for node in current if node not in known]
@@ -169,6 +204,53 @@ class TopicTreeModel(QAbstractItemModel):
                 self._reveal(node)
             self.endInsertRows()
 
+    def _remove_pruned(self) -> None:
+        """One beginRemoveRows per pruned node Qt shows (pruning is rare: a Sparkplug BIRTH naming aliases)."""
+        pruned, self._pruned = self._pruned, []
+        for node in pruned:
+            parent = node.parent
+            if parent is None or not self.is_known(node):
+                continue  # never shown: the insert that would show it skips tombstones
+            if parent not in self._shown:
+                self._show_own_rows(parent)
+            row = self._shown_rows[parent][node]
+            self.beginRemoveRows(self.node_index(parent), row, row)
+            shown = self._shown[parent]
+            del shown[row]
+            self._shown_rows[parent] = {child: index for index, child in enumerate(shown)}
+            self._forget_subtree(node)
+            self.endRemoveRows()
+
+    def _forget_subtree(self, node: TopicNode) -> None:
+        """Drop what the model kept about ``node`` and everything below it, tombstones included."""
+        stack = [node]
+        while stack:
+            gone = stack.pop()
+            stack.extend(gone.child_list)
+            self._rows.pop(gone, None)
+            self._hidden_rows.pop(gone, None)
+            self._shown.pop(gone, None)
+            self._shown_rows.pop(gone, None)
+            self._inserts.pop(gone, None)
+            self._dirty.discard(gone)
+            self._preview_cache.pop(gone, None)
+
+    def _show_own_rows(self, parent: TopicNode) -> None:
+        """From now on ``parent``'s rows are a list of its own, not positions in its child_list."""
+        # Until now Qt's rows were the child_list prefix, tombstones included: those go when their
+        # pruning is announced.
+        shown = parent.child_list[:self._rows.get(parent, 0)]
+        self._shown[parent] = shown
+        self._shown_rows[parent] = {child: index for index, child in enumerate(shown)}
+
+    def _take_children(self, parent: TopicNode, children: list[TopicNode]) -> None:
+        """Qt is told about ``parent`` with these children (a prefix of its child_list)."""
+        self._rows[parent] = len(children)
+        if any(child.removed for child in children):
+            shown = [child for child in children if not child.removed]
+            self._shown[parent] = shown
+            self._shown_rows[parent] = {child: index for index, child in enumerate(shown)}
+
     def _reveal(self, node: TopicNode) -> None:
         """``node`` was just announced: the children it had at its last summary come with it."""
         stack = [node]
@@ -176,8 +258,9 @@ class TopicTreeModel(QAbstractItemModel):
             current = stack.pop()
             count = self._hidden_rows.pop(current, 0)
             if count:
-                self._rows[current] = count
-                stack.extend(current.child_list[:count])
+                children = current.child_list[:count]
+                self._take_children(current, children)
+                stack.extend(child for child in children if not child.removed)
 
     def is_known(self, node: TopicNode) -> bool:
         """Whether Qt has been told about ``node`` (its row is within its parent's announced rows)."""
@@ -186,7 +269,11 @@ class TopicTreeModel(QAbstractItemModel):
             parent = node.parent
             if parent is root:
                 return node in self._top
-            if node.row >= self._rows.get(parent, 0):
+            shown_rows = self._shown_rows.get(parent)
+            if shown_rows is not None:
+                if node not in shown_rows:
+                    return False
+            elif node.row >= self._rows.get(parent, 0):
                 return False
             node = parent
         return node is root
@@ -198,7 +285,11 @@ class TopicTreeModel(QAbstractItemModel):
         return self.createIndex(self._row_of(node), column, node)
 
     def _row_of(self, node: TopicNode) -> int:
-        return self._top.index(node) if node.parent is self.tree.root else node.row
+        parent = node.parent
+        if parent is self.tree.root:
+            return self._top.index(node)
+        shown_rows = self._shown_rows.get(parent)  # type: ignore[arg-type]  # not the root: it has a parent
+        return node.row if shown_rows is None else shown_rows.get(node, node.row)
 
     def node_from_index(self, index: QModelIndex | QPersistentModelIndex) -> TopicNode:
         return index.internalPointer() if index.isValid() else self.tree.root
@@ -216,6 +307,9 @@ class TopicTreeModel(QAbstractItemModel):
         if parent.column() != 0:
             return QModelIndex()
         node = parent.internalPointer()
+        shown = self._shown.get(node)
+        if shown is not None:
+            return self.createIndex(row, column, shown[row]) if row < len(shown) else QModelIndex()
         if row >= self._rows.get(node, 0):
             return QModelIndex()
         return self.createIndex(row, column, node.child_list[row])
@@ -239,7 +333,9 @@ class TopicTreeModel(QAbstractItemModel):
             return len(self._top)
         if parent.column() != 0:
             return 0
-        return self._rows.get(parent.internalPointer(), 0)
+        node = parent.internalPointer()
+        shown = self._shown.get(node)
+        return len(shown) if shown is not None else self._rows.get(node, 0)
 
     def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
         return len(COLUMNS)

@@ -36,7 +36,11 @@ def assert_consistent(node: TopicNode) -> None:
     """Rows, parents, names and subtree counts agree everywhere below ``node``."""
     total = node.count
     for row, child in enumerate(node.child_list):
-        assert child.row == row and child.parent is node and node.children[child.name] is child
+        assert child.row == row and child.parent is node
+        if child.removed:  # a tombstone keeps its row but is in no lookup and counts nothing
+            assert node.children.get(child.name) is not child
+            continue
+        assert node.children[child.name] is child
         assert child.topic == (f"{node.topic}/{child.name}" if node.parent is not None else child.name)
         assert_consistent(child)
         total += child.subtree_count
@@ -55,6 +59,31 @@ def test_apply_builds_levels_and_reports_new_rows_per_existing_parent():
     assert {n.topic for n in second.updated} == {"a", "a/b", "a/b/c", "x"}
     assert tree.node("a/b/c").count == 2 and tree.node("a").subtree_count == 5 and tree.root.subtree_count == 7
     assert_consistent(tree.root)
+
+
+def test_fold_moves_history_under_the_new_name_and_leaves_a_tombstone():
+    tree = TopicTree(history_count=4)
+    tree.apply([rec("d/alias 7", b"1", received=1.0), rec("d/alias 7", b"2", received=3.0), rec("d/other", b"o")])
+    tree.apply([rec("d/Temperature", b"3", received=2.0), rec("d/Temperature", b"4", received=4.0)])
+    alias = tree.node("d/alias 7")
+    assert alias is not None
+    used_before = tree.history_used
+    changes = tree.fold("d/alias 7", "d/Temperature")
+    assert changes.pruned == [alias] and alias.removed and bool(changes)
+    assert tree.node("d/alias 7") is None and "alias 7" not in tree.node("d").children
+    named = tree.node("d/Temperature")
+    assert [m.payload for m in named.history] == [b"1", b"3", b"2", b"4"]  # in arrival order, within the cap
+    assert named.last.payload == b"4" and named.count == 4
+    assert tree.node("d").subtree_count == 5 and tree.root.subtree_count == 5
+    assert tree.history_used == used_before  # the same four messages, now under one node
+    assert [c.name for c in tree.node("d").live_children()] == ["other", "Temperature"]
+    assert {n.topic for n in tree.matching_nodes(TreeFilter("d/+"))} == {"d/other", "d/Temperature"}
+    assert_consistent(tree.root)
+    # The name can come back: a new node in a new row, the tombstone's row untouched.
+    tree.apply([rec("d/alias 7", b"5")])
+    assert tree.node("d/alias 7").row == 3 and alias.row == 0
+    assert_consistent(tree.root)
+    assert not tree.fold("d/missing", "d/Temperature") and not tree.fold("d", "d/other")  # d has children
 
 
 def test_empty_levels_and_leading_slash_are_topics_too():

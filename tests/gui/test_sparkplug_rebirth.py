@@ -10,11 +10,17 @@ from eventscope.core.demo.simulator import SimulatorRates, TrafficSimulator
 from eventscope.core.mqtt.session import ReadOnlyError
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.sparkplug.edge import EdgeTiming
+from eventscope.core.sparkplug.state import is_unnamed_metric
 from eventscope.gui.main_window import MainWindow
 from tests.gui.conftest import run_until
 from tests.helpers.replay import Listener
 
 METRICS = "spBv1.0/demo-plant/metrics/edge-1/pump-1"
+
+
+def _child_names(model, node) -> list[str]:
+    parent = model.node_index(node)
+    return [model.index(row, 0, parent).data() for row in range(model.rowCount(parent))]
 
 
 @pytest.fixture
@@ -58,11 +64,23 @@ def test_a_late_connect_names_aliases_after_a_rebirth_request(qtbot, context, ql
             assert commands.messages == []
             return
         assert rebirth.isEnabled()
+        alias_arrivals = {message.received for message in tree.node(alias_topic, "plant").history or ()}
         rebirth.trigger()
         run_until(qloop, lambda: len(commands.messages) == 1, message="the NCMD at the broker")
         assert commands.messages[0][0] == "spBv1.0/demo-plant/NCMD/edge-1"
         run_until(qloop, lambda: tree.node(f"{METRICS}/Flow", "plant") is not None, 15, message="metrics by name")
         assert tree.node(f"{METRICS}/Running", "plant") is not None
+        # The alias nodes leave the tree and the view; their values moved under the names.
+        run_until(qloop, lambda: tree.node(alias_topic, "plant") is None, message="the alias node pruned")
+        device = tree.node(METRICS, "plant")
+        assert not any(is_unnamed_metric(child.name) for child in device.live_children())
+        model = view.model
+        run_until(qloop, lambda: not any(is_unnamed_metric(name) for name in _child_names(model, device)),
+                  message="the alias rows gone from the view")
+        assert sorted(_child_names(model, device)) == sorted(child.name for child in device.live_children())
+        # The values that came by alias 1 are now in one named metric's history.
+        assert alias_arrivals and any(alias_arrivals <= {message.received for message in child.history or ()}
+                                      for child in device.live_children())
         run_until(qloop, lambda: "Rebirth requested" in view.status_label.text(), message="the status line says so")
     finally:
         commands.close()

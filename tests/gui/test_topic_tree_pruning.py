@@ -1,0 +1,65 @@
+"""The tree model when the core prunes a node: one row removed where Qt shows it, rows after it move up,
+new rows still arrive in ranges, and a node pruned before Qt heard of it never appears."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPersistentModelIndex
+
+from eventscope.core.models.topic_forest import TopicForest
+from eventscope.core.records import MessageRecord
+from eventscope.gui.models.topic_tree_model import TopicTreeModel
+
+
+def _rec(topic: str, payload: bytes = b"1", received: float = 0.0) -> MessageRecord:
+    return MessageRecord(topic=topic, payload=payload, received=received, broker_id="plant")
+
+
+def _names(model: TopicTreeModel, topic: str) -> list[str]:
+    parent = model.index_for_topic(topic, "plant")
+    assert parent.isValid()
+    return [model.index(row, 0, parent).data() for row in range(model.rowCount(parent))]
+
+
+def _publish(model: TopicTreeModel, changes) -> None:
+    model.note_changes(changes)
+    model.publish_changes()
+
+
+def test_a_pruned_row_leaves_and_later_rows_keep_their_place(qtmodeltester):
+    forest = TopicForest()
+    model = TopicTreeModel(forest)
+    qtmodeltester.check(model)
+    _publish(model, forest.apply([_rec("d/alias 1"), _rec("d/alias 2"), _rec("d/Flow"), _rec("d/Speed")]))
+    assert _names(model, "d") == ["alias 1", "alias 2", "Flow", "Speed"]
+    flow = model.index_for_topic("d/Flow", "plant")
+    kept = QPersistentModelIndex(flow)
+    removed: list[tuple[int, int]] = []
+    model.rowsRemoved.connect(lambda parent, first, last: removed.append((first, last)))
+
+    _publish(model, forest.fold([("plant", "d/alias 1", "d/Flow"), ("plant", "d/alias 2", "d/Speed")]))
+    assert _names(model, "d") == ["Flow", "Speed"]
+    assert removed == [(0, 0), (0, 0)]
+    assert kept.isValid() and kept.row() == 0 and kept.data() == "Flow"
+    assert model.index_for_topic("d/alias 1", "plant").isValid() is False
+
+    # New children after the pruning come in one range at the end of the rows Qt shows.
+    inserted: list[tuple[int, int]] = []
+    model.rowsInserted.connect(lambda parent, first, last: inserted.append((first, last)))
+    _publish(model, forest.apply([_rec("d/Level"), _rec("d/Pressure"), _rec("d/Flow")]))
+    assert _names(model, "d") == ["Flow", "Speed", "Level", "Pressure"]
+    assert inserted == [(2, 3)]
+    assert model.parent(model.index_for_topic("d/Pressure", "plant")) == model.index_for_topic("d", "plant")
+
+
+def test_a_node_pruned_before_qt_heard_of_it_never_shows(qtmodeltester):
+    forest = TopicForest()
+    model = TopicTreeModel(forest)
+    qtmodeltester.check(model)
+    _publish(model, forest.apply([_rec("d/Flow")]))
+    # Two ticks before the window publishes: an alias arrives, then a BIRTH folds it away.
+    model.note_changes(forest.apply([_rec("d/alias 3"), _rec("d/Speed"), _rec("e/x")]))
+    model.note_changes(forest.fold([("plant", "d/alias 3", "d/Speed")]))
+    model.publish_changes()
+    assert _names(model, "d") == ["Flow", "Speed"]
+    assert _names(model, "e") == ["x"]
+    assert model.index_for_topic("d/Speed", "plant").row() == 1
