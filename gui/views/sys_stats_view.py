@@ -87,15 +87,12 @@ class SysStatsView(QDialog):
         layout.addWidget(self.note)
         layout.addWidget(splitter, 1)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_plot())
-        self._held = False
-        session = self._session()
-        if session is None:
-            self.note.setText(f"{broker_id} is not connected")
-        else:
-            context.hold_subscription(broker_id, SYS_FILTER)  # the user's own $SYS/# stays theirs
-            self._held = True
-            self.note.setText(f"Subscribed to {SYS_FILTER} on {broker_id}. Mosquitto publishes every "
-                              "sys_interval seconds (10 by default). Select a row to plot it.")
+        # Held whether or not the broker is connected now: holds outlive disconnects, so the next
+        # connection subscribes again and the numbers carry on.
+        context.hold_subscription(broker_id, SYS_FILTER)  # the user's own $SYS/# stays theirs
+        self._held = True
+        self._connected: bool | None = None
+        self._show_connection()
         self.table.selectRow(5)  # messages received: the one people watch
         self._timer = QTimer(self, interval=REFRESH_MS, timeout=self.refresh)
         self._timer.start()
@@ -111,7 +108,21 @@ class SysStatsView(QDialog):
         text = decode_utf8(node.last.payload)
         return text if text is not None else node.last.payload.hex()
 
+    def _show_connection(self) -> None:
+        session = self._session()
+        connected = session is not None and session.is_connected
+        if connected == self._connected:
+            return
+        self._connected = connected
+        if connected:
+            self.note.setText(f"Subscribed to {SYS_FILTER} on {self.broker_id}. Mosquitto publishes every "
+                              "sys_interval seconds (10 by default). Select a row to plot it.")
+        else:
+            self.note.setText(f"{self.broker_id} is not connected: the values below are the last ones seen. "
+                              f"{SYS_FILTER} is subscribed again when it connects.")
+
     def refresh(self) -> None:
+        self._show_connection()
         now = time.time()
         for row, (_label, topic) in enumerate(HEADLINES):
             text = self.value(topic)
@@ -120,7 +131,7 @@ class SysStatsView(QDialog):
             item = self.table.item(row, 1)  # set up for every headline row
             if item is not None and item.text() != text:
                 item.setText(text)
-            number = numeric_value(text.encode())
+            number = numeric_value(text.encode()) if self._connected else None  # no flat line through an outage
             if number is not None:
                 samples = self._samples.setdefault(topic, [])
                 samples.append((now, number))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import Qt
 
 from eventscope.core.profile import ConnectionProfile
@@ -108,3 +109,44 @@ def test_the_users_filter_added_while_a_tool_holds_it_outlives_the_tool_and_a_re
     shown = [editor.table.item(r, 0).text() for r in range(editor.table.rowCount())]
     assert shown == ["#", "$SYS/#"]
     editor.close()
+
+
+@pytest.mark.parametrize("how", ["broker restart", "reconnect"])
+def test_sys_statistics_carry_on_after_a_reconnect(window, mosquitto_factory, qloop, how):
+    broker = mosquitto_factory("allow_anonymous true\nsys_interval 1\n")
+    window.add_broker(ConnectionProfile(name="east", host="127.0.0.1", port=broker.port))
+    context = window.context
+    run_until(qloop, lambda: context.session.is_connected, message="connected")
+    view = window.open_sys_stats()
+    uptime_row = next(r for r in range(view.table.rowCount()) if view.table.item(r, 0).text() == "Uptime")
+    run_until(qloop, lambda: context.workspace.tree.node("$SYS/broker/uptime", "east") is not None, timeout=15,
+              message="$SYS values")
+    uptime_node = context.workspace.tree.node("$SYS/broker/uptime", "east")
+    before = uptime_node.count
+    if how == "broker restart":
+        broker.restart()
+    else:
+        context.disconnect("east")
+        context.reconnect("east")
+    run_until(qloop, lambda: context.session is not None and context.session.is_connected, timeout=20,
+              message="reconnected")
+    # New statistics arrive from the restarted broker, and the table shows them.
+    run_until(qloop, lambda: uptime_node.count >= before + 2, timeout=15, message="$SYS after the restart")
+    assert "$SYS/#" in context.session.subscriptions
+    run_until(qloop, lambda: view.table.item(uptime_row, 1).text() == view.value("$SYS/broker/uptime"),
+              message="the table follows")
+    view.close()
+
+
+def test_sys_statistics_opened_while_disconnected_start_when_the_broker_connects(window, mosquitto_factory, qloop):
+    broker = mosquitto_factory("allow_anonymous true\nsys_interval 1\n")
+    window.add_broker(ConnectionProfile(name="east", host="127.0.0.1", port=broker.port))
+    context = window.context
+    run_until(qloop, lambda: context.session.is_connected, message="connected")
+    context.disconnect("east")
+    view = window.open_sys_stats()
+    run_until(qloop, lambda: "not connected" in view.note.text(), message="the note says why nothing moves")
+    context.reconnect("east")
+    run_until(qloop, lambda: view.value("$SYS/broker/version") is not None, timeout=15, message="$SYS values")
+    run_until(qloop, lambda: view.note.text().startswith("Subscribed to $SYS/#"), message="the note follows")
+    view.close()
