@@ -13,6 +13,7 @@ from eventscope.core.decoding.decoders import DecodedPayload, json_default
 from eventscope.core.decoding.protobuf_schemas import ProtoSchemaError, ProtoSchemas
 from eventscope.core.decoding.rules import DecoderRule, DecoderRuleError, DecoderRules
 from eventscope.core.payload_text import escape_controls
+from eventscope.core.sparkplug.state import SparkplugState
 
 
 def add_decode_args(parser: argparse.ArgumentParser) -> None:
@@ -25,17 +26,49 @@ def add_decode_args(parser: argparse.ArgumentParser) -> None:
                             "and for content types naming a message type (repeatable)")
 
 
-def decoder_rules_from_args(args: argparse.Namespace) -> DecoderRules | None:
+def decoder_rules_from_args(args: argparse.Namespace, sparkplug: SparkplugState | None = None) -> DecoderRules | None:
     """The rules the command line asks for, or None when it asks for no decoding."""
     if not args.decode and not args.proto_path:
         return None
+    return _checked_rules(_parsed(args.decode), args.proto_path, sparkplug)
+
+
+def profile_decoder_rules(args: argparse.Namespace, sparkplug: SparkplugState | None = None) -> dict[str, DecoderRules]:
+    """Per ``--profile``: the command line's rules first, then the ones the profile stores, with its
+    ``.proto`` paths too (as the window decodes that broker). Profiles without rules are left out."""
+    if not getattr(args, "profile", None):
+        return {}
+    from eventscope.core.profiles.store import ProfileError, ProfileStore
+
     try:
-        rules = [DecoderRule.parse(text) for text in args.decode]
-        schemas = ProtoSchemas.from_paths(args.proto_path) if args.proto_path else None
-        decoder_rules = DecoderRules(rules, schemas)
+        store = ProfileStore.load()
+        stored = {name: store.get(name) for name in args.profile}
+    except ProfileError as exc:
+        raise UsageError(str(exc)) from None
+    out: dict[str, DecoderRules] = {}
+    for name, profile in stored.items():
+        if not profile.decoder_rules and not profile.proto_paths:
+            continue
+        rules = [*_parsed(args.decode), *profile.decoder_rules]
+        out[name] = _checked_rules(rules, [*args.proto_path, *profile.proto_paths], sparkplug, f"profile {name}: ")
+    return out
+
+
+def _parsed(texts: list[str]) -> list[DecoderRule]:
+    try:
+        return [DecoderRule.parse(text) for text in texts]
+    except DecoderRuleError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _checked_rules(rules: list[DecoderRule], proto_paths: list[str], sparkplug: SparkplugState | None,
+                   context: str = "") -> DecoderRules:
+    try:
+        schemas = ProtoSchemas.from_paths(proto_paths) if proto_paths else None
+        decoder_rules = DecoderRules(rules, schemas, sparkplug=sparkplug)
         decoder_rules.check()
     except (DecoderRuleError, ProtoSchemaError) as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(f"{context}{exc}") from None
     return decoder_rules
 
 

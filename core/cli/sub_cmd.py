@@ -20,7 +20,12 @@ from eventscope.core.cli.common import (
     parse_duration,
     watch,
 )
-from eventscope.core.cli.decode_args import add_decode_args, decoded_one_line, decoder_rules_from_args
+from eventscope.core.cli.decode_args import (
+    add_decode_args,
+    decoded_one_line,
+    decoder_rules_from_args,
+    profile_decoder_rules,
+)
 from eventscope.core.cli.message_output import message_format, message_line, shown_on_stdout
 from eventscope.core.decoding.decoders import json_default
 from eventscope.core.decoding.rules import export_fields
@@ -111,7 +116,6 @@ def run(args: argparse.Namespace) -> int:
     except (TopicError, ValueError) as exc:
         error(str(exc))
         return EXIT_USAGE
-    rules = decoder_rules_from_args(args)
     printed = 0
     write = _line_writer(args, several=len(args.profile) + len(args.broker) > 1)
     out = sys.stdout.buffer
@@ -121,15 +125,23 @@ def run(args: argparse.Namespace) -> int:
 
     # The records only: no topic tree, which would grow for as long as the command runs.
     workspace = Workspace(connector=LocalConnector(args.connect_timeout), keep_tree=False, keep_records=True)
+    # The workspace's Sparkplug state: its tick forgets a broker's aliases when that broker reconnects.
+    try:
+        rules = decoder_rules_from_args(args, workspace.sparkplug)
+        rules_by_broker = profile_decoder_rules(args, workspace.sparkplug)  # each --profile's own rules
+    except UsageError:
+        workspace.close()
+        raise
     try:
         for summary in watch(args, workspace, args.topics, args.qos, args.seconds):
             for record in summary.records:
+                broker_rules = rules_by_broker.get(record.broker_id, rules)
                 accepting = next((f for f in stream_filters if f.accepts(record)), None)
                 if accepting is None:
-                    if rules is not None and is_sparkplug_topic(record.topic):
-                        rules.observe(record)  # the Sparkplug session state sees every message, in order
+                    if broker_rules is not None and is_sparkplug_topic(record.topic):
+                        broker_rules.observe(record)  # the Sparkplug session state sees every message, in order
                     continue
-                decoded = rules.observe(record) if rules is not None else None
+                decoded = broker_rules.observe(record) if broker_rules is not None else None
                 out.write(write(record, accepting.region(record), decoded))
                 out.flush()
                 printed += 1

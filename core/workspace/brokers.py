@@ -51,6 +51,8 @@ class BrokerRegistry:
         self.workspace = workspace
         self.read_only = read_only  # monitor mode: every broker opens read-only, however it is added
         self.refresh = refresh
+        # optional: called with each broker connected again, e.g. to load its profile's decoder rules as they read now
+        self.reopened: Callable[[BrokerHandle], None] | None = None
         self.audit: AuditSettings | None = None
         self.current: str | None = None
         self._entries: dict[str, BrokerEntry] = {}
@@ -92,6 +94,8 @@ class BrokerRegistry:
             entry.profile = self._monitored(entry.profile)
             self._entries[broker_id] = entry
         connection = self._open(entry)
+        if self.reopened is not None:
+            self.reopened(connection)
         if self.current_connection() is None:
             self.current = broker_id
         return connection

@@ -43,6 +43,7 @@ class BrokerOpener:
         self.load_profiles = load_profiles
         self.report = report  # may be called from a compile thread: the front end hands it to its own
         registry.refresh = self.refresh
+        registry.reopened = self.reopened
 
     # ----- passwords --------------------------------------------------------------------------
     def password_for(self, profile: ConnectionProfile, typed: str | None) -> str | None:
@@ -75,6 +76,15 @@ class BrokerOpener:
         """After ``registry`` opened a saved profile's broker: its decoder rules (none clears earlier ones)."""
         if stored is not None:
             self.load_decoder_rules(connection.broker_id, stored)
+
+    def reopened(self, connection: BrokerHandle) -> None:
+        """A broker connected again: its saved profile's decoder rules as they read now (an edit takes effect)."""
+        entry = self.registry.entry(connection.broker_id)
+        if entry is None or not entry.stored:
+            return
+        store = self.load_profiles()
+        if connection.broker_id in store.profiles:
+            self.load_decoder_rules(connection.broker_id, store.get(connection.broker_id))
 
     def refresh(self, entry: BrokerEntry) -> BrokerEntry | None:
         """A broker from a saved profile, as the profile reads now (its password from the keychain)."""

@@ -58,7 +58,7 @@ from eventscope.core.models.stream_filter import StreamFilter
 from eventscope.core.models.topic_forest import ForestChanges, TopicForest
 from eventscope.core.mqtt.ingest import IngestBuffer
 from eventscope.core.mqtt.retained import RetainedClear, clear_retained
-from eventscope.core.mqtt.session import OutgoingMessage, SessionError
+from eventscope.core.mqtt.session import OutgoingMessage, SessionError, SessionState
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.records import MessageProperties, MessageRecord
 from eventscope.core.requests.rtt_stats import RttSummary
@@ -144,6 +144,7 @@ class Workspace:
         self._decoder_rules: dict[str, DecoderRules] = {}
         self._pending_data: dict[tuple[str, str], MessageRecord] = {}  # see _observe_sparkplug
         self._metrics_due: dict[tuple[str, str], float] = {}
+        self._connected_since: dict[str, float] = {}  # per broker: when its current connection came up (tick thread)
         self._commands: deque[tuple[Callable[[], object], Future]] = deque()
         self._tick_lock = threading.Lock()
         self._ticks = 0
@@ -318,6 +319,7 @@ class Workspace:
             now = time.monotonic() if now_mono is None else now_mono
             self._run_commands()
             brokers = list(self._brokers.values())
+            self._forget_on_reconnect(brokers)
             batch = self._local.drain()
             per_broker: dict[str, int] = {}
             sources = 1 if batch else 0
@@ -406,6 +408,21 @@ class Workspace:
                 continue  # a malformed payload teaches nothing; the details pane shows why it failed
         metrics.extend(self._data_metrics())
         return metrics, folds
+
+    def _forget_on_reconnect(self, brokers: list[BrokerHandle]) -> None:
+        """Tick thread: a broker that connected again (its session reconnected by itself) taught aliases
+        that hold only until the edge nodes' next BIRTH, so they are forgotten, as for a closed broker."""
+        for connection in brokers:
+            status = connection.session.status
+            if status.state is not SessionState.CONNECTED:
+                continue
+            before = self._connected_since.get(connection.broker_id)
+            if before == status.since:
+                continue
+            self._connected_since[connection.broker_id] = status.since
+            if before is not None:
+                self.sparkplug.forget_broker(connection.broker_id)
+                self._forget_pending(connection.broker_id)
 
     def _forget_pending(self, broker_id: str) -> None:
         """Tick thread: a closed broker's pending Sparkplug DATA must not bring its tree root back."""

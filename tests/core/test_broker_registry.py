@@ -82,3 +82,26 @@ def test_a_monitor_run_does_not_touch_the_saved_workspace(registry, mosquitto):
     opener = BrokerOpener(registry, ProfileStore)
     registry.add(opener.open_profile(profile("east", mosquitto.port)))
     assert opener.saved_workspace() is None
+
+
+def test_a_reconnect_decodes_by_the_profiles_rules_as_they_read_now(registry, mosquitto, tmp_path):
+    from eventscope.core.decoding.rules import DecoderRule
+    from eventscope.core.records import MessageRecord
+
+    store = ProfileStore(tmp_path / "profiles.json")
+    store.profiles["east"] = StoredProfile(profile("east", mosquitto.port),
+                                           decoder_rules=(DecoderRule.parse("lab/#=hex"),))
+    store.save()
+    opener = BrokerOpener(registry, lambda: ProfileStore.load(store.path))
+    connection = registry.add(opener.open_stored(store.get("east")))
+    opener.opened(connection, store.get("east"))
+    record = MessageRecord(topic="lab/x", payload=b"\x81\xa1a\x01", broker_id="east")
+    assert registry.workspace.decode(record).decoder == "hex"
+    # The profile is edited while the broker is disconnected; connecting again takes the new rule.
+    registry.close("east", keep_topics=True)
+    store.profiles["east"] = StoredProfile(profile("east", mosquitto.port),
+                                           decoder_rules=(DecoderRule.parse("lab/#=msgpack"),))
+    store.save()
+    registry.reconnect("east")
+    assert registry.workspace.decode(record).decoder == "msgpack"
+    assert registry.workspace.decode(record).value == {"a": 1}
