@@ -104,6 +104,8 @@ async def _run_window(args: argparse.Namespace) -> int:
                         lambda: _finish(window, args.screenshot))
     try:
         await closed.wait()
+        if window.closing is not None:  # final audit commits and acks, after the window went
+            await asyncio.wrap_future(window.closing)
     finally:
         if demo is not None:
             await loop.run_in_executor(None, demo.stop)

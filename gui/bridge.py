@@ -61,6 +61,10 @@ class SummaryBridge(QObject):
         self._timer.stop()
         self.workspace.stop()
 
+    def stop_frames(self) -> None:
+        """No more summaries reach the window; the workspace's own close stops its tick thread."""
+        self._timer.stop()
+
     def poll(self) -> ChangeSummary | None:
         """Emit the latest summary, if there is one. Public so tests can drive frames by hand."""
         summary = self.workspace.take_summary()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -64,6 +65,7 @@ class AppContext(QObject):
         self.region_level = 0
         self.regions: list[str] = list(DEFAULT_REGIONS)
         self._audit_states: dict[str, AuditState] = {}  # as last reported by a change summary
+        self._closing: Future | None = None  # the workspace closing on its own thread (close_in_background)
         self.bridge.summaryReady.connect(self._on_summary)
 
     # ----- the current connection ---------------------------------------------------------
@@ -261,10 +263,39 @@ class AppContext(QObject):
             self.auditChanged.emit(self.connection)
 
     def shutdown(self) -> None:
-        """Stop ticking and disconnect (final audit commit and ack)."""
+        """Stop ticking and disconnect (final audit commit and ack); if ``close_in_background`` began
+        that already, wait for it to end."""
+        if self._closing is not None:
+            self._closing.result()
+            return
         self.bridge.stop()
         self.connection = None
         self.workspace.close()
+
+    def close_in_background(self, then: Callable[[], None] | None = None) -> Future:
+        """Stop drawing now, and close the workspace on a worker thread (final audit commits, acks and the
+        connection process's end can take seconds after a flood); ``then`` runs there afterwards. The
+        window goes at once; the app waits on the returned future (and the thread is not a daemon, so
+        the process does not end before the commits are done)."""
+        if self._closing is not None:
+            return self._closing
+        self.bridge.stop_frames()
+        self.connection = None
+        closing: Future = Future()
+
+        def close() -> None:
+            try:
+                self.workspace.close()
+                if then is not None:
+                    then()
+            except BaseException as exc:  # noqa: BLE001 - the waiter sees any failure
+                closing.set_exception(exc)
+            else:
+                closing.set_result(None)
+
+        threading.Thread(target=close, name="workspace-close").start()
+        self._closing = closing
+        return closing
 
     # ----- regions ------------------------------------------------------------------------
     def _on_summary(self, summary) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 
 from PySide6.QtCore import QByteArray, QPoint, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
@@ -161,6 +162,7 @@ class MainWindow(QMainWindow):
                                         shortcut=QKeySequence("F1"), triggered=self.show_shortcuts)
         self.about_action = QAction("&About Eventscope", self, objectName="actionAbout", triggered=self.show_about)
         self.demo = InWindowDemo(self)
+        self.closing: Future | None = None  # the workspace closing after the window went (closeEvent)
         self.demo_action = QAction("Try the &demo", self, objectName="actionTryDemo", triggered=self.demo.start)
         self.demo_action.setToolTip("Start an embedded broker with simulated traffic in several regions and a "
                                     "replier, and connect to it")
@@ -476,10 +478,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()
         self.save_workspace()
-        session = self.context.session
-        self.context.shutdown()  # final audit commit and ack, then every broker disconnects
-        self.demo.stop()
-        if session is not None:
-            self.status_bar.show_status(session.status)
+        # The window goes at once: the final audit commits and acks, every broker's disconnect and then
+        # the in-window demo's end run on a worker thread, which the app waits for before it exits.
+        self.closing = self.context.close_in_background(then=self.demo.stop)
         self.audit_feed.shutdown()
         super().closeEvent(event)

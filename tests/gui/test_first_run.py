@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
 
 from eventscope.gui.main_window import MainWindow
 from tests.gui.conftest import run_until
@@ -43,7 +42,8 @@ def test_try_the_demo_from_an_empty_window_and_it_stops_with_the_window(qtbot, c
     assert context.connection.profile.name == "demo" and _listening(host, port)
 
     window.close()
-    QApplication.processEvents()
+    assert not window.isVisible()
+    window.closing.result(30)  # the demo stops after the window's connections closed
     assert window.demo.environment is None and not _listening(host, port)
 
 

@@ -54,3 +54,23 @@ def test_a_slow_connection_process_never_stalls_the_window(qapp, qloop, qtbot, s
     print(f"GUI probe: {len(late)} samples, max lateness {worst * 1000:.0f} ms")
     # A GUI thread that waited on the child would show a stall of at least REPLY_DELAY here.
     assert worst < REPLY_DELAY / 4, f"the window stalled {worst * 1000:.0f} ms"
+
+
+def test_the_window_closes_at_once_and_the_connection_process_finishes_after_it(qapp, qloop, qtbot, settings,
+                                                                                mosquitto):
+    context = AppContext(settings, workspace=Workspace(connector=RemoteConnector(child=slow_child_main)))
+    window = MainWindow(context)
+    qtbot.addWidget(window)
+    window.show()
+    window.add_broker(ConnectionProfile(name="east", host="127.0.0.1", port=mosquitto.port))
+    run_until(qloop, lambda: context.session is not None and context.session.is_connected, timeout=15,
+              message="connected")
+    connector = context.workspace._connector
+    child = connector._process._process
+    started = time.monotonic()
+    window.close()
+    assert time.monotonic() - started < REPLY_DELAY / 2  # gone before the child answered its shutdown
+    assert not window.isVisible() and window.closing is not None and not window.closing.done()
+    window.closing.result(30)  # the child's final answers came, and it ended
+    assert not child.is_alive()
+    context.shutdown()  # waits for the same close, and does not close twice
