@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-SUBCOMMAND_MODULES = ("broker", "sub", "pub", "request", "reply", "tree", "audit")
+SUBCOMMAND_MODULES = ("broker", "sub", "pub", "request", "reply", "tree", "audit", "bench")
 
 
 def register_subcommands(subparsers) -> None:

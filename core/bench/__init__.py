@@ -1,0 +1,1 @@
+"""`eventscope bench`: load generation and measurement (publishers, subscribers, request/reply)."""
