@@ -28,12 +28,13 @@ from eventscope.core.cli.common import (
     error,
     positive_duration,
     protocol_version,
+    request_topics_valid,
     single_broker_from_args,
 )
 from eventscope.core.mqtt.session import SessionError
 from eventscope.core.profile import ConnectionProfile, parse_broker_address
 from eventscope.core.requests.tracker import DEFAULT_TIMEOUT, RequestRefused, RequestTracker
-from eventscope.core.topics import TopicError, validate_filter, validate_topic
+from eventscope.core.topics import TopicError, validate_filter
 
 DEFAULT_TEMPLATE = "eventscope/bench/{i}"
 DEFAULT_FILTER = "eventscope/bench/#"
@@ -281,12 +282,7 @@ def run_pubsub(args: argparse.Namespace) -> int:
 
 
 def run_request(args: argparse.Namespace) -> int:
-    try:
-        validate_topic(args.topic)
-        if args.reply_topic is not None:
-            validate_topic(args.reply_topic)
-    except TopicError as exc:
-        error(str(exc))
+    if not request_topics_valid(args):
         return EXIT_USAGE
     profile, password = single_broker_from_args(args)
     if _refuses(profile, "request"):

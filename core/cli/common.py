@@ -22,6 +22,7 @@ from eventscope.core.mqtt.ingest import IngestBuffer
 from eventscope.core.mqtt.session import MqttSession, ReadOnlyError, SessionState
 from eventscope.core.profile import MQTT_V5, MQTT_V311, ConnectionProfile, TlsSettings, parse_broker_address
 from eventscope.core.profiles.credentials import CredentialError
+from eventscope.core.topics import TopicError, validate_topic
 
 if TYPE_CHECKING:  # the commands that watch import the workspace when they run, not at every start-up
     from eventscope.core.workspace.changes import ChangeSummary
@@ -446,3 +447,15 @@ def watch(args: argparse.Namespace, workspace: Workspace, topic_filters: list[st
         return
     finally:
         workspace.close()
+
+
+def request_topics_valid(args: argparse.Namespace) -> bool:
+    """Whether ``--topic`` and ``--reply-topic`` (if given) are topics to publish to; says why not."""
+    try:
+        validate_topic(args.topic)
+        if args.reply_topic is not None:
+            validate_topic(args.reply_topic)
+    except TopicError as exc:
+        error(str(exc))
+        return False
+    return True

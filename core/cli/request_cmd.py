@@ -22,12 +22,12 @@ from eventscope.core.cli.common import (
     named_broker,
     payload_from_args,
     positive_duration,
+    request_topics_valid,
     whole_seconds,
 )
 from eventscope.core.cli.message_output import message_line, shown_on_stdout
 from eventscope.core.mqtt.session import SessionError
 from eventscope.core.requests.tracker import DEFAULT_TIMEOUT, Reply, ReplyRouter, RequestRefused, RequestTracker
-from eventscope.core.topics import TopicError, validate_topic
 
 
 def add_parser(subparsers) -> None:
@@ -71,12 +71,7 @@ def _reply_printer(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        validate_topic(args.topic)
-        if args.reply_topic is not None:
-            validate_topic(args.reply_topic)
-    except TopicError as exc:
-        error(str(exc))
+    if not request_topics_valid(args):
         return EXIT_USAGE
     payload = payload_from_args(args)
     if args.count < 1 or args.concurrency < 1:
