@@ -9,6 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
+from eventscope.core.audit.store import DEFAULT_PAYLOAD_LIMIT
 from eventscope.core.connections.handle import AuditSettings, BrokerHandle
 from eventscope.core.connections.remote import RemoteConnector
 from eventscope.core.mqtt.retained import RetainedClear
@@ -252,13 +253,15 @@ class AppContext(QObject):
 
     # ----- audit ------------------------------------------------------------------------
     def set_audit(self, path: str | Path | None = None, filters: tuple[str, ...] | None = None,
-                  max_bytes: int | None = None, db_password: str | None = None) -> None:
+                  max_bytes: int | None = None, db_password: str | None = None,
+                  max_payload: int = DEFAULT_PAYLOAD_LIMIT) -> None:
         """Record every connection's audit filters into ``path``: a SQLite file (default: the workspace's
         one database) or the team's ``postgresql://`` URL, with its password in ``db_password``.
 
         ``max_bytes`` caps the database file; past it, messages wait unacknowledged as on a full disk.
+        Payloads are kept whole up to ``max_payload`` bytes; a longer one is cut there and flagged.
         """
-        self.registry.set_audit(path, filters, max_bytes, db_password)
+        self.registry.set_audit(path, filters, max_bytes, db_password, max_payload)
         if self.connection is not None:
             self.auditChanged.emit(self.connection)
 

@@ -2,7 +2,8 @@
 
 SQLite commits and the manual acks after them never run on the thread that draws. What was
 committed is handed on as ``FlushSummary`` results, which the workspace collects into its
-next change summary.
+next change summary. Their rows hold a preview of each payload, as the feed's reads do: a 16 MiB
+payload is stored whole, but never held for the feed nor sent across to the window.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from eventscope.core.audit.recorder import AuditRecorder, FlushSummary
+from eventscope.core.audit.store import PAYLOAD_PREVIEW_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +91,10 @@ class AuditWriter:
         self._warning = summary.warning
         summary = replace(summary, database=self.database)
         if summary.result is not None:
-            self._held_rows += len(summary.result.rows)
+            rows = summary.result.rows
+            self._held_rows += len(rows)
             if self._held_rows > MAX_HELD_ROWS:
                 summary = replace(summary, result=replace(summary.result, rows=(), pairings=()))
+            elif any(len(row.payload) > PAYLOAD_PREVIEW_BYTES for row in rows):
+                summary = replace(summary, result=replace(summary.result, rows=tuple(row.as_preview() for row in rows)))
         self._results.append(summary)

@@ -10,7 +10,9 @@ With decoder rules (``ExportJob(..., rules=...)``) each row also carries its dec
 ``eventscope sub --decode`` prints it: decoder, decoded, and decoded_by, decode_error and
 decode_notes when set (CSV: the columns in ``DECODED_COLUMNS``, the value as JSON).
 
-``ExportJob`` writes in chunks so a GUI can drive it from its event loop and cancel it.
+``ExportJob`` writes in chunks so a GUI can drive it from its event loop and cancel it. A chunk is at most
+``EXPORT_CHUNK`` rows and about ``READ_CHUNK_BYTES`` of payload (the store bounds both), and each row is
+written out before the next is turned into text, so large payloads pass through one at a time.
 """
 
 from __future__ import annotations
@@ -173,11 +175,11 @@ class ExportJob:
             self.done = True
             self.out.flush()
             return False
-        items = [row_to_json(r) if self._rules is None else decoded_row(r, self._rules) for r in rows]
+        items = (row_to_json(r) if self._rules is None else decoded_row(r, self._rules) for r in rows)
         if self._csv is not None:
             self._csv.writerows(_csv_cells(item, self._columns) for item in items)
         else:
-            self.out.write("".join(json.dumps(item, ensure_ascii=False, default=json_default) + "\n" for item in items))
+            self.out.writelines(json.dumps(item, ensure_ascii=False, default=json_default) + "\n" for item in items)
         self.written += len(rows)
         return True
 

@@ -2,7 +2,9 @@
 
 ``FeedReader`` owns one read-only connection to an audit database and uses it on one worker thread:
 opening, history pages, searches, rows the window missed, replies by id and exports all return a
-``Future`` with immutable results, so the window never waits on the database.
+``Future`` with immutable results, so the window never waits on the database. Its rows hold a preview
+of their payload (``PAYLOAD_PREVIEW_BYTES``), whatever its size; ``whole_row`` reads one row whole, for
+the row a user opens.
 
 ``FeedRows`` is the feed's row list (newest first), the replies shown beside their requests, and the
 rules that merge what the writers commit (late rows, pairings, sightings of a bridged message) into
@@ -21,7 +23,14 @@ from pathlib import Path
 
 from eventscope.core.audit.export import ExportJob
 from eventscope.core.audit.postgres import NOTIFY_CHANNEL, connect, is_postgres_url
-from eventscope.core.audit.store import AuditQuery, AuditRow, AuditStoreError, ReplyPairing, Sighting
+from eventscope.core.audit.store import (
+    PAYLOAD_PREVIEW_BYTES,
+    AuditQuery,
+    AuditRow,
+    AuditStoreError,
+    ReplyPairing,
+    Sighting,
+)
 from eventscope.core.audit.stores import AnyAuditStore, open_reader
 
 PAGE_SIZE = 200
@@ -105,31 +114,47 @@ class FeedReader:
         """The newest ``size`` rows matching ``query`` (a ``FeedPage``)."""
         def read(store: AnyAuditStore) -> FeedPage:
             newest = store.newest_id()
-            rows = store.page_before(query, None, size)
+            rows = store.page_before(query, None, size, preview=PAYLOAD_PREVIEW_BYTES)
             return FeedPage(tuple(rows), _replies_of(store, rows), len(rows) < size, newest)
         return self.read(read)
 
     def page_before(self, query: AuditQuery, before_id: int | None, size: int = PAGE_SIZE) -> Future:
         def read(store: AnyAuditStore) -> FeedPage:
-            rows = store.page_before(query, before_id, size)
+            rows = store.page_before(query, before_id, size, preview=PAYLOAD_PREVIEW_BYTES)
             return FeedPage(tuple(rows), _replies_of(store, rows), len(rows) < size)
         return self.read(read)
 
     def rows_after(self, query: AuditQuery, after_id: int) -> Future:
         """Rows stored since ``after_id`` (oldest first), for a feed whose live rows were held back."""
         def read(store: AnyAuditStore) -> FeedPage:
-            rows = store.rows_after(query, after_id)
+            rows = store.rows_after(query, after_id, preview=PAYLOAD_PREVIEW_BYTES)
             return FeedPage(tuple(rows), _replies_of(store, rows))
         return self.read(read)
 
     def rows_by_id(self, ids: Iterable[int]) -> Future:
         wanted = tuple(ids)
-        return self.read(lambda store: store.rows_by_id(wanted))
+        return self.read(lambda store: store.rows_by_id(wanted, preview=PAYLOAD_PREVIEW_BYTES))
+
+    def rows_matching(self, query: AuditQuery, ids: Iterable[int]) -> Future:
+        """The rows with these ids that match ``query`` (a ``FeedPage``, oldest first): the store decides a
+        payload search that a row's preview cannot."""
+        wanted = tuple(ids)
+
+        def read(store: AnyAuditStore) -> FeedPage:
+            rows = sorted(store.rows_by_id(wanted, preview=PAYLOAD_PREVIEW_BYTES, query=query).values(),
+                          key=lambda r: r.id)
+            return FeedPage(tuple(rows), _replies_of(store, rows))
+        return self.read(read)
+
+    def whole_row(self, row_id: int) -> Future:
+        """One row with its whole stored payload (None if it is gone): the row a user opens."""
+        return self.read(lambda store: store.rows_by_id([row_id]).get(row_id))
 
     def rows_between(self, query: AuditQuery, first_id: int, last_id: int) -> Future:
         """Rows with ids in [first_id, last_id] that match (a batch another recorder committed)."""
         def read(store) -> FeedPage:
-            rows = [r for r in store.rows_after(query, first_id - 1, last_id - first_id + 1) if r.id <= last_id]
+            rows = [r for r in store.rows_after(query, first_id - 1, last_id - first_id + 1,
+                                                preview=PAYLOAD_PREVIEW_BYTES) if r.id <= last_id]
             return FeedPage(tuple(rows), _replies_of(store, rows))
         return self.read(read)
 
@@ -196,7 +221,7 @@ class FeedReader:
 
 def _replies_of(store: AnyAuditStore, rows: list[AuditRow]) -> dict[int, AuditRow]:
     wanted = [r.reply_id for r in rows if r.reply_id is not None]
-    return store.rows_by_id(wanted) if wanted else {}
+    return store.rows_by_id(wanted, preview=PAYLOAD_PREVIEW_BYTES) if wanted else {}
 
 
 class FeedRows:
@@ -236,12 +261,20 @@ class FeedRows:
     def newest_id(self) -> int:
         return self.rows[0].id if self.rows else 0
 
-    def fresh_rows(self, rows: Iterable[AuditRow], query: AuditQuery) -> tuple[list[AuditRow], list[AuditRow]]:
-        """Committed ``rows`` that match ``query``, split into newer than every shown row (oldest first)
-        and late ones (a slower writer's) that belong among them."""
-        fresh = sorted((r for r in rows if query.is_empty or query.matches(r)), key=lambda r: r.id)
+    def fresh_rows(self, rows: Iterable[AuditRow], query: AuditQuery,
+                   matched: bool = False) -> tuple[list[AuditRow], list[AuditRow]]:
+        """Committed ``rows`` that match ``query`` (all of them when the store ``matched`` them already),
+        split into newer than every shown row (oldest first) and late ones (a slower writer's) that belong
+        among them. A row whose payload preview leaves the search undecided is not among them: the caller
+        asks the store (``undecided``)."""
+        fresh = sorted((r for r in rows if matched or query.is_empty or query.matches(r)), key=lambda r: r.id)
         newest = self.newest_id()
         return [r for r in fresh if r.id > newest], [r for r in fresh if r.id < newest]
+
+    def undecided(self, rows: Iterable[AuditRow], query: AuditQuery) -> list[int]:
+        """Ids of rows not shown that only the store can match against ``query``'s payload search (their
+        payload here is a preview without the text)."""
+        return [r.id for r in rows if query.undecided(r) and self.position(r.id) is None]
 
     def add_newest(self, fresh: list[AuditRow], replies: dict[int, AuditRow] | None = None) -> int:
         """Put ``fresh`` (oldest first) at the new end; the caller announced ``len(fresh)`` rows there."""
@@ -266,9 +299,11 @@ class FeedRows:
         self._learn_replies([row], replies or {})
         self.rows.insert(position, self._with_pending_sightings(row))
 
-    def refresh(self, rows: Iterable[AuditRow], query: AuditQuery) -> tuple[list[AuditRow], list[AuditRow], list[int]]:
+    def refresh(self, rows: Iterable[AuditRow], query: AuditQuery,
+                matched: bool = False) -> tuple[list[AuditRow], list[AuditRow], list[int]]:
         """Rows read again from the store (another recorder's batch, a row it changed): shown ones are
-        replaced and their positions returned last; the rest come back split as ``fresh_rows`` does."""
+        replaced and their positions returned last; the rest come back split as ``fresh_rows`` does
+        (``matched``: the store read them with ``query``)."""
         changed, unseen = [], []
         for row in rows:
             position = self.position(row.id)
@@ -277,7 +312,7 @@ class FeedRows:
             elif self.rows[position] != row:
                 self.rows[position] = row
                 changed.append(position)
-        newer, late = self.fresh_rows(unseen, query)
+        newer, late = self.fresh_rows(unseen, query, matched)
         return newer, late, changed
 
     def missing_replies(self, rows: Iterable[AuditRow] = (), pairings: Iterable[ReplyPairing] = ()) -> list[int]:

@@ -38,6 +38,7 @@ from eventscope.core.audit.store import (
     DEFAULT_MAX_AGE_SECONDS,
     DEFAULT_PAYLOAD_LIMIT,
     MESH_WINDOW_SECONDS,
+    READ_CHUNK_BYTES,
     AuditQuery,
     AuditRow,
     AuditStoreError,
@@ -77,6 +78,20 @@ _COPY_COLUMNS = ("id", "received", "broker", "topic", "region", "kind", "qos", "
                  "response_topic", "payload", "truncated", "size", "duplicate", "properties", "content_hash")
 _COPY_TYPES = ("int8", "float8", "text", "text", "text", "text", "int2", "bool", "bytea", "text", "bytea", "bool",
                "int4", "bool", "bytea", "int8")  # properties: jsonb's binary form, see _jsonb_binary
+# An export's cursor brings payloads up to this inline; longer ones are read by id, a byte-bounded group at a
+# time, so a fetch of 2,000 rows never holds 2,000 large payloads.
+INLINE_PAYLOAD_BYTES = 16 * 1024
+
+
+def _columns(preview: int | None) -> str:
+    """The row's columns, with only the payload's first ``preview`` bytes (and whether there is more): a
+    TOASTed payload's slice is read without the rest."""
+    if preview is None:
+        return _COLUMNS
+    head = int(preview)
+    return (_COLUMNS.replace(" m.payload,", f" substring(m.payload from 1 for {head}),", 1)
+            + f", octet_length(m.payload) > {head}")
+
 
 _SCHEMA = f"""
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
@@ -287,12 +302,44 @@ MAX_LISTED_TOPICS = 10_000  # a topic search names up to this many matching topi
 
 
 def _row(values: tuple) -> AuditRow:
+    """A row of ``_columns(preview)``: with a preview, one more column says whether the payload goes on."""
     (id_, received, broker, topic, region, kind, qos, retain, correlation, response_topic, payload,
-     truncated, size, duplicate, properties, reply_id, rtt_ms) = values
+     truncated, size, duplicate, properties, reply_id, rtt_ms, *more) = values
     return AuditRow(id_, received, broker, topic, region, kind, qos, bool(retain),
-                    bytes(correlation) if correlation is not None else None, response_topic, bytes(payload),
-                    bool(truncated), size, bool(duplicate), properties if isinstance(properties, dict) else {},
-                    reply_id, rtt_ms)
+                    bytes(correlation) if correlation is not None else None, response_topic,
+                    bytes(payload), bool(truncated), size, bool(duplicate),
+                    properties if isinstance(properties, dict) else {}, reply_id, rtt_ms, (), bool(more and more[0]))
+
+
+def _byte_bounded(batch: list[tuple]) -> Iterator[list[tuple]]:
+    """An export cursor's rows (their payload's length last) in groups of about ``READ_CHUNK_BYTES``."""
+    group: list[tuple] = []
+    held = 0
+    for values in batch:
+        if group and held + values[-1] > READ_CHUNK_BYTES:
+            yield group
+            group, held = [], 0
+        group.append(values)
+        held += values[-1]
+    if group:
+        yield group
+
+
+def _with_payloads(conn: Connection, group: list[tuple]) -> list[AuditRow]:
+    """The rows of an export cursor's group, with the payloads it left out read by id."""
+    missing = [(values[0], values[1]) for values in group if values[10] is None]
+    payloads: dict[int, bytes] = {}
+    if missing:  # ids and arrivals: each partition is searched by its primary key
+        payloads = {row_id: bytes(payload) for row_id, payload in conn.execute(
+            "SELECT id, payload FROM messages WHERE id = ANY(%s::bigint[]) AND received = ANY(%s::float8[])",
+            (_int_array(i for i, _ in missing), _float_array(r for _, r in missing)))}
+    rows = []
+    for values in group:
+        payload = values[10] if values[10] is not None else payloads.get(values[0])
+        if payload is None:
+            continue  # gone meanwhile (a day dropped by retention)
+        rows.append(_row((*values[:10], payload, *values[11:-1])))
+    return rows
 
 
 def _announcement(result: WriteResult) -> str:
@@ -573,7 +620,7 @@ class PostgresAuditStore:
             props = record.properties
             properties = props.as_dict() if props is not NO_PROPERTIES else {}
             row_id = next(next_id)
-            stored = bytes(record.payload[:limit])
+            stored = bytes(record.payload[:limit])  # within the limit, the payload object itself: not copied
             topic = record.topic
             region = regions.get(topic)
             if region is None:
@@ -739,28 +786,35 @@ class PostgresAuditStore:
     def newest_id(self) -> int:
         return self._query("SELECT coalesce(max(id), 0) FROM messages")[0][0]
 
-    def page_before(self, query: AuditQuery, before_id: int | None, limit: int) -> list[AuditRow]:
-        """Newest-first page of rows with id < before_id: a keyset page, never an OFFSET."""
+    def page_before(self, query: AuditQuery, before_id: int | None, limit: int,
+                    preview: int | None = None) -> list[AuditRow]:
+        """Newest-first page of rows with id < before_id: a keyset page, never an OFFSET. With ``preview``,
+        each row holds at most that many bytes of its payload."""
         where, params = self._where(query)
         clauses = [where] if where else []
         if before_id is not None:
             clauses.append("m.id < %s")
             params.append(before_id)
-        sql = f"SELECT {_COLUMNS} FROM {_FROM}" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        sql = f"SELECT {_columns(preview)} FROM {_FROM}" + (" WHERE " + " AND ".join(clauses) if clauses else "")
         return self._with_sightings([_row(r) for r in self._query(sql + " ORDER BY m.id DESC LIMIT %s",
                                                                   (*params, limit))])
 
-    def rows_after(self, query: AuditQuery, after_id: int, limit: int = 100_000) -> list[AuditRow]:
+    def rows_after(self, query: AuditQuery, after_id: int, limit: int = 100_000,
+                   preview: int | None = None) -> list[AuditRow]:
         where, params = self._where(query)
-        sql = f"SELECT {_COLUMNS} FROM {_FROM} WHERE m.id > %s" + (f" AND {where}" if where else "")
+        sql = f"SELECT {_columns(preview)} FROM {_FROM} WHERE m.id > %s" + (f" AND {where}" if where else "")
         return self._with_sightings([_row(r) for r in self._query(sql + " ORDER BY m.id LIMIT %s",
                                                                   (after_id, *params, limit))])
 
-    def rows_by_id(self, ids: Iterable[int]) -> dict[int, AuditRow]:
+    def rows_by_id(self, ids: Iterable[int], preview: int | None = None,
+                   query: AuditQuery | None = None) -> dict[int, AuditRow]:
+        """The rows with these ids (those that match ``query``), whole (``preview`` as for ``page_before``)."""
         wanted = list(ids)
         if not wanted:
             return {}
-        rows = [_row(r) for r in self._query(f"SELECT {_COLUMNS} FROM {_FROM} WHERE m.id = ANY(%s)", (wanted,))]
+        where, params = self._where(query) if query is not None else ("", [])
+        sql = f"SELECT {_columns(preview)} FROM {_FROM} WHERE m.id = ANY(%s)" + (f" AND {where}" if where else "")
+        rows = [_row(r) for r in self._query(sql, (wanted, *params))]
         return {row.id: row for row in self._with_sightings(rows)}
 
     def _with_sightings(self, rows: list[AuditRow]) -> list[AuditRow]:
@@ -774,10 +828,14 @@ class PostgresAuditStore:
         return [replace(row, sightings=tuple(seen[row.id])) if row.id in seen else row for row in rows]
 
     def iter_rows(self, query: AuditQuery = AuditQuery(), chunk: int = 2_000) -> Iterator[list[AuditRow]]:
-        """Every matching row, oldest first, through a server-side cursor (memory stays flat)."""
+        """Every matching row, oldest first, through a server-side cursor (memory stays flat): chunks of at
+        most ``chunk`` rows and about ``READ_CHUNK_BYTES`` of payload. The cursor brings short payloads
+        along; longer ones are read by id for each chunk as it is handed on."""
         psycopg = _driver()
         where, params = self._where(query)
-        sql = f"SELECT {_COLUMNS} FROM {_FROM}" + (f" WHERE {where}" if where else "") + " ORDER BY m.id"
+        inline = (_COLUMNS.replace(" m.payload,", f" CASE WHEN octet_length(m.payload) <= {INLINE_PAYLOAD_BYTES} "
+                                                   "THEN m.payload END,", 1) + ", octet_length(m.payload)")
+        sql = f"SELECT {inline} FROM {_FROM}" + (f" WHERE {where}" if where else "") + " ORDER BY m.id"
         try:
             conn = connect(self.url, self.password)  # a cursor of its own: reads may go on meanwhile
             try:
@@ -788,7 +846,8 @@ class PostgresAuditStore:
                         batch = cursor.fetchmany(chunk)
                         if not batch:
                             return
-                        yield self._with_sightings([_row(r) for r in batch])
+                        for group in _byte_bounded(batch):
+                            yield self._with_sightings(_with_payloads(conn, group))
             finally:
                 conn.close()
         except psycopg.Error as exc:

@@ -8,7 +8,8 @@ process dies first, the broker redelivers them (and the store flags true duplica
 
 Nothing is ever dropped on the way: the recorder's ingest buffer blocks when full (the network
 thread stops reading, so the broker keeps the messages), and while the store cannot write
-(a full disk) at most ``MAX_PENDING`` records wait in memory before the buffer fills.
+(a full disk) at most ``MAX_PENDING`` records, and about ``MAX_PENDING_BYTES`` of payload, wait in
+memory before the buffer fills.
 
 The same class runs in the window (an ``AuditWriter`` thread calls ``flush``) and headless
 (``eventscope audit record`` calls ``flush`` in a loop).
@@ -43,6 +44,7 @@ AUDIT_SESSION_EXPIRY = 3600
 RETRY_AFTER_FAILURE_SECONDS = 2.0  # the first retry; each failure after it doubles the wait …
 RETRY_AFTER_FAILURE_MAX = 30.0  # … up to this (a database restarting or failing over)
 MAX_PENDING = 50_000  # records held in memory while the store cannot write; then the buffer fills
+MAX_PENDING_BYTES = 256 * 1024 * 1024  # … or this much held (payloads are kept whole up to 16 MiB each)
 BUFFER_MAX_COUNT = 20_000  # the network thread waits for room beyond this (never drops)
 
 
@@ -102,6 +104,7 @@ class AuditRecorder:
                                    session_id=f"audit:{self.profile.name}", manual_ack=True)
         self.broker = broker or self.profile.address
         self._pending: list[MessageRecord] = []
+        self._pending_bytes = 0
         self._warning = ""
         self._next_retry = 0.0
         self._failures = 0  # consecutive failed writes: the back-off
@@ -157,10 +160,11 @@ class AuditRecorder:
 
     def flush(self, now: float | None = None) -> FlushSummary:
         """Drain the buffer, write one transaction, then acknowledge what was committed."""
-        room = MAX_PENDING - len(self._pending)
+        room = MAX_PENDING - len(self._pending) if self._pending_bytes < MAX_PENDING_BYTES else 0
         fresh = self.buffer.drain(room) if room > 0 else []
         if fresh:
             self._pending.extend(fresh)
+            self._pending_bytes += sum(record.footprint for record in fresh)
         if not self._pending:
             return FlushSummary(warning=self._warning)
         clock = time.monotonic() if now is None else now
@@ -177,6 +181,7 @@ class AuditRecorder:
             self._next_retry = clock + min(RETRY_AFTER_FAILURE_MAX, RETRY_AFTER_FAILURE_SECONDS * 2 ** (self._failures - 1))
             return FlushSummary(received=len(fresh), pending=len(batch), warning=self._warning)
         self._pending = []
+        self._pending_bytes = 0
         self._warning = ""
         self._failures = 0
         for record in batch:

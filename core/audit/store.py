@@ -15,6 +15,12 @@ mesh arrives once per broker; the first arrival is its row, and each later one (
 same content, within ``MESH_WINDOW_SECONDS``) is a sighting of that row, so the feed can show
 the hop latency, e.g. "us-east +0 ms -> us-west +43 ms".
 
+Payloads are kept whole up to ``payload_limit`` (16 MiB unless told otherwise); a longer one is cut
+there, flagged ``truncated`` and keeps its original ``size``. Reads for a feed ask for a ``preview``:
+each row then holds only the first ``PAYLOAD_PREVIEW_BYTES`` of its payload (``payload_is_preview``),
+and the whole one is read by id when a row is opened. Exports read in chunks bounded in bytes as well
+as in rows, so a run of 16 MiB payloads never sits in memory by the thousand.
+
 A file that SQLite cannot read, or that fails its integrity check on open, is moved aside
 (``<name>.corrupt-<time>``) and a fresh store is started; ``notice`` then says what happened,
 so nothing is ever acknowledged into a damaged file. A full disk raises ``AuditStoreFull``
@@ -46,7 +52,14 @@ SCHEMA_VERSION = 2  # 2: sightings (a bridged message's arrival at each further 
 # A copy of a message (same topic, payload and correlation data) that arrives on another broker
 # within this many seconds is the same message crossing the mesh, not a new one.
 MESH_WINDOW_SECONDS = 10.0
-DEFAULT_PAYLOAD_LIMIT = 64 * 1024
+# Payloads up to this are kept whole: a 100 KB JSON request is a normal message, and MQTT allows 256 MB.
+DEFAULT_PAYLOAD_LIMIT = 16 * 1024 * 1024
+# What a feed row holds of a longer payload: its one-line preview needs 800 bytes (``payload_text.preview``);
+# most messages fit whole, so they open and match a live search without another read. 20,000 live rows
+# then hold at most 80 MB of payload, however large the payloads kept.
+PAYLOAD_PREVIEW_BYTES = 4096
+# Payload bytes an export (or a replay) holds at once, beside its row count per chunk.
+READ_CHUNK_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_ROWS = 2_000_000
 DEFAULT_MAX_AGE_SECONDS = 30 * 24 * 3600
 PRUNE_CHUNK = 2_000
@@ -87,6 +100,15 @@ CREATE INDEX IF NOT EXISTS sightings_message ON sightings (message_id);
 
 _COLUMNS = ("id, received, broker, topic, region, kind, qos, retain, correlation, response_topic, payload, "
             "truncated, size, duplicate, properties, reply_id, rtt_ms")
+
+
+def _columns(preview: int | None) -> str:
+    """The row's columns, with only the payload's first ``preview`` bytes (and whether there is more)."""
+    if preview is None:
+        return _COLUMNS
+    head = int(preview)
+    return (_COLUMNS.replace(" payload,", f" substr(payload, 1, {head}),", 1)
+            + f", length(payload) > {head}")  # length() of a blob reads no content
 
 
 class AuditStoreError(RuntimeError):
@@ -174,6 +196,8 @@ class AuditRow:
     reply_id: int | None
     rtt_ms: float | None
     sightings: tuple[tuple[str, float], ...] = ()  # (broker, received) of the later copies, in order
+    # ``payload`` is only the first part of what is stored (a feed's row); the store's ``rows_by_id`` has it whole
+    payload_is_preview: bool = False
 
     @property
     def path(self) -> list[tuple[str, float]]:
@@ -193,17 +217,26 @@ class AuditRow:
 
     @classmethod
     def from_sql(cls, row: tuple) -> AuditRow:
+        """A row of ``_columns(preview)``: with a preview, one more column says whether the payload goes on."""
         (id_, received, broker, topic, region, kind, qos, retain, correlation, response_topic, payload,
-         truncated, size, duplicate, properties, reply_id, rtt_ms) = row
+         truncated, size, duplicate, properties, reply_id, rtt_ms, *more) = row
         return cls(id_, received, broker, topic, region, kind, qos, bool(retain), correlation, response_topic,
-                   bytes(payload), bool(truncated), size, bool(duplicate), json.loads(properties), reply_id, rtt_ms)
+                   bytes(payload), bool(truncated), size, bool(duplicate), json.loads(properties), reply_id, rtt_ms,
+                   (), bool(more and more[0]))
+
+    def as_preview(self, head: int = PAYLOAD_PREVIEW_BYTES) -> AuditRow:
+        """The row as a feed holds it: at most ``head`` bytes of its payload."""
+        if len(self.payload) <= head:
+            return self
+        return replace(self, payload=self.payload[:head], payload_is_preview=True)
 
     def __reduce__(self):
         # Rows cross from the connection process by the thousand: plain positional pickling is
         # several times cheaper than the dataclass default (a fields() walk per row).
         return (AuditRow, (self.id, self.received, self.broker, self.topic, self.region, self.kind, self.qos,
                            self.retain, self.correlation, self.response_topic, self.payload, self.truncated, self.size,
-                           self.duplicate, self.properties, self.reply_id, self.rtt_ms, self.sightings))
+                           self.duplicate, self.properties, self.reply_id, self.rtt_ms, self.sightings,
+                           self.payload_is_preview))
 
     def to_record(self) -> MessageRecord:
         """A MessageRecord rebuilt from the row, for the shared details pane."""
@@ -284,7 +317,19 @@ class AuditQuery:
         return " AND ".join(clauses), params
 
     def matches(self, row: AuditRow) -> bool:
-        """The same test as ``where()``, for rows that arrive live instead of from a query."""
+        """The same test as ``where()``, for rows that arrive live instead of from a query. A row holding a
+        preview matches the payload search only when the preview shows the text (see ``undecided``)."""
+        if self.text and self.text.encode("utf-8") not in row.payload:
+            return False
+        return self._matches_apart_from_text(row)
+
+    def undecided(self, row: AuditRow) -> bool:
+        """Whether only the store can tell if ``row`` matches: it matches all but the payload search, and its
+        payload is a preview without the text, which may be in the rest."""
+        return (bool(self.text) and row.payload_is_preview and self.text.encode("utf-8") not in row.payload
+                and self._matches_apart_from_text(row))
+
+    def _matches_apart_from_text(self, row: AuditRow) -> bool:
         if self.topic and self.topic not in row.topic:
             return False
         if self.region and row.region != self.region:
@@ -292,8 +337,6 @@ class AuditQuery:
         if self.regions and row.region not in self.regions:
             return False
         if self.kind and row.kind != self.kind:
-            return False
-        if self.text and self.text.encode("utf-8") not in row.payload:
             return False
         return self.since is None or row.received >= self.since
 
@@ -529,7 +572,7 @@ class AuditStore:
                 duplicates += duplicate
                 kind = classify(record)
                 payload = record.payload
-                stored = payload[:limit]
+                stored = payload[:limit]  # within the limit, the payload object itself: a 16 MiB one is not copied
                 region = region_of(record.topic, level)
                 properties = props.as_dict() if props is not NO_PROPERTIES else {}
                 row_id = base + 1 + len(params)
@@ -634,31 +677,50 @@ class AuditStore:
         row = self._conn.execute("SELECT MAX(id) FROM messages").fetchone()
         return row[0] or 0
 
-    def page_before(self, query: AuditQuery, before_id: int | None, limit: int) -> list[AuditRow]:
-        """Newest-first page of rows with id < before_id (all rows if None)."""
+    def page_before(self, query: AuditQuery, before_id: int | None, limit: int,
+                    preview: int | None = None) -> list[AuditRow]:
+        """Newest-first page of rows with id < before_id (all rows if None); with ``preview``, each row holds
+        at most that many bytes of its payload."""
         where, params = query.where()
         clauses = [where] if where else []
         if before_id is not None:
             clauses.append("id < ?")
             params.append(before_id)
-        sql = f"SELECT {_COLUMNS} FROM messages" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        sql = f"SELECT {_columns(preview)} FROM messages" + (" WHERE " + " AND ".join(clauses) if clauses else "")
         sql += " ORDER BY id DESC LIMIT ?"
         return self._with_sightings([AuditRow.from_sql(r) for r in self._conn.execute(sql, (*params, limit))])
 
-    def rows_after(self, query: AuditQuery, after_id: int, limit: int = 100_000) -> list[AuditRow]:
-        """Rows with id > after_id that match, oldest first."""
-        where, params = query.where()
-        sql = f"SELECT {_COLUMNS} FROM messages WHERE id > ?" + (f" AND {where}" if where else "")
-        sql += " ORDER BY id LIMIT ?"
-        return self._with_sightings([AuditRow.from_sql(r) for r in self._conn.execute(sql, (after_id, *params, limit))])
+    def rows_after(self, query: AuditQuery, after_id: int, limit: int = 100_000,
+                   preview: int | None = None) -> list[AuditRow]:
+        """Rows with id > after_id that match, oldest first (``preview`` as for ``page_before``)."""
+        return self._rows_after(query, after_id, limit, preview)
 
-    def rows_by_id(self, ids: Iterable[int]) -> dict[int, AuditRow]:
+    def _rows_after(self, query: AuditQuery, after_id: int, limit: int, preview: int | None = None,
+                    max_bytes: int | None = None) -> list[AuditRow]:
+        """``rows_after``, stopping early once the rows hold ``max_bytes`` of payload (at least one row)."""
+        where, params = query.where()
+        sql = f"SELECT {_columns(preview)} FROM messages WHERE id > ?" + (f" AND {where}" if where else "")
+        sql += " ORDER BY id LIMIT ?"
+        rows: list[AuditRow] = []
+        held = 0
+        for found in self._conn.execute(sql, (after_id, *params, limit)):  # a row at a time, not fetchall
+            rows.append(AuditRow.from_sql(found))
+            held += len(rows[-1].payload)
+            if max_bytes is not None and held >= max_bytes:
+                break
+        return self._with_sightings(rows)
+
+    def rows_by_id(self, ids: Iterable[int], preview: int | None = None,
+                   query: AuditQuery | None = None) -> dict[int, AuditRow]:
+        """The rows with these ids (those that match ``query``), whole (``preview`` as for ``page_before``)."""
         ids = list(ids)
+        where, params = query.where() if query is not None else ("", [])
         out: dict[int, AuditRow] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            for r in self._conn.execute(f"SELECT {_COLUMNS} FROM messages WHERE id IN ({marks})", chunk):
+            sql = f"SELECT {_columns(preview)} FROM messages WHERE id IN ({marks})" + (f" AND {where}" if where else "")
+            for r in self._conn.execute(sql, (*chunk, *params)):
                 row = AuditRow.from_sql(r)
                 out[row.id] = row
         return {row.id: row for row in self._with_sightings(list(out.values()))}
@@ -681,10 +743,11 @@ class AuditStore:
         return [replace(row, sightings=tuple(seen[row.id])) if row.id in seen else row for row in rows]
 
     def iter_rows(self, query: AuditQuery = AuditQuery(), chunk: int = 2_000) -> Iterator[list[AuditRow]]:
-        """Every matching row, oldest first, in chunks (for export)."""
+        """Every matching row, oldest first, in chunks of at most ``chunk`` rows and about
+        ``READ_CHUNK_BYTES`` of payload (for export and replay)."""
         after = 0
         while True:
-            rows = self.rows_after(query, after, chunk)
+            rows = self._rows_after(query, after, chunk, max_bytes=READ_CHUNK_BYTES)
             if not rows:
                 return
             yield rows
@@ -701,12 +764,11 @@ class AuditStore:
         after = 0
         while True:
             try:
-                rows = self.rows_after(query, after, chunk)
+                rows = self._rows_after(query, after, chunk, max_bytes=READ_CHUNK_BYTES)
             except sqlite3.DatabaseError:
                 if last_id is None or after >= last_id:
                     return
-                rows = self._rows_one_by_one(query, after, min(after + chunk, last_id), skipped)
-                after = min(after + chunk, last_id)
+                rows, after = self._rows_one_by_one(query, after, min(after + chunk, last_id), skipped)
                 if rows:
                     yield rows
                 continue
@@ -715,11 +777,17 @@ class AuditStore:
             yield rows
             after = rows[-1].id
 
-    def _rows_one_by_one(self, query: AuditQuery, after: int, until: int, skipped: list[int] | None) -> list[AuditRow]:
+    def _rows_one_by_one(self, query: AuditQuery, after: int, until: int,
+                         skipped: list[int] | None) -> tuple[list[AuditRow], int]:
+        """The readable rows after ``after`` up to ``until`` (or up to ``READ_CHUNK_BYTES`` of payload), and
+        the last id tried."""
         where, params = query.where()
         sql = f"SELECT {_COLUMNS} FROM messages WHERE id = ?" + (f" AND {where}" if where else "")
         rows = []
-        for row_id in range(after + 1, until + 1):
+        held = 0
+        row_id = after
+        while row_id < until and held < READ_CHUNK_BYTES:
+            row_id += 1
             try:
                 found = self._conn.execute(sql, (row_id, *params)).fetchone()
             except sqlite3.DatabaseError:
@@ -728,10 +796,11 @@ class AuditStore:
                 continue
             if found is not None:
                 rows.append(AuditRow.from_sql(found))
+                held += len(rows[-1].payload)
         try:
-            return self._with_sightings(rows)
+            return self._with_sightings(rows), row_id
         except sqlite3.DatabaseError:
-            return rows
+            return rows, row_id
 
     def count(self, query: AuditQuery = AuditQuery()) -> int:
         where, params = query.where()

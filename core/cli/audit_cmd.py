@@ -35,7 +35,7 @@ from eventscope.core.cli.common import (
     port_number,
     positive_duration,
 )
-from eventscope.core.cli.db_args import add_db_password_arg, db_password, open_db
+from eventscope.core.cli.db_args import add_db_password_arg, add_max_payload_arg, db_password, open_db
 from eventscope.core.cli.decode_args import add_decode_args, decoder_rules_from_args
 from eventscope.core.mqtt.session import SessionState
 from eventscope.core.profile import DEFAULT_AUDIT_FILTERS
@@ -61,6 +61,7 @@ def add_parser(subparsers) -> None:
     record.add_argument("--max-rows", type=int, default=None, help="retention: keep at most this many rows")
     record.add_argument("--max-age", type=positive_duration, default=None, metavar="DURATION",
                         help="retention: drop rows older than this (e.g. 7d, 12h)")
+    add_max_payload_arg(record)
     record.set_defaults(run=run_record)
 
     export = commands.add_parser("export", help="export audit rows as CSV or JSONL",
@@ -154,7 +155,7 @@ def run_record(args: argparse.Namespace) -> int:
     except TopicError as exc:
         error(str(exc))
         return EXIT_USAGE
-    options = {}
+    options: dict = {"payload_limit": args.max_payload}
     if args.max_rows is not None:
         options["max_rows"] = args.max_rows
     if args.max_age is not None:

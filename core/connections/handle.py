@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from eventscope.core.audit.store import DEFAULT_PAYLOAD_LIMIT
 from eventscope.core.models.rate_meter import RateMeter
 from eventscope.core.mqtt.ingest import IngestBuffer
 from eventscope.core.mqtt.session import SessionBase
@@ -33,6 +34,7 @@ class AuditSettings:
     filters: tuple[str, ...] = DEFAULT_AUDIT_FILTERS
     max_bytes: int | None = None  # cap on the database file; past it, writes wait as on a full disk
     db_password: str | None = field(default=None, repr=False, compare=False)
+    max_payload: int = DEFAULT_PAYLOAD_LIMIT  # payloads are kept whole up to this; longer ones are cut, flagged
 
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eventscope.core.audit.postgres import is_postgres_url
-from eventscope.core.audit.store import default_audit_path
+from eventscope.core.audit.store import DEFAULT_PAYLOAD_LIMIT, default_audit_path
 from eventscope.core.connections.handle import AuditSettings, BrokerHandle
 from eventscope.core.profile import DEFAULT_AUDIT_FILTERS, ConnectionProfile
 from eventscope.core.workspace.workspace import Workspace
@@ -120,11 +120,14 @@ class BrokerRegistry:
 
     # ----- audit -----------------------------------------------------------------------------
     def set_audit(self, path: str | Path | None = None, filters: tuple[str, ...] | None = None,
-                  max_bytes: int | None = None, db_password: str | None = None) -> None:
+                  max_bytes: int | None = None, db_password: str | None = None,
+                  max_payload: int = DEFAULT_PAYLOAD_LIMIT) -> None:
         """Record every broker's audit filters into ``path``: a SQLite file (default: the workspace's one
-        database) or the team's ``postgresql://`` URL (its password apart, in ``db_password``)."""
+        database) or the team's ``postgresql://`` URL (its password apart, in ``db_password``), keeping
+        payloads whole up to ``max_payload`` bytes."""
         location: str | Path = path if is_postgres_url(path) else Path(path) if path else Path()
-        self.audit = AuditSettings(location, tuple(filters or DEFAULT_AUDIT_FILTERS), max_bytes, db_password)
+        self.audit = AuditSettings(location, tuple(filters or DEFAULT_AUDIT_FILTERS), max_bytes, db_password,
+                                   max_payload)
         for broker_id in list(self.workspace.brokers):
             entry = self._entries.get(broker_id)
             if entry is not None:
@@ -138,7 +141,7 @@ class BrokerRegistry:
             return None  # a monitor reads the team's database as a viewer and never writes to it
         path = self.audit.path if str(self.audit.path) not in ("", ".") else default_audit_path(WORKSPACE_AUDIT_NAME)
         filters = tuple(entry.audit_filters) if entry.audit_filters else self.audit.filters
-        return AuditSettings(path, filters, self.audit.max_bytes, self.audit.db_password)
+        return AuditSettings(path, filters, self.audit.max_bytes, self.audit.db_password, self.audit.max_payload)
 
     # ----- rules -----------------------------------------------------------------------------
     def _monitored(self, profile: ConnectionProfile) -> ConnectionProfile:

@@ -157,6 +157,7 @@ class AuditTableModel(FlatTableModel):
                 added += self._insert_late(row)
             if rows:
                 self.feed.newest_seen = max(self.feed.newest_seen, max(r.id for r in rows))
+            self._match_in_store(rows)
         replies = {row.id: row for row in rows if row.kind == "reply"}
         missing = [i for i in self.feed.missing_replies(pairings=pairings) if i not in replies]
         if missing:  # almost never: a reply is committed in the same batch as its pairing
@@ -240,16 +241,25 @@ class AuditTableModel(FlatTableModel):
             self._read(self.reader.rows_between(self.query, commit.first, commit.last), self._merge)
         if commit.touched:
             self._read(self.reader.rows_by_id(commit.touched),
-                       lambda rows: self._merge(FeedPage(tuple(rows.values()), {})))
+                       lambda rows: self._merge(FeedPage(tuple(rows.values()), {}), matched=False))
 
-    def _merge(self, page: FeedPage) -> None:
-        """Rows read again: new ones inserted where they belong, shown ones refreshed (path, reply, RTT)."""
+    def _merge(self, page: FeedPage, matched: bool = True) -> None:
+        """Rows read again: new ones inserted where they belong, shown ones refreshed (path, reply, RTT).
+        ``matched``: the store read them with this search (else rows by id, tested here)."""
         self.feed.replies.update(page.replies)
-        newer, late, changed = self.feed.refresh(page.rows, self.query)
+        newer, late, changed = self.feed.refresh(page.rows, self.query, matched)
         self._insert_newest(newer, page.replies)
         for row in late:
             self._insert_late(row)
         self._announce(changed)
+        if not matched:
+            self._match_in_store(page.rows)
+
+    def _match_in_store(self, rows) -> None:
+        """Rows whose payload preview cannot decide the payload search: the store matches them whole."""
+        undecided = self.feed.undecided(rows, self.query)
+        if undecided and self.reader is not None:
+            self._read(self.reader.rows_matching(self.query, undecided), self._merge)
 
     # ----- edits announced to Qt ----------------------------------------------------------------
     # Row numbers: stored positions (newest first) to what Qt sees, and back; the mirror is its own inverse.

@@ -31,13 +31,21 @@ from PySide6.QtWidgets import (
 from eventscope.core.audit.feed import ExportProgress, FeedReader
 from eventscope.core.audit.postgres import is_postgres_url, mask_url
 from eventscope.core.audit.recorder import AuditRecorder
-from eventscope.core.audit.store import AuditQuery
+from eventscope.core.audit.store import AuditQuery, AuditRow
 from eventscope.core.audit.stores import shown
 from eventscope.gui.context import AppContext
 from eventscope.gui.futures import FutureWatcher
 from eventscope.gui.models.audit_table_model import LIVE_ROWS, PAIR_COLUMN, AuditTableModel
 from eventscope.gui.status_colours import status_style
-from eventscope.gui.views.audit_store_dialog import STORE_KEY, AuditStoreDialog, team_password, tls_state
+from eventscope.gui.views.audit_store_dialog import (
+    MAX_PAYLOAD_KEY,
+    MIB,
+    STORE_KEY,
+    AuditStoreDialog,
+    saved_max_payload,
+    team_password,
+    tls_state,
+)
 from eventscope.gui.views.column_chooser import ColumnChooser
 from eventscope.gui.views.elided_label import ElidedLabel
 from eventscope.gui.views.replay_dialog import ReplayDialog
@@ -74,6 +82,7 @@ class AuditFeedView(QWidget):
         self._notice = ""
         self._write_warning = ""
         self._export: tuple[ExportProgress, QProgressDialog, QTimer, str] | None = None
+        self._opening: int | None = None  # the row whose whole payload is being read for the details pane
         self._watcher = FutureWatcher(self)
         self.model = AuditTableModel(None, self)
         self.model.readFailed.connect(self._on_read_failed)
@@ -90,7 +99,8 @@ class AuditFeedView(QWidget):
         self.replay_button.setToolTip("Send the selected rows (or the current search) again to a broker, and "
                                       "compare today's replies with the recorded ones")
         self.store_button = QToolButton(objectName="auditStoreButton", text="Store…")
-        self.store_button.setToolTip("Where the audit is kept: this computer (SQLite) or the team's PostgreSQL database")
+        self.store_button.setToolTip("Where the audit is kept: this computer (SQLite) or the team's PostgreSQL database; "
+                                     "and how much of each payload")
         self.tls_label = QLabel("", objectName="auditTls")  # the team database's TLS state; red when not verified
         self.tls_label.setTextFormat(Qt.TextFormat.PlainText)
         self.tls_label.hide()
@@ -173,7 +183,8 @@ class AuditFeedView(QWidget):
         else:
             if db_path is not None:
                 self._open_reader(Path(db_path))
-            context.set_audit(db_path, filters)  # the workspace records; this view shows
+            # the workspace records; this view shows
+            context.set_audit(db_path, filters, max_payload=saved_max_payload(context.settings))
         if context.connection is None:
             self._show_warning()
         self.table.viewport().installEventFilter(self)
@@ -259,17 +270,21 @@ class AuditFeedView(QWidget):
         return dialog
 
     def open_store_dialog(self) -> AuditStoreDialog:
-        dialog = AuditStoreDialog(str(self.context.settings.value(STORE_KEY, "") or ""), self)
-        dialog.accepted.connect(lambda: self.use_store(dialog.location(), dialog.password()))
+        settings = self.context.settings
+        dialog = AuditStoreDialog(str(settings.value(STORE_KEY, "") or ""), saved_max_payload(settings), self)
+        dialog.accepted.connect(lambda: self.use_store(dialog.location(), dialog.password(), dialog.max_payload()))
         dialog.finished.connect(dialog.deleteLater)
         self.store_dialog = dialog
         dialog.open()
         return dialog
 
-    def use_store(self, location: str, password: str | None = None) -> None:
+    def use_store(self, location: str, password: str | None = None, max_payload: int | None = None) -> None:
         """Record and read ``location``: "" for this computer's SQLite file, or the team database's URL
-        (no password in it). Remembered for the next start; the password lives in the keychain."""
+        (no password in it), keeping payloads whole up to ``max_payload`` bytes (None: as chosen before).
+        Remembered for the next start; the password lives in the keychain."""
         self.context.settings.setValue(STORE_KEY, location)
+        if max_payload is not None:
+            self.context.settings.setValue(MAX_PAYLOAD_KEY, max(1, max_payload // MIB))
         self._notice = ""
         if is_postgres_url(location):
             self._open_reader(location, password)  # shown whether or not this window records into it
@@ -283,7 +298,8 @@ class AuditFeedView(QWidget):
             self.tls_label.hide()
             if self.team:  # back to this computer: the team database is no longer shown
                 self._close_reader()
-        self.context.set_audit(location or None, self._filters, db_password=password)
+        self.context.set_audit(location or None, self._filters, db_password=password,
+                               max_payload=saved_max_payload(self.context.settings))
         self._show_warning()
 
     def _on_audit_changed(self, connection) -> None:
@@ -419,7 +435,21 @@ class AuditFeedView(QWidget):
         if indexes:
             row = self.model.row(indexes[0].row())
             if row is not None:
-                self.context.messageSelected.emit(row.to_record())
+                self.open_row(row)
+
+    def open_row(self, row: AuditRow) -> None:
+        """Show ``row`` in the details pane: a row holding a payload preview is read whole first."""
+        self._opening = row.id
+        if not row.payload_is_preview or self.reader is None:
+            self.context.messageSelected.emit(row.to_record())
+            return
+        self._watcher.watch(self.reader.whole_row(row.id), lambda future: self._on_whole_row(row, future))
+
+    def _on_whole_row(self, shown: AuditRow, future) -> None:
+        if self._opening != shown.id:
+            return  # another row was opened meanwhile
+        whole = future.result() if future.exception() is None else None
+        self.context.messageSelected.emit((whole or shown).to_record())  # gone or unreadable: the preview
 
     # ----- export -----
     def _on_export_clicked(self, fmt: str) -> None:

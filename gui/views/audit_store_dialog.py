@@ -1,14 +1,16 @@
-"""Where the audit feed records and reads: this computer (a SQLite file) or the team's PostgreSQL database.
+"""Where the audit feed records and reads: this computer (a SQLite file) or the team's PostgreSQL database,
+and how much of each payload the recording keeps.
 
 The URL is remembered without its password; the password goes to the OS keychain. A password typed
-into the URL itself is moved to the password field, so it never reaches the settings file.
+into the URL itself is moved to the password field, so it never reaches the settings file. The payload
+cap is remembered in the settings too, in MiB (``saved_max_payload``).
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
@@ -17,16 +19,30 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QRadioButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from eventscope.core.audit.postgres import is_postgres_url, mask_url, split_password
+from eventscope.core.audit.store import DEFAULT_PAYLOAD_LIMIT
 from eventscope.core.profiles.credentials import CredentialError, load_password, save_password
 from eventscope.gui.status_colours import status_style
 
 STORE_KEY = "audit/store"  # "" (this computer) or the team database's URL, never with a password
 URL_HINT = "postgresql://user@host:5432/audit?sslmode=verify-full&sslrootcert=ca.pem"
+MAX_PAYLOAD_KEY = "audit/maxPayloadMiB"  # payloads are kept whole up to this many MiB
+MIB = 1024 * 1024
+MAX_PAYLOAD_MIB = 256  # MQTT's largest message: no cap need be higher
+
+
+def saved_max_payload(settings: QSettings) -> int:
+    """The payload cap chosen in the window, in bytes (16 MiB until one is chosen)."""
+    try:
+        mib = int(str(settings.value(MAX_PAYLOAD_KEY, DEFAULT_PAYLOAD_LIMIT // MIB)))
+    except (TypeError, ValueError):  # a settings file edited by hand
+        mib = DEFAULT_PAYLOAD_LIMIT // MIB
+    return min(max(mib, 1), MAX_PAYLOAD_MIB) * MIB
 
 
 def keychain_account(url: str) -> tuple[str, str]:
@@ -54,9 +70,10 @@ def tls_state(url: str) -> tuple[str, bool]:
 
 
 class AuditStoreDialog(QDialog):
-    """Choose the audit store. ``location()`` and ``password()`` are the choice once accepted."""
+    """Choose the audit store and the payload cap. ``location()``, ``password()`` and ``max_payload()`` are
+    the choice once accepted."""
 
-    def __init__(self, current: str, parent: QWidget | None = None) -> None:
+    def __init__(self, current: str, max_payload: int = DEFAULT_PAYLOAD_LIMIT, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("auditStoreDialog")
         self.setWindowTitle("Audit store")
@@ -72,9 +89,17 @@ class AuditStoreDialog(QDialog):
         self.result_label = QLabel("", objectName="auditStoreResult")
         self.result_label.setTextFormat(Qt.TextFormat.PlainText)  # a URL is user input: never markup
         self.result_label.setWordWrap(True)
+        self.max_payload_spin = QSpinBox(objectName="auditMaxPayload", minimum=1, maximum=MAX_PAYLOAD_MIB,
+                                         suffix=" MiB")
+        self.max_payload_spin.setValue(min(max(max_payload // MIB, 1), MAX_PAYLOAD_MIB))
+        self.max_payload_spin.setToolTip("Each recorded payload is kept whole up to this size; a longer one is cut "
+                                         "there and marked truncated, with its original size")
         form = QFormLayout()
         form.addRow("URL", self.url_edit)
         form.addRow("Password", self.password_edit)
+        keep_form = QFormLayout()  # for either store: apart from the team database's fields
+        keep_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
+        keep_form.addRow("Keep payloads up to", self.max_payload_spin)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -83,6 +108,7 @@ class AuditStoreDialog(QDialog):
         layout.addWidget(self.team_radio)
         layout.addLayout(form)
         layout.addWidget(self.result_label)
+        layout.addLayout(keep_form)
         layout.addWidget(buttons)
         self.team_radio.toggled.connect(self._on_mode_changed)
         self.url_edit.textChanged.connect(self._on_url_changed)
@@ -126,6 +152,10 @@ class AuditStoreDialog(QDialog):
             self.result_label.setText("A team database URL starts with postgresql://")
             return
         super().accept()
+
+    def max_payload(self) -> int:
+        """The payload cap, in bytes."""
+        return self.max_payload_spin.value() * MIB
 
     def location(self) -> str:
         """The chosen store: "" for this computer, else the URL without a password."""

@@ -6,7 +6,10 @@
   ``--rows`` requests in batches of ``--batch``;
 - three recorders at once into one database, each with the same bridged messages (the mesh join
   under concurrency), and whether every message is one entry with three arrivals;
-- at ``--rows`` rows: the feed's first page, a topic search and a payload search;
+- at ``--rows`` rows: the feed's first page, a topic search and a payload search (as the window reads them:
+  each row with a preview of its payload), and the database's size;
+- ``--large-percent 1``: that share of the requests carries a ``--large-bytes`` JSON body (100 KB: a
+  normal large request, kept whole by the audit) instead of the ~30-byte default;
 - live (``--live-seconds``): three Mosquittos, each with its own ``eventscope audit record`` process
   into the one database, each loaded at ``--live-rate`` QoS 1 requests/s by a pre-encoded generator with
   the same numbered messages (as a bridged mesh delivers them): every message must be one entry with
@@ -18,7 +21,9 @@ A PostgreSQL server (Debian's) is started in a temporary folder for the run and 
 from __future__ import annotations
 
 import argparse
+import base64
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -32,11 +37,21 @@ from tests.helpers.postgres import SUPERUSER_PASSWORD, PostgresServer, find_pg_b
 from tests.perf.loadgen import LoadGenerator, request_topics
 
 
-def _records(count: int, start: float, broker: str = "us-east", offset: float = 0.0) -> list:
+def _records(count: int, start: float, broker: str = "us-east", offset: float = 0.0, large_every: int = 0,
+             large_bytes: int = 0) -> list:
+    """Numbered JSON requests; with ``large_every``, every that many carries a ``large_bytes`` body of
+    random (incompressible, as TOAST would otherwise flatter PostgreSQL) base64 text."""
     from eventscope.core.records import MessageProperties, MessageRecord
 
     regions = ("us-east", "us-west", "eu-central", "ap-south")
-    return [MessageRecord(f"{regions[i % 4]}/hello/request", f'{{"seq": {i}, "name": "hello"}}'.encode(), qos=1,
+    filler = base64.b64encode(random.Random(7).randbytes(large_bytes))[:large_bytes] if large_every else b""
+
+    def payload(i: int) -> bytes:
+        if large_every and i % large_every == large_every - 1:
+            return f'{{"seq": {i}, "name": "hello", "body": "'.encode() + filler + b'"}'
+        return f'{{"seq": {i}, "name": "hello"}}'.encode()
+
+    return [MessageRecord(f"{regions[i % 4]}/hello/request", payload(i), qos=1,
                           received=start + i * 0.0001 + offset, broker_id=broker,
                           properties=MessageProperties(response_topic="r", correlation_data=f"c{i}".encode()))
             for i in range(count)]
@@ -49,15 +64,21 @@ def _insert_rate(store, records: list, batch: int, broker: str = "us-east") -> f
     return len(records) / (time.perf_counter() - started)
 
 
-def _timed(action) -> float:
-    started = time.perf_counter()
-    action()
-    return (time.perf_counter() - started) * 1000
+def _timed(action, repeat: int = 5) -> float:
+    """Milliseconds ``action`` takes, the median of ``repeat`` runs (one run is at the mercy of a shared machine)."""
+    took = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        took.append((time.perf_counter() - started) * 1000)
+    return sorted(took)[len(took) // 2]
 
 
 def main(argv=None) -> int:
+    import psycopg
+
     from eventscope.core.audit.postgres import PostgresAuditStore
-    from eventscope.core.audit.store import AuditQuery, AuditStore
+    from eventscope.core.audit.store import PAYLOAD_PREVIEW_BYTES, AuditQuery, AuditStore
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -65,7 +86,11 @@ def main(argv=None) -> int:
     parser.add_argument("--mesh", type=int, default=30_000, help="bridged messages for the three-recorder run")
     parser.add_argument("--live-seconds", type=float, default=20.0, help="the live run's length (0: skip it)")
     parser.add_argument("--live-rate", type=int, default=10_000, help="QoS 1 requests/s into each broker")
+    parser.add_argument("--large-percent", type=float, default=0.0,
+                        help="share of requests (in %%) with a --large-bytes JSON body (default 0)")
+    parser.add_argument("--large-bytes", type=int, default=100_000, help="a large request's size (default 100000)")
     args = parser.parse_args(argv)
+    large_every = round(100 / args.large_percent) if args.large_percent > 0 else 0
     bin_dir = find_pg_bin()
     if bin_dir is None:
         print("PostgreSQL's server is not installed (apt-get install postgresql)")
@@ -76,7 +101,8 @@ def main(argv=None) -> int:
     results: list[tuple[str, str, str]] = []
     try:
         start = time.time()
-        records = _records(args.rows, start)
+        records = _records(args.rows, start, large_every=large_every, large_bytes=args.large_bytes)
+        payload_bytes = sum(len(r.payload) for r in records)
         rare = range(5, args.rows, max(1, args.rows // 10))  # ten rows on topics of their own, for a rare search
         for k, i in enumerate(rare):
             records[i] = replace(records[i], topic=f"ap-south/rare/device-{k}")
@@ -86,15 +112,22 @@ def main(argv=None) -> int:
             server.admin("CREATE DATABASE bench")
             pg_store = PostgresAuditStore(server.url("bench"), max_age_seconds=0)
             pg_rate = _insert_rate(pg_store, records, args.batch)
-            results.append((f"one recorder, {args.rows:,} requests in batches of {args.batch:,} (rows/s)",
+            mix = f", {args.large_percent:g}% of {args.large_bytes:,} B" if large_every else ""
+            results.append((f"one recorder, {args.rows:,} requests{mix} in batches of {args.batch:,} (rows/s)",
                             f"{sqlite_rate:,.0f}", f"{pg_rate:,.0f}"))
+            sqlite_store.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            sqlite_size = (Path(tmp) / "audit.sqlite3").stat().st_size
+            with psycopg.connect(server.url("bench")) as conn:
+                pg_size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+            results.append((f"database size, {payload_bytes / 1e6:,.0f} MB of payloads (MB)",
+                            f"{sqlite_size / 1e6:,.0f}", f"{pg_size / 1e6:,.0f}"))
             server.admin("ANALYZE", "bench")  # the statistics autovacuum keeps on a live database
             for name, query in (("first page (200 newest)", AuditQuery()),
                                 ("topic search 'eu-central/hello', first page", AuditQuery(topic="eu-central/hello")),
                                 (f"topic search 'rare/device' ({len(rare)} rows)", AuditQuery(topic="rare/device")),
                                 ("payload search '\"seq\": 4242', first page", AuditQuery(text='"seq": 4242,'))):
-                sqlite_ms = _timed(lambda q=query: sqlite_store.page_before(q, None, 200))
-                pg_ms = _timed(lambda q=query: pg_store.page_before(q, None, 200))
+                sqlite_ms = _timed(lambda q=query: sqlite_store.page_before(q, None, 200, preview=PAYLOAD_PREVIEW_BYTES))
+                pg_ms = _timed(lambda q=query: pg_store.page_before(q, None, 200, preview=PAYLOAD_PREVIEW_BYTES))
                 results.append((f"{name} at {args.rows:,} rows (ms)", f"{sqlite_ms:,.1f}", f"{pg_ms:,.1f}"))
             sqlite_store.close()
             pg_store.close()

@@ -121,7 +121,7 @@ def test_control_characters_in_a_topic_never_reach_the_terminal_raw(lenient_brok
 
 
 def test_a_16_mb_payload_stored_truncated_exports_its_flag_and_original_size(tmp_path):
-    store = AuditStore(tmp_path / "audit.sqlite3")
+    store = AuditStore(tmp_path / "audit.sqlite3", payload_limit=64 * 1024)  # the default keeps 16 MiB whole
     store.write_batch([MessageRecord("big/blob", PAYLOADS["16 MB"], received=time.time())])
     store.close()
     for fmt in ("jsonl", "csv"):
