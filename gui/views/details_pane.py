@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from dataclasses import replace
 from datetime import datetime
 
 import pyqtgraph as pg
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from eventscope.core.decoding.decoders import DECODER_LABELS, DECODERS, decode_payload, numeric_fields, numeric_value
 from eventscope.core.models.topic_forest import broker_of
+from eventscope.core.models.topic_tree import DEFAULT_DISPLAY_LIMIT as DISPLAY_LIMIT
 from eventscope.core.models.topic_tree import TopicMessage, TopicNode
 from eventscope.core.mqtt.session import SessionError
 from eventscope.core.payload_text import decode_utf8, preview
@@ -221,7 +223,11 @@ class DetailsPane(QWidget):
             self.diff_edit.setPlainText("")
             self.plot_curve.setData([], [])
             self.plot_field.clear()
-        self._show_message(record.topic, record)
+        if len(record.payload) > DISPLAY_LIMIT:  # an audit row can hold 16 MiB: decoding it all would stall the window
+            self._show_message(record.topic, replace(record, payload=record.payload[:DISPLAY_LIMIT]),
+                               original_size=len(record.payload))
+        else:
+            self._show_message(record.topic, record)
 
     def show_topic(self, node: TopicNode) -> None:
         """A topic from the tree: its last message, history, plot and diff; follows new messages."""
@@ -293,7 +299,8 @@ class DetailsPane(QWidget):
         self._show_diff(position)
 
     # ----- message -----------------------------------------------------------------------
-    def _show_message(self, topic: str, message) -> None:
+    def _show_message(self, topic: str, message, original_size: int | None = None) -> None:
+        """``original_size``: the size of a payload that was cut to ``message.payload`` for showing."""
         self.message = message
         if topic != self.topic_edit.text():
             self._select_decoder_for(topic)
@@ -301,9 +308,9 @@ class DetailsPane(QWidget):
         self.topic_edit.setCursorPosition(0)
         self.qos_label.setText(f"QoS {message.qos}")
         self.retain_label.setText("retained" if message.retain else "not retained")
-        size = getattr(message, "original_size", len(message.payload))
+        size = original_size or getattr(message, "original_size", len(message.payload))
         self.size_label.setText(f"{size} B")
-        truncated = getattr(message, "truncated", False)
+        truncated = original_size is not None or getattr(message, "truncated", False)
         self.truncated_label.setText(f"truncated: showing the first {len(message.payload)} of {size} B" if truncated else "")
         self.time_label.setText(_time_text(message.received, with_date=True))
         props = message.properties.as_dict()

@@ -95,6 +95,16 @@ def test_truncated_and_binary_messages(context, pane):
     wait_until(lambda: pane.size_label.text() == "200 B")
 
 
+def test_a_16_mib_audit_row_shows_its_first_mebibyte_and_its_whole_size(context, pane):
+    from eventscope.core.models.topic_tree import DEFAULT_DISPLAY_LIMIT
+
+    payload = b'{"blob": "' + b"x" * (16 * 1024 * 1024) + b'"}'
+    context.messageSelected.emit(MessageRecord("audit/big", payload, received=1.0))
+    assert pane.size_label.text() == f"{len(payload)} B"
+    assert pane.truncated_label.text() == f"truncated: showing the first {DEFAULT_DISPLAY_LIMIT} of {len(payload)} B"
+    assert DEFAULT_DISPLAY_LIMIT <= len(pane.payload_edit.toPlainText()) < DEFAULT_DISPLAY_LIMIT + 1024
+
+
 def test_a_large_diff_compares_a_bounded_number_of_lines(context, pane):
     rows = [{"id": i, "s": "x"} for i in range(1_500)]  # about 6,000 pretty-printed lines
     tree = TopicTree()
