@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from eventscope.core.audit.store import DEFAULT_PAYLOAD_LIMIT
 from eventscope.core.connections.handle import AuditSettings, BrokerHandle
 from eventscope.core.connections.remote import RemoteConnector
+from eventscope.core.models.topic_tree import DEFAULT_TOPIC_BUDGET
 from eventscope.core.mqtt.retained import RetainedClear
 from eventscope.core.mqtt.session import OutgoingMessage, SessionBase
 from eventscope.core.profile import ConnectionProfile
@@ -25,6 +26,16 @@ from eventscope.core.workspace.workspace import Workspace
 from eventscope.gui.bridge import SummaryBridge
 
 DEFAULT_REGIONS = ("us-east", "us-west", "eu-central", "ap-south")
+TOPIC_BUDGET_KEY = "tree/topicBudget"
+MIN_TOPIC_BUDGET = 1_000
+MAX_TOPIC_BUDGET = 10_000_000
+
+
+def _int_setting(value: object, default: int) -> int:
+    try:
+        return int(value)  # type: ignore[arg-type]  # QSettings gives str, int or None
+    except (TypeError, ValueError):
+        return default
 
 
 class AppContext(QObject):
@@ -67,6 +78,10 @@ class AppContext(QObject):
         self.regions: list[str] = list(DEFAULT_REGIONS)
         self._audit_states: dict[str, AuditState] = {}  # as last reported by a change summary
         self._closing: Future | None = None  # the workspace closing on its own thread (close_in_background)
+        self.topic_budget = DEFAULT_TOPIC_BUDGET
+        saved_budget = _int_setting(self.settings.value(TOPIC_BUDGET_KEY), DEFAULT_TOPIC_BUDGET)
+        if saved_budget != DEFAULT_TOPIC_BUDGET:
+            self.set_topic_budget(saved_budget, save=False)
         self.bridge.summaryReady.connect(self._on_summary)
 
     # ----- the current connection ---------------------------------------------------------
@@ -264,6 +279,13 @@ class AppContext(QObject):
         self.registry.set_audit(path, filters, max_bytes, db_password, max_payload)
         if self.connection is not None:
             self.auditChanged.emit(self.connection)
+
+    def set_topic_budget(self, topic_budget: int, save: bool = True) -> None:
+        """The most topic levels each broker's tree keeps (clamped to the sensible range), saved for the next start."""
+        self.topic_budget = max(MIN_TOPIC_BUDGET, min(MAX_TOPIC_BUDGET, int(topic_budget)))
+        self.workspace.set_topic_budget(self.topic_budget)
+        if save:
+            self.settings.setValue(TOPIC_BUDGET_KEY, self.topic_budget)
 
     def shutdown(self) -> None:
         """Stop ticking and disconnect (final audit commit and ack); if ``close_in_background`` began

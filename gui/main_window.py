@@ -7,14 +7,14 @@ from concurrent.futures import Future
 
 from PySide6.QtCore import QByteArray, QPoint, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import QDockWidget, QInputDialog, QMainWindow, QMessageBox, QWidget
 
 from eventscope.core import __version__
 from eventscope.core.mqtt.session import SessionBase, SessionStatus
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.profiles.store import ProfileStore
 from eventscope.core.workspace.opening import BrokerOpener
-from eventscope.gui.context import AppContext
+from eventscope.gui.context import MAX_TOPIC_BUDGET, MIN_TOPIC_BUDGET, AppContext
 from eventscope.gui.in_window_demo import InWindowDemo
 from eventscope.gui.settings_migration import migrate_connection_settings
 from eventscope.gui.views.add_broker_dialog import AddBrokerDialog
@@ -145,6 +145,10 @@ class MainWindow(QMainWindow):
         self.clear_tree_action.setToolTip("Forget every topic seen; they come back as messages arrive")
         self.reset_layout_action = QAction("&Reset layout", self, objectName="actionResetLayout",
                                            shortcut=QKeySequence("Ctrl+Shift+R"), triggered=self.reset_layout)
+        self.topic_budget_action = QAction("Topic &budget…", self, objectName="actionTopicBudget",
+                                           triggered=self.ask_topic_budget)
+        self.topic_budget_action.setToolTip("How many topic levels the tree keeps per broker before it evicts the "
+                                            "least recently seen")
         self.subscriptions_action = QAction("&Subscriptions…", self, objectName="actionSubscriptions",
                                             shortcut=QKeySequence("Ctrl+Shift+S"), triggered=self.open_subscriptions)
         self.subscriptions_action.setToolTip("Add or remove the selected broker's subscriptions, live")
@@ -187,6 +191,7 @@ class MainWindow(QMainWindow):
             edit_menu.addAction(action)
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.reset_layout_action)
+        view_menu.addAction(self.topic_budget_action)
         view_menu.addSeparator()
         for dock in (self.brokers_dock, self.request_dock, self.details_dock, self.stream_dock, self.audit_dock):
             view_menu.addAction(dock.toggleViewAction())
@@ -474,6 +479,15 @@ class MainWindow(QMainWindow):
         if self._size_docks_when_shown:  # no saved layout, or one for other docks: the default, sized now
             self._size_docks_when_shown = False
             QTimer.singleShot(0, self._size_docks)
+
+    def ask_topic_budget(self) -> None:
+        """View → Topic budget…: the most topic levels a broker's tree keeps (saved for the next start)."""
+        budget, accepted = QInputDialog.getInt(
+            self, "Topic budget", "Topic levels kept per broker (past it, the least recently seen go):",
+            self.context.topic_budget, MIN_TOPIC_BUDGET, MAX_TOPIC_BUDGET, 10_000)
+        if accepted:
+            self.context.set_topic_budget(budget)
+            self.status_bar.showMessage(f"The tree keeps at most {budget:,} topic levels per broker", 5000)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from eventscope.core.models.topic_tree import TopicNode, TopicTree, TreeChanges, TreeFilter
+from eventscope.core.models.topic_tree import DEFAULT_TOPIC_BUDGET, TopicNode, TopicTree, TreeChanges, TreeFilter
 from eventscope.core.records import MessageRecord
 
 
@@ -40,6 +40,7 @@ class TopicForest:
         self.root = TopicNode("", "", None, 0)
         self.trees: dict[str, TopicTree] = {}
         self._removed: list[TopicNode] = []
+        self._between: ForestChanges = ForestChanges()  # changes made outside ``apply``, reported by the next one
 
     # ----- brokers -----
     def tree(self, broker_id: str) -> TopicTree:
@@ -76,8 +77,8 @@ class TopicForest:
         by_broker: dict[str, list[MessageRecord]] = {}
         for record in batch:
             by_broker.setdefault(record.broker_id, []).append(record)
-        changes = ForestChanges(removed=self._removed)
-        self._removed = []
+        changes, self._between = self._between, ForestChanges()
+        changes.removed, self._removed = self._removed, []
         first_new = len(self.root.child_list)
         for broker_id, records in by_broker.items():
             is_new = broker_id not in self.trees
@@ -90,11 +91,33 @@ class TopicForest:
                 changes.updated.append(tree.root)
             changes.created.extend(part.created)
             changes.updated.extend(part.updated)
+            changes.pruned.extend(part.pruned)
             changes.messages += part.messages
         if len(self.root.child_list) > first_new:
             changes.inserted.insert(0, (self.root, first_new, len(self.root.child_list) - 1))
         self.root.subtree_count = sum(t.root.subtree_count for t in self.trees.values())
         return changes
+
+    def set_topic_budget(self, topic_budget: int) -> None:
+        """Every broker's tree keeps at most ``topic_budget`` topic levels (call on the tick thread); what a
+        smaller budget evicts at once is reported by the next ``apply``."""
+        self._tree_options = {**self._tree_options, "topic_budget": topic_budget}
+        for tree in self.trees.values():
+            part = tree.set_topic_budget(topic_budget)
+            self._between.pruned.extend(part.pruned)
+            self._between.updated.extend(part.updated)
+
+    @property
+    def topic_budget(self) -> int:
+        return int(self._tree_options.get("topic_budget", DEFAULT_TOPIC_BUDGET))
+
+    @property
+    def evicted_total(self) -> int:
+        return sum(tree.evicted_total for tree in self.trees.values())
+
+    @property
+    def evicting(self) -> bool:
+        return any(tree.evicting for tree in self.trees.values())
 
     def fold(self, folds: Iterable[tuple[str, str, str]]) -> ForestChanges:
         """``TopicTree.fold`` for each (broker, old topic, new topic), as one set of forest changes."""

@@ -1,20 +1,25 @@
 """The live topic tree: one node per topic level, updated from flush batches in one pass.
 
-Nodes keep a dict of children by name, an ordered child list and their own row, so an
-item model finds ``index()`` and ``parent()`` in O(1). Children are only ever appended,
-which lets ``apply`` report new nodes as one row range per parent.
+Nodes keep a dict of children by name, an ordered child list and their own row. New children
+are appended, which lets ``apply`` report new nodes as one row range per parent.
+
+Nodes leave in two ways: ``fold`` (a provisional name, such as a Sparkplug alias, replaced by the
+real one) and the topic budget (the least recently seen leaves are evicted). A node that goes is
+marked ``removed`` and leaves the lookups by name and topic at once; it stays in its parent's
+``child_list`` as a tombstone until tombstones dominate that list, which is then rebuilt. Item
+models keep their own rows and learn of both from ``TreeChanges`` (``created``, ``pruned``).
 
 Readers on other threads: the workspace applies batches on its tick thread while the window
-reads. Children are only appended, so rows never shift: a node that goes (``fold``) stays in
-its parent's ``child_list`` marked ``removed`` (a tombstone) and leaves only the lookups by name
-and topic. Each field is replaced by one assignment, and every method that walks the whole
-tree first copies the node index with one C-level ``list()`` call (atomic under the GIL), so a
-reader never sees a dict change size under it. A reader sees values at least as new as the
-summary that announced the node.
+reads. Each field is replaced by one assignment (a rebuilt child list too), and every method
+that walks the whole tree first copies the node index with one C-level ``list()`` call (atomic
+under the GIL), so a reader never sees a dict change size under it. A reader sees values at
+least as new as the summary that announced the node.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 import time
 from collections import deque
@@ -32,6 +37,10 @@ DEFAULT_DISPLAY_LIMIT = 1024 * 1024  # payload bytes kept per message; the rest 
 DEFAULT_HISTORY_BUDGET = 384 * 1024 * 1024
 HISTORY_ENTRY_OVERHEAD = 180  # bytes per kept message besides its payload, measured with __slots__
 RATE_TIME_CONSTANT = 5.0  # seconds; the EWMA rate forgets old traffic on this scale
+# Topic levels kept at most. Per-request reply topics, ids in topic names and device churn would
+# otherwise grow the tree for as long as the window runs; past it the least recently seen leaves go.
+DEFAULT_TOPIC_BUDGET = 250_000
+EVICT_DOWN_TO = 0.9  # of the budget: eviction runs in batches, not once per new topic
 
 
 class TopicMessage:
@@ -80,7 +89,8 @@ class TopicNode:
     """One topic level. ``count`` is messages on this exact topic; ``subtree_count`` includes descendants."""
 
     __slots__ = ("name", "topic", "parent", "children", "child_list", "row", "count", "subtree_count",
-                 "last", "retained", "history", "history_bytes", "updated_mono", "removed", "_rate", "_rate_time")
+                 "last", "retained", "history", "history_bytes", "updated_mono", "removed", "evicted", "shown_row",
+                 "_rate", "_rate_time")
 
     def __init__(self, name: str, topic: str, parent: TopicNode | None, row: int) -> None:
         self.name = name
@@ -96,7 +106,9 @@ class TopicNode:
         self.history: deque[TopicMessage] | None = None
         self.history_bytes = 0
         self.updated_mono = 0.0
-        self.removed = False  # pruned from the tree; it keeps its row so no sibling's row shifts
+        self.removed = False  # pruned from the tree (a tombstone until its parent's list is compacted)
+        self.evicted = 0  # topics below this node that the topic budget evicted (their counts stay here)
+        self.shown_row = -1  # where a front end's item model shows this node; written by that model only
         self._rate = 0.0
         self._rate_time = 0.0
 
@@ -187,9 +199,12 @@ class TopicTree:
     """
 
     def __init__(self, history_count: int = DEFAULT_HISTORY_COUNT, history_bytes: int = DEFAULT_HISTORY_BYTES,
-                 display_limit: int = DEFAULT_DISPLAY_LIMIT, history_budget: int = DEFAULT_HISTORY_BUDGET) -> None:
-        if history_count < 1 or history_bytes < 1 or display_limit < 1 or history_budget < 1:
-            raise ValueError("history and display limits must be positive")
+                 display_limit: int = DEFAULT_DISPLAY_LIMIT, history_budget: int = DEFAULT_HISTORY_BUDGET,
+                 topic_budget: int = DEFAULT_TOPIC_BUDGET) -> None:
+        if history_count < 1 or history_bytes < 1 or display_limit < 1 or history_budget < 1 or topic_budget < 1:
+            raise ValueError("history, display and topic limits must be positive")
+        self.topic_budget = topic_budget
+        self.evicted_total = 0  # topics the budget evicted since the start
         self.history_count = history_count
         self.effective_history_count = history_count
         self.history_budget = history_budget
@@ -258,7 +273,67 @@ class TopicTree:
         changes.messages = sum(per_node.values())
         if self.history_used > self.history_budget:
             self._shrink_history()
+        if len(self._by_topic) > self.topic_budget:
+            self._evict(changes)
         return changes
+
+    def set_topic_budget(self, topic_budget: int) -> TreeChanges:
+        """A new budget (tick thread); a smaller one evicts at once."""
+        if topic_budget < 1:
+            raise ValueError("the topic budget must be positive")
+        self.topic_budget = topic_budget
+        changes = TreeChanges()
+        if len(self._by_topic) > topic_budget:
+            self._evict(changes)
+        return changes
+
+    @property
+    def evicting(self) -> bool:
+        """Whether the tree is at its topic budget (new topics push the least recently seen out)."""
+        return self.evicted_total > 0 and len(self._by_topic) >= int(self.topic_budget * EVICT_DOWN_TO)
+
+    def _evict(self, changes: TreeChanges) -> None:
+        """Prune the least recently seen leaves until the tree is back to ``EVICT_DOWN_TO`` of its budget.
+
+        Their ancestors keep their counts; each parent counts the topics that went from under it
+        (``evicted``). A parent left without children is a leaf like any other, and may go next.
+        """
+        excess = len(self._by_topic) - int(self.topic_budget * EVICT_DOWN_TO)
+        # Ties (one tick's topics share a time) go oldest first: the index keeps creation order.
+        nodes = self._all_nodes()
+        leaves = [(node.updated_mono, order, node) for order, node in enumerate(nodes) if not node.children]
+        heapq.heapify(leaves)
+        later = itertools.count(len(nodes))  # parents that become leaves come after every node so far, on ties
+        parents: set[TopicNode] = set()
+        root = self.root
+        while excess > 0 and leaves:
+            node = heapq.heappop(leaves)[2]
+            parent = node.parent
+            assert parent is not None  # the root is never a key of the index
+            self._prune(node)
+            changes.pruned.append(node)
+            excess -= 1
+            topics = node.evicted + (1 if node.count else 0)
+            parent.evicted += topics
+            self.evicted_total += 1 if node.count else 0
+            parents.add(parent)
+            if parent is not root and not parent.children:
+                heapq.heappush(leaves, (parent.updated_mono, next(later), parent))
+        for parent in parents:
+            if not parent.removed:
+                self._compact(parent)
+        changes.updated.extend(p for p in parents if not p.removed and p is not root)
+
+    @staticmethod
+    def _compact(parent: TopicNode) -> None:
+        """Drop tombstones from a child list they have come to dominate (rows renumbered). Item models keep
+        their own rows, so nothing reads a row here while it changes."""
+        if len(parent.child_list) <= 2 * len(parent.children) + 16:
+            return
+        live = [child for child in parent.child_list if not child.removed]
+        for row, child in enumerate(live):
+            child.row = row
+        parent.child_list = live
 
     def _shrink_history(self) -> None:
         """Halve every ring until all history fits the budget (the last message always stays)."""

@@ -356,6 +356,13 @@ class Workspace:
                 records=tuple(batch) if self.keep_records else ())
 
     # ----- decoding ------------------------------------------------------------------------
+    def set_topic_budget(self, topic_budget: int) -> Future:
+        """Every broker's tree keeps at most ``topic_budget`` topic levels; past it the least recently seen
+        leaves are evicted (the next summary reports them). Raises ``ValueError`` below 1."""
+        if topic_budget < 1:
+            raise ValueError("the topic budget must be at least 1")
+        return self.post(lambda: self.tree.set_topic_budget(topic_budget))
+
     def set_decoder_rules(self, broker_id: str, rules: Iterable[DecoderRule] = (),
                           schemas: ProtoSchemas | None = None) -> None:
         """The broker's decoder rules (from its profile), used by ``decode``; Sparkplug state is shared.

@@ -1,15 +1,14 @@
 """Qt item model over the core ``TopicTree``. The internal pointer of every index is a ``TopicNode``.
 
-The workspace's tick thread grows the core tree at any time, so the model never asks the tree
-how many children a node has: it keeps its own count of the rows Qt has been told about, and
-only change summaries move those counts. New rows are announced with one ``beginInsertRows``
-per parent and value changes with one ``dataChanged`` span per parent, and announcements may
-be coalesced over several summaries while the view is hidden.
+The workspace's tick thread changes the core tree at any time, so the model never reads the
+core's child lists for rows Qt knows: it keeps its own list of each parent's rows, and only change
+summaries change them. New rows are announced with one ``beginInsertRows`` per parent, pruned ones
+(a Sparkplug alias named by its BIRTH, a topic evicted by the topic budget) with one
+``beginRemoveRows`` per run of adjacent rows, and value changes with one ``dataChanged`` span per
+parent; announcements may be coalesced over several summaries while the view is hidden.
 
 The top level is the workspace's brokers (``TopicForest``), which can also go away: the model
 keeps its own list of top-level nodes and brings it in line with the core when it publishes.
-Below it, a node the core prunes stays in its parent's ``child_list`` as a tombstone, so rows Qt
-knows never shift under it; a parent that lost a child gets its own list of the rows Qt shows.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from typing import overload
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from eventscope.core.models.topic_tree import TopicNode, TreeChanges, row_ranges
+from eventscope.core.models.topic_tree import TopicNode, TreeChanges
 from eventscope.core.payload_text import preview
 from eventscope.gui.models.roles import ACCESSIBLE_TEXT, ALIGN_RIGHT, ALIGNMENT, BACKGROUND, DISPLAY, TOOLTIP
 
@@ -41,6 +40,17 @@ _RIGHT = ALIGN_RIGHT
 _ITEM_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable  # built once: enum arithmetic is slow per call
 
 
+def _runs(rows: list[int]) -> list[tuple[int, int]]:
+    """Sorted rows as (first, last) runs of adjacent rows."""
+    runs: list[tuple[int, int]] = []
+    for row in rows:
+        if runs and runs[-1][1] == row - 1:
+            runs[-1] = (runs[-1][0], row)
+        else:
+            runs.append((row, row))
+    return runs
+
+
 def format_age(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.0f}s ago"
@@ -51,8 +61,8 @@ def format_age(seconds: float) -> str:
 
 def value_preview(node: TopicNode) -> str:
     message = node.last
-    if message is None:
-        return ""
+    if message is None:  # a level without a message of its own; the topic budget may have evicted below it
+        return f"({node.evicted:,} evicted topics not shown)" if node.evicted else ""
     if not message.payload:  # an empty publish is how a retained message is deleted
         was_retained = message.retain or any(old.retain and old.payload for old in node.history or ())
         return "(retained message cleared)" if was_retained else "(empty)"
@@ -70,87 +80,60 @@ class TopicTreeModel(QAbstractItemModel):
         super().__init__(parent)
         self.tree = tree
         self._top: list[TopicNode] = list(tree.root.child_list)  # top-level rows Qt knows, in order
-        self._rows: dict[TopicNode, int] = {}  # children Qt knows, per parent below the top (absent: none)
-        self._inserts: dict[TopicNode, int] = {}  # known parents -> row count to announce
-        self._hidden_rows: dict[TopicNode, int] = {}  # nodes Qt does not know yet -> their children so far
-        # Parents that lost a child: the children Qt shows, in order, and each one's row among them.
-        # ``_rows`` still counts the parent's child_list entries taken in, tombstones included.
-        self._shown: dict[TopicNode, list[TopicNode]] = {}
-        self._shown_rows: dict[TopicNode, dict[TopicNode, int]] = {}
+        # Below the top: each parent's rows as Qt knows them. Each node's ``shown_row`` says where it is
+        # (checked before use: while several ranges of one parent go, it can be briefly behind).
+        self._children: dict[TopicNode, list[TopicNode]] = {}
+        self._waiting: dict[TopicNode, list[TopicNode]] = {}  # parent -> new children Qt was not told about yet
         self._pruned: list[TopicNode] = []
         self._dirty: set[TopicNode] = set()
         self._preview_cache: dict[TopicNode, tuple[object, str]] = {}
         # optional: the text of a top-level (broker) row, given its node
         self.root_label: Callable[[TopicNode], str] | None = None
-        self._adopt_existing(tree.root)
+        for node in self._top:
+            self._adopt(node)
 
-    def _adopt_existing(self, node: TopicNode) -> None:
-        """A model made over a tree that already has nodes knows them all (a snapshot of the lists)."""
-        stack = list(self._top) if node is self.tree.root else [node]
+    def _adopt(self, node: TopicNode) -> None:
+        """Qt is told about ``node`` with the live children it has now, and theirs (a snapshot of the lists)."""
+        stack = [node]
         while stack:
             current = stack.pop()
-            children = list(current.child_list)
+            children = current.live_children()
             if children:
-                self._take_children(current, children)
-                stack.extend(child for child in children if not child.removed)
+                self._children[current] = children
+                for row, child in enumerate(children):
+                    child.shown_row = row
+                stack.extend(children)
 
     # ----- change announcements ----------------------------------------------------
     def note_changes(self, changes: TreeChanges) -> None:
         """Remember what a tick changed; ``publish_changes`` tells Qt."""
-        grown: dict[TopicNode, int] = {}
         root = self.tree.root
-        for node in changes.created:  # parents come before their children
+        waiting = self._waiting
+        for node in changes.created:  # parents come before their children, siblings in row order
             parent = node.parent
             if parent is None or parent is root:
                 continue  # the top level is brought in line at publish time (only the root has no parent)
-            if node.row + 1 > grown.get(parent, 0):
-                grown[parent] = node.row + 1
-        for parent, count in grown.items():
-            if self.is_known(parent):
-                if count > self._inserts.get(parent, 0):
-                    self._inserts[parent] = count
-            elif count > self._hidden_rows.get(parent, 0):
-                self._hidden_rows[parent] = count
+            children = waiting.get(parent)
+            if children is None:
+                waiting[parent] = [node]
+            else:
+                children.append(node)
         self._pruned.extend(changes.pruned)
         self._dirty.update(changes.updated)
 
     @property
     def has_pending_changes(self) -> bool:
-        return bool(self._inserts or self._dirty or self._pruned) or self._top != self.tree.root.child_list
+        return bool(self._waiting or self._dirty or self._pruned) or self._top != self.tree.root.child_list
 
     def publish_changes(self, shown: set[TopicNode] | None = None) -> None:
-        """One beginInsertRows per grown parent, then one dataChanged span per parent.
+        """Removed rows first, then one beginInsertRows per grown parent, then one dataChanged span per parent.
 
         ``shown``: if given, value changes are announced only for these nodes (the rows a view
         has on screen); the rest is read fresh by ``data()`` when it scrolls into view.
         """
         self._sync_top()
         self._remove_pruned()
-        inserts, self._inserts = self._inserts, {}
-        for parent, count in inserts.items():
-            if not self.is_known(parent):  # its broker went away meanwhile
-                continue
-            first = self._rows.get(parent, 0)
-            if count <= first:
-                continue
-            new = [child for child in parent.child_list[first:count] if not child.removed]
-            if not new:
-                self._rows[parent] = count
-                continue
-            if len(new) < count - first and parent not in self._shown:
-                self._show_own_rows(parent)  # a tombstone among the new rows: Qt's rows stop being child rows
-            shown_first = self.rowCount(self.node_index(parent))
-            self.beginInsertRows(self.node_index(parent), shown_first, shown_first + len(new) - 1)
-            self._rows[parent] = count
-            own_rows = self._shown.get(parent)
-            if own_rows is not None:
-                rows = self._shown_rows[parent]
-                for child in new:
-                    rows[child] = len(own_rows)
-                    own_rows.append(child)
-            for child in new:
-                self._reveal(child)
-            self.endInsertRows()
+        self._insert_waiting()
         if not self._dirty:
             return
         dirty, self._dirty = self._dirty, set()
@@ -158,30 +141,107 @@ class TopicTreeModel(QAbstractItemModel):
             dirty &= shown
         last_column = len(COLUMNS) - 1
         root = self.tree.root
+        spans: dict[TopicNode, list[int]] = {}
         for node in dirty:
-            if node.parent is root and node in self._top:
-                row = self._top.index(node)
-                self.dataChanged.emit(self.index(row, 0), self.index(row, last_column))
-        below = [n for n in dirty if n.parent is not root and n.parent is not None and self.is_known(n)]
-        for parent, first, last in self._row_ranges(below):
+            parent = node.parent
+            if parent is None:
+                continue
+            if parent is root:
+                if node in self._top:
+                    row = self._top.index(node)
+                    self.dataChanged.emit(self.index(row, 0), self.index(row, last_column))
+                continue
+            row = self._known_row(node)
+            if row is None or not self.is_known(parent):
+                continue
+            span = spans.get(parent)
+            if span is None:
+                spans[parent] = [row, row]
+            elif row < span[0]:
+                span[0] = row
+            elif row > span[1]:
+                span[1] = row
+        for parent, (first, last) in spans.items():
             parent_index = self.node_index(parent)
             self.dataChanged.emit(self.index(first, 0, parent_index), self.index(last, last_column, parent_index))
 
-    def _row_ranges(self, nodes: list[TopicNode]) -> list[tuple[TopicNode, int, int]]:
-        """``row_ranges`` in the rows Qt shows (a parent with its own rows counts them itself)."""
-        if not self._shown:
-            return row_ranges(nodes)
-        plain = [n for n in nodes if n.parent not in self._shown]
-        spans = row_ranges(plain)
-        own: dict[TopicNode, list[int]] = {}
-        for node in nodes:
+    def _insert_waiting(self) -> None:
+        """New children of parents Qt knows, one range per parent; unknown parents' children wait for them."""
+        for parent in list(self._waiting):
+            if parent not in self._waiting or not self.is_known(parent):
+                continue  # revealed with an ancestor meanwhile, or not shown yet
+            new = self._new_children(parent, self._waiting.pop(parent))
+            if not new:
+                continue
+            rows = self._children.setdefault(parent, [])
+            first = len(rows)
+            self.beginInsertRows(self.node_index(parent), first, first + len(new) - 1)
+            for child in new:
+                child.shown_row = len(rows)
+                rows.append(child)
+            for child in new:
+                self._reveal(child)
+            self.endInsertRows()
+
+    def _new_children(self, parent: TopicNode, nodes: list[TopicNode]) -> list[TopicNode]:
+        # Pruned before Qt heard of them, or already shown (a model made while summaries were on their way).
+        return [n for n in nodes if not n.removed and n.parent is parent and self._known_row(n) is None]
+
+    def _reveal(self, node: TopicNode) -> None:
+        """``node`` was just announced: the children that waited for it come with it."""
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            waiting = self._waiting.pop(current, None)
+            if not waiting:
+                continue
+            new = self._new_children(current, waiting)
+            if new:
+                rows = self._children.setdefault(current, [])
+                for child in new:
+                    child.shown_row = len(rows)
+                    rows.append(child)
+                stack.extend(new)
+
+    def _remove_pruned(self) -> None:
+        """Rows of pruned nodes leave: per parent, one beginRemoveRows per run of adjacent rows, last run first."""
+        pruned, self._pruned = self._pruned, []
+        by_parent: dict[TopicNode, list[int]] = {}
+        for node in pruned:
             parent = node.parent
-            if parent in self._shown:
-                assert parent is not None
-                row = self._shown_rows[parent][node]
-                span = own.setdefault(parent, [row, row])
-                span[0], span[1] = min(span[0], row), max(span[1], row)
-        return spans + [(parent, first, last) for parent, (first, last) in own.items()]
+            row = self._known_row(node) if parent is not None and self.is_known(parent) else None
+            if row is None:
+                self._forget_subtree(node)  # never shown (or its parent went): nothing for Qt to hear
+                continue
+            by_parent.setdefault(parent, []).append(row)  # type: ignore[arg-type]  # parent is not None here
+        for parent, removed_rows in by_parent.items():
+            rows = self._children.get(parent)
+            if rows is None:
+                continue  # the parent itself went in an earlier run: its rows went with it
+            parent_index = self.node_index(parent)
+            for first, last in reversed(_runs(sorted(set(removed_rows)))):
+                self.beginRemoveRows(parent_index, first, last)
+                gone = rows[first:last + 1]
+                del rows[first:last + 1]
+                for child in rows[first:]:
+                    child.shown_row -= last - first + 1
+                for node in gone:
+                    self._forget_subtree(node)
+                self.endRemoveRows()
+            if not rows:
+                del self._children[parent]
+
+    def _forget_subtree(self, node: TopicNode) -> None:
+        """Drop what the model kept about ``node`` and everything below it, tombstones included."""
+        stack = [node]
+        while stack:
+            gone = stack.pop()
+            stack.extend(gone.child_list)
+            gone.shown_row = -1
+            self._children.pop(gone, None)
+            self._waiting.pop(gone, None)
+            self._dirty.discard(gone)
+            self._preview_cache.pop(gone, None)
 
     def _sync_top(self) -> None:
         """Remove top-level rows the core dropped, then append the ones it added (one range each)."""
@@ -204,78 +264,32 @@ class TopicTreeModel(QAbstractItemModel):
                 self._reveal(node)
             self.endInsertRows()
 
-    def _remove_pruned(self) -> None:
-        """One beginRemoveRows per pruned node Qt shows (pruning is rare: a Sparkplug BIRTH naming aliases)."""
-        pruned, self._pruned = self._pruned, []
-        for node in pruned:
-            parent = node.parent
-            if parent is None or not self.is_known(node):
-                continue  # never shown: the insert that would show it skips tombstones
-            if parent not in self._shown:
-                self._show_own_rows(parent)
-            row = self._shown_rows[parent][node]
-            self.beginRemoveRows(self.node_index(parent), row, row)
-            shown = self._shown[parent]
-            del shown[row]
-            self._shown_rows[parent] = {child: index for index, child in enumerate(shown)}
-            self._forget_subtree(node)
-            self.endRemoveRows()
-
-    def _forget_subtree(self, node: TopicNode) -> None:
-        """Drop what the model kept about ``node`` and everything below it, tombstones included."""
-        stack = [node]
-        while stack:
-            gone = stack.pop()
-            stack.extend(gone.child_list)
-            self._rows.pop(gone, None)
-            self._hidden_rows.pop(gone, None)
-            self._shown.pop(gone, None)
-            self._shown_rows.pop(gone, None)
-            self._inserts.pop(gone, None)
-            self._dirty.discard(gone)
-            self._preview_cache.pop(gone, None)
-
-    def _show_own_rows(self, parent: TopicNode) -> None:
-        """From now on ``parent``'s rows are a list of its own, not positions in its child_list."""
-        # Until now Qt's rows were the child_list prefix, tombstones included: those go when their
-        # pruning is announced.
-        shown = parent.child_list[:self._rows.get(parent, 0)]
-        self._shown[parent] = shown
-        self._shown_rows[parent] = {child: index for index, child in enumerate(shown)}
-
-    def _take_children(self, parent: TopicNode, children: list[TopicNode]) -> None:
-        """Qt is told about ``parent`` with these children (a prefix of its child_list)."""
-        self._rows[parent] = len(children)
-        if any(child.removed for child in children):
-            shown = [child for child in children if not child.removed]
-            self._shown[parent] = shown
-            self._shown_rows[parent] = {child: index for index, child in enumerate(shown)}
-
-    def _reveal(self, node: TopicNode) -> None:
-        """``node`` was just announced: the children it had at its last summary come with it."""
-        stack = [node]
-        while stack:
-            current = stack.pop()
-            count = self._hidden_rows.pop(current, 0)
-            if count:
-                children = current.child_list[:count]
-                self._take_children(current, children)
-                stack.extend(child for child in children if not child.removed)
+    def _known_row(self, node: TopicNode) -> int | None:
+        """``node``'s row among its parent's rows as Qt knows them, or None (not below the top level)."""
+        row = node.shown_row
+        if row < 0:
+            return None
+        rows = self._children.get(node.parent)  # type: ignore[arg-type]  # None finds nothing
+        if rows is None:
+            return None
+        if row < len(rows) and rows[row] is node:
+            return row
+        try:  # another model over the same tree moved it, or a run of removals is under way
+            row = rows.index(node)
+        except ValueError:
+            return None
+        node.shown_row = row
+        return row
 
     def is_known(self, node: TopicNode) -> bool:
-        """Whether Qt has been told about ``node`` (its row is within its parent's announced rows)."""
+        """Whether Qt has been told about ``node`` (and every node above it)."""
         root = self.tree.root
         while node.parent is not None:
-            parent = node.parent
-            if parent is root:
+            if node.parent is root:
                 return node in self._top
-            shown_rows = self._shown_rows.get(parent)
-            if shown_rows is not None:
-                if node not in shown_rows:
-                    return False
-            elif node.row >= self._rows.get(parent, 0):
+            if self._known_row(node) is None:
                 return False
-            node = parent
+            node = node.parent
         return node is root
 
     # ----- navigation ----------------------------------------------------------------
@@ -285,11 +299,10 @@ class TopicTreeModel(QAbstractItemModel):
         return self.createIndex(self._row_of(node), column, node)
 
     def _row_of(self, node: TopicNode) -> int:
-        parent = node.parent
-        if parent is self.tree.root:
+        if node.parent is self.tree.root:
             return self._top.index(node)
-        shown_rows = self._shown_rows.get(parent)  # type: ignore[arg-type]  # not the root: it has a parent
-        return node.row if shown_rows is None else shown_rows.get(node, node.row)
+        row = self._known_row(node)
+        return row if row is not None else 0
 
     def node_from_index(self, index: QModelIndex | QPersistentModelIndex) -> TopicNode:
         return index.internalPointer() if index.isValid() else self.tree.root
@@ -306,13 +319,10 @@ class TopicTreeModel(QAbstractItemModel):
             return self.createIndex(row, column, self._top[row]) if row < len(self._top) else QModelIndex()
         if parent.column() != 0:
             return QModelIndex()
-        node = parent.internalPointer()
-        shown = self._shown.get(node)
-        if shown is not None:
-            return self.createIndex(row, column, shown[row]) if row < len(shown) else QModelIndex()
-        if row >= self._rows.get(node, 0):
+        rows = self._children.get(parent.internalPointer())
+        if rows is None or row >= len(rows):
             return QModelIndex()
-        return self.createIndex(row, column, node.child_list[row])
+        return self.createIndex(row, column, rows[row])
 
     @overload
     def parent(self) -> QObject | None: ...
@@ -333,9 +343,8 @@ class TopicTreeModel(QAbstractItemModel):
             return len(self._top)
         if parent.column() != 0:
             return 0
-        node = parent.internalPointer()
-        shown = self._shown.get(node)
-        return len(shown) if shown is not None else self._rows.get(node, 0)
+        rows = self._children.get(parent.internalPointer())
+        return len(rows) if rows is not None else 0
 
     def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
         return len(COLUMNS)

@@ -128,6 +128,11 @@ class TopicTreeView(QWidget):
         self.status_label = QLabel("", objectName="topicTreeStatus")
         self.status_label.setTextFormat(Qt.TextFormat.PlainText)
         self.breadcrumb = ElidedLabel(objectName="topicBreadcrumb", mode=Qt.TextElideMode.ElideLeft)
+        # Shown once the topic budget evicts: the tree no longer holds every topic seen, and says so.
+        self.budget_label = ElidedLabel(objectName="topicBudgetNote")
+        self.budget_label.setEnabled(False)  # the palette's muted text colour
+        self.budget_label.hide()
+        self._evicted_shown = 0
         # What an empty tree waits for, over its blank area: no topics yet, or none matching the filter.
         self.empty_note = QLabel("", self.view.viewport(), objectName="topicTreeEmpty")
         self.empty_note.setTextFormat(Qt.TextFormat.PlainText)
@@ -147,6 +152,7 @@ class TopicTreeView(QWidget):
         layout.addWidget(self.view, 1)
         bottom = QHBoxLayout()
         bottom.addWidget(self.breadcrumb, 1)
+        bottom.addWidget(self.budget_label, 1)
         bottom.addWidget(self.status_label)
         layout.addLayout(bottom)
 
@@ -176,11 +182,23 @@ class TopicTreeView(QWidget):
         if self.tree_filter is not None and self.proxy.matches is not None:
             self._update_matches(changes)
         self.model.note_changes(changes)
+        if changes.pruned:
+            self._show_budget()
         if self.isVisible():
             self.model.publish_changes(self.rows_on_screen())
         else:
             self.stale = True
         self._update_empty_note()
+
+    def _show_budget(self) -> None:
+        evicted = getattr(self.tree, "evicted_total", 0)
+        if evicted == self._evicted_shown:
+            return
+        self._evicted_shown = evicted
+        budget = getattr(self.tree, "topic_budget", 0)
+        self.budget_label.setText(f"Topic budget reached: {evicted:,} least recently seen topics evicted "
+                                  f"(at most {budget:,} topic levels per broker; View → Topic budget…)")
+        self.budget_label.setVisible(evicted > 0)
 
     def _update_empty_note(self) -> None:
         shown = self.view.model()

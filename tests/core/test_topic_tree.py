@@ -304,3 +304,38 @@ def test_history_budget_shortens_every_ring_but_keeps_the_last_message():
     node = tree.node("t/7")
     assert [m.payload for m in node.history] == [b"%010d" % 607, b"%010d" % 707]
     assert node.count == 8  # counts are never trimmed
+
+
+def test_the_topic_budget_evicts_the_least_recently_seen_leaves_and_parents_keep_their_counts():
+    tree = TopicTree(topic_budget=20)
+    # 2 regions x 8 devices, each a device level and a temp leaf: 2 + 16 + 16 = 34 levels, seen in order.
+    for i in range(8):
+        tree.apply([rec(f"{region}/device-{i}/temp", b"1") for region in ("east", "west")], now_mono=float(i))
+    assert len(tree) <= 20 and tree.evicted_total > 0 and tree.evicting
+    east = tree.node("east")
+    assert east is not None and east.subtree_count == 8  # every message still counted
+    assert tree.root.subtree_count == 16
+    kept = sorted(n.topic for n in tree.topics())
+    gone = [f"east/device-{i}/temp" for i in range(8) if f"east/device-{i}/temp" not in kept]
+    assert gone and gone == [f"east/device-{i}/temp" for i in range(len(gone))]  # the oldest went first
+    assert east.evicted + tree.node("west").evicted == tree.evicted_total
+    assert tree.node(gone[0]) is None and tree.node(gone[0].rsplit("/", 1)[0]) is None  # its empty parent too
+    assert not any(n.removed for n in tree.root.walk())  # walks see no tombstone
+    # A topic seen again comes back as a new node.
+    tree.apply([rec(gone[0], b"2")], now_mono=100.0)
+    assert tree.node(gone[0]).count == 1
+
+
+def test_a_smaller_budget_evicts_at_once_and_tombstones_do_not_pile_up():
+    tree = TopicTree()
+    for batch in range(50):
+        tree.apply([rec(f"churn/device-{batch * 100 + i}") for i in range(100)], now_mono=float(batch))
+    churn = tree.node("churn")
+    assert len(churn.child_list) == 5000
+    changes = tree.set_topic_budget(1000)
+    assert len(tree) <= 1000 and len(changes.pruned) >= 4000
+    # Rebuilt without its tombstones: rows are positions again, and the list no longer holds the evicted.
+    assert len(churn.child_list) == len(churn.children) and all(c.row == r for r, c in enumerate(churn.child_list))
+    assert churn.evicted == len(changes.pruned) and churn.subtree_count == 5000
+    with pytest.raises(ValueError):
+        tree.set_topic_budget(0)

@@ -38,7 +38,7 @@ def test_a_pruned_row_leaves_and_later_rows_keep_their_place(qtmodeltester):
 
     _publish(model, forest.fold([("plant", "d/alias 1", "d/Flow"), ("plant", "d/alias 2", "d/Speed")]))
     assert _names(model, "d") == ["Flow", "Speed"]
-    assert removed == [(0, 0), (0, 0)]
+    assert removed == [(0, 1)]  # adjacent rows go in one run
     assert kept.isValid() and kept.row() == 0 and kept.data() == "Flow"
     assert model.index_for_topic("d/alias 1", "plant").isValid() is False
 
@@ -63,3 +63,55 @@ def test_a_node_pruned_before_qt_heard_of_it_never_shows(qtmodeltester):
     assert _names(model, "d") == ["Flow", "Speed"]
     assert _names(model, "e") == ["x"]
     assert model.index_for_topic("d/Speed", "plant").row() == 1
+
+
+def test_scattered_rows_leave_in_runs_last_first_and_rows_stay_consistent(qtmodeltester):
+    forest = TopicForest()
+    model = TopicTreeModel(forest)
+    qtmodeltester.check(model)
+    names = [f"m{i}" for i in range(10)]
+    _publish(model, forest.apply([_rec(f"d/{name}") for name in names] + [_rec("d/m3/child")]))
+    removed: list[tuple[int, int]] = []
+    model.rowsRemoved.connect(lambda parent, first, last: removed.append((first, last)))
+    changes = forest.fold([("plant", "d/m1", "d/m0"), ("plant", "d/m2", "d/m0"), ("plant", "d/m5", "d/m0"),
+                           ("plant", "d/m9", "d/m0")])
+    _publish(model, changes)
+    assert removed == [(9, 9), (5, 5), (1, 2)]
+    assert _names(model, "d") == ["m0", "m3", "m4", "m6", "m7", "m8"]
+    for row, name in enumerate(_names(model, "d")):
+        index = model.index_for_topic(f"d/{name}", "plant")
+        assert index.row() == row and model.parent(index) == model.index_for_topic("d", "plant")
+    assert _names(model, "d/m3") == ["child"]  # a moved row keeps its children
+
+
+def _assert_synced(model: TopicTreeModel, node, parent=None) -> None:
+    from PySide6.QtCore import QModelIndex
+
+    parent = parent if parent is not None else QModelIndex()
+    children = node.live_children()
+    assert [model.index(row, 0, parent).internalPointer() for row in range(model.rowCount(parent))] == children
+    for row, child in enumerate(children):
+        index = model.index(row, 0, parent)
+        assert model.parent(index) == parent
+        _assert_synced(model, child, index)
+
+
+def test_topic_churn_past_the_budget_keeps_the_model_in_step(qtmodeltester):
+    forest = TopicForest(topic_budget=60)
+    model = TopicTreeModel(forest)
+    qtmodeltester.check(model)
+    device = 0
+    for round_ in range(12):
+        # Some rounds publish after every tick, others only after three (a hidden view catches up):
+        # evictions, rebuilt child lists and new rows then arrive together.
+        for _ in range(1 if round_ % 2 else 3):
+            batch = [_rec(f"churn/{region}/device-{device + i}/temp") for i in range(5) for region in ("e", "w")]
+            device += 5
+            model.note_changes(forest.apply(batch, now_mono=float(device)))
+        model.publish_changes()
+        _assert_synced(model, forest.root)
+    tree = forest.trees["plant"]
+    assert tree.evicted_total > 0 and len(tree) <= 60
+    churn = tree.node("churn")
+    assert churn.subtree_count == device * 2
+    assert len(churn.child_list) <= 2 * len(churn.children) + 16  # tombstones do not pile up

@@ -33,9 +33,10 @@ WAIT_MS = 30000
 def assert_models_synced(model: TopicTreeModel, parent: QModelIndex = QModelIndex()) -> int:
     """Node for node, the Qt model shows exactly the core tree (like napari's _assert_models_synced)."""
     node = model.node_from_index(parent)
-    assert model.rowCount(parent) == len(node.child_list)
+    children = node.live_children()
+    assert model.rowCount(parent) == len(children)
     seen = 0
-    for row, child in enumerate(node.child_list):
+    for row, child in enumerate(children):
         index = model.index(row, COL_TOPIC, parent)
         assert index.internalPointer() is child and model.parent(index) == parent
         assert index.data() == (child.name or "(empty)")
