@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from eventscope.core.audit.postgres import PostgresAuditStore
+    from eventscope.core.audit.stores import SharedSqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,8 @@ class AuditRecorder:
     Events: none; ``flush()`` returns a ``FlushSummary`` for the caller to show.
     """
 
-    def __init__(self, store: AuditStore | PostgresAuditStore, profile: ConnectionProfile, password: str | None = None,
+    def __init__(self, store: AuditStore | PostgresAuditStore | SharedSqliteStore, profile: ConnectionProfile,
+                 password: str | None = None,
                  filters: tuple[str, ...] | list[str] = DEFAULT_AUDIT_FILTERS, session_expiry: int = AUDIT_SESSION_EXPIRY,
                  buffer: IngestBuffer | None = None, broker: str = "") -> None:
         """``broker`` names the broker in the store (default: its address); a workspace uses its broker names."""

@@ -36,6 +36,7 @@ import json
 import re
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -394,6 +395,8 @@ class AuditStore:
         self.region_level = region_level
         self.notice = ""  # set when a corrupt file was moved aside
         self.damage = ""
+        # Writers on several threads (one per broker of a workspace) take turns on the one connection.
+        self._writing = threading.RLock()
         problem = location_problem(self.path, write=True)
         if problem:
             raise AuditStoreError(problem)
@@ -434,6 +437,7 @@ class AuditStore:
         store.max_age_seconds = DEFAULT_MAX_AGE_SECONDS
         store.region_level = region_level
         store.notice = ""
+        store._writing = threading.RLock()
         idle = snapshot and not path.with_name(path.name + "-wal").exists()
         try:
             store._conn = sqlite3.connect(f"{store.path.resolve().as_uri()}?mode=ro{'&immutable=1' if idle else ''}",
@@ -504,16 +508,18 @@ class AuditStore:
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        with self._writing:
+            self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     @property
     def client_id(self) -> str:
         """The audit subscription's client id, stable for this database so its broker session resumes."""
-        value = self.meta("client_id")
-        if value is None:
-            value = f"eventscope-audit-{secrets.token_hex(6)}"
-            self.set_meta("client_id", value)
-        return value
+        with self._writing:
+            value = self.meta("client_id")
+            if value is None:
+                value = f"eventscope-audit-{secrets.token_hex(6)}"
+                self.set_meta("client_id", value)
+            return value
 
     def recorder_lock(self, broker: str) -> RecorderLock:
         """The lock that lets one recorder per broker write this database (see ``core/audit/lock.py``)."""
@@ -536,10 +542,15 @@ class AuditStore:
 
     # ----- writing -----
     def write_batch(self, records: Iterable[MessageRecord], broker: str = "", now: float | None = None) -> WriteResult:
-        """Store a flush batch in one transaction: insert, pair replies, prune a chunk.
+        """Store a flush batch in one transaction: insert, pair replies, prune a chunk. Safe from several
+        threads: their batches take turns.
 
         Raises ``AuditStoreFull`` (and rolls back) when the disk or page limit is full.
         """
+        with self._writing:
+            return self._write_batch(records, broker, now)
+
+    def _write_batch(self, records: Iterable[MessageRecord], broker: str, now: float | None) -> WriteResult:
         conn = self._conn
         records = list(records)
         level = self.region_level
@@ -658,6 +669,10 @@ class AuditStore:
 
     def prune(self, now: float | None = None) -> int:
         """Prune until within limits, chunk by chunk (each its own short transaction)."""
+        with self._writing:
+            return self._prune_all(now)
+
+    def _prune_all(self, now: float | None) -> int:
         total = 0
         while True:
             self._conn.execute("BEGIN IMMEDIATE")

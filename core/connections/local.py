@@ -71,7 +71,8 @@ class BrokerConnection:
         self.stop_audit()
         self.audit_path = settings.path if is_postgres_url(settings.path) else Path(settings.path)
         try:
-            store = open_store(self.audit_path, settings.db_password, region_level=region_level,
+            # shared: the workspace's brokers record into one database through one writer connection
+            store = open_store(self.audit_path, settings.db_password, shared=True, region_level=region_level,
                                max_bytes=settings.max_bytes, payload_limit=settings.max_payload)
         except Exception as exc:  # permissions, a directory in the way, a server down: say so, keep the window running
             self.audit_notice = f"The audit store {shown(self.audit_path)} cannot be opened: {exc}"
