@@ -111,8 +111,10 @@ def test_killing_one_broker_disturbs_neither_the_others_nor_the_window(context, 
     before = {r: total(r) for r in ("us-east", "eu-central")}
     run_until(qloop, lambda: all(total(r) > before[r] + 1000 for r in before), message="the other two keep flowing")
     timer.stop()
-    # as the flood test; the benchmark measures
-    assert max(lateness) < 0.250, f"the window stalled {max(lateness) * 1000:.0f} ms"
+    # The window never waited on the dead broker (that would be seconds); frame lateness itself is the
+    # benchmark's measure, and a loaded 2-core CI machine keeps this margin.
+    assert max(lateness) < 1.0, f"the window stalled {max(lateness) * 1000:.0f} ms"
+    assert all(c.buffer.stats().dropped == 0 for c in context.connections())
     brokers["us-west"].start()  # back on the same port
     run_until(qloop, lambda: west.is_connected, timeout=40, message="us-west reconnected")
     for generator in generators:

@@ -45,7 +45,13 @@ def test_window_keeps_drawing_under_an_audited_flood_and_stores_every_request(co
     run_until(qloop, lambda: not generator._process.is_alive(), timeout=30, message="the flood to finish")
     assert generator.sent == FLOOD_COUNT
     assert len(lateness) >= 10, lateness  # the 50 ms timer kept firing during the whole flood
-    assert max(lateness) < 0.250, f"a 50 ms timer fired after {max(lateness) * 1000:.0f} ms"
+    # What this test is for: the window never waits on the flood (a wait would be seconds). How late a
+    # frame may be is the benchmark's measure (tests/perf/bench_window_stall); a loaded 2-core CI
+    # machine keeps this margin.
+    assert max(lateness) < 1.0, f"a 50 ms timer fired after {max(lateness) * 1000:.0f} ms"
+    run_until(qloop, lambda: context.connection.buffer.stats().received >= FLOOD_COUNT, timeout=30,
+              message="every request received")
+    assert context.connection.buffer.stats().dropped == 0
 
     db = context.connection.audit_path
 
