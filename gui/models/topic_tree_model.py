@@ -62,7 +62,9 @@ def format_age(seconds: float) -> str:
 def value_preview(node: TopicNode) -> str:
     message = node.last
     if message is None:  # a level without a message of its own; the topic budget may have evicted below it
-        return f"({node.evicted:,} evicted topics not shown)" if node.evicted else ""
+        if not node.evicted:
+            return ""
+        return f"({node.evicted:,} evicted {'topic' if node.evicted == 1 else 'topics'} not shown)"
     if not message.payload:  # an empty publish is how a retained message is deleted
         was_retained = message.retain or any(old.retain and old.payload for old in node.history or ())
         return "(retained message cleared)" if was_retained else "(empty)"

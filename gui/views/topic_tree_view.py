@@ -129,7 +129,7 @@ class TopicTreeView(QWidget):
         self.status_label.setTextFormat(Qt.TextFormat.PlainText)
         self.breadcrumb = ElidedLabel(objectName="topicBreadcrumb", mode=Qt.TextElideMode.ElideLeft)
         # Shown once the topic budget evicts: the tree no longer holds every topic seen, and says so.
-        self.budget_label = ElidedLabel(objectName="topicBudgetNote")
+        self.budget_label = ElidedLabel(objectName="topicBudgetNote", mode=Qt.TextElideMode.ElideRight)
         self.budget_label.setEnabled(False)  # the palette's muted text colour
         self.budget_label.hide()
         self._evicted_shown = 0
@@ -196,8 +196,10 @@ class TopicTreeView(QWidget):
             return
         self._evicted_shown = evicted
         budget = getattr(self.tree, "topic_budget", 0)
-        self.budget_label.setText(f"Topic budget reached: {evicted:,} least recently seen topics evicted "
-                                  f"(at most {budget:,} topic levels per broker; View → Topic budget…)")
+        self.budget_label.setText(f"{evicted:,} old topics evicted (budget {budget:,})")
+        self.budget_label.setToolTip(f"The tree keeps at most {budget:,} topic levels per broker: past it, the "
+                                     f"least recently seen topics go ({evicted:,} so far). Their parents keep the "
+                                     "counts. Change it in View → Topic budget…")
         self.budget_label.setVisible(evicted > 0)
 
     def _update_empty_note(self) -> None:
