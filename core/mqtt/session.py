@@ -257,9 +257,9 @@ class _Client(mqtt.Client):
                 decoded.unpack(bytes(packet[start:end + length]))  # from the length on, as paho reads it
                 properties = to_message_properties(decoded)
             end += length
-        payload = packet[end:]
-        if payload.__class__ is not bytes:  # paho gathers a packet that came in pieces in a bytearray
-            payload = bytes(payload)
+        body = packet[end:]
+        # paho gathers a packet that came in pieces in a bytearray; records hold bytes
+        payload = body if isinstance(body, bytes) else bytes(body)
         with self._in_callback_mutex:
             receive(topic, payload, qos, bool(command & 0x01), properties, mid, bool(command & 0x08))
         if qos == 1 and not self._manual_ack:
