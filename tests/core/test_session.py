@@ -206,8 +206,19 @@ def test_listener_that_never_answers_times_out_with_a_reason(sessions):
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(8)
+    server.settimeout(0.05)  # the acceptor checks for the end of the test between waits
     accepted: list[socket.socket] = []
-    threading.Thread(target=lambda: [accepted.append(server.accept()[0]) for _ in range(8)], daemon=True).start()
+    done = threading.Event()
+
+    def accept_and_say_nothing() -> None:
+        while not done.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    acceptor = threading.Thread(target=accept_and_say_nothing)
+    acceptor.start()
     profile = ConnectionProfile(host="127.0.0.1", port=server.getsockname()[1])
     session = MqttSession(profile)
     session.connack_timeout = 0.5
@@ -217,6 +228,10 @@ def test_listener_that_never_answers_times_out_with_a_reason(sessions):
         assert session.status.state is SessionState.RECONNECTING
     finally:
         session.stop()
+        # The acceptor ends before the socket it waits on is closed (closing it under a waiting
+        # accept() was the "Bad file descriptor" a later test was blamed for).
+        done.set()
+        acceptor.join(5)
         server.close()
         for conn in accepted:
             conn.close()
