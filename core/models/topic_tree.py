@@ -451,6 +451,10 @@ class TopicTree:
             del self._by_topic[node.topic]
         while node.history:
             self._drop_oldest(node)
+        # Only pruned tombstones are left below it: let them go, so no parent-child reference cycle
+        # outlives the node (the workspace freezes long-lived objects, and a frozen cycle is never freed).
+        node.child_list = []
+        node.children = {}
 
     def mark_retained_cleared(self, topics: Iterable[str]) -> None:
         for topic in topics:

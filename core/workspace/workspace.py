@@ -87,7 +87,8 @@ TICK_INTERVAL = 0.033  # about 30 summaries a second: the window's frame, not th
 # thousands of them: measured 60-170 ms pauses of every thread at 20k msg/s. Freezing what is
 # alive (gc.freeze) twice a second keeps each full collection to what arrived since (a 2 s interval
 # still let one full collection take 79 ms under a Sparkplug flood); frozen
-# objects are still freed by reference counting. Models keep no reference cycles that die.
+# objects are still freed by reference counting. Models keep no reference cycles that die, and each
+# freeze collects first, so garbage cycles of the last interval are never frozen.
 GC_FREEZE_INTERVAL = 0.5
 
 
@@ -597,6 +598,9 @@ class Workspace:
         next_freeze = next_tick + GC_FREEZE_INTERVAL
         while not self._stopping.is_set():
             if time.monotonic() >= next_freeze:
+                # Collect first: a dead cycle not yet collected would be frozen with the living, for good.
+                # Only what is not frozen is scanned, so this covers the last interval's objects.
+                gc.collect()
                 gc.freeze()
                 next_freeze = time.monotonic() + GC_FREEZE_INTERVAL
             self._taken.wait()

@@ -208,9 +208,12 @@ class TopicTreeModel(QAbstractItemModel):
     def _remove_pruned(self) -> None:
         """Rows of pruned nodes leave: per parent, one beginRemoveRows per run of adjacent rows, last run first."""
         pruned, self._pruned = self._pruned, []
+        going = set(pruned)
         by_parent: dict[TopicNode, list[int]] = {}
         for node in pruned:
             parent = node.parent
+            if parent in going:  # its parent's row goes too, and takes this one with it: one signal, not two
+                continue
             row = self._known_row(node) if parent is not None and self.is_known(parent) else None
             if row is None:
                 self._forget_subtree(node)  # never shown (or its parent went): nothing for Qt to hear
@@ -234,11 +237,13 @@ class TopicTreeModel(QAbstractItemModel):
                 del self._children[parent]
 
     def _forget_subtree(self, node: TopicNode) -> None:
-        """Drop what the model kept about ``node`` and everything below it, tombstones included."""
+        """Drop what the model kept about ``node`` and everything below it (its own rows and the ones
+        waiting: the core may have emptied a pruned node's lists already)."""
         stack = [node]
         while stack:
             gone = stack.pop()
-            stack.extend(gone.child_list)
+            stack.extend(self._children.get(gone, ()))
+            stack.extend(self._waiting.get(gone, ()))
             gone.shown_row = -1
             self._children.pop(gone, None)
             self._waiting.pop(gone, None)
