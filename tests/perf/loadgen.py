@@ -8,15 +8,21 @@ sequence number, so a subscriber can count exactly what it lost.
     gen = LoadGenerator(port, topics=request_topics(), count=600_000, rate=20_000, qos=1)
     gen.start(); gen.wait()
     gen.sent, gen.started_at, gen.finished_at
+
+For a long run (a soak), ``batch_seconds`` encodes that many seconds of packets at a time on a
+thread of the generator, ahead of the ones being sent, so its memory stays bounded; ``kind="churn"``
+sends every message on a topic never used before (``churn_topic``).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import queue
 import socket
 import struct
 import threading
 import time
+from collections.abc import Iterator
 
 from eventscope.core.mqtt.publish_properties import variable_int
 
@@ -33,6 +39,11 @@ def request_topics(regions=REGIONS) -> list[str]:
 
 def telemetry_topics(count: int = 2_000, regions=REGIONS) -> list[str]:
     return [f"{regions[i % len(regions)]}/telemetry/device-{i:05d}/temp" for i in range(count)]
+
+
+def churn_topic(n: int, regions=REGIONS) -> str:
+    """The n-th topic of a churn load: devices that appear once and are never seen again."""
+    return f"churn/{regions[n % len(regions)]}/device-{n:09d}/temp"
 
 
 SPARKPLUG_DEVICES = 100
@@ -55,14 +66,14 @@ def sparkplug_births(devices: int = SPARKPLUG_DEVICES) -> list[tuple[str, bytes]
     return births
 
 
-def _sparkplug_payloads(topics: list[str], count: int) -> list[bytes]:
+def _sparkplug_payloads(topics: list[str], count: int, first: int = 0) -> list[bytes]:
     """DDATA by alias with a running seq. 256 payloads are encoded and reused (seq wraps at 256 anyway),
     so encoding never slows the generator."""
     from eventscope.core.sparkplug.payload import MetricValue, encode_payload
 
     cycle = [encode_payload([MetricValue(20.0 + (seq % 50) / 10 + m, "Double", alias=m + 1)
                              for m in range(SPARKPLUG_METRICS)], seq=seq) for seq in range(256)]
-    return [cycle[(i // len(topics)) % 256] for i in range(count)]
+    return [cycle[(i // len(topics)) % 256] for i in range(first, first + count)]
 
 
 def sequence_of(payload: bytes) -> int | None:
@@ -87,13 +98,48 @@ def payload_for(seq: int, size: int) -> bytes:
     return head + b"x" * max(0, size - len(head))
 
 
-def _encode_all(topics: list[str], count: int, size: int, qos: int, kind: str = "sequence") -> list[bytes]:
+def _encode_all(topics: list[str], count: int, size: int, qos: int, kind: str = "sequence",
+                first: int = 0) -> list[bytes]:
+    """Packets ``first`` to ``first + count - 1`` of the run."""
+    seqs = range(first, first + count)
+    if kind == "churn":
+        return [encode_publish(churn_topic(seq).encode(), payload_for(seq, size), qos, seq % 65535 + 1) for seq in seqs]
     encoded_topics = [t.encode() for t in topics]
     if kind == "sparkplug":
-        payloads = _sparkplug_payloads(topics, count)
-        return [encode_publish(encoded_topics[i % len(topics)], payloads[i], qos, i % 65535 + 1) for i in range(count)]
+        payloads = _sparkplug_payloads(topics, count, first)
+        return [encode_publish(encoded_topics[seq % len(topics)], payload, qos, seq % 65535 + 1)
+                for seq, payload in zip(seqs, payloads)]
     return [encode_publish(encoded_topics[seq % len(topics)], payload_for(seq, size), qos, seq % 65535 + 1)
-            for seq in range(count)]
+            for seq in seqs]
+
+
+def _encode_chunks(topics: list[str], first: int, count: int, size: int, qos: int, kind: str,
+                   per_chunk: int) -> list[bytes]:
+    packets = _encode_all(topics, count, size, qos, kind, first)
+    return [b"".join(packets[i:i + per_chunk]) for i in range(0, count, per_chunk)]
+
+
+def _encoded_batches(topics: list[str], count: int, size: int, qos: int, kind: str, per_chunk: int,
+                     batch: int) -> Iterator[list[bytes]]:
+    """The run's chunks in batches of ``batch`` packets. The first batch is encoded when this is called;
+    each later one on a thread while the one before it is sent (one waits ready, so memory stays bounded)."""
+    starts = range(0, count, batch)
+    first_batch = _encode_chunks(topics, 0, min(batch, count), size, qos, kind, per_chunk)
+    ahead: queue.Queue[list[bytes]] = queue.Queue(maxsize=1)
+
+    def encode_ahead() -> None:
+        for first in starts[1:]:
+            ahead.put(_encode_chunks(topics, first, min(batch, count - first), size, qos, kind, per_chunk))
+
+    if len(starts) > 1:
+        threading.Thread(target=encode_ahead, name="loadgen-encoder", daemon=True).start()
+
+    def batches() -> Iterator[list[bytes]]:
+        yield first_batch
+        for _ in starts[1:]:
+            yield ahead.get()
+
+    return batches()
 
 
 class _Acks:
@@ -128,11 +174,11 @@ def _drain(sock: socket.socket, stop: threading.Event, acks: _Acks) -> None:
 
 
 def _run(port: int, topics: list[str], count: int, size: int, qos: int, rate: float | None,
-         ready, go, started_at, finished_at, sent, kind: str = "sequence") -> None:
-    packets = _encode_all(topics, count, size, qos, kind)
+         ready, go, started_at, finished_at, sent, kind: str = "sequence", batch_seconds: float | None = None) -> None:
     per_slot = max(1, round(rate * SLOT_SECONDS)) if rate else CHUNK_PACKETS
-    chunks = [b"".join(packets[i:i + per_slot]) for i in range(0, count, per_slot)]
-    del packets
+    # Whole slots per batch, so the pacing below never sees a short chunk in the middle of the run.
+    batch = count if not (batch_seconds and rate) else max(1, round(rate * batch_seconds) // per_slot) * per_slot
+    batches = _encoded_batches(topics, count, size, qos, kind, per_slot, batch)
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.sendall(encode_connect(f"eventscope-loadgen-{port}-{time.monotonic_ns()}"))
@@ -148,15 +194,18 @@ def _run(port: int, topics: list[str], count: int, size: int, qos: int, rate: fl
     start = time.perf_counter()
     started_at.value = time.time()
     done = 0
-    for index, chunk in enumerate(chunks):
-        if rate:
-            due = start + index * SLOT_SECONDS
-            delay = due - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)  # pacing, not synchronisation
-        sock.sendall(chunk)
-        done = min(count, done + per_slot)
-        sent.value = done
+    index = 0
+    for chunks in batches:
+        for chunk in chunks:
+            if rate:
+                due = start + index * SLOT_SECONDS
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)  # pacing, not synchronisation
+            sock.sendall(chunk)
+            index += 1
+            done = min(count, done + per_slot)
+            sent.value = done
     finished_at.value = time.time()
     # Closing at once makes Mosquitto drop what it has not read yet: wait until it answered everything.
     deadline = time.monotonic() + 30
@@ -173,15 +222,19 @@ class LoadGenerator:
     """``count`` messages of ``size`` bytes over ``topics`` (round robin), at ``rate`` msg/s or flat out."""
 
     def __init__(self, port: int, topics: list[str], count: int, size: int = 60, qos: int = 0,
-                 rate: float | None = None, kind: str = "sequence") -> None:
-        """``kind``: "sequence" payloads (numbered, for loss counting) or "sparkplug" DDATA by alias."""
+                 rate: float | None = None, kind: str = "sequence", batch_seconds: float | None = None) -> None:
+        """``kind``: "sequence" payloads (numbered, for loss counting), "sparkplug" DDATA by alias, or "churn":
+        numbered payloads, each on a new topic (``churn_topic(seq)``; ``topics`` is not used).
+
+        ``batch_seconds`` (with ``rate``): encode that many seconds of packets at a time while sending, for
+        runs too long to hold in memory; None encodes the whole run before ``prepare`` returns."""
         ctx = multiprocessing.get_context("spawn")
         self.count = count
         self._ready, self._go = ctx.Event(), ctx.Event()
         self._started, self._finished, self._sent = ctx.Value("d", 0.0), ctx.Value("d", 0.0), ctx.Value("q", 0)
         self._process = ctx.Process(target=_run, daemon=True, args=(
             port, topics, count, size, qos, rate, self._ready, self._go, self._started, self._finished, self._sent,
-            kind))
+            kind, batch_seconds))
 
     def prepare(self, timeout: float = 60.0) -> None:
         """Encode every packet and connect; returns when the generator waits for ``go``."""
