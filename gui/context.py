@@ -10,6 +10,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Signal
 
 from eventscope.core.audit.store import DEFAULT_PAYLOAD_LIMIT
+from eventscope.core.bench.mesh import MeshBroker, MeshPlan, MeshRefused
+from eventscope.core.bench.mesh_process import MeshRunProcess
 from eventscope.core.connections.handle import AuditSettings, BrokerHandle
 from eventscope.core.connections.remote import RemoteConnector
 from eventscope.core.models.topic_tree import DEFAULT_TOPIC_BUDGET
@@ -236,6 +238,19 @@ class AppContext(QObject):
 
     def clear_retained(self, broker_id: str, topics) -> RetainedClear:
         return self.workspace.clear_retained(broker_id, topics)
+
+    def start_mesh_run(self, broker_ids: list[str], plan: MeshPlan) -> MeshRunProcess:
+        """Measure the mesh of the open brokers ``broker_ids`` (``core/bench/mesh.py``): the run opens clients
+        of its own with each broker's profile and password, in a child process (its threads never hold the
+        window's GIL); returns it started. Raises ``MeshRefused`` (a broker not open, or read-only; bad
+        settings) before anything connects."""
+        brokers = []
+        for broker_id in broker_ids:
+            entry = self.registry.entry(broker_id)
+            if entry is None or not self.is_open(broker_id):
+                raise MeshRefused(f"{broker_id} is not open in the window")
+            brokers.append(MeshBroker(broker_id, entry.profile, entry.password, entry.region))
+        return MeshRunProcess(brokers, plan).start()
 
     def _remember_subscriptions(self, broker_id: str) -> None:
         self.registry.remember_subscriptions(broker_id)  # runs on paho's thread too (a refused SUBACK)

@@ -21,6 +21,7 @@ from eventscope.gui.views.add_broker_dialog import AddBrokerDialog
 from eventscope.gui.views.audit_feed_view import AuditFeedView
 from eventscope.gui.views.brokers_panel import BrokersPanel
 from eventscope.gui.views.details_pane import DetailsPane
+from eventscope.gui.views.mesh_latency_dialog import MeshLatencyDialog
 from eventscope.gui.views.profile_manager_dialog import ProfileManagerDialog
 from eventscope.gui.views.request_panel import RequestPanel
 from eventscope.gui.views.shortcuts_dialog import ShortcutsDialog
@@ -154,6 +155,10 @@ class MainWindow(QMainWindow):
         self.subscriptions_action.setToolTip("Add or remove the selected broker's subscriptions, live")
         self.sys_stats_action = QAction("$&SYS statistics…", self, objectName="actionSysStats",
                                         shortcut=QKeySequence("Ctrl+Shift+B"), triggered=self.open_sys_stats)
+        self.mesh_latency_action = QAction("Mesh &latency…", self, objectName="actionMeshLatency",
+                                           shortcut=QKeySequence("Ctrl+Shift+H"), triggered=self.open_mesh_latency)
+        self.mesh_latency_action.setToolTip("Request/reply between every pair of the open brokers: RTT matrix, "
+                                            "hop latencies and RTT over time (Ctrl+Shift+H)")
         # Alt+1…4 bring a panel forward (tabbed docks hide each other).
         self.panel_actions = [
             QAction(f"Show the {name}", self, objectName=f"actionShow{key}", shortcut=QKeySequence(f"Alt+{number}"),
@@ -173,7 +178,8 @@ class MainWindow(QMainWindow):
         for action in (self.add_broker_action, self.profiles_action, self.toggle_connection_action,
                        self.send_request_action, self.publish_action, self.copy_topic_action, self.copy_payload_action,
                        self.clear_tree_action, self.find_action, self.shortcuts_action, self.reset_layout_action,
-                       self.subscriptions_action, self.sys_stats_action, *self.panel_actions):
+                       self.subscriptions_action, self.sys_stats_action, self.mesh_latency_action,
+                       *self.panel_actions):
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             self.addAction(action)
 
@@ -197,7 +203,7 @@ class MainWindow(QMainWindow):
             view_menu.addAction(dock.toggleViewAction())
         tools_menu = self.menuBar().addMenu("&Tools")
         for action in (self.send_request_action, self.publish_action, self.subscriptions_action,
-                       self.sys_stats_action):
+                       self.sys_stats_action, self.mesh_latency_action):
             tools_menu.addAction(action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self.shortcuts_action)
@@ -261,6 +267,12 @@ class MainWindow(QMainWindow):
     def open_sys_stats(self) -> SysStatsView | None:
         self.sys_stats_view = self._broker_tool(SysStatsView)
         return self.sys_stats_view
+
+    def open_mesh_latency(self) -> MeshLatencyDialog:
+        """Tools → Mesh latency, on every open broker (a new dialog each time: closing one ends its run)."""
+        self.mesh_latency_dialog = MeshLatencyDialog(self.context, self)
+        self.mesh_latency_dialog.show()
+        return self.mesh_latency_dialog
 
     def _broker_tool(self, tool):
         """Open a tool (a dialog class taking context and broker id) on the chosen broker."""

@@ -1,4 +1,4 @@
-"""``eventscope bench``: load a broker and measure it (pub, sub, pubsub, request)."""
+"""``eventscope bench``: load a broker and measure it (pub, sub, pubsub, request), or a whole mesh (mesh)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 
-from eventscope.core.bench import runner
+from eventscope.core.bench import mesh_report, runner
 from eventscope.core.bench.header import HEADER_SIZE
 from eventscope.core.bench.link import BenchConnectError
+from eventscope.core.bench.mesh import DEFAULT_CONCURRENCY as MESH_CONCURRENCY
+from eventscope.core.bench.mesh import DEFAULT_RATE as MESH_RATE
+from eventscope.core.bench.mesh import MeshBroker, MeshPhase, MeshPlan, MeshRefused, MeshRun, MeshSnapshot
+from eventscope.core.bench.mesh_topics import DEFAULT_TOPIC_PREFIX, MeshTopicError, check_template
 from eventscope.core.bench.receiver import SubscribeRefused
 from eventscope.core.bench.report import as_json, as_table, latencies
 from eventscope.core.bench.requester import RequestPlan
@@ -24,6 +28,7 @@ from eventscope.core.cli.common import (
     UsageError,
     add_connection_args,
     add_topic_arg,
+    brokers_from_args,
     connect_session,
     error,
     positive_duration,
@@ -112,6 +117,51 @@ def add_parser(subparsers) -> None:
     request.add_argument("-s", "--size", type=_count_or_zero, default=DEFAULT_SIZE, help="request payload bytes")
     request.add_argument("-q", "--qos", type=int, choices=(0, 1, 2), default=0, help="QoS of the requests")
     request.set_defaults(run=run_request)
+
+    mesh = modes.add_parser(
+        "mesh", help="request/reply between every pair of brokers of a mesh: an RTT matrix and each bridge's hop",
+        description="Measure a mesh of brokers (--broker NAME=URL or --profile NAME, once per broker). A replier "
+                    "starts on every broker for a private namespace of this run (--topic-prefix), then every "
+                    "ordered pair (sent on A, answered on B) runs a paced request stream through the request "
+                    "tracker, all pairs at once. Prints the matrix of RTT p50 / p99 and loss per pair, and the "
+                    "one-way hop latency between brokers, from the same requests' arrival on each broker. The "
+                    "repliers unsubscribe at the end (and on Ctrl+C); nothing is retained. " + CO_HELP,
+        conflict_handler="resolve")
+    add_connection_args(mesh)
+    mesh.add_argument("-V", "--protocol", "--mqtt", dest="mqtt", type=_protocol, default="5", metavar="VERSION",
+                      help="MQTT version: 5 (default) or 3.1.1 (also 311, mqttv5, mqttv311)")
+    load = mesh.add_argument_group("the request streams")
+    load.add_argument("--rate", type=_rate, default=MESH_RATE,
+                      help=f"requests per second of each pair (default {MESH_RATE:g}; 0: each worker sends its next "
+                           "request as soon as the reply is in)")
+    load.add_argument("--seconds", type=positive_duration, default=None, metavar="DURATION",
+                      help=f"how long the pairs run, all at once (default {DEFAULT_SECONDS:g}s unless --count)")
+    load.add_argument("--count", type=_count, default=None,
+                      help="requests per pair, then stop; with --seconds, whichever comes first")
+    load.add_argument("--concurrency", type=_clients, default=MESH_CONCURRENCY,
+                      help=f"requests in flight per pair (default {MESH_CONCURRENCY}); each worker sends every "
+                           "concurrency/rate seconds, and an RTT longer than that is corrected for coordinated "
+                           "omission: raise it for long RTTs")
+    load.add_argument("-W", "--timeout", type=positive_duration, default=DEFAULT_TIMEOUT, metavar="DURATION",
+                      help=f"how long to wait for each reply; later ones are lost (default {DEFAULT_TIMEOUT:g}s)")
+    load.add_argument("-s", "--size", type=_count, default=DEFAULT_SIZE,
+                      help=f"request payload bytes (default {DEFAULT_SIZE}, at least {HEADER_SIZE}: the bench header)")
+    load.add_argument("-q", "--qos", type=int, choices=(0, 1, 2), default=0, help="QoS of requests and replies")
+    load.add_argument("--topic-prefix", default=DEFAULT_TOPIC_PREFIX, metavar="TEMPLATE",
+                      help="each broker's namespace for this run: {region} is the broker's name, {run} a random "
+                           f"id of the run (default {DEFAULT_TOPIC_PREFIX}: under REGION/hello/, which bridges "
+                           "that carry +/hello/# route). Requests go to <namespace of B>/request/<A>, replies to "
+                           "<namespace of A>/reply/<B>; the mesh's bridges must carry both")
+    output = mesh.add_argument_group("report")
+    output.add_argument("--format", choices=("table", "json"), default="table",
+                        help='table (default) or JSON: {"pairs": [{"from", "to", "sent", "lost", "p50_ms", "p99_ms", '
+                             '...}], "hops": [{"from", "to", "p50_ms", "p99_ms", "samples", ...}]}')
+    output.add_argument("--save", metavar="FILE", default=None, help="also write the results as JSON to FILE")
+    output.add_argument("--compare", metavar="FILE", default=None,
+                        help="compare with results saved earlier (--save): each pair's change in p50 and p99")
+    output.add_argument("--progress", action="store_true",
+                        help="a progress line each second on stderr even when it is not a terminal")
+    mesh.set_defaults(run=run_mesh)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -303,6 +353,67 @@ def run_request(args: argparse.Namespace) -> int:
     finally:
         tracker.close()
         session.stop()
+
+
+def run_mesh(args: argparse.Namespace) -> int:
+    chosen = brokers_from_args(args)
+    for profile, _ in chosen:
+        if _refuses(profile, "mesh"):
+            return EXIT_USAGE
+    try:
+        check_template(args.topic_prefix)
+        earlier = mesh_report.load_rtts(args.compare) if args.compare else None
+    except (MeshTopicError, mesh_report.MeshResultsError) as exc:
+        error(str(exc))
+        return EXIT_USAGE
+    seconds = args.seconds if args.seconds is not None or args.count is not None else DEFAULT_SECONDS
+    plan = MeshPlan(rate=args.rate, seconds=seconds, count=args.count, concurrency=args.concurrency, size=args.size,
+                    qos=args.qos, timeout=args.timeout, topic_prefix=args.topic_prefix,
+                    connect_timeout=args.connect_timeout)
+    try:
+        mesh = MeshRun([MeshBroker(profile.name, profile, password) for profile, password in chosen], plan)
+    except MeshRefused as exc:
+        error(str(exc))
+        return EXIT_USAGE
+    snapshot = _watch_mesh(args, mesh.start())
+    if snapshot.error:
+        error(snapshot.error)
+        return EXIT_FAILURE
+    changes = mesh_report.compare(snapshot, earlier) if earlier is not None else None
+    if args.format == "json":
+        print(mesh_report.as_json(snapshot, changes), flush=True)
+    else:
+        print(mesh_report.as_table(snapshot, plan, changes, args.compare or ""), flush=True)
+    if args.save:
+        try:
+            mesh_report.save(snapshot, args.save)
+        except OSError as exc:
+            error(f"cannot write {args.save}: {exc.strerror or exc}")
+            return EXIT_FAILURE
+    return EXIT_OK
+
+
+def _watch_mesh(args: argparse.Namespace, mesh: MeshRun) -> MeshSnapshot:
+    """Wait for the run, with a progress line each second; Ctrl+C or SIGTERM stop it (and its repliers)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: mesh.stop())
+    terminal = sys.stderr.isatty()
+    show_progress = terminal or args.progress
+    announced = False
+    while not mesh.wait(1.0):
+        snapshot = mesh.snapshot()
+        if snapshot.phase is MeshPhase.RUNNING and not announced:
+            announced = True
+            print(f"bench: repliers on {len(snapshot.brokers)} broker(s), {len(snapshot.pairs)} pairs running",
+                  file=sys.stderr, flush=True)
+        if show_progress and snapshot.pairs:
+            sent = sum(p.sent for p in snapshot.pairs)
+            lost = sum(p.lost for p in snapshot.pairs)
+            line = f"[{snapshot.elapsed:5.1f} s] {snapshot.phase.value}: {sent:,} answered or lost, {lost:,} lost"
+            print(f"\r{line}   " if terminal else line, end="" if terminal else "\n", file=sys.stderr, flush=True)
+    if terminal and show_progress:
+        print(file=sys.stderr)
+    return mesh.snapshot()
 
 
 # ----- running and reporting ------------------------------------------------------------------

@@ -79,7 +79,7 @@ def test_every_panel_tab_at_1024x700(walked_window, qloop, mosquitto):
 
 
 @pytest.mark.parametrize("opener", ["open_add_broker", "open_profile_manager", "open_publish", "open_subscriptions",
-                                    "open_sys_stats", "show_shortcuts"])
+                                    "open_sys_stats", "show_shortcuts", "open_mesh_latency"])
 def test_every_dialog_at_1024x700(walked_window, opener):
     window = walked_window
     dialog = getattr(window, opener)()
