@@ -13,9 +13,9 @@ So a request names the broker that answers it, and its reply the broker that ask
 
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass
 
+from eventscope.core.bench.topic_template import TemplateError, template_names
 from eventscope.core.topics import TopicError, validate_filter, validate_topic
 
 DEFAULT_TOPIC_PREFIX = "{region}/hello/eventscope-bench-{run}"
@@ -36,13 +36,9 @@ def topic_level(name: str) -> str:
 def check_template(template: str) -> str:
     """The template, if it names both placeholders and nothing else; raises ``MeshTopicError``."""
     try:
-        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-    except ValueError as exc:
-        raise MeshTopicError(f"--topic-prefix {template!r}: {exc}") from None
-    unknown = names - set(PLACEHOLDERS)
-    if unknown:
-        raise MeshTopicError(f"--topic-prefix {template!r}: unknown placeholder "
-                             f"{', '.join('{' + n + '}' for n in sorted(unknown))} (use {{region}} and {{run}})")
+        names = template_names(template, PLACEHOLDERS, "--topic-prefix")
+    except TemplateError as exc:
+        raise MeshTopicError(str(exc)) from None
     missing = [name for name in PLACEHOLDERS if name not in names]
     if missing:
         raise MeshTopicError(f"--topic-prefix {template!r} needs {' and '.join('{' + n + '}' for n in missing)}: "

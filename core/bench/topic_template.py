@@ -17,16 +17,22 @@ class TemplateError(ValueError):
     """A template that cannot make valid topics; the message says why."""
 
 
-def placeholders(template: str) -> set[str]:
+def template_names(template: str, allowed: tuple[str, ...], label: str) -> set[str]:
+    """The placeholders ``template`` names; raises ``TemplateError`` for a malformed one or one not ``allowed``."""
     try:
         names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
     except ValueError as exc:
-        raise TemplateError(f"topic template {template!r}: {exc} (write {{{{ and }}}} for literal braces)") from None
-    unknown = names - set(PLACEHOLDERS)
+        raise TemplateError(f"{label} {template!r}: {exc} (write {{{{ and }}}} for literal braces)") from None
+    unknown = names - set(allowed)
     if unknown:
-        raise TemplateError(f"topic template {template!r}: unknown placeholder "
-                            f"{', '.join('{' + n + '}' for n in sorted(unknown))} (use {{i}} and {{region}})")
+        raise TemplateError(f"{label} {template!r}: unknown placeholder "
+                            f"{', '.join('{' + n + '}' for n in sorted(unknown))} "
+                            f"(use {' and '.join('{' + n + '}' for n in allowed)})")
     return names
+
+
+def placeholders(template: str) -> set[str]:
+    return template_names(template, PLACEHOLDERS, "topic template")
 
 
 def client_topics(template: str, clients: int, regions: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

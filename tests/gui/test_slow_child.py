@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QTimer
-
 from eventscope.core.connections.remote import RemoteConnector
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.workspace.workspace import Workspace
@@ -14,6 +12,7 @@ from eventscope.gui.context import AppContext
 from eventscope.gui.main_window import MainWindow
 from tests.gui.conftest import run_until
 from tests.helpers.slow_child import REPLY_DELAY, slow_child_main
+from tests.helpers.stall_probe import StallProbe
 
 PROBE_MS = 10
 
@@ -24,16 +23,8 @@ def test_a_slow_connection_process_never_stalls_the_window(qapp, qloop, qtbot, s
     qtbot.addWidget(window)
     window.resize(1024, 700)
     window.show()
-    late: list[float] = []
-    last = [time.monotonic()]
-
-    def probe() -> None:  # a 10 ms timer on the GUI thread: how late it fires is how long the thread was busy
-        now = time.monotonic()
-        late.append(now - last[0] - PROBE_MS / 1000)
-        last[0] = now
-
-    timer = QTimer(interval=PROBE_MS, timeout=probe)
-    timer.start()
+    probe = StallProbe(PROBE_MS)
+    probe.start()
     try:
         started = time.monotonic()
         window.add_broker(ConnectionProfile(name="east", host="127.0.0.1", port=mosquitto.port))
@@ -48,10 +39,10 @@ def test_a_slow_connection_process_never_stalls_the_window(qapp, qloop, qtbot, s
         run_until(qloop, lambda: context.workspace.broker("east") is None and not context.workspace._closing,
                   timeout=15, message="the late close")
     finally:
-        timer.stop()
+        probe.stop()
         context.shutdown()
-    worst = max(late)
-    print(f"GUI probe: {len(late)} samples, max lateness {worst * 1000:.0f} ms")
+    worst = probe.worst
+    print(f"GUI probe: {len(probe.late)} samples, max lateness {worst * 1000:.0f} ms")
     # A GUI thread that waited on the child would show a stall of at least REPLY_DELAY here.
     assert worst < REPLY_DELAY / 4, f"the window stalled {worst * 1000:.0f} ms"
 
