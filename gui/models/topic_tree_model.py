@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import overload
 
@@ -31,6 +32,7 @@ COL_TOPIC, COL_MESSAGES, COL_VALUE, COL_RATE, COL_SEEN = range(len(COLUMNS))
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
 TOPIC_ROLE = Qt.ItemDataRole.UserRole + 2
 PREVIEW_CHARS = 120
+FETCH_BATCH = 1_000  # rows of one parent the view is told about at a time (more as it scrolls to the end)
 HIGHLIGHT_SECONDS = 1.0
 HIGHLIGHT = QBrush(QColor(255, 214, 102, 110))
 _DISPLAY, _TOOLTIP, _BACKGROUND, _ALIGN, _ACCESSIBLE = DISPLAY, TOOLTIP, BACKGROUND, ALIGNMENT, ACCESSIBLE_TEXT
@@ -86,6 +88,12 @@ class TopicTreeModel(QAbstractItemModel):
         # (checked before use: while several ranges of one parent go, it can be briefly behind).
         self._children: dict[TopicNode, list[TopicNode]] = {}
         self._waiting: dict[TopicNode, list[TopicNode]] = {}  # parent -> new children Qt was not told about yet
+        # Large parents are lazy: Qt is told about FETCH_BATCH rows of a parent at first, the rest are held
+        # until the view scrolls to the end (fetchMore). An expanded parent of 100k churning topics would
+        # otherwise make the view lay out 100k rows on every insert and every eviction.
+        self._held: dict[TopicNode, deque[TopicNode]] = {}
+        self._limit: dict[TopicNode, int] = {}  # rows a parent may show, once raised by fetchMore
+        self._announcing = False  # while publishing: a view's fetchMore (called from a signal) waits for the next frame
         self._pruned: list[TopicNode] = []
         self._dirty: set[TopicNode] = set()
         self._preview_cache: dict[TopicNode, tuple[object, str]] = {}
@@ -99,12 +107,44 @@ class TopicTreeModel(QAbstractItemModel):
         stack = [node]
         while stack:
             current = stack.pop()
-            children = current.live_children()
-            if children:
-                self._children[current] = children
-                for row, child in enumerate(children):
-                    child.shown_row = row
-                stack.extend(children)
+            stack.extend(self._take_rows(current, current.live_children()))
+
+    def _take_rows(self, parent: TopicNode, new: list[TopicNode]) -> list[TopicNode]:
+        """Append ``new`` to ``parent``'s rows up to its limit (the rest is held); the rows taken.
+        Inside an announcement of ``parent`` or its ancestor: no signal of its own."""
+        held = self._held.get(parent)
+        if held is not None:
+            held.extend(new)
+            return self._take_held(parent)
+        rows = self._children.setdefault(parent, [])
+        room = self._limit.get(parent, FETCH_BATCH) - len(rows)
+        taken = new[:max(0, room)]
+        for child in taken:
+            child.shown_row = len(rows)
+            rows.append(child)
+        if len(taken) < len(new):
+            self._held[parent] = deque(new[len(taken):])
+        if not rows:
+            del self._children[parent]
+        return taken
+
+    def _take_held(self, parent: TopicNode) -> list[TopicNode]:
+        held = self._held[parent]
+        rows = self._children.setdefault(parent, [])
+        room = self._limit.get(parent, FETCH_BATCH) - len(rows)
+        taken: list[TopicNode] = []
+        while held and len(taken) < room:
+            child = held.popleft()
+            if child.removed or child.parent is not parent:
+                continue  # pruned while held
+            child.shown_row = len(rows)
+            rows.append(child)
+            taken.append(child)
+        if not held:
+            del self._held[parent]
+        if not rows:
+            del self._children[parent]
+        return taken
 
     # ----- change announcements ----------------------------------------------------
     def note_changes(self, changes: TreeChanges) -> None:
@@ -133,9 +173,13 @@ class TopicTreeModel(QAbstractItemModel):
         ``shown``: if given, value changes are announced only for these nodes (the rows a view
         has on screen); the rest is read fresh by ``data()`` when it scrolls into view.
         """
-        self._sync_top()
-        self._remove_pruned()
-        self._insert_waiting()
+        self._announcing = True
+        try:
+            self._sync_top()
+            self._remove_pruned()
+            self._insert_waiting()
+        finally:
+            self._announcing = False
         if not self._dirty:
             return
         dirty, self._dirty = self._dirty, set()
@@ -168,29 +212,79 @@ class TopicTreeModel(QAbstractItemModel):
             self.dataChanged.emit(self.index(first, 0, parent_index), self.index(last, last_column, parent_index))
 
     def _insert_waiting(self) -> None:
-        """New children of parents Qt knows, one range per parent; unknown parents' children wait for them."""
+        """New children of parents Qt knows, one range per parent (up to its limit; the rest is held);
+        unknown parents' children wait for them. A parent that lost rows takes held ones in their place."""
         for parent in list(self._waiting):
             if parent not in self._waiting or not self.is_known(parent):
                 continue  # revealed with an ancestor meanwhile, or not shown yet
             new = self._new_children(parent, self._waiting.pop(parent))
-            if not new:
-                continue
-            rows = self._children.setdefault(parent, [])
-            first = len(rows)
-            self.beginInsertRows(self.node_index(parent), first, first + len(new) - 1)
-            for child in new:
-                child.shown_row = len(rows)
-                rows.append(child)
-            for child in new:
-                self._reveal(child)
-            self.endInsertRows()
+            if new:
+                self._held.setdefault(parent, deque()).extend(new)
+        for parent in list(self._held):
+            if parent in self._held and self.is_known(parent):
+                self._announce_held(parent)
+
+    def _announce_held(self, parent: TopicNode) -> None:
+        """Held children of ``parent`` up to its limit, as one inserted range."""
+        rows = self._children.get(parent, [])
+        room = self._limit.get(parent, FETCH_BATCH) - len(rows)
+        if room <= 0:
+            return
+        held = self._held[parent]
+        count = 0
+        for child in held:
+            if count == room:
+                break
+            if not child.removed and child.parent is parent:
+                count += 1
+        if count == 0:
+            del self._held[parent]  # only pruned ones were left
+            return
+        first = len(rows)
+        self.beginInsertRows(self.node_index(parent), first, first + count - 1)
+        for child in self._take_held(parent):
+            self._reveal(child)
+        self.endInsertRows()
+
+    # Not Qt's canFetchMore/fetchMore: QTreeView calls those on every layout of an expanded parent, so
+    # the rows held back would all come in within a few frames. The view asks when its end is in sight.
+    def holds_more(self, node: TopicNode) -> int:
+        """How many of ``node``'s children are held back (0 for most)."""
+        return len(self._held.get(node, ()))
+
+    def held_parents(self) -> list[TopicNode]:
+        return list(self._held)
+
+    def fetch_more(self, node: TopicNode) -> None:
+        """The next FETCH_BATCH held children of ``node`` as rows (the view scrolled to its last row)."""
+        if node not in self._held or self._announcing or not self.is_known(node):
+            return
+        self._limit[node] = len(self._children.get(node, ())) + FETCH_BATCH
+        self._announcing = True
+        try:
+            self._announce_held(node)
+        finally:
+            self._announcing = False
+
+    def show_node(self, node: TopicNode) -> bool:
+        """Fetch held rows until ``node`` and its ancestors are shown (to select a topic deep in a large
+        parent). False if it is not in the tree any more."""
+        chain = [node, *node.ancestors()]
+        for current in reversed(chain[:-1]):  # from the top level down
+            parent = current.parent
+            assert parent is not None  # every node of the chain but the root has one
+            while not self.is_known(current):
+                if parent not in self._held or current.removed:
+                    return False
+                self.fetch_more(parent)
+        return True
 
     def _new_children(self, parent: TopicNode, nodes: list[TopicNode]) -> list[TopicNode]:
         # Pruned before Qt heard of them, or already shown (a model made while summaries were on their way).
         return [n for n in nodes if not n.removed and n.parent is parent and self._known_row(n) is None]
 
     def _reveal(self, node: TopicNode) -> None:
-        """``node`` was just announced: the children that waited for it come with it."""
+        """``node`` was just announced: the children that waited for it come with it (up to the limit)."""
         stack = [node]
         while stack:
             current = stack.pop()
@@ -199,11 +293,7 @@ class TopicTreeModel(QAbstractItemModel):
                 continue
             new = self._new_children(current, waiting)
             if new:
-                rows = self._children.setdefault(current, [])
-                for child in new:
-                    child.shown_row = len(rows)
-                    rows.append(child)
-                stack.extend(new)
+                stack.extend(self._take_rows(current, new))
 
     def _remove_pruned(self) -> None:
         """Rows of pruned nodes leave: per parent, one beginRemoveRows per run of adjacent rows, last run first."""
@@ -244,6 +334,8 @@ class TopicTreeModel(QAbstractItemModel):
             gone = stack.pop()
             stack.extend(self._children.get(gone, ()))
             stack.extend(self._waiting.get(gone, ()))
+            stack.extend(self._held.pop(gone, ()))
+            self._limit.pop(gone, None)
             gone.shown_row = -1
             self._children.pop(gone, None)
             self._waiting.pop(gone, None)
@@ -408,6 +500,10 @@ class TopicTreeModel(QAbstractItemModel):
         return None
 
     def _preview(self, node: TopicNode) -> str:
+        held = self._held.get(node)
+        if held and node.last is None:
+            shown = len(self._children.get(node, ()))
+            return f"({shown:,} of {shown + len(held):,} topics shown: scroll to the last one for more)"
         cached = self._preview_cache.get(node)
         if cached is not None and cached[0] is node.last:
             return cached[1]

@@ -161,6 +161,9 @@ class TopicTreeView(QWidget):
                   context=Qt.ShortcutContext.WidgetShortcut)
         self.payload_check.toggled.connect(self._on_filter_changed)
         self.view.customContextMenuRequested.connect(self._on_context_menu)
+        # A large parent shows its rows a batch at a time: the next batch comes when its last row is in view.
+        self.view.verticalScrollBar().valueChanged.connect(lambda _value: self._fetch_where_in_view())
+        self.view.expanded.connect(lambda _index: self._fetch_where_in_view())
         self.view.selectionModel().currentChanged.connect(self._on_current_changed)
         self.view.installEventFilter(self)
         context.bridge.summaryReady.connect(self._on_summary)
@@ -186,9 +189,23 @@ class TopicTreeView(QWidget):
             self._show_budget()
         if self.isVisible():
             self.model.publish_changes(self.rows_on_screen())
+            self._fetch_where_in_view()
         else:
             self.stale = True
         self._update_empty_note()
+
+    def _fetch_where_in_view(self) -> None:
+        """Fetch the next rows of every expanded large parent whose last shown row is on screen."""
+        model = self.model
+        viewport = self.view.viewport().rect()
+        for parent in model.held_parents():
+            parent_index = self._from_source(model.node_index(parent))
+            if not parent_index.isValid() or not self.view.isExpanded(parent_index):
+                continue
+            shown = self.proxy.rowCount(parent_index)
+            last = self.proxy.index(shown - 1, 0, parent_index) if shown else parent_index
+            if self.view.visualRect(last).intersects(viewport):
+                model.fetch_more(parent)
 
     def _show_budget(self) -> None:
         evicted = getattr(self.tree, "evicted_total", 0)
@@ -346,6 +363,9 @@ class TopicTreeView(QWidget):
     def select_topic(self, topic: str) -> bool:
         """Make ``topic`` current (expanding its ancestors). False if it is not shown."""
         self.catch_up()
+        node = self.tree.node(topic)
+        if node is not None:
+            self.model.show_node(node)  # deep in a large parent, its row may be held back until fetched
         source = self.model.index_for_topic(topic)
         index = self._from_source(source)
         if not index.isValid():

@@ -115,3 +115,42 @@ def test_topic_churn_past_the_budget_keeps_the_model_in_step(qtmodeltester):
     churn = tree.node("churn")
     assert churn.subtree_count == device * 2
     assert len(churn.child_list) <= 2 * len(churn.children) + 16  # tombstones do not pile up
+
+
+def test_a_large_parent_shows_a_batch_and_the_rest_as_the_view_scrolls():
+    from eventscope.gui.models.topic_tree_model import FETCH_BATCH
+
+    forest = TopicForest()
+    model = TopicTreeModel(forest)
+    total = FETCH_BATCH * 2 + 500
+    _publish(model, forest.apply([_rec(f"big/t{i:05d}") for i in range(total)]))
+    big = model.index_for_topic("big", "plant")
+    assert model.rowCount(big) == FETCH_BATCH and model.holds_more(big.internalPointer()) == total - FETCH_BATCH
+    inserted: list[tuple[int, int]] = []
+    model.rowsInserted.connect(lambda parent, first, last: inserted.append((first, last)))
+    _publish(model, forest.apply([_rec("big/newest")]))
+    assert inserted == [] and model.rowCount(big) == FETCH_BATCH  # held: no layout for rows nobody scrolled to
+    model.fetch_more(big.internalPointer())
+    assert inserted == [(FETCH_BATCH, 2 * FETCH_BATCH - 1)]
+    model.fetch_more(big.internalPointer())
+    assert model.rowCount(big) == total + 1 and not model.holds_more(big.internalPointer())
+    assert _names(model, "big")[-1] == "newest"
+
+
+def test_held_rows_fill_in_as_shown_ones_are_evicted_and_a_deep_topic_can_be_shown():
+    from eventscope.gui.models.topic_tree_model import FETCH_BATCH
+
+    forest = TopicForest(topic_budget=FETCH_BATCH + 600)
+    model = TopicTreeModel(forest)
+    for batch in range(4):
+        _publish(model, forest.apply([_rec(f"big/t{batch * 500 + i:05d}") for i in range(500)],
+                                     now_mono=float(batch)))
+    tree = forest.trees["plant"]
+    assert tree.evicted_total > 0
+    big = tree.node("big")
+    kept = big.live_children()
+    shown = _names(model, "big")
+    assert len(shown) == min(FETCH_BATCH, len(kept)) and shown == [c.name for c in kept[:len(shown)]]
+    newest = kept[-1]
+    assert not model.index_for_topic(newest.topic, "plant").isValid()
+    assert model.show_node(newest) and model.index_for_topic(newest.topic, "plant").isValid()
