@@ -87,7 +87,10 @@ class TopicTreeModel(QAbstractItemModel):
         # Below the top: each parent's rows as Qt knows them. Each node's ``shown_row`` says where it is
         # (checked before use: while several ranges of one parent go, it can be briefly behind).
         self._children: dict[TopicNode, list[TopicNode]] = {}
-        self._waiting: dict[TopicNode, list[TopicNode]] = {}  # parent -> new children Qt was not told about yet
+        self._waiting: dict[TopicNode, list[TopicNode]] = {}  # known parent -> new children to announce
+        # Parents Qt does not know (new, or held back below a large parent) -> their children so far, which
+        # come along when the parent is announced. Kept apart so a frame never walks them.
+        self._unseen: dict[TopicNode, list[TopicNode]] = {}
         # Large parents are lazy: Qt is told about FETCH_BATCH rows of a parent at first, the rest are held
         # until the view scrolls to the end (fetchMore). An expanded parent of 100k churning topics would
         # otherwise make the view lay out 100k rows on every insert and every eviction.
@@ -150,14 +153,16 @@ class TopicTreeModel(QAbstractItemModel):
     def note_changes(self, changes: TreeChanges) -> None:
         """Remember what a tick changed; ``publish_changes`` tells Qt."""
         root = self.tree.root
-        waiting = self._waiting
+        waiting, unseen = self._waiting, self._unseen
         for node in changes.created:  # parents come before their children, siblings in row order
             parent = node.parent
             if parent is None or parent is root:
                 continue  # the top level is brought in line at publish time (only the root has no parent)
-            children = waiting.get(parent)
+            queue = waiting if parent in waiting else unseen if parent in unseen else (
+                waiting if self.is_known(parent) else unseen)
+            children = queue.get(parent)
             if children is None:
-                waiting[parent] = [node]
+                queue[parent] = [node]
             else:
                 children.append(node)
         self._pruned.extend(changes.pruned)
@@ -215,8 +220,11 @@ class TopicTreeModel(QAbstractItemModel):
         """New children of parents Qt knows, one range per parent (up to its limit; the rest is held);
         unknown parents' children wait for them. A parent that lost rows takes held ones in their place."""
         for parent in list(self._waiting):
-            if parent not in self._waiting or not self.is_known(parent):
-                continue  # revealed with an ancestor meanwhile, or not shown yet
+            if parent not in self._waiting:
+                continue
+            if not self.is_known(parent):  # no longer shown (its broker went): its children wait with it
+                self._unseen.setdefault(parent, []).extend(self._waiting.pop(parent))
+                continue
             new = self._new_children(parent, self._waiting.pop(parent))
             if new:
                 self._held.setdefault(parent, deque()).extend(new)
@@ -288,7 +296,7 @@ class TopicTreeModel(QAbstractItemModel):
         stack = [node]
         while stack:
             current = stack.pop()
-            waiting = self._waiting.pop(current, None)
+            waiting = self._unseen.pop(current, None)
             if not waiting:
                 continue
             new = self._new_children(current, waiting)
@@ -300,6 +308,7 @@ class TopicTreeModel(QAbstractItemModel):
         pruned, self._pruned = self._pruned, []
         going = set(pruned)
         by_parent: dict[TopicNode, list[int]] = {}
+        held_lost: set[TopicNode] = set()
         for node in pruned:
             parent = node.parent
             if parent in going:  # its parent's row goes too, and takes this one with it: one signal, not two
@@ -307,6 +316,8 @@ class TopicTreeModel(QAbstractItemModel):
             row = self._known_row(node) if parent is not None and self.is_known(parent) else None
             if row is None:
                 self._forget_subtree(node)  # never shown (or its parent went): nothing for Qt to hear
+                if parent in self._held:
+                    held_lost.add(parent)
                 continue
             by_parent.setdefault(parent, []).append(row)  # type: ignore[arg-type]  # parent is not None here
         for parent, removed_rows in by_parent.items():
@@ -325,6 +336,14 @@ class TopicTreeModel(QAbstractItemModel):
                 self.endRemoveRows()
             if not rows:
                 del self._children[parent]
+        for parent in held_lost:  # held rows that were evicted before anyone scrolled to them
+            held = self._held.get(parent)
+            if held is not None:
+                kept = deque(child for child in held if not child.removed)
+                if kept:
+                    self._held[parent] = kept
+                else:
+                    del self._held[parent]
 
     def _forget_subtree(self, node: TopicNode) -> None:
         """Drop what the model kept about ``node`` and everything below it (its own rows and the ones
@@ -334,6 +353,7 @@ class TopicTreeModel(QAbstractItemModel):
             gone = stack.pop()
             stack.extend(self._children.get(gone, ()))
             stack.extend(self._waiting.get(gone, ()))
+            stack.extend(self._unseen.pop(gone, ()))
             stack.extend(self._held.pop(gone, ()))
             self._limit.pop(gone, None)
             gone.shown_row = -1
