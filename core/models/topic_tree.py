@@ -18,11 +18,9 @@ least as new as the summary that announced the node.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import math
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -41,6 +39,7 @@ RATE_TIME_CONSTANT = 5.0  # seconds; the EWMA rate forgets old traffic on this s
 # otherwise grow the tree for as long as the window runs; past it the least recently seen leaves go.
 DEFAULT_TOPIC_BUDGET = 250_000
 EVICT_DOWN_TO = 0.9  # of the budget: eviction runs in batches, not once per new topic
+EVICT_CHUNK = 2_000  # topics looked at per apply while evicting
 
 
 class TopicMessage:
@@ -205,6 +204,9 @@ class TopicTree:
             raise ValueError("history, display and topic limits must be positive")
         self.topic_budget = topic_budget
         self.evicted_total = 0  # topics the budget evicted since the start
+        self._evicting = False  # a pass under way, continued by the next apply
+        # Topics with messages, least recently seen first (moved to the end as messages arrive).
+        self._recency: OrderedDict[TopicNode, None] = OrderedDict()
         self.history_count = history_count
         self.effective_history_count = history_count
         self.history_budget = history_budget
@@ -257,7 +259,12 @@ class TopicTree:
             self._store(node, message)
             per_node[node] = per_node.get(node, 0) + 1
         updated: set[TopicNode] = set()
+        recency = self._recency
         for node, messages in per_node.items():
+            if node in recency:
+                recency.move_to_end(node)
+            else:
+                recency[node] = None
             node.count += messages
             node.add_rate(messages, now)
             node.updated_mono = now
@@ -273,7 +280,7 @@ class TopicTree:
         changes.messages = sum(per_node.values())
         if self.history_used > self.history_budget:
             self._shrink_history()
-        if len(self._by_topic) > self.topic_budget:
+        if self._evicting or len(self._by_topic) > self.topic_budget:
             self._evict(changes)
         return changes
 
@@ -283,8 +290,11 @@ class TopicTree:
             raise ValueError("the topic budget must be positive")
         self.topic_budget = topic_budget
         changes = TreeChanges()
-        if len(self._by_topic) > topic_budget:
+        while len(self._by_topic) > topic_budget or self._evicting:  # the whole pass at once: the user asked
+            before = len(changes.pruned)
             self._evict(changes)
+            if len(changes.pruned) == before:
+                break
         return changes
 
     @property
@@ -293,32 +303,37 @@ class TopicTree:
         return self.evicted_total > 0 and len(self._by_topic) >= int(self.topic_budget * EVICT_DOWN_TO)
 
     def _evict(self, changes: TreeChanges) -> None:
-        """Prune the least recently seen leaves until the tree is back to ``EVICT_DOWN_TO`` of its budget.
+        """Prune the least recently seen topics until the tree is back to ``EVICT_DOWN_TO`` of its budget,
+        at most ``EVICT_CHUNK`` a call: a pass goes on over the next applies, so no tick holds the
+        interpreter for long (the window's thread needs it to draw).
 
         Their ancestors keep their counts; each parent counts the topics that went from under it
-        (``evicted``). A parent left without children is a leaf like any other, and may go next.
+        (``evicted``). A level left without children or messages of its own goes with its last child.
+        A topic that has topics below it is passed over until they are gone.
         """
-        excess = len(self._by_topic) - int(self.topic_budget * EVICT_DOWN_TO)
-        # Ties (one tick's topics share a time) go oldest first: the index keeps creation order.
-        nodes = self._all_nodes()
-        leaves = [(node.updated_mono, order, node) for order, node in enumerate(nodes) if not node.children]
-        heapq.heapify(leaves)
-        later = itertools.count(len(nodes))  # parents that become leaves come after every node so far, on ties
+        target = int(self.topic_budget * EVICT_DOWN_TO)
+        recency = self._recency
         parents: set[TopicNode] = set()
         root = self.root
-        while excess > 0 and leaves:
-            node = heapq.heappop(leaves)[2]
-            parent = node.parent
-            assert parent is not None  # the root is never a key of the index
-            self._prune(node)
-            changes.pruned.append(node)
-            excess -= 1
-            topics = node.evicted + (1 if node.count else 0)
-            parent.evicted += topics
-            self.evicted_total += 1 if node.count else 0
-            parents.add(parent)
-            if parent is not root and not parent.children:
-                heapq.heappush(leaves, (parent.updated_mono, next(later), parent))
+        steps = EVICT_CHUNK
+        while len(self._by_topic) > target and recency and steps > 0:
+            steps -= 1
+            node = next(iter(recency))
+            if node.children:  # not a leaf: seen as recent for now
+                recency.move_to_end(node)
+                continue
+            while True:  # the topic, then each level it leaves empty
+                parent = node.parent
+                assert parent is not None  # the root is never a key of the index
+                self._prune(node)
+                changes.pruned.append(node)
+                parent.evicted += node.evicted + (1 if node.count else 0)
+                self.evicted_total += 1 if node.count else 0
+                parents.add(parent)
+                if parent is root or parent.children or parent.count:
+                    break
+                node = parent
+        self._evicting = len(self._by_topic) > target
         for parent in parents:
             if not parent.removed:
                 self._compact(parent)
@@ -449,6 +464,7 @@ class TopicTree:
             del parent.children[node.name]
         if self._by_topic.get(node.topic) is node:
             del self._by_topic[node.topic]
+        self._recency.pop(node, None)
         while node.history:
             self._drop_oldest(node)
         # Only pruned tombstones are left below it: let them go, so no parent-child reference cycle
