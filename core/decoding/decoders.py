@@ -21,7 +21,7 @@ import msgpack
 from eventscope.core.decoding.nesting import TooDeepError, check_value_nesting, loads_json
 from eventscope.core.decoding.protobuf_raw import decode_raw, raw_text
 from eventscope.core.payload_text import decode_utf8
-from eventscope.core.sparkplug.payload import parse_payload, payload_to_dict
+from eventscope.core.sparkplug.payload import parse_payload, payload_to_dict, timestamp_note
 
 DECODERS = ("auto", "json", "text", "hex", "base64", "cbor", "msgpack", "protobuf-raw", "sparkplug")
 DECODER_LABELS = {"auto": "Auto", "json": "JSON", "text": "UTF-8 text", "hex": "Hex dump",
@@ -180,7 +180,8 @@ def _structured_protobuf_raw(payload: bytes) -> tuple[Any, str, tuple[str, ...]]
 def _structured_sparkplug(payload: bytes) -> tuple[Any, str, tuple[str, ...]]:
     """The payload alone: no alias names (those need the session state, see ``core/decoding/rules.py``)."""
     value = payload_to_dict(parse_payload(payload))
-    return value, display_text(value), ()
+    stamp = timestamp_note(value)
+    return value, display_text(value), (stamp,) if stamp else ()
 
 
 _DECODE = {"text": _text, "hex": hex_dump, "base64": _base64}

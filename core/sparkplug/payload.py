@@ -283,6 +283,19 @@ def metric_to_dict(metric) -> dict:
     return out
 
 
+# Epoch milliseconds between 2000 and 2100: what Sparkplug's timestamps are meant to be. Anything else
+# (a device counting from its boot, seconds instead of ms) is shown as the number it is, and said so.
+_EPOCH_MS_RANGE = (946_684_800_000, 4_102_444_800_000)
+
+
+def timestamp_note(value: dict) -> str:
+    """A note when the payload's timestamp is not epoch milliseconds (it is then shown as the number it is)."""
+    stamp = value.get("timestamp")
+    if not isinstance(stamp, int) or _EPOCH_MS_RANGE[0] <= stamp < _EPOCH_MS_RANGE[1]:
+        return ""
+    return f"timestamp {stamp} is not epoch milliseconds (shown as the number it is)"
+
+
 def payload_to_dict(payload) -> dict:
     out: dict[str, Any] = {}
     if payload.HasField("timestamp"):

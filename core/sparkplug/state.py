@@ -18,7 +18,14 @@ from functools import lru_cache
 from typing import Any
 
 from eventscope.core.records import MessageRecord
-from eventscope.core.sparkplug.payload import SparkplugError, SparkplugTopic, parse_payload, payload_to_dict, retype
+from eventscope.core.sparkplug.payload import (
+    SparkplugError,
+    SparkplugTopic,
+    parse_payload,
+    payload_to_dict,
+    retype,
+    timestamp_note,
+)
 
 UNKNOWN_ALIAS = "no BIRTH seen since connect"  # why an alias has no name yet
 
@@ -194,7 +201,8 @@ class SparkplugState:
         online = self._online_text(node, topic)
         if online:
             value["online"] = online
-        return SparkplugMessage(topic, value, tuple(notes))
+        stamp = timestamp_note(value)
+        return SparkplugMessage(topic, value, (*notes, stamp) if stamp else tuple(notes))
 
     @staticmethod
     def _target(node: NodeState, topic: SparkplugTopic, create: bool) -> DeviceState | None:

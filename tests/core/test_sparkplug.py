@@ -210,3 +210,18 @@ def test_a_message_looked_at_later_keeps_the_seq_verdict_of_its_arrival():
     fast = MessageRecord("spBv1.0/g/NDATA/n", encode_payload([], seq=9), received=200.0, broker_id="east")
     state.observe_seq(fast)  # a flood's cheap path keeps its verdict too
     assert state.resolve(fast).notes == ("seq gap: expected 6, got 9",)
+
+
+@pytest.mark.parametrize("stamp, noted", [(1_765_000_000_000, False), (42, True), (1_765_000_000, True)],
+                         ids=["epoch ms", "counted from boot", "seconds"])
+def test_a_timestamp_that_is_not_epoch_milliseconds_is_said_to_be_a_plain_number(stamp, noted):
+    from eventscope.core.decoding.decoders import decode_payload
+
+    payload = encode_payload([MetricValue(1.0, "Double", name="Flow")], seq=0, timestamp=stamp)
+    state = SparkplugState()
+    notes = state.observe(_record("spBv1.0/g/NBIRTH/n", payload)).notes
+    expected = [f"timestamp {stamp} is not epoch milliseconds (shown as the number it is)"] if noted else []
+    assert [n for n in notes if n.startswith("timestamp")] == expected
+    decoded = decode_payload(payload, "sparkplug")
+    assert decoded.value["timestamp"] == stamp  # the number itself, never a made-up date
+    assert [n for n in decoded.notes if n.startswith("timestamp")] == expected
