@@ -22,7 +22,8 @@ class ForestChanges(TreeChanges):
     removed: list[TopicNode] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.messages or self.inserted or self.removed)
+        # Pruned nodes count too: a BIRTH's folds or a smaller budget change the tree without a message.
+        return TreeChanges.__bool__(self) or bool(self.removed)
 
 
 def broker_of(node: TopicNode) -> TopicNode | None:

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from eventscope.core.models.topic_tree import TopicNode, TopicTree, TreeFilter, row_ranges
+from eventscope.core.models.topic_tree import TopicNode, TopicTree, TreeFilter
 from eventscope.core.mqtt.ingest import IngestBuffer
 from eventscope.core.mqtt.retained import clear_retained
 from eventscope.core.mqtt.session import MqttSession, ReadOnlyError
@@ -93,13 +93,6 @@ def test_empty_levels_and_leading_slash_are_topics_too():
     assert tree.node("a//b").parent.topic == "a/"
     assert tree.node("a/").count == 1
     assert_consistent(tree.root)
-
-
-def test_row_ranges_span_rows_per_parent():
-    tree = TopicTree()
-    tree.apply([rec(f"p/{i}") for i in range(10)] + [rec("q/0")])
-    nodes = [tree.node("p/2"), tree.node("p/7"), tree.node("p/4"), tree.node("q/0")]
-    assert sorted((p.topic, f, last) for p, f, last in row_ranges(nodes)) == [("p", 2, 7), ("q", 0, 0)]
 
 
 def test_random_batches_keep_counts_exact():
@@ -340,3 +333,14 @@ def test_a_smaller_budget_evicts_at_once_and_tombstones_do_not_pile_up():
     assert churn.evicted == len(changes.pruned) and churn.subtree_count == 5000
     with pytest.raises(ValueError):
         tree.set_topic_budget(0)
+
+
+def test_forest_changes_that_only_prune_still_count_as_changes():
+    from eventscope.core.models.topic_forest import TopicForest
+
+    forest = TopicForest()
+    forest.apply([MessageRecord("d/alias 1", b"1", broker_id="b"), MessageRecord("d/Flow", b"2", broker_id="b")])
+    changes = forest.fold([("b", "d/alias 1", "d/Flow")])
+    assert changes.pruned and changes.messages == 0 and bool(changes)  # a view must not skip it
+    forest.set_topic_budget(1)
+    assert bool(forest.apply([]))  # what the smaller budget evicted arrives with the next apply
