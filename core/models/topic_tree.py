@@ -169,24 +169,6 @@ class TreeChanges:
     def __bool__(self) -> bool:
         return bool(self.messages or self.inserted or self.pruned)
 
-
-def row_ranges(nodes: Iterable[TopicNode]) -> list[tuple[TopicNode, int, int]]:
-    """Group nodes by parent into (parent, first_row, last_row) spans, one per parent."""
-    spans: dict[TopicNode, list[int]] = {}
-    for node in nodes:
-        parent = node.parent
-        if parent is None:
-            continue
-        span = spans.get(parent)
-        if span is None:
-            spans[parent] = [node.row, node.row]
-        elif node.row < span[0]:
-            span[0] = node.row
-        elif node.row > span[1]:
-            span[1] = node.row
-    return [(parent, first, last) for parent, (first, last) in spans.items()]
-
-
 class TopicTree:
     """Every topic seen, as a tree of ``TopicNode``s, with per-topic history and rate.
 

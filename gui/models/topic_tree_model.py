@@ -115,39 +115,33 @@ class TopicTreeModel(QAbstractItemModel):
     def _take_rows(self, parent: TopicNode, new: list[TopicNode]) -> list[TopicNode]:
         """Append ``new`` to ``parent``'s rows up to its limit (the rest is held); the rows taken.
         Inside an announcement of ``parent`` or its ancestor: no signal of its own."""
-        held = self._held.get(parent)
-        if held is not None:
-            held.extend(new)
-            return self._take_held(parent)
-        rows = self._children.setdefault(parent, [])
-        room = self._limit.get(parent, FETCH_BATCH) - len(rows)
-        taken = new[:max(0, room)]
-        for child in taken:
-            child.shown_row = len(rows)
-            rows.append(child)
-        if len(taken) < len(new):
-            self._held[parent] = deque(new[len(taken):])
-        if not rows:
-            del self._children[parent]
+        self._held.setdefault(parent, deque()).extend(new)
+        taken = self._pop_held(parent, self._room(parent))
+        self._append_rows(parent, taken)
         return taken
 
-    def _take_held(self, parent: TopicNode) -> list[TopicNode]:
+    def _room(self, parent: TopicNode) -> int:
+        return self._limit.get(parent, FETCH_BATCH) - len(self._children.get(parent, ()))
+
+    def _pop_held(self, parent: TopicNode, room: int) -> list[TopicNode]:
+        """Up to ``room`` held children of ``parent``, oldest first, skipping any pruned while held."""
         held = self._held[parent]
-        rows = self._children.setdefault(parent, [])
-        room = self._limit.get(parent, FETCH_BATCH) - len(rows)
         taken: list[TopicNode] = []
         while held and len(taken) < room:
             child = held.popleft()
-            if child.removed or child.parent is not parent:
-                continue  # pruned while held
-            child.shown_row = len(rows)
-            rows.append(child)
-            taken.append(child)
+            if not child.removed and child.parent is parent:
+                taken.append(child)
         if not held:
             del self._held[parent]
-        if not rows:
-            del self._children[parent]
         return taken
+
+    def _append_rows(self, parent: TopicNode, children: list[TopicNode]) -> None:
+        if not children:
+            return
+        rows = self._children.setdefault(parent, [])
+        for child in children:
+            child.shown_row = len(rows)
+            rows.append(child)
 
     # ----- change announcements ----------------------------------------------------
     def note_changes(self, changes: TreeChanges) -> None:
@@ -233,24 +227,16 @@ class TopicTreeModel(QAbstractItemModel):
                 self._announce_held(parent)
 
     def _announce_held(self, parent: TopicNode) -> None:
-        """Held children of ``parent`` up to its limit, as one inserted range."""
-        rows = self._children.get(parent, [])
-        room = self._limit.get(parent, FETCH_BATCH) - len(rows)
-        if room <= 0:
+        """Held children of ``parent`` up to its limit, as one inserted range. Taking them from the held
+        queue first is safe: Qt knows only the rows in ``_children``."""
+        room = self._room(parent)
+        new = self._pop_held(parent, room) if room > 0 else []
+        if not new:
             return
-        held = self._held[parent]
-        count = 0
-        for child in held:
-            if count == room:
-                break
-            if not child.removed and child.parent is parent:
-                count += 1
-        if count == 0:
-            del self._held[parent]  # only pruned ones were left
-            return
-        first = len(rows)
-        self.beginInsertRows(self.node_index(parent), first, first + count - 1)
-        for child in self._take_held(parent):
+        first = len(self._children.get(parent, ()))
+        self.beginInsertRows(self.node_index(parent), first, first + len(new) - 1)
+        self._append_rows(parent, new)
+        for child in new:
             self._reveal(child)
         self.endInsertRows()
 
