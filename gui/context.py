@@ -26,18 +26,12 @@ from eventscope.core.workspace.brokers import DEFAULT_SUBSCRIPTIONS, BrokerEntry
 from eventscope.core.workspace.changes import AuditState
 from eventscope.core.workspace.workspace import Workspace
 from eventscope.gui.bridge import SummaryBridge
+from eventscope.gui.settings_values import bounded_int
 
 DEFAULT_REGIONS = ("us-east", "us-west", "eu-central", "ap-south")
 TOPIC_BUDGET_KEY = "tree/topicBudget"
 MIN_TOPIC_BUDGET = 1_000
 MAX_TOPIC_BUDGET = 10_000_000
-
-
-def _int_setting(value: object, default: int) -> int:
-    try:
-        return int(value)  # type: ignore[arg-type]  # QSettings gives str, int or None
-    except (TypeError, ValueError):
-        return default
 
 
 class AppContext(QObject):
@@ -81,7 +75,8 @@ class AppContext(QObject):
         self._audit_states: dict[str, AuditState] = {}  # as last reported by a change summary
         self._closing: Future | None = None  # the workspace closing on its own thread (close_in_background)
         self.topic_budget = DEFAULT_TOPIC_BUDGET
-        saved_budget = _int_setting(self.settings.value(TOPIC_BUDGET_KEY), DEFAULT_TOPIC_BUDGET)
+        saved_budget = bounded_int(self.settings, TOPIC_BUDGET_KEY, DEFAULT_TOPIC_BUDGET, MIN_TOPIC_BUDGET,
+                                   MAX_TOPIC_BUDGET)
         if saved_budget != DEFAULT_TOPIC_BUDGET:
             self.set_topic_budget(saved_budget, save=False)
         self.bridge.summaryReady.connect(self._on_summary)

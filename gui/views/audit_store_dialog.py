@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from eventscope.core.audit.postgres import is_postgres_url, mask_url, split_password
 from eventscope.core.audit.store import DEFAULT_PAYLOAD_LIMIT
 from eventscope.core.profiles.credentials import CredentialError, load_password, save_password
+from eventscope.gui.settings_values import bounded_int
 from eventscope.gui.status_colours import status_style
 
 STORE_KEY = "audit/store"  # "" (this computer) or the team database's URL, never with a password
@@ -38,11 +39,7 @@ MAX_PAYLOAD_MIB = 256  # MQTT's largest message: no cap need be higher
 
 def saved_max_payload(settings: QSettings) -> int:
     """The payload cap chosen in the window, in bytes (16 MiB until one is chosen)."""
-    try:
-        mib = int(str(settings.value(MAX_PAYLOAD_KEY, DEFAULT_PAYLOAD_LIMIT // MIB)))
-    except (TypeError, ValueError):  # a settings file edited by hand
-        mib = DEFAULT_PAYLOAD_LIMIT // MIB
-    return min(max(mib, 1), MAX_PAYLOAD_MIB) * MIB
+    return bounded_int(settings, MAX_PAYLOAD_KEY, DEFAULT_PAYLOAD_LIMIT // MIB, 1, MAX_PAYLOAD_MIB) * MIB
 
 
 def keychain_account(url: str) -> tuple[str, str]:
