@@ -83,7 +83,8 @@ class DetailsPane(QWidget):
         self.retain_label = _plain_label("detailsRetain")
         self.time_label = _plain_label("detailsTime")
         self.size_label = _plain_label("detailsSize")
-        self.truncated_label = _plain_label("detailsTruncated")
+        # Elided (whole in its tooltip): a long note must never widen the pane and crush the tree.
+        self.truncated_label = ElidedLabel(objectName="detailsTruncated", mode=Qt.TextElideMode.ElideRight)
         self.truncated_label.setStyleSheet(status_style("error"))
         # One line each, elided, whole in the tooltip: a long property or note must never set the pane's
         # minimum width (a 200-byte correlation id once widened the window to 3,265 px).
@@ -125,10 +126,11 @@ class DetailsPane(QWidget):
         form.addRow("Topic", self.topic_edit)
         meta = QHBoxLayout()
         meta.setSpacing(14)  # the facts apart, not run together
-        for label in (self.time_label, self.qos_label, self.retain_label, self.size_label, self.truncated_label):
+        for label in (self.time_label, self.qos_label, self.retain_label, self.size_label):
             meta.addWidget(label)
         meta.addStretch(1)
         form.addRow("Message", meta)
+        form.addRow("", self.truncated_label)  # a row of its own, shown only for a cut payload
         form.addRow("Properties", self.properties_label)
         # Sparkplug DATA whose aliases no BIRTH named yet: the way to get their names, where the problem shows.
         self.rebirth_button = QPushButton("Request rebirth", objectName="detailsRequestRebirth")
@@ -312,6 +314,7 @@ class DetailsPane(QWidget):
         self.size_label.setText(f"{size} B")
         truncated = original_size is not None or getattr(message, "truncated", False)
         self.truncated_label.setText(f"truncated: showing the first {len(message.payload)} of {size} B" if truncated else "")
+        self.truncated_label.setVisible(truncated)
         self.time_label.setText(_time_text(message.received, with_date=True))
         props = message.properties.as_dict()
         self.properties_label.setText(json.dumps(props, ensure_ascii=False) if props else "none")

@@ -103,6 +103,7 @@ def test_a_16_mib_audit_row_shows_its_first_mebibyte_and_its_whole_size(context,
     assert pane.size_label.text() == f"{len(payload)} B"
     assert pane.truncated_label.text() == f"truncated: showing the first {DEFAULT_DISPLAY_LIMIT} of {len(payload)} B"
     assert DEFAULT_DISPLAY_LIMIT <= len(pane.payload_edit.toPlainText()) < DEFAULT_DISPLAY_LIMIT + 1024
+    assert pane.minimumSizeHint().width() < 500  # the note is elided: it never widens the pane
 
 
 def test_a_large_diff_compares_a_bounded_number_of_lines(context, pane):
