@@ -86,6 +86,7 @@ class DetailsPane(QWidget):
         # Elided (whole in its tooltip): a long note must never widen the pane and crush the tree.
         self.truncated_label = ElidedLabel(objectName="detailsTruncated", mode=Qt.TextElideMode.ElideRight)
         self.truncated_label.setStyleSheet(status_style("error"))
+        self.truncated_label.hide()  # its row takes no height until a payload was cut
         # One line each, elided, whole in the tooltip: a long property or note must never set the pane's
         # minimum width (a 200-byte correlation id once widened the window to 3,265 px).
         self.properties_label = ElidedLabel(objectName="detailsProperties", mode=Qt.TextElideMode.ElideRight)
