@@ -162,8 +162,12 @@ class TopicTreeView(QWidget):
         self.payload_check.toggled.connect(self._on_filter_changed)
         self.view.customContextMenuRequested.connect(self._on_context_menu)
         # A large parent shows its rows a batch at a time: the next batch comes when its last row is in view.
-        self.view.verticalScrollBar().valueChanged.connect(lambda _value: self._fetch_where_in_view())
-        self.view.expanded.connect(lambda _index: self._fetch_where_in_view())
+        # Later, not in the signal: the view emits expanded() from inside its own layout pass (expandAll), and
+        # rows inserted then would change the item list that pass is walking (a crash).
+        self._fetch_soon = QTimer(self, singleShot=True, interval=0)
+        self._fetch_soon.timeout.connect(self._fetch_where_in_view)
+        self.view.verticalScrollBar().valueChanged.connect(lambda _value: self._fetch_soon.start())
+        self.view.expanded.connect(lambda _index: self._fetch_soon.start())
         self.view.selectionModel().currentChanged.connect(self._on_current_changed)
         self.view.installEventFilter(self)
         context.bridge.summaryReady.connect(self._on_summary)
@@ -196,14 +200,14 @@ class TopicTreeView(QWidget):
 
     def _fetch_where_in_view(self) -> None:
         """Fetch the next rows of every expanded large parent whose last shown row is on screen."""
-        model = self.model
+        model, shown_model = self.model, self.view.model()
         viewport = self.view.viewport().rect()
         for parent in model.held_parents():
             parent_index = self._from_source(model.node_index(parent))
             if not parent_index.isValid() or not self.view.isExpanded(parent_index):
                 continue
-            shown = self.proxy.rowCount(parent_index)
-            last = self.proxy.index(shown - 1, 0, parent_index) if shown else parent_index
+            shown = shown_model.rowCount(parent_index)
+            last = shown_model.index(shown - 1, 0, parent_index) if shown else parent_index
             if self.view.visualRect(last).intersects(viewport):
                 model.fetch_more(parent)
 

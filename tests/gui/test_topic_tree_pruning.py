@@ -3,7 +3,7 @@ new rows still arrive in ranges, and a node pruned before Qt heard of it never a
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPersistentModelIndex
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex
 
 from eventscope.core.models.topic_forest import TopicForest
 from eventscope.core.records import MessageRecord
@@ -65,23 +65,44 @@ def test_a_node_pruned_before_qt_heard_of_it_never_shows(qtmodeltester):
     assert model.index_for_topic("d/Speed", "plant").row() == 1
 
 
-def test_scattered_rows_leave_in_runs_last_first_and_rows_stay_consistent(qtmodeltester):
+def test_scattered_rows_leave_in_one_layout_change_and_persistent_indexes_follow(qtmodeltester):
     forest = TopicForest()
     model = TopicTreeModel(forest)
     qtmodeltester.check(model)
     names = [f"m{i}" for i in range(10)]
     _publish(model, forest.apply([_rec(f"d/{name}") for name in names] + [_rec("d/m3/child")]))
+    kept = {name: QPersistentModelIndex(model.index_for_topic(f"d/{name}", "plant")) for name in ("m3", "m8")}
+    child = QPersistentModelIndex(model.index_for_topic("d/m3/child", "plant"))
+    leaving = QPersistentModelIndex(model.index_for_topic("d/m5", "plant"))
     removed: list[tuple[int, int]] = []
+    layouts: list[str] = []
     model.rowsRemoved.connect(lambda parent, first, last: removed.append((first, last)))
+    model.layoutChanged.connect(lambda *_: layouts.append("changed"))
     changes = forest.fold([("plant", "d/m1", "d/m0"), ("plant", "d/m2", "d/m0"), ("plant", "d/m5", "d/m0"),
                            ("plant", "d/m9", "d/m0")])
     _publish(model, changes)
-    assert removed == [(9, 9), (5, 5), (1, 2)]
+    # Three runs of rows: one layout change (each beginRemoveRows would walk every persistent index).
+    assert removed == [] and layouts == ["changed"]
     assert _names(model, "d") == ["m0", "m3", "m4", "m6", "m7", "m8"]
     for row, name in enumerate(_names(model, "d")):
         index = model.index_for_topic(f"d/{name}", "plant")
         assert index.row() == row and model.parent(index) == model.index_for_topic("d", "plant")
+    assert (kept["m3"].row(), kept["m3"].data(), kept["m8"].row(), kept["m8"].data()) == (1, "m3", 5, "m8")
+    assert child.isValid() and child.data() == "child" and child.parent() == QModelIndex(kept["m3"])
+    assert not leaving.isValid()
     assert _names(model, "d/m3") == ["child"]  # a moved row keeps its children
+
+
+def test_one_run_of_rows_leaves_with_remove_rows(qtmodeltester):
+    forest = TopicForest()
+    model = TopicTreeModel(forest)
+    qtmodeltester.check(model)
+    _publish(model, forest.apply([_rec(f"d/m{i}") for i in range(5)]))
+    removed: list[tuple[int, int]] = []
+    model.rowsRemoved.connect(lambda parent, first, last: removed.append((first, last)))
+    _publish(model, forest.fold([("plant", "d/m2", "d/m0"), ("plant", "d/m3", "d/m0")]))
+    assert removed == [(2, 3)]
+    assert _names(model, "d") == ["m0", "m1", "m4"]
 
 
 def _assert_synced(model: TopicTreeModel, node, parent=None) -> None:
@@ -122,7 +143,7 @@ def test_a_large_parent_shows_a_batch_and_the_rest_as_the_view_scrolls():
 
     forest = TopicForest()
     model = TopicTreeModel(forest)
-    total = FETCH_BATCH * 2 + 500
+    total = FETCH_BATCH * 2 + FETCH_BATCH // 2
     _publish(model, forest.apply([_rec(f"big/t{i:05d}") for i in range(total)]))
     big = model.index_for_topic("big", "plant")
     assert model.rowCount(big) == FETCH_BATCH and model.holds_more(big.internalPointer()) == total - FETCH_BATCH

@@ -316,3 +316,24 @@ def test_each_broker_is_a_root_and_leaves_with_its_broker(context, qtbot, qtmode
     assert removed == [(False, east_row, east_row)]
     assert model.index(0, 0).data() == "west" and model.index_for_topic("plant/temp", "east").isValid() is False
     assert assert_models_synced(model) == len(tree_view.tree)
+
+
+def test_expand_all_over_a_large_parent_then_scrolling_to_its_end_fetches_the_next_rows(context, mosquitto, qtbot,
+                                                                                         tree_view):
+    """expandAll() emits expanded() from inside the view's layout pass; the view fetches held rows after
+    it, not inside it (rows inserted during that pass crashed the window in a soak)."""
+    from eventscope.gui.models.topic_tree_model import FETCH_BATCH
+
+    total = FETCH_BATCH + 200
+    _session(context, mosquitto.port)
+    publish_raw(mosquitto.port, [(f"fleet/device-{n}/temp", b"21") for n in range(total)] + [("zz/last", b"1")])
+    qtbot.waitUntil(lambda: tree_view.model.index_for_topic("zz/last").isValid(), timeout=WAIT_MS)
+    fleet = tree_view.model.index_for_topic("fleet")
+    assert tree_view.model.rowCount(fleet) == FETCH_BATCH  # the rest is held until it is scrolled to
+    tree_view.view.expandAll()
+    qtbot.waitUntil(lambda: tree_view.view.isExpanded(tree_view.model.index(FETCH_BATCH - 1, 0, fleet)), timeout=WAIT_MS)
+    assert tree_view.model.rowCount(fleet) == FETCH_BATCH  # nothing on screen asked for more
+    tree_view.view.scrollTo(tree_view.model.index(FETCH_BATCH - 1, 0, fleet))
+    qtbot.waitUntil(lambda: tree_view.model.rowCount(fleet) == total, timeout=WAIT_MS)
+    assert tree_view.model.index(total - 1, 0, fleet).data() == f"device-{total - 1}"
+    assert assert_models_synced(tree_view.model) == len(tree_view.tree)
