@@ -19,6 +19,7 @@ from eventscope.core.mqtt.retained import RetainedClear
 from eventscope.core.mqtt.session import OutgoingMessage, SessionBase
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.records import MessageProperties
+from eventscope.core.replay.wire_sender import WireSenderProcess
 from eventscope.core.requests.rtt_stats import RttSummary
 from eventscope.core.requests.tracker import Reply, RequestTracker
 from eventscope.core.sparkplug.commands import edge_node_of, rebirth_command
@@ -246,6 +247,19 @@ class AppContext(QObject):
                 raise MeshRefused(f"{broker_id} is not open in the window")
             brokers.append(MeshBroker(broker_id, entry.profile, entry.password, entry.region))
         return MeshRunProcess(brokers, plan).start()
+
+    def replay_sender(self, broker_id: str, replay_id: str) -> WireSenderProcess | None:
+        """A sender process for a replay into the open broker ``broker_id``, with its profile and password (not
+        started); None where it cannot go (websockets: the replay then goes through the broker's connection).
+        Raises ``PermissionError`` for a read-only broker, ``ValueError`` if it is not open."""
+        entry = self.registry.entry(broker_id)
+        if entry is None or not self.is_open(broker_id):
+            raise ValueError(f"{broker_id} is not open in the window")
+        if entry.profile.read_only:
+            raise PermissionError(f"{broker_id} is read-only: a replay cannot publish to it")
+        if entry.profile.transport != "tcp":
+            return None
+        return WireSenderProcess(entry.profile, entry.password, f"eventscope-replay-{replay_id}")
 
     def _remember_subscriptions(self, broker_id: str) -> None:
         self.registry.remember_subscriptions(broker_id)  # runs on paho's thread too (a refused SUBACK)

@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 
 from eventscope.core.bench.header import HEADER_SIZE, SEQUENCE_AT, bench_payload
 from eventscope.core.bench.latency import LatencyRecorder
-from eventscope.core.bench.link import Link
-from eventscope.core.bench.wire import (
+from eventscope.core.mqtt.packet_codec import (
     DISCONNECT,
     PINGREQ_PACKET,
     PINGRESP,
@@ -39,6 +38,7 @@ from eventscope.core.bench.wire import (
     encode_publish,
     reason_of,
 )
+from eventscope.core.mqtt.raw_link import Link
 
 SLOT_SECONDS = 0.010  # pacing granularity at a fixed rate
 FLAT_OUT_CHUNK = 2_000  # packets per sendall when running flat out

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 
 from eventscope.core.bench.header import HEADER_SIZE, MAGIC, PUBLISHER_AT, SENT_AT, SEQUENCE_AT
 from eventscope.core.bench.latency import LatencyRecorder
-from eventscope.core.bench.link import BenchConnectError, Link
 from eventscope.core.bench.sequence import SequenceTracker
-from eventscope.core.bench.wire import (
+from eventscope.core.mqtt.packet_codec import (
     PUBCOMP,
     PUBREL,
     SUBACK,
@@ -31,6 +30,7 @@ from eventscope.core.bench.wire import (
     encode_subscribe,
     suback_codes,
 )
+from eventscope.core.mqtt.raw_link import Link, LinkConnectError
 from eventscope.core.profile import MQTT_V5
 
 POLL_SECONDS = 0.25  # how often a quiet receiver checks whether it should stop
@@ -59,7 +59,7 @@ class SubscriberClient:
     """One subscription on its own connection, read by its own thread.
 
     ``connect`` opens a fresh ``Link`` (for the first connection and every reconnect). Call
-    ``subscribe`` (raises ``BenchConnectError`` / ``SubscribeRefused``), then ``start``; ``stop``
+    ``subscribe`` (raises ``LinkConnectError`` / ``SubscribeRefused``), then ``start``; ``stop``
     ends it and disconnects.
     """
 
@@ -181,7 +181,7 @@ class SubscriberClient:
         while not self._stop.wait(RECONNECT_SECONDS):
             try:
                 link = self._connect()
-            except BenchConnectError as exc:
+            except LinkConnectError as exc:
                 self.stats.error = str(exc)
                 continue
             try:

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 
 from eventscope.core.bench.ceiling import Ceiling, assess
 from eventscope.core.bench.latency import LatencyRecorder
-from eventscope.core.bench.link import Link, open_link
 from eventscope.core.bench.publisher import PublisherClient, PublisherPlan, PublisherStats
 from eventscope.core.bench.receiver import SubscriberClient
 from eventscope.core.bench.requester import RequestLoad, RequestPlan, RequestStats
 from eventscope.core.bench.sequence import StreamCounts
 from eventscope.core.bench.timeline import RateTimeline, TickListener
+from eventscope.core.mqtt.raw_link import Link, open_link
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.requests.tracker import RequestTracker
 

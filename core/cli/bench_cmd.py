@@ -11,7 +11,6 @@ from dataclasses import replace
 
 from eventscope.core.bench import mesh_report, runner
 from eventscope.core.bench.header import HEADER_SIZE
-from eventscope.core.bench.link import BenchConnectError
 from eventscope.core.bench.mesh import DEFAULT_CONCURRENCY as MESH_CONCURRENCY
 from eventscope.core.bench.mesh import DEFAULT_RATE as MESH_RATE
 from eventscope.core.bench.mesh import MeshBroker, MeshPhase, MeshPlan, MeshRefused, MeshRun, MeshSnapshot
@@ -36,6 +35,7 @@ from eventscope.core.cli.common import (
     request_topics_valid,
     single_broker_from_args,
 )
+from eventscope.core.mqtt.raw_link import LinkConnectError
 from eventscope.core.mqtt.session import SessionError
 from eventscope.core.profile import ConnectionProfile, parse_broker_address
 from eventscope.core.requests.tracker import DEFAULT_TIMEOUT, RequestRefused, RequestTracker
@@ -439,7 +439,7 @@ def _execute(args: argparse.Namespace, run: Run) -> int:
 
     try:
         result = run(stop, on_tick, on_ready)
-    except (BenchConnectError, SubscribeRefused) as exc:
+    except (LinkConnectError, SubscribeRefused) as exc:
         error(str(exc))
         return EXIT_FAILURE
     except OSError as exc:  # a connection that failed in a way the clients do not describe themselves

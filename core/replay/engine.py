@@ -27,6 +27,7 @@ from eventscope.core.mqtt.session import OutgoingMessage, SessionBase
 from eventscope.core.records import REPLAY_PROPERTY, MessageProperties, MessageRecord
 from eventscope.core.replay.compare import ReplyDiff, compare_replies
 from eventscope.core.replay.rewrite import RewriteRules
+from eventscope.core.replay.wire_sender import WireSenderProcess, wire_message
 from eventscope.core.requests.rtt_stats import percentile
 
 OUTCOMES = ("same", "different", "no reply", "no recorded reply", "sent")
@@ -85,6 +86,7 @@ class ReplaySummary:
     results: tuple[ReplayResult, ...]
     cancelled: bool = False
     undelivered: int = 0  # handed to the client, then refused or lost before the broker acknowledged them
+    error: str = ""  # why sending stopped early (the connection was lost)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -117,7 +119,8 @@ class ReplaySummary:
                  f"{' (cancelled)' if self.cancelled else ''}: {counts}; "
                  f"timing error p99 {self.late_p99_ms():.1f} ms"
                  + (f"; {self.undelivered} not delivered (refused or lost before the broker took them)"
-                    if self.undelivered else "")]
+                    if self.undelivered else "")
+                 + (f"; stopped early: {self.error}" if self.error else "")]
         then, now = self.rtts("then"), self.rtts("now")
         if now[0] == now[0]:  # not NaN: some replies were timed
             lines.append(f"RTT then p50 {then[0]:.1f} / p99 {then[1]:.1f} ms, now p50 {now[0]:.1f} / "
@@ -201,7 +204,8 @@ class Replayer:
     def __init__(self, publish: Callable[..., Future], items: list[ReplayItem], speed: float | None = 1.0,
                  retain: bool = False, watcher: ReplyWatcher | None = None, timeout: float = 5.0,
                  on_result: Callable[[ReplayResult], None] | None = None,
-                 publish_many: Callable[[list[OutgoingMessage]], Future] | None = None) -> None:
+                 publish_many: Callable[[list[OutgoingMessage]], Future] | None = None,
+                 wire: WireSenderProcess | None = None) -> None:
         if speed is not None and speed <= 0:
             raise ValueError("--speed takes a positive factor (0.5, 1, 10) or max")
         self.publish, self.items, self.speed, self.retain = publish, items, speed, retain
@@ -209,12 +213,17 @@ class Replayer:
         # Messages already due when one is sent go with it in one call (a connection in another process
         # then costs one crossing per batch, not per message); the schedule is kept as before.
         self.publish_many = publish_many
+        # A sender process of its own (``wire_sender``) that keeps the schedule and writes to the socket itself:
+        # the window's connection then carries none of the replay's sends.
+        self.wire = wire
 
     def _due(self, start: float, first: float, index: int) -> float:
         return start + (self.items[index].received - first) / self.speed if self.speed is not None else 0.0
 
     def run(self, replay_id: str, cancel: threading.Event | None = None) -> ReplaySummary:
         cancel = cancel or threading.Event()
+        if self.wire is not None:
+            return self._run_wire(self.wire, replay_id, cancel)
         results: list[ReplayResult] = []
         pending: list[tuple[ReplayItem, float, float, float, Future]] = []
         acks = _Acknowledgements()
@@ -264,6 +273,41 @@ class Replayer:
         self._collect(pending, results, cancel)
         acks.wait_all()
         return ReplaySummary(replay_id, len(self.items), tuple(results), cancel.is_set(), acks.undelivered)
+
+    def _run_wire(self, wire: WireSenderProcess, replay_id: str, cancel: threading.Event) -> ReplaySummary:
+        """The sender process keeps the schedule; this thread turns its progress into results."""
+        items, results, pending = self.items, [], []
+        first = items[0].received if items else 0.0
+        replies = [self.watcher.expect(item.properties.correlation_data)  # before any send: no reply is missed
+                   if self.watcher is not None and item.expects_reply and item.properties.correlation_data is not None
+                   else None for item in items]
+        wire.start([wire_message(item.topic, item.payload, item.qos, item.properties, item.received - first)
+                    for item in items], self.speed, self.retain)
+        sent_up_to = 0
+        done = False
+        while not done:
+            if cancel.is_set():
+                wire.stop()
+            started, runs, done = wire.take(0.05)
+            offset_now = time.time() - time.monotonic()
+            for first_index, count, sent_mono in runs:
+                for index in range(first_index, first_index + count):
+                    item, reply = items[index], replies[index]
+                    due = (started or sent_mono) + (item.received - first) / self.speed if self.speed else sent_mono
+                    late_ms = (sent_mono - due) * 1000
+                    if reply is None:
+                        self._emit(results, ReplayResult(item, sent_mono + offset_now, late_ms, "sent"))
+                    else:
+                        pending.append((item, sent_mono + offset_now, late_ms, sent_mono, reply))
+                sent_up_to = max(sent_up_to, first_index + count)
+        for item in items[sent_up_to:]:  # never sent (cancelled, or the link failed): nothing to wait for
+            if self.watcher is not None and item.expects_reply and item.properties.correlation_data is not None:
+                self.watcher.forget(item.properties.correlation_data)
+        if wire.progress.error and not results and not pending:
+            raise ConnectionError(wire.progress.error)
+        self._collect(pending, results, cancel)
+        return ReplaySummary(replay_id, len(items), tuple(results), cancel.is_set(), wire.progress.undelivered,
+                             wire.progress.error or "")
 
     def _collect(self, pending: list, results: list[ReplayResult], cancel: threading.Event) -> None:
         """Each sent request's reply, waited for up to ``timeout`` after its own send (not after a cancel)."""

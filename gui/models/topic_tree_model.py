@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import overload
 
@@ -35,8 +35,9 @@ TOPIC_ROLE = Qt.ItemDataRole.UserRole + 2
 PREVIEW_CHARS = 120
 # Rows of one parent the view is told about at a time (more as it scrolls to the end). QTreeView lays out
 # every row of every expanded parent on each insert or removal, at about 4.5 us a row through a Python
-# model: 500 keeps a tree with a dozen large parents expanded near 30 ms a layout (1,000 took 70).
-FETCH_BATCH = 500
+# model, and replaces a churning parent's evicted rows from the held ones: with a dozen large parents
+# expanded, 1,000 took 70 ms a layout and eviction passes 150-550 ms; 250 is a few screens of rows.
+FETCH_BATCH = 250
 HIGHLIGHT_SECONDS = 1.0
 HIGHLIGHT = QBrush(QColor(255, 214, 102, 110))
 _DISPLAY, _TOOLTIP, _BACKGROUND, _ALIGN, _ACCESSIBLE = DISPLAY, TOOLTIP, BACKGROUND, ALIGNMENT, ACCESSIBLE_TEXT
@@ -100,6 +101,7 @@ class TopicTreeModel(QAbstractItemModel):
         # otherwise make the view lay out 100k rows on every insert and every eviction.
         self._held: dict[TopicNode, deque[TopicNode]] = {}
         self._limit: dict[TopicNode, int] = {}  # rows a parent may show, once raised by fetchMore
+        self._held_lost: dict[TopicNode, int] = {}  # pruned nodes still in a parent's held queue
         self._announcing = False  # while publishing: a view's fetchMore (called from a signal) waits for the next frame
         self._pruned: list[TopicNode] = []
         # Nodes whose rows just went, kept alive until the next publish: an index's internal pointer does
@@ -140,6 +142,7 @@ class TopicTreeModel(QAbstractItemModel):
                 taken.append(child)
         if not held:
             del self._held[parent]
+            self._held_lost.pop(parent, None)
         return taken
 
     def _append_rows(self, parent: TopicNode, children: list[TopicNode]) -> None:
@@ -305,7 +308,7 @@ class TopicTreeModel(QAbstractItemModel):
         pruned, self._pruned = self._pruned, []
         going = set(pruned)
         by_parent: dict[TopicNode, list[int]] = {}
-        held_lost: set[TopicNode] = set()
+        held_lost: Counter[TopicNode] = Counter()
         for node in pruned:
             parent = node.parent
             if parent in going:  # its parent's row goes too, and takes this one with it: one signal, not two
@@ -314,7 +317,7 @@ class TopicTreeModel(QAbstractItemModel):
             if row is None:
                 self._forget_subtree(node)  # never shown (or its parent went): nothing for Qt to hear
                 if parent in self._held:
-                    held_lost.add(parent)
+                    held_lost[parent] += 1
                 continue
             by_parent.setdefault(parent, []).append(row)  # type: ignore[arg-type]  # parent is not None here
         runs = {parent: _runs(sorted(set(rows))) for parent, rows in by_parent.items() if parent in self._children}
@@ -322,14 +325,27 @@ class TopicTreeModel(QAbstractItemModel):
             self._remove_run(*next(iter(runs.items())))
         elif runs:
             self._remove_as_layout_change(runs)
-        for parent in held_lost:  # held rows that were evicted before anyone scrolled to them
-            held = self._held.get(parent)
-            if held is not None:
-                kept = deque(child for child in held if not child.removed)
-                if kept:
-                    self._held[parent] = kept
-                else:
-                    del self._held[parent]
+        for parent, lost in held_lost.items():  # held rows that were evicted before anyone scrolled to them
+            self._compact_held(parent, lost)
+
+    def _compact_held(self, parent: TopicNode, lost: int) -> None:
+        """Count ``lost`` more pruned nodes in ``parent``'s held queue; rebuild it once they are half of it.
+        Taking held rows skips pruned ones anyway; rebuilding a queue of 50,000 churning topics on every tick
+        took most of a frame, and never rebuilding it would keep every evicted topic alive."""
+        held = self._held.get(parent)
+        if held is None:
+            self._held_lost.pop(parent, None)
+            return
+        lost += self._held_lost.get(parent, 0)
+        if lost * 2 < len(held):
+            self._held_lost[parent] = lost
+            return
+        self._held_lost.pop(parent, None)
+        kept = deque(child for child in held if not child.removed)
+        if kept:
+            self._held[parent] = kept
+        else:
+            del self._held[parent]
 
     def _remove_run(self, parent: TopicNode, runs: list[tuple[int, int]]) -> None:
         rows = self._children[parent]
@@ -386,6 +402,7 @@ class TopicTreeModel(QAbstractItemModel):
             stack.extend(self._waiting.get(gone, ()))
             stack.extend(self._unseen.pop(gone, ()))
             stack.extend(self._held.pop(gone, ()))
+            self._held_lost.pop(gone, None)
             self._limit.pop(gone, None)
             gone.shown_row = -1
             self._children.pop(gone, None)

@@ -13,7 +13,7 @@ from eventscope.core.bench.latency import LatencyRecorder
 from eventscope.core.bench.publisher import PublisherPlan, PublisherStats, _ChunkTemplate, expected_interval
 from eventscope.core.bench.sequence import PublisherStream, SequenceTracker, StreamCounts
 from eventscope.core.bench.topic_template import TemplateError, client_topics, subscription_filter
-from eventscope.core.bench.wire import PUBLISH, PacketReader, decode_connack, encode_publish
+from eventscope.core.mqtt.packet_codec import PUBLISH, PacketReader, decode_connack, encode_publish
 from eventscope.core.profile import MQTT_V5, MQTT_V311
 
 # ----- header ------------------------------------------------------------------------------

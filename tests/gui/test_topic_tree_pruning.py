@@ -175,3 +175,22 @@ def test_held_rows_fill_in_as_shown_ones_are_evicted_and_a_deep_topic_can_be_sho
     newest = kept[-1]
     assert not model.index_for_topic(newest.topic, "plant").isValid()
     assert model.show_node(newest) and model.index_for_topic(newest.topic, "plant").isValid()
+
+
+def test_a_held_queue_under_churn_never_holds_more_evicted_topics_than_live_ones():
+    from eventscope.gui.models.topic_tree_model import FETCH_BATCH
+
+    forest = TopicForest(topic_budget=FETCH_BATCH * 4)
+    model = TopicTreeModel(forest)
+    tree = forest.trees.get("plant")
+    for tick in range(40):
+        _publish(model, forest.apply([_rec(f"churn/t{tick * 300 + i:06d}") for i in range(300)],
+                                     now_mono=float(tick)))
+        tree = forest.trees["plant"]
+        churn = tree.node("churn")
+        held = model._held.get(churn, ())
+        live_held = sum(1 for node in held if not node.removed)
+        assert len(held) - live_held <= max(live_held, 300)  # dead entries are compacted away, a tick at most late
+    assert tree.evicted_total > 5 * FETCH_BATCH
+    shown = _names(model, "churn")
+    assert shown == [node.name for node in churn.live_children()[:len(shown)]]

@@ -1,6 +1,7 @@
-"""The few MQTT packets a bench client sends and reads, encoded by hand (MQTT 3.1.1 and 5.0).
+"""The few MQTT packets a hand-driven client (bench, replay sender) sends and reads, encoded by hand
+(MQTT 3.1.1 and 5.0).
 
-A bench client talks to the socket itself, without paho: paho builds and queues every PUBLISH
+Such a client talks to the socket itself, without paho: paho builds and queues every PUBLISH
 in Python (tens of microseconds each), which would make the tool, not the broker, the limit.
 """
 
@@ -47,15 +48,16 @@ def encode_connect(client_id: str, mqtt_version: int, keepalive: int, username: 
 
 
 def encode_publish(topic: bytes, payload: bytes, qos: int, retain: bool, mqtt_version: int,
-                   packet_id: int = 1) -> tuple[bytes, int, int]:
-    """A PUBLISH; also the offsets of its packet id (-1 at QoS 0) and of its payload within it."""
+                   packet_id: int = 1, properties: bytes = b"\x00") -> tuple[bytes, int, int]:
+    """A PUBLISH; also the offsets of its packet id (-1 at QoS 0) and of its payload within it.
+    ``properties``: MQTT 5's properties section, length first (``encode_publish_properties``)."""
     variable = struct.pack("!H", len(topic)) + topic
     id_at = -1
     if qos:
         id_at = len(variable)
         variable += struct.pack("!H", packet_id)
     if mqtt_version == MQTT_V5:
-        variable += b"\x00"  # no properties
+        variable += properties
     length = variable_int(len(variable) + len(payload))
     head = 1 + len(length)
     first = (PUBLISH << 4) | (qos << 1) | (1 if retain else 0)

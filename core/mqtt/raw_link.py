@@ -1,6 +1,6 @@
-"""One bench client's MQTT connection: a plain (or TLS) socket after a successful CONNACK.
+"""A hand-driven MQTT connection (bench clients, the replay sender): a plain or TLS socket after a CONNACK.
 
-Failures raise ``BenchConnectError`` with a message a user can act on, the same wording the
+Failures raise ``LinkConnectError`` with a message a user can act on, the same wording the
 sessions use (``core/mqtt/failures.py``).
 """
 
@@ -11,7 +11,13 @@ import ssl
 import threading
 import time
 
-from eventscope.core.bench.wire import (
+from eventscope.core.mqtt.failures import (
+    describe_connack,
+    describe_connect_exception,
+    describe_silent_peer,
+    describe_socket_error,
+)
+from eventscope.core.mqtt.packet_codec import (
     CONNACK,
     DISCONNECT_PACKET,
     PINGREQ_PACKET,
@@ -20,18 +26,12 @@ from eventscope.core.bench.wire import (
     decode_connack,
     encode_connect,
 )
-from eventscope.core.mqtt.failures import (
-    describe_connack,
-    describe_connect_exception,
-    describe_silent_peer,
-    describe_socket_error,
-)
 from eventscope.core.mqtt.tls_files import tls_files_problem
 from eventscope.core.profile import ConnectionProfile
 
 
-class BenchConnectError(ConnectionError):
-    """A bench client could not connect; the message says why."""
+class LinkConnectError(ConnectionError):
+    """A hand-driven client could not connect; the message says why."""
 
 
 class Link:
@@ -84,22 +84,22 @@ def open_link(profile: ConnectionProfile, password: str | None, client_id: str, 
     """Connect, send CONNECT (clean start) and wait for a successful CONNACK."""
     host, port = profile.host, profile.port
     if profile.transport != "tcp":
-        raise BenchConnectError("bench clients speak MQTT over TCP (or TLS), not websockets")
+        raise LinkConnectError("this client speaks MQTT over TCP (or TLS), not websockets")
     if profile.tls.enabled:
         problem = tls_files_problem(profile.tls)
         if problem:
-            raise BenchConnectError(problem)
+            raise LinkConnectError(problem)
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
     except OSError as exc:
-        raise BenchConnectError(describe_connect_exception(exc, host, port, timeout=timeout)) from None
+        raise LinkConnectError(describe_connect_exception(exc, host, port, timeout=timeout)) from None
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         if profile.tls.enabled:
             try:
                 sock = _tls_context(profile).wrap_socket(sock, server_hostname=host)
             except OSError as exc:
-                raise BenchConnectError(describe_connect_exception(exc, host, port, tls=True, timeout=timeout,
+                raise LinkConnectError(describe_connect_exception(exc, host, port, tls=True, timeout=timeout,
                                                                    tcp_open=True)) from None
         connack = _handshake(sock, profile, password, client_id, timeout)
     except BaseException:
@@ -120,24 +120,24 @@ def _handshake(sock: socket.socket, profile: ConnectionProfile, password: str | 
             sock.settimeout(max(0.01, deadline - time.monotonic()))
             data = sock.recv(4096)
             if not data:
-                raise BenchConnectError(f"{host}:{port} closed the connection without an MQTT answer "
+                raise LinkConnectError(f"{host}:{port} closed the connection without an MQTT answer "
                                         "(is this an MQTT port? TLS vs plain? MQTT version?)")
             for packet in reader.feed(data):
                 if packet.kind != CONNACK:
-                    raise BenchConnectError(f"{host}:{port} answered CONNECT with packet type {packet.kind}, "
+                    raise LinkConnectError(f"{host}:{port} answered CONNECT with packet type {packet.kind}, "
                                             "not CONNACK")
                 connack = decode_connack(packet.body, profile.mqtt_version)
                 if connack.reason:
-                    raise BenchConnectError(f"{profile.address}: "
+                    raise LinkConnectError(f"{profile.address}: "
                                             + describe_connack(connack.reason, f"code {connack.reason}",
                                                                profile.mqtt_version))
                 return connack
     except (socket.timeout, TimeoutError):
-        raise BenchConnectError(describe_silent_peer(host, port, timeout)) from None
+        raise LinkConnectError(describe_silent_peer(host, port, timeout)) from None
     except ValueError as exc:
-        raise BenchConnectError(f"{host}:{port} sent a malformed CONNACK: {exc}") from None
+        raise LinkConnectError(f"{host}:{port} sent a malformed CONNACK: {exc}") from None
     except OSError as exc:
-        if isinstance(exc, BenchConnectError):
+        if isinstance(exc, LinkConnectError):
             raise
-        raise BenchConnectError(describe_socket_error(exc, host, port,
+        raise LinkConnectError(describe_socket_error(exc, host, port,
                                                       client_certificate=bool(profile.tls.cert_file))) from None
