@@ -21,6 +21,7 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 
 from eventscope.core.bench.mesh import MeshBroker, MeshPhase, MeshPlan, MeshRun, MeshSnapshot
+from eventscope.core.child_stop import stop_when_told
 
 SEND_SECONDS = 0.2  # how often the child sends its snapshot
 JOIN_SECONDS = 5.0
@@ -30,15 +31,7 @@ def mesh_child_main(pipe: Connection, brokers: Sequence[MeshBroker], plan: MeshP
     """The child: run the mesh, send snapshots until it ends (the last one final), stop when told or orphaned."""
     run = MeshRun(brokers, plan, run_number).start()
 
-    def listen() -> None:
-        try:
-            while pipe.recv() != "stop":
-                pass
-        except (EOFError, OSError):  # the parent is gone
-            pass
-        run.stop()
-
-    threading.Thread(target=listen, name="mesh-stop-listener", daemon=True).start()
+    stop_when_told(pipe, run.stop, "mesh-stop-listener")
     try:
         while not run.wait(SEND_SECONDS):
             pipe.send(run.snapshot())

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
+from eventscope.core.child_stop import stop_when_told
 from eventscope.core.mqtt.packet_codec import (
     PUBACK,
     PUBCOMP,
@@ -194,15 +195,7 @@ def sender_child_main(pipe: Connection, profile: ConnectionProfile, password: st
         with lock:
             pipe.send(message)
 
-    def listen() -> None:
-        try:
-            while pipe.recv() != "stop":
-                pass
-        except (EOFError, OSError):  # the parent is gone
-            pass
-        stop.set()
-
-    threading.Thread(target=listen, name="replay-sender-stop", daemon=True).start()
+    stop_when_told(pipe, stop.set, "replay-sender-stop")
     try:
         link = open_link(profile, password, client_id, CONNECT_TIMEOUT)
     except LinkConnectError as exc:
