@@ -1,4 +1,4 @@
-"""How a worker child process (a mesh run, a replay sender) hears that it should stop."""
+"""How a worker child process (a mesh run, a replay sender) is told to stop, and hears it."""
 
 from __future__ import annotations
 
@@ -20,3 +20,14 @@ def stop_when_told(pipe: Connection, stop: Callable[[], None], name: str) -> Non
         stop()
 
     threading.Thread(target=listen, name=name, daemon=True).start()
+
+
+def ask_to_stop(pipe: Connection | None, lock: threading.Lock) -> None:
+    """The parent's side: send "stop" (``lock`` guards the pipe's writers); a child already gone is no error."""
+    if pipe is None:
+        return
+    try:
+        with lock:
+            pipe.send("stop")
+    except (OSError, ValueError):  # the child is gone already
+        pass

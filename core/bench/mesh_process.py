@@ -21,7 +21,7 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 
 from eventscope.core.bench.mesh import MeshBroker, MeshPhase, MeshPlan, MeshRun, MeshSnapshot
-from eventscope.core.child_stop import stop_when_told
+from eventscope.core.child_stop import ask_to_stop, stop_when_told
 
 SEND_SECONDS = 0.2  # how often the child sends its snapshot
 JOIN_SECONDS = 5.0
@@ -67,13 +67,8 @@ class MeshRunProcess:
 
     def stop(self) -> None:
         """End the run now: returns at once; the child cleans up and sends its final snapshot."""
-        if self._pipe is None or self._done.is_set():
-            return
-        try:
-            with self._send_lock:
-                self._pipe.send("stop")
-        except (OSError, ValueError):  # the child is gone already
-            pass
+        if not self._done.is_set():
+            ask_to_stop(self._pipe, self._send_lock)
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
-from eventscope.core.child_stop import stop_when_told
+from eventscope.core.child_stop import ask_to_stop, stop_when_told
 from eventscope.core.mqtt.packet_codec import (
     PUBACK,
     PUBCOMP,
@@ -251,13 +251,8 @@ class WireSenderProcess:
 
     def stop(self) -> None:
         """Stop before the next batch: returns at once."""
-        if self._pipe is None or self.progress.done:
-            return
-        try:
-            with self._lock:
-                self._pipe.send("stop")
-        except (OSError, ValueError):  # the child is gone already
-            pass
+        if not self.progress.done:
+            ask_to_stop(self._pipe, self._lock)
 
     def take(self, timeout: float) -> tuple[float | None, list[tuple[int, int, float]], bool]:
         """Wait up to ``timeout`` for news; (the schedule's start, the runs sent since the last take, done)."""
