@@ -574,8 +574,10 @@ class TopicTreeView(QWidget):
         def finished(op: RetainedClear) -> None:
             cleared = list(op.cleared)
             broker = broker_id or (connection.broker_id if connection is not None else None)
-            self.context.workspace.post(lambda: self.tree.mark_retained_cleared(cleared, broker))
-            self._report(op.summary())
+            applied = self.context.workspace.post(lambda: self.tree.mark_retained_cleared(cleared, broker))
+            # Reported once the tick has applied it, so the tree never contradicts the status line.
+            summary = op.summary()
+            self._watch(applied, lambda _future: self._report(summary))
 
         self._watch(operation, finished)
         return operation
