@@ -90,7 +90,11 @@ def test_the_table_is_a_matrix_with_the_hops_and_the_change_since_a_saved_run(mo
     assert re.search(r"us-east → us-west\s+p50 \d+\.\d+\s+p99 \d+\.\d+\s+\(\d+ samples\)", result.stdout)
     changes = lines[next(i for i, line in enumerate(lines) if line.startswith("change since")) + 2]
     # The saved run had 1,000 / 2,000 ms for us-east → us-west and nothing for us-east → us-east.
-    assert re.fullmatch(r"  us-east\s+not in the earlier run\s+-99\d\.\d / -19\d\d\.\d", changes), changes
+    east_to_west = re.findall(r"(\d+\.\d+) / (\d+\.\d+)  0 lost", lines[header + 1])[1]
+    change = re.fullmatch(r"  us-east\s+not in the earlier run\s+(-\d+\.\d) / (-\d+\.\d)", changes)
+    assert change is not None, changes
+    assert float(change[1]) == pytest.approx(float(east_to_west[0]) - 1000.0, abs=0.11)
+    assert float(change[2]) == pytest.approx(float(east_to_west[1]) - 2000.0, abs=0.11)
 
 
 def test_read_only_refuses_and_nothing_is_published(mosquitto_factory):
