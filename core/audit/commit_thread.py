@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import replace
 from pathlib import Path
 
+from eventscope.core.audit.lock import RecorderBusyError
 from eventscope.core.audit.recorder import AuditRecorder, FlushSummary
 from eventscope.core.audit.store import PAYLOAD_PREVIEW_BYTES
 
@@ -23,6 +24,7 @@ WRITE_INTERVAL = 0.033  # seconds between commits while traffic flows; one trans
 # Committed rows held for the feed until the workspace takes them. Past this, results keep their
 # counts but not their rows, and the feed reads what it missed back from the store.
 MAX_HELD_ROWS = 100_000
+LOCK_RETRY_SECONDS = 0.5  # how often a writer waiting for another recorder's lock tries again
 
 
 class AuditWriter:
@@ -46,12 +48,41 @@ class AuditWriter:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self) -> list:
-        """Start the recorder (lock, subscriptions, connect) and the commit thread; returns the SUBACK futures."""
-        futures = self.recorder.start()
+    def start(self, wait_for_lock: bool = False) -> list:
+        """Start the recorder (lock, subscriptions, connect) and the commit thread; returns the SUBACK futures.
+
+        Another recorder of the same database and broker raises ``RecorderBusyError``; with ``wait_for_lock``
+        the thread instead reports why it waits and starts recording once that recorder lets go (a window
+        that just closed finishes its commits first). The broker keeps the durable session's messages
+        meanwhile, so the hand-over loses none and stores none twice.
+        """
+        try:
+            futures = self.recorder.start()
+        except RecorderBusyError as busy:
+            if not wait_for_lock:
+                raise
+            self._keep(FlushSummary(warning=f"Another Eventscope is recording {busy.recording or 'this database'}: "
+                                            "this one starts recording as soon as that one stops, and the broker "
+                                            "keeps the messages meanwhile"))
+            futures = []
         self._thread = threading.Thread(target=self._run, name=f"audit-writer-{self.recorder.client_id}", daemon=True)
         self._thread.start()
         return futures
+
+    @property
+    def waiting_for_lock(self) -> bool:
+        return not self.recorder.started
+
+    def _wait_for_lock(self) -> bool:
+        """Try the lock until it is free or the writer is stopped; True once recording."""
+        while not self._stop.wait(LOCK_RETRY_SECONDS):
+            try:
+                self.recorder.start()
+            except RecorderBusyError:
+                continue
+            self._keep(FlushSummary())  # the waiting notice goes away
+            return True
+        return False
 
     def stop(self, timeout: float = 10.0) -> FlushSummary | None:
         """Stop the thread, then store and acknowledge what already arrived and disconnect."""
@@ -73,6 +104,8 @@ class AuditWriter:
         return results
 
     def _run(self) -> None:
+        if not self.recorder.started and not self._wait_for_lock():
+            return
         while not self._stop.is_set():
             try:
                 summary = self.recorder.flush()

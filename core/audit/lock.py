@@ -20,7 +20,13 @@ except ImportError:  # Windows
 
 
 class RecorderBusyError(RuntimeError):
-    """Another process is recording this audit database; the message says which file."""
+    """Another process is recording this audit database; the message says which file.
+
+    ``recording`` names what the other one records (the file, or the broker and the team database)."""
+
+    def __init__(self, message: str, recording: str = "") -> None:
+        super().__init__(message)
+        self.recording = recording
 
 
 class RecorderLock:
@@ -44,7 +50,7 @@ class RecorderLock:
             os.close(fd)
             raise RecorderBusyError(
                 f"Another Eventscope is already recording {self.database.name}; "
-                "this one shows the audit feed without recording") from exc
+                "this one shows the audit feed without recording", recording=self.database.name) from exc
         self._fd = fd
 
     def release(self) -> None:

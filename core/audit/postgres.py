@@ -435,7 +435,8 @@ class PostgresRecorderLock:
         if not _one(conn, "SELECT pg_try_advisory_lock(%s, %s)", (_RECORDER_LOCK_SPACE, key)):
             conn.close()
             raise RecorderBusyError(f"Another Eventscope recorder is already recording {self.broker} into "
-                                    f"{mask_url(self.url)}; one recorder per broker and database")
+                                    f"{mask_url(self.url)}; one recorder per broker and database",
+                                    recording=f"{self.broker} into {mask_url(self.url)}")
         self._conn = conn
 
     def release(self) -> None:

@@ -113,6 +113,7 @@ class AuditRecorder:
         self.total_written = 0
         self._sub_futures: list = []
         self._lock: Any = None  # the store's recorder lock (a file lock, or an advisory lock on a server)
+        self._started = threading.Event()
         self.not_ready_reason = ""
 
     @property
@@ -133,17 +134,28 @@ class AuditRecorder:
 
         Raises ``RecorderBusyError`` if another process records the same database.
         """
-        self._lock = self.store.recorder_lock(broker_key(self.profile.host, self.profile.port))
-        self._lock.acquire()
+        lock = self.store.recorder_lock(broker_key(self.profile.host, self.profile.port))
+        lock.acquire()
         self._sub_futures = [self.session.subscribe(f, AUDIT_QOS) for f in self.filters]
         self.session.start()
+        self._lock = lock
+        self._started.set()
         return list(self._sub_futures)
+
+    @property
+    def started(self) -> bool:
+        """It holds the lock and its session was started."""
+        return self._started.is_set()
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
         """Wait for the connection and every SUBACK; False at once when the first attempt fails or a
         subscription is refused, with the reason in ``not_ready_reason``."""
         deadline = time.monotonic() + timeout
         self.not_ready_reason = ""
+        if not self._started.wait(timeout):  # its writer waits for another recorder's lock
+            self.not_ready_reason = "another Eventscope is still recording this database from this broker"
+            return False
+        timeout = max(0.0, deadline - time.monotonic())
         if not self.session.wait_first_outcome(timeout):
             status = self.session.first_status
             self.not_ready_reason = (status.message if status.state is not SessionState.CONNECTING else
@@ -196,6 +208,8 @@ class AuditRecorder:
         summary = self.flush(now=float("inf")) if final_flush else None
         self.buffer.close()  # a network thread waiting for room lets go; the broker keeps what was not acked
         self.session.stop()
-        if self._lock is not None:
-            self._lock.release()
+        lock, self._lock = self._lock, None
+        self._started.clear()
+        if lock is not None:
+            lock.release()
         return summary

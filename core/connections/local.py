@@ -7,7 +7,6 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from eventscope.core.audit.commit_thread import AuditWriter
-from eventscope.core.audit.lock import RecorderBusyError
 from eventscope.core.audit.postgres import is_postgres_url
 from eventscope.core.audit.recorder import AuditRecorder
 from eventscope.core.audit.stores import open_store, shown
@@ -80,12 +79,9 @@ class BrokerConnection:
         self.audit_notice = store.notice
         writer = AuditWriter(AuditRecorder(store, self.profile, password, filters=settings.filters,
                                            broker=self.broker_id), database=self.audit_path)
-        try:
-            writer.start()
-        except RecorderBusyError as exc:
-            store.close()
-            self.audit_notice = str(exc)
-            return
+        # Another recorder of this database and broker (often a window that just closed, still committing):
+        # the writer says so and takes over when it stops.
+        writer.start(wait_for_lock=True)
         self.writer = writer
 
     def stop_audit(self) -> list:

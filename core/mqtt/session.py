@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, _ConnectionState
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -38,6 +38,7 @@ from eventscope.core.mqtt.failures import (
     describe_silent_peer,
     describe_socket_error,
 )
+from eventscope.core.mqtt.graceful_close import close_after_peer
 from eventscope.core.mqtt.ingest import IngestBuffer
 from eventscope.core.mqtt.publish_properties import to_publish_properties
 from eventscope.core.mqtt.tls_files import tls_files_problem
@@ -53,6 +54,9 @@ CONNECT_TIMEOUT = 5.0
 # A listener that accepts TCP but never answers CONNECT (a non-MQTT port, or a broker
 # listener for another MQTT version) would otherwise leave the session "connecting" forever.
 CONNACK_TIMEOUT = 10.0  # counted once the TCP (and TLS) connection is open
+# How long stop() lets the network thread write what is queued (manual acks, then DISCONNECT): paho's
+# loop_stop ends the thread at once, and acks it drops make the broker deliver stored messages again.
+GOODBYE_TIMEOUT = 2.0
 
 
 class SessionError(RuntimeError):
@@ -171,6 +175,11 @@ class _Client(mqtt.Client):
             raise
         self.tcp_open = True
         return sock
+
+    def _sock_close(self) -> None:
+        if self._sock is not None and self._state == _ConnectionState.MQTT_CS_DISCONNECTING:
+            close_after_peer(self._sock, GOODBYE_TIMEOUT)
+        super()._sock_close()
 
     def _reconnect_wait(self) -> None:
         # paho sleeps out the delay in 1 s slices that nothing can cut short, so stopping a session
@@ -401,6 +410,7 @@ class MqttSession(SessionBase):
         self._attempt = 0
         self._stopping = threading.Event()
         self._connected = threading.Event()
+        self._said_goodbye = threading.Event()  # paho wrote DISCONNECT and closed the socket
         self._first_outcome = threading.Event()  # the first attempt connected, failed, or was refused
         self._first_status = self._status
         self._connect_thread: threading.Thread | None = None
@@ -490,10 +500,14 @@ class MqttSession(SessionBase):
         self._stopping.set()
         self._client.stop_waiting.set()
         self._cancel_connack_timer()
+        self._said_goodbye.clear()
+        was_connected = self._connected.is_set()
         try:
             self._client.disconnect()
         except Exception:  # not connected: nothing to say goodbye to
-            pass
+            was_connected = False
+        if was_connected and self._loop_running:
+            self._said_goodbye.wait(min(timeout, GOODBYE_TIMEOUT))
         if self._connect_thread is not None:
             self._connect_thread.join(timeout)
             self._connect_thread = None
@@ -749,6 +763,7 @@ class MqttSession(SessionBase):
         self._schedule_paho_reconnect(message)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._said_goodbye.set()
         was_connected = self._connected.is_set()
         self._connected.clear()
         if self._stopping.is_set():
