@@ -84,6 +84,8 @@ class FlushSummary:
     # The store it was committed to (a file path, or the team database's URL): results cross a pipe and a
     # tick, so by the time the feed takes them the connection may already record somewhere else.
     database: Path | str | None = None
+    # Another recorder wrote to the store meanwhile (this one waited for it): a feed reads those rows back.
+    written_elsewhere: bool = False
 
 
 class AuditRecorder:

@@ -37,6 +37,7 @@ class AuditState:
     path: Path | str | None  # a SQLite file or the team database's URL
     recording: bool
     notice: str = ""
+    warning: str = ""  # the writer's current trouble: writes failing, or waiting for another recorder
 
 
 @dataclass(frozen=True, slots=True)

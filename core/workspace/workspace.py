@@ -134,6 +134,7 @@ class Workspace:
         self._next_stream_id = 1
         self._local = IngestBuffer()
         self._closed_audit: deque[AuditDelta] = deque()
+        self._audit_warnings: dict[str, str] = {}  # per broker, its writer's last warning ("" once it writes)
         self._closing: list[BrokerHandle] = []  # removed, but final audit results may still arrive
         self._closing_lock = threading.Lock()  # held for a list swap only, never across I/O
         self.sparkplug = SparkplugState()  # aliases and session health, written on the tick thread
@@ -348,6 +349,8 @@ class Workspace:
                                 if node.parent is not None and node.parent.parent is root)
             streams = tuple(self._apply_streams(batch, now))
             audit = tuple(self._collect_audit(brokers))
+            for delta in audit:
+                self._audit_warnings[delta.broker_id] = delta.warning
             self._meter.note(len(batch), now)
             self._ticks += 1
             return ChangeSummary(
@@ -524,6 +527,7 @@ class Workspace:
         committed = duplicates = 0
         complete = True
         for summary in results:
+            complete = complete and not summary.written_elsewhere
             result = summary.result
             if result is None:
                 continue
@@ -543,7 +547,9 @@ class Workspace:
         return BrokerSummary(connection.broker_id, connection.session.status, stats.received,
                              stats.dropped + connection.dropped_elsewhere, stats.buffered, connection.meter.rate,
                              tree.retained_seen if tree is not None else 0,
-                             AuditState(connection.audit_path, connection.recorder is not None, connection.audit_notice))
+                             AuditState(connection.audit_path, connection.recorder is not None, connection.audit_notice,
+                                        self._audit_warnings.get(connection.broker_id, "")
+                                        if connection.recorder is not None else ""))
 
     # ----- the worker thread -------------------------------------------------------------------
     @property

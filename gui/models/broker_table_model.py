@@ -10,6 +10,7 @@ import time
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
+from eventscope.core.audit.commit_thread import WAITING_FOR_RECORDER
 from eventscope.core.mqtt.session import SessionState
 from eventscope.core.workspace.changes import BrokerSummary
 from eventscope.gui.models.flat_table_model import FlatTableModel
@@ -23,6 +24,8 @@ FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
 DECORATION = int(Qt.ItemDataRole.DecorationRole.value)
 RETAINED_HINT_AFTER = 3.0  # seconds connected without a retained message before the hint shows
 NO_RETAINED = "no retained seen"
+AUDIT_WAITING = "audit waits for another recorder"
+INFORMATION_ONLY = frozenset((NO_RETAINED, AUDIT_WAITING))  # notes that are not faults
 NO_RETAINED_TIP = ("No retained message has arrived since this broker connected. Some brokers (RabbitMQ's MQTT "
                    "plugin) send retained messages only to a subscription of that exact topic, never to a wildcard "
                    "such as '#', so the tree cannot show them. Subscribe to the exact topic to read one.")
@@ -98,6 +101,8 @@ class BrokerTableModel(FlatTableModel):
                 notes = self.notes(entry, connection, summary)
                 if role == TOOLTIP and NO_RETAINED in notes:
                     return NO_RETAINED_TIP
+                if role == TOOLTIP and summary is not None and summary.audit is not None and summary.audit.warning:
+                    return summary.audit.warning  # why it waits, or why writes fail, in full
                 return "  ".join(notes)
         if role == FONT and connection is not None and self.context.connection is connection:
             return _BOLD
@@ -105,8 +110,8 @@ class BrokerTableModel(FlatTableModel):
             return QColor(entry.colour)
         if role == FOREGROUND and column in (STATE, NOTES):
             notes = self.notes(entry, connection, summary) if column == NOTES else []
-            if notes:  # a fault in red; the retained hint alone is information, not a fault
-                return _brush("muted" if notes == [NO_RETAINED] else "error")
+            if notes:  # a fault in red; information alone (no retained seen, audit waiting) is muted
+                return _brush("muted" if INFORMATION_ONLY.issuperset(notes) else "error")
             return _brush(_STATE_KINDS.get(status.state, "muted") if status is not None else "muted")
         if role == ALIGNMENT and column in (RATE, DROPPED):
             return ALIGN_RIGHT
@@ -122,6 +127,8 @@ class BrokerTableModel(FlatTableModel):
             notes.append("read-only")
         if connection is not None and connection.audit_notice:
             notes.append("not recording")
+        elif summary is not None and summary.audit is not None and summary.audit.warning:
+            notes.append(AUDIT_WAITING if summary.audit.warning.startswith(WAITING_FOR_RECORDER) else "audit not writing")
         if summary is not None and _withholds_retained(entry, summary):
             notes.append(NO_RETAINED)
         return notes

@@ -332,7 +332,7 @@ class AuditFeedView(QWidget):
             if warning != self._write_warning:
                 self._write_warning = warning
                 self._show_warning()
-            if delta.committed or delta.sightings:
+            if delta.committed or delta.sightings or not delta.complete:  # incomplete: read the rest back
                 # A selected row pauses following: it stays where it is on screen while rows arrive.
                 selected = self.table.selectionModel().hasSelection()
                 following = self.following() and not selected

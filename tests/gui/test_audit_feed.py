@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QProgressDialog
 
 from eventscope.core.audit.export import read_export, row_to_json
@@ -22,6 +25,7 @@ from eventscope.gui.models.audit_table_model import (
     RTT_COLUMN,
     AuditTableModel,
 )
+from eventscope.gui.models.broker_table_model import AUDIT_WAITING, NOTES, BrokerTableModel
 from eventscope.gui.views.audit_feed_view import AuditFeedView
 from tests.conftest import publish_raw
 from tests.gui.conftest import connect_and_wait, run_until
@@ -187,8 +191,8 @@ def test_full_disk_shows_a_warning_and_keeps_going(connected_context, qloop, mak
     assert sorted(int(view.model.row(r).payload[4000:]) for r in range(30)) == list(range(30))
 
 
-def test_second_window_on_the_same_profile_shows_the_feed_without_recording(connected_context, qloop, make_feed,
-                                                                           settings, mosquitto):
+def test_second_window_waits_for_the_first_recorder_and_records_once_it_closes(connected_context, qloop, make_feed,
+                                                                               settings, mosquitto):
     first = make_feed(connected_context)
     run_until(qloop, lambda: first.recorder is not None, message="recording")
     assert first.recorder.wait_ready(10)
@@ -197,12 +201,29 @@ def test_second_window_on_the_same_profile_shows_the_feed_without_recording(conn
         connect_and_wait(other_window, ConnectionProfile(name="test", host="127.0.0.1", port=mosquitto.port))
         other_window.bridge.start()  # the recorder's state reaches a window with its change summaries
         second = make_feed(other_window)
-        run_until(qloop, lambda: second.warning_label.isVisible(), message="the refusal")
-        assert second.recorder is None
-        assert "already recording" in second.warning_label.text()
+        brokers = BrokerTableModel(other_window)
+        run_until(qloop, lambda: second.warning_label.isVisible(), message="why the second window waits")
+        assert second.warning_label.text() == (
+            f"Another Eventscope is recording {Path(second.path).name}: this one starts recording as soon as that "
+            "one stops, and the broker keeps the messages meanwhile")
+        run_until(qloop, lambda: brokers.index(0, NOTES).data() == AUDIT_WAITING, message="the broker row's note")
+        assert brokers.index(0, NOTES).data(Qt.ItemDataRole.ToolTipRole) == second.warning_label.text()
         # The first window still records: not kicked off the broker by a clashing client id.
         request_and_reply(mosquitto.port)
         run_until(qloop, lambda: first.model.rowCount() == 2, message="the first window's rows")
+        first.shutdown()
+        connected_context.shutdown()  # the first window closes: its final commit, then the lock is free
+        run_until(qloop, lambda: not second.warning_label.isVisible(), timeout=15, message="the second one records")
+        assert brokers.index(0, NOTES).data() == ""
+        request_and_reply(mosquitto.port, 2)
+        # The feed reads back what the first window recorded, then shows the new pairs: each row once.
+        run_until(qloop, lambda: second.model.rowCount() == 6, message="the second window's rows")
+        assert sorted(second.model.row(r).payload for r in range(6)) == sorted(
+            [b"ping 0", b"pong 0", b"ping 0", b"pong 0", b"ping 1", b"pong 1"])
+        reader = AuditStore.open_reader(second.path)
+        stored = sorted(row.payload for row in reader.page_before(AuditQuery(), None, 100))
+        reader.close()
+        assert stored == sorted([b"ping 0", b"pong 0", b"ping 0", b"pong 0", b"ping 1", b"pong 1"])  # each once
     finally:
         other_window.shutdown()
 
