@@ -24,7 +24,7 @@ FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
 DECORATION = int(Qt.ItemDataRole.DecorationRole.value)
 RETAINED_HINT_AFTER = 3.0  # seconds connected without a retained message before the hint shows
 NO_RETAINED = "no retained seen"
-AUDIT_WAITING = "audit waits for another recorder"
+AUDIT_WAITING = "audit waiting"  # for another recorder; the tooltip says which
 INFORMATION_ONLY = frozenset((NO_RETAINED, AUDIT_WAITING))  # notes that are not faults
 NO_RETAINED_TIP = ("No retained message has arrived since this broker connected. Some brokers (RabbitMQ's MQTT "
                    "plugin) send retained messages only to a subscription of that exact topic, never to a wildcard "
