@@ -27,8 +27,8 @@ from eventscope.core.mqtt.session import OutgoingMessage, SessionBase
 from eventscope.core.records import REPLAY_PROPERTY, MessageProperties, MessageRecord
 from eventscope.core.replay.compare import ReplyDiff, compare_replies
 from eventscope.core.replay.rewrite import RewriteRules
-from eventscope.core.replay.wire_sender import WireSenderProcess, wire_message
-from eventscope.core.requests.rtt_stats import percentile
+from eventscope.core.replay.wire_sender import WireSenderProcess, outgoing
+from eventscope.core.requests.rtt_stats import percentiles_of
 
 OUTCOMES = ("same", "different", "no reply", "no recorded reply", "sent")
 SENT_STALL_SECONDS = 30.0
@@ -100,12 +100,13 @@ class ReplaySummary:
         return 3 if counts.get("different") or counts.get("no reply") else 0
 
     def late_p99_ms(self) -> float:
-        return percentile(sorted(r.late_ms for r in self.results), 0.99) if self.results else 0.0
+        return percentiles_of((r.late_ms for r in self.results), (0.99,))[0] if self.results else 0.0
 
     def rtts(self, which: str) -> tuple[float, float]:
-        values = sorted(v for v in ((r.item.rtt_then_ms if which == "then" else r.rtt_now_ms) for r in self.results)
-                        if v is not None)
-        return (percentile(values, 0.5), percentile(values, 0.99)) if values else (float("nan"), float("nan"))
+        values = (v for v in ((r.item.rtt_then_ms if which == "then" else r.rtt_now_ms) for r in self.results)
+                  if v is not None)
+        p50, p99 = percentiles_of(values, (0.5, 0.99))
+        return p50, p99
 
     def regressions(self, count: int = 5) -> list[ReplayResult]:
         """The requests whose RTT grew most, worst first."""
@@ -281,7 +282,7 @@ class Replayer:
         replies = [self.watcher.expect(item.properties.correlation_data)  # before any send: no reply is missed
                    if self.watcher is not None and item.expects_reply and item.properties.correlation_data is not None
                    else None for item in items]
-        wire.start([wire_message(item.topic, item.payload, item.qos, item.properties, item.received - first)
+        wire.start([outgoing(item.topic, item.payload, item.qos, item.properties, item.received - first)
                     for item in items], self.speed, self.retain)
         sent_up_to = 0
         done = False
@@ -348,6 +349,7 @@ class Replayer:
                     before()
                 summary = self.run(replay_id, run.cancelled)
                 run.text = summary.text()  # percentiles over every result: here, not on a window's thread
+                run.exit_code = summary.exit_code  # counts every outcome: here too
                 run.future.set_result(summary)
             except Exception as exc:  # noqa: BLE001 (reported through the future)
                 run.future.set_exception(exc)
@@ -419,6 +421,7 @@ class ReplayRun:
         self.cancelled = threading.Event()
         self.future: Future = Future()
         self.text = ""  # the summary as text, ready when ``future`` is
+        self.exit_code = 0  # the summary's exit code, ready when ``future`` is
 
     def cancel(self) -> None:
         """Stop before the next send (at once: the pacing wait wakes up)."""

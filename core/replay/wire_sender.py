@@ -37,6 +37,7 @@ from eventscope.core.mqtt.packet_codec import (
 from eventscope.core.mqtt.publish_properties import encode_publish_properties
 from eventscope.core.mqtt.raw_link import Link, LinkConnectError, open_link
 from eventscope.core.profile import MQTT_V5, ConnectionProfile
+from eventscope.core.records import MessageProperties
 
 REPORT_SECONDS = 0.05  # how often the child reports what it sent
 MAX_BATCH = 1_000  # messages due at once that go in one write
@@ -59,8 +60,21 @@ class WireMessage:
     offset: float
 
 
-def wire_message(topic: str, payload: bytes, qos: int, properties, offset: float) -> WireMessage:
-    return WireMessage(topic, payload, qos, encode_publish_properties(properties), offset)
+# What the parent hands over per message: (topic, payload, qos, plain properties, offset), plain tuples
+# that pickle in C. The child encodes the properties: done in the window's process for 200k messages,
+# encoding and pickling dataclasses held the interpreter lock against the GUI thread for most of a second.
+OutgoingWire = tuple
+
+
+def outgoing(topic: str, payload: bytes, qos: int, properties: MessageProperties, offset: float) -> OutgoingWire:
+    plain = (properties.response_topic, properties.correlation_data, properties.content_type,
+             properties.payload_format_indicator, properties.message_expiry_interval, properties.user_properties)
+    return topic, payload, qos, plain, offset
+
+
+def wire_message(fields: OutgoingWire) -> WireMessage:
+    topic, payload, qos, plain, offset = fields
+    return WireMessage(topic, payload, qos, encode_publish_properties(MessageProperties(*plain)), offset)
 
 
 @dataclass
@@ -185,7 +199,7 @@ def sender_child_main(pipe: Connection, profile: ConnectionProfile, password: st
             if received[0] == "go":
                 _, speed, retain = received
                 break
-            messages.extend(WireMessage(*fields) for fields in received[1])
+            messages.extend(wire_message(fields) for fields in received[1])
     except (EOFError, OSError):  # the parent went before the start
         return
     stop = threading.Event()
@@ -232,7 +246,7 @@ class WireSenderProcess:
         self._pipe: Connection | None = None
         self._process = None
 
-    def start(self, messages: Sequence[WireMessage], speed: float | None, retain: bool) -> WireSenderProcess:
+    def start(self, messages: Sequence[OutgoingWire], speed: float | None, retain: bool) -> WireSenderProcess:
         ctx = multiprocessing.get_context("spawn")  # never fork a process with Qt's and paho's threads
         self._pipe, child_end = ctx.Pipe(duplex=True)
         self._process = ctx.Process(target=sender_child_main,
@@ -240,11 +254,11 @@ class WireSenderProcess:
                                     name=f"eventscope-replay-{self.client_id}", daemon=True)
         self._process.start()
         child_end.close()
-        # In chunks of plain tuples: one pickle of 200k messages would hold the interpreter lock (and the
-        # window's GUI thread) for a long moment.
+        # In chunks: one pickle of 200k messages would hold the interpreter lock (and the window's GUI
+        # thread) for a long moment.
         for first in range(0, len(messages), TRANSFER_CHUNK):
-            self._pipe.send(("messages", [(m.topic, m.payload, m.qos, m.properties, m.offset)
-                                          for m in messages[first:first + TRANSFER_CHUNK]]))
+            self._pipe.send(("messages", messages[first:first + TRANSFER_CHUNK]))
+            time.sleep(0)  # lets a waiting thread (the GUI's) take the interpreter between chunks
         self._pipe.send(("go", speed, retain))
         threading.Thread(target=self._receive, name=f"replay-sender-{self.client_id}", daemon=True).start()
         return self

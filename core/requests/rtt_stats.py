@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float:
@@ -13,6 +15,20 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float:
         return math.nan
     rank = max(1, math.ceil(fraction * len(sorted_values)))
     return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def percentiles_of(values: Iterable[float], fractions: Sequence[float]) -> list[float]:
+    """Nearest-rank percentiles of unsorted ``values``, as ``percentile`` gives them.
+
+    The sort runs in numpy, which lets go of the interpreter lock: sorting 200,000 floats with
+    ``sorted`` holds it for tens of milliseconds, and a window's GUI thread waits that long.
+    """
+    array = np.fromiter(values, dtype=float)
+    if array.size == 0:
+        return [math.nan for _ in fractions]
+    array.sort()
+    count = array.size
+    return [float(array[min(max(1, math.ceil(fraction * count)), count) - 1]) for fraction in fractions]
 
 
 @dataclass(frozen=True, slots=True)

@@ -272,8 +272,8 @@ class ReplayDialog(QDialog):
         if future.exception() is not None:
             self._say("error", f"The replay stopped: {future.exception()}")
             return
-        summary = future.result()
-        self._say("error" if summary.exit_code else "ok", self.run.text if self.run is not None else "")
+        run = self.run
+        self._say("error" if run is not None and run.exit_code else "ok", run.text if run is not None else "")
         self.export_button.setEnabled(bool(self.model.results))
 
     def _release(self) -> None:
