@@ -20,7 +20,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from eventscope.core.audit.store import AuditQuery, AuditRow
 from eventscope.core.mqtt.session import OutgoingMessage, SessionBase
@@ -55,6 +55,12 @@ class ReplayItem:
     original_topic: str
     recorded_reply: bytes | None = None
     rtt_then_ms: float | None = None
+    outgoing: tuple = field(default=(), repr=False, compare=False)  # what a sender process takes, built ahead
+
+    def __post_init__(self) -> None:
+        if not self.outgoing:
+            object.__setattr__(self, "outgoing", outgoing(self.topic, self.payload, self.qos, self.properties,
+                                                          self.received))
 
     @property
     def expects_reply(self) -> bool:
@@ -282,8 +288,7 @@ class Replayer:
         replies = [self.watcher.expect(item.properties.correlation_data)  # before any send: no reply is missed
                    if self.watcher is not None and item.expects_reply and item.properties.correlation_data is not None
                    else None for item in items]
-        wire.start([outgoing(item.topic, item.payload, item.qos, item.properties, item.received - first)
-                    for item in items], self.speed, self.retain)
+        wire.start([item.outgoing for item in items], self.speed, self.retain)
         sent_up_to = 0
         done = False
         while not done:

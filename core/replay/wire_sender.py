@@ -60,21 +60,23 @@ class WireMessage:
     offset: float
 
 
-# What the parent hands over per message: (topic, payload, qos, plain properties, offset), plain tuples
-# that pickle in C. The child encodes the properties: done in the window's process for 200k messages,
-# encoding and pickling dataclasses held the interpreter lock against the GUI thread for most of a second.
+# What the parent hands over per message: (topic, payload, qos, plain properties, recorded time), plain
+# tuples that pickle in C; a replay's plan builds them ahead. The child encodes the properties: done in the
+# window's process for 200k messages as a replay started, that work held the interpreter lock against the
+# GUI thread for most of a second.
 OutgoingWire = tuple
 
 
-def outgoing(topic: str, payload: bytes, qos: int, properties: MessageProperties, offset: float) -> OutgoingWire:
+def outgoing(topic: str, payload: bytes, qos: int, properties: MessageProperties, received: float) -> OutgoingWire:
     plain = (properties.response_topic, properties.correlation_data, properties.content_type,
              properties.payload_format_indicator, properties.message_expiry_interval, properties.user_properties)
-    return topic, payload, qos, plain, offset
+    return topic, payload, qos, plain, received
 
 
-def wire_message(fields: OutgoingWire) -> WireMessage:
-    topic, payload, qos, plain, offset = fields
-    return WireMessage(topic, payload, qos, encode_publish_properties(MessageProperties(*plain)), offset)
+def wire_message(fields: OutgoingWire, first_received: float) -> WireMessage:
+    topic, payload, qos, plain, received = fields
+    return WireMessage(topic, payload, qos, encode_publish_properties(MessageProperties(*plain)),
+                       received - first_received)
 
 
 @dataclass
@@ -191,6 +193,7 @@ class _Sender:
 def sender_child_main(pipe: Connection, profile: ConnectionProfile, password: str | None, client_id: str) -> None:
     """The child: take the messages (in chunks), connect, send on schedule, report; stop when told or orphaned."""
     messages: list[WireMessage] = []
+    first_received: float | None = None  # the schedule's zero: the first message's recorded time
     try:
         while True:
             received = pipe.recv()
@@ -199,7 +202,9 @@ def sender_child_main(pipe: Connection, profile: ConnectionProfile, password: st
             if received[0] == "go":
                 _, speed, retain = received
                 break
-            messages.extend(wire_message(fields) for fields in received[1])
+            if first_received is None and received[1]:
+                first_received = received[1][0][4]
+            messages.extend(wire_message(fields, first_received or 0.0) for fields in received[1])
     except (EOFError, OSError):  # the parent went before the start
         return
     stop = threading.Event()
