@@ -17,6 +17,9 @@ from eventscope.core.workspace.changes import ChangeSummary
 from eventscope.core.workspace.workspace import Workspace
 
 FRAME_MS = 33
+# The least time left to other events (input, painting, timers) after a frame: a frame that took longer
+# than FRAME_MS would otherwise be followed at once by the next, and the two stall the window as one.
+MIN_GAP_MS = 10
 STATS_INTERVAL = 1.0  # seconds between status-bar refreshes
 
 
@@ -47,23 +50,34 @@ class SummaryBridge(QObject):
         super().__init__(parent)
         self.workspace = workspace
         self._last_status: dict[str, object] = {}
-        self._timer = QTimer(self)
-        self._timer.setInterval(interval_ms)
-        self._timer.timeout.connect(self.poll)
+        self.interval_ms = interval_ms
+        self._timer = QTimer(self, singleShot=True)  # restarted after each frame (see MIN_GAP_MS)
+        self._timer.timeout.connect(self._frame)
+        self._running = False
         self._last_stats = 0.0
 
     def start(self) -> None:
         """Start the workspace's tick thread and the frame timer."""
         self.workspace.start()
-        self._timer.start()
+        self._running = True
+        self._timer.start(self.interval_ms)
 
     def stop(self) -> None:
+        self._running = False
         self._timer.stop()
         self.workspace.stop()
 
     def stop_frames(self) -> None:
         """No more summaries reach the window; the workspace's own close stops its tick thread."""
+        self._running = False
         self._timer.stop()
+
+    def _frame(self) -> None:
+        started = time.perf_counter()
+        self.poll()
+        if self._running:
+            took_ms = (time.perf_counter() - started) * 1000
+            self._timer.start(max(MIN_GAP_MS, round(self.interval_ms - took_ms)))
 
     def poll(self) -> ChangeSummary | None:
         """Emit the latest summary, if there is one. Public so tests can drive frames by hand."""

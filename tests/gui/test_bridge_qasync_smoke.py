@@ -1,5 +1,7 @@
 """The summary bridge hands the workspace's work to the GUI thread: one signal per frame, never per message."""
 
+import time
+
 from eventscope.core.records import MessageRecord
 from tests.gui.conftest import run_until
 
@@ -42,3 +44,33 @@ def test_one_summary_per_frame_when_ticked_by_hand(context, qtbot):
         assert summaries[-1].messages == 100 * (frame + 1)
     assert context.bridge.poll() is None  # nothing new: no signal
     assert len(summaries) == 3
+
+
+def test_a_slow_frame_leaves_room_for_other_events_before_the_next(context, qloop, qtbot):
+    """Two heavy frames in a row stall the window as one long freeze: after each frame the loop gets a gap
+    in which other timers (here a 5 ms probe, standing in for input and painting) run."""
+    from PySide6.QtCore import QTimer
+
+    from eventscope.gui.bridge import MIN_GAP_MS
+
+    events: list[str] = []
+
+    def slow_frame(_summary) -> None:
+        events.append("frame")
+        deadline = time.perf_counter() + 0.06  # a frame twice as long as the frame interval
+        while time.perf_counter() < deadline:
+            pass
+
+    context.bridge.summaryReady.connect(slow_frame)
+    probe = QTimer(interval=5, timeout=lambda: events.append("probe"))
+    probe.start()
+    context.bridge.start()
+    keep_feeding = QTimer(interval=5, timeout=lambda: context.workspace.feed([MessageRecord("busy/x", b"1")]))
+    keep_feeding.start()
+    try:
+        run_until(qloop, lambda: events.count("frame") >= 6, message="six slow frames")
+    finally:
+        keep_feeding.stop()
+        probe.stop()
+    frames = [i for i, event in enumerate(events) if event == "frame"]
+    assert all("probe" in events[a + 1:b] for a, b in zip(frames, frames[1:])), (MIN_GAP_MS, events)
