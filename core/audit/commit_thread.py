@@ -70,10 +70,6 @@ class AuditWriter:
         self._thread.start()
         return futures
 
-    @property
-    def waiting_for_lock(self) -> bool:
-        return not self.recorder.started
-
     def _wait_for_lock(self) -> bool:
         """Try the lock until it is free or the writer is stopped; True once recording."""
         while not self._stop.wait(LOCK_RETRY_SECONDS):

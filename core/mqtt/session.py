@@ -410,7 +410,7 @@ class MqttSession(SessionBase):
         self._attempt = 0
         self._stopping = threading.Event()
         self._connected = threading.Event()
-        self._said_goodbye = threading.Event()  # paho wrote DISCONNECT and closed the socket
+        self._said_goodbye = threading.Event()  # paho wrote DISCONNECT (the socket closes right after)
         self._first_outcome = threading.Event()  # the first attempt connected, failed, or was refused
         self._first_status = self._status
         self._connect_thread: threading.Thread | None = None
