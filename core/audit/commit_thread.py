@@ -25,7 +25,6 @@ WRITE_INTERVAL = 0.033  # seconds between commits while traffic flows; one trans
 # counts but not their rows, and the feed reads what it missed back from the store.
 MAX_HELD_ROWS = 100_000
 LOCK_RETRY_SECONDS = 0.5  # how often a writer waiting for another recorder's lock tries again
-WAITING_FOR_RECORDER = "Another Eventscope is recording"  # how a waiting writer's warning starts
 
 
 class AuditWriter:
@@ -62,9 +61,9 @@ class AuditWriter:
         except RecorderBusyError as busy:
             if not wait_for_lock:
                 raise
-            self._keep(FlushSummary(warning=f"{WAITING_FOR_RECORDER} {busy.recording or 'this database'}: "
+            self._keep(FlushSummary(warning=f"Another Eventscope is recording {busy.recording or 'this database'}: "
                                             "this one starts recording as soon as that one stops, and the broker "
-                                            "keeps the messages meanwhile"))
+                                            "keeps the messages meanwhile", waiting=True))
             futures = []
         self._thread = threading.Thread(target=self._run, name=f"audit-writer-{self.recorder.client_id}", daemon=True)
         self._thread.start()

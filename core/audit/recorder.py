@@ -86,6 +86,7 @@ class FlushSummary:
     database: Path | str | None = None
     # Another recorder wrote to the store meanwhile (this one waited for it): a feed reads those rows back.
     written_elsewhere: bool = False
+    waiting: bool = False  # another recorder holds this database and broker; ``warning`` says which
 
 
 class AuditRecorder:

@@ -38,6 +38,7 @@ class AuditState:
     recording: bool
     notice: str = ""
     warning: str = ""  # the writer's current trouble: writes failing, or waiting for another recorder
+    waiting: bool = False  # the writer waits for another recorder of its database and broker
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ class AuditDelta:
     complete: bool = True
     warning: str = ""
     pending: int = 0
+    waiting: bool = False  # the writer waits for another recorder (``warning`` says which)
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,7 +134,7 @@ class Workspace:
         self._next_stream_id = 1
         self._local = IngestBuffer()
         self._closed_audit: deque[AuditDelta] = deque()
-        self._audit_warnings: dict[str, str] = {}  # per broker, its writer's last warning ("" once it writes)
+        self._audit_warnings: dict[str, tuple[str, bool]] = {}  # per broker: its writer's last (warning, waiting)
         self._closing: list[BrokerHandle] = []  # removed, but final audit results may still arrive
         self._closing_lock = threading.Lock()  # held for a list swap only, never across I/O
         self.sparkplug = SparkplugState()  # aliases and session health, written on the tick thread
@@ -350,7 +350,7 @@ class Workspace:
             streams = tuple(self._apply_streams(batch, now))
             audit = tuple(self._collect_audit(brokers))
             for delta in audit:
-                self._audit_warnings[delta.broker_id] = delta.warning
+                self._audit_warnings[delta.broker_id] = (delta.warning, delta.waiting)
             self._meter.note(len(batch), now)
             self._ticks += 1
             return ChangeSummary(
@@ -539,7 +539,7 @@ class Workspace:
             sightings.extend(result.sightings)
         last = results[-1]
         return AuditDelta(broker_id, database, tuple(rows), tuple(pairings), tuple(sightings), committed, duplicates,
-                          complete, last.warning, last.pending)
+                          complete, last.warning, last.pending, last.waiting)
 
     def _broker_summary(self, connection: BrokerHandle) -> BrokerSummary:
         stats = connection.buffer.stats()
@@ -547,9 +547,12 @@ class Workspace:
         return BrokerSummary(connection.broker_id, connection.session.status, stats.received,
                              stats.dropped + connection.dropped_elsewhere, stats.buffered, connection.meter.rate,
                              tree.retained_seen if tree is not None else 0,
-                             AuditState(connection.audit_path, connection.recorder is not None, connection.audit_notice,
-                                        self._audit_warnings.get(connection.broker_id, "")
-                                        if connection.recorder is not None else ""))
+                             self._audit_state(connection))
+
+    def _audit_state(self, connection: BrokerHandle) -> AuditState:
+        recording = connection.recorder is not None
+        warning, waiting = self._audit_warnings.get(connection.broker_id, ("", False)) if recording else ("", False)
+        return AuditState(connection.audit_path, recording, connection.audit_notice, warning, waiting)
 
     # ----- the worker thread -------------------------------------------------------------------
     @property

@@ -10,7 +10,6 @@ import time
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
-from eventscope.core.audit.commit_thread import WAITING_FOR_RECORDER
 from eventscope.core.mqtt.session import SessionState
 from eventscope.core.workspace.changes import BrokerSummary
 from eventscope.gui.models.flat_table_model import FlatTableModel
@@ -128,7 +127,7 @@ class BrokerTableModel(FlatTableModel):
         if connection is not None and connection.audit_notice:
             notes.append("not recording")
         elif summary is not None and summary.audit is not None and summary.audit.warning:
-            notes.append(AUDIT_WAITING if summary.audit.warning.startswith(WAITING_FOR_RECORDER) else "audit not writing")
+            notes.append(AUDIT_WAITING if summary.audit.waiting else "audit not writing")
         if summary is not None and _withholds_retained(entry, summary):
             notes.append(NO_RETAINED)
         return notes
