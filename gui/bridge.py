@@ -80,10 +80,14 @@ class SummaryBridge(QObject):
             self._timer.start(max(MIN_GAP_MS, round(self.interval_ms - took_ms)))
 
     def poll(self) -> ChangeSummary | None:
-        """Emit the latest summary, if there is one. Public so tests can drive frames by hand."""
-        summary = self.workspace.take_summary()
+        """Emit the latest summary, if there is one; the next tick waits until the views have applied it.
+        Public so tests can drive frames by hand."""
+        summary = self.workspace.take_summary(until_applied=True)
         if summary is not None:
-            self.deliver(summary)
+            try:
+                self.deliver(summary)
+            finally:
+                self.workspace.summary_applied()
         return summary
 
     def flush(self) -> ChangeSummary | None:

@@ -14,7 +14,7 @@ from eventscope.core.bench.mesh import MeshBroker, MeshPlan, MeshRefused
 from eventscope.core.bench.mesh_process import MeshRunProcess
 from eventscope.core.connections.handle import AuditSettings, BrokerHandle
 from eventscope.core.connections.remote import RemoteConnector
-from eventscope.core.models.topic_tree import DEFAULT_TOPIC_BUDGET
+from eventscope.core.models.topic_tree import DEFAULT_HISTORY_BUDGET, DEFAULT_TOPIC_BUDGET
 from eventscope.core.mqtt.retained import RetainedClear
 from eventscope.core.mqtt.session import OutgoingMessage, SessionBase
 from eventscope.core.profile import ConnectionProfile
@@ -33,6 +33,11 @@ DEFAULT_REGIONS = ("us-east", "us-west", "eu-central", "ap-south")
 TOPIC_BUDGET_KEY = "tree/topicBudget"
 MIN_TOPIC_BUDGET = 1_000
 MAX_TOPIC_BUDGET = 10_000_000
+MIB = 1024 * 1024
+HISTORY_BUDGET_KEY = "tree/historyBudgetMiB"
+DEFAULT_HISTORY_BUDGET_MIB = DEFAULT_HISTORY_BUDGET // MIB
+MIN_HISTORY_BUDGET_MIB = 16
+MAX_HISTORY_BUDGET_MIB = 16 * 1024
 
 
 class AppContext(QObject):
@@ -80,6 +85,11 @@ class AppContext(QObject):
                                    MAX_TOPIC_BUDGET)
         if saved_budget != DEFAULT_TOPIC_BUDGET:
             self.set_topic_budget(saved_budget, save=False)
+        self.history_budget_mib = DEFAULT_HISTORY_BUDGET_MIB
+        saved_history = bounded_int(self.settings, HISTORY_BUDGET_KEY, DEFAULT_HISTORY_BUDGET_MIB, MIN_HISTORY_BUDGET_MIB,
+                                    MAX_HISTORY_BUDGET_MIB)
+        if saved_history != DEFAULT_HISTORY_BUDGET_MIB:
+            self.set_history_budget(saved_history, save=False)
         self.bridge.summaryReady.connect(self._on_summary)
 
     # ----- the current connection ---------------------------------------------------------
@@ -310,6 +320,14 @@ class AppContext(QObject):
         self.workspace.set_topic_budget(self.topic_budget)
         if save:
             self.settings.setValue(TOPIC_BUDGET_KEY, self.topic_budget)
+
+    def set_history_budget(self, mib: int, save: bool = True) -> None:
+        """The most history (in MiB, as the tree counts it) each broker's tree keeps, clamped to the sensible
+        range and saved for the next start. A smaller one shortens every topic's history at once."""
+        self.history_budget_mib = max(MIN_HISTORY_BUDGET_MIB, min(MAX_HISTORY_BUDGET_MIB, int(mib)))
+        self.workspace.set_history_budget(self.history_budget_mib * MIB)
+        if save:
+            self.settings.setValue(HISTORY_BUDGET_KEY, self.history_budget_mib)
 
     def shutdown(self) -> None:
         """Stop ticking and disconnect (final audit commit and ack); if ``close_in_background`` began

@@ -14,7 +14,13 @@ from eventscope.core.mqtt.session import SessionBase, SessionStatus
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.profiles.store import ProfileStore
 from eventscope.core.workspace.opening import BrokerOpener
-from eventscope.gui.context import MAX_TOPIC_BUDGET, MIN_TOPIC_BUDGET, AppContext
+from eventscope.gui.context import (
+    MAX_HISTORY_BUDGET_MIB,
+    MAX_TOPIC_BUDGET,
+    MIN_HISTORY_BUDGET_MIB,
+    MIN_TOPIC_BUDGET,
+    AppContext,
+)
 from eventscope.gui.in_window_demo import InWindowDemo
 from eventscope.gui.settings_migration import migrate_connection_settings
 from eventscope.gui.views.add_broker_dialog import AddBrokerDialog
@@ -150,6 +156,10 @@ class MainWindow(QMainWindow):
                                            triggered=self.ask_topic_budget)
         self.topic_budget_action.setToolTip("How many topic levels the tree keeps per broker before it evicts the "
                                             "least recently seen")
+        self.history_budget_action = QAction("&History budget…", self, objectName="actionHistoryBudget",
+                                             triggered=self.ask_history_budget)
+        self.history_budget_action.setToolTip("How much message history the tree keeps per broker before every "
+                                              "topic's history is shortened")
         self.subscriptions_action = QAction("&Subscriptions…", self, objectName="actionSubscriptions",
                                             shortcut=QKeySequence("Ctrl+Shift+S"), triggered=self.open_subscriptions)
         self.subscriptions_action.setToolTip("Add or remove the selected broker's subscriptions, live")
@@ -198,6 +208,7 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.reset_layout_action)
         view_menu.addAction(self.topic_budget_action)
+        view_menu.addAction(self.history_budget_action)
         view_menu.addSeparator()
         for dock in (self.brokers_dock, self.request_dock, self.details_dock, self.stream_dock, self.audit_dock):
             view_menu.addAction(dock.toggleViewAction())
@@ -500,6 +511,15 @@ class MainWindow(QMainWindow):
         if accepted:
             self.context.set_topic_budget(budget)
             self.status_bar.showMessage(f"The tree keeps at most {budget:,} topic levels per broker", 5000)
+
+    def ask_history_budget(self) -> None:
+        """View → History budget…: the most message history a broker's tree keeps (saved for the next start)."""
+        budget, accepted = QInputDialog.getInt(
+            self, "History budget", "Message history kept per broker, in MiB (past it, every topic keeps fewer):",
+            self.context.history_budget_mib, MIN_HISTORY_BUDGET_MIB, MAX_HISTORY_BUDGET_MIB, 64)
+        if accepted:
+            self.context.set_history_budget(budget)
+            self.status_bar.showMessage(f"The tree keeps at most {budget:,} MiB of message history per broker", 5000)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()

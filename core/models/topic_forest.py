@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from eventscope.core.models.topic_tree import DEFAULT_TOPIC_BUDGET, TopicNode, TopicTree, TreeChanges, TreeFilter
+from eventscope.core.models.topic_tree import (
+    DEFAULT_HISTORY_BUDGET,
+    DEFAULT_TOPIC_BUDGET,
+    TopicNode,
+    TopicTree,
+    TreeChanges,
+    TreeFilter,
+)
 from eventscope.core.records import MessageRecord
 
 
@@ -38,7 +45,7 @@ class TopicForest:
 
     def __init__(self, **tree_options) -> None:
         self._tree_options = tree_options
-        self.root = TopicNode("", "", None, 0)
+        self.root = TopicNode("", "", None)
         self.trees: dict[str, TopicTree] = {}
         self._removed: list[TopicNode] = []
         self._between: ForestChanges = ForestChanges()  # changes made outside ``apply``, reported by the next one
@@ -52,7 +59,6 @@ class TopicForest:
             broker_root = tree.root
             broker_root.name = broker_id
             broker_root.parent = self.root
-            broker_root.row = len(self.root.child_list)
             self.root.children[broker_id] = broker_root
             self.root.child_list.append(broker_root)
             self.trees = {**self.trees, broker_id: tree}
@@ -67,8 +73,6 @@ class TopicForest:
         broker_root = tree.root
         self.root.child_list = [n for n in self.root.child_list if n is not broker_root]
         self.root.children = {k: v for k, v in self.root.children.items() if v is not broker_root}
-        for row, node in enumerate(self.root.child_list):
-            node.row = row
         self.root.subtree_count -= broker_root.subtree_count
         self._removed.append(broker_root)
 
@@ -107,6 +111,22 @@ class TopicForest:
             part = tree.set_topic_budget(topic_budget)
             self._between.pruned.extend(part.pruned)
             self._between.updated.extend(part.updated)
+
+    def set_history_budget(self, history_budget: int) -> None:
+        """Every broker's tree keeps at most ``history_budget`` counted bytes of history (call on the tick thread)."""
+        if history_budget < 1:
+            raise ValueError("the history budget must be positive")
+        self._tree_options = {**self._tree_options, "history_budget": history_budget}
+        for tree in self.trees.values():
+            tree.set_history_budget(history_budget)
+
+    @property
+    def history_budget(self) -> int:
+        return int(self._tree_options.get("history_budget", DEFAULT_HISTORY_BUDGET))
+
+    def history_use(self) -> dict[str, tuple[int, int]]:
+        """Per broker: (counted bytes of history kept, messages a topic's history holds at most now)."""
+        return {broker_id: (tree.history_used, tree.effective_history_count) for broker_id, tree in self.trees.items()}
 
     @property
     def topic_budget(self) -> int:

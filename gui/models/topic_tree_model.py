@@ -4,9 +4,9 @@ The workspace's tick thread changes the core tree at any time, so the model neve
 core's child lists for rows Qt knows: it keeps its own list of each parent's rows, and only change
 summaries change them. New rows are announced with one ``beginInsertRows`` per parent, pruned ones
 (a Sparkplug alias named by its BIRTH, a topic evicted by the topic budget) with one
-``beginRemoveRows`` if they are one run of adjacent rows and as one layout change if more, and
-value changes with one ``dataChanged`` span per parent; announcements may be coalesced over several
-summaries while the view is hidden.
+``beginRemoveRows`` if they are one run of adjacent rows and as one layout change if more (gathered
+over ``removal_interval``), and value changes with one ``dataChanged`` span per parent; announcements
+may be coalesced over several summaries while the view is hidden.
 
 The top level is the workspace's brokers (``TopicForest``), which can also go away: the model
 keeps its own list of top-level nodes and brings it in line with the core when it publishes.
@@ -103,7 +103,13 @@ class TopicTreeModel(QAbstractItemModel):
         self._limit: dict[TopicNode, int] = {}  # rows a parent may show, once raised by fetchMore
         self._held_lost: dict[TopicNode, int] = {}  # pruned nodes still in a parent's held queue
         self._announcing = False  # while publishing: a view's fetchMore (called from a signal) waits for the next frame
-        self._pruned: list[TopicNode] = []
+        self._pruned: list[TopicNode] = []  # noted, not yet looked at
+        self._leaving: dict[TopicNode, None] = {}  # pruned nodes whose rows Qt knows, in the order they went
+        # Seconds between announcements of pruned rows (0: with every publish). Each announcement under an
+        # expanded parent makes the view lay out every shown row again, and an eviction pass prunes shown
+        # rows on every tick for half a second: a window gathers them into one announcement a second.
+        self.removal_interval = 0.0
+        self._removed_at = -float("inf")  # monotonic time of the last announcement of pruned rows
         # Nodes whose rows just went, kept alive until the next publish: an index's internal pointer does
         # not hold its node, and a view may read an index it kept until its delayed relayout runs.
         self._released: list[TopicNode] = []
@@ -174,10 +180,17 @@ class TopicTreeModel(QAbstractItemModel):
 
     @property
     def has_pending_changes(self) -> bool:
-        return bool(self._waiting or self._dirty or self._pruned) or self._top != self.tree.root.child_list
+        return (bool(self._waiting or self._dirty or self._pruned or self._leaving)
+                or self._top != self.tree.root.child_list)
+
+    @property
+    def removals_due(self) -> bool:
+        """Pruned rows wait, and ``removal_interval`` has passed since the last announcement of them."""
+        return bool(self._pruned or self._leaving) and time.monotonic() - self._removed_at >= self.removal_interval
 
     def publish_changes(self, shown: set[TopicNode] | None = None) -> None:
-        """Removed rows first, then one beginInsertRows per grown parent, then one dataChanged span per parent.
+        """Removed rows first (if ``removals_due``; until then a pruned node keeps its row and shows its
+        last values), then one beginInsertRows per grown parent, then one dataChanged span per parent.
 
         ``shown``: if given, value changes are announced only for these nodes (the rows a view
         has on screen); the rest is read fresh by ``data()`` when it scrolls into view.
@@ -186,7 +199,11 @@ class TopicTreeModel(QAbstractItemModel):
         self._announcing = True
         try:
             self._sync_top()
-            self._remove_pruned()
+            if self._pruned:
+                self._forget_pruned()
+            if self._leaving and self.removals_due:
+                self._removed_at = time.monotonic()
+                self._remove_leaving()
             self._insert_waiting()
         finally:
             self._announcing = False
@@ -300,24 +317,44 @@ class TopicTreeModel(QAbstractItemModel):
             if new:
                 stack.extend(self._take_rows(current, new))
 
-    def _remove_pruned(self) -> None:
+    def _forget_pruned(self) -> None:
+        """Pruned nodes Qt never heard of are forgotten at once; pruned rows wait in ``_leaving``."""
+        pruned, self._pruned = self._pruned, []
+        leaving = self._leaving
+        going = set(pruned)
+        known_parents: dict[TopicNode, bool] = {}
+        held_lost: Counter[TopicNode] = Counter()
+        for node in pruned:
+            parent = node.parent
+            if parent in going or parent in leaving:  # its parent goes too, and takes this one with it
+                continue
+            row = None
+            if parent is not None:
+                known = known_parents.get(parent)
+                if known is None:
+                    known = known_parents[parent] = self.is_known(parent)
+                row = self._known_row(node) if known else None
+            if row is None:
+                self._forget_subtree(node)  # never shown (or its parent went): nothing for Qt to hear
+                if parent in self._held:
+                    held_lost[parent] += 1  # type: ignore[index]  # parent is not None here
+                continue
+            leaving[node] = None
+        for parent, lost in held_lost.items():  # held rows that were evicted before anyone scrolled to them
+            self._compact_held(parent, lost)
+
+    def _remove_leaving(self) -> None:
         """Rows of pruned nodes leave. One run of adjacent rows goes with beginRemoveRows; more than one,
         as one layout change. Qt walks every persistent index up to the root (a Python ``parent()`` per
         level) for each beginRemoveRows, and a view keeps one per expanded row: evicting a few hundred
         scattered rows under an expanded tree took 0.5 s that way, and one layout change takes one pass."""
-        pruned, self._pruned = self._pruned, []
-        going = set(pruned)
+        leaving, self._leaving = self._leaving, {}
         by_parent: dict[TopicNode, list[int]] = {}
-        held_lost: Counter[TopicNode] = Counter()
-        for node in pruned:
+        for node in leaving:
             parent = node.parent
-            if parent in going:  # its parent's row goes too, and takes this one with it: one signal, not two
-                continue
             row = self._known_row(node) if parent is not None and self.is_known(parent) else None
-            if row is None:
-                self._forget_subtree(node)  # never shown (or its parent went): nothing for Qt to hear
-                if parent in self._held:
-                    held_lost[parent] += 1
+            if row is None:  # its broker's rows went meanwhile
+                self._forget_subtree(node)
                 continue
             by_parent.setdefault(parent, []).append(row)  # type: ignore[arg-type]  # parent is not None here
         runs = {parent: _runs(sorted(set(rows))) for parent, rows in by_parent.items() if parent in self._children}
@@ -325,8 +362,6 @@ class TopicTreeModel(QAbstractItemModel):
             self._remove_run(*next(iter(runs.items())))
         elif runs:
             self._remove_as_layout_change(runs)
-        for parent, lost in held_lost.items():  # held rows that were evicted before anyone scrolled to them
-            self._compact_held(parent, lost)
 
     def _compact_held(self, parent: TopicNode, lost: int) -> None:
         """Count ``lost`` more pruned nodes in ``parent``'s held queue; rebuild it once they are half of it.

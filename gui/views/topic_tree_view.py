@@ -35,13 +35,15 @@ from eventscope.core.mqtt.session import SessionError
 from eventscope.core.payload_text import decode_utf8
 from eventscope.core.sparkplug.commands import edge_node_of
 from eventscope.core.topics import TopicError
-from eventscope.gui.context import AppContext
+from eventscope.gui.context import MIB, AppContext
 from eventscope.gui.models.topic_tree_model import COL_MESSAGES, COL_RATE, COL_SEEN, COL_TOPIC, COL_VALUE, TopicTreeModel
 from eventscope.gui.status_colours import status_style
 from eventscope.gui.views.elided_label import ElidedLabel
 from eventscope.gui.views.publish_dialog import PublishDialog
 
 REPAINT_MS = 500  # fades the "recently updated" marks and refreshes ages
+# Pruned rows (evicted topics, folded Sparkplug aliases) leave at most this often: see TopicTreeModel.
+REMOVE_PRUNED_EVERY_S = 1.0
 POLL_MS = 50
 EXPAND_MATCHES_LIMIT = 500  # expand the ancestors of at most this many matches
 MIN_VALUE_WIDTH = 160  # Last value never gets narrower than this while the window shrinks
@@ -74,6 +76,12 @@ class TopicFilterProxy(QSortFilterProxyModel):
         return self.sourceModel().index(source_row, 0, source_parent).internalPointer() in self.matches
 
 
+def _mib(size: int) -> str:
+    """Bytes as MiB, with a decimal below 10 (a new tree's few kilobytes are not "0")."""
+    mib = size / MIB
+    return f"{mib:,.1f}" if mib < 10 else f"{mib:,.0f}"
+
+
 class TopicTreeView(QWidget):
     """Topic tree with filter box, context menu and keyboard actions.
 
@@ -92,6 +100,7 @@ class TopicTreeView(QWidget):
         self.setAccessibleName("Topic tree")
         self.tree: TopicForest = context.workspace.tree  # read only: the tick thread writes it
         self.model = TopicTreeModel(self.tree, self)
+        self.model.removal_interval = REMOVE_PRUNED_EVERY_S
         self.model.root_label = self._broker_label
         self.proxy = TopicFilterProxy(self)
         self.proxy.setSourceModel(self.model)
@@ -133,6 +142,10 @@ class TopicTreeView(QWidget):
         self.budget_label.setEnabled(False)  # the palette's muted text colour
         self.budget_label.hide()
         self._evicted_shown = 0
+        # How much of the history budget is in use (the fullest broker's), and how short histories are kept now.
+        self.history_label = QLabel("", objectName="topicHistoryUse")
+        self.history_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.history_label.setEnabled(False)  # the palette's muted text colour
         # What an empty tree waits for, over its blank area: no topics yet, or none matching the filter.
         self.empty_note = QLabel("", self.view.viewport(), objectName="topicTreeEmpty")
         self.empty_note.setTextFormat(Qt.TextFormat.PlainText)
@@ -153,6 +166,7 @@ class TopicTreeView(QWidget):
         bottom = QHBoxLayout()
         bottom.addWidget(self.breadcrumb, 1)
         bottom.addWidget(self.budget_label, 1)
+        bottom.addWidget(self.history_label)
         bottom.addWidget(self.status_label)
         layout.addLayout(bottom)
 
@@ -193,7 +207,9 @@ class TopicTreeView(QWidget):
             self._show_budget()
         if self.isVisible():
             self.model.publish_changes(self.rows_on_screen())
-            self._fetch_where_in_view()
+            # After this frame, not in it: the first visualRect() lays out every shown row again when rows
+            # came or went under an expanded parent, and that is as much work again as the frame itself.
+            self._fetch_soon.start()
         else:
             self.stale = True
         self._update_empty_note()
@@ -222,6 +238,27 @@ class TopicTreeView(QWidget):
                                      f"least recently seen topics go ({evicted:,} so far). Their parents keep the "
                                      "counts. Change it in View → Topic budget…")
         self.budget_label.setVisible(evicted > 0)
+
+    def show_history_use(self) -> None:
+        """The fullest broker's history against the budget; every broker's in the tooltip."""
+        use = self.tree.history_use() if isinstance(self.tree, TopicForest) else {}
+        if not use:
+            self.history_label.hide()
+            return
+        budget = self.tree.history_budget
+        broker_id, (used, kept) = max(use.items(), key=lambda item: item[1][0])
+        text = f"History {_mib(used)} of {budget / MIB:,.0f} MiB"
+        full_count = next(iter(self.tree.trees.values())).history_count
+        if kept < full_count:
+            text += f", {kept:,} per topic"
+        lines = [f"{broker}: {_mib(b_used)} MiB, up to {b_kept:,} messages per topic"
+                 for broker, (b_used, b_kept) in sorted(use.items())]
+        self.history_label.setText(text if len(use) == 1 else f"{text} ({broker_id})")
+        self.history_label.setToolTip(
+            f"Message history kept per broker: at most {budget / MIB:,.0f} MiB, counted as payloads plus a fixed "
+            f"overhead per message. Past it, every topic keeps fewer messages (at most {full_count:,}).\n"
+            + "\n".join(lines) + "\nChange it in View → History budget…")
+        self.history_label.show()
 
     def _update_empty_note(self) -> None:
         shown = self.view.model()
@@ -279,6 +316,9 @@ class TopicTreeView(QWidget):
 
     def _on_repaint(self) -> None:
         if self.isVisible():
+            if self.model.removals_due:  # rows pruned by the last summaries, when none has come since
+                self.model.publish_changes(self.rows_on_screen())
+            self.show_history_use()
             self.view.viewport().update()  # visible rows only: fades marks, refreshes ages
 
     # ----- filter ---------------------------------------------------------------------

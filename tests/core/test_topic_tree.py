@@ -33,11 +33,12 @@ def rec(topic: str, payload: bytes = b"x", retain: bool = False, received: float
 
 
 def assert_consistent(node: TopicNode) -> None:
-    """Rows, parents, names and subtree counts agree everywhere below ``node``."""
+    """Parents, names, the order of live children and subtree counts agree everywhere below ``node``."""
     total = node.count
-    for row, child in enumerate(node.child_list):
-        assert child.row == row and child.parent is node
-        if child.removed:  # a tombstone keeps its row but is in no lookup and counts nothing
+    assert node.live_children() == list(node.children.values())  # both in the order the children came
+    for child in node.child_list:
+        assert child.parent is node
+        if child.removed:  # a tombstone keeps its place but is in no lookup and counts nothing
             assert node.children.get(child.name) is not child
             continue
         assert node.children[child.name] is child
@@ -79,9 +80,10 @@ def test_fold_moves_history_under_the_new_name_and_leaves_a_tombstone():
     assert [c.name for c in tree.node("d").live_children()] == ["other", "Temperature"]
     assert {n.topic for n in tree.matching_nodes(TreeFilter("d/+"))} == {"d/other", "d/Temperature"}
     assert_consistent(tree.root)
-    # The name can come back: a new node in a new row, the tombstone's row untouched.
+    # The name can come back: a new node at the end, the tombstone's place untouched.
     tree.apply([rec("d/alias 7", b"5")])
-    assert tree.node("d/alias 7").row == 3 and alias.row == 0
+    d_list = tree.node("d").child_list
+    assert d_list.index(tree.node("d/alias 7")) == 3 and d_list.index(alias) == 0
     assert_consistent(tree.root)
     assert not tree.fold("d/missing", "d/Temperature") and not tree.fold("d", "d/other")  # d has children
 
@@ -299,6 +301,31 @@ def test_history_budget_shortens_every_ring_but_keeps_the_last_message():
     assert node.count == 8  # counts are never trimmed
 
 
+def test_a_new_history_budget_shortens_every_ring_at_once_and_a_larger_one_lets_them_grow_back():
+    from eventscope.core.models.topic_forest import TopicForest
+    from eventscope.core.models.topic_tree import HISTORY_ENTRY_OVERHEAD
+
+    entry = 10 + HISTORY_ENTRY_OVERHEAD
+    forest = TopicForest(history_count=8)
+    for round_ in range(8):
+        forest.apply([MessageRecord(f"t/{i}", b"%010d" % (round_ * 100 + i), broker_id="east") for i in range(20)])
+    assert forest.history_use() == {"east": (160 * entry, 8)}
+    forest.set_history_budget(50 * entry)  # 20 topics x 8 need 160 entries: every ring is cut, now
+    tree = forest.trees["east"]
+    assert forest.history_budget == 50 * entry and tree.history_budget == 50 * entry
+    used, kept = forest.history_use()["east"]
+    assert kept == 2 and used == 40 * entry
+    assert [m.payload for m in tree.node("t/7").history] == [b"%010d" % 607, b"%010d" % 707]
+    assert forest.tree("west").history_budget == 50 * entry  # a broker added later gets the same budget
+    forest.set_history_budget(1000 * entry)
+    for round_ in range(8, 12):
+        forest.apply([MessageRecord(f"t/{i}", b"%010d" % (round_ * 100 + i), broker_id="east") for i in range(20)])
+    assert forest.history_use()["east"] == (120 * entry, 8)  # 2 kept + 4 new per topic: growing back to 8
+    with pytest.raises(ValueError):
+        forest.set_history_budget(0)
+    assert forest.history_budget == 1000 * entry  # a refused budget changes nothing
+
+
 def test_the_topic_budget_evicts_the_least_recently_seen_leaves_and_parents_keep_their_counts():
     tree = TopicTree(topic_budget=20)
     # 2 regions x 8 devices, each a device level and a temp leaf: 2 + 16 + 16 = 34 levels, seen in order.
@@ -327,9 +354,11 @@ def test_a_smaller_budget_evicts_at_once_and_tombstones_do_not_pile_up():
     assert len(churn.child_list) == 5000
     changes = tree.set_topic_budget(1000)
     assert len(tree) <= 1000 and len(changes.pruned) >= 4000
-    # Rebuilt as its tombstones came to dominate it: rows are positions again, and few tombstones are left.
+    # Rebuilt as its tombstones came to dominate it: few tombstones are left, the live ones in their order.
     assert len(churn.child_list) <= 2 * len(churn.children) + 16 < 5000
-    assert all(c.row == r for r, c in enumerate(churn.child_list))
+    assert churn.live_children() == list(churn.children.values())
+    assert [c.name for c in churn.live_children()] == sorted((c.name for c in churn.live_children()),
+                                                             key=lambda name: int(name.split("-")[1]))
     assert churn.evicted == len(changes.pruned) and churn.subtree_count == 5000
     with pytest.raises(ValueError):
         tree.set_topic_budget(0)

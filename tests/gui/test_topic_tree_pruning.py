@@ -194,3 +194,40 @@ def test_a_held_queue_under_churn_never_holds_more_evicted_topics_than_live_ones
     assert tree.evicted_total > 5 * FETCH_BATCH
     shown = _names(model, "churn")
     assert shown == [node.name for node in churn.live_children()[:len(shown)]]
+
+
+def test_rows_pruned_by_an_eviction_pass_leave_together_once_the_interval_has_passed(qtmodeltester):
+    """An eviction pass prunes shown rows on every tick; each announcement makes the view lay out every shown
+    row again. With a ``removal_interval`` the rows stay (pruned nodes showing their last values) until it has
+    passed, then leave in one announcement, and held rows fill in after them."""
+    from eventscope.gui.models.topic_tree_model import FETCH_BATCH
+
+    forest = TopicForest(topic_budget=FETCH_BATCH + 100)
+    model = TopicTreeModel(forest)
+    qtmodeltester.check(model)
+    model.removal_interval = 3600.0  # nothing is due within the test ...
+    announcements: list[str] = []
+    model.rowsRemoved.connect(lambda *_: announcements.append("removed"))
+    model.layoutChanged.connect(lambda *_: announcements.append("layout"))
+    _publish(model, forest.apply([_rec(f"churn/t{i:05d}") for i in range(FETCH_BATCH + 50)], now_mono=0.0))
+    first_shown = _names(model, "churn")
+    assert len(first_shown) == FETCH_BATCH
+    for tick in range(1, 6):  # every tick evicts the oldest topics, which are the rows shown first
+        _publish(model, forest.apply([_rec(f"churn/n{tick}-{i:03d}") for i in range(60)], now_mono=float(tick)))
+    tree = forest.trees["plant"]
+    churn = tree.node("churn")
+    assert tree.evicted_total > 0
+    evicted_shown = [name for name in first_shown if tree.node(f"churn/{name}") is None]
+    assert evicted_shown, "the pass evicted some of the rows shown"
+    # ... except the first announcement of the run (the interval starts there), so rows evicted after it wait.
+    assert announcements.count("removed") + announcements.count("layout") <= 1
+    waiting = [name for name in _names(model, "churn") if tree.node(f"churn/{name}") is None]
+    assert waiting and model.has_pending_changes and model.removals_due is False
+
+    model.removal_interval = 0.0  # ... now it has passed
+    before = len(announcements)
+    model.publish_changes()
+    assert len(announcements) == before + 1  # every waiting row in one announcement
+    shown = _names(model, "churn")
+    assert shown == [node.name for node in churn.live_children()[:FETCH_BATCH]]  # held rows filled in after them
+    assert not model.has_pending_changes

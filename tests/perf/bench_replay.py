@@ -114,7 +114,6 @@ def _window(rate: int, seconds: float) -> int:
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
 
     from eventscope.core.audit.store import default_audit_path
     from eventscope.core.profile import ConnectionProfile
@@ -132,7 +131,9 @@ def _window(rate: int, seconds: float) -> int:
         broker = MosquittoBroker(port=free_port(), workdir=folder,
                                  extra_config="allow_anonymous true\nmax_queued_messages 1000000\n")
         broker.start()
-        app = QApplication.instance() or QApplication([])
+        from eventscope.gui.app import create_application
+
+        app = create_application([])  # set up as the app sets up its process
         from eventscope.gui.context import AppContext
         from eventscope.gui.main_window import MainWindow
 

@@ -479,9 +479,10 @@ def main(argv=None) -> int:
         os.environ["XDG_DATA_HOME"] = str(workdir / "data")
         os.environ["XDG_CONFIG_HOME"] = str(workdir / "config")
         import qasync
-        from PySide6.QtWidgets import QApplication
 
-        app = QApplication.instance() or QApplication([])
+        from eventscope.gui.app import create_application
+
+        app = create_application([])  # set up as the app sets up its process
         loop = qasync.QEventLoop(app)
         asyncio.set_event_loop(loop)
         result = loop.run_until_complete(soak(load, workdir, lambda line: print(line, flush=True)))
