@@ -505,21 +505,25 @@ class MainWindow(QMainWindow):
 
     def ask_topic_budget(self) -> None:
         """View → Topic budget…: the most topic levels a broker's tree keeps (saved for the next start)."""
-        budget, accepted = QInputDialog.getInt(
-            self, "Topic budget", "Topic levels kept per broker (past it, the least recently seen go):",
-            self.context.topic_budget, MIN_TOPIC_BUDGET, MAX_TOPIC_BUDGET, 10_000)
-        if accepted:
+        budget = self._ask_budget("Topic budget", "Topic levels kept per broker (past it, the least recently seen go):",
+                                  self.context.topic_budget, MIN_TOPIC_BUDGET, MAX_TOPIC_BUDGET, 10_000)
+        if budget is not None:
             self.context.set_topic_budget(budget)
             self.status_bar.showMessage(f"The tree keeps at most {budget:,} topic levels per broker", 5000)
 
     def ask_history_budget(self) -> None:
         """View → History budget…: the most message history a broker's tree keeps (saved for the next start)."""
-        budget, accepted = QInputDialog.getInt(
-            self, "History budget", "Message history kept per broker, in MiB (past it, every topic keeps fewer):",
-            self.context.history_budget_mib, MIN_HISTORY_BUDGET_MIB, MAX_HISTORY_BUDGET_MIB, 64)
-        if accepted:
+        budget = self._ask_budget("History budget",
+                                  "Message history kept per broker, in MiB (past it, every topic keeps fewer):",
+                                  self.context.history_budget_mib, MIN_HISTORY_BUDGET_MIB, MAX_HISTORY_BUDGET_MIB, 64)
+        if budget is not None:
             self.context.set_history_budget(budget)
             self.status_bar.showMessage(f"The tree keeps at most {budget:,} MiB of message history per broker", 5000)
+
+    def _ask_budget(self, title: str, label: str, value: int, lowest: int, highest: int, step: int) -> int | None:
+        """The number the user chose in a small dialog, or None if they cancelled."""
+        budget, accepted = QInputDialog.getInt(self, title, label, value, lowest, highest, step)
+        return budget if accepted else None
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()

@@ -373,3 +373,32 @@ def test_forest_changes_that_only_prune_still_count_as_changes():
     assert changes.pruned and changes.messages == 0 and bool(changes)  # a view must not skip it
     forest.set_topic_budget(1)
     assert bool(forest.apply([]))  # what the smaller budget evicted arrives with the next apply
+
+
+def test_a_large_tree_shortens_its_history_over_several_applies_and_then_fits_its_budget(monkeypatch):
+    """Halving every ring of 250,000 topics in one apply held the interpreter long enough to stall the window;
+    a chunk of topics per apply does it over several, and a topic with a new message is shortened at once."""
+    from eventscope.core.models import topic_tree
+    from eventscope.core.models.topic_tree import HISTORY_ENTRY_OVERHEAD
+
+    monkeypatch.setattr(topic_tree, "HISTORY_TRIM_CHUNK", 30)
+    entry = 10 + HISTORY_ENTRY_OVERHEAD
+    tree = TopicTree(history_count=8, history_budget=500 * entry)
+    for round_ in range(5):  # 100 topics x 5 = 500 entries: exactly the budget
+        tree.apply([MessageRecord(f"t/{i:03d}", b"%010d" % (round_ * 1000 + i)) for i in range(100)])
+    assert tree.history_used == 500 * entry and tree.effective_history_count == 8
+    tree.apply([MessageRecord("t/000", b"%010d" % 5000)])  # one more: over the budget, the halving starts
+    assert tree.effective_history_count == 4
+    tree.apply([MessageRecord("t/000", b"%010d" % 6000)])  # its turn comes last: a new message shortens it now
+    lengths = [len(tree.node(f"t/{i:03d}").history) for i in range(100)]
+    assert sum(1 for n in lengths if n > 4) > 30, "not every ring is shortened in one apply"
+    assert lengths[0] == 4
+    applies = 2
+    while tree.history_used > tree.history_budget or any(len(n.history) > 4 for n in tree.topics()):
+        tree.apply([])
+        applies += 1
+        assert applies < 10
+    assert applies >= 3  # 101 topics, 30 an apply
+    assert tree.history_used == sum(len(m.payload) + HISTORY_ENTRY_OVERHEAD for n in tree.topics() for m in n.history)
+    assert tree.history_used <= tree.history_budget and tree.effective_history_count == 4
+    assert [m.payload for m in tree.node("t/007").history] == [b"%010d" % (r * 1000 + 7) for r in range(1, 5)]

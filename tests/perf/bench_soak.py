@@ -45,7 +45,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -98,6 +98,8 @@ class MinuteRow:
     p99: float
     max: float
     audit_rows: int
+    history: int = 0  # counted bytes of message history the fullest broker's tree keeps
+    history_kept: int = 0  # messages a topic keeps at most now, in that tree (fewer once the history budget is full)
 
 
 @dataclass
@@ -344,6 +346,10 @@ async def soak(load: SoakLoad, workdir: Path, report: Callable[[str], None] = pr
                 _percentile(stalls, 0.50), _percentile(stalls, 0.99), max(stalls, default=0.0),
                 await loop.run_in_executor(reader, audit_rows, locations))  # a count must not stall the GUI thread
             received_before, dropped_before = received, dropped
+            use = context.workspace.tree.history_use() if hasattr(context.workspace.tree, "history_use") else {}
+            if use:
+                history, kept = max(use.values())
+                measured = replace(measured, history=history, history_kept=kept)
             return measured
 
         result.rows.append(await row(0, []))
@@ -400,7 +406,7 @@ def _setup_text(result: SoakResult, load: SoakLoad) -> str:
 
 def _header() -> str:
     return (f"{'minute':>6} {'window MiB':>10} {'conn. MiB':>9} {'tree nodes':>10} {'evicted':>9} {'received':>9} "
-            f"{'dropped':>7} {'p50':>5} {'p99':>6} {'max':>6} {'audit rows':>10}")
+            f"{'dropped':>7} {'p50':>5} {'p99':>6} {'max':>6} {'audit rows':>10} {'history MiB':>11} {'kept':>4}")
 
 
 def _row_text(row: MinuteRow) -> str:
@@ -410,7 +416,7 @@ def _row_text(row: MinuteRow) -> str:
     received = f"{row.received:,}" if row.minute else "-"
     dropped = f"{row.dropped:,}" if row.minute else "-"
     return (f"{row.minute:>6} {_mib(row.window_rss):>10} {_mib(row.child_rss):>9} {row.tree_nodes:>10,} {evicted:>9} "
-            f"{received:>9} {dropped:>7} {stalls} {row.audit_rows:>10,}")
+            f"{received:>9} {dropped:>7} {stalls} {row.audit_rows:>10,} {_mib(row.history):>11} {row.history_kept:>4}")
 
 
 def summary_text(result: SoakResult) -> str:
@@ -454,7 +460,8 @@ def summary_text(result: SoakResult) -> str:
                      f"garbage that gc.freeze had kept alive{f' ({kinds})' if kinds else ''}.")
     lines.append(f"\nStall columns in ms: how late a {PROBE_MS} ms timer on the GUI thread fired. Targets: "
                  f"p99 < {P99_TARGET_MS:g}, max < {MAX_TARGET_MS:g}, in every minute. RSS in MiB at the end of each minute "
-                 "(minute 0: when the load started); conn. = the window's connection process.")
+                 "(minute 0: when the load started); conn. = the window's connection process. History: what the "
+                 "fullest broker's tree keeps, as its budget counts it, and how many messages a topic keeps.")
     return "\n".join(lines)
 
 
