@@ -241,7 +241,7 @@ class TopicTreeView(QWidget):
 
     def show_history_use(self) -> None:
         """The fullest broker's history against the budget; every broker's in the tooltip."""
-        use = self.tree.history_use() if isinstance(self.tree, TopicForest) else {}
+        use = self.tree.history_use()
         if not use:
             self.history_label.hide()
             return
