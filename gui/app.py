@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication
 from eventscope.core.console import EXIT_FAILURE, EXIT_OK, error
 from eventscope.core.profile import ConnectionProfile, TlsSettings, parse_broker_address
 from eventscope.core.profiles.store import ProfileError, ProfileStore
+from eventscope.core.workspace.allocator import pin_large_block_threshold
 from eventscope.gui.context import AppContext
 from eventscope.gui.main_window import MainWindow
 
@@ -29,6 +30,7 @@ INTERPRETER_SWITCH_INTERVAL = 0.001
 def create_application(argv: list[str] | None = None) -> QApplication:
     """The QApplication the window runs in (the existing one if there is one), and the process set up for it."""
     sys.setswitchinterval(INTERPRETER_SWITCH_INTERVAL)
+    pin_large_block_threshold()  # or the heap creeps with a large tree's resized tables
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(argv or sys.argv[:1])
     app.setOrganizationName("Eventscope")
