@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from eventscope.core.workspace.changes import ChangeSummary
+from eventscope.core.workspace.changes import BrokerSummary, ChangeSummary
 from eventscope.core.workspace.workspace import Workspace
 
 FRAME_MS = 33
@@ -31,6 +31,7 @@ class FlushStats:
     received: int
     buffered: int
     dropped: int
+    falling_behind: tuple[BrokerSummary, ...] = ()  # brokers that send faster than the window reads
 
 
 class SummaryBridge(QObject):
@@ -108,5 +109,6 @@ class SummaryBridge(QObject):
         now = time.monotonic()
         if now - self._last_stats >= STATS_INTERVAL:
             self._last_stats = now
+            behind = tuple(b for b in summary.brokers if b.backlog.falling_behind)
             self.statsChanged.emit(FlushStats(summary.messages_per_second, summary.received, summary.buffered,
-                                              summary.dropped))
+                                              summary.dropped, behind))

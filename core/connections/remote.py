@@ -179,6 +179,11 @@ class ConnectionProcess:
             connection = self._brokers.get(broker_id)
             if connection is not None:
                 connection.audit_results.extend(results)
+        elif kind == "unread":
+            _, broker_id, unread, bytes_read = message
+            connection = self._brokers.get(broker_id)
+            if connection is not None:
+                connection.session.unread = (unread, bytes_read)
         elif kind == "tracker":
             _, broker_id, stats = message
             connection = self._brokers.get(broker_id)
@@ -210,6 +215,10 @@ class RemoteSession(SessionBase):
         self._status = SessionStatus(SessionState.CONNECTING, profile.address, since=time.time())
         self._connected = threading.Event()
         self._subscriptions = dict(subscription_pairs(subscriptions))
+        self.unread: tuple[int, int] = (0, 0)  # as the connection process last measured its socket
+
+    def socket_unread(self) -> tuple[int, int]:
+        return self.unread
 
     def set_status(self, status: SessionStatus) -> None:
         self._status = status

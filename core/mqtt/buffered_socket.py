@@ -11,23 +11,38 @@ hook paho uses for TLS sockets). Everything else is the wrapped socket's.
 
 from __future__ import annotations
 
+import struct
+import sys
+
+if sys.platform != "win32":
+    import fcntl
+    import termios
+
+    def _system_unread(sock) -> int:
+        return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
+else:
+    def _system_unread(sock) -> int:  # Windows: not read there
+        return 0
+
 READ_SIZE = 64 * 1024
 
 
 class BufferedSocket:
     """Wraps a connected socket (plain or TLS); only ``recv`` and ``pending`` are its own."""
 
-    __slots__ = ("_sock", "_buffer", "_offset")
+    __slots__ = ("_sock", "_buffer", "_offset", "bytes_read")
 
     def __init__(self, sock) -> None:
         self._sock = sock
         self._buffer = b""
         self._offset = 0
+        self.bytes_read = 0  # from the socket since it opened
 
     def recv(self, size: int) -> bytes:
         available = len(self._buffer) - self._offset
         if available <= 0:
             data = self._sock.recv(max(size, READ_SIZE))  # may raise BlockingIOError, as paho expects
+            self.bytes_read += len(data)
             if len(data) <= size:
                 return data
             self._buffer, self._offset = data, 0
@@ -45,6 +60,18 @@ class BufferedSocket:
     def buffered(self) -> int:
         """Bytes read from the socket and not yet handed out."""
         return len(self._buffer) - self._offset
+
+    def unread(self) -> int:
+        """Bytes that arrived and are not yet read from the socket (its system buffer, and TLS's decrypted ones).
+
+        Not this wrapper's own buffer: a reader that keeps up holds up to a read's worth there all the time.
+        Read from any thread: a socket closed meanwhile counts as nothing waiting.
+        """
+        inner = getattr(self._sock, "pending", None)
+        try:
+            return _system_unread(self._sock) + (inner() if inner is not None else 0)
+        except (OSError, ValueError):
+            return 0
 
     def pending(self) -> int:
         own = len(self._buffer) - self._offset

@@ -312,6 +312,10 @@ class SessionBase:
     def wait_connected(self, timeout: float | None = None) -> bool:
         return self._connected.wait(timeout)
 
+    def socket_unread(self) -> tuple[int, int]:
+        """(bytes arrived and not yet read from the socket, bytes read since it opened); zeros where not known."""
+        return 0, 0
+
     # Every session type implements these three (MqttSession here, RemoteSession in the connection process).
     def subscribe(self, topic_filter: str, qos: int = 0) -> Future:
         raise NotImplementedError
@@ -649,6 +653,12 @@ class MqttSession(SessionBase):
         # paho annotates the delays as int but sleeps for them as given: a jittered float is meant.
         self._client.reconnect_delay_set(delay, delay)  # pyright: ignore[reportArgumentType]
         self._set_status(SessionStatus(SessionState.RECONNECTING, message, self._attempt, delay, time.time()))
+
+    def socket_unread(self) -> tuple[int, int]:
+        sock = self._client._sock  # read once: the network thread replaces it on a reconnect
+        if isinstance(sock, BufferedSocket):
+            return sock.unread(), sock.bytes_read
+        return 0, 0
 
     @property
     def tcp_open(self) -> bool:

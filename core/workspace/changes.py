@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eventscope.core.audit.store import AuditRow, ReplyPairing, Sighting
+from eventscope.core.models.backlog import Backlog
 from eventscope.core.models.region_stats import RegionCount
 from eventscope.core.models.topic_forest import ForestChanges
 from eventscope.core.mqtt.session import SessionStatus
@@ -28,6 +29,7 @@ class BrokerSummary:
     messages_per_second: float
     retained_seen: int = 0  # retained messages its tree received
     audit: AuditState | None = None  # where it records; changes arrive here, not as a blocking answer
+    backlog: Backlog = Backlog()  # what waits to be read and shown, and whether it is falling behind
 
 
 @dataclass(frozen=True, slots=True)

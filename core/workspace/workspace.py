@@ -52,6 +52,7 @@ from eventscope.core.connections.local import LocalConnector
 from eventscope.core.decoding.decoders import DecodedPayload
 from eventscope.core.decoding.protobuf_schemas import ProtoSchemas
 from eventscope.core.decoding.rules import DecoderRule, DecoderRules
+from eventscope.core.models.backlog import BacklogWatch
 from eventscope.core.models.rate_meter import RateMeter
 from eventscope.core.models.stream import DEFAULT_CAPACITY, Stream
 from eventscope.core.models.stream_filter import StreamFilter
@@ -137,6 +138,7 @@ class Workspace:
         self._next_stream_id = 1
         self._local = IngestBuffer()
         self._closed_audit: deque[AuditDelta] = deque()
+        self._backlogs: dict[str, BacklogWatch] = {}  # per broker, on the tick thread
         self._audit_warnings: dict[str, tuple[str, bool]] = {}  # per broker: its writer's last (warning, waiting)
         self._closing: list[BrokerHandle] = []  # removed, but final audit results may still arrive
         self._closing_lock = threading.Lock()  # held for a list swap only, never across I/O
@@ -226,6 +228,7 @@ class Workspace:
                 self._decoder_rules = {k: v for k, v in self._decoder_rules.items() if k != broker_id}
         self.post(lambda: self.sparkplug.forget_broker(broker_id))  # aliases are valid only until the next BIRTH
         self.post(lambda: self._forget_pending(broker_id))
+        self.post(lambda: self._backlogs.pop(broker_id, None))
         if not keep_topics:
             self.post(lambda: self.tree.remove(broker_id))
 
@@ -360,7 +363,7 @@ class Workspace:
             self._ticks += 1
             return ChangeSummary(
                 tick=self._ticks, messages=len(batch), tree=tree_changes, new_regions=new_regions,
-                streams=streams, audit=audit, brokers=tuple(self._broker_summary(c) for c in brokers),
+                streams=streams, audit=audit, brokers=tuple(self._broker_summary(c, now) for c in brokers),
                 messages_per_second=self._meter.rate, duration=time.perf_counter() - started,
                 records=tuple(batch) if self.keep_records else ())
 
@@ -553,13 +556,18 @@ class Workspace:
         return AuditDelta(broker_id, database, tuple(rows), tuple(pairings), tuple(sightings), committed, duplicates,
                           complete, last.warning, last.pending, last.waiting)
 
-    def _broker_summary(self, connection: BrokerHandle) -> BrokerSummary:
+    def _broker_summary(self, connection: BrokerHandle, now: float) -> BrokerSummary:
         stats = connection.buffer.stats()
         tree = self.tree.trees.get(connection.broker_id)
+        unread, bytes_read = connection.session.socket_unread()
+        watch = self._backlogs.get(connection.broker_id)
+        if watch is None:
+            watch = self._backlogs[connection.broker_id] = BacklogWatch()
+        backlog = watch.update(unread, bytes_read, stats.received, stats.buffered, connection.meter.rate, now)
         return BrokerSummary(connection.broker_id, connection.session.status, stats.received,
                              stats.dropped + connection.dropped_elsewhere, stats.buffered, connection.meter.rate,
                              tree.retained_seen if tree is not None else 0,
-                             self._audit_state(connection))
+                             self._audit_state(connection), backlog)
 
     def _audit_state(self, connection: BrokerHandle) -> AuditState:
         recording = connection.recorder is not None

@@ -98,10 +98,8 @@ class BrokerTableModel(FlatTableModel):
                 return f"{summary.dropped:,}" if summary else ""
             if column == NOTES:
                 notes = self.notes(entry, connection, summary)
-                if role == TOOLTIP and NO_RETAINED in notes:
-                    return NO_RETAINED_TIP
-                if role == TOOLTIP and summary is not None and summary.audit is not None and summary.audit.warning:
-                    return summary.audit.warning  # why it waits, or why writes fail, in full
+                if role == TOOLTIP:
+                    return self._notes_tooltip(notes, summary) or "  ".join(notes)
                 return "  ".join(notes)
         if role == FONT and connection is not None and self.context.connection is connection:
             return _BOLD
@@ -117,6 +115,18 @@ class BrokerTableModel(FlatTableModel):
         return None
 
     @staticmethod
+    def _notes_tooltip(notes: list[str], summary: BrokerSummary | None) -> str:
+        """Each note that has more to say, in full."""
+        parts = []
+        if summary is not None and summary.backlog.falling_behind:
+            parts.append(summary.backlog.detail)
+        if summary is not None and summary.audit is not None and summary.audit.warning:
+            parts.append(summary.audit.warning)  # why it waits, or why writes fail
+        if NO_RETAINED in notes:
+            parts.append(NO_RETAINED_TIP)
+        return "\n\n".join(parts)
+
+    @staticmethod
     def notes(entry, connection=None, summary: BrokerSummary | None = None) -> list[str]:
         profile = entry.profile
         notes = []
@@ -128,6 +138,8 @@ class BrokerTableModel(FlatTableModel):
             notes.append("not recording")
         elif summary is not None and summary.audit is not None and summary.audit.warning:
             notes.append(AUDIT_WAITING if summary.audit.waiting else "audit not writing")
+        if summary is not None and summary.backlog.falling_behind:
+            notes.append(summary.backlog.text)
         if summary is not None and _withholds_retained(entry, summary):
             notes.append(NO_RETAINED)
         return notes

@@ -35,7 +35,13 @@ class EventscopeStatusBar(QStatusBar):
 
     def show_stats(self, stats: FlushStats) -> None:
         self.rate_label.setText(f"{stats.messages_per_second:,.0f} msg/s")
-        self.buffered_label.setText(f"buffered {stats.buffered:,}")
+        buffered = f"buffered {stats.buffered:,}"
+        behind = stats.falling_behind
+        if behind:  # the broker's row has the detail too; here it shows whichever tab is open
+            buffered += "  ·  " + ", ".join(f"{b.broker_id} {b.backlog.text}" for b in behind)
+        self.buffered_label.setText(buffered)
+        self.buffered_label.setStyleSheet(status_style("warn", bold=True) if behind else "")
+        self.buffered_label.setToolTip("\n\n".join(f"{b.broker_id}: {b.backlog.detail}" for b in behind))
         self.dropped_label.setText(f"dropped {stats.dropped:,}")
         self.dropped_label.setStyleSheet(status_style("error", bold=True) if stats.dropped else "")
 
