@@ -129,7 +129,7 @@ class ChildHost:
     # ----- outgoing -----
     def _send_loop(self) -> None:
         last_state: dict[str, tuple] = {}
-        last_unread: dict[str, tuple[int, int]] = {}
+        last_reading: dict[str, tuple] = {}
         next_stats = 0.0
         while not self.stopping.wait(SEND_INTERVAL):
             now = time.monotonic()
@@ -145,10 +145,10 @@ class ChildHost:
                     self.send(("status", broker_id, state[0], connection.session.max_packet_size, state[1]))
                 if now >= next_stats:
                     self.send(("tracker", broker_id, connection.tracker.stats()))
-                    unread = connection.session.socket_unread()
-                    if last_unread.get(broker_id) != unread:
-                        last_unread[broker_id] = unread
-                        self.send(("unread", broker_id, *unread))
+                    reading = connection.session.socket_reading()
+                    if last_reading.get(broker_id) != reading:
+                        last_reading[broker_id] = reading
+                        self.send(("reading", broker_id, tuple(reading)))
             if now >= next_stats:
                 next_stats = now + STATS_INTERVAL
 

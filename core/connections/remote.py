@@ -36,8 +36,10 @@ from eventscope.core.connections.child import child_main
 from eventscope.core.connections.handle import AuditSettings, subscription_pairs
 from eventscope.core.connections.wire import unpack
 from eventscope.core.models.rate_meter import RateMeter
+from eventscope.core.mqtt.buffered_socket import SocketReading
 from eventscope.core.mqtt.ingest import IngestBuffer
 from eventscope.core.mqtt.session import (
+    NO_READING,
     OutgoingMessage,
     SessionBase,
     SessionError,
@@ -179,11 +181,11 @@ class ConnectionProcess:
             connection = self._brokers.get(broker_id)
             if connection is not None:
                 connection.audit_results.extend(results)
-        elif kind == "unread":
-            _, broker_id, unread, bytes_read = message
+        elif kind == "reading":
+            _, broker_id, reading = message
             connection = self._brokers.get(broker_id)
             if connection is not None:
-                connection.session.unread = (unread, bytes_read)
+                connection.session.reading = SocketReading(*reading)
         elif kind == "tracker":
             _, broker_id, stats = message
             connection = self._brokers.get(broker_id)
@@ -215,10 +217,10 @@ class RemoteSession(SessionBase):
         self._status = SessionStatus(SessionState.CONNECTING, profile.address, since=time.time())
         self._connected = threading.Event()
         self._subscriptions = dict(subscription_pairs(subscriptions))
-        self.unread: tuple[int, int] = (0, 0)  # as the connection process last measured its socket
+        self.reading = NO_READING  # as the connection process last measured its socket
 
-    def socket_unread(self) -> tuple[int, int]:
-        return self.unread
+    def socket_reading(self) -> SocketReading:
+        return self.reading
 
     def set_status(self, status: SessionStatus) -> None:
         self._status = status

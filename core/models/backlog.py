@@ -1,26 +1,33 @@
-"""Whether a broker sends faster than its messages are read and shown, and how far behind that leaves them.
+"""Whether a broker sends faster than its messages are read and shown, and for how long.
 
-Two places fill up when the window cannot keep up: the connection's socket (bytes that arrived at this
-machine and are not yet read, past which the broker queues or drops for this client), and the buffer of
-records read but not yet applied to the views. A short burst fills both for a moment; falling behind is
-when one of them stays full, so the watch needs a backlog for ``BEHIND_AFTER`` seconds before it says so,
-and none for ``CAUGHT_UP_AFTER`` seconds before it takes it back.
+Three things show it. The connection reads flat out: almost every read of its socket finds a large
+backlog waiting (a reader that keeps up finds a little each time). Bytes wait unread in the socket
+(past what it holds, the broker queues or drops for this client). Records read but not yet applied
+to the views pile up. A short burst does each of these for a moment; falling behind is when one of
+them lasts, so the watch needs one for ``BEHIND_AFTER`` seconds before it says so, and none for
+``CAUGHT_UP_AFTER`` seconds before it takes it back.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-BEHIND_UNREAD_BYTES = 64 * 1024  # unread in the socket: a reader that keeps up leaves less than one read's worth
+BEHIND_UNREAD_BYTES = 64 * 1024  # unread in the socket: more than one read's worth, all the time
+FLAT_OUT_SHARE = 0.8  # of a second's reads that found a backlog: the reader is the limit
+FLAT_OUT_MIN_READS = 20  # in that second; fewer is a quiet connection
 BEHIND_WAITING_SECONDS = 1.0  # read but not applied: more than this much of the current rate
 BEHIND_WAITING_FLOOR = 10_000  # records; a slow broker's second of messages is no backlog
+READING_WINDOW = 1.0  # seconds over which the share of large reads is taken
 BEHIND_AFTER = 1.0  # seconds a backlog must last before the broker is said to fall behind
 CAUGHT_UP_AFTER = 2.0  # seconds without one before that is taken back
 
 
-def _mib(size: int) -> str:
+def _size(size: int) -> str:
     return f"{size / 2**20:,.1f} MiB" if size >= 2**20 else f"{size / 1024:,.0f} KiB"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:,.0f} s" if seconds < 120 else f"{seconds / 60:,.0f} min"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,17 +36,14 @@ class Backlog:
 
     unread_bytes: int = 0  # arrived in the connection's socket, not yet read
     waiting: int = 0  # records read, not yet applied to the views
-    seconds: float = 0.0  # how long the current rate takes to work through both (inf: nothing is read)
+    flat_out: bool = False  # the connection's reads found a backlog nearly every time over the last second
     falling_behind: bool = False
+    behind_for: float = 0.0  # seconds since it started falling behind
 
     @property
     def text(self) -> str:
         """A few words for the broker's row ("" unless falling behind)."""
-        if not self.falling_behind:
-            return ""
-        if math.isinf(self.seconds):
-            return f"falling behind: {_mib(self.unread_bytes)} unread"
-        return f"falling behind ~{self.seconds:,.1f} s"
+        return f"falling behind for {_duration(self.behind_for)}" if self.falling_behind else ""
 
     @property
     def detail(self) -> str:
@@ -47,58 +51,60 @@ class Backlog:
         if not self.falling_behind:
             return ""
         parts = []
+        if self.flat_out:
+            parts.append("its connection reads flat out")
         if self.unread_bytes:
-            parts.append(f"{_mib(self.unread_bytes)} wait unread in the connection's socket")
+            parts.append(f"{_size(self.unread_bytes)} wait unread in the connection's socket")
         if self.waiting:
             parts.append(f"{self.waiting:,} messages wait to be shown")
-        behind = "" if math.isinf(self.seconds) else f" At the current rate that is about {self.seconds:,.1f} s of traffic."
-        return (f"This broker sends faster than Eventscope reads: {' and '.join(parts)}.{behind} Past what the "
-                "socket holds, the broker queues messages for this client, and may drop QoS 0 ones under its own "
-                "limits. Streams and the tree keep showing what arrives; the Dropped column counts anything "
-                "Eventscope itself had to drop.")
+        now = ", ".join(parts) if parts else "it is catching up"
+        return (f"For {_duration(self.behind_for)} this broker has sent faster than Eventscope reads: {now}. The "
+                "broker queues the rest for this client, and may drop QoS 0 messages under its own limits. "
+                "Streams and the tree keep showing what arrives; the Dropped column counts anything Eventscope "
+                "itself had to drop.")
 
 
 class BacklogWatch:
     """Turns one broker's backlog, sampled every tick, into a ``Backlog`` that does not flicker."""
 
-    __slots__ = ("_over_since", "_under_since", "_behind", "_per_message", "_mark")
+    __slots__ = ("_over_since", "_under_since", "_behind_since", "_flat_out", "_mark")
 
     def __init__(self) -> None:
         self._over_since: float | None = None
         self._under_since: float | None = None
-        self._behind = False
-        self._per_message = 0.0  # socket bytes per message received, over the last second or more
-        self._mark: tuple[int, int, float] | None = None  # (bytes read, messages received, when)
+        self._behind_since: float | None = None
+        self._flat_out = False  # the last reading window's verdict
+        self._mark: tuple[int, int, float] | None = None  # (reads, large reads, when) at the window's start
 
-    def update(self, unread_bytes: int, bytes_read: int, received: int, waiting: int, rate: float,
-               now: float) -> Backlog:
-        """``bytes_read`` and ``received`` are running totals (socket bytes, messages); ``rate`` is messages
-        applied per second; ``waiting`` records read and not yet applied."""
-        self._measure_message_size(bytes_read, received, now)
-        over = (unread_bytes >= BEHIND_UNREAD_BYTES
+    def update(self, now: float, unread_bytes: int = 0, reads: int = 0, full_reads: int = 0, waiting: int = 0,
+               rate: float = 0.0) -> Backlog:
+        """``reads`` and ``full_reads`` are the socket's running totals (reads, and reads that found a backlog);
+        ``waiting`` is records read and not yet applied; ``rate`` messages applied per second."""
+        self._measure_reads(reads, full_reads, now)
+        over = (self._flat_out or unread_bytes >= BEHIND_UNREAD_BYTES
                 or waiting >= max(BEHIND_WAITING_FLOOR, rate * BEHIND_WAITING_SECONDS))
         if over:
             self._under_since = None
             if self._over_since is None:
                 self._over_since = now
-            if now - self._over_since >= BEHIND_AFTER:
-                self._behind = True
+            if self._behind_since is None and now - self._over_since >= BEHIND_AFTER:
+                self._behind_since = self._over_since
         else:
             self._over_since = None
             if self._under_since is None:
                 self._under_since = now
             if now - self._under_since >= CAUGHT_UP_AFTER:
-                self._behind = False
-        per_message = self._per_message or (bytes_read / received if bytes_read and received else 0.0)
-        messages = waiting + (unread_bytes / per_message if per_message > 0 else 0)
-        seconds = messages / rate if rate > 0 else (math.inf if waiting or unread_bytes else 0.0)
-        return Backlog(unread_bytes, waiting, seconds, self._behind)
+                self._behind_since = None
+        since = self._behind_since
+        return Backlog(unread_bytes, waiting, self._flat_out, since is not None,
+                       now - since if since is not None else 0.0)
 
-    def _measure_message_size(self, bytes_read: int, received: int, now: float) -> None:
+    def _measure_reads(self, reads: int, full_reads: int, now: float) -> None:
         mark = self._mark
-        if mark is None or bytes_read < mark[0] or received < mark[1]:  # the first sample, or a new socket
-            self._mark = (bytes_read, received, now)
+        if mark is None or reads < mark[0]:  # the first sample, or a new socket
+            self._mark = (reads, full_reads, now)
             return
-        if now - mark[2] >= 1.0 and received > mark[1] and bytes_read > mark[0]:
-            self._per_message = (bytes_read - mark[0]) / (received - mark[1])
-            self._mark = (bytes_read, received, now)
+        if now - mark[2] >= READING_WINDOW:
+            count, full = reads - mark[0], full_reads - mark[1]
+            self._flat_out = count >= FLAT_OUT_MIN_READS and full >= FLAT_OUT_SHARE * count
+            self._mark = (reads, full_reads, now)

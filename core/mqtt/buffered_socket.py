@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import struct
 import sys
+from typing import NamedTuple
 
 if sys.platform != "win32":
     import fcntl
@@ -25,24 +26,37 @@ else:
         return 0
 
 READ_SIZE = 64 * 1024
+# A read this large found more waiting than a reader that keeps up lets gather (a TLS record holds 16 KiB).
+FULL_READ = 16 * 1024
+
+
+class SocketReading(NamedTuple):
+    """Running totals of one socket's reads, and what waits unread in it now."""
+
+    unread: int = 0  # bytes arrived and not yet read
+    reads: int = 0
+    full_reads: int = 0  # reads of FULL_READ or more: the reader found a backlog
 
 
 class BufferedSocket:
     """Wraps a connected socket (plain or TLS); only ``recv`` and ``pending`` are its own."""
 
-    __slots__ = ("_sock", "_buffer", "_offset", "bytes_read")
+    __slots__ = ("_sock", "_buffer", "_offset", "reads", "full_reads")
 
     def __init__(self, sock) -> None:
         self._sock = sock
         self._buffer = b""
         self._offset = 0
-        self.bytes_read = 0  # from the socket since it opened
+        self.reads = 0  # from the socket since it opened
+        self.full_reads = 0
 
     def recv(self, size: int) -> bytes:
         available = len(self._buffer) - self._offset
         if available <= 0:
             data = self._sock.recv(max(size, READ_SIZE))  # may raise BlockingIOError, as paho expects
-            self.bytes_read += len(data)
+            self.reads += 1
+            if len(data) >= FULL_READ:
+                self.full_reads += 1
             if len(data) <= size:
                 return data
             self._buffer, self._offset = data, 0
@@ -72,6 +86,9 @@ class BufferedSocket:
             return _system_unread(self._sock) + (inner() if inner is not None else 0)
         except (OSError, ValueError):
             return 0
+
+    def reading(self) -> SocketReading:
+        return SocketReading(self.unread(), self.reads, self.full_reads)
 
     def pending(self) -> int:
         own = len(self._buffer) - self._offset

@@ -30,7 +30,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from eventscope.core.mqtt.buffered_socket import BufferedSocket
+from eventscope.core.mqtt.buffered_socket import BufferedSocket, SocketReading
 from eventscope.core.mqtt.failures import (
     FATAL_CONNACK_CODES,
     describe_connack,
@@ -148,6 +148,7 @@ def check_publish(profile: ConnectionProfile, topic: str, qos: int, connected: b
 # 1,000 capped a flat-out QoS 1 sender at 4-8k msg/s; 100 still fills a loopback link many times over.
 MAX_INFLIGHT = 100
 READ_BURST_PACKETS = 1000  # packets read per wake-up before paho's loop writes and checks keepalive
+NO_READING = SocketReading()
 
 
 class _Client(mqtt.Client):
@@ -312,9 +313,10 @@ class SessionBase:
     def wait_connected(self, timeout: float | None = None) -> bool:
         return self._connected.wait(timeout)
 
-    def socket_unread(self) -> tuple[int, int]:
-        """(bytes arrived and not yet read from the socket, bytes read since it opened); zeros where not known."""
-        return 0, 0
+    def socket_reading(self) -> SocketReading:
+        """How the connection's socket is read: totals since it opened, and what waits unread now (zeros where
+        not known)."""
+        return NO_READING
 
     # Every session type implements these three (MqttSession here, RemoteSession in the connection process).
     def subscribe(self, topic_filter: str, qos: int = 0) -> Future:
@@ -654,11 +656,9 @@ class MqttSession(SessionBase):
         self._client.reconnect_delay_set(delay, delay)  # pyright: ignore[reportArgumentType]
         self._set_status(SessionStatus(SessionState.RECONNECTING, message, self._attempt, delay, time.time()))
 
-    def socket_unread(self) -> tuple[int, int]:
+    def socket_reading(self) -> SocketReading:
         sock = self._client._sock  # read once: the network thread replaces it on a reconnect
-        if isinstance(sock, BufferedSocket):
-            return sock.unread(), sock.bytes_read
-        return 0, 0
+        return sock.reading() if isinstance(sock, BufferedSocket) else NO_READING
 
     @property
     def tcp_open(self) -> bool:

@@ -559,11 +559,12 @@ class Workspace:
     def _broker_summary(self, connection: BrokerHandle, now: float) -> BrokerSummary:
         stats = connection.buffer.stats()
         tree = self.tree.trees.get(connection.broker_id)
-        unread, bytes_read = connection.session.socket_unread()
+        reading = connection.session.socket_reading()
         watch = self._backlogs.get(connection.broker_id)
         if watch is None:
             watch = self._backlogs[connection.broker_id] = BacklogWatch()
-        backlog = watch.update(unread, bytes_read, stats.received, stats.buffered, connection.meter.rate, now)
+        backlog = watch.update(now, reading.unread, reading.reads, reading.full_reads, stats.buffered,
+                               connection.meter.rate)
         return BrokerSummary(connection.broker_id, connection.session.status, stats.received,
                              stats.dropped + connection.dropped_elsewhere, stats.buffered, connection.meter.rate,
                              tree.retained_seen if tree is not None else 0,

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import math
 import threading
-
-import pytest
 
 from eventscope.core.models.backlog import (
     BEHIND_AFTER,
     BEHIND_UNREAD_BYTES,
     BEHIND_WAITING_FLOOR,
     CAUGHT_UP_AFTER,
+    FLAT_OUT_MIN_READS,
     BacklogWatch,
 )
 from eventscope.core.profile import ConnectionProfile
@@ -22,45 +20,50 @@ from tests.conftest import publish_raw, wait_until
 def test_a_backlog_must_last_before_the_broker_is_said_to_fall_behind_and_must_clear_before_it_catches_up():
     watch = BacklogWatch()
     over = BEHIND_UNREAD_BYTES * 4
-    assert not watch.update(over, 0, 0, 0, 1000.0, now=10.0).falling_behind  # a burst, so far
-    assert not watch.update(0, 0, 0, 0, 1000.0, now=10.5).falling_behind  # and it cleared: no flicker
-    watch.update(over, 0, 0, 0, 1000.0, now=11.0)
-    behind = watch.update(over, 0, 0, 0, 1000.0, now=11.0 + BEHIND_AFTER)
-    assert behind.falling_behind and behind.text.startswith("falling behind")
-    assert watch.update(0, 0, 0, 0, 1000.0, now=12.5).falling_behind  # not caught up at the first quiet sample
-    assert not watch.update(0, 0, 0, 0, 1000.0, now=12.5 + CAUGHT_UP_AFTER).falling_behind
-    assert watch.update(0, 0, 0, 0, 1000.0, now=20.0).text == ""
+    assert not watch.update(10.0, unread_bytes=over).falling_behind  # a burst, so far
+    assert not watch.update(10.5).falling_behind  # and it cleared: no flicker
+    watch.update(11.0, unread_bytes=over)
+    behind = watch.update(11.0 + BEHIND_AFTER, unread_bytes=over)
+    assert behind.falling_behind and behind.text == f"falling behind for {BEHIND_AFTER:.0f} s"
+    assert "wait unread in the connection's socket" in behind.detail
+    assert watch.update(12.5).falling_behind  # not caught up at the first quiet sample
+    assert not watch.update(12.5 + CAUGHT_UP_AFTER).falling_behind
+    assert watch.update(20.0).text == "" and watch.update(20.0).detail == ""
+
+
+def test_a_connection_that_finds_a_backlog_at_nearly_every_read_is_reading_flat_out():
+    watch = BacklogWatch()
+    reads = full = 0
+    backlog = watch.update(0.0)
+    for second in range(1, 5):  # a reader that keeps up: a large read now and then
+        reads, full = reads + 1_000, full + 100
+        backlog = watch.update(float(second), reads=reads, full_reads=full)
+    assert not backlog.flat_out and not backlog.falling_behind
+    for second in range(5, 9):  # every read finds a backlog; the socket is drained each time, so nothing waits
+        reads, full = reads + 200, full + 199
+        backlog = watch.update(float(second), reads=reads, full_reads=full)
+    assert backlog.flat_out and backlog.falling_behind and backlog.behind_for == 3.0
+    assert "its connection reads flat out" in backlog.detail and backlog.text == "falling behind for 3 s"
+    quiet = BacklogWatch()
+    for second in range(5):  # a connection with a few large messages: too few reads to tell
+        backlog = quiet.update(float(second), reads=second * (FLAT_OUT_MIN_READS - 1),
+                               full_reads=second * (FLAT_OUT_MIN_READS - 1))
+    assert not backlog.flat_out and not backlog.falling_behind
 
 
 def test_records_read_but_not_shown_count_once_they_pass_a_second_of_the_current_rate():
     watch = BacklogWatch()
     rate = 50_000.0
     for now in (0.0, BEHIND_AFTER):
-        backlog = watch.update(0, 0, 0, 40_000, rate, now)
+        backlog = watch.update(now, waiting=40_000, rate=rate)
     assert not backlog.falling_behind  # less than a second of traffic waits
     for now in (5.0, 5.0 + BEHIND_AFTER):
-        backlog = watch.update(0, 0, 0, 80_000, rate, now)
-    assert backlog.falling_behind and backlog.seconds == pytest.approx(80_000 / rate)
-    assert "80,000 messages wait to be shown" in backlog.detail
+        backlog = watch.update(now, waiting=80_000, rate=rate)
+    assert backlog.falling_behind and "80,000 messages wait to be shown" in backlog.detail
     slow = BacklogWatch()
     for now in (0.0, BEHIND_AFTER):
-        backlog = slow.update(0, 0, 0, BEHIND_WAITING_FLOOR - 1, 10.0, now)
+        backlog = slow.update(now, waiting=BEHIND_WAITING_FLOOR - 1, rate=10.0)
     assert not backlog.falling_behind  # a slow broker's few waiting records are no backlog
-
-
-def test_how_far_behind_is_the_unread_bytes_as_messages_at_the_current_rate():
-    watch = BacklogWatch()
-    watch.update(0, 1_000_000, 10_000, 0, 10_000.0, now=0.0)
-    watch.update(0, 3_000_000, 30_000, 0, 10_000.0, now=1.0)  # 100 socket bytes a message
-    watch.update(2_000_000, 4_000_000, 40_000, 0, 10_000.0, now=2.0)
-    backlog = watch.update(2_000_000, 4_000_000, 40_000, 5_000, 10_000.0, now=2.0 + BEHIND_AFTER)
-    assert backlog.seconds == pytest.approx((20_000 + 5_000) / 10_000)
-    assert backlog.text == "falling behind ~2.5 s"
-    assert "1.9 MiB wait unread in the connection's socket and 5,000 messages wait to be shown" in backlog.detail
-    stopped = BacklogWatch()
-    stopped.update(BEHIND_UNREAD_BYTES, 0, 0, 0, 0.0, now=0.0)
-    backlog = stopped.update(BEHIND_UNREAD_BYTES, 0, 0, 0, 0.0, now=BEHIND_AFTER)
-    assert math.isinf(backlog.seconds) and backlog.text == "falling behind: 64 KiB unread"
 
 
 def test_a_broker_whose_messages_wait_unread_is_reported_falling_behind_then_caught_up_with_nothing_lost(mosquitto):
