@@ -118,6 +118,7 @@ async def _measure(window, context, ports: list[int], load: str, rate: int, seco
     tree_target = received_before + count * len(gens)
     await _wait(lambda: totals()[0] >= tree_target, 30)
     received, dropped = totals()
+    taken_in = time.monotonic() - started  # from the first send until the window held every message
     audit_missing = None
     if load == "requests":
 
@@ -136,7 +137,7 @@ async def _measure(window, context, ports: list[int], load: str, rate: int, seco
         "mean": statistics.fmean(stalls) if stalls else 0.0,
         "received": received - received_before, "dropped": dropped - dropped_before,
         "sent": sum(g.sent for g in gens), "send_rate": sum(g.send_rate for g in gens), "audit_missing": audit_missing,
-        "cpu": cpu,
+        "cpu": cpu, "intake": (received - received_before) / taken_in if taken_in > 0 else 0.0, "taken_in": taken_in,
     }
 
 
@@ -264,7 +265,8 @@ def main(argv=None) -> int:
         lost = "" if r["audit_missing"] is None else f"{r['audit_missing']:,}"
         print(f"{r['load']:68} {r['p50']:>5.1f} {r['p99']:>6.1f} {r['max']:>6.1f} {r['received']:>10,} "
               f"{r['dropped']:>8,} {lost:>10} {r['cpu']:>4.0%}")
-        print(f"{'':68} generator sent {r['sent']:,} at {r['send_rate']:,.0f} msg/s")
+        print(f"{'':68} generator sent {r['sent']:,} at {r['send_rate']:,.0f} msg/s; the window took them in "
+              f"{r['taken_in']:.1f} s, {r['intake']:,.0f} msg/s")
     print("\nStall columns in ms: how late a 10 ms timer on the GUI thread fired. Targets: p99 < 33, max < 100.")
     return 0
 
