@@ -3,6 +3,7 @@
     python -m tests.perf.bench_window_stall [--rate 20000] [--seconds 30] [--load requests|telemetry|sparkplug|both]
     python -m tests.perf.bench_window_stall --brokers 3 --rate 5000     # three brokers, each at 5k msg/s
     python -m tests.perf.bench_window_stall --load requests --team-db   # the audit on a local PostgreSQL
+    python -m tests.perf.bench_window_stall --load telemetry --rate 200000 --seconds 5 --mqtt 3.1.1   # the ceiling
 
 The real ``MainWindow`` (offscreen, 1500x950) connects to a Mosquitto on loopback with every
 view live: the topic tree expanded with a topic selected (details pane following), the stream
@@ -30,6 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from eventscope.core.profile import MQTT_V5, MQTT_V311
 from tests.conftest import MOSQUITTO, MosquittoBroker, free_port
 from tests.perf.loadgen import (
     LoadGenerator,
@@ -154,7 +156,7 @@ def _request_payloads(location: str) -> list[bytes]:
 
 
 async def _run(ports: list[int], loads: list[str], rate: int, seconds: float, workdir: Path,
-               team_db: str = "") -> list[dict]:
+               team_db: str = "", mqtt_version: int = MQTT_V5) -> list[dict]:
     from PySide6.QtCore import QSettings, Qt
 
     from eventscope.core.profile import ConnectionProfile
@@ -169,7 +171,8 @@ async def _run(ports: list[int], loads: list[str], rate: int, seconds: float, wo
     if team_db:
         window.audit_feed.use_store(team_db, os.environ["BENCH_PG_PASSWORD"])
     for index, port in enumerate(ports):
-        window.add_broker(ConnectionProfile(name=f"bench-{index}", host="127.0.0.1", port=port))
+        window.add_broker(ConnectionProfile(name=f"bench-{index}", host="127.0.0.1", port=port,
+                                            mqtt_version=mqtt_version))
     ok = await _wait(lambda: all(c.session.is_connected and c.recorder is not None and c.recorder.wait_ready(0.01)
                                  for c in context.connections()), 20)
     if not ok:
@@ -208,6 +211,7 @@ def main(argv=None) -> int:
                         help="both = requests then telemetry; sparkplug = DDATA by alias over 100 devices")
     parser.add_argument("--brokers", type=int, default=1, help="brokers in the window, each loaded at --rate")
     parser.add_argument("--screenshot", default=None, help="save the window as it looked after the load")
+    parser.add_argument("--mqtt", choices=("5", "3.1.1"), default="5", help="the protocol the window connects with")
     parser.add_argument("--team-db", action="store_true",
                         help="record and show the audit on a local PostgreSQL server (started here) instead of SQLite")
     args = parser.parse_args(argv)
@@ -249,7 +253,7 @@ def main(argv=None) -> int:
             loop = qasync.QEventLoop(app)
             asyncio.set_event_loop(loop)
             results = loop.run_until_complete(_run([b.port for b in brokers], loads, args.rate, args.seconds, workdir,
-                                                   team_db))
+                                                   team_db, MQTT_V311 if args.mqtt == "3.1.1" else MQTT_V5))
             if args.screenshot:
                 Path(args.screenshot).write_bytes((workdir / "window-under-load.png").read_bytes())
         finally:
@@ -259,7 +263,8 @@ def main(argv=None) -> int:
                 server.stop()
                 server.remove()
     store = "the audit on PostgreSQL" if args.team_db else "the audit on SQLite"
-    print(f"\nWhole window, every view live, {store}, main-thread timer probe every {PROBE_MS} ms (one run)\n")
+    print(f"\nWhole window on MQTT {args.mqtt}, every view live, {store}, main-thread timer probe every {PROBE_MS} ms "
+          "(one run)\n")
     print(f"{'load':68} {'p50':>6} {'p99':>7} {'max':>7} {'received':>10} {'dropped':>8} {'audit lost':>10} {'CPU':>5}")
     for r in results:
         lost = "" if r["audit_missing"] is None else f"{r['audit_missing']:,}"
