@@ -3,6 +3,8 @@ far, until it catches up; nothing is lost meanwhile."""
 
 from __future__ import annotations
 
+import os
+
 from eventscope.core.connections.remote import RemoteConnector
 from eventscope.core.profile import ConnectionProfile
 from eventscope.core.workspace.workspace import Workspace
@@ -12,7 +14,7 @@ from eventscope.gui.models.broker_table_model import NOTES
 from eventscope.gui.models.roles import TOOLTIP
 from tests.conftest import publish_raw
 from tests.gui.conftest import run_until
-from tests.helpers.stalled_reader_child import STALL_FILE_VARIABLE, stalled_reader_child_main
+from tests.helpers.stalled_reader_child import STALL_PIPE_VARIABLE, release, stalled_reader_child_main
 
 MESSAGES = 400  # of 1 KiB: more than a socket holds unread
 
@@ -20,8 +22,8 @@ MESSAGES = 400  # of 1 KiB: more than a socket holds unread
 def test_a_broker_whose_messages_wait_unread_shows_falling_behind_until_it_catches_up(
         qapp, qloop, qtbot, settings, mosquitto, tmp_path, monkeypatch):
     stall = tmp_path / "stall"
-    stall.touch()
-    monkeypatch.setenv(STALL_FILE_VARIABLE, str(stall))
+    os.mkfifo(stall)
+    monkeypatch.setenv(STALL_PIPE_VARIABLE, str(stall))
     context = AppContext(settings, workspace=Workspace(connector=RemoteConnector(child=stalled_reader_child_main)))
     window = MainWindow(context)
     qtbot.addWidget(window)
@@ -41,7 +43,7 @@ def test_a_broker_whose_messages_wait_unread_shows_falling_behind_until_it_catch
                   message="the status bar says which broker falls behind")
         assert "east:" in buffered.toolTip()
 
-        stall.unlink()  # the reader keeps up again
+        assert release(stall)  # the reader keeps up again
         run_until(qloop, lambda: "falling behind" not in (notes.data() or ""), timeout=15,
                   message="the row takes it back once caught up")
         run_until(qloop, lambda: "falling behind" not in buffered.text(), timeout=5, message="and the status bar")
@@ -50,6 +52,5 @@ def test_a_broker_whose_messages_wait_unread_shows_falling_behind_until_it_catch
                   message="every message in the tree")
         assert window.status_bar.dropped_label.text() == "dropped 0"
     finally:
-        if stall.exists():
-            stall.unlink()
+        release(stall)
         context.shutdown()

@@ -1,21 +1,40 @@
-"""A connection child process whose network threads stop reading while a file exists, as a parser that cannot
-keep up would: the broker's messages pile up unread in the socket, and the window must say it falls behind."""
+"""A connection child process whose network threads stop reading until the test releases them, as a parser
+that cannot keep up would: the broker's messages pile up unread in the socket, and the window must say it
+falls behind.
+
+The release is a named pipe: the stalled reader blocks opening it until the test opens its other end.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
-import time
+import threading
 
 from eventscope.core.connections.child import ChildHost
 
-STALL_FILE_VARIABLE = "EVENTSCOPE_TEST_STALL_FILE"  # set before the child starts; it inherits the environment
-STALL_POLL = 0.05  # seconds; the stall itself is what this simulates, not a wait for something
+STALL_PIPE_VARIABLE = "EVENTSCOPE_TEST_STALL_PIPE"  # set before the child starts; it inherits the environment
+_released = threading.Event()
 
 
-def _stall_while_the_file_exists(record) -> None:
-    path = os.environ[STALL_FILE_VARIABLE]
-    while os.path.exists(path):
-        time.sleep(STALL_POLL)
+def _stall_until_released(record) -> None:
+    if _released.is_set():
+        return
+    with open(os.environ[STALL_PIPE_VARIABLE], "rb") as pipe:  # blocks until the test opens the writing end
+        pipe.read()
+    _released.set()
+
+
+def release(pipe_path) -> bool:
+    """Let the stalled readers go; False when none was waiting on ``pipe_path``."""
+    try:
+        descriptor = os.open(pipe_path, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # no reader has opened it: nothing stalls
+            return False
+        raise
+    os.close(descriptor)
+    return True
 
 
 def stalled_reader_child_main(pipe) -> None:
@@ -24,7 +43,7 @@ def stalled_reader_child_main(pipe) -> None:
 
     def open_with_a_stalling_reader(call_id, broker_id, *args) -> None:
         opened(call_id, broker_id, *args)
-        host.connections[broker_id].session.add_tap(_stall_while_the_file_exists)
+        host.connections[broker_id].session.add_tap(_stall_until_released)
 
     host.do_open = open_with_a_stalling_reader  # type: ignore[method-assign]
     host.run()
