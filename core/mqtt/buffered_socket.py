@@ -70,6 +70,17 @@ class BufferedSocket:
             return chunk
         return self._buffer[start:end]
 
+    def unconsumed(self) -> tuple[bytes, int]:
+        """The buffer and where its unread part starts, for a reader that takes many packets at once."""
+        return self._buffer, self._offset
+
+    def consume_to(self, offset: int) -> None:
+        """Mark the buffer read up to ``offset`` (from ``unconsumed``)."""
+        if offset >= len(self._buffer):
+            self._buffer, self._offset = b"", 0
+        else:
+            self._offset = offset
+
     @property
     def buffered(self) -> int:
         """Bytes read from the socket and not yet handed out."""

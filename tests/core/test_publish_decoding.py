@@ -1,7 +1,8 @@
 """The session's own PUBLISH decoding (QoS 0 and 1) makes exactly the records paho's path makes: topic,
 payload, QoS, retain, DUP, packet id and every MQTT 5 property, over both protocol versions, against a
-real Mosquitto. QoS 2 still goes through paho (as does a topic that is not UTF-8, which Mosquitto never
-forwards)."""
+real Mosquitto. It has two paths: many packets at once from the socket's read buffer, and the packet
+paho framed (the first of a read, or one cut off at its end). QoS 2 still goes through paho (as does a
+topic that is not UTF-8, which Mosquitto never forwards)."""
 
 from __future__ import annotations
 
@@ -27,39 +28,46 @@ PROPERTIES = [None, None, None, None,
               None]
 
 
-def _session(port: int, version: int, fast: bool) -> MqttSession:
-    session = MqttSession(ConnectionProfile(name=f"s{version}{fast}", host="127.0.0.1", port=port,
+FAST_PATHS = ("buffered", "per packet", "paho")
+
+
+def _session(port: int, version: int, path: str) -> MqttSession:
+    session = MqttSession(ConnectionProfile(name=f"s{version}{path}", host="127.0.0.1", port=port,
                                             mqtt_version=version), buffer=IngestBuffer())
-    if not fast:
-        session._client.on_publish_received = None  # paho decodes every message
+    if path != "buffered":
+        session._client.on_publishes_received = None  # each packet framed by paho
+    if path == "paho":
+        session._client.on_publish_received = None  # and decoded by paho
     return session
 
 
 @pytest.mark.parametrize("version", [MQTT_V5, MQTT_V311], ids=["mqtt5", "mqtt311"])
 @pytest.mark.parametrize("qos", [0, 1, 2])
 def test_own_decoding_and_pahos_make_the_same_records(mosquitto, version, qos):
-    sessions = [_session(mosquitto.port, version, fast) for fast in (True, False)]
+    sessions = [_session(mosquitto.port, version, path) for path in FAST_PATHS]
     decoded_here: list[str] = []
-    own = sessions[0]._client.on_publish_received
-    assert own is not None
-    sessions[0]._client.on_publish_received = lambda topic, *rest: (decoded_here.append(topic), own(topic, *rest))
+    client = sessions[0]._client
+    one, many = client.on_publish_received, client.on_publishes_received
+    assert one is not None and many is not None
+    client.on_publish_received = lambda topic, *rest: (decoded_here.append(topic), one(topic, *rest))
+    client.on_publishes_received = lambda records: (decoded_here.extend(r.topic for r in records), many(records))
     try:
         for session in sessions:
             session.start()
             assert session.wait_connected(10), session.status
             session.subscribe("fast/#", qos=qos).result(10)
         publish_raw(mosquitto.port, MESSAGES, PROPERTIES if version == MQTT_V5 else None)
-        received: list[list] = [[], []]
+        received: list[list] = [[] for _ in sessions]
 
         def all_in() -> bool:
             for kept, session in zip(received, sessions):
                 kept.extend(session.buffer.drain())
             return all(len(kept) == len(MESSAGES) for kept in received)
 
-        wait_until(all_in, message="every message on both sessions")
-        fast, slow = ([(r.topic, r.payload, r.qos, r.retain, r.properties, r.dup, r.mid != 0) for r in kept]
-                      for kept in received)
-        assert fast == slow
+        wait_until(all_in, message="every message on every session")
+        fast, per_packet, slow = ([(r.topic, r.payload, r.qos, r.retain, r.properties, r.dup, r.mid != 0)
+                                   for r in kept] for kept in received)
+        assert fast == per_packet == slow
         # Delivered at the lower of the two QoS (the publisher sends at 1): QoS 0 and 1 are decoded here.
         assert len(decoded_here) == len(MESSAGES) and {q for _, _, q, *_ in fast} == {min(qos, 1)}
         assert [(topic, payload) for topic, payload, *_ in fast] == MESSAGES

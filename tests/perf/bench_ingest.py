@@ -10,6 +10,7 @@ was lost. A row's rate is messages received / (last arrival - first arrival); qu
 of one run, not the absolute numbers (the machine is shared).
 
 - mosquitto_sub: the C client subscribed to '#', output to a file, sequence numbers counted after.
+- eventscope sub: the command line's subscriber, the same way (``-t '#'``, a payload a line).
 - raw paho: a paho 2.x client subscribed to '#' whose on_message only counts.
 - Eventscope session: MqttSession -> IngestBuffer (immutable records), drained at ~30 Hz.
 (Flat out at QoS 1, Mosquitto 2.0 disconnects the publisher "due to out of memory"; the
@@ -27,6 +28,7 @@ import argparse
 import shutil
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -71,13 +73,26 @@ def bench_mosquitto_sub(port: int, messages: int, size: int, workdir: Path) -> d
     tool = shutil.which("mosquitto_sub")
     if tool is None:
         return {}
-    out_path = workdir / "mosquitto_sub.out"
+    return _bench_command("mosquitto_sub (C)", [tool, "-p", str(port), "-t", "#", "-C", str(messages + 1)],
+                          port, messages, size, workdir)
+
+
+def bench_eventscope_sub(port: int, messages: int, size: int, workdir: Path, version: int) -> dict:
+    """``eventscope sub -t '#'``: the command line's subscriber, printing each payload as mosquitto_sub does."""
+    command = [sys.executable, "-m", "eventscope", "sub", "-p", str(port), "-t", "#", "-C", str(messages + 1),
+               "-V", "5" if version == MQTT_V5 else "311"]
+    return _bench_command(f"eventscope sub ({_version(version)})", command, port, messages, size, workdir)
+
+
+def _bench_command(name: str, command: list[str], port: int, messages: int, size: int, workdir: Path) -> dict:
+    """A subscriber program that prints one payload a line: its output goes to a file, counted after."""
+    out_path = workdir / "subscriber.out"
     marker = "bench/ready"
     with open(out_path, "wb") as out:
-        sub = subprocess.Popen([tool, "-p", str(port), "-t", "#", "-C", str(messages + 1)], stdout=out)
+        sub = subprocess.Popen(command, stdout=out)
         gen = _load(port, messages, size)
         # The marker's arrival proves the subscription is in place before the load starts.
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while out_path.stat().st_size == 0 and time.monotonic() < deadline:
             subprocess.run(["mosquitto_pub", "-p", str(port), "-t", marker, "-m", "ready"], check=True)
             time.sleep(0.1)  # polling with a deadline
@@ -91,7 +106,7 @@ def bench_mosquitto_sub(port: int, messages: int, size: int, workdir: Path) -> d
     counter = SequenceCounter(messages)
     for line in out_path.read_bytes().splitlines():
         counter.note(line, 0.0)
-    return _row("mosquitto_sub (C)", counter.received, counter.lost, end - gen.started_at, gen)
+    return _row(name, counter.received, counter.lost, end - gen.started_at, gen)
 
 
 def bench_raw_paho(port: int, messages: int, size: int, protocol: int) -> dict:
@@ -211,13 +226,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--size", type=int, default=60)
-    parser.add_argument("--only", choices=("sub", "paho", "session", "workspace"), action="append",
+    parser.add_argument("--only", choices=("sub", "cli", "paho", "session", "workspace"), action="append",
                         help="run only these rows (repeatable)")
     args = parser.parse_args(argv)
     if MOSQUITTO is None:
         print("mosquitto is not installed")
         return 1
-    wanted = set(args.only or ("sub", "paho", "session", "workspace"))
+    wanted = set(args.only or ("sub", "cli", "paho", "session", "workspace"))
     rows = []
     n, size = args.messages, args.size
     with tempfile.TemporaryDirectory() as tmp:
@@ -230,6 +245,8 @@ def main(argv=None) -> int:
             for version, protocol in ((MQTT_V311, mqtt.MQTTv311), (MQTT_V5, mqtt.MQTTv5)):
                 if "paho" in wanted:
                     rows.append(bench_raw_paho(broker.port, n, size, protocol))
+                if "cli" in wanted:
+                    rows.append(bench_eventscope_sub(broker.port, n, size, Path(tmp), version))
                 if "session" in wanted:
                     rows.append(bench_session(broker.port, n, size, version))
                 if "workspace" in wanted:
