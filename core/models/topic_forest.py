@@ -59,8 +59,7 @@ class TopicForest:
             broker_root = tree.root
             broker_root.name = broker_id
             broker_root.parent = self.root
-            self.root.children[broker_id] = broker_root
-            self.root.child_list.append(broker_root)
+            self.root.add_child(broker_root)
             self.trees = {**self.trees, broker_id: tree}
         return tree
 

@@ -20,20 +20,25 @@ from __future__ import annotations
 
 import math
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from sys import intern
+from types import MappingProxyType
+from typing import cast
 
-from eventscope.core.records import NO_PROPERTIES, MessageProperties, MessageRecord
+from eventscope.core.models.message_history import ENTRY_OVERHEAD, MessageHistory, TopicMessage, TruncatedMessage
+from eventscope.core.records import MessageRecord
 from eventscope.core.topics import FilterSet, TopicError, validate_filter
 
 DEFAULT_HISTORY_COUNT = 100
 DEFAULT_HISTORY_BYTES = 2 * 1024 * 1024  # per topic
 DEFAULT_DISPLAY_LIMIT = 1024 * 1024  # payload bytes kept per message; the rest is cut, and marked
-# All topics' history together stays within this many bytes (payloads plus a per-entry estimate
-# of Python's bookkeeping), so 100k busy topics cannot grow the app into gigabytes.
-DEFAULT_HISTORY_BUDGET = 384 * 1024 * 1024
-HISTORY_ENTRY_OVERHEAD = 180  # bytes per kept message besides its payload, measured with __slots__
+# All topics' history together stays within this many bytes (payloads plus each kept message's own
+# cost, ENTRY_OVERHEAD), so 100k busy topics cannot grow the app into gigabytes. 2,000 topics keep
+# 100 messages of 500 B each within it; 100,000 topics keep 6 of 60 B.
+DEFAULT_HISTORY_BUDGET = 128 * 1024 * 1024
+HISTORY_ENTRY_OVERHEAD = ENTRY_OVERHEAD  # bytes per kept message besides its payload
 RATE_TIME_CONSTANT = 5.0  # seconds; the EWMA rate forgets old traffic on this scale
 # Topic levels kept at most. Per-request reply topics, ids in topic names and device churn would
 # otherwise grow the tree for as long as the window runs; past it the least recently seen leaves go.
@@ -44,46 +49,10 @@ TOMBSTONES_FREED_PER_APPLY = 2_000  # see TopicTree._compact
 HISTORY_TRIM_CHUNK = 10_000  # topics whose history is shortened per apply (see TopicTree._shrink_history)
 
 
-class TopicMessage:
-    """One message as the tree keeps it (no topic: the node knows it). Compact on purpose.
-
-    ``truncated`` and ``original_size`` say whether ``payload`` was cut to the display limit.
-    """
-
-    __slots__ = ("payload", "received", "qos", "retain", "properties")
-    truncated = False
-
-    def __init__(self, payload: bytes, received: float, qos: int, retain: bool,
-                 properties: MessageProperties = NO_PROPERTIES) -> None:
-        self.payload = payload
-        self.received = received
-        self.qos = qos
-        self.retain = retain
-        self.properties = properties
-
-    @property
-    def original_size(self) -> int:
-        return len(self.payload)
-
-    @property
-    def size(self) -> int:
-        return self.original_size
-
-
-class TruncatedMessage(TopicMessage):
-    """A message whose payload was larger than the display limit; ``payload`` holds its start."""
-
-    __slots__ = ("_original_size",)
-    truncated = True
-
-    def __init__(self, payload: bytes, received: float, qos: int, retain: bool,
-                 properties: MessageProperties, original_size: int) -> None:
-        super().__init__(payload, received, qos, retain, properties)
-        self._original_size = original_size
-
-    @property
-    def original_size(self) -> int:
-        return self._original_size
+# A leaf's children: shared and immutable. Most nodes are leaves, and an empty dict and list of their own
+# cost about 150 bytes each; ``add_child`` gives a node real ones when its first child comes.
+_NO_CHILDREN = cast("dict[str, TopicNode]", MappingProxyType({}))
+_NO_CHILD_LIST = cast("list[TopicNode]", ())
 
 
 class TopicNode:
@@ -97,13 +66,13 @@ class TopicNode:
         self.name = name
         self.topic = topic
         self.parent = parent
-        self.children: dict[str, TopicNode] = {}
-        self.child_list: list[TopicNode] = []
+        self.children: dict[str, TopicNode] = _NO_CHILDREN
+        self.child_list: list[TopicNode] = _NO_CHILD_LIST
         self.count = 0
         self.subtree_count = 0
         self.last: TopicMessage | None = None
         self.retained = False
-        self.history: deque[TopicMessage] | None = None
+        self.history: MessageHistory | None = None
         self.history_bytes = 0
         self.updated_mono = 0.0
         self.removed = False  # pruned from the tree (a tombstone until its parent's list is compacted)
@@ -126,6 +95,15 @@ class TopicNode:
         # A decaying counter: k messages add k/tau; in steady state it equals the arrival rate.
         self._rate = self.rate(now_mono) + messages / RATE_TIME_CONSTANT
         self._rate_time = now_mono
+
+    def add_child(self, child: TopicNode) -> None:
+        if self.children is _NO_CHILDREN:
+            self.children, self.child_list = {}, []
+        self.children[child.name] = child
+        self.child_list.append(child)
+
+    def forget_children(self) -> None:
+        self.children, self.child_list = _NO_CHILDREN, _NO_CHILD_LIST
 
     def live_children(self) -> list[TopicNode]:
         """Children in row order, without the ones pruned from the tree."""
@@ -374,7 +352,7 @@ class TopicTree:
     def _drop_oldest(self, node: TopicNode) -> None:
         history = node.history
         assert history is not None  # called only for a node with messages in its history
-        size = len(history.popleft().payload)
+        size = history.pop_oldest()
         node.history_bytes -= size
         self.history_used -= size + HISTORY_ENTRY_OVERHEAD
 
@@ -383,14 +361,14 @@ class TopicTree:
         start = 0
         while True:
             end = topic.find("/", start)
-            name = topic[start:] if end < 0 else topic[start:end]
+            # Interned: the same level names (device ids, metric names) recur under thousands of parents.
+            name = intern(topic[start:] if end < 0 else topic[start:end])
             child = node.children.get(name)
             if child is None:
                 if node not in created and node not in first_new_row:
                     first_new_row[node] = len(node.child_list)
                 child = TopicNode(name, topic if end < 0 else topic[:end], node)
-                node.children[name] = child
-                node.child_list.append(child)
+                node.add_child(child)
                 self._by_topic[child.topic] = child
                 created.add(child)
                 created_list.append(child)
@@ -414,7 +392,7 @@ class TopicTree:
         size = len(message.payload)
         history = node.history
         if history is None:
-            history = node.history = deque()
+            history = node.history = MessageHistory()
         while len(history) >= self.effective_history_count:  # more than one while a halving is under way
             self._drop_oldest(node)
         history.append(message)
@@ -459,7 +437,7 @@ class TopicTree:
         for node in (source, into):
             while node.history:
                 self._drop_oldest(node)
-        into.history = deque()
+        into.history = MessageHistory()
         for message in merged:
             self._store_history(into, message)
         if merged and (into.last is None or merged[-1].received > into.last.received):
@@ -480,8 +458,7 @@ class TopicTree:
             self._drop_oldest(node)
         # Only pruned tombstones are left below it: let them go, so no parent-child reference cycle
         # outlives the node (the workspace freezes long-lived objects, and a frozen cycle is never freed).
-        node.child_list = []
-        node.children = {}
+        node.forget_children()
 
     def mark_retained_cleared(self, topics: Iterable[str]) -> None:
         for topic in topics:
