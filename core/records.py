@@ -78,3 +78,34 @@ class MessageRecord:
     def footprint(self) -> int:
         """Approximate bytes this record holds, for byte-capped buffers."""
         return len(self.payload) + len(self.topic) + RECORD_OVERHEAD_BYTES
+
+
+def _record_builder():
+    # A frozen dataclass's __init__ sets each field through object.__setattr__ by name; the slots' own
+    # setters, called directly, make the same record in about half the time. The ingest path makes one
+    # record per message in the connection process and again in the window's.
+    new = object.__new__
+    (set_topic, set_payload, set_qos, set_retain, set_received, set_received_mono, set_properties, set_broker_id,
+     set_mid, set_dup) = [MessageRecord.__dict__[name].__set__ for name in (
+        "topic", "payload", "qos", "retain", "received", "received_mono", "properties", "broker_id", "mid", "dup")]
+
+    def build(topic: str, payload: bytes, qos: int, retain: bool, received: float, received_mono: float,
+              properties: MessageProperties, broker_id: str, mid: int, dup: bool) -> MessageRecord:
+        record = new(MessageRecord)
+        set_topic(record, topic)
+        set_payload(record, payload)
+        set_qos(record, qos)
+        set_retain(record, retain)
+        set_received(record, received)
+        set_received_mono(record, received_mono)
+        set_properties(record, properties)
+        set_broker_id(record, broker_id)
+        set_mid(record, mid)
+        set_dup(record, dup)
+        return record
+
+    return build
+
+
+# ``MessageRecord(...)`` with every field given positionally, for the hot paths.
+build_record = _record_builder()

@@ -5,7 +5,7 @@ Pickling a tuple of builtins is several times cheaper than pickling a dataclass 
 
 from __future__ import annotations
 
-from eventscope.core.records import NO_PROPERTIES, MessageRecord
+from eventscope.core.records import NO_PROPERTIES, MessageRecord, build_record
 
 SEND_INTERVAL = 0.015  # seconds between record batches from the child
 STATS_INTERVAL = 0.25  # seconds between tracker statistics
@@ -19,4 +19,4 @@ def pack(record: MessageRecord) -> tuple:
 
 def unpack(broker_id: str, item: tuple) -> MessageRecord:
     topic, payload, qos, retain, received, received_mono, props, mid, dup = item
-    return MessageRecord(topic, payload, qos, retain, received, received_mono, props or NO_PROPERTIES, broker_id, mid, dup)
+    return build_record(topic, payload, qos, retain, received, received_mono, props or NO_PROPERTIES, broker_id, mid, dup)

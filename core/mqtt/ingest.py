@@ -6,7 +6,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-from eventscope.core.records import MessageRecord
+from eventscope.core.records import RECORD_OVERHEAD_BYTES, MessageRecord
 
 DEFAULT_MAX_COUNT = 200_000
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
@@ -77,8 +77,13 @@ class IngestBuffer:
     def extend(self, records: list[MessageRecord]) -> int:
         """Queue a batch (never blocks: drops what does not fit, and counts it). Returns how many were queued."""
         queued = 0
+        batch_bytes = sum([len(r.payload) + len(r.topic) for r in records]) + RECORD_OVERHEAD_BYTES * len(records)
         with self._lock:
             self._received += len(records)
+            if len(self._records) + len(records) <= self.max_count and self._bytes + batch_bytes <= self.max_bytes:
+                self._records.extend(records)  # all of it fits: one call, not a bounds check per record
+                self._bytes += batch_bytes
+                return len(records)
             for record in records:
                 size = record.footprint
                 if self._is_full(size):

@@ -16,7 +16,7 @@ import struct
 import time
 from collections.abc import Callable
 
-from eventscope.core.records import NO_PROPERTIES, MessageProperties, MessageRecord
+from eventscope.core.records import NO_PROPERTIES, MessageProperties, MessageRecord, build_record
 
 _PUBLISH = 0x30
 _QOS_BITS = 0x06
@@ -36,7 +36,7 @@ def read_publishes(data: bytes, at: int, mqtt5: bool, broker_id: str, out: list[
     """
     size = len(data)
     append = out.append
-    record = MessageRecord
+    record = build_record
     while at + 2 <= size:
         first = data[at]
         if first & 0xF0 != _PUBLISH or first & _QOS_BITS in (_QOS_2, _QOS_BITS):

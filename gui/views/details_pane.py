@@ -32,9 +32,10 @@ from PySide6.QtWidgets import (
 )
 
 from eventscope.core.decoding.decoders import DECODER_LABELS, DECODERS, decode_payload, numeric_fields, numeric_value
+from eventscope.core.models.message_history import TopicMessage
 from eventscope.core.models.topic_forest import broker_of
 from eventscope.core.models.topic_tree import DEFAULT_DISPLAY_LIMIT as DISPLAY_LIMIT
-from eventscope.core.models.topic_tree import TopicMessage, TopicNode
+from eventscope.core.models.topic_tree import TopicNode
 from eventscope.core.mqtt.session import SessionError
 from eventscope.core.payload_text import decode_utf8, preview
 from eventscope.core.records import MessageRecord
