@@ -125,10 +125,11 @@ async def _measure(window, context, ports: list[int], load: str, rate: int, seco
     if load == "requests":
 
         def stored() -> int:
-            total = 0
+            # Each broker's generator numbers its own requests: count (broker, sequence number) pairs.
+            arrivals = set()
             for location in {str(connection.audit_path) for connection in connections}:
-                total += len({sequence_of(bytes(p)) for p in _request_payloads(location)} - {None})
-            return total
+                arrivals |= {(broker, sequence_of(p)) for broker, p in _request_arrivals(location)}
+            return len({arrival for arrival in arrivals if arrival[1] is not None})
 
         await _wait(lambda: stored() >= count * len(gens), 60)
         audit_missing = count * len(gens) - stored()
@@ -143,16 +144,19 @@ async def _measure(window, context, ports: list[int], load: str, rate: int, seco
     }
 
 
-def _request_payloads(location: str) -> list[bytes]:
-    """Every audited request's payload, from a SQLite file or the team database."""
-    query = "SELECT payload FROM messages WHERE topic LIKE '%/hello/request'"
+def _request_arrivals(location: str) -> list[tuple[str, bytes]]:
+    """Every audited request's (broker, payload), from a SQLite file or the team database. A request that
+    came in on several brokers with the same content is one entry with a sighting per further broker."""
+    query = ("SELECT broker, payload FROM messages WHERE topic LIKE '%/hello/request' UNION ALL "
+             "SELECT s.broker, m.payload FROM sightings s JOIN messages m ON m.id = s.message_id "
+             "WHERE m.topic LIKE '%/hello/request'")
     if location.startswith("postgresql://"):
         import psycopg
 
         with psycopg.connect(location + f"?password={os.environ['BENCH_PG_PASSWORD']}") as conn:
-            return [bytes(p) for (p,) in conn.execute(query)]
+            return [(broker, bytes(p)) for broker, p in conn.execute(query)]
     with sqlite3.connect(location) as conn:
-        return [bytes(p) for (p,) in conn.execute(query)]
+        return [(broker, bytes(p)) for broker, p in conn.execute(query)]
 
 
 async def _run(ports: list[int], loads: list[str], rate: int, seconds: float, workdir: Path,
