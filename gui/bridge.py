@@ -31,7 +31,7 @@ class FlushStats:
     received: int
     buffered: int
     dropped: int
-    falling_behind: tuple[BrokerSummary, ...] = ()  # brokers that send faster than the window reads
+    falling_behind: tuple[BrokerSummary, ...] = ()  # brokers that send faster than the window reads or the audit writes
 
 
 class SummaryBridge(QObject):
@@ -109,6 +109,6 @@ class SummaryBridge(QObject):
         now = time.monotonic()
         if now - self._last_stats >= STATS_INTERVAL:
             self._last_stats = now
-            behind = tuple(b for b in summary.brokers if b.backlog.falling_behind)
+            behind = tuple(b for b in summary.brokers if b.behind)
             self.statsChanged.emit(FlushStats(summary.messages_per_second, summary.received, summary.buffered,
                                               summary.dropped, behind))

@@ -23,7 +23,7 @@ import threading
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from eventscope.core.audit.store import AuditStore, AuditStoreError, AuditStoreFull, WriteResult
 from eventscope.core.mqtt.failures import describe_silent_peer
@@ -89,6 +89,17 @@ class FlushSummary:
     waiting: bool = False  # another recorder holds this database and broker; ``warning`` says which
 
 
+class AuditReading(NamedTuple):
+    """An audit recorder's backlog: its connection's socket, and what waits to be written."""
+
+    unread: int = 0  # bytes arrived in the audit connection's socket, not yet read
+    reads: int = 0
+    full_reads: int = 0
+    waiting: int = 0  # records read and not yet written (nor acknowledged)
+    stalled: int = 0  # running total of records whose reader waited for room
+    writing: float = 0.0  # running total of seconds spent writing to the store, the write under way included
+
+
 class AuditRecorder:
     """Records audit filters from one broker into an ``AuditStore``.
 
@@ -113,6 +124,8 @@ class AuditRecorder:
         self._warning = ""
         self._next_retry = 0.0
         self._failures = 0  # consecutive failed writes: the back-off
+        self._write_seconds = 0.0  # spent in the store's writes, for how busy the writer is
+        self._writing_since: float | None = None
         self.total_written = 0
         self._sub_futures: list = []
         self._lock: Any = None  # the store's recorder lock (a file lock, or an advisory lock on a server)
@@ -131,6 +144,15 @@ class AuditRecorder:
     @property
     def warning(self) -> str:
         return self._warning
+
+    def reading(self) -> AuditReading:
+        """How far the writer lags the audit's connection (from any thread)."""
+        socket = self.session.socket_reading()
+        stats = self.buffer.stats()
+        since = self._writing_since
+        writing = self._write_seconds + (time.monotonic() - since if since is not None else 0.0)
+        return AuditReading(socket.unread, socket.reads, socket.full_reads, stats.buffered + len(self._pending),
+                            stats.stalled, writing)
 
     def start(self) -> list:
         """Connect in the background and subscribe; returns the SUBACK futures.
@@ -188,6 +210,7 @@ class AuditRecorder:
         if self._warning and clock < self._next_retry:
             return FlushSummary(received=len(fresh), pending=len(self._pending), warning=self._warning)
         batch = self._pending
+        started = self._writing_since = time.monotonic()
         try:
             result = self.store.write_batch(batch, broker=self.broker)
         except (AuditStoreFull, AuditStoreError) as exc:
@@ -197,6 +220,9 @@ class AuditRecorder:
             self._failures += 1
             self._next_retry = clock + min(RETRY_AFTER_FAILURE_MAX, RETRY_AFTER_FAILURE_SECONDS * 2 ** (self._failures - 1))
             return FlushSummary(received=len(fresh), pending=len(batch), warning=self._warning)
+        finally:
+            self._writing_since = None  # first: a reading in between counts too little, never twice
+            self._write_seconds += time.monotonic() - started
         self._pending = []
         self._pending_bytes = 0
         self._warning = ""

@@ -130,6 +130,7 @@ class ChildHost:
     def _send_loop(self) -> None:
         last_state: dict[str, tuple] = {}
         last_reading: dict[str, tuple] = {}
+        last_audit_reading: dict[str, tuple] = {}
         next_stats = 0.0
         while not self.stopping.wait(SEND_INTERVAL):
             now = time.monotonic()
@@ -149,6 +150,11 @@ class ChildHost:
                     if last_reading.get(broker_id) != reading:
                         last_reading[broker_id] = reading
                         self.send(("reading", broker_id, tuple(reading)))
+                    recorder = connection.recorder
+                    audit_reading = tuple(recorder.reading()) if recorder is not None else ()
+                    if last_audit_reading.get(broker_id, ()) != audit_reading:
+                        last_audit_reading[broker_id] = audit_reading
+                        self.send(("audit_reading", broker_id, audit_reading))
             if now >= next_stats:
                 next_stats = now + STATS_INTERVAL
 

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from pathlib import Path
 
+from eventscope.core.audit.recorder import AuditReading
 from eventscope.core.connections.child import child_main
 from eventscope.core.connections.handle import AuditSettings, subscription_pairs
 from eventscope.core.connections.wire import unpack
@@ -186,6 +187,11 @@ class ConnectionProcess:
             connection = self._brokers.get(broker_id)
             if connection is not None:
                 connection.session.reading = SocketReading(*reading)
+        elif kind == "audit_reading":
+            _, broker_id, reading = message
+            connection = self._brokers.get(broker_id)
+            if connection is not None and connection.recorder is not None:
+                connection.recorder.last_reading = AuditReading(*reading)
         elif kind == "tracker":
             _, broker_id, stats = message
             connection = self._brokers.get(broker_id)
@@ -309,6 +315,10 @@ class RemoteRecorder:
         self._broker_id = broker_id
         self.filters = tuple(settings.filters)
         self.path = settings.path
+        self.last_reading = AuditReading()  # as the connection process last measured it
+
+    def reading(self) -> AuditReading:
+        return self.last_reading
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
         """Block until the recorder's subscription is in (tests and headless tools, never the window)."""

@@ -6,6 +6,10 @@ backlog waiting (a reader that keeps up finds a little each time). Bytes wait un
 to the views pile up. A short burst does each of these for a moment; falling behind is when one of
 them lasts, so the watch needs one for ``BEHIND_AFTER`` seconds before it says so, and none for
 ``CAUGHT_UP_AFTER`` seconds before it takes it back.
+
+A broker's audit recorder falls behind when its writer is the limit: it spends nearly all its time
+writing, or its reader has to wait for room. Nothing is acknowledged before it is written, so the
+broker holds the rest (its in-flight window to the audit is usually small: Mosquitto's is 20).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 BEHIND_UNREAD_BYTES = 64 * 1024  # unread in the socket: more than one read's worth, all the time
-FLAT_OUT_SHARE = 0.8  # of a second's reads that found a backlog: the reader is the limit
+FLAT_OUT_SHARE = 0.8  # of a second's reads that found a backlog (or of an audit's second spent writing)
 FLAT_OUT_MIN_READS = 20  # in that second; fewer is a quiet connection
 BEHIND_WAITING_SECONDS = 1.0  # read but not applied: more than this much of the current rate
 BEHIND_WAITING_FLOOR = 10_000  # records; a slow broker's second of messages is no backlog
@@ -39,17 +43,24 @@ class Backlog:
     flat_out: bool = False  # the connection's reads found a backlog nearly every time over the last second
     falling_behind: bool = False
     behind_for: float = 0.0  # seconds since it started falling behind
+    audit: bool = False  # the backlog of the broker's audit recorder, not of its views
+    blocked: bool = False  # the audit's connection waited for room: its reader stopped until a commit
+    writing_flat_out: bool = False  # the audit's writer spent nearly all of the last second writing
 
     @property
     def text(self) -> str:
         """A few words for the broker's row ("" unless falling behind)."""
-        return f"falling behind for {_duration(self.behind_for)}" if self.falling_behind else ""
+        if not self.falling_behind:
+            return ""
+        return f"{'audit ' if self.audit else ''}falling behind for {_duration(self.behind_for)}"
 
     @property
     def detail(self) -> str:
         """The whole story, for a tooltip."""
         if not self.falling_behind:
             return ""
+        if self.audit:
+            return self._audit_detail()
         parts = []
         if self.flat_out:
             parts.append("its connection reads flat out")
@@ -64,12 +75,36 @@ class Backlog:
                 "itself had to drop.")
 
 
+    def _audit_detail(self) -> str:
+        parts = []
+        if self.writing_flat_out:
+            parts.append("writing takes all its time")
+        if self.waiting:
+            parts.append(f"{self.waiting:,} messages wait to be written")
+        if self.blocked:
+            parts.append("its connection waits for room before it reads on")
+        if self.flat_out:
+            parts.append("its connection reads flat out")
+        if self.unread_bytes:
+            parts.append(f"{_size(self.unread_bytes)} wait unread in its socket")
+        now = ", ".join(parts) if parts else "it is catching up"
+        return (f"For {_duration(self.behind_for)} this broker has sent the audited messages faster than the audit "
+                f"writes them: {now}. Nothing is acknowledged before it is written, so the broker keeps the rest "
+                "in the audit's session, up to its own queue limit (Mosquitto: max_queued_messages); past that "
+                "limit the broker drops them.")
+
+
 class BacklogWatch:
     """Turns one broker's backlog, sampled every tick, into a ``Backlog`` that does not flicker."""
 
-    __slots__ = ("_over_since", "_under_since", "_behind_since", "_flat_out", "_mark")
+    __slots__ = ("_over_since", "_under_since", "_behind_since", "_flat_out", "_mark", "_stalls", "audit",
+                 "_writing_flat_out", "_write_mark")
 
-    def __init__(self) -> None:
+    def __init__(self, audit: bool = False) -> None:
+        self.audit = audit  # watching an audit recorder (whose reader stalls when its writer lags)
+        self._stalls = 0  # the last running total of reads that waited for room
+        self._writing_flat_out = False
+        self._write_mark: tuple[float, float] | None = None  # (seconds written, when) at the window's start
         self._over_since: float | None = None
         self._under_since: float | None = None
         self._behind_since: float | None = None
@@ -77,11 +112,16 @@ class BacklogWatch:
         self._mark: tuple[int, int, float] | None = None  # (reads, large reads, when) at the window's start
 
     def update(self, now: float, unread_bytes: int = 0, reads: int = 0, full_reads: int = 0, waiting: int = 0,
-               rate: float = 0.0) -> Backlog:
+               rate: float = 0.0, stalls: int = 0, writing: float = 0.0) -> Backlog:
         """``reads`` and ``full_reads`` are the socket's running totals (reads, and reads that found a backlog);
-        ``waiting`` is records read and not yet applied; ``rate`` messages applied per second."""
+        ``waiting`` is records read and not yet applied (or written); ``rate`` messages applied per second.
+        An audit's: ``stalls``, the running total of records whose reader had to wait for room, and
+        ``writing``, of seconds its writer spent writing."""
         self._measure_reads(reads, full_reads, now)
-        over = (self._flat_out or unread_bytes >= BEHIND_UNREAD_BYTES
+        self._measure_writing(writing, now)
+        blocked = stalls > self._stalls
+        self._stalls = stalls
+        over = (self._flat_out or self._writing_flat_out or blocked or unread_bytes >= BEHIND_UNREAD_BYTES
                 or waiting >= max(BEHIND_WAITING_FLOOR, rate * BEHIND_WAITING_SECONDS))
         if over:
             self._under_since = None
@@ -97,7 +137,7 @@ class BacklogWatch:
                 self._behind_since = None
         since = self._behind_since
         return Backlog(unread_bytes, waiting, self._flat_out, since is not None,
-                       now - since if since is not None else 0.0)
+                       now - since if since is not None else 0.0, self.audit, blocked, self._writing_flat_out)
 
     def _measure_reads(self, reads: int, full_reads: int, now: float) -> None:
         mark = self._mark
@@ -108,3 +148,12 @@ class BacklogWatch:
             count, full = reads - mark[0], full_reads - mark[1]
             self._flat_out = count >= FLAT_OUT_MIN_READS and full >= FLAT_OUT_SHARE * count
             self._mark = (reads, full_reads, now)
+
+    def _measure_writing(self, writing: float, now: float) -> None:
+        mark = self._write_mark
+        if mark is None or writing < mark[0]:  # the first sample, or a new writer
+            self._write_mark = (writing, now)
+            return
+        if now - mark[1] >= READING_WINDOW:
+            self._writing_flat_out = writing - mark[0] >= FLAT_OUT_SHARE * (now - mark[1])
+            self._write_mark = (writing, now)

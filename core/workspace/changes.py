@@ -31,6 +31,12 @@ class BrokerSummary:
     audit: AuditState | None = None  # where it records; changes arrive here, not as a blocking answer
     backlog: Backlog = Backlog()  # what waits to be read and shown, and whether it is falling behind
 
+    @property
+    def behind(self) -> tuple[Backlog, ...]:
+        """The backlogs that fall behind: the views', the audit's, or both."""
+        audit = self.audit.backlog if self.audit is not None else None
+        return tuple(b for b in (self.backlog, audit) if b is not None and b.falling_behind)
+
 
 @dataclass(frozen=True, slots=True)
 class AuditState:
@@ -41,6 +47,7 @@ class AuditState:
     notice: str = ""
     warning: str = ""  # the writer's current trouble: writes failing, or waiting for another recorder
     waiting: bool = False  # the writer waits for another recorder of its database and broker
+    backlog: Backlog = Backlog(audit=True)  # what waits to be written, and whether the writer falls behind
 
 
 @dataclass(frozen=True, slots=True)

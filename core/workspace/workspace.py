@@ -139,6 +139,7 @@ class Workspace:
         self._local = IngestBuffer()
         self._closed_audit: deque[AuditDelta] = deque()
         self._backlogs: dict[str, BacklogWatch] = {}  # per broker, on the tick thread
+        self._audit_backlogs: dict[str, BacklogWatch] = {}  # per recording broker, on the tick thread
         self._audit_warnings: dict[str, tuple[str, bool]] = {}  # per broker: its writer's last (warning, waiting)
         self._closing: list[BrokerHandle] = []  # removed, but final audit results may still arrive
         self._closing_lock = threading.Lock()  # held for a list swap only, never across I/O
@@ -228,7 +229,7 @@ class Workspace:
                 self._decoder_rules = {k: v for k, v in self._decoder_rules.items() if k != broker_id}
         self.post(lambda: self.sparkplug.forget_broker(broker_id))  # aliases are valid only until the next BIRTH
         self.post(lambda: self._forget_pending(broker_id))
-        self.post(lambda: self._backlogs.pop(broker_id, None))
+        self.post(lambda: (self._backlogs.pop(broker_id, None), self._audit_backlogs.pop(broker_id, None)))
         if not keep_topics:
             self.post(lambda: self.tree.remove(broker_id))
 
@@ -568,12 +569,22 @@ class Workspace:
         return BrokerSummary(connection.broker_id, connection.session.status, stats.received,
                              stats.dropped + connection.dropped_elsewhere, stats.buffered, connection.meter.rate,
                              tree.retained_seen if tree is not None else 0,
-                             self._audit_state(connection), backlog)
+                             self._audit_state(connection, now), backlog)
 
-    def _audit_state(self, connection: BrokerHandle) -> AuditState:
-        recording = connection.recorder is not None
+    def _audit_state(self, connection: BrokerHandle, now: float) -> AuditState:
+        recorder = connection.recorder
+        recording = recorder is not None
         warning, waiting = self._audit_warnings.get(connection.broker_id, ("", False)) if recording else ("", False)
-        return AuditState(connection.audit_path, recording, connection.audit_notice, warning, waiting)
+        if recorder is None:
+            self._audit_backlogs.pop(connection.broker_id, None)
+            return AuditState(connection.audit_path, recording, connection.audit_notice, warning, waiting)
+        watch = self._audit_backlogs.get(connection.broker_id)
+        if watch is None:
+            watch = self._audit_backlogs[connection.broker_id] = BacklogWatch(audit=True)
+        reading = recorder.reading()
+        backlog = watch.update(now, reading.unread, reading.reads, reading.full_reads, reading.waiting,
+                               stalls=reading.stalled, writing=reading.writing)
+        return AuditState(connection.audit_path, recording, connection.audit_notice, warning, waiting, backlog)
 
     # ----- the worker thread -------------------------------------------------------------------
     @property

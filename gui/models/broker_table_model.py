@@ -118,8 +118,8 @@ class BrokerTableModel(FlatTableModel):
     def _notes_tooltip(notes: list[str], summary: BrokerSummary | None) -> str:
         """Each note that has more to say, in full."""
         parts = []
-        if summary is not None and summary.backlog.falling_behind:
-            parts.append(summary.backlog.detail)
+        if summary is not None:
+            parts.extend(backlog.detail for backlog in summary.behind)
         if summary is not None and summary.audit is not None and summary.audit.warning:
             parts.append(summary.audit.warning)  # why it waits, or why writes fail
         if NO_RETAINED in notes:
@@ -138,8 +138,8 @@ class BrokerTableModel(FlatTableModel):
             notes.append("not recording")
         elif summary is not None and summary.audit is not None and summary.audit.warning:
             notes.append(AUDIT_WAITING if summary.audit.waiting else "audit not writing")
-        if summary is not None and summary.backlog.falling_behind:
-            notes.append(summary.backlog.text)
+        if summary is not None:
+            notes.extend(backlog.text for backlog in summary.behind)
         if summary is not None and _withholds_retained(entry, summary):
             notes.append(NO_RETAINED)
         return notes

@@ -38,10 +38,11 @@ class EventscopeStatusBar(QStatusBar):
         buffered = f"buffered {stats.buffered:,}"
         behind = stats.falling_behind
         if behind:  # the broker's row has the detail too; here it shows whichever tab is open
-            buffered += "  ·  " + ", ".join(f"{b.broker_id} {b.backlog.text}" for b in behind)
+            buffered += "  ·  " + ", ".join(f"{b.broker_id} {backlog.text}" for b in behind for backlog in b.behind)
         self.buffered_label.setText(buffered)
         self.buffered_label.setStyleSheet(status_style("warn", bold=True) if behind else "")
-        self.buffered_label.setToolTip("\n\n".join(f"{b.broker_id}: {b.backlog.detail}" for b in behind))
+        self.buffered_label.setToolTip("\n\n".join(f"{b.broker_id}: {backlog.detail}"
+                                                    for b in behind for backlog in b.behind))
         self.dropped_label.setText(f"dropped {stats.dropped:,}")
         self.dropped_label.setStyleSheet(status_style("error", bold=True) if stats.dropped else "")
 

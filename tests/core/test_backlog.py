@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 
+from eventscope.core.connections.handle import AuditSettings
 from eventscope.core.models.backlog import (
     BEHIND_AFTER,
     BEHIND_UNREAD_BYTES,
@@ -98,4 +100,82 @@ def test_a_broker_whose_messages_wait_unread_is_reported_falling_behind_then_cau
         assert workspace.tick().brokers[0].dropped == 0
     finally:
         release.set()
+        workspace.close()
+
+
+def test_an_audit_whose_reader_waited_for_room_is_falling_behind_and_says_so():
+    watch = BacklogWatch(audit=True)
+    watch.update(0.0, waiting=500, stalls=0)
+    assert not watch.update(0.5, waiting=500, stalls=0).falling_behind
+    watch.update(1.0, waiting=500, stalls=40)  # the reader waited for room: the writer is the limit
+    behind = watch.update(1.0 + BEHIND_AFTER, waiting=500, stalls=90)
+    assert behind.falling_behind and behind.blocked
+    assert behind.text == f"audit falling behind for {BEHIND_AFTER:.0f} s"
+    assert "500 messages wait to be written" in behind.detail and "waits for room" in behind.detail
+    assert "max_queued_messages" in behind.detail  # where the broker's limit is, before it drops
+    steady = 1.0 + BEHIND_AFTER
+    assert watch.update(steady + 1, waiting=0, stalls=90).falling_behind  # no new stalls, not yet caught up
+    assert not watch.update(steady + 1 + CAUGHT_UP_AFTER, waiting=0, stalls=90).falling_behind
+
+
+def test_an_audit_whose_writer_writes_nearly_all_the_time_is_falling_behind():
+    """The broker's small in-flight window keeps what waits in the client small: the writer's busy time
+    tells instead."""
+    keeping_up, lagging = BacklogWatch(audit=True), BacklogWatch(audit=True)
+    for second in range(4):
+        keeping_up.update(float(second), waiting=20, writing=second * 0.3)
+        lagging.update(float(second), waiting=20, writing=second * 0.95)
+    assert not keeping_up.update(4.0, waiting=20, writing=1.2).falling_behind
+    behind = lagging.update(4.0, waiting=20, writing=3.8)
+    assert behind.falling_behind and behind.writing_flat_out
+    assert "writing takes all its time, 20 messages wait to be written" in behind.detail
+
+
+def test_an_audit_that_writes_slower_than_its_broker_sends_is_reported_falling_behind_with_nothing_lost(
+        mosquitto, tmp_path):
+    """End to end on a real broker: the audit's writer is held back (a slow disk or database), the audited
+    messages wait to be written, and the broker's summary says the audit falls behind until it has caught up
+    and every message is stored."""
+    workspace = Workspace()
+    writable = threading.Event()
+    database = tmp_path / "audit.sqlite3"
+    try:
+        connection = workspace.add_broker(ConnectionProfile(name="east", host="127.0.0.1", port=mosquitto.port),
+                                          subscriptions=(), audit=AuditSettings(database, ("audited/#",)))
+        assert connection.recorder.wait_ready(10), connection.recorder.not_ready_reason
+        store = connection.recorder.store
+        write = store.write_batch
+
+        def held_back_write(*args, **kwargs):
+            writable.wait(60)
+            return write(*args, **kwargs)
+
+        store.write_batch = held_back_write
+        messages = [(f"audited/{i % 20}", str(i).encode()) for i in range(2_000)]
+        publish_raw(mosquitto.port, messages)
+        summaries = []
+
+        def audit_reported(falling_behind: bool):
+            def check() -> bool:
+                audit = workspace.tick().brokers[0].audit
+                summaries.append(audit)
+                return audit is not None and audit.backlog.falling_behind is falling_behind
+            return check
+
+        wait_until(audit_reported(True), timeout=20, message="the audit reported falling behind")
+        behind = summaries[-1].backlog
+        assert behind.writing_flat_out and behind.waiting > 0
+        assert "writing takes all its time" in behind.detail and "messages wait to be written" in behind.detail
+        assert not workspace.tick().brokers[0].backlog.falling_behind  # the views keep up: only the audit lags
+        writable.set()
+        wait_until(audit_reported(False), timeout=CAUGHT_UP_AFTER + 30, message="the audit caught up")
+
+        def stored() -> int:
+            with sqlite3.connect(database) as conn:
+                return conn.execute("SELECT COUNT(*) FROM messages WHERE topic LIKE 'audited/%'").fetchone()[0]
+
+        wait_until(lambda: workspace.tick() is not None and stored() == len(messages), timeout=30,
+                   message="every audited message stored")
+    finally:
+        writable.set()
         workspace.close()

@@ -1,8 +1,11 @@
-"""A connection child process whose network threads stop reading until the test releases them, as a parser
-that cannot keep up would: the broker's messages pile up unread in the socket, and the window must say it
-falls behind.
+"""Connection child processes that stop until the test releases them, and the window must say what falls behind:
 
-The release is a named pipe: the stalled reader blocks opening it until the test opens its other end.
+- ``stalled_reader_child_main``: the network threads stop reading, as a parser that cannot keep up would,
+  and the broker's messages pile up unread in the socket;
+- ``held_writer_child_main``: the audit's first write waits, as on a slow disk or database, and the
+  audited messages wait to be written.
+
+The release is a named pipe: what stalls blocks opening it until the test opens its other end.
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ import errno
 import os
 import threading
 
+from eventscope.core.audit.store import AuditStore
 from eventscope.core.connections.child import ChildHost
 
 STALL_PIPE_VARIABLE = "EVENTSCOPE_TEST_STALL_PIPE"  # set before the child starts; it inherits the environment
 _released = threading.Event()
 
 
-def _stall_until_released(record) -> None:
+def _stall_until_released(record=None) -> None:
     if _released.is_set():
         return
     with open(os.environ[STALL_PIPE_VARIABLE], "rb") as pipe:  # blocks until the test opens the writing end
@@ -47,3 +51,14 @@ def stalled_reader_child_main(pipe) -> None:
 
     host.do_open = open_with_a_stalling_reader  # type: ignore[method-assign]
     host.run()
+
+
+def held_writer_child_main(pipe) -> None:
+    write = AuditStore.write_batch
+
+    def held_write(self, *args, **kwargs):
+        _stall_until_released()
+        return write(self, *args, **kwargs)
+
+    AuditStore.write_batch = held_write  # type: ignore[method-assign]
+    ChildHost(pipe).run()
