@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
 
 from eventscope.core.workspace.changes import BrokerSummary, ChangeSummary
 from eventscope.core.workspace.workspace import Workspace
@@ -87,6 +87,10 @@ class SummaryBridge(QObject):
         if summary is not None:
             try:
                 self.deliver(summary)
+                # Paint what it changed now, while the tick still waits: painting calls into the item models
+                # thousands of times, each call takes the interpreter lock, and a running tick would take
+                # it back in between every time (up to the switch interval each).
+                QCoreApplication.sendPostedEvents(None, QEvent.Type.UpdateRequest)
             finally:
                 self.workspace.summary_applied()
         return summary

@@ -74,3 +74,37 @@ def test_a_slow_frame_leaves_room_for_other_events_before_the_next(context, qloo
         probe.stop()
     frames = [i for i, event in enumerate(events) if event == "frame"]
     assert all("probe" in events[a + 1:b] for a, b in zip(frames, frames[1:])), (MIN_GAP_MS, events)
+
+
+def test_a_frame_paints_what_its_summary_changed_before_the_tick_goes_on(context, qtbot):
+    """Painting calls into the item models many times, each taking the interpreter lock: the frame paints
+    while the tick still waits for it, not later, in turns with a running tick."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QWidget
+
+    from tests.conftest import wait_until
+
+    painted: list[int] = []
+
+    class PaintCounter(QObject):
+        def eventFilter(self, watched, event):  # noqa: N802 (Qt's name)
+            if event.type() == QEvent.Type.Paint:
+                painted.append(1)
+            return False
+
+    view = QWidget()
+    qtbot.addWidget(view)
+    view.resize(200, 100)
+    view.show()
+    qtbot.waitExposed(view)
+    counter = PaintCounter()
+    view.installEventFilter(counter)
+    qtbot.waitUntil(lambda: bool(painted))  # shown, polished and painted once
+    context.bridge.summaryReady.connect(lambda _summary: view.update())
+    context.workspace.start()
+    painted.clear()
+    delivered: list = []
+    # No Qt events are processed here: only a paint inside poll() itself can be counted.
+    wait_until(lambda: delivered.append(context.bridge.poll()) or delivered[-1] is not None,
+               message="a summary delivered")
+    assert painted, "the frame returned before painting what its summary changed"
