@@ -26,29 +26,39 @@ MESSAGES = 400  # of 1 KiB: more than a socket holds unread
 AUDITED = 500
 
 
-def test_a_broker_whose_messages_wait_unread_shows_falling_behind_until_it_catches_up(
-        qapp, qloop, qtbot, settings, mosquitto, tmp_path, monkeypatch):
-    stall = tmp_path / "stall"
-    os.mkfifo(stall)
-    monkeypatch.setenv(STALL_PIPE_VARIABLE, str(stall))
-    context = AppContext(settings, workspace=Workspace(connector=RemoteConnector(child=stalled_reader_child_main)))
+def _row_and_status_bar_say(qloop, window, said: str, why: str):
+    """Wait until broker east's row and the status bar say ``said``; the row's tooltip tells ``why``."""
+    notes = window.brokers_panel.model.index(0, NOTES)
+    run_until(qloop, lambda: said in (notes.data() or ""), timeout=20, message=f"the broker's row says {said!r}")
+    assert why in notes.data(TOOLTIP)
+    buffered = window.status_bar.buffered_label
+    run_until(qloop, lambda: f"east {said}" in buffered.text(), timeout=5, message="the status bar says whose")
+    assert "east:" in buffered.toolTip()
+    return notes, buffered
+
+
+def _window_held_by(pipe, child, qtbot, settings, monkeypatch) -> tuple[AppContext, MainWindow]:
+    """A window at 1024x700 whose connection process (``child``) stops where it does until ``pipe`` is opened."""
+    os.mkfifo(pipe)
+    monkeypatch.setenv(STALL_PIPE_VARIABLE, str(pipe))
+    context = AppContext(settings, workspace=Workspace(connector=RemoteConnector(child=child)))
     window = MainWindow(context)
     qtbot.addWidget(window)
     window.resize(1024, 700)
     window.show()
+    return context, window
+
+
+def test_a_broker_whose_messages_wait_unread_shows_falling_behind_until_it_catches_up(
+        qapp, qloop, qtbot, settings, mosquitto, tmp_path, monkeypatch):
+    stall = tmp_path / "stall"
+    context, window = _window_held_by(stall, stalled_reader_child_main, qtbot, settings, monkeypatch)
     try:
         window.add_broker(ConnectionProfile(name="east", host="127.0.0.1", port=mosquitto.port))
         run_until(qloop, lambda: context.session is not None and context.session.is_connected, timeout=15,
                   message="connected")
-        notes = window.brokers_panel.model.index(0, NOTES)
         publish_raw(mosquitto.port, [(f"load/{i}", bytes(1024)) for i in range(MESSAGES)])
-        run_until(qloop, lambda: "falling behind" in (notes.data() or ""), timeout=15,
-                  message="the broker's row says it falls behind")
-        assert "unread in the connection's socket" in notes.data(TOOLTIP)
-        buffered = window.status_bar.buffered_label
-        run_until(qloop, lambda: "east falling behind" in buffered.text(), timeout=5,
-                  message="the status bar says which broker falls behind")
-        assert "east:" in buffered.toolTip()
+        notes, buffered = _row_and_status_bar_say(qloop, window, "falling behind", "unread in the connection's socket")
 
         assert release(stall)  # the reader keeps up again
         run_until(qloop, lambda: "falling behind" not in (notes.data() or ""), timeout=15,
@@ -66,13 +76,7 @@ def test_a_broker_whose_messages_wait_unread_shows_falling_behind_until_it_catch
 def test_an_audit_that_writes_slower_than_its_broker_sends_shows_falling_behind_until_every_message_is_stored(
         qapp, qloop, qtbot, settings, mosquitto, tmp_path, monkeypatch):
     hold = tmp_path / "hold"
-    os.mkfifo(hold)
-    monkeypatch.setenv(STALL_PIPE_VARIABLE, str(hold))
-    context = AppContext(settings, workspace=Workspace(connector=RemoteConnector(child=held_writer_child_main)))
-    window = MainWindow(context)
-    qtbot.addWidget(window)
-    window.resize(1024, 700)
-    window.show()
+    context, window = _window_held_by(hold, held_writer_child_main, qtbot, settings, monkeypatch)
     try:
         window.add_broker(ConnectionProfile(name="east", host="127.0.0.1", port=mosquitto.port),
                           audit_filters=("audited/#",))
@@ -80,13 +84,7 @@ def test_an_audit_that_writes_slower_than_its_broker_sends_shows_falling_behind_
                   and connection.recorder is not None, timeout=15, message="recording")
         assert context.workspace.broker("east").recorder.wait_ready(10)
         publish_raw(mosquitto.port, [(f"audited/{i % 10}", str(i).encode()) for i in range(AUDITED)])
-        notes = window.brokers_panel.model.index(0, NOTES)
-        run_until(qloop, lambda: "audit falling behind" in (notes.data() or ""), timeout=20,
-                  message="the broker's row says its audit falls behind")
-        assert "messages wait to be written" in notes.data(TOOLTIP)
-        buffered = window.status_bar.buffered_label
-        run_until(qloop, lambda: "east audit falling behind" in buffered.text(), timeout=5,
-                  message="the status bar says whose audit falls behind")
+        notes, buffered = _row_and_status_bar_say(qloop, window, "audit falling behind", "messages wait to be written")
 
         assert release(hold)  # the writer keeps up again
         run_until(qloop, lambda: "falling behind" not in (notes.data() or ""), timeout=20,
