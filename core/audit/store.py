@@ -38,7 +38,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -46,7 +46,7 @@ import platformdirs
 
 from eventscope.core.audit.integrity import location_problem, quick_check
 from eventscope.core.audit.lock import RecorderLock
-from eventscope.core.records import NO_PROPERTIES, REPLAY_PROPERTY, MessageProperties, MessageRecord
+from eventscope.core.records import NO_PROPERTIES, REPLAY_PROPERTY, MessageProperties, MessageRecord, slot_builder
 from eventscope.core.topics import region_of
 
 SCHEMA_VERSION = 2  # 2: sightings (a bridged message's arrival at each further broker)
@@ -252,6 +252,10 @@ class AuditRow:
         )
         return MessageRecord(topic=self.topic, payload=self.payload, qos=self.qos, retain=self.retain,
                              received=self.received, properties=props, broker_id=self.broker, dup=self.duplicate)
+
+
+# ``AuditRow(...)`` with every field given positionally: the store makes one per message it writes.
+build_audit_row: Callable[..., AuditRow] = slot_builder(AuditRow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -573,7 +577,8 @@ class AuditStore:
                 props = record.properties
                 correlation = props.correlation_data
                 source = broker or record.broker_id
-                first_seen = first_copy_elsewhere(copies.get(digest, {}), source, record.received)
+                found = copies.get(digest)  # most messages have no copy in the mesh window: no search
+                first_seen = first_copy_elsewhere(found, source, record.received) if found else None
                 if first_seen is not None:  # the same message, arriving over the mesh on one more broker
                     sightings.append(Sighting(first_seen, source, record.received))
                     continue
@@ -590,9 +595,10 @@ class AuditStore:
                 params.append((record.received, source, record.topic, region, kind, record.qos, int(record.retain),
                                correlation, props.response_topic, stored, int(len(payload) > limit), len(payload),
                                int(duplicate), json.dumps(properties) if properties else "{}", digest))
-                written.append(AuditRow(row_id, record.received, source, record.topic, region, kind,
-                                        record.qos, record.retain, correlation, props.response_topic, bytes(stored),
-                                        len(payload) > limit, len(payload), bool(duplicate), properties, None, None))
+                written.append(build_audit_row(row_id, record.received, source, record.topic, region, kind,
+                                               record.qos, record.retain, correlation, props.response_topic,
+                                               bytes(stored), len(payload) > limit, len(payload), bool(duplicate),
+                                               properties, None, None, (), False))
                 copies.setdefault(digest, {}).setdefault(source, []).append((row_id, record.received))
             # One call for the batch: the lock is released once, not once per row.
             conn.executemany(

@@ -33,3 +33,16 @@ def test_a_record_crosses_the_wire_whole(properties):
     item = pickle.loads(pickle.dumps(pack(record)))
     assert unpack("us-east", item) == record
     assert unpack("us-east", item).properties is NO_PROPERTIES or properties is not NO_PROPERTIES
+
+
+def test_the_audit_row_builder_makes_the_constructors_row():
+    from eventscope.core.audit.store import AuditRow, build_audit_row
+
+    fields = (7, 1700000000.5, "us-east", "us-east/hello/request", "us-east", "request", 1, True, b"\x00c",
+              "us-east/hello/response", b'{"n": 1}', False, 8, False, {"content_type": "json"}, 9, 1.25,
+              (("eu", 1700000000.75),), True)
+    built, constructed = build_audit_row(*fields), AuditRow(*fields)
+    assert built == constructed and repr(built) == repr(constructed)
+    assert built.path == [("us-east", 1700000000.5), ("eu", 1700000000.75)]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.kind = "reply"  # pyright: ignore[reportAttributeAccessIssue]
