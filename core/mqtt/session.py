@@ -170,6 +170,7 @@ class _Client(mqtt.Client):
 
     def _create_socket_connection(self):
         self.connect_error, self.tcp_open = None, False
+        self.answered = False
         try:
             sock = super()._create_socket_connection()
         except OSError as exc:
@@ -178,8 +179,16 @@ class _Client(mqtt.Client):
         self.tcp_open = True
         return sock
 
+    answered = False  # the broker sent a CONNACK on this socket
+
+    def _handle_connack(self):
+        self.answered = True
+        return super()._handle_connack()
+
     def _sock_close(self) -> None:
-        if self._sock is not None and self._state == _ConnectionState.MQTT_CS_DISCONNECTING:
+        # A broker that never answered has nothing of ours to lose: no goodbye to wait for (a silent
+        # port would hold every stop for GOODBYE_TIMEOUT).
+        if self._sock is not None and self._state == _ConnectionState.MQTT_CS_DISCONNECTING and self.answered:
             close_after_peer(self._sock, GOODBYE_TIMEOUT)
         super()._sock_close()
 

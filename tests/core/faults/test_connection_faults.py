@@ -112,6 +112,24 @@ def test_request_timeout_bounds_the_whole_command_connect_included(silent_server
     assert seconds < 1 + AT_ONCE
 
 
+def test_stopping_a_session_that_a_silent_port_never_answered_does_not_wait_for_its_goodbye(silent_server):
+    """The graceful close waits for the broker's own close so that the last acks arrive; a port that never
+    sent a CONNACK has none of ours to lose, and it would hold every stop for the whole wait."""
+    from eventscope.core.mqtt.session import GOODBYE_TIMEOUT, MqttSession
+    from eventscope.core.profile import ConnectionProfile
+    from tests.conftest import wait_until
+
+    session = MqttSession(ConnectionProfile(name="silent", host="127.0.0.1", port=silent_server))
+    session.start()
+    try:
+        wait_until(lambda: session.tcp_open, message="the TCP connection open")
+        assert not session.is_connected
+    finally:
+        started = time.monotonic()
+        session.stop()
+    assert time.monotonic() - started < GOODBYE_TIMEOUT / 2
+
+
 @pytest.mark.parametrize("mqtt", ["3", "5"])
 def test_bad_credentials_fail_at_once(password_broker, mqtt, monkeypatch):
     monkeypatch.setenv("BROKER_PASSWORD", "wrong")
