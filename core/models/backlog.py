@@ -59,39 +59,27 @@ class Backlog:
         """The whole story, for a tooltip."""
         if not self.falling_behind:
             return ""
+        now = self._causes()
         if self.audit:
-            return self._audit_detail()
-        parts = []
-        if self.flat_out:
-            parts.append("its connection reads flat out")
-        if self.unread_bytes:
-            parts.append(f"{_size(self.unread_bytes)} wait unread in the connection's socket")
-        if self.waiting:
-            parts.append(f"{self.waiting:,} messages wait to be shown")
-        now = ", ".join(parts) if parts else "it is catching up"
+            return (f"For {_duration(self.behind_for)} this broker has sent the audited messages faster than the "
+                    f"audit writes them: {now}. Nothing is acknowledged before it is written, so the broker keeps "
+                    "the rest in the audit's session, up to its own queue limit (Mosquitto: max_queued_messages); "
+                    "past that limit the broker drops them.")
         return (f"For {_duration(self.behind_for)} this broker has sent faster than Eventscope reads: {now}. The "
                 "broker queues the rest for this client, and may drop QoS 0 messages under its own limits. "
                 "Streams and the tree keep showing what arrives; the Dropped column counts anything Eventscope "
                 "itself had to drop.")
 
-
-    def _audit_detail(self) -> str:
-        parts = []
-        if self.writing_flat_out:
-            parts.append("writing takes all its time")
-        if self.waiting:
-            parts.append(f"{self.waiting:,} messages wait to be written")
-        if self.blocked:
-            parts.append("its connection waits for room before it reads on")
-        if self.flat_out:
-            parts.append("its connection reads flat out")
-        if self.unread_bytes:
-            parts.append(f"{_size(self.unread_bytes)} wait unread in its socket")
-        now = ", ".join(parts) if parts else "it is catching up"
-        return (f"For {_duration(self.behind_for)} this broker has sent the audited messages faster than the audit "
-                f"writes them: {now}. Nothing is acknowledged before it is written, so the broker keeps the rest "
-                "in the audit's session, up to its own queue limit (Mosquitto: max_queued_messages); past that "
-                "limit the broker drops them.")
+    def _causes(self) -> str:
+        socket = "its socket" if self.audit else "the connection's socket"
+        causes = (
+            (self.writing_flat_out, "writing takes all its time"),
+            (self.flat_out, "its connection reads flat out"),
+            (self.unread_bytes, f"{_size(self.unread_bytes)} wait unread in {socket}"),
+            (self.waiting, f"{self.waiting:,} messages wait to be {'written' if self.audit else 'shown'}"),
+            (self.blocked, "its connection waits for room before it reads on"),
+        )
+        return ", ".join(text for present, text in causes if present) or "it is catching up"
 
 
 class BacklogWatch:

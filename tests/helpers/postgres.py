@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import glob
 import os
+import select
 import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,14 +94,16 @@ class PostgresServer:
             os.kill(pid, signal.SIGINT)
         except ProcessLookupError:
             return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)  # polling with a deadline for the server to exit
-        os.kill(pid, signal.SIGKILL)
+        try:  # the server is not our child: a pidfd turns readable when it exits
+            exited = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return
+        try:
+            gone, _, _ = select.select([exited], [], [], timeout)
+        finally:
+            os.close(exited)
+        if not gone:
+            os.kill(pid, signal.SIGKILL)
 
     def restart(self) -> None:
         self.stop()
