@@ -120,6 +120,11 @@ class TopicForest:
             tree.set_history_budget(history_budget)
 
     @property
+    def freed_passes(self) -> int:
+        """Passes over the trees that let go of much memory at once (see ``TopicTree.freed_passes``)."""
+        return sum(tree.freed_passes for tree in self.trees.values())
+
+    @property
     def history_budget(self) -> int:
         return int(self._tree_options.get("history_budget", DEFAULT_HISTORY_BUDGET))
 

@@ -27,18 +27,18 @@ from sys import intern
 from types import MappingProxyType
 from typing import cast
 
-from eventscope.core.models.message_history import ENTRY_OVERHEAD, MessageHistory, TopicMessage, TruncatedMessage
-from eventscope.core.records import MessageRecord
+from eventscope.core.models.message_history import ENTRY_OVERHEAD, MessageHistory, TopicMessage
+from eventscope.core.records import MessageProperties, MessageRecord
 from eventscope.core.topics import FilterSet, TopicError, validate_filter
 
 DEFAULT_HISTORY_COUNT = 100
 DEFAULT_HISTORY_BYTES = 2 * 1024 * 1024  # per topic
 DEFAULT_DISPLAY_LIMIT = 1024 * 1024  # payload bytes kept per message; the rest is cut, and marked
 # All topics' history together stays within this many bytes (payloads plus each kept message's own
-# cost, ENTRY_OVERHEAD), so 100k busy topics cannot grow the app into gigabytes. 2,000 topics keep
-# 100 messages of 500 B each within it; 100,000 topics keep 6 of 60 B.
-DEFAULT_HISTORY_BUDGET = 128 * 1024 * 1024
-HISTORY_ENTRY_OVERHEAD = ENTRY_OVERHEAD  # bytes per kept message besides its payload
+# cost, ENTRY_OVERHEAD), so 100k busy topics cannot grow the app into gigabytes. Within it 2,000 topics
+# keep 50 messages of 500 B each, 20,000 topics 12 of 200 B, and 100,000 topics 6 of 50 B: a tree of
+# 100,000 topics then takes about 160 MiB in all (``tests/perf/bench_topic_tree``).
+DEFAULT_HISTORY_BUDGET = 64 * 1024 * 1024
 RATE_TIME_CONSTANT = 5.0  # seconds; the EWMA rate forgets old traffic on this scale
 # Topic levels kept at most. Per-request reply topics, ids in topic names and device churn would
 # otherwise grow the tree for as long as the window runs; past it the least recently seen leaves go.
@@ -59,8 +59,7 @@ class TopicNode:
     """One topic level. ``count`` is messages on this exact topic; ``subtree_count`` includes descendants."""
 
     __slots__ = ("name", "topic", "parent", "children", "child_list", "count", "subtree_count",
-                 "last", "retained", "history", "history_bytes", "updated_mono", "removed", "evicted", "shown_row",
-                 "_rate", "_rate_time")
+                 "retained", "history", "updated_mono", "removed", "evicted", "shown_row", "_rate")
 
     def __init__(self, name: str, topic: str, parent: TopicNode | None) -> None:
         self.name = name
@@ -70,16 +69,13 @@ class TopicNode:
         self.child_list: list[TopicNode] = _NO_CHILD_LIST
         self.count = 0
         self.subtree_count = 0
-        self.last: TopicMessage | None = None
         self.retained = False
         self.history: MessageHistory | None = None
-        self.history_bytes = 0
-        self.updated_mono = 0.0
+        self.updated_mono = 0.0  # when its last messages came (and its rate was last brought up to date)
         self.removed = False  # pruned from the tree (a tombstone until its parent's list is compacted)
         self.evicted = 0  # topics below this node that the topic budget evicted (their counts stay here)
         self.shown_row = -1  # where a front end's item model shows this node; written by that model only
         self._rate = 0.0
-        self._rate_time = 0.0
 
     def __repr__(self) -> str:
         return f"TopicNode({self.topic!r}, count={self.count}, subtree={self.subtree_count})"
@@ -89,12 +85,26 @@ class TopicNode:
         if self._rate == 0.0:
             return 0.0
         now = time.monotonic() if now_mono is None else now_mono
-        return self._rate * math.exp(-max(0.0, now - self._rate_time) / RATE_TIME_CONSTANT)
+        return self._rate * math.exp(-max(0.0, now - self.updated_mono) / RATE_TIME_CONSTANT)
 
-    def add_rate(self, messages: int, now_mono: float) -> None:
+    def add_messages(self, messages: int, now_mono: float) -> None:
+        """Count ``messages`` that came at ``now_mono``."""
         # A decaying counter: k messages add k/tau; in steady state it equals the arrival rate.
         self._rate = self.rate(now_mono) + messages / RATE_TIME_CONSTANT
-        self._rate_time = now_mono
+        self.updated_mono = now_mono
+        self.count += messages
+
+    @property
+    def last(self) -> TopicMessage | None:
+        """The newest message on this exact topic (its history always keeps it), or None."""
+        history = self.history
+        return history.newest() if history is not None else None
+
+    @property
+    def history_bytes(self) -> int:
+        """The payload bytes of this topic's kept messages."""
+        history = self.history
+        return history.payload_bytes if history is not None else 0
 
     def add_child(self, child: TopicNode) -> None:
         if self.children is _NO_CHILDREN:
@@ -170,6 +180,9 @@ class TopicTree:
         self._recency: OrderedDict[TopicNode, None] = OrderedDict()
         self._tombstones: list[TopicNode] = []  # dropped from compacted child lists, freed a few per apply
         self._trimming: list[TopicNode] = []  # topics whose history is still to be shortened to the halved count
+        # Passes that let go of much memory at once (every ring shortened, or topics evicted down to the budget):
+        # the owner may hand the freed heap back to the system after one.
+        self.freed_passes = 0
         self.history_count = history_count
         self.effective_history_count = history_count
         self.history_budget = history_budget
@@ -214,12 +227,18 @@ class TopicTree:
             if node is None:
                 node = self._create_path(record.topic, first_new_row, created, changes.created)
             payload = record.payload
-            if len(payload) > limit:
-                message: TopicMessage = TruncatedMessage(payload[:limit], record.received, record.qos,
-                                                         record.retain, record.properties, len(payload))
+            size = len(payload)
+            if record.retain:
+                node.retained = size > 0
+                self.retained_seen += 1
+            elif size == 0:
+                # An empty publish is how a retained message is cleared; live copies lose the retain flag.
+                node.retained = False
+            if size > limit:
+                self._store_history(node, payload[:limit], record.received, record.qos, record.retain,
+                                    record.properties, size)
             else:
-                message = TopicMessage(payload, record.received, record.qos, record.retain, record.properties)
-            self._store(node, message)
+                self._store_history(node, payload, record.received, record.qos, record.retain, record.properties)
             per_node[node] = per_node.get(node, 0) + 1
         updated: set[TopicNode] = set()
         recency = self._recency
@@ -228,9 +247,7 @@ class TopicTree:
                 recency.move_to_end(node)
             else:
                 recency[node] = None
-            node.count += messages
-            node.add_rate(messages, now)
-            node.updated_mono = now
+            node.add_messages(messages, now)
             walker: TopicNode | None = node
             while walker is not None:
                 walker.subtree_count += messages
@@ -309,6 +326,8 @@ class TopicTree:
                     break
                 node = parent
         self._evicting = len(self._by_topic) > target
+        if not self._evicting:
+            self.freed_passes += 1
         for parent in parents:
             if not parent.removed:
                 self._compact(parent)
@@ -348,13 +367,13 @@ class TopicTree:
                 history = node.history
                 while history is not None and len(history) > keep:
                     self._drop_oldest(node)
+            if not trimming:
+                self.freed_passes += 1
 
     def _drop_oldest(self, node: TopicNode) -> None:
         history = node.history
         assert history is not None  # called only for a node with messages in its history
-        size = history.pop_oldest()
-        node.history_bytes -= size
-        self.history_used -= size + HISTORY_ENTRY_OVERHEAD
+        self.history_used -= history.pop_oldest() + ENTRY_OVERHEAD
 
     def _create_path(self, topic: str, first_new_row: dict, created: set, created_list: list) -> TopicNode:
         node = self.root
@@ -377,28 +396,16 @@ class TopicTree:
                 return node
             start = end + 1
 
-    def _store(self, node: TopicNode, message: TopicMessage) -> None:
-        node.last = message
-        size = len(message.payload)
-        if message.retain:
-            node.retained = size > 0
-            self.retained_seen += 1
-        elif size == 0:
-            # An empty publish is how a retained message is cleared; live copies lose the retain flag.
-            node.retained = False
-        self._store_history(node, message)
-
-    def _store_history(self, node: TopicNode, message: TopicMessage) -> None:
-        size = len(message.payload)
+    def _store_history(self, node: TopicNode, payload: bytes, received: float, qos: int, retain: bool,
+                       properties: MessageProperties, original_size: int = -1) -> None:
         history = node.history
         if history is None:
             history = node.history = MessageHistory()
         while len(history) >= self.effective_history_count:  # more than one while a halving is under way
             self._drop_oldest(node)
-        history.append(message)
-        node.history_bytes += size
-        self.history_used += size + HISTORY_ENTRY_OVERHEAD
-        while node.history_bytes > self.history_bytes and len(history) > 1:
+        history.append(payload, received, qos, retain, properties, original_size)
+        self.history_used += len(payload) + ENTRY_OVERHEAD
+        while len(history) > 1 and history.payload_bytes > self.history_bytes:
             self._drop_oldest(node)
 
     def fold(self, old_topic: str, new_topic: str) -> TreeChanges:
@@ -439,9 +446,8 @@ class TopicTree:
                 self._drop_oldest(node)
         into.history = MessageHistory()
         for message in merged:
-            self._store_history(into, message)
-        if merged and (into.last is None or merged[-1].received > into.last.received):
-            into.last = merged[-1]
+            self._store_history(into, message.payload, message.received, message.qos, message.retain,
+                                message.properties, message.original_size if message.truncated else -1)
 
     def _prune(self, node: TopicNode) -> None:
         """Take ``node`` out of every lookup; its parent keeps it as a tombstone in ``child_list``."""
@@ -556,6 +562,6 @@ class TreeFilter:
             return self._filter_set.matches(node.topic)
         if self._needle in node.topic.lower():
             return True
-        if self.match_payload and node.last is not None:
-            return self._needle_bytes in node.last.payload.lower()
+        if self.match_payload and node.history is not None:
+            return self._needle_bytes in node.history.newest_payload().lower()
         return False

@@ -67,6 +67,7 @@ from eventscope.core.requests.tracker import Reply, ReplyRouter
 from eventscope.core.sparkplug.payload import NAMESPACE as SPARKPLUG_ROOT
 from eventscope.core.sparkplug.payload import SparkplugError
 from eventscope.core.sparkplug.state import SparkplugState
+from eventscope.core.workspace.allocator import return_freed_memory
 from eventscope.core.workspace.changes import (
     AuditDelta,
     AuditState,
@@ -156,6 +157,7 @@ class Workspace:
         self._commands: deque[tuple[Callable[[], object], Future]] = deque()
         self._tick_lock = threading.Lock()
         self._ticks = 0
+        self._freed_passes = 0  # the trees' freed_passes at the last tick
         self._meter = RateMeter()
         self._summary: ChangeSummary | None = None
         self._summary_lock = threading.Lock()
@@ -362,6 +364,10 @@ class Workspace:
                 self._audit_warnings[delta.broker_id] = (delta.warning, delta.waiting)
             self._meter.note(len(batch), now)
             self._ticks += 1
+            freed = self.tree.freed_passes
+            if freed != self._freed_passes:  # a tree let go of much memory at once: give the system its share
+                self._freed_passes = freed
+                return_freed_memory()
             return ChangeSummary(
                 tick=self._ticks, messages=len(batch), tree=tree_changes, new_regions=new_regions,
                 streams=streams, audit=audit, brokers=tuple(self._broker_summary(c, now) for c in brokers),

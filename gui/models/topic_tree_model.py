@@ -114,7 +114,7 @@ class TopicTreeModel(QAbstractItemModel):
         # not hold its node, and a view may read an index it kept until its delayed relayout runs.
         self._released: list[TopicNode] = []
         self._dirty: set[TopicNode] = set()
-        self._preview_cache: dict[TopicNode, tuple[object, str]] = {}
+        self._preview_cache: dict[TopicNode, tuple[int, str]] = {}
         # optional: the text of a top-level (broker) row, given its node
         self.root_label: Callable[[TopicNode], str] | None = None
         for node in self._top:
@@ -607,26 +607,28 @@ class TopicTreeModel(QAbstractItemModel):
 
     def _preview(self, node: TopicNode) -> str:
         held = self._held.get(node)
-        if held and node.last is None:
+        if held and not node.history:
             shown = len(self._children.get(node, ()))
             evicted = f"; {node.evicted:,} evicted not shown" if node.evicted else ""
             return f"({shown:,} of {shown + len(held):,} topics shown: scroll to the last one for more{evicted})"
         cached = self._preview_cache.get(node)
-        if cached is not None and cached[0] is node.last:
+        count = node.count  # a new last message always counts one more
+        if cached is not None and cached[0] == count:
             return cached[1]
         text = value_preview(node)
-        self._preview_cache[node] = (node.last, text)
+        self._preview_cache[node] = (count, text)
         return text
 
     @staticmethod
     def _rate(node: TopicNode) -> str:
-        if node.last is None:
+        if not node.history:
             return ""
         rate = node.rate()
         return f"{rate:.1f}/s" if rate >= 0.1 else "–"
 
     @staticmethod
     def _seen(node: TopicNode) -> str:
-        if node.last is None:
+        last = node.last
+        if last is None:
             return ""
-        return format_age(max(0.0, time.time() - node.last.received))
+        return format_age(max(0.0, time.time() - last.received))

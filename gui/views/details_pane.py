@@ -289,8 +289,8 @@ class DetailsPane(QWidget):
         else:
             self.history_list.setCurrentRow(min(selected_row, self.history_list.count() - 1))
         self.history_list.blockSignals(False)
-        if self._follow_latest and node.last is not None:
-            self._show_message(node.topic, node.last)
+        if self._follow_latest and self._history:
+            self._show_message(node.topic, self._history[-1])
             self._show_diff(len(self._history) - 1)
         self._update_plot()
 

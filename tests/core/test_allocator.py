@@ -56,3 +56,26 @@ def test_without_the_pin_glibc_moves_large_blocks_into_the_heap_after_one_is_fre
 def test_with_the_pin_large_blocks_stay_outside_the_heap_after_one_is_freed():
     assert mapped_mib_after_a_large_free(PINNED) >= 2
     assert LARGE_BLOCK_BYTES < 2 * 2**20
+
+
+_HOLES = textwrap.dedent("""
+    import os, sys
+    from eventscope.core.workspace.allocator import return_freed_memory
+
+    def rss_mib():
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    blocks = [bytearray(1_000) for _ in range(200_000)]  # 200 MB of heap blocks, too large for CPython's pools
+    kept = blocks[::50]  # a few stay, so the heap cannot simply shrink from its top
+    del blocks
+    before = rss_mib()
+    assert return_freed_memory()
+    print(before - rss_mib())
+""")
+
+
+def test_handing_freed_memory_back_shrinks_a_heap_full_of_holes():
+    done = subprocess.run([sys.executable, "-c", _HOLES], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout) > 100  # MiB given back of the ~190 freed

@@ -25,16 +25,21 @@ def test_messages_come_back_as_they_were_kept_oldest_first():
         TopicMessage(b"", 5.5, 0, True),
     ]
     for message in kept:
-        history.append(message)
+        history.append_message(message)
     assert len(history) == 5 and history
     assert [_fields(m) for m in history] == [_fields(m) for m in kept]
+    assert _fields(history.newest()) == _fields(kept[-1]) and history.newest_payload() == b""
+    assert history.payload_bytes == 12
     assert history.pop_oldest() == 3
     assert history.pop_oldest() == 3  # its properties go with it
-    history.append(TopicMessage(b"six", 6.5, 0, False))
+    history.append_message(TopicMessage(b"six", 6.5, 0, False))
     assert [_fields(m) for m in history.snapshot()] == [_fields(m) for m in (*kept[2:], TopicMessage(b"six", 6.5, 0, False))]
+    assert _fields(history.newest()) == _fields(TopicMessage(b"six", 6.5, 0, False))
+    assert history.newest_payload() == b"six"
     while history:
         history.pop_oldest()
     assert history.snapshot() == [] and not history._extras
+    assert history.newest() is None and history.payload_bytes == 0
 
 
 def test_a_reader_on_another_thread_only_ever_sees_a_run_of_whole_messages():
@@ -46,7 +51,7 @@ def test_a_reader_on_another_thread_only_ever_sees_a_run_of_whole_messages():
         number = 0
         while not done.is_set() and number < 50_000_000:
             properties = MessageProperties(content_type=str(number)) if number % 5 == 0 else NO_PROPERTIES
-            history.append(TopicMessage(str(number).encode(), float(number), number % 2, number % 3 == 0, properties))
+            history.append(str(number).encode(), float(number), number % 2, number % 3 == 0, properties)
             if len(history) > 50:
                 history.pop_oldest()
             number += 1
@@ -66,6 +71,13 @@ def test_a_reader_on_another_thread_only_ever_sees_a_run_of_whole_messages():
                 assert message.received == float(number)
                 assert (message.qos, message.retain) == (number % 2, number % 3 == 0)
                 assert message.properties.content_type == (str(number) if number % 5 == 0 else None)
+            newest_payload = history.newest_payload()
+            assert not newest_payload or newest_payload.isdigit()  # never a header's bytes or a cut payload
+            newest = history.newest()
+            if newest is not None:
+                number = int(newest.payload)
+                assert (newest.received, newest.qos, newest.retain) == (float(number), number % 2, number % 3 == 0)
+                assert newest.properties.content_type == (str(number) if number % 5 == 0 else None)
             seen += 1
     finally:
         done.set()

@@ -286,26 +286,39 @@ def test_read_only_session_cannot_clear_retained(mosquitto, session_factory):
 
 
 def test_history_budget_shortens_every_ring_but_keeps_the_last_message():
-    from eventscope.core.models.topic_tree import HISTORY_ENTRY_OVERHEAD
+    from eventscope.core.models.message_history import ENTRY_OVERHEAD
 
-    entry = 10 + HISTORY_ENTRY_OVERHEAD
+    entry = 10 + ENTRY_OVERHEAD
     tree = TopicTree(history_count=8, history_budget=50 * entry)  # 20 topics x 8 would need 160 entries
     for round_ in range(8):
         tree.apply([MessageRecord(f"t/{i}", b"%010d" % (round_ * 100 + i)) for i in range(20)])
     assert tree.effective_history_count == 2
     assert tree.history_used <= tree.history_budget
-    assert tree.history_used == sum(len(m.payload) + HISTORY_ENTRY_OVERHEAD
+    assert tree.history_used == sum(len(m.payload) + ENTRY_OVERHEAD
                                     for n in tree.topics() for m in n.history)
     node = tree.node("t/7")
     assert [m.payload for m in node.history] == [b"%010d" % 607, b"%010d" % 707]
     assert node.count == 8  # counts are never trimmed
 
 
-def test_a_new_history_budget_shortens_every_ring_at_once_and_a_larger_one_lets_them_grow_back():
-    from eventscope.core.models.topic_forest import TopicForest
-    from eventscope.core.models.topic_tree import HISTORY_ENTRY_OVERHEAD
+def test_a_pass_that_shortens_every_ring_or_evicts_topics_is_counted_once_it_is_over():
+    from eventscope.core.models.message_history import ENTRY_OVERHEAD
 
-    entry = 10 + HISTORY_ENTRY_OVERHEAD
+    tree = TopicTree(history_count=8, history_budget=50 * (10 + ENTRY_OVERHEAD), topic_budget=1_000)
+    tree.apply([MessageRecord(f"t/{i}", b"%010d" % i) for i in range(20)])
+    assert tree.freed_passes == 0  # nothing shortened yet
+    for round_ in range(1, 8):
+        tree.apply([MessageRecord(f"t/{i}", b"%010d" % (round_ * 100 + i)) for i in range(20)])
+    assert tree.effective_history_count == 2 and tree.freed_passes == 2  # 8 -> 4 -> 2
+    tree.set_topic_budget(10)
+    assert len(tree) <= 10 and tree.freed_passes == 3
+
+
+def test_a_new_history_budget_shortens_every_ring_at_once_and_a_larger_one_lets_them_grow_back():
+    from eventscope.core.models.message_history import ENTRY_OVERHEAD
+    from eventscope.core.models.topic_forest import TopicForest
+
+    entry = 10 + ENTRY_OVERHEAD
     forest = TopicForest(history_count=8)
     for round_ in range(8):
         forest.apply([MessageRecord(f"t/{i}", b"%010d" % (round_ * 100 + i), broker_id="east") for i in range(20)])
@@ -379,10 +392,10 @@ def test_a_large_tree_shortens_its_history_over_several_applies_and_then_fits_it
     """Halving every ring of 250,000 topics in one apply held the interpreter long enough to stall the window;
     a chunk of topics per apply does it over several, and a topic with a new message is shortened at once."""
     from eventscope.core.models import topic_tree
-    from eventscope.core.models.topic_tree import HISTORY_ENTRY_OVERHEAD
+    from eventscope.core.models.message_history import ENTRY_OVERHEAD
 
     monkeypatch.setattr(topic_tree, "HISTORY_TRIM_CHUNK", 30)
-    entry = 10 + HISTORY_ENTRY_OVERHEAD
+    entry = 10 + ENTRY_OVERHEAD
     tree = TopicTree(history_count=8, history_budget=500 * entry)
     for round_ in range(5):  # 100 topics x 5 = 500 entries: exactly the budget
         tree.apply([MessageRecord(f"t/{i:03d}", b"%010d" % (round_ * 1000 + i)) for i in range(100)])
@@ -399,6 +412,6 @@ def test_a_large_tree_shortens_its_history_over_several_applies_and_then_fits_it
         applies += 1
         assert applies < 10
     assert applies >= 3  # 101 topics, 30 an apply
-    assert tree.history_used == sum(len(m.payload) + HISTORY_ENTRY_OVERHEAD for n in tree.topics() for m in n.history)
+    assert tree.history_used == sum(len(m.payload) + ENTRY_OVERHEAD for n in tree.topics() for m in n.history)
     assert tree.history_used <= tree.history_budget and tree.effective_history_count == 4
     assert [m.payload for m in tree.node("t/007").history] == [b"%010d" % (r * 1000 + 7) for r in range(1, 5)]

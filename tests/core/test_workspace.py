@@ -349,3 +349,19 @@ def test_a_broker_opened_again_under_its_name_at_once_gets_its_own_records(mosqu
         assert first.buffer.drain() == []
     finally:
         workspace.close()
+
+
+def test_the_tick_hands_freed_memory_back_once_after_a_tree_shortened_its_history(workspace, monkeypatch):
+    import eventscope.core.workspace.workspace as workspace_module
+
+    handed_back = []
+    monkeypatch.setattr(workspace_module, "return_freed_memory", lambda: handed_back.append(True) or True)
+    workspace.feed(MessageRecord(f"plant/line-{i}", b"x" * 1_000) for i in range(50) for _ in range(4))
+    workspace.tick()
+    assert handed_back == []  # 200 KB of history: well within the default budget
+    workspace.set_history_budget(60_000)  # every ring shortened at once, on the next tick
+    workspace.tick()
+    assert len(handed_back) == 1
+    workspace.feed([MessageRecord("plant/line-0", b"y")])
+    workspace.tick()
+    assert len(handed_back) == 1  # nothing more was let go of
