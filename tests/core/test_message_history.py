@@ -1,4 +1,4 @@
-"""A topic's history kept by column: the same messages come back, and a reader on another thread never
+"""A topic's history kept in one buffer: the same messages come back, and a reader on another thread never
 sees a torn copy while the tick appends and drops."""
 
 from __future__ import annotations
