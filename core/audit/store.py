@@ -66,6 +66,13 @@ DEFAULT_MAX_AGE_SECONDS = 30 * 24 * 3600
 PRUNE_CHUNK = 2_000
 KINDS = ("request", "reply", "other", "replay")
 
+# A checkpoint copies the write-ahead log's pages into the database file. By default SQLite runs one inside
+# the commit that takes the log past 1,000 pages (4 MiB): every other batch of 1,000 rows or so, as their
+# content-hash index pages are spread at random. Past 4,096 pages, each such page is copied once for
+# many commits instead of once for each (the audit's write: 19.4 -> 13.7 µs a message, bench_stages' load).
+WAL_CHECKPOINT_PAGES = 4096
+WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the log file keeps after a checkpoint; a burst's larger log shrinks back
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS messages (
@@ -482,6 +489,8 @@ class AuditStore:
                 raise AuditStoreDamaged(problem)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
+            conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+            conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             conn.executescript(_SCHEMA)
             version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if version is None:

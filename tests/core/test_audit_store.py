@@ -7,7 +7,14 @@ import io
 import pytest
 
 from eventscope.core.audit.export import ExportJob, export_to_path, read_export, row_to_json
-from eventscope.core.audit.store import AuditQuery, AuditStore, AuditStoreFull, classify, default_audit_path
+from eventscope.core.audit.store import (
+    WAL_CHECKPOINT_PAGES,
+    AuditQuery,
+    AuditStore,
+    AuditStoreFull,
+    classify,
+    default_audit_path,
+)
 from eventscope.core.records import MessageProperties, MessageRecord
 
 
@@ -33,6 +40,8 @@ def test_file_is_wal_with_stable_client_id(tmp_path):
     store = AuditStore(tmp_path / "a.sqlite3")
     client_id = store.client_id
     assert store.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # Checkpoints come every WAL_CHECKPOINT_PAGES pages, not SQLite's default 1,000 (see store.py).
+    assert store.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == WAL_CHECKPOINT_PAGES > 1_000
     store.close()
     again = AuditStore(tmp_path / "a.sqlite3")
     assert again.client_id == client_id
