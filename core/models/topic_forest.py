@@ -71,7 +71,7 @@ class TopicForest:
         self.trees = {k: v for k, v in self.trees.items() if k != broker_id}
         broker_root = tree.root
         self.root.child_list = [n for n in self.root.child_list if n is not broker_root]
-        self.root.children = {k: v for k, v in self.root.children.items() if v is not broker_root}
+        self.root.live_count -= 1
         self.root.subtree_count -= broker_root.subtree_count
         self._removed.append(broker_root)
 

@@ -1,7 +1,8 @@
 """The live topic tree: one node per topic level, updated from flush batches in one pass.
 
-Nodes keep a dict of children by name and an ordered child list. New children are appended, which
-lets ``apply`` report new nodes as one row range per parent.
+Nodes keep an ordered child list; a child is found by its topic in the tree's one index of every node
+(a dict per parent cost 140 bytes for each of the 100,000 levels of a device tree with one child each).
+New children are appended, which lets ``apply`` report new nodes as one row range per parent.
 
 Nodes leave in two ways: ``fold`` (a provisional name, such as a Sparkplug alias, replaced by the
 real one) and the topic budget (the least recently seen leaves are evicted). A node that goes is
@@ -23,8 +24,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import attrgetter, not_
 from sys import intern
-from types import MappingProxyType
 from typing import cast
 
 from eventscope.core.models.message_history import ENTRY_OVERHEAD, MessageHistory, TopicMessage
@@ -49,23 +51,23 @@ TOMBSTONES_FREED_PER_APPLY = 2_000  # see TopicTree._compact
 HISTORY_TRIM_CHUNK = 10_000  # topics whose history is shortened per apply (see TopicTree._shrink_history)
 
 
-# A leaf's children: shared and immutable. Most nodes are leaves, and an empty dict and list of their own
-# cost about 150 bytes each; ``add_child`` gives a node real ones when its first child comes.
-_NO_CHILDREN = cast("dict[str, TopicNode]", MappingProxyType({}))
+# A leaf's children: shared and immutable. Most nodes are leaves, and an empty list of their own costs
+# about 60 bytes; ``add_child`` gives a node a real one when its first child comes.
 _NO_CHILD_LIST = cast("list[TopicNode]", ())
+_is_removed = attrgetter("removed")
 
 
 class TopicNode:
     """One topic level. ``count`` is messages on this exact topic; ``subtree_count`` includes descendants."""
 
-    __slots__ = ("name", "topic", "parent", "children", "child_list", "count", "subtree_count",
+    __slots__ = ("name", "topic", "parent", "live_count", "child_list", "count", "subtree_count",
                  "retained", "history", "updated_mono", "removed", "evicted", "shown_row", "_rate")
 
     def __init__(self, name: str, topic: str, parent: TopicNode | None) -> None:
         self.name = name
         self.topic = topic
         self.parent = parent
-        self.children: dict[str, TopicNode] = _NO_CHILDREN
+        self.live_count = 0  # children not pruned
         self.child_list: list[TopicNode] = _NO_CHILD_LIST
         self.count = 0
         self.subtree_count = 0
@@ -107,17 +109,22 @@ class TopicNode:
         return history.payload_bytes if history is not None else 0
 
     def add_child(self, child: TopicNode) -> None:
-        if self.children is _NO_CHILDREN:
-            self.children, self.child_list = {}, []
-        self.children[child.name] = child
+        if self.child_list is _NO_CHILD_LIST:
+            self.child_list = []
         self.child_list.append(child)
+        self.live_count += 1
 
     def forget_children(self) -> None:
-        self.children, self.child_list = _NO_CHILDREN, _NO_CHILD_LIST
+        self.child_list, self.live_count = _NO_CHILD_LIST, 0
 
     def live_children(self) -> list[TopicNode]:
-        """Children in row order, without the ones pruned from the tree."""
-        return [child for child in self.child_list if not child.removed]
+        """Children in row order, without the ones pruned from the tree (one pass in C: lists of 100,000)."""
+        children = self.child_list
+        return list(compress(children, map(not_, map(_is_removed, children))))
+
+    def child_topic(self, name: str, tree_root: TopicNode) -> str:
+        """The topic of this node's child ``name``: a tree root's children are named by their level alone."""
+        return name if self is tree_root else f"{self.topic}/{name}"
 
     def walk(self) -> Iterator[TopicNode]:
         """This node and every live descendant, depth first, in row order."""
@@ -311,7 +318,7 @@ class TopicTree:
         while len(self._by_topic) > target and recency and steps > 0:
             steps -= 1
             node = next(iter(recency))
-            if node.children:  # not a leaf: seen as recent for now
+            if node.live_count:  # not a leaf: seen as recent for now
                 recency.move_to_end(node)
                 continue
             while True:  # the topic, then each level it leaves empty
@@ -322,7 +329,7 @@ class TopicTree:
                 parent.evicted += node.evicted + (1 if node.count else 0)
                 self.evicted_total += 1 if node.count else 0
                 parents.add(parent)
-                if parent is root or parent.children or parent.count:
+                if parent is root or parent.live_count or parent.count:
                     break
                 node = parent
         self._evicting = len(self._by_topic) > target
@@ -334,14 +341,14 @@ class TopicTree:
         changes.updated.extend(p for p in parents if not p.removed and p is not root)
 
     def _compact(self, parent: TopicNode) -> None:
-        """Drop tombstones from a child list they have come to dominate. The children by name are the live
-        ones in the same order (both only ever append): one C-level copy of them. The tombstones are freed
-        over the next applies, not here: freeing 25,000 at once held the interpreter for 40 ms, and four
-        churning parents compact in the same tick (a Python pass over their lists took 70 ms more)."""
-        if len(parent.child_list) <= 2 * len(parent.children) + 16:
+        """Drop tombstones from a child list they have come to dominate: one pass in C (``live_children``).
+        The tombstones are freed over the next applies, not here: freeing 25,000 at once held the interpreter
+        for 40 ms, and four churning parents compact in the same tick (a Python pass over their lists took
+        70 ms more)."""
+        if len(parent.child_list) <= 2 * parent.live_count + 16:
             return
         self._tombstones.extend(parent.child_list)  # live ones too: they are kept alive by the tree anyway
-        parent.child_list = list(parent.children.values())
+        parent.child_list = parent.live_children()
 
     def _free_some_tombstones(self) -> None:
         if self._tombstones:
@@ -377,18 +384,19 @@ class TopicTree:
 
     def _create_path(self, topic: str, first_new_row: dict, created: set, created_list: list) -> TopicNode:
         node = self.root
+        by_topic = self._by_topic
         start = 0
         while True:
             end = topic.find("/", start)
-            # Interned: the same level names (device ids, metric names) recur under thousands of parents.
-            name = intern(topic[start:] if end < 0 else topic[start:end])
-            child = node.children.get(name)
+            path = topic if end < 0 else topic[:end]
+            child = by_topic.get(path)
             if child is None:
                 if node not in created and node not in first_new_row:
                     first_new_row[node] = len(node.child_list)
-                child = TopicNode(name, topic if end < 0 else topic[:end], node)
+                # Interned: the same level names (device ids, metric names) recur under thousands of parents.
+                child = TopicNode(intern(topic[start:] if end < 0 else topic[start:end]), path, node)
                 node.add_child(child)
-                self._by_topic[child.topic] = child
+                by_topic[path] = child
                 created.add(child)
                 created_list.append(child)
             node = child
@@ -453,10 +461,10 @@ class TopicTree:
         """Take ``node`` out of every lookup; its parent keeps it as a tombstone in ``child_list``."""
         parent = node.parent
         assert parent is not None  # the root is never pruned
+        if not node.removed:
+            parent.live_count -= 1
         node.removed = True
-        # Readers only look these up by key or copy them with one C-level call, so a delete is safe.
-        if parent.children.get(node.name) is node:
-            del parent.children[node.name]
+        # Readers only look it up by key or copy it with one C-level call, so a delete is safe.
         if self._by_topic.get(node.topic) is node:
             del self._by_topic[node.topic]
         self._recency.pop(node, None)
@@ -483,7 +491,7 @@ class TopicTree:
         if tree_filter.topic_filter == "#":  # the common case, without walking: everything but $-topics
             return [n for n in self._all_nodes() if n.count and not n.topic.startswith("$")]
         if tree_filter.topic_filter is not None:
-            return [n for n in _walk_filter(self.root, tree_filter.topic_filter.split("/")) if n.count]
+            return [n for n in _walk_filter(self.root, tree_filter.topic_filter.split("/"), self._by_topic) if n.count]
         return [n for n in self._all_nodes() if n.count and tree_filter.accepts(n)]
 
     def visible_nodes(self, tree_filter: TreeFilter) -> set[TopicNode]:
@@ -496,7 +504,7 @@ class TopicTree:
         return visible
 
 
-def _walk_filter(root: TopicNode, levels: list[str]) -> Iterator[TopicNode]:
+def _walk_filter(root: TopicNode, levels: list[str], by_topic: dict[str, TopicNode]) -> Iterator[TopicNode]:
     """Nodes whose topic matches the filter levels, walking the tree instead of testing each topic.
 
     Follows MQTT's rules: '+' is one level, a trailing '#' is the parent level and everything
@@ -524,7 +532,7 @@ def _walk_filter(root: TopicNode, levels: list[str]) -> Iterator[TopicNode]:
                     continue
                 stack.append((child, depth + 1))
         else:
-            child = node.children.get(level)
+            child = by_topic.get(node.child_topic(level, root))
             if child is not None:
                 stack.append((child, depth + 1))
 

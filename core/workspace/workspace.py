@@ -418,7 +418,7 @@ class Workspace:
         Only brokers whose tree has an ``spBv1.0`` root level pay for the per-record check.
         """
         trees = self.tree.trees
-        sparkplug_brokers = {b for b, tree in trees.items() if SPARKPLUG_ROOT in tree.root.children}
+        sparkplug_brokers = {b for b, tree in trees.items() if tree.node(SPARKPLUG_ROOT) is not None}
         if not sparkplug_brokers:
             return [], []
         records = [r for r in batch if r.broker_id in sparkplug_brokers and r.topic.startswith(SPARKPLUG_PREFIX)]

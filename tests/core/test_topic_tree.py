@@ -32,18 +32,18 @@ def rec(topic: str, payload: bytes = b"x", retain: bool = False, received: float
     return MessageRecord(topic=topic, payload=payload, retain=retain, received=received)
 
 
-def assert_consistent(node: TopicNode) -> None:
+def assert_consistent(node: TopicNode, tree: TopicTree) -> None:
     """Parents, names, the order of live children and subtree counts agree everywhere below ``node``."""
     total = node.count
-    assert node.live_children() == list(node.children.values())  # both in the order the children came
+    assert node.live_count == len(node.live_children()) == sum(not child.removed for child in node.child_list)
     for child in node.child_list:
         assert child.parent is node
         if child.removed:  # a tombstone keeps its place but is in no lookup and counts nothing
-            assert node.children.get(child.name) is not child
+            assert tree.node(child.topic) is not child
             continue
-        assert node.children[child.name] is child
+        assert tree.node(child.topic) is child
         assert child.topic == (f"{node.topic}/{child.name}" if node.parent is not None else child.name)
-        assert_consistent(child)
+        assert_consistent(child, tree)
         total += child.subtree_count
     assert node.subtree_count == total
 
@@ -59,7 +59,7 @@ def test_apply_builds_levels_and_reports_new_rows_per_existing_parent():
     assert sorted((p.topic, f, last) for p, f, last in second.inserted) == [("a", 1, 1), ("a/b", 2, 2), ("x", 0, 0)]
     assert {n.topic for n in second.updated} == {"a", "a/b", "a/b/c", "x"}
     assert tree.node("a/b/c").count == 2 and tree.node("a").subtree_count == 5 and tree.root.subtree_count == 7
-    assert_consistent(tree.root)
+    assert_consistent(tree.root, tree)
 
 
 def test_fold_moves_history_under_the_new_name_and_leaves_a_tombstone():
@@ -71,7 +71,7 @@ def test_fold_moves_history_under_the_new_name_and_leaves_a_tombstone():
     used_before = tree.history_used
     changes = tree.fold("d/alias 7", "d/Temperature")
     assert changes.pruned == [alias] and alias.removed and bool(changes)
-    assert tree.node("d/alias 7") is None and "alias 7" not in tree.node("d").children
+    assert tree.node("d/alias 7") is None and "alias 7" not in [c.name for c in tree.node("d").live_children()]
     named = tree.node("d/Temperature")
     assert [m.payload for m in named.history] == [b"1", b"3", b"2", b"4"]  # in arrival order, within the cap
     assert named.last.payload == b"4" and named.count == 4
@@ -79,12 +79,12 @@ def test_fold_moves_history_under_the_new_name_and_leaves_a_tombstone():
     assert tree.history_used == used_before  # the same four messages, now under one node
     assert [c.name for c in tree.node("d").live_children()] == ["other", "Temperature"]
     assert {n.topic for n in tree.matching_nodes(TreeFilter("d/+"))} == {"d/other", "d/Temperature"}
-    assert_consistent(tree.root)
+    assert_consistent(tree.root, tree)
     # The name can come back: a new node at the end, the tombstone's place untouched.
     tree.apply([rec("d/alias 7", b"5")])
     d_list = tree.node("d").child_list
     assert d_list.index(tree.node("d/alias 7")) == 3 and d_list.index(alias) == 0
-    assert_consistent(tree.root)
+    assert_consistent(tree.root, tree)
     assert not tree.fold("d/missing", "d/Temperature") and not tree.fold("d", "d/other")  # d has children
 
 
@@ -94,7 +94,7 @@ def test_empty_levels_and_leading_slash_are_topics_too():
     assert tree.node("/lead").parent.name == ""
     assert tree.node("a//b").parent.topic == "a/"
     assert tree.node("a/").count == 1
-    assert_consistent(tree.root)
+    assert_consistent(tree.root, tree)
 
 
 def test_random_batches_keep_counts_exact():
@@ -110,7 +110,7 @@ def test_random_batches_keep_counts_exact():
         tree.apply(batch)
     assert {n.topic: n.count for n in tree.topics()} == expected
     assert tree.total_messages == sum(expected.values())
-    assert_consistent(tree.root)
+    assert_consistent(tree.root, tree)
 
 
 # ----- message keeping ----------------------------------------------------------------------------
@@ -243,7 +243,7 @@ def test_real_broker_dataset_counts_truncation_and_filters(mosquitto, mosquitto_
     assert set(tree.retained_topics()) == data.retained | {"$SYS/broker/version"}  # Mosquitto retains it
     for region in ("us-east", "us-west", "eu-central", "ap-south"):
         assert tree.node(region).subtree_count == sum(c for t, c in data.counts.items() if t.startswith(region + "/"))
-    assert_consistent(tree.root)
+    assert_consistent(tree.root, tree)
     big = tree.node(BIG_TOPIC).last
     assert big.truncated and big.original_size == BIG_SIZE and len(big.payload) == tree.display_limit
     assert tree.node(HTML_TOPIC).last.payload == HTML_PAYLOAD
@@ -368,8 +368,8 @@ def test_a_smaller_budget_evicts_at_once_and_tombstones_do_not_pile_up():
     changes = tree.set_topic_budget(1000)
     assert len(tree) <= 1000 and len(changes.pruned) >= 4000
     # Rebuilt as its tombstones came to dominate it: few tombstones are left, the live ones in their order.
-    assert len(churn.child_list) <= 2 * len(churn.children) + 16 < 5000
-    assert churn.live_children() == list(churn.children.values())
+    assert len(churn.child_list) <= 2 * churn.live_count + 16 < 5000
+    assert churn.live_children() == [tree.node(f"churn/{c.name}") for c in churn.child_list if not c.removed]
     assert [c.name for c in churn.live_children()] == sorted((c.name for c in churn.live_children()),
                                                              key=lambda name: int(name.split("-")[1]))
     assert churn.evicted == len(changes.pruned) and churn.subtree_count == 5000

@@ -305,7 +305,7 @@ def test_two_brokers_are_two_roots_and_removing_one_removes_its_root(workspace, 
     workspace.remove_broker("east")
     summary = workspace.tick()
     assert summary.tree.removed == [east_root]
-    assert [node.name for node in forest.root.child_list] == ["west"] and list(forest.root.children) == ["west"]
+    assert [node.name for node in forest.root.child_list] == ["west"] and forest.root.live_count == 1
     assert forest.node("shared/topic", "east") is None and forest.node("shared/topic") is west_node
     publish_raw(west.port, [("shared/topic", b"west goes on")])
     wait_until(lambda: workspace.tick() and west_node.count == 3, message="west undisturbed")
