@@ -35,6 +35,9 @@ from eventscope.core.audit.stores import AnyAuditStore, open_reader
 
 PAGE_SIZE = 200
 LIVE_ROWS = 20_000  # rows kept while following the newest; older ones are paged back in on scroll
+# Rows a feed holds at most while paging back through history (a loaded row costs about 1.3 KB: some 65 MB).
+# Past it the newest loaded rows go, and page back in as the user scrolls back to them.
+MAX_LOADED_ROWS = 50_000
 PENDING_SIGHTINGS = 10_000  # sightings held for rows not shown yet
 REPLY_NAMESPACE = "eventscope"  # the first level of Eventscope's own reply topics: not a region
 
@@ -124,11 +127,15 @@ class FeedReader:
             return FeedPage(tuple(rows), _replies_of(store, rows), len(rows) < size)
         return self.read(read)
 
-    def rows_after(self, query: AuditQuery, after_id: int) -> Future:
-        """Rows stored since ``after_id`` (oldest first), for a feed whose live rows were held back."""
+    def rows_after(self, query: AuditQuery, after_id: int, size: int | None = None) -> Future:
+        """Rows stored since ``after_id`` (oldest first, at most ``size``), for a feed whose live rows were held
+        back, or that pages back to the newest rows."""
         def read(store: AnyAuditStore) -> FeedPage:
-            rows = store.rows_after(query, after_id, preview=PAYLOAD_PREVIEW_BYTES)
-            return FeedPage(tuple(rows), _replies_of(store, rows))
+            if size is None:
+                rows = store.rows_after(query, after_id, preview=PAYLOAD_PREVIEW_BYTES)
+            else:
+                rows = store.rows_after(query, after_id, size, preview=PAYLOAD_PREVIEW_BYTES)
+            return FeedPage(tuple(rows), _replies_of(store, rows), size is not None and len(rows) < size)
         return self.read(read)
 
     def rows_by_id(self, ids: Iterable[int]) -> Future:
@@ -239,6 +246,7 @@ class FeedRows:
         self.pending_sightings: dict[int, list[tuple[str, float]]] = {}
         self.newest_seen = 0  # the newest row id the feed knows of (shown or not)
         self.exhausted = True  # no older rows to page in
+        self.newer_dropped = False  # rows newer than the loaded ones were let go of (``drop_newest``): they page in
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -248,6 +256,7 @@ class FeedRows:
         self.answered = {}
         self.newest_seen = page.newest_id if page is not None else 0
         self.exhausted = page is None
+        self.newer_dropped = False
         if page is not None:
             self.add_older(page)
 
@@ -269,7 +278,11 @@ class FeedRows:
         asks the store (``undecided``)."""
         fresh = sorted((r for r in rows if matched or query.is_empty or query.matches(r)), key=lambda r: r.id)
         newest = self.newest_id()
-        return [r for r in fresh if r.id > newest], [r for r in fresh if r.id < newest]
+        newer = [r for r in fresh if r.id > newest]
+        if self.newer_dropped and newer:  # not next to the loaded rows: they page in after the ones let go of
+            self.newest_seen = max(self.newest_seen, newer[-1].id)
+            newer = []
+        return newer, [r for r in fresh if r.id < newest]
 
     def undecided(self, rows: Iterable[AuditRow], query: AuditQuery) -> list[int]:
         """Ids of rows not shown that only the store can match against ``query``'s payload search (their
@@ -285,6 +298,14 @@ class FeedRows:
         self._learn_replies(newest_first, replies or {})
         self.rows[0:0] = newest_first
         return len(fresh)
+
+    def add_newer(self, page: FeedPage, size: int) -> int:
+        """Put a page of the rows newer than the loaded ones (oldest first, at most ``size``; the caller announced
+        them at the new end) back after ``drop_newest``. Rows stay let go of while a full page came, or a
+        commit announced a newer row than the page brought."""
+        added = self.add_newest(list(page.rows), page.replies)
+        self.newer_dropped = len(page.rows) >= size or self.newest_seen > self.newest_id()
+        return added
 
     def late_position(self, row: AuditRow) -> int | None:
         """Where a late row goes, or None when it is shown already or older than what is loaded."""
@@ -366,6 +387,19 @@ class FeedRows:
             return
         del self.rows[keep:]
         self.exhausted = False
+        self._forget_unshown()
+
+    def drop_newest(self, count: int) -> None:
+        """Forget the ``count`` newest loaded rows (the caller announced their removal), to page deeper into
+        history within ``MAX_LOADED_ROWS``; ``add_newer`` brings them back."""
+        if count <= 0:
+            return
+        del self.rows[:count]
+        self.newer_dropped = True
+        self._forget_unshown()
+
+    def _forget_unshown(self) -> None:
+        """Pairs and replies of rows no longer loaded."""
         shown = {row.reply_id for row in self.rows if row.reply_id is not None}
         self.replies = {k: v for k, v in self.replies.items() if k in shown}
         kept = shown | {row.id for row in self.rows if row.kind == "reply"}  # pairs with a half still shown

@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from sys import intern
 from typing import TYPE_CHECKING, Any, TypeGuard, cast
 from urllib.parse import unquote
 
@@ -305,8 +306,9 @@ def _row(values: tuple) -> AuditRow:
     """A row of ``_columns(preview)``: with a preview, one more column says whether the payload goes on."""
     (id_, received, broker, topic, region, kind, qos, retain, correlation, response_topic, payload,
      truncated, size, duplicate, properties, reply_id, rtt_ms, *more) = values
-    return AuditRow(id_, received, broker, topic, region, kind, qos, bool(retain),
-                    bytes(correlation) if correlation is not None else None, response_topic,
+    return AuditRow(id_, received, intern(broker), topic, intern(region), intern(kind), qos, bool(retain),
+                    bytes(correlation) if correlation is not None else None,
+                    response_topic if response_topic is None else intern(response_topic),
                     bytes(payload), bool(truncated), size, bool(duplicate),
                     properties if isinstance(properties, dict) else {}, reply_id, rtt_ms, (), bool(more and more[0]))
 

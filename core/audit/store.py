@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from sys import intern
 
 import platformdirs
 
@@ -228,8 +229,11 @@ class AuditRow:
         """A row of ``_columns(preview)``: with a preview, one more column says whether the payload goes on."""
         (id_, received, broker, topic, region, kind, qos, retain, correlation, response_topic, payload,
          truncated, size, duplicate, properties, reply_id, rtt_ms, *more) = row
-        return cls(id_, received, broker, topic, region, kind, qos, bool(retain), correlation, response_topic,
-                   bytes(payload), bool(truncated), size, bool(duplicate), json.loads(properties), reply_id, rtt_ms,
+        # A few brokers, regions and kinds name thousands of rows: one string each, not one per row (a feed
+        # holds tens of thousands of rows).
+        return cls(id_, received, intern(broker), topic, intern(region), intern(kind), qos, bool(retain), correlation,
+                   response_topic if response_topic is None else intern(response_topic), bytes(payload),
+                   bool(truncated), size, bool(duplicate), json.loads(properties), reply_id, rtt_ms,
                    (), bool(more and more[0]))
 
     def as_preview(self, head: int = PAYLOAD_PREVIEW_BYTES) -> AuditRow:

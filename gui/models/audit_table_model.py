@@ -15,7 +15,7 @@ from datetime import datetime
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
-from eventscope.core.audit.feed import LIVE_ROWS, PAGE_SIZE, Commit, FeedPage, FeedReader, FeedRows
+from eventscope.core.audit.feed import LIVE_ROWS, MAX_LOADED_ROWS, PAGE_SIZE, Commit, FeedPage, FeedReader, FeedRows
 from eventscope.core.audit.store import AuditQuery, AuditRow, ReplyPairing, Sighting
 from eventscope.core.payload_text import preview
 from eventscope.gui.futures import FutureWatcher
@@ -41,14 +41,20 @@ class AuditTableModel(FlatTableModel):
     so a million-row database opens at once. New rows arrive in one insertion per flush; requests that
     got their reply are refreshed with one ``dataChanged`` each.
 
+    Paging back through history holds at most ``MAX_LOADED_ROWS``: past it the newest loaded rows go, and
+    ``fetch_newer`` pages them back in when the user scrolls back to them.
+
     Signals:
         loaded(bool first_page): a search's first page (True) or a history page arrived and is shown.
         readFailed(str): the database could not be read.
+        rowsPagedAbove(int): paging put rows in (or, negative, took them out) above every shown row; a view
+            scrolls as many to keep the user's rows in place.
     """
 
     COLUMNS = COLUMNS
     loaded = Signal(bool)
     readFailed = Signal(str)
+    rowsPagedAbove = Signal(int)
     _commitHeard = Signal(object)  # from the reader's listener thread: queued to the GUI thread
 
     def __init__(self, reader: FeedReader | None = None, parent=None) -> None:
@@ -107,6 +113,32 @@ class AuditTableModel(FlatTableModel):
         self._fetching = True
         before = self.feed.rows[-1].id if self.feed.rows else None
         self._read(self.reader.page_before(self.query, before), self._on_older_page)
+        return True
+
+    def drop_newest_beyond_cap(self) -> int:
+        """Past ``MAX_LOADED_ROWS``, let the newest loaded rows go (``fetch_newer`` pages them back in); how many went.
+        For a view away from the newest end: paging deep into history, or sitting there while rows arrive."""
+        extra = len(self.feed) - MAX_LOADED_ROWS
+        if extra <= 0:
+            return 0
+        first = len(self.feed) - extra if self.newest_last else 0
+        self.beginRemoveRows(QModelIndex(), first, first + extra - 1)
+        self.feed.drop_newest(extra)
+        self.endRemoveRows()
+        if not self.newest_last:
+            self.rowsPagedAbove.emit(-extra)
+        return extra
+
+    def has_newer(self) -> bool:
+        """Rows newer than the loaded ones were let go of while paging back, and none is on its way."""
+        return self.feed.newer_dropped and not self._fetching
+
+    def fetch_newer(self) -> bool:
+        """Ask for the next page of the newer rows let go of; it is inserted when it arrives. False if none is due."""
+        if not self.has_newer() or self.reader is None:
+            return False
+        self._fetching = True
+        self._read(self.reader.rows_after(self.query, self.feed.newest_id(), PAGE_SIZE), self._on_newer_page)
         return True
 
     def shown_position(self, row_id: int) -> int | None:
@@ -223,9 +255,31 @@ class AuditTableModel(FlatTableModel):
             self.beginInsertRows(QModelIndex(), first, first + count - 1)
             self.feed.add_older(page)
             self.endInsertRows()
+            if self.newest_last:
+                self.rowsPagedAbove.emit(count)
         else:
             self.feed.exhausted = page.exhausted
+        self.drop_newest_beyond_cap()  # deep in history: the newest loaded rows go, at the other end
         self._fetching = False  # only now: views ask for the next page while rows are being inserted
+        self.loaded.emit(False)
+
+    def _on_newer_page(self, page: FeedPage) -> None:
+        count = len(page.rows)
+        first = len(self.feed) if self.newest_last else 0
+        if count:
+            self.beginInsertRows(QModelIndex(), first, first + count - 1)
+        self.feed.add_newer(page, PAGE_SIZE)
+        if count:
+            self.endInsertRows()
+            self._fetch_missing_replies(list(page.rows))
+            if not self.newest_last:
+                self.rowsPagedAbove.emit(count)
+        extra = self.feed.overflow(MAX_LOADED_ROWS)
+        if extra > 0:
+            self.trim(MAX_LOADED_ROWS)  # the oldest go; paging back brings them again
+            if self.newest_last:
+                self.rowsPagedAbove.emit(-extra)
+        self._fetching = False
         self.loaded.emit(False)
 
     def _on_rows_after(self, page: FeedPage) -> None:

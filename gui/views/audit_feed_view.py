@@ -172,6 +172,7 @@ class AuditFeedView(QWidget):
         self.table.verticalScrollBar().valueChanged.connect(self._on_scrolled)
         self._shift_target: int | None = None  # where the view goes once rows inserted above it are laid out
         self.table.verticalScrollBar().rangeChanged.connect(self._apply_shift)
+        self.model.rowsPagedAbove.connect(self._on_rows_paged_above)
         self.order_button.setChecked(bool(context.settings.value(ORDER_KEY, False, type=bool)))
         self._show_order()
         context.auditChanged.connect(self._on_audit_changed)
@@ -219,6 +220,8 @@ class AuditFeedView(QWidget):
     def _on_loaded(self, first_page: bool) -> None:
         if first_page:  # a new search or database: show its newest rows
             self._scroll_to_newest()
+        else:  # a page came while the view waited at an end for another: ask for it now
+            self._on_scrolled(self.table.verticalScrollBar().value())
         self._update_empty_note()
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
@@ -341,12 +344,15 @@ class AuditFeedView(QWidget):
                 if following:
                     self.model.trim()
                     self._scroll_to_newest()
-                elif not self.model.newest_last:
+                elif self.model.newest_last:
+                    self.model.drop_newest_beyond_cap()  # away from the newest end: they page in on the way back
+                else:
                     if self.model.rowCount() > before:
                         self._keep_rows_in_place(self.model.rowCount() - before)
                     if selected:  # still bounded: the oldest rows go, never the selected one or any above it
                         rows = self.table.selectionModel().selectedRows()
                         self.model.trim(max(LIVE_ROWS, 1 + max(index.row() for index in rows)))
+                    self.model.drop_newest_beyond_cap()
 
     # ----- order -----
     def set_newest_last(self, newest_last: bool) -> None:
@@ -360,25 +366,38 @@ class AuditFeedView(QWidget):
 
     def following(self) -> bool:
         """At the newest end, so new rows keep it in view."""
+        if self.model.feed.newer_dropped:  # paged deep into history: the loaded end is not the newest
+            return False
         bar = self.table.verticalScrollBar()
         return bar.value() >= bar.maximum() if self.model.newest_last else bar.value() == 0
 
     def _scroll_to_newest(self) -> None:
+        if self.model.feed.newer_dropped:  # the newest rows were let go of: read the newest page again
+            self.model.set_query(self.model.query)  # its ``loaded`` scrolls to it
+            return
         if self.model.newest_last:
             self.table.scrollToBottom()
         else:
             self.table.scrollToTop()
 
     def _on_scrolled(self, value: int) -> None:
-        """Newest at the bottom: Qt fetches more only at the bottom, so older pages load here at the top."""
+        """Qt fetches more only at the bottom. So here: with the newest at the bottom, older pages load at the
+        top; and after paging deep into history, the newer rows let go of page back in at the newest end."""
         bar = self.table.verticalScrollBar()
-        if self.model.newest_last and value == bar.minimum() and self.model.has_older():
-            target, before = bar.value(), self.model.rowCount()
-            if self.model.fetch_older():  # the page arrives later; then keep the user's row in place …
-                def keep_place(_minimum: int, _maximum: int) -> None:
-                    bar.rangeChanged.disconnect(keep_place)
-                    bar.setValue(target + self.model.rowCount() - before)
-                bar.rangeChanged.connect(keep_place)  # … once the scroll bar knows about the new rows
+        at_newest_end = value == (bar.maximum() if self.model.newest_last else bar.minimum())
+        if at_newest_end and self.model.has_newer():  # paged deep into history and back: the newer rows page in
+            self.model.fetch_newer()
+            return
+        if self.model.newest_last and value == bar.minimum():
+            self.model.fetch_older()  # the page arrives later, above: ``rowsPagedAbove`` keeps the user's row in place
+
+    def _on_rows_paged_above(self, count: int) -> None:
+        """A page went in above the shown rows (or, negative, rows went out): scroll as many, at once."""
+        bar = self.table.verticalScrollBar()
+        base = self._shift_target if self._shift_target is not None else bar.value()  # with a summary's shift
+        self._shift_target = None
+        self.table.doItemsLayout()  # the scroll bar learns of the rows now, not on Qt's next layout
+        bar.setValue(base + count)
 
     def _keep_rows_in_place(self, inserted_above: int) -> None:
         """Rows went in at the top: scroll down as many (added up over one summary's deltas), once the scroll
