@@ -100,8 +100,9 @@ class MessageHistory:
         return len(self._entries) - HEADER_SIZE * self._count
 
     def append(self, payload: bytes, received: float, qos: int, retain: bool,
-               properties: MessageProperties = NO_PROPERTIES, original_size: int = -1) -> None:
-        """Keep a message; ``original_size`` is its size before it was cut to ``payload``, or -1 if it was not."""
+               properties: MessageProperties = NO_PROPERTIES, original_size: int = -1) -> int:
+        """Keep a message; ``original_size`` is its size before it was cut to ``payload``, or -1 if it was not.
+        Returns how many are kept now."""
         self._changes += 1
         if properties is not NO_PROPERTIES or original_size >= 0:
             if self._extras is None:
@@ -113,6 +114,7 @@ class MessageHistory:
         self._newest_size = HEADER_SIZE + len(payload)
         self._count += 1
         self._changes += 1
+        return self._count
 
     def append_message(self, message: TopicMessage) -> None:
         self.append(message.payload, message.received, message.qos, message.retain, message.properties,

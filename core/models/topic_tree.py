@@ -172,7 +172,8 @@ class TopicTree:
 
     ``history_count`` and ``history_bytes`` cap each topic's history ring (the last message is
     always kept). ``history_budget`` caps all rings together: when it is passed, every ring is
-    shortened (``effective_history_count`` halves) rather than memory growing without bound.
+    shortened (``effective_history_count`` halves, as many times as it takes to fit) rather than memory
+    growing without bound.
     ``display_limit`` caps the payload bytes kept per message; larger payloads are
     cut, and marked ``truncated`` with their ``original_size``.
     """
@@ -197,6 +198,7 @@ class TopicTree:
         self.history_budget = history_budget
         self.history_used = 0  # bytes, as the budget counts them
         self.history_kept = 0  # messages in every topic's history together
+        self._ring_lengths = [0] * (history_count + 1)  # how many topics keep 0, 1, 2 … messages
         self.history_bytes = history_bytes
         self.display_limit = display_limit
         self.root = TopicNode("", "", None)
@@ -381,20 +383,25 @@ class TopicTree:
             self.freed_passes += 1  # a chunk's buffers: handed back as they go, not after the whole pass
 
     def _fitting_count(self) -> int:
-        """The kept count halved once, and again while rings of the average length cut to it would still not
-        fit the budget. A pass per halving took 100,000 topics from 100 to 6 in four passes (eight rounds of
-        messages), the first two shortening nothing while the rings grew 40 % past the budget."""
+        """The kept count halved once, and again while the rings cut to it would still not fit the budget,
+        reckoned from how many rings have each length, each message at the average size. A pass per halving
+        took 100,000 topics from 100 to 6 in four passes (eight rounds of messages), the first two shortening
+        nothing while the rings grew 40 % past the budget."""
         count = max(1, self.effective_history_count // 2)
-        topics = len(self._recency)
-        if topics and self.history_used:
-            fits = self.history_kept / topics * self.history_budget / self.history_used
-            while count > 1 and count > fits:
-                count //= 2
+        if not self.history_kept:
+            return count
+        per_message = self.history_used / self.history_kept
+        rings = [(length, topics) for length, topics in enumerate(self._ring_lengths) if topics and length]
+        while count > 1 and sum(min(length, count) * topics for length, topics in rings) * per_message > self.history_budget:
+            count //= 2
         return count
 
     def _drop_oldest(self, node: TopicNode) -> None:
         history = node.history
         assert history is not None  # called only for a node with messages in its history
+        length = len(history)
+        self._ring_lengths[length] -= 1
+        self._ring_lengths[length - 1] += 1
         self.history_used -= history.pop_oldest() + ENTRY_OVERHEAD
         self.history_kept -= 1
 
@@ -425,9 +432,12 @@ class TopicTree:
         history = node.history
         if history is None:
             history = node.history = MessageHistory()
+            self._ring_lengths[0] += 1
         while len(history) >= self.effective_history_count:  # more than one while a halving is under way
             self._drop_oldest(node)
-        history.append(payload, received, qos, retain, properties, original_size)
+        length = history.append(payload, received, qos, retain, properties, original_size)
+        self._ring_lengths[length - 1] -= 1
+        self._ring_lengths[length] += 1
         self.history_used += len(payload) + ENTRY_OVERHEAD
         self.history_kept += 1
         while len(history) > 1 and history.payload_bytes > self.history_bytes:
@@ -469,7 +479,7 @@ class TopicTree:
         for node in (source, into):
             while node.history:
                 self._drop_oldest(node)
-        into.history = MessageHistory()
+        into.history = None  # made again, and counted, by its first message
         for message in merged:
             self._store_history(into, message.payload, message.received, message.qos, message.retain,
                                 message.properties, message.original_size if message.truncated else -1)

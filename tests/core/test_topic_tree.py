@@ -316,6 +316,20 @@ def test_rings_are_shortened_in_one_pass_and_each_letting_go_is_counted_for_the_
     assert len(tree) <= 10 and tree.freed_passes == 2
 
 
+def test_a_few_long_rings_among_many_short_ones_are_cut_no_further_than_the_budget_needs():
+    from eventscope.core.models.message_history import ENTRY_OVERHEAD
+
+    entry = 10 + ENTRY_OVERHEAD
+    tree = TopicTree(history_count=8, history_budget=150 * entry)
+    tree.apply([MessageRecord(f"cold/{i}", b"%010d" % i) for i in range(100)])  # 100 rings of one message
+    for round_ in range(8):
+        tree.apply([MessageRecord(f"hot/{i}", b"%010d" % (round_ * 100 + i)) for i in range(10)])
+    # Cut to 4, the hot rings and the cold ones fit (140 messages); their average (under 2) would have cut to 1.
+    assert tree.effective_history_count == 4
+    assert [len(tree.node(f"hot/{i}").history) for i in range(10)] == [4] * 10
+    assert tree.history_used == 140 * entry and tree.history_kept == 140
+
+
 def test_a_new_history_budget_shortens_every_ring_at_once_and_a_larger_one_lets_them_grow_back():
     from eventscope.core.models.message_history import ENTRY_OVERHEAD
     from eventscope.core.models.topic_forest import TopicForest
