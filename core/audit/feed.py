@@ -35,7 +35,7 @@ from eventscope.core.audit.stores import AnyAuditStore, open_reader
 
 PAGE_SIZE = 200
 LIVE_ROWS = 20_000  # rows kept while following the newest; older ones are paged back in on scroll
-# Rows a feed holds at most while paging back through history (a loaded row costs about 1.3 KB: some 65 MB).
+# Rows a feed holds at most while paging back through history (a loaded row costs about 0.9 KB: some 45 MB).
 # Past it the newest loaded rows go, and page back in as the user scrolls back to them.
 MAX_LOADED_ROWS = 50_000
 PENDING_SIGHTINGS = 10_000  # sightings held for rows not shown yet

@@ -120,9 +120,9 @@ class TopicForest:
             tree.set_history_budget(history_budget)
 
     @property
-    def freed_passes(self) -> int:
-        """Passes over the trees that let go of much memory at once (see ``TopicTree.freed_passes``)."""
-        return sum(tree.freed_passes for tree in self.trees.values())
+    def memory_releases(self) -> int:
+        """Times the trees let go of much memory at once (see ``TopicTree.memory_releases``)."""
+        return sum(tree.memory_releases for tree in self.trees.values())
 
     @property
     def history_budget(self) -> int:

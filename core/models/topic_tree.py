@@ -192,12 +192,11 @@ class TopicTree:
         self._trimming: list[TopicNode] = []  # topics whose history is still to be shortened to the halved count
         # Times it let go of much memory at once (a chunk of rings shortened, or topics evicted down to the
         # budget): the owner may hand the freed heap back to the system after each.
-        self.freed_passes = 0
+        self.memory_releases = 0
         self.history_count = history_count
         self.effective_history_count = history_count
         self.history_budget = history_budget
         self.history_used = 0  # bytes, as the budget counts them
-        self.history_kept = 0  # messages in every topic's history together
         self._ring_lengths = [0] * (history_count + 1)  # how many topics keep 0, 1, 2 … messages
         self.history_bytes = history_bytes
         self.display_limit = display_limit
@@ -339,7 +338,7 @@ class TopicTree:
                 node = parent
         self._evicting = len(self._by_topic) > target
         if not self._evicting:
-            self.freed_passes += 1
+            self.memory_releases += 1
         for parent in parents:
             if not parent.removed:
                 self._compact(parent)
@@ -361,7 +360,7 @@ class TopicTree:
 
     def _shrink_history(self, at_once: bool = False) -> None:
         """Halve every ring until all history fits the budget (the last message always stays): as many halvings
-        at once as the rings' average length says are needed, so one pass usually does. At most
+        at once as the rings' lengths say are needed (``_fitting_count``), so one pass usually does. At most
         ``HISTORY_TRIM_CHUNK`` topics are shortened per call, the rest by the next applies (or all ``at_once``):
         shortening 240,000 topics took one apply 59 ms, all of it holding the interpreter against the window.
         Meanwhile each new message keeps its own topic's ring to the halved count."""
@@ -380,7 +379,12 @@ class TopicTree:
                 history = node.history
                 while history is not None and len(history) > keep:
                     self._drop_oldest(node)
-            self.freed_passes += 1  # a chunk's buffers: handed back as they go, not after the whole pass
+            self.memory_releases += 1  # a chunk's buffers: handed back as they go, not after the whole pass
+
+    @property
+    def history_kept(self) -> int:
+        """Messages in every topic's history together."""
+        return sum(length * topics for length, topics in enumerate(self._ring_lengths))
 
     def _fitting_count(self) -> int:
         """The kept count halved once, and again while the rings cut to it would still not fit the budget,
@@ -388,9 +392,10 @@ class TopicTree:
         took 100,000 topics from 100 to 6 in four passes (eight rounds of messages), the first two shortening
         nothing while the rings grew 40 % past the budget."""
         count = max(1, self.effective_history_count // 2)
-        if not self.history_kept:
+        kept = self.history_kept
+        if not kept:
             return count
-        per_message = self.history_used / self.history_kept
+        per_message = self.history_used / kept
         rings = [(length, topics) for length, topics in enumerate(self._ring_lengths) if topics and length]
         while count > 1 and sum(min(length, count) * topics for length, topics in rings) * per_message > self.history_budget:
             count //= 2
@@ -403,7 +408,6 @@ class TopicTree:
         self._ring_lengths[length] -= 1
         self._ring_lengths[length - 1] += 1
         self.history_used -= history.pop_oldest() + ENTRY_OVERHEAD
-        self.history_kept -= 1
 
     def _create_path(self, topic: str, first_new_row: dict, created: set, created_list: list) -> TopicNode:
         node = self.root
@@ -439,7 +443,6 @@ class TopicTree:
         self._ring_lengths[length - 1] -= 1
         self._ring_lengths[length] += 1
         self.history_used += len(payload) + ENTRY_OVERHEAD
-        self.history_kept += 1
         while len(history) > 1 and history.payload_bytes > self.history_bytes:
             self._drop_oldest(node)
 

@@ -157,7 +157,7 @@ class Workspace:
         self._commands: deque[tuple[Callable[[], object], Future]] = deque()
         self._tick_lock = threading.Lock()
         self._ticks = 0
-        self._freed_passes = 0  # the trees' freed_passes at the last tick
+        self._memory_releases = 0  # the trees' count of them at the last tick
         self._meter = RateMeter()
         self._summary: ChangeSummary | None = None
         self._summary_lock = threading.Lock()
@@ -364,9 +364,9 @@ class Workspace:
                 self._audit_warnings[delta.broker_id] = (delta.warning, delta.waiting)
             self._meter.note(len(batch), now)
             self._ticks += 1
-            freed = self.tree.freed_passes
-            if freed != self._freed_passes:  # a tree let go of much memory at once: give the system its share
-                self._freed_passes = freed
+            freed = self.tree.memory_releases
+            if freed != self._memory_releases:  # a tree let go of much memory at once: give the system its share
+                self._memory_releases = freed
                 return_freed_memory()
             return ChangeSummary(
                 tick=self._ticks, messages=len(batch), tree=tree_changes, new_regions=new_regions,

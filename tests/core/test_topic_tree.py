@@ -306,14 +306,14 @@ def test_rings_are_shortened_in_one_pass_and_each_letting_go_is_counted_for_the_
 
     tree = TopicTree(history_count=8, history_budget=50 * (10 + ENTRY_OVERHEAD), topic_budget=1_000)
     tree.apply([MessageRecord(f"t/{i}", b"%010d" % i) for i in range(20)])
-    assert tree.freed_passes == 0  # nothing shortened yet
+    assert tree.memory_releases == 0  # nothing shortened yet
     for round_ in range(1, 8):
         tree.apply([MessageRecord(f"t/{i}", b"%010d" % (round_ * 100 + i)) for i in range(20)])
     # Rings of 3 on average, 20 % over the budget: 8 -> 4 -> 2 in one pass (one chunk), not a pass per halving.
-    assert tree.effective_history_count == 2 and tree.freed_passes == 1
+    assert tree.effective_history_count == 2 and tree.memory_releases == 1
     assert tree.history_kept == 40 == sum(len(n.history) for n in tree.topics())
     tree.set_topic_budget(10)
-    assert len(tree) <= 10 and tree.freed_passes == 2
+    assert len(tree) <= 10 and tree.memory_releases == 2
 
 
 def test_a_few_long_rings_among_many_short_ones_are_cut_no_further_than_the_budget_needs():

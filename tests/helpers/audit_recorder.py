@@ -54,8 +54,11 @@ def assert_every_message_once_unflagged(rows: list[tuple[bytes, int]], total: in
     assert len(originals) == total and set(originals.values()) == {1}
 
 
-def publish_all(port: int, done: threading.Event, total: int = TOTAL, seconds: float = 0.0) -> None:
-    """A raw paho publisher (not Eventscope's session): ``total`` QoS 1 requests, spread over ``seconds``."""
+def publish_all(port: int, done: threading.Event, total: int = TOTAL, seconds: float = 0.0,
+                stop: threading.Event | None = None) -> None:
+    """A raw paho publisher (not Eventscope's session): ``total`` QoS 1 requests, spread over ``seconds``;
+    ``stop`` ends a paced load early (a test that is over)."""
+    stop = stop or threading.Event()
     client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     client.max_inflight_messages_set(200)
     client.connect("127.0.0.1", port)
@@ -66,8 +69,8 @@ def publish_all(port: int, done: threading.Event, total: int = TOTAL, seconds: f
         for i in range(total):
             infos.append(client.publish(f"dur/r{i % 4}/request", str(i).encode(), qos=1))
             ahead = started + seconds * (i + 1) / total - time.monotonic()
-            if ahead > 0:  # a paced load: each message at its own time on the schedule
-                time.sleep(ahead)
+            if ahead > 0 and stop.wait(ahead):  # a paced load: each message at its time, unless the test is over
+                return
         for info in infos:
             info.wait_for_publish(30)
     finally:

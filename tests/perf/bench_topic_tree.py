@@ -60,7 +60,7 @@ def bench_memory(topic_count: int, history: int, payload_size: int,
     start = time.perf_counter()
     counter = 0
     peak = before
-    freed_passes = 0
+    memory_releases = 0
     for _round in range(history):
         for i in range(0, len(names), 10_000):
             batch = []
@@ -68,8 +68,8 @@ def bench_memory(topic_count: int, history: int, payload_size: int,
                 batch.append(MessageRecord(topic, b"%0*d" % (payload_size, counter), received=1.0))
                 counter += 1
             tree.apply(batch)
-            if tree.freed_passes != freed_passes:  # as the workspace's tick does
-                freed_passes = tree.freed_passes
+            if tree.memory_releases != memory_releases:  # as the workspace's tick does
+                memory_releases = tree.memory_releases
                 return_freed_memory()
         peak = max(peak, process.memory_info().rss)
     elapsed = time.perf_counter() - start

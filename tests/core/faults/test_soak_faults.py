@@ -65,8 +65,8 @@ def test_sub_resubscribes_after_every_broker_restart_under_traffic(mosquitto):
 def test_twenty_recorder_kills_in_a_qos1_burst_lose_nothing_and_flag_every_duplicate(mosquitto, tmp_path):
     db = tmp_path / "audit.sqlite3"
     recorder = start_recorder(mosquitto, db)  # the first start creates the durable broker session
-    published = threading.Event()
-    threading.Thread(target=publish_all, args=(mosquitto.port, published, BURST, 12.0), daemon=True).start()
+    published, over = threading.Event(), threading.Event()
+    threading.Thread(target=publish_all, args=(mosquitto.port, published, BURST, 12.0, over), daemon=True).start()
     try:
         for _ in range(KILLS):
             before = len(stored_rows(db))
@@ -78,5 +78,6 @@ def test_twenty_recorder_kills_in_a_qos1_burst_lose_nothing_and_flag_every_dupli
         wait_until(lambda: len({p for p, _ in stored_rows(db)}) >= BURST, timeout=60,
                    message=f"all {BURST} messages stored")
     finally:
+        over.set()
         stop_recorder(recorder)
     assert_every_message_once_unflagged(stored_rows(db), BURST)
