@@ -47,6 +47,7 @@ import platformdirs
 
 from eventscope.core.audit.integrity import location_problem, quick_check
 from eventscope.core.audit.lock import RecorderLock
+from eventscope.core.audit.recent_copies import CopiesByBroker, RecentCopies
 from eventscope.core.records import NO_PROPERTIES, REPLAY_PROPERTY, MessageProperties, MessageRecord, slot_builder
 from eventscope.core.topics import region_of
 
@@ -54,6 +55,13 @@ SCHEMA_VERSION = 2  # 2: sightings (a bridged message's arrival at each further 
 # A copy of a message (same topic, payload and correlation data) that arrives on another broker
 # within this many seconds is the same message crossing the mesh, not a new one.
 MESH_WINDOW_SECONDS = 10.0
+# Recent rows are held this much longer than the window, so a wall clock stepping back a little does not
+# make the next batch read the window back from the file.
+MESH_WINDOW_MARGIN = 5.0
+# A redelivered message (DUP) is a duplicate when its copy was committed but not acknowledged. Acks follow
+# each commit, and a broker keeps at most its in-flight limit unacknowledged (Mosquitto 20, MQTT's most
+# 65,535), so the copy is among the broker's newest rows: the newest few, then up to 100,000.
+DUPLICATE_LOOKBACK_STEPS = (2_000, 100_000)
 # Payloads up to this are kept whole: a 100 KB JSON request is a normal message, and MQTT allows 256 MB.
 DEFAULT_PAYLOAD_LIMIT = 16 * 1024 * 1024
 # What a feed row holds of a longer payload: its one-line preview needs 800 bytes (``payload_text.preview``);
@@ -68,9 +76,9 @@ PRUNE_CHUNK = 2_000
 KINDS = ("request", "reply", "other", "replay")
 
 # A checkpoint copies the write-ahead log's pages into the database file. By default SQLite runs one inside
-# the commit that takes the log past 1,000 pages (4 MiB): every other batch of 1,000 rows or so, as their
-# content-hash index pages are spread at random. Past 4,096 pages, each such page is copied once for
-# many commits instead of once for each (the audit's write: 19.4 -> 13.7 µs a message, bench_stages' load).
+# the commit that takes the log past 1,000 pages (4 MiB). While a content-hash index spread every batch's
+# pages at random, that was every other batch, and 4,096 pages cut the write from 19.4 to 13.7 µs a message.
+# Without that index (recent_copies.py) the two settings measure the same; 4,096 stays for wide rows.
 WAL_CHECKPOINT_PAGES = 4096
 WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the log file keeps after a checkpoint; a burst's larger log shrinks back
 
@@ -98,7 +106,6 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_received ON messages (received);
 CREATE INDEX IF NOT EXISTS messages_correlation ON messages (correlation) WHERE correlation IS NOT NULL;
-CREATE INDEX IF NOT EXISTS messages_content ON messages (content_hash);
 CREATE TABLE IF NOT EXISTS sightings (
     message_id INTEGER NOT NULL,
     broker TEXT NOT NULL,
@@ -421,6 +428,7 @@ class AuditStore:
         except OSError as exc:
             raise AuditStoreError(f"Cannot open the audit database {self.path}: {exc.strerror or exc}") from exc
         self._row_count = self._conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+        self._recent = RecentCopies()
         if max_bytes:
             self.limit_size(max_bytes)
 
@@ -496,6 +504,7 @@ class AuditStore:
             conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
             conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             conn.executescript(_SCHEMA)
+            conn.execute("DROP INDEX IF EXISTS messages_content")  # made by earlier versions: see recent_copies.py
             version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if version is None:
                 conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -585,7 +594,10 @@ class AuditStore:
             conn.execute("BEGIN IMMEDIATE")
             # One writer holds the transaction, so new rows get the ids after the largest one, in order.
             base = conn.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()[0]
-            copies = self._recent_copies(hashes, min((r.received for r in records), default=0.0))
+            if records:
+                self._catch_up(base, min(r.received for r in records))
+            copies = self._recent.lookup(hashes)
+            committed_before = self._committed_before(records, hashes, broker, copies)
             for record, digest in zip(records, hashes):
                 props = record.properties
                 correlation = props.correlation_data
@@ -595,8 +607,7 @@ class AuditStore:
                 if first_seen is not None:  # the same message, arriving over the mesh on one more broker
                     sightings.append(Sighting(first_seen, source, record.received))
                     continue
-                duplicate = record.dup and (digest in digests or conn.execute(
-                    "SELECT 1 FROM messages WHERE content_hash=? LIMIT 1", (digest,)).fetchone() is not None)
+                duplicate = record.dup and (digest in digests or digest in committed_before)
                 digests.add(digest)
                 duplicates += duplicate
                 kind = classify(record)
@@ -620,6 +631,8 @@ class AuditStore:
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", params)
             if params:
                 first_id, last_id = base + 1, base + len(params)
+                self._recent.add([p[14] for p in params], range(first_id, last_id + 1), [p[0] for p in params],
+                                 [p[1] for p in params])
                 if conn.execute("SELECT MAX(id) FROM messages").fetchone()[0] != last_id:
                     raise sqlite3.DatabaseError("row ids were not assigned in order")
             if sightings:
@@ -638,29 +651,58 @@ class AuditStore:
             pruned = self._prune_chunk(now, len(params))
             conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
+            self._recent.clear()  # it holds this batch's rows, which are not stored
             self._rollback()
             if "full" in str(exc).lower():
                 raise AuditStoreFull(f"The audit database {self.path} is full ({exc}); new messages are kept in "
                                      "memory and not acknowledged until there is space") from exc
             raise AuditStoreError(f"Cannot write the audit database {self.path}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
+            self._recent.clear()
             self._rollback()
             raise AuditStoreError(f"Cannot write the audit database {self.path}: {exc}") from exc
         self._row_count += len(params) - pruned
         return WriteResult(first_id, last_id, len(params), duplicates, tuple(paired), pruned,
                            tuple(written), tuple(pairings), tuple(sightings))
 
-    def _recent_copies(self, hashes: list[int], earliest: float) -> dict[int, dict[str, list[tuple[int, float]]]]:
-        """Stored messages with these content hashes received in the mesh window: per hash, per broker, id and arrival."""
-        found: dict[int, dict[str, list[tuple[int, float]]]] = {}
-        unique = list(set(hashes))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            for digest, row_id, source, received in self._conn.execute(
-                    f"SELECT content_hash, id, broker, received FROM messages WHERE content_hash IN ({marks}) "
-                    "AND received >= ? ORDER BY id", (*chunk, earliest - MESH_WINDOW_SECONDS)):
-                found.setdefault(digest, {}).setdefault(source, []).append((row_id, received))
+    def _catch_up(self, newest_id: int, earliest: float) -> None:
+        """Hold every stored row received since ``earliest`` less the mesh window (in the caller's
+        transaction, so no other writer adds rows meanwhile)."""
+        recent, conn = self._recent, self._conn
+        since = earliest - MESH_WINDOW_SECONDS
+        if since < recent.covered_since:  # the first batch, or one reaching further back than held
+            recent.reset(since, newest_id)
+            recent.add_rows(conn.execute("SELECT content_hash, id, broker, received FROM messages "
+                                         "WHERE received >= ? ORDER BY id", (since,)))
+        elif newest_id > recent.known_id:  # another connection wrote since this one's last batch
+            recent.add_rows(conn.execute("SELECT content_hash, id, broker, received FROM messages "
+                                         "WHERE id > ? ORDER BY id", (recent.known_id,)))
+        recent.known_id = newest_id
+        recent.forget_before(since - MESH_WINDOW_MARGIN)
+
+    def _committed_before(self, records: list[MessageRecord], hashes: list[int], broker: str,
+                          copies: dict[int, CopiesByBroker]) -> set[int]:
+        """Of the redelivered (DUP) records' hashes, those already stored: in the mesh window, or among
+        their broker's newest rows (one search per broker for the whole batch)."""
+        found: set[int] = set()
+        wanted: dict[str, set[int]] = {}
+        for record, digest in zip(records, hashes):
+            if not record.dup:
+                continue
+            if digest in copies:
+                found.add(digest)
+            else:
+                wanted.setdefault(broker or record.broker_id, set()).add(digest)
+        for source, digests in wanted.items():
+            for lookback in DUPLICATE_LOOKBACK_STEPS:  # most are among the last few: 2 ms, where 100,000 take 180
+                marks = ",".join("?" * len(digests))
+                stored = {row[0] for row in self._conn.execute(
+                    f"SELECT content_hash FROM (SELECT content_hash FROM messages WHERE broker=? ORDER BY id DESC "
+                    f"LIMIT ?) WHERE content_hash IN ({marks})", (source, lookback, *digests))}
+                found |= stored
+                digests = digests - stored
+                if not digests:
+                    break
         return found
 
     def _rollback(self) -> None:
@@ -683,7 +725,9 @@ class AuditStore:
                 "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE received < ? ORDER BY received LIMIT ?)",
                 (cutoff, PRUNE_CHUNK)).rowcount
         if pruned:  # rows go oldest first, so their sightings are the ones below the oldest row left
-            conn.execute("DELETE FROM sightings WHERE message_id < (SELECT COALESCE(MIN(id), 0) FROM messages)")
+            first_kept = conn.execute("SELECT MIN(id) FROM messages").fetchone()[0]
+            conn.execute("DELETE FROM sightings WHERE message_id < ?", (first_kept or 0,))
+            self._recent.forget_ids_below(self._recent.known_id + 1 if first_kept is None else first_kept)
         return pruned
 
     def prune(self, now: float | None = None) -> int:

@@ -190,3 +190,59 @@ def test_a_message_bridged_to_other_brokers_is_one_row_with_its_path(tmp_path):
     store.write_batch([MessageRecord("us-east/hello/request", b"hi", received=200.0, properties=props)], broker="us-west")
     store.write_batch([MessageRecord("us-east/hello/request", b"hi", received=200.5, properties=props)], broker="us-west")
     assert store.count() == 3
+
+
+def test_a_copy_written_by_another_connection_is_a_sighting_too(tmp_path):
+    """Two recorders in two processes write one file, each on its own connection: each sees the other's rows."""
+    path = tmp_path / "mesh.sqlite3"
+    east, west = AuditStore(path, max_age_seconds=0), AuditStore(path, max_age_seconds=0)
+    first = east.write_batch([MessageRecord("us-east/hello/request", b"hi", received=100.0)], broker="us-east")
+    crossed = west.write_batch([MessageRecord("us-east/hello/request", b"hi", received=100.04)], broker="us-west")
+    assert crossed.inserted == 0 and [(s.message_id, s.broker) for s in crossed.sightings] == [(first.first_id, "us-west")]
+    own = west.write_batch([MessageRecord("us-west/hello/request", b"yo", received=100.5)], broker="us-west")
+    back = east.write_batch([MessageRecord("us-west/hello/request", b"yo", received=100.6)], broker="us-east")
+    assert back.inserted == 0 and [s.message_id for s in back.sightings] == [own.first_id]
+    east.close()
+    west.close()
+    reopened = AuditStore(path, max_age_seconds=0)  # nothing held in memory yet: the window is read from the file
+    again = reopened.write_batch([MessageRecord("us-east/hello/request", b"hi", received=101.0)], broker="eu-central")
+    assert again.inserted == 0 and [s.message_id for s in again.sightings] == [first.first_id]
+    assert reopened.count() == 2
+    reopened.close()
+
+
+def test_a_redelivered_copy_is_found_after_a_restart_and_the_old_content_index_is_dropped(tmp_path):
+    path = tmp_path / "audit.sqlite3"
+    store = AuditStore(path, max_age_seconds=0)
+    store.write_batch([MessageRecord("a/hello/request", b"p1", qos=1, received=100.0)], broker="east")
+    store.connection.execute("CREATE INDEX messages_content ON messages (content_hash)")  # as earlier versions had
+    store.close()
+    store = AuditStore(path, max_age_seconds=0)
+    indexes = {row[0] for row in store.connection.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "messages_content" not in indexes and "messages_received" in indexes
+    # Long after the mesh window: the copy is found among the broker's newest rows.
+    result = store.write_batch([MessageRecord("a/hello/request", b"p1", qos=1, dup=True, received=5000.0),
+                                MessageRecord("a/hello/request", b"p9", qos=1, dup=True, received=5000.1)], broker="east")
+    assert result.duplicates == 1
+    assert [(r.payload, r.duplicate) for r in reversed(store.page_before(AuditQuery(), None, 10))] == [
+        (b"p1", False), (b"p1", True), (b"p9", False)]
+    store.close()
+
+
+def test_rows_that_were_never_stored_or_were_pruned_are_no_copy_to_point_at(tmp_path):
+    store = AuditStore(tmp_path / "a.sqlite3", max_rows=2, max_age_seconds=0)
+    pages = store.connection.execute("PRAGMA page_count").fetchone()[0]
+    store.connection.execute(f"PRAGMA max_page_count={pages + 2}")
+    with pytest.raises(AuditStoreFull):
+        store.write_batch([MessageRecord("t", b"lost", received=100.0)] + [MessageRecord("t", bytes(2000))] * 50,
+                          broker="east")
+    store.connection.execute("PRAGMA max_page_count=1000000")
+    assert store.write_batch([MessageRecord("t", b"lost", received=100.1)], broker="west").inserted == 1
+    store.write_batch([MessageRecord("t", b"old", received=100.2)], broker="east")
+    store.write_batch([MessageRecord("t", b"x", received=100.3), MessageRecord("t", b"y", received=100.4)],
+                      broker="east")  # max_rows 2: 'lost' and 'old' are pruned
+    copy = store.write_batch([MessageRecord("t", b"old", received=100.5)], broker="west")
+    assert copy.inserted == 1 and copy.sightings == ()
+    assert [r.payload for r in reversed(store.page_before(AuditQuery(), None, 10))] == [b"y", b"old"]
+    store.close()
+
