@@ -205,6 +205,35 @@ def test_connections_in_a_child_process_behave_like_local_ones(mosquitto, tmp_pa
         os.kill(pid, 0)
 
 
+def test_a_connection_process_per_broker_runs_each_broker_apart_and_ends_them_all(mosquitto_mesh, tmp_path):
+    connector = RemoteConnector(per_broker=True)
+    workspace = Workspace(connector=connector)
+    regions = sorted(mosquitto_mesh)
+    try:
+        connections = [workspace.add_broker(ConnectionProfile(name=region, host="127.0.0.1",
+                                                              port=mosquitto_mesh[region].port))
+                       for region in regions]
+        for connection in connections:
+            assert connection.session.wait_connected(10), connection.session.status
+        pids = connector.pids
+        assert len(set(pids)) == len(regions) and os.getpid() not in pids
+        for connection, region in zip(connections, regions):
+            connection.session.publish(f"{region}/telemetry/one", region.encode()).result(10)
+
+        def both_arrived() -> bool:
+            workspace.tick()
+            return all(workspace.tree.node(f"{region}/telemetry/one", connection.broker_id) is not None
+                       for connection, region in zip(connections, regions))
+
+        wait_until(both_arrived, message="each broker's message from its own process")
+    finally:
+        workspace.close()
+    assert connector.pids == []
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
 def test_request_through_the_child_process_gets_its_reply(mosquitto, qloop_free):
     import asyncio
 

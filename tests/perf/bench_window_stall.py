@@ -2,6 +2,7 @@
 
     python -m tests.perf.bench_window_stall [--rate 20000] [--seconds 30] [--load requests|telemetry|sparkplug|both]
     python -m tests.perf.bench_window_stall --brokers 3 --rate 5000     # three brokers, each at 5k msg/s
+    python -m tests.perf.bench_window_stall --brokers 3 --process-per-broker   # a connection process each
     python -m tests.perf.bench_window_stall --load requests --team-db   # the audit on a local PostgreSQL
     python -m tests.perf.bench_window_stall --load telemetry --rate 200000 --seconds 5 --mqtt 3.1.1   # the ceiling
 
@@ -73,7 +74,14 @@ def publish_births(port: int, births: list[tuple[str, bytes]]) -> None:
     publish_raw(port, births)
 
 
-async def _measure(window, context, ports: list[int], load: str, rate: int, seconds: float) -> dict:
+def _cpu_seconds(pids: list[int]) -> float:
+    import psutil
+
+    return sum(sum(psutil.Process(pid).cpu_times()[:2]) for pid in pids)
+
+
+async def _measure(window, context, ports: list[int], load: str, rate: int, seconds: float,
+                   connection_pids: list[int]) -> dict:
     from PySide6.QtCore import Qt, QTimer
 
     topics = {"requests": request_topics, "telemetry": telemetry_topics, "sparkplug": sparkplug_topics}[load]()
@@ -105,7 +113,7 @@ async def _measure(window, context, ports: list[int], load: str, rate: int, seco
         return sum(s.received for s in stats), sum(s.dropped for s in stats) + sum(c.dropped_elsewhere for c in connections)
 
     received_before, dropped_before = totals()
-    cpu_before = time.process_time()
+    cpu_before, children_before = time.process_time(), _cpu_seconds(connection_pids)
     last[0] = time.perf_counter()
     measuring[0] = True
     for gen in gens:
@@ -115,6 +123,7 @@ async def _measure(window, context, ports: list[int], load: str, rate: int, seco
     measuring[0] = False
     elapsed = time.monotonic() - started
     cpu = (time.process_time() - cpu_before) / elapsed
+    children_cpu = (_cpu_seconds(connection_pids) - children_before) / elapsed
     timer.stop()
     # Let the audit writers and the tree catch up, then count.
     tree_target = received_before + count * len(gens)
@@ -140,7 +149,8 @@ async def _measure(window, context, ports: list[int], load: str, rate: int, seco
         "mean": statistics.fmean(stalls) if stalls else 0.0,
         "received": received - received_before, "dropped": dropped - dropped_before,
         "sent": sum(g.sent for g in gens), "send_rate": sum(g.send_rate for g in gens), "audit_missing": audit_missing,
-        "cpu": cpu, "intake": (received - received_before) / taken_in if taken_in > 0 else 0.0, "taken_in": taken_in,
+        "cpu": cpu, "children_cpu": children_cpu, "taken_in": taken_in,
+        "intake": (received - received_before) / taken_in if taken_in > 0 else 0.0,
     }
 
 
@@ -160,14 +170,18 @@ def _request_arrivals(location: str) -> list[tuple[str, bytes]]:
 
 
 async def _run(ports: list[int], loads: list[str], rate: int, seconds: float, workdir: Path,
-               team_db: str = "", mqtt_version: int = MQTT_V5) -> list[dict]:
+               team_db: str = "", mqtt_version: int = MQTT_V5, per_broker: bool = False) -> list[dict]:
     from PySide6.QtCore import QSettings, Qt
 
+    from eventscope.core.connections.remote import RemoteConnector
     from eventscope.core.profile import ConnectionProfile
+    from eventscope.core.workspace.workspace import Workspace
     from eventscope.gui.context import AppContext
     from eventscope.gui.main_window import MainWindow
 
-    context = AppContext(QSettings(str(workdir / "settings.ini"), QSettings.IniFormat))
+    connector = RemoteConnector(per_broker=per_broker)  # the window's own kind, kept here for its process ids
+    context = AppContext(QSettings(str(workdir / "settings.ini"), QSettings.IniFormat),
+                         workspace=Workspace(connector=connector))
     window = MainWindow(context)
     window.resize(1500, 950)
     window.addDockWidget(Qt.RightDockWidgetArea, window.audit_dock)  # streams and audit both on screen
@@ -201,7 +215,7 @@ async def _run(ports: list[int], loads: list[str], rate: int, seconds: float, wo
         selected = {"telemetry": telemetry_topics()[0], "requests": request_topics()[0],
                     "sparkplug": _metric_topic(sparkplug_topics()[0])}[load]
         await _wait(lambda: window.topic_tree.select_topic(selected), 10)
-        results.append(await _measure(window, context, ports, load, rate, seconds))
+        results.append(await _measure(window, context, ports, load, rate, seconds, connector.pids))
     window.grab().save(str(workdir / "window-under-load.png"))
     window.close()
     return results
@@ -216,6 +230,8 @@ def main(argv=None) -> int:
     parser.add_argument("--brokers", type=int, default=1, help="brokers in the window, each loaded at --rate")
     parser.add_argument("--screenshot", default=None, help="save the window as it looked after the load")
     parser.add_argument("--mqtt", choices=("5", "3.1.1"), default="5", help="the protocol the window connects with")
+    parser.add_argument("--process-per-broker", action="store_true",
+                        help="a connection process for each broker instead of one for them all")
     parser.add_argument("--team-db", action="store_true",
                         help="record and show the audit on a local PostgreSQL server (started here) instead of SQLite")
     args = parser.parse_args(argv)
@@ -257,7 +273,8 @@ def main(argv=None) -> int:
             loop = qasync.QEventLoop(app)
             asyncio.set_event_loop(loop)
             results = loop.run_until_complete(_run([b.port for b in brokers], loads, args.rate, args.seconds, workdir,
-                                                   team_db, MQTT_V311 if args.mqtt == "3.1.1" else MQTT_V5))
+                                                   team_db, MQTT_V311 if args.mqtt == "3.1.1" else MQTT_V5,
+                                                   args.process_per_broker))
             if args.screenshot:
                 Path(args.screenshot).write_bytes((workdir / "window-under-load.png").read_bytes())
         finally:
@@ -267,13 +284,15 @@ def main(argv=None) -> int:
                 server.stop()
                 server.remove()
     store = "the audit on PostgreSQL" if args.team_db else "the audit on SQLite"
-    print(f"\nWhole window on MQTT {args.mqtt}, every view live, {store}, main-thread timer probe every {PROBE_MS} ms "
-          "(one run)\n")
-    print(f"{'load':68} {'p50':>6} {'p99':>7} {'max':>7} {'received':>10} {'dropped':>8} {'audit lost':>10} {'CPU':>5}")
+    processes = "a connection process per broker" if args.process_per_broker else "one connection process"
+    print(f"\nWhole window on MQTT {args.mqtt}, every view live, {store}, {processes}, main-thread timer probe every "
+          f"{PROBE_MS} ms (one run)\n")
+    print(f"{'load':68} {'p50':>6} {'p99':>7} {'max':>7} {'received':>10} {'dropped':>8} {'audit lost':>10} {'CPU':>5} "
+          f"{'conn. CPU':>9}")
     for r in results:
         lost = "" if r["audit_missing"] is None else f"{r['audit_missing']:,}"
         print(f"{r['load']:68} {r['p50']:>5.1f} {r['p99']:>6.1f} {r['max']:>6.1f} {r['received']:>10,} "
-              f"{r['dropped']:>8,} {lost:>10} {r['cpu']:>4.0%}")
+              f"{r['dropped']:>8,} {lost:>10} {r['cpu']:>4.0%} {r['children_cpu']:>8.0%}")
         print(f"{'':68} generator sent {r['sent']:,} at {r['send_rate']:,.0f} msg/s; the window took them in "
               f"{r['taken_in']:.1f} s, {r['intake']:,.0f} msg/s")
     print("\nStall columns in ms: how late a 10 ms timer on the GUI thread fired. Targets: p99 < 33, max < 100.")
