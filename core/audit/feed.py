@@ -18,7 +18,7 @@ import threading
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from eventscope.core.audit.export import ExportJob
@@ -353,7 +353,7 @@ class FeedRows:
             row = self.rows[position]
             self.request_regions[pairing.reply_id] = row.region
             self.answered[pairing.reply_id] = (pairing.request_id, pairing.rtt_ms)
-            self.rows[position] = replace(row, reply_id=pairing.reply_id, rtt_ms=pairing.rtt_ms)
+            self.rows[position] = row.with_reply(pairing.reply_id, pairing.rtt_ms)
             changed.append(position)
             reply_position = self.position(pairing.reply_id)
             if reply_position is not None:
@@ -363,17 +363,20 @@ class FeedRows:
     def apply_sightings(self, sightings: Iterable[Sighting]) -> list[int]:
         """A shown message arrived on one more broker: its path grows. A sighting may come before its
         row (another broker's writer was faster): it waits for it. Returns the changed positions."""
-        changed = []
+        hops_of: dict[int, list[tuple[str, float]]] = {}  # a message's copies on several brokers: one change
         for sighting in sightings:
-            hop = (sighting.broker, sighting.received)
-            position = self.position(sighting.message_id)
+            hops_of.setdefault(sighting.message_id, []).append((sighting.broker, sighting.received))
+        changed = []
+        for message_id, hops in hops_of.items():
+            position = self.position(message_id)
             if position is None:
                 if len(self.pending_sightings) < PENDING_SIGHTINGS:
-                    self.pending_sightings.setdefault(sighting.message_id, []).append(hop)
+                    self.pending_sightings.setdefault(message_id, []).extend(hops)
                 continue
             row = self.rows[position]
-            if hop not in row.sightings:
-                self.rows[position] = replace(row, sightings=row.sightings + (hop,))
+            new = [hop for hop in hops if hop not in row.sightings]
+            if new:
+                self.rows[position] = row.with_sightings(new)
                 changed.append(position)
         return changed
 
@@ -408,8 +411,14 @@ class FeedRows:
 
     # ----- reading --------------------------------------------------------------------------
     def position(self, row_id: int) -> int | None:
-        position = bisect_left(self.rows, -row_id, key=lambda r: -r.id)
-        return position if position < len(self.rows) and self.rows[position].id == row_id else None
+        rows = self.rows
+        if not rows:
+            return None
+        guess = rows[0].id - row_id  # right when the loaded ids run without a gap (every row matches the search)
+        if 0 <= guess < len(rows) and rows[guess].id == row_id:
+            return guess
+        position = bisect_left(rows, -row_id, key=lambda r: -r.id)
+        return position if position < len(rows) and rows[position].id == row_id else None
 
     def reply_of(self, row: AuditRow) -> AuditRow | None:
         return self.replies.get(row.reply_id) if row.reply_id is not None else None
@@ -440,4 +449,4 @@ class FeedRows:
 
     def _with_pending_sightings(self, row: AuditRow) -> AuditRow:
         waiting = self.pending_sightings.pop(row.id, None)
-        return replace(row, sightings=row.sightings + tuple(waiting)) if waiting else row
+        return row.with_sightings(waiting) if waiting else row

@@ -68,3 +68,31 @@ def test_letting_the_newest_rows_go_forgets_their_pairs(tmp_path):
     finally:
         reader.close()
         store.close()
+
+
+def _rows(*ids: int) -> tuple:
+    from eventscope.core.audit.store import build_audit_row
+
+    return tuple(build_audit_row(i, 100.0 + i, "us-east", "us-east/hello/request", "us-east", "request", 1, False,
+                                 f"c{i}".encode(), None, b"p", False, 1, False, {}, None, None, (), False)
+                 for i in sorted(ids, reverse=True))
+
+
+def test_copies_of_one_message_from_several_brokers_change_its_row_once_with_every_hop():
+    from dataclasses import replace
+
+    from eventscope.core.audit.store import ReplyPairing, Sighting
+
+    feed = FeedRows()
+    feed.reset(FeedPage(_rows(1, 2, 3, 5, 9), {}, True, 9))  # gaps: ids another search left out
+    changed = feed.apply_sightings([Sighting(5, "us-west", 105.04), Sighting(9, "eu", 109.1),
+                                    Sighting(5, "eu-central", 105.05), Sighting(4, "us-west", 104.2)])
+    assert sorted(changed) == [0, 1]  # one change per message; 4 is not shown
+    (five,) = [row for row in feed.rows if row.id == 5]
+    assert five.path_text() == "us-east +0 ms → us-west +40 ms → eu-central +50 ms"
+    assert five == replace(_rows(5)[0], sightings=(("us-west", 105.04), ("eu-central", 105.05)))
+    assert feed.apply_sightings([Sighting(5, "us-west", 105.04)]) == []  # a hop already on the path
+    assert feed.pending_sightings == {4: [("us-west", 104.2)]}
+    assert [feed.position(i) for i in (9, 5, 4, 1, 10)] == [0, 1, None, 4, None]
+    assert feed.apply_pairings([ReplyPairing(5, 11, 2.5)], {}) == [1]
+    assert feed.rows[1] == replace(five, reply_id=11, rtt_ms=2.5)
