@@ -34,6 +34,7 @@ from pathlib import Path
 
 from eventscope.core.profile import MQTT_V5, MQTT_V311
 from tests.conftest import MOSQUITTO, MosquittoBroker, free_port
+from tests.perf.gc_pauses import GcPauses
 from tests.perf.loadgen import (
     LoadGenerator,
     request_topics,
@@ -116,10 +117,11 @@ async def _measure(window, context, ports: list[int], load: str, rate: int, seco
     cpu_before, children_before = time.process_time(), _cpu_seconds(connection_pids)
     last[0] = time.perf_counter()
     measuring[0] = True
-    for gen in gens:
-        gen.go()
-    started = time.monotonic()
-    await _wait(lambda: not any(gen._process.is_alive() for gen in gens), seconds + 30)
+    with GcPauses() as collections:
+        for gen in gens:
+            gen.go()
+        started = time.monotonic()
+        await _wait(lambda: not any(gen._process.is_alive() for gen in gens), seconds + 30)
     measuring[0] = False
     elapsed = time.monotonic() - started
     cpu = (time.process_time() - cpu_before) / elapsed
@@ -149,7 +151,7 @@ async def _measure(window, context, ports: list[int], load: str, rate: int, seco
         "mean": statistics.fmean(stalls) if stalls else 0.0,
         "received": received - received_before, "dropped": dropped - dropped_before,
         "sent": sum(g.sent for g in gens), "send_rate": sum(g.send_rate for g in gens), "audit_missing": audit_missing,
-        "cpu": cpu, "children_cpu": children_cpu, "taken_in": taken_in,
+        "cpu": cpu, "children_cpu": children_cpu, "collections": collections.summary(), "taken_in": taken_in,
         "intake": (received - received_before) / taken_in if taken_in > 0 else 0.0,
     }
 
@@ -295,6 +297,7 @@ def main(argv=None) -> int:
               f"{r['dropped']:>8,} {lost:>10} {r['cpu']:>4.0%} {r['children_cpu']:>8.0%}")
         print(f"{'':68} generator sent {r['sent']:,} at {r['send_rate']:,.0f} msg/s; the window took them in "
               f"{r['taken_in']:.1f} s, {r['intake']:,.0f} msg/s")
+        print(f"{'':68} the window's process: {r['collections']}")
     print("\nStall columns in ms: how late a 10 ms timer on the GUI thread fired. Targets: p99 < 33, max < 100.")
     return 0
 
