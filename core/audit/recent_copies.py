@@ -10,7 +10,7 @@ cost grew with the database. These rows are instead kept here for the store's on
   are read back by id before each batch: ids only grow, so that is a short range scan;
 - rows older than the window are forgotten, a run at a time.
 
-Rows are kept in runs of about a second, each sorted by hash in numpy arrays (26 bytes a row, where
+Rows are kept in runs of up to a second, each sorted by hash in numpy arrays (26 bytes a row, where
 a dict of Python objects took 560), and a batch's hashes are looked up in every run at once.
 ``covered_since`` is the time from which every stored row is here; a batch that reaches further
 back (the first one, or one of old records) has the store read that span again from its
@@ -26,7 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 
 CopiesByBroker = dict[str, list[tuple[int, float]]]  # per broker, (row id, received) in id order
-RUN_SECONDS = 1.0  # a batch joins the newest run while that run spans less than this
+# A batch joins the newest run while that run spans less than a second and holds fewer rows than this, so
+# joining (a copy and a merge of the run) stays a small cost per batch however fast rows come.
+RUN_SECONDS = 1.0
+RUN_ROWS = 32_768
 
 
 @dataclass(slots=True)
@@ -100,7 +103,7 @@ class RecentCopies:
             return
         run = _Run.of(hashes, ids, received, [self._broker(name) for name in brokers])
         last = self._runs[-1] if self._runs else None
-        if last is not None and run.newest - last.oldest < RUN_SECONDS:
+        if last is not None and run.newest - last.oldest < RUN_SECONDS and len(last.hashes) < RUN_ROWS:
             self._runs[-1] = last.joined(run)
         else:
             self._runs.append(run)

@@ -52,3 +52,15 @@ def test_pruned_ids_go_even_from_the_middle_of_a_run_and_clear_trusts_nothing():
     assert (len(recent), recent.lookup([7, 8])) == (0, {})
     recent.clear()
     assert (recent.known_id, recent.covered_since) == (0, math.inf)
+
+
+def test_a_full_run_takes_no_more_rows(monkeypatch):
+    import eventscope.core.audit.recent_copies as recent_copies
+
+    monkeypatch.setattr(recent_copies, "RUN_ROWS", 4)
+    recent = RecentCopies()
+    for row_id in range(1, 11):  # within a second: runs of 4, 4 and 2 rows
+        recent.add([row_id], [row_id], [100.0 + row_id / 100], ["east"])
+    assert [len(run.hashes) for run in recent._runs] == [4, 4, 2]
+    assert recent.lookup([1, 5, 10]) == {1: {"east": [(1, 100.01)]}, 5: {"east": [(5, 100.05)]},
+                                         10: {"east": [(10, 100.1)]}}
