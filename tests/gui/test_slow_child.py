@@ -57,7 +57,7 @@ def test_the_window_closes_at_once_and_the_connection_process_finishes_after_it(
     run_until(qloop, lambda: context.session is not None and context.session.is_connected, timeout=15,
               message="connected")
     connector = context.workspace._connector
-    child = connector._process._process
+    (child,) = [process._process for process in connector._processes.values()]
     started = time.monotonic()
     window.close()
     assert time.monotonic() - started < REPLY_DELAY / 2  # gone before the child answered its shutdown
