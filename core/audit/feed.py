@@ -374,7 +374,7 @@ class FeedRows:
                     self.pending_sightings.setdefault(message_id, []).extend(hops)
                 continue
             row = self.rows[position]
-            new = [hop for hop in hops if hop not in row.sightings]
+            new = [hop for hop in dict.fromkeys(hops) if hop not in row.sightings]  # each hop once
             if new:
                 self.rows[position] = row.with_sightings(new)
                 changed.append(position)

@@ -44,27 +44,25 @@ class _Run:
     newest: float
 
     @classmethod
-    def of(cls, hashes: Sequence[int], ids: Sequence[int], received: Sequence[float], brokers: Sequence[int]) -> _Run:
-        run = cls(np.array(hashes, dtype=np.int64), np.array(ids, dtype=np.int64),
-                  np.array(received, dtype=np.float64), np.array(brokers, dtype=np.int16), 0.0, 0.0)
-        return run.sorted()
-
-    def sorted(self) -> _Run:
-        order = np.argsort(self.hashes, kind="stable")  # timsort: two sorted runs merge in one pass
-        self.hashes, self.ids = self.hashes[order], self.ids[order]
-        self.received, self.brokers = self.received[order], self.brokers[order]
-        self.oldest, self.newest = float(self.received.min()), float(self.received.max())
-        return self
+    def of(cls, hashes: Sequence[int] | np.ndarray, ids: Sequence[int] | np.ndarray,
+           received: Sequence[float] | np.ndarray, brokers: Sequence[int] | np.ndarray, presorted: bool = False) -> _Run:
+        columns = (np.asarray(hashes, dtype=np.int64), np.asarray(ids, dtype=np.int64),
+                   np.asarray(received, dtype=np.float64), np.asarray(brokers, dtype=np.int16))
+        if not presorted:
+            order = np.argsort(columns[0], kind="stable")  # timsort: two sorted runs merge in one pass
+            columns = tuple(column[order] for column in columns)
+        hashes_, ids_, received_, brokers_ = columns
+        return cls(hashes_, ids_, received_, brokers_, float(received_.min()), float(received_.max()))
 
     def joined(self, other: _Run) -> _Run:
-        return _Run(np.concatenate((self.hashes, other.hashes)), np.concatenate((self.ids, other.ids)),
-                    np.concatenate((self.received, other.received)), np.concatenate((self.brokers, other.brokers)),
-                    0.0, 0.0).sorted()
+        return _Run.of(np.concatenate((self.hashes, other.hashes)), np.concatenate((self.ids, other.ids)),
+                       np.concatenate((self.received, other.received)), np.concatenate((self.brokers, other.brokers)))
 
     def kept(self, keep: np.ndarray) -> _Run | None:
+        """The rows where ``keep`` is true: still sorted, so not sorted again."""
         if not keep.any():
             return None
-        return _Run(self.hashes[keep], self.ids[keep], self.received[keep], self.brokers[keep], 0.0, 0.0).sorted()
+        return _Run.of(self.hashes[keep], self.ids[keep], self.received[keep], self.brokers[keep], presorted=True)
 
 
 class RecentCopies:

@@ -165,7 +165,7 @@ def classify(record: MessageRecord) -> str:
     return "other"
 
 
-def first_copy_elsewhere(copies_by_broker: dict[str, list[tuple[int, float]]], broker: str,
+def first_copy_elsewhere(copies_by_broker: CopiesByBroker, broker: str,
                           received: float) -> int | None:
     """The id of the first stored copy that arrived on another broker within the mesh window.
 

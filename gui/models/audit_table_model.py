@@ -39,7 +39,7 @@ class AuditTableModel(FlatTableModel):
 
     Only pages the view asks for are loaded (``canFetchMore``/``fetchMore``, answered asynchronously),
     so a million-row database opens at once. New rows arrive in one insertion per flush; requests that
-    got their reply are refreshed with one ``dataChanged`` each.
+    got their reply, and rows whose path grew, are refreshed with one ``dataChanged`` over the rows changed.
 
     Paging back through history holds at most ``MAX_LOADED_ROWS``: past it the newest loaded rows go, and
     ``fetch_newer`` pages them back in when the user scrolls back to them.
@@ -172,7 +172,7 @@ class AuditTableModel(FlatTableModel):
                       sightings: tuple[Sighting, ...] = ()) -> int:
         """Rows the writer threads just committed and the requests they answered.
 
-        One insertion at the new end, one ``dataChanged`` per answered request. Several brokers' writers
+        One insertion at the new end, one ``dataChanged`` over the answered requests. Several brokers' writers
         commit independently, so a row can come after a newer one: it goes in at its own place.
         ``complete=False`` means rows were held back upstream: what is missing is read from the database.
         Returns how many rows were inserted now.

@@ -92,6 +92,8 @@ def test_copies_of_one_message_from_several_brokers_change_its_row_once_with_eve
     assert five.path_text() == "us-east +0 ms → us-west +40 ms → eu-central +50 ms"
     assert five == replace(_rows(5)[0], sightings=(("us-west", 105.04), ("eu-central", 105.05)))
     assert feed.apply_sightings([Sighting(5, "us-west", 105.04)]) == []  # a hop already on the path
+    assert feed.apply_sightings([Sighting(3, "eu", 103.2), Sighting(3, "eu", 103.2)]) == [2]  # twice in one summary
+    assert feed.rows[2].sightings == (("eu", 103.2),)
     assert feed.pending_sightings == {4: [("us-west", 104.2)]}
     assert [feed.position(i) for i in (9, 5, 4, 1, 10)] == [0, 1, None, 4, None]
     assert feed.apply_pairings([ReplyPairing(5, 11, 2.5)], {}) == [1]
