@@ -13,6 +13,7 @@ import threading
 import time
 
 from eventscope.core.connections.local import BrokerConnection
+from eventscope.core.connections.priority import lower_connection_priority
 from eventscope.core.connections.wire import SEND_INTERVAL, STATS_INTERVAL, pack
 from eventscope.core.mqtt.session import SessionError
 from eventscope.core.requests.tracker import ReplyRouter, RequestError
@@ -20,6 +21,7 @@ from eventscope.core.requests.tracker import ReplyRouter, RequestError
 
 def child_main(pipe) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s (connections): %(message)s")
+    lower_connection_priority()  # before its threads start: they inherit it
     ChildHost(pipe).run()
 
 

@@ -14,6 +14,7 @@ import pytest
 from eventscope.core.audit.recorder import FlushSummary
 from eventscope.core.audit.store import AuditStore
 from eventscope.core.connections.handle import AuditSettings
+from eventscope.core.connections.priority import CONNECTION_NICE
 from eventscope.core.connections.remote import RemoteConnector
 from eventscope.core.models.stream import Stream
 from eventscope.core.models.stream_filter import StreamFilter
@@ -232,6 +233,25 @@ def test_a_connection_process_per_broker_runs_each_broker_apart_and_ends_them_al
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="POSIX niceness")
+def test_the_connection_process_and_every_thread_of_it_run_below_the_window(mosquitto):
+    window_nice = os.getpriority(os.PRIO_PROCESS, 0)
+    connector = RemoteConnector()
+    workspace = Workspace(connector=connector)
+    try:
+        connection = workspace.add_broker(ConnectionProfile(name="nice", host="127.0.0.1", port=mosquitto.port))
+        assert connection.session.wait_connected(10), connection.session.status
+        pid = connector.pid
+        assert pid is not None and pid != os.getpid()
+        threads = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+        assert len(threads) >= 3  # the main thread, paho's network thread, the sender...
+        expected = min(19, window_nice + CONNECTION_NICE)
+        assert {tid: os.getpriority(os.PRIO_PROCESS, tid) for tid in threads} == dict.fromkeys(threads, expected)
+        assert os.getpriority(os.PRIO_PROCESS, 0) == window_nice  # the window keeps its own
+    finally:
+        workspace.close()
 
 
 def test_request_through_the_child_process_gets_its_reply(mosquitto, qloop_free):
