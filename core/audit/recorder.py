@@ -227,8 +227,7 @@ class AuditRecorder:
         self._pending_bytes = 0
         self._warning = ""
         self._failures = 0
-        for record in batch:
-            self.session.ack(record)
+        self.session.ack_many(batch)
         self.total_written += result.inserted
         return FlushSummary(len(fresh), result.inserted, result.duplicates, 0, result)
 

@@ -31,7 +31,6 @@ and ``readable_rows`` steps over the rows it cannot read.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import secrets
@@ -48,8 +47,8 @@ import platformdirs
 from eventscope.core.audit.integrity import location_problem, quick_check
 from eventscope.core.audit.lock import RecorderLock
 from eventscope.core.audit.recent_copies import CopiesByBroker, RecentCopies
-from eventscope.core.records import NO_PROPERTIES, REPLAY_PROPERTY, MessageProperties, MessageRecord, slot_builder
-from eventscope.core.topics import region_of
+from eventscope.core.audit.topic_facts import TopicFacts, classify_known, hash_known, topic_bytes, topic_kind
+from eventscope.core.records import NO_PROPERTIES, MessageProperties, MessageRecord, slot_builder
 
 SCHEMA_VERSION = 2  # 2: sightings (a bridged message's arrival at each further broker)
 # A copy of a message (same topic, payload and correlation data) that arrives on another broker
@@ -152,17 +151,7 @@ def default_audit_path(profile_name: str) -> Path:
 def classify(record: MessageRecord) -> str:
     """request / reply / other, from MQTT 5 properties first, then the topic's last level; ``replay`` for
     a message an Eventscope replay sent again (not production traffic)."""
-    props = record.properties
-    if props.user_properties and any(key == REPLAY_PROPERTY for key, _ in props.user_properties):
-        return "replay"
-    if props.response_topic:
-        return "request"
-    last = record.topic.rsplit("/", 1)[-1]
-    if last == "request":
-        return "request"
-    if last in ("reply", "response") or props.correlation_data is not None:
-        return "reply"
-    return "other"
+    return classify_known(record.properties, topic_kind(record.topic))
 
 
 def first_copy_elsewhere(copies_by_broker: CopiesByBroker, broker: str,
@@ -184,10 +173,7 @@ def first_copy_elsewhere(copies_by_broker: CopiesByBroker, broker: str,
 
 
 def content_hash(topic: str, payload: bytes, correlation: bytes | None) -> int:
-    digest = hashlib.blake2b(topic.encode("utf-8", "surrogatepass") + b"\x00" + (correlation or b"") + b"\x00",
-                             digest_size=8)
-    digest.update(payload)
-    return int.from_bytes(digest.digest(), "big", signed=True)
+    return hash_known(topic_bytes(topic), payload, correlation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,6 +431,7 @@ class AuditStore:
             raise AuditStoreError(f"Cannot open the audit database {self.path}: {exc.strerror or exc}") from exc
         self._row_count = self._conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
         self._recent = RecentCopies()
+        self._topic_facts = TopicFacts(region_level)
         if max_bytes:
             self.limit_size(max_bytes)
 
@@ -595,7 +582,9 @@ class AuditStore:
     def _write_batch(self, records: Iterable[MessageRecord], broker: str, now: float | None) -> WriteResult:
         conn = self._conn
         records = list(records)
-        level = self.region_level
+        facts = self._topic_facts
+        if facts.region_level != self.region_level:
+            facts = self._topic_facts = TopicFacts(self.region_level)
         limit = self.payload_limit
         paired: list[int] = []
         pairings: list[ReplyPairing] = []
@@ -605,7 +594,8 @@ class AuditStore:
         digests: set[int] = set()
         duplicates = 0
         first_id = last_id = 0
-        hashes = [content_hash(r.topic, r.payload, r.properties.correlation_data) for r in records]
+        known = [facts.of(r.topic) for r in records]
+        hashes = [hash_known(k[2], r.payload, r.properties.correlation_data) for r, k in zip(records, known)]
         try:
             conn.execute("BEGIN IMMEDIATE")
             # One writer holds the transaction, so new rows get the ids after the largest one, in order.
@@ -613,8 +603,9 @@ class AuditStore:
             if records:
                 self._catch_up(base, min(r.received for r in records))
             copies = self._recent.lookup(hashes)
+            several_sources = not broker and len({r.broker_id for r in records}) > 1
             committed_before = self._committed_before(records, hashes, broker, copies)
-            for record, digest in zip(records, hashes):
+            for record, digest, (region, kind_by_topic, _) in zip(records, hashes, known):
                 props = record.properties
                 correlation = props.correlation_data
                 source = broker or record.broker_id
@@ -626,10 +617,9 @@ class AuditStore:
                 duplicate = record.dup and (digest in digests or digest in committed_before)
                 digests.add(digest)
                 duplicates += duplicate
-                kind = classify(record)
+                kind = classify_known(props, kind_by_topic)
                 payload = record.payload
                 stored = payload[:limit]  # within the limit, the payload object itself: a 16 MiB one is not copied
-                region = region_of(record.topic, level)
                 properties = props.as_dict() if props is not NO_PROPERTIES else {}
                 row_id = base + 1 + len(params)
                 params.append((record.received, source, record.topic, region, kind, record.qos, int(record.retain),
@@ -639,7 +629,8 @@ class AuditStore:
                                                record.qos, record.retain, correlation, props.response_topic,
                                                bytes(stored), len(payload) > limit, len(payload), bool(duplicate),
                                                properties, None, None, (), False))
-                copies.setdefault(digest, {}).setdefault(source, []).append((row_id, record.received))
+                if several_sources:  # a later record of this batch from another broker may be this one's copy
+                    copies.setdefault(digest, {}).setdefault(source, []).append((row_id, record.received))
             # One call for the batch: the lock is released once, not once per row.
             conn.executemany(
                 "INSERT INTO messages (received, broker, topic, region, kind, qos, retain, correlation, "

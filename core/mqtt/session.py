@@ -16,6 +16,7 @@ import logging
 import random
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -150,6 +151,9 @@ def check_publish(profile: ConnectionProfile, topic: str, qos: int, connected: b
 MAX_INFLIGHT = 100
 READ_BURST_PACKETS = 4000  # packets read per wake-up before paho's loop writes and checks keepalive
 NO_READING = SocketReading()
+
+
+_PUBACK = struct.Struct("!BBH")  # a PUBACK without a reason code: success (MQTT 5, 3.3.4)
 
 
 class _Client(mqtt.Client):
@@ -324,11 +328,17 @@ class _Client(mqtt.Client):
             self._last_bytes_received = mqtt.time_func()  # paho's keepalive clock
         with self._in_callback_mutex:
             receive(records)
-        if not self._manual_ack:
-            for record in records:
-                if record.qos:
-                    self._send_puback(record.mid)
+        if not self._manual_ack:  # the fast path reads QoS 0 and 1 only
+            self.puback_many([record.mid for record in records if record.qos])
         return len(records)
+
+    def puback_many(self, mids: list[int]) -> None:
+        """Acknowledge QoS 1 messages with one queued write. paho's ``ack`` queues each 4-byte PUBACK on
+        its own, wakes the network thread for it (a syscall) and sends it alone (another): at 40k audited
+        messages a second that was a large share of the audit's cost."""
+        if mids:
+            packet = b"".join([_PUBACK.pack(mqtt.PUBACK, 2, mid) for mid in mids])
+            self._packet_queue(mqtt.PUBACK, packet, 0, 1)
 
 
 class SessionBase:
@@ -642,9 +652,16 @@ class MqttSession(SessionBase):
                 futures.append(failed)
         return failures_when_done(futures)
 
-    def ack(self, record: MessageRecord) -> None:
-        """Acknowledge a QoS>0 message by hand (only with ``manual_ack``)."""
-        if self.manual_ack and record.qos > 0 and record.broker_id == self.session_id:
+    def ack_many(self, records: list[MessageRecord]) -> None:
+        """Acknowledge QoS>0 messages by hand (only with ``manual_ack``), in order; QoS 1 ones go out as one write.
+        Records from another session (its ``session_id``) are not this one's to acknowledge."""
+        if not self.manual_ack:
+            return
+        mine = [record for record in records if record.qos > 0 and record.broker_id == self.session_id]
+        if all(record.qos == 1 for record in mine):
+            self._client.puback_many([record.mid for record in mine])
+            return
+        for record in mine:  # QoS 2 answers with PUBCOMP: paho's own, one at a time
             self._client.ack(record.mid, record.qos)
 
     # ----- connection supervision ------------------------------------------------------

@@ -192,6 +192,18 @@ def test_a_message_bridged_to_other_brokers_is_one_row_with_its_path(tmp_path):
     assert store.count() == 3
 
 
+def test_copies_from_several_brokers_in_one_batch_are_one_row_and_its_sightings(tmp_path):
+    store = AuditStore(tmp_path / "mixed.sqlite3", max_age_seconds=0)
+    props = MessageProperties(response_topic="r", correlation_data=b"c1")
+    copies = [MessageRecord("us-east/hello/request", b"hi", qos=1, received=100.0 + i / 100, properties=props,
+                            broker_id=broker) for i, broker in enumerate(("us-east", "us-west", "us-east", "eu-central"))]
+    result = store.write_batch(copies)  # no broker given: each record's own
+    # us-east's second copy is a message of its own (a repeat on one broker is not a mesh copy).
+    assert result.inserted == 2 and [(s.message_id, s.broker) for s in result.sightings] == [
+        (result.first_id, "us-west"), (result.first_id, "eu-central")]
+    store.close()
+
+
 def test_a_copy_written_by_another_connection_is_a_sighting_too(tmp_path):
     """Two recorders in two processes write one file, each on its own connection: each sees the other's rows."""
     path = tmp_path / "mesh.sqlite3"
