@@ -4,9 +4,9 @@ On a machine whose cores are all busy (a flood from several brokers, or the brok
 the same laptop), the operating system shares time between the window, which must draw every frame,
 and the connection process, which parses and audits in bulk and has buffers to catch up from. At equal
 priority the window waited its turn: on a 2-core machine, three brokers of 40k audited requests/s
-stalled its drawing for 33-42 ms at p99 (three runs). With the connection process at nice 10 it was
-19-26 ms, and the process took in every message as fast (see README, "The connection process's
-priority"). Where a core is free, a lower priority costs nothing.
+stalled its drawing for 33-47 ms at p99 (four runs). With the connection process at nice 10 it was
+18-29 ms in 11 of 12 runs (37 in one), and the process took in every message as fast (see README,
+"The connection process's priority"). Where a core is free, a lower priority costs nothing.
 """
 
 from __future__ import annotations
