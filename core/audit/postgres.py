@@ -47,12 +47,11 @@ from eventscope.core.audit.store import (
     Sighting,
     SqlDialect,
     WriteResult,
-    classify,
     content_hash,
     first_copy_elsewhere,
 )
+from eventscope.core.audit.topic_facts import TopicFacts, classify_known, hash_known
 from eventscope.core.records import NO_PROPERTIES, MessageRecord
-from eventscope.core.topics import region_of
 
 if TYPE_CHECKING:
     from typing import LiteralString
@@ -465,6 +464,7 @@ class PostgresAuditStore:
         self.damage = ""
         self._partitions: set[float] = set()
         self._known_topics: set[str] = set()
+        self._topic_facts = TopicFacts(region_level)
         self._may_drop: bool | None = None  # may this login drop old days (the owner)? asked once
         self._next_prune = 0.0
         self._lock = threading.Lock()
@@ -580,7 +580,11 @@ class PostgresAuditStore:
         return result
 
     def _write(self, conn, records: list[MessageRecord], broker: str) -> WriteResult:
-        hashes = [content_hash(r.topic, r.payload, r.properties.correlation_data) for r in records]
+        facts = self._topic_facts
+        if facts.region_level != self.region_level:
+            facts = self._topic_facts = TopicFacts(self.region_level)
+        known = [facts.of(r.topic) for r in records]
+        hashes = [hash_known(k[2], r.payload, r.properties.correlation_data) for r, k in zip(records, known)]
         # Recorders of other brokers may hold the same messages (the mesh), or a request's reply: one of
         # them at a time per correlation data (it covers every copy of a message that carries it, and its
         # other half), else per content. Sorted, so two recorders never deadlock.
@@ -600,7 +604,7 @@ class PostgresAuditStore:
             stored_before = {h for (h,) in conn.execute(
                 "SELECT DISTINCT content_hash FROM messages WHERE content_hash = ANY(%s::bigint[])",
                 (_int_array(dup_hashes),))}
-        level, limit = self.region_level, self.payload_limit
+        limit = self.payload_limit
         rows: list[AuditRow] = []
         copy_rows: list[tuple] = []
         sightings: list[Sighting] = []
@@ -609,8 +613,7 @@ class PostgresAuditStore:
         ids = _one(conn, "SELECT string_agg(nextval('eventscope_message_ids')::text, ',') FROM generate_series(1, %s)",
                    (len(records),))  # one row, not one per id
         next_id = map(int, ids.split(","))
-        regions: dict[str, str] = {}  # a batch holds few topics
-        for record, digest in zip(records, hashes):
+        for record, digest, (region, kind_by_topic, _) in zip(records, hashes, known):
             source = broker or record.broker_id
             stored_copies = copies.get(digest)
             first_seen = first_copy_elsewhere(stored_copies, source, record.received) if stored_copies else None
@@ -624,14 +627,9 @@ class PostgresAuditStore:
             properties = props.as_dict() if props is not NO_PROPERTIES else {}
             row_id = next(next_id)
             stored = bytes(record.payload[:limit])  # within the limit, the payload object itself: not copied
-            topic = record.topic
-            region = regions.get(topic)
-            if region is None:
-                region = regions[topic] = region_of(topic, level)
-            row = AuditRow(row_id, record.received, source, topic, region,
-                           classify(record), record.qos, record.retain, props.correlation_data, props.response_topic,
-                           stored, len(record.payload) > limit, len(record.payload), bool(duplicate), properties,
-                           None, None)
+            row = AuditRow(row_id, record.received, source, record.topic, region, classify_known(props, kind_by_topic),
+                           record.qos, record.retain, props.correlation_data, props.response_topic, stored,
+                           len(record.payload) > limit, len(record.payload), bool(duplicate), properties, None, None)
             rows.append(row)
             copy_rows.append((row.id, row.received, row.broker, row.topic, row.region, row.kind, row.qos, row.retain,
                               row.correlation, row.response_topic, stored, row.truncated, row.size, row.duplicate,

@@ -204,6 +204,16 @@ def test_copies_from_several_brokers_in_one_batch_are_one_row_and_its_sightings(
     store.close()
 
 
+def test_a_changed_region_level_applies_to_the_next_batch_of_a_topic_already_seen(store):
+    first = store.write_batch([request(1, 100.0)])
+    store.region_level = 1
+    second = store.write_batch([request(2, 100.5)])
+    store.region_level = 5  # deeper than the topic: no region
+    third = store.write_batch([request(3, 101.0)])
+    assert [first.rows[0].region, second.rows[0].region, third.rows[0].region] == ["us-east", "hello", ""]
+    assert [r.kind for r in (first.rows[0], second.rows[0], third.rows[0])] == ["request"] * 3
+
+
 def test_a_copy_written_by_another_connection_is_a_sighting_too(tmp_path):
     """Two recorders in two processes write one file, each on its own connection: each sees the other's rows."""
     path = tmp_path / "mesh.sqlite3"
