@@ -5,7 +5,7 @@ the same laptop), the operating system shares time between the window, which mus
 and the connection process, which parses and audits in bulk and has buffers to catch up from. At equal
 priority the window waited its turn: on a 2-core machine, three brokers of 40k audited requests/s
 stalled its drawing for 33-47 ms at p99 (four runs). With the connection process at nice 10 it was
-18-29 ms in 11 of 12 runs (37 in one), and the process took in every message as fast (see README,
+18-29 ms in 14 of 15 runs (37 in one), and the process took in every message as fast (see README,
 "The connection process's priority"). Where a core is free, a lower priority costs nothing.
 """
 
