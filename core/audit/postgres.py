@@ -580,9 +580,7 @@ class PostgresAuditStore:
         return result
 
     def _write(self, conn, records: list[MessageRecord], broker: str) -> WriteResult:
-        facts = self._topic_facts
-        if facts.region_level != self.region_level:
-            facts = self._topic_facts = TopicFacts(self.region_level)
+        facts = self._topic_facts = self._topic_facts.at_level(self.region_level)
         known = [facts.of(r.topic) for r in records]
         hashes = [hash_known(k[2], r.payload, r.properties.correlation_data) for r, k in zip(records, known)]
         # Recorders of other brokers may hold the same messages (the mesh), or a request's reply: one of

@@ -582,9 +582,7 @@ class AuditStore:
     def _write_batch(self, records: Iterable[MessageRecord], broker: str, now: float | None) -> WriteResult:
         conn = self._conn
         records = list(records)
-        facts = self._topic_facts
-        if facts.region_level != self.region_level:
-            facts = self._topic_facts = TopicFacts(self.region_level)
+        facts = self._topic_facts = self._topic_facts.at_level(self.region_level)
         limit = self.payload_limit
         paired: list[int] = []
         pairings: list[ReplyPairing] = []

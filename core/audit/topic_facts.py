@@ -23,6 +23,10 @@ class TopicFacts:
         self.region_level = region_level
         self._facts: dict[str, tuple[str, str, bytes]] = {}
 
+    def at_level(self, region_level: int) -> TopicFacts:
+        """These facts, or fresh ones when the store's region level changed since they were kept."""
+        return self if region_level == self.region_level else TopicFacts(region_level)
+
     def of(self, topic: str) -> tuple[str, str, bytes]:
         facts = self._facts.get(topic)
         if facts is None:

@@ -652,16 +652,15 @@ class MqttSession(SessionBase):
         return failures_when_done(futures)
 
     def ack_many(self, records: list[MessageRecord]) -> None:
-        """Acknowledge QoS>0 messages by hand (only with ``manual_ack``), in order; QoS 1 ones go out as one write.
+        """Acknowledge QoS>0 messages by hand (only with ``manual_ack``); QoS 1 ones go out as one write.
         Records from another session (its ``session_id``) are not this one's to acknowledge."""
         if not self.manual_ack:
             return
         mine = [record for record in records if record.qos > 0 and record.broker_id == self.session_id]
-        if all(record.qos == 1 for record in mine):
-            self._client.puback_many([record.mid for record in mine])
-            return
-        for record in mine:  # QoS 2 answers with PUBCOMP: paho's own, one at a time
-            self._client.ack(record.mid, record.qos)
+        self._client.puback_many([record.mid for record in mine if record.qos == 1])
+        for record in mine:
+            if record.qos == 2:  # answered with PUBCOMP, paho's own, one at a time
+                self._client.ack(record.mid, 2)
 
     # ----- connection supervision ------------------------------------------------------
     def _connect_properties(self) -> Properties | None:

@@ -82,14 +82,13 @@ def main(argv: list[str] | None = None) -> int:
             for version, name in ((MQTT_V311, "3.1.1"), (MQTT_V5, "MQTT 5")):
                 for way, label in (("paho", "paho Client.ack, one per message"),
                                    ("many", f"Eventscope ack_many, batches of {AUDIT_BATCH:,}")):
-                    rows.append((f"{label} ({name})", bench(broker.port, args.messages, version, way)))
+                    rows.append((f"{label} ({name})", name, bench(broker.port, args.messages, version, way)))
         finally:
             broker.stop()
     print(f"\nAcknowledging {args.messages:,} held QoS 1 messages by hand, one Mosquitto, one run\n")
     print(f"{'way':<52} {'received':>9} {'lost':>5} {'ms in all':>9} {'CPU µs/ack':>10} {'vs paho':>8}")
     paho_cpu: dict[str, float] = {}
-    for label, row in rows:
-        version = label.rsplit("(", 1)[1]
+    for label, version, row in rows:
         per_ack = row["cpu"] / max(1, row["received"]) * 1e6
         paho_cpu.setdefault(version, per_ack)
         print(f"{label:<52} {row['received']:>9,} {row['lost']:>5,} {row['seconds'] * 1000:>9.1f} {per_ack:>10.2f} "
